@@ -1,0 +1,332 @@
+//! Conversations and their explicit state machine, and chat messages.
+//!
+//! ```text
+//! bot ──request──▶ waiting ──offer──▶ offered ──accept──▶ live ──end──▶ ended
+//!                    ▲                   │                  │
+//!                    └──decline/timeout──┘ (next attempt)   └──agent lost──▶ waiting
+//! any state but ended ──end(reason)──▶ ended
+//! ```
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{AgentId, ConversationId, DialogId, MessageId, MessageText, VisitorId};
+
+/// Why a conversation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Ended by the agent or the visitor after a live chat, or the dialog finished.
+    Completed,
+    /// The visitor left (closed the widget or lost the connection for good).
+    Dropped,
+    /// Agents were offered the chat and none accepted in time.
+    Missed,
+    /// Nobody eligible could take the chat; the fallback message was shown.
+    Fallback,
+    /// A live chat with no message from either side for 10 minutes.
+    TimedOut,
+}
+
+/// Where a conversation is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConversationState {
+    /// The visitor walks the dialog.
+    Bot,
+    /// The visitor reached a live chat card and waits for routing.
+    Waiting {
+        /// When the visitor started waiting.
+        since: Timestamp,
+    },
+    /// One agent has been offered the chat and has until `expires_at` to accept.
+    Offered {
+        /// The agent offered.
+        agent: AgentId,
+        /// When the offer lapses (the visitor wait time limit).
+        expires_at: Timestamp,
+    },
+    /// An agent accepted; the chat is live.
+    Live {
+        /// The agent chatting.
+        agent: AgentId,
+        /// When the agent accepted.
+        since: Timestamp,
+    },
+    /// Over, for `reason`.
+    Ended {
+        /// Why.
+        reason: EndReason,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl ConversationState {
+    /// The state's name, for errors and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Bot => "bot",
+            Self::Waiting { .. } => "waiting",
+            Self::Offered { .. } => "offered",
+            Self::Live { .. } => "live",
+            Self::Ended { .. } => "ended",
+        }
+    }
+}
+
+/// A transition the state machine does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {action} a conversation that is {state}")]
+pub struct TransitionError {
+    /// What was attempted.
+    pub action: &'static str,
+    /// The state it was in.
+    pub state: &'static str,
+}
+
+/// A conversation between a visitor and, once routed, an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Stable id.
+    pub id: ConversationId,
+    /// The visitor.
+    pub visitor: VisitorId,
+    /// The dialog the visitor walks.
+    pub dialog: DialogId,
+    /// Where the conversation is.
+    pub state: ConversationState,
+    /// Agents offered this chat by the current routing request, in order. At most
+    /// [`super::MAX_OFFERS_PER_REQUEST`]; cleared when a new request starts.
+    #[serde(default)]
+    pub offered_to: Vec<AgentId>,
+    /// Bumped by every change; stores compare it to refuse lost updates.
+    pub version: u64,
+    /// When the conversation started.
+    pub created_at: Timestamp,
+    /// The last message from either side, for the inactivity timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message_at: Option<Timestamp>,
+}
+
+impl Conversation {
+    /// A new conversation in the `bot` state.
+    pub fn new(id: ConversationId, visitor: VisitorId, dialog: DialogId, now: Timestamp) -> Self {
+        Self {
+            id,
+            visitor,
+            dialog,
+            state: ConversationState::Bot,
+            offered_to: Vec::new(),
+            version: 0,
+            created_at: now,
+            last_message_at: None,
+        }
+    }
+
+    fn refuse(&self, action: &'static str) -> TransitionError {
+        TransitionError {
+            action,
+            state: self.state.name(),
+        }
+    }
+
+    fn go(&mut self, state: ConversationState) {
+        self.state = state;
+        self.version += 1;
+    }
+
+    /// The agent holding the chat (offered or live), if any.
+    pub fn agent(&self) -> Option<&AgentId> {
+        match &self.state {
+            ConversationState::Offered { agent, .. } | ConversationState::Live { agent, .. } => {
+                Some(agent)
+            }
+            _ => None,
+        }
+    }
+
+    /// The visitor reached a live chat card: `bot` → `waiting`, starting a new request.
+    pub fn request_live_chat(&mut self, now: Timestamp) -> Result<(), TransitionError> {
+        match self.state {
+            ConversationState::Bot => {
+                self.offered_to.clear();
+                self.go(ConversationState::Waiting { since: now });
+                Ok(())
+            }
+            _ => Err(self.refuse("request a live chat for")),
+        }
+    }
+
+    /// Offer to `agent` until `expires_at`: `waiting` → `offered`.
+    pub fn offer(&mut self, agent: AgentId, expires_at: Timestamp) -> Result<(), TransitionError> {
+        match self.state {
+            ConversationState::Waiting { .. } => {
+                self.offered_to.push(agent.clone());
+                self.go(ConversationState::Offered { agent, expires_at });
+                Ok(())
+            }
+            _ => Err(self.refuse("offer")),
+        }
+    }
+
+    /// The offered agent accepts: `offered` → `live`.
+    pub fn accept(&mut self, by: &AgentId, now: Timestamp) -> Result<(), TransitionError> {
+        match &self.state {
+            ConversationState::Offered { agent, .. } if agent == by => {
+                self.go(ConversationState::Live {
+                    agent: by.clone(),
+                    since: now,
+                });
+                Ok(())
+            }
+            _ => Err(self.refuse("accept")),
+        }
+    }
+
+    /// The offered agent declined or let the offer lapse: `offered` → `waiting`, so the
+    /// engine can try one more agent.
+    pub fn withdraw_offer(
+        &mut self,
+        from: &AgentId,
+        now: Timestamp,
+    ) -> Result<(), TransitionError> {
+        match &self.state {
+            ConversationState::Offered { agent, .. } if agent == from => {
+                self.go(ConversationState::Waiting { since: now });
+                Ok(())
+            }
+            _ => Err(self.refuse("withdraw the offer of")),
+        }
+    }
+
+    /// The live agent went away for good: `live` → `waiting`, a new request that keeps
+    /// the history and does not offer to the lost agent first.
+    pub fn requeue(&mut self, now: Timestamp) -> Result<(), TransitionError> {
+        match &self.state {
+            ConversationState::Live { agent, .. } => {
+                self.offered_to = vec![agent.clone()];
+                self.go(ConversationState::Waiting { since: now });
+                Ok(())
+            }
+            _ => Err(self.refuse("requeue")),
+        }
+    }
+
+    /// Ends the conversation from any state but `ended`.
+    pub fn end(&mut self, reason: EndReason, now: Timestamp) -> Result<(), TransitionError> {
+        match self.state {
+            ConversationState::Ended { .. } => Err(self.refuse("end")),
+            _ => {
+                self.go(ConversationState::Ended { reason, at: now });
+                Ok(())
+            }
+        }
+    }
+
+    /// Notes a message from either side (for the inactivity timeout).
+    pub fn touch(&mut self, now: Timestamp) {
+        self.last_message_at = Some(now);
+        self.version += 1;
+    }
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "agent", rename_all = "snake_case")]
+pub enum Sender {
+    /// The visitor.
+    Visitor,
+    /// An agent.
+    Agent(AgentId),
+    /// The product itself (e.g. "Ana joined the chat").
+    System,
+}
+
+/// A chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Client-made id: a retried send is stored once.
+    pub id: MessageId,
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// 1, 2, 3... within the conversation, assigned by the store.
+    pub seq: u64,
+    /// Who wrote it.
+    pub sender: Sender,
+    /// What was written.
+    pub text: MessageText,
+    /// When the server received it.
+    pub at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv() -> Conversation {
+        Conversation::new(
+            ConversationId::parse("c1").unwrap(),
+            VisitorId::parse("v1").unwrap(),
+            DialogId::parse("d1").unwrap(),
+            Timestamp::UNIX_EPOCH,
+        )
+    }
+
+    fn ana() -> AgentId {
+        AgentId::parse("ana").unwrap()
+    }
+
+    #[test]
+    fn a_chat_goes_bot_waiting_offered_live_ended() {
+        let mut c = conv();
+        let t = Timestamp::UNIX_EPOCH;
+        c.request_live_chat(t).unwrap();
+        c.offer(ana(), t).unwrap();
+        c.accept(&ana(), t).unwrap();
+        assert_eq!(c.agent(), Some(&ana()));
+        c.end(EndReason::Completed, t).unwrap();
+        assert_eq!(
+            c.state,
+            ConversationState::Ended {
+                reason: EndReason::Completed,
+                at: t
+            }
+        );
+        assert_eq!(c.version, 4);
+    }
+
+    #[test]
+    fn only_the_offered_agent_can_accept() {
+        let mut c = conv();
+        let t = Timestamp::UNIX_EPOCH;
+        c.request_live_chat(t).unwrap();
+        c.offer(ana(), t).unwrap();
+        let err = c.accept(&AgentId::parse("bob").unwrap(), t).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot accept a conversation that is offered"
+        );
+    }
+
+    #[test]
+    fn a_declined_offer_returns_to_waiting_and_remembers_who_was_tried() {
+        let mut c = conv();
+        let t = Timestamp::UNIX_EPOCH;
+        c.request_live_chat(t).unwrap();
+        c.offer(ana(), t).unwrap();
+        c.withdraw_offer(&ana(), t).unwrap();
+        assert_eq!(c.state.name(), "waiting");
+        assert_eq!(c.offered_to, vec![ana()]);
+    }
+
+    #[test]
+    fn an_ended_conversation_cannot_be_ended_or_offered_again() {
+        let mut c = conv();
+        let t = Timestamp::UNIX_EPOCH;
+        c.end(EndReason::Dropped, t).unwrap();
+        assert!(c.end(EndReason::Completed, t).is_err());
+        assert!(c.offer(ana(), t).is_err());
+        assert!(c.request_live_chat(t).is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! The product's nouns as types: ids, emails, message text, visitors and their
+//! attributes, conditions, agents and teams, routing configuration, settings,
+//! conversations and messages. Pure data and rules: no I/O, no AWS.
+
+mod agent;
+mod condition;
+mod conversation;
+mod ids;
+mod routing_config;
+mod text;
+mod visitor;
+
+pub use agent::{
+    Agent, AvailabilityBlock, ChatLimit, ChatLimitError, ClockTime, ManualToggle, Permission, Role,
+    ScheduleError, Team, TimeZoneName, WeeklySchedule, next_local_midnight,
+};
+pub use condition::{Combine, Condition, ConditionError, ConditionSet, ConditionValue, Operator};
+pub use conversation::{
+    Conversation, ConversationState, EndReason, Message, Sender, TransitionError,
+};
+pub use ids::{
+    AgentId, CardId, ConnectionId, ConversationId, DialogId, IdError, MAX_ID_LEN, MessageId,
+    RuleId, TeamId, VisitorId, new_ulid,
+};
+pub use routing_config::{
+    AccountRouting, CustomRule, FallbackMessage, INACTIVITY_TIMEOUT, MAX_OFFERS_PER_REQUEST,
+    RoutingMode, RuleTarget, STANDARD_FALLBACK, Settings, WaitTimeLimit, WaitTimeLimitError,
+};
+pub use text::{Email, EmailError, MAX_MESSAGE_CHARS, MessageText, MessageTextError};
+pub use visitor::{AttributeName, AttributeNameError, Attributes, Visitor, well_known};

@@ -1,0 +1,25 @@
+//! The live chat's core crate, shared by every Lambda handler and the local gateway.
+//!
+//! # Layout
+//! - [`domain`]: the product's nouns and their rules (ids, agents, schedules,
+//!   conditions, conversations and their state machine, messages, settings).
+//! - [`dialog`]: the dialog file format (JSON and YAML), its validator and the card
+//!   engine that walks a visitor through the cards.
+//! - [`routing`]: picks the agent for a live chat card: account routing, the card's
+//!   mode, eligibility, the 2-offer rule, round robin on a compare-and-set cursor.
+//! - [`protocol`]: every JSON frame the widget and the inbox send and receive.
+//! - [`ports`]: the narrow async traits the core needs from the world (store, push,
+//!   scheduler, clock, notifier).
+//! - [`memory`]: thread-safe in-memory adapters of every port, with the semantics the
+//!   AWS adapters have (compare-and-set that can lose, gone connections, at-least-once
+//!   delayed events). They serve the local gateway and the tests.
+//!
+//! Nothing here depends on an AWS crate: the adapters for DynamoDB, API Gateway and
+//! SQS live beside the handlers.
+
+pub mod dialog;
+pub mod domain;
+pub mod memory;
+pub mod ports;
+pub mod protocol;
+pub mod routing;
