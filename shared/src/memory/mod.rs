@@ -1,1 +1,461 @@
-//! In-memory adapters.
+//! Thread-safe in-memory adapters of every port. They keep the AWS adapters'
+//! semantics: compare-and-set writes that can lose, an atomic offer claim, messages
+//! stored once per id, connections that expire, pushes that find a connection gone,
+//! delayed events delivered at least once. The local gateway and the tests run on them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::domain::{
+    AgentId, ConnectionId, Conversation, ConversationId, EndReason, ManualToggle, Message,
+};
+use crate::ports::{
+    Appended, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
+    ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, NewMessage, Notifier,
+    OfferClaim, Party, Push, PushError, RoutingStore, Scheduler, SchedulerError, StoreResult,
+};
+use crate::routing::Directory;
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: every
+/// critical section below leaves the data consistent before it can panic.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Default)]
+struct Inner {
+    directory: Directory,
+    connections: HashMap<ConnectionId, ConnectionRecord>,
+    conversations: HashMap<ConversationId, Conversation>,
+    messages: HashMap<ConversationId, Vec<Message>>,
+    cursors: HashMap<String, Cursor>,
+    loads: HashMap<AgentId, BTreeSet<ConversationId>>,
+    peak_loads: HashMap<AgentId, u32>,
+}
+
+/// The in-memory store: every store port over one mutex-guarded state.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    interleave: AtomicBool,
+    cas_conflicts: AtomicU64,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store holding `directory`.
+    pub fn with_directory(directory: Directory) -> Self {
+        let store = Self::new();
+        lock(&store.inner).directory = directory;
+        store
+    }
+
+    /// Makes every call yield to the scheduler first, as a network round trip would,
+    /// so that concurrent callers interleave between a read and the write that
+    /// depends on it.
+    pub fn interleaving(self) -> Self {
+        self.interleave.store(true, Ordering::Relaxed);
+        self
+    }
+
+    /// The most chats `agent` ever held at once.
+    pub fn peak_load(&self, agent: &AgentId) -> u32 {
+        lock(&self.inner)
+            .peak_loads
+            .get(agent)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many compare-and-set writes (claims included) lost so far.
+    pub fn cas_conflicts(&self) -> u64 {
+        self.cas_conflicts.load(Ordering::Relaxed)
+    }
+
+    async fn round_trip(&self) {
+        if self.interleave.load(Ordering::Relaxed) {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn conflict<T>(&self, outcome: T) -> T {
+        self.cas_conflicts.fetch_add(1, Ordering::Relaxed);
+        outcome
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for MemoryStore {
+    async fn directory(&self) -> StoreResult<Directory> {
+        self.round_trip().await;
+        Ok(lock(&self.inner).directory.clone())
+    }
+
+    async fn put_directory(&self, directory: &Directory) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner).directory = directory.clone();
+        Ok(())
+    }
+
+    async fn set_manual_availability(
+        &self,
+        agent: &AgentId,
+        toggle: ManualToggle,
+    ) -> StoreResult<()> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        if let Some(a) = inner.directory.agents.iter_mut().find(|a| &a.id == agent) {
+            a.manual = Some(toggle);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for MemoryStore {
+    async fn put_connection(&self, record: &ConnectionRecord) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner)
+            .connections
+            .insert(record.id.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner).connections.remove(id))
+    }
+
+    async fn connection(
+        &self,
+        id: &ConnectionId,
+        now: Timestamp,
+    ) -> StoreResult<Option<ConnectionRecord>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner)
+            .connections
+            .get(id)
+            .filter(|c| c.expires_at > now)
+            .cloned())
+    }
+
+    async fn connections_of(
+        &self,
+        party: &Party,
+        now: Timestamp,
+    ) -> StoreResult<Vec<ConnectionId>> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        let mut ids: Vec<_> = inner
+            .connections
+            .values()
+            .filter(|c| &c.party == party && c.expires_at > now)
+            .map(|c| c.id.clone())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+#[async_trait]
+impl ConversationStore for MemoryStore {
+    async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        if inner.conversations.contains_key(&conversation.id) {
+            return Ok(self.conflict(CasOutcome::Conflict));
+        }
+        inner
+            .conversations
+            .insert(conversation.id.clone(), conversation.clone());
+        Ok(CasOutcome::Written)
+    }
+
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner).conversations.get(id).cloned())
+    }
+
+    async fn replace_conversation(
+        &self,
+        conversation: &Conversation,
+        expected_version: u64,
+    ) -> StoreResult<CasOutcome> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        match inner.conversations.get_mut(&conversation.id) {
+            Some(stored) if stored.version == expected_version => {
+                *stored = conversation.clone();
+                Ok(CasOutcome::Written)
+            }
+            _ => Ok(self.conflict(CasOutcome::Conflict)),
+        }
+    }
+
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        let log = inner
+            .messages
+            .entry(message.conversation.clone())
+            .or_default();
+        if let Some(existing) = log.iter().find(|m| m.id == message.id) {
+            return Ok(Appended::Duplicate(existing.clone()));
+        }
+        let stored = Message {
+            id: message.id,
+            conversation: message.conversation,
+            seq: log.len() as u64 + 1,
+            sender: message.sender,
+            text: message.text,
+            at: message.at,
+        };
+        log.push(stored.clone());
+        Ok(Appended::New(stored))
+    }
+
+    async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner)
+            .messages
+            .get(conversation)
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl RoutingStore for MemoryStore {
+    async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
+        self.round_trip().await;
+        Ok(lock(&self.inner)
+            .cursors
+            .get(pool)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn agent_loads(&self, agents: &[AgentId]) -> StoreResult<BTreeMap<AgentId, u32>> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        Ok(agents
+            .iter()
+            .filter_map(|a| {
+                inner
+                    .loads
+                    .get(a)
+                    .map(|chats| (a.clone(), chats.len() as u32))
+            })
+            .collect())
+    }
+
+    async fn claim_offer(&self, claim: &OfferClaim) -> StoreResult<ClaimOutcome> {
+        self.round_trip().await;
+        let mut guard = lock(&self.inner);
+        let inner = &mut *guard;
+        // Check all three conditions before writing anything: all or nothing.
+        let conversation_ok = inner
+            .conversations
+            .get(&claim.conversation.id)
+            .is_some_and(|c| c.version == claim.expected_version);
+        if !conversation_ok {
+            return Ok(self.conflict(ClaimOutcome::ConversationChanged));
+        }
+        if let Some(mv) = &claim.cursor {
+            let current = inner.cursors.get(&mv.pool).map_or(0, |c| c.version);
+            if current != mv.expected_version {
+                return Ok(self.conflict(ClaimOutcome::CursorMoved));
+            }
+        }
+        let held = inner.loads.get(&claim.agent).map_or(0, BTreeSet::len) as u32;
+        if held >= claim.limit.get() {
+            return Ok(self.conflict(ClaimOutcome::AgentAtCapacity));
+        }
+        inner
+            .conversations
+            .insert(claim.conversation.id.clone(), claim.conversation.clone());
+        let chats = inner.loads.entry(claim.agent.clone()).or_default();
+        chats.insert(claim.conversation.id.clone());
+        let now_held = chats.len() as u32;
+        let peak = inner.peak_loads.entry(claim.agent.clone()).or_default();
+        *peak = (*peak).max(now_held);
+        if let Some(mv) = &claim.cursor {
+            inner.cursors.insert(
+                mv.pool.clone(),
+                Cursor {
+                    last: Some(mv.last.clone()),
+                    version: mv.expected_version + 1,
+                },
+            );
+        }
+        Ok(ClaimOutcome::Claimed)
+    }
+
+    async fn release_capacity(
+        &self,
+        agent: &AgentId,
+        conversation: &ConversationId,
+    ) -> StoreResult<()> {
+        self.round_trip().await;
+        if let Some(chats) = lock(&self.inner).loads.get_mut(agent) {
+            chats.remove(conversation);
+        }
+        Ok(())
+    }
+}
+
+/// Pushes into per-connection mailboxes. Connections are opened and closed by the
+/// caller (the local gateway, or a test); a push to a closed one is `Gone`.
+#[derive(Default)]
+pub struct MemoryPush {
+    mailboxes: Mutex<HashMap<ConnectionId, Vec<String>>>,
+}
+
+impl MemoryPush {
+    /// No open connections.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens a mailbox for a connection.
+    pub fn open(&self, connection: &ConnectionId) {
+        lock(&self.mailboxes).entry(connection.clone()).or_default();
+    }
+
+    /// Closes a connection; later pushes to it are `Gone`.
+    pub fn close(&self, connection: &ConnectionId) {
+        lock(&self.mailboxes).remove(connection);
+    }
+
+    /// Takes the frames pushed to a connection so far.
+    pub fn take(&self, connection: &ConnectionId) -> Vec<String> {
+        lock(&self.mailboxes)
+            .get_mut(connection)
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Push for MemoryPush {
+    async fn push(&self, connection: &ConnectionId, json: &str) -> Result<Delivery, PushError> {
+        match lock(&self.mailboxes).get_mut(connection) {
+            Some(mailbox) => {
+                mailbox.push(json.to_string());
+                Ok(Delivery::Delivered)
+            }
+            None => Ok(Delivery::Gone),
+        }
+    }
+}
+
+/// A delay queue: events wait until the clock reaches their time, then [`take_due`]
+/// hands them out. `duplicate_deliveries` makes every event come out twice, as SQS
+/// may deliver it.
+///
+/// [`take_due`]: MemoryScheduler::take_due
+#[derive(Default)]
+pub struct MemoryScheduler {
+    queue: Mutex<Vec<(Timestamp, DelayedEvent)>>,
+    duplicate: AtomicBool,
+}
+
+impl MemoryScheduler {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Delivers every event twice from now on.
+    pub fn duplicate_deliveries(&self, on: bool) {
+        self.duplicate.store(on, Ordering::Relaxed);
+    }
+
+    /// Removes and returns the events due at `now`, earliest first.
+    pub fn take_due(&self, now: Timestamp) -> Vec<DelayedEvent> {
+        let mut queue = lock(&self.queue);
+        let mut due: Vec<_> = queue.iter().filter(|(at, _)| *at <= now).cloned().collect();
+        queue.retain(|(at, _)| *at > now);
+        due.sort_by_key(|(at, _)| *at);
+        due.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// The events waiting, with their times.
+    pub fn pending(&self) -> Vec<(Timestamp, DelayedEvent)> {
+        lock(&self.queue).clone()
+    }
+}
+
+#[async_trait]
+impl Scheduler for MemoryScheduler {
+    async fn schedule(&self, event: DelayedEvent, at: Timestamp) -> Result<(), SchedulerError> {
+        let mut queue = lock(&self.queue);
+        if self.duplicate.load(Ordering::Relaxed) {
+            queue.push((at, event.clone()));
+        }
+        queue.push((at, event));
+        Ok(())
+    }
+}
+
+/// A clock that moves only when told.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<Timestamp>);
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    pub fn new(start: Timestamp) -> Self {
+        Self(Mutex::new(start))
+    }
+
+    /// Moves the clock forward (or back) by `by`.
+    pub fn advance(&self, by: jiff::SignedDuration) {
+        let mut now = lock(&self.0);
+        *now = now.checked_add(by).unwrap_or(*now);
+    }
+
+    /// Sets the clock.
+    pub fn set(&self, to: Timestamp) {
+        *lock(&self.0) = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *lock(&self.0)
+    }
+}
+
+/// Records admin notifications.
+#[derive(Default)]
+pub struct MemoryNotifier(Mutex<Vec<(ConversationId, EndReason)>>);
+
+impl MemoryNotifier {
+    /// Nothing recorded.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The missed requests notified so far.
+    pub fn missed(&self) -> Vec<(ConversationId, EndReason)> {
+        lock(&self.0).clone()
+    }
+}
+
+#[async_trait]
+impl Notifier for MemoryNotifier {
+    async fn missed_request(&self, conversation: &ConversationId, reason: EndReason) {
+        lock(&self.0).push((conversation.clone(), reason));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,323 @@
-//! Ports.
+//! The narrow async traits the core needs from the world. Each has an in-memory
+//! adapter in [`crate::memory`] and an AWS adapter beside the handlers (DynamoDB, the
+//! API Gateway Management API, SQS).
+//!
+//! The contracts are written for the AWS adapters:
+//! - a conditional write is a compare-and-set that can lose: losing is an outcome
+//!   ([`CasOutcome::Conflict`], [`ClaimOutcome`]), not an error;
+//! - a push can find the connection gone ([`Delivery::Gone`]): the caller cleans up;
+//! - a delayed event can arrive twice, or late: its handler must check the state it
+//!   was scheduled for and do nothing when that state has moved on.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    AgentId, ChatLimit, ConnectionId, Conversation, ConversationId, EndReason, Message, MessageId,
+    MessageText, Sender, VisitorId,
+};
+use crate::routing::Directory;
+
+/// A failure of the store itself (not a lost race).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store asked us to slow down; retry with backoff.
+    #[error("the store is throttling requests")]
+    Throttled,
+    /// The store could not be reached or failed.
+    #[error("the store failed")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored item could not be read back as the type it should be.
+    #[error("stored item {key} is corrupt: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Result of a compare-and-set write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CasOutcome {
+    /// The write took effect.
+    Written,
+    /// The item was not at the expected version (or, for a create, already existed).
+    Conflict,
+}
+
+/// Who is on the other end of a WebSocket connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Party {
+    /// A visitor's widget.
+    Visitor { visitor: VisitorId },
+    /// An agent's inbox.
+    Agent { agent: AgentId },
+}
+
+/// A live WebSocket connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    /// API Gateway's connection id.
+    pub id: ConnectionId,
+    /// Who it belongs to.
+    pub party: Party,
+    /// When it was opened.
+    pub connected_at: Timestamp,
+    /// When API Gateway closes it at the latest (2 h) plus slack; reads ignore it after.
+    pub expires_at: Timestamp,
+}
+
+/// The round-robin position of one pool. Moves only by compare-and-set on `version`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The agent who took the pool's last chat; the next is the one after them.
+    pub last: Option<AgentId>,
+    /// Bumped by every move; 0 for a pool that never routed.
+    pub version: u64,
+}
+
+/// Moves a pool's cursor from `expected_version` to point at `last`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorMove {
+    /// The pool.
+    pub pool: String,
+    /// The version read.
+    pub expected_version: u64,
+    /// The agent now holding the pool's last chat.
+    pub last: AgentId,
+}
+
+/// An offer, claimed in one atomic step: the conversation moves to `offered` (a
+/// compare-and-set on its version), the agent's capacity is claimed (only while they
+/// hold fewer than `limit` chats), and the pool cursor moves (compare-and-set). All
+/// three happen, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferClaim {
+    /// The conversation as it will be stored (state `offered`).
+    pub conversation: Conversation,
+    /// The version the conversation had when read.
+    pub expected_version: u64,
+    /// The agent offered.
+    pub agent: AgentId,
+    /// The agent's concurrent chat limit.
+    pub limit: ChatLimit,
+    /// The cursor move, for round-robin pools.
+    pub cursor: Option<CursorMove>,
+}
+
+/// How a claim went. Every variant but `Claimed` left the store unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// All three writes took effect.
+    Claimed,
+    /// Another request moved the cursor first: re-read it and pick again.
+    CursorMoved,
+    /// The agent reached their limit meanwhile: pick someone else.
+    AgentAtCapacity,
+    /// The conversation changed meanwhile (a duplicate request, or the visitor left).
+    ConversationChanged,
+}
+
+/// Result of storing a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored now, with its sequence number.
+    New(Message),
+    /// A message with this id was stored before (a retry): here it is, unchanged.
+    Duplicate(Message),
+}
+
+impl Appended {
+    /// The stored message either way.
+    pub fn message(&self) -> &Message {
+        match self {
+            Self::New(m) | Self::Duplicate(m) => m,
+        }
+    }
+}
+
+/// A message to store; the store assigns its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Client-made id.
+    pub id: MessageId,
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// Who wrote it.
+    pub sender: Sender,
+    /// The text.
+    pub text: MessageText,
+    /// When the server received it.
+    pub at: Timestamp,
+}
+
+/// Configuration: agents, teams, rules, account routing, settings.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// The whole directory, as one consistent snapshot.
+    async fn directory(&self) -> StoreResult<Directory>;
+    /// Replaces the directory (admin save; the caller validated it).
+    async fn put_directory(&self, directory: &Directory) -> StoreResult<()>;
+    /// Sets an agent's manual availability toggle (the rest of the agent unchanged).
+    async fn set_manual_availability(
+        &self,
+        agent: &AgentId,
+        toggle: crate::domain::ManualToggle,
+    ) -> StoreResult<()>;
+}
+
+/// WebSocket connections: who is online.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// Records a connection (overwrites one with the same id).
+    async fn put_connection(&self, record: &ConnectionRecord) -> StoreResult<()>;
+    /// Removes a connection, returning what it was. Removing twice is harmless.
+    async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>>;
+    /// One connection, unless gone or expired at `now`.
+    async fn connection(
+        &self,
+        id: &ConnectionId,
+        now: Timestamp,
+    ) -> StoreResult<Option<ConnectionRecord>>;
+    /// The live connections of a party at `now` (an agent may have several tabs).
+    async fn connections_of(&self, party: &Party, now: Timestamp)
+    -> StoreResult<Vec<ConnectionId>>;
+}
+
+/// Conversations and their messages.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Stores a new conversation; `Conflict` if its id exists.
+    async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome>;
+    /// One conversation.
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>>;
+    /// Replaces a conversation if it is still at `expected_version`.
+    async fn replace_conversation(
+        &self,
+        conversation: &Conversation,
+        expected_version: u64,
+    ) -> StoreResult<CasOutcome>;
+    /// Stores a message once per id, assigning the next sequence number.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended>;
+    /// The messages of a conversation in sequence order.
+    async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>>;
+}
+
+/// Round-robin cursors and agents' chat capacity.
+#[async_trait]
+pub trait RoutingStore: Send + Sync {
+    /// A pool's cursor (the default one for a pool that never routed).
+    async fn cursor(&self, pool: &str) -> StoreResult<Cursor>;
+    /// How many chats (offered or live) each agent holds; absent means 0.
+    async fn agent_loads(&self, agents: &[AgentId]) -> StoreResult<BTreeMap<AgentId, u32>>;
+    /// Claims an offer atomically; see [`OfferClaim`].
+    async fn claim_offer(&self, claim: &OfferClaim) -> StoreResult<ClaimOutcome>;
+    /// Frees the capacity `conversation` held on `agent`. Idempotent.
+    async fn release_capacity(
+        &self,
+        agent: &AgentId,
+        conversation: &ConversationId,
+    ) -> StoreResult<()>;
+}
+
+/// Every store port, for callers that need them all.
+pub trait Store: DirectoryStore + ConnectionStore + ConversationStore + RoutingStore {}
+impl<T: DirectoryStore + ConnectionStore + ConversationStore + RoutingStore> Store for T {}
+
+/// What happened to a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Handed to the connection.
+    Delivered,
+    /// The connection no longer exists (API Gateway's 410 GoneException): remove it.
+    Gone,
+}
+
+/// A push that failed for another reason than a gone connection.
+#[derive(Debug, thiserror::Error)]
+#[error("push to {connection} failed")]
+pub struct PushError {
+    /// The connection.
+    pub connection: ConnectionId,
+    /// Why.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Sends frames to browsers over their WebSocket connections.
+#[async_trait]
+pub trait Push: Send + Sync {
+    /// Sends one JSON text frame.
+    async fn push(&self, connection: &ConnectionId, json: &str) -> Result<Delivery, PushError>;
+}
+
+/// Something routing must do later. Delivered at least once, possibly late: each
+/// carries what it expects to find so that a stale or repeated delivery is a no-op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum DelayedEvent {
+    /// The offer to `agent` lapses if still not accepted.
+    OfferTimeout {
+        conversation: ConversationId,
+        agent: AgentId,
+        version: u64,
+    },
+    /// End a live chat if nobody wrote since `last_message_at`.
+    InactivityCheck { conversation: ConversationId },
+    /// An agent lost their last connection; re-offer their chats if still gone.
+    AgentGrace { agent: AgentId },
+}
+
+/// A delayed event could not be scheduled.
+#[derive(Debug, thiserror::Error)]
+#[error("could not schedule the delayed event")]
+pub struct SchedulerError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Schedules delayed events (SQS delay queue in AWS, at most 15 minutes ahead).
+#[async_trait]
+pub trait Scheduler: Send + Sync {
+    /// Delivers `event` at or after `at`, at least once.
+    async fn schedule(&self, event: DelayedEvent, at: Timestamp) -> Result<(), SchedulerError>;
+}
+
+/// The current time. A trait so tests and simulations control it.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Tells admins about things that need them (a missed chat request).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// A chat request ended without an agent.
+    async fn missed_request(&self, conversation: &ConversationId, reason: EndReason);
+}
+
+/// The ports a handler needs, built once at cold start and shared.
+#[derive(Clone)]
+pub struct Ports {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Pushes to browsers.
+    pub push: Arc<dyn Push>,
+    /// Delayed events.
+    pub scheduler: Arc<dyn Scheduler>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Admin notifications.
+    pub notifier: Arc<dyn Notifier>,
+}

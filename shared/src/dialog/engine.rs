@@ -1,0 +1,448 @@
+//! The card engine: a pure function from (dialog, state, visitor action, context) to
+//! the next state, the cards to show and the events to record. The caller stores the
+//! state between actions (the visitor may refresh, reconnect or open another page).
+//!
+//! Message cards chain; goal and branch cards are invisible and followed; the walk
+//! stops at the first card that waits for the visitor (a question, or a capture card
+//! that is not skipped), at a live chat card, or at the end of a branch.
+
+use serde::{Deserialize, Serialize};
+
+use super::format::{BranchTest, CaptureCard, Card, IfKnown, QuestionCard};
+use super::tokens::render;
+use super::validate::ValidDialog;
+use super::{CardView, FieldType, VisitorAction};
+use crate::domain::{AttributeName, Attributes, CardId, Email, RoutingMode};
+
+/// Where a visitor is in a dialog.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "at", rename_all = "snake_case")]
+pub enum Position {
+    /// The dialog has not been opened yet.
+    #[default]
+    NotStarted,
+    /// A question or capture card is waiting for the visitor.
+    Waiting {
+        /// The waiting card.
+        card: CardId,
+    },
+    /// A live chat card was reached; the dialog's part is over and routing takes over.
+    LiveChat {
+        /// The live chat card.
+        card: CardId,
+    },
+    /// A branch ended without live chat.
+    Finished,
+}
+
+/// A visitor's progress through one dialog; the caller stores it between actions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialogState {
+    /// Where the visitor is.
+    #[serde(default)]
+    pub position: Position,
+    /// Everything known about the visitor: what the host page passed and what the
+    /// dialog captured. Tokens, skip rules and branch conditions read it.
+    #[serde(default)]
+    pub attributes: Attributes,
+}
+
+impl DialogState {
+    /// A dialog not yet opened by a visitor already known by these attributes.
+    pub fn new(attributes: Attributes) -> Self {
+        Self {
+            position: Position::NotStarted,
+            attributes,
+        }
+    }
+}
+
+/// Facts of the moment the engine needs, computed by the caller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Whether any live agent is available now. Only read by branch cards testing
+    /// availability; see [`ValidDialog::needs_availability`].
+    pub any_agent_available: bool,
+}
+
+/// Something that happened in the dialog, for the caller to record or act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum DialogEvent {
+    /// A value was stored in a visitor attribute, by a capture card or by a question
+    /// card with an `attribute`.
+    Captured {
+        /// The attribute.
+        attribute: AttributeName,
+        /// The value stored (an email normalised, text trimmed).
+        value: String,
+    },
+    /// A goal card was passed.
+    GoalReached {
+        /// The goal card.
+        card: CardId,
+        /// The goal's name.
+        name: String,
+        /// Its score, 0 to 3, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        score: Option<u8>,
+    },
+    /// A live chat card was reached: route the visitor now.
+    LiveChatRequested {
+        /// The live chat card.
+        card: CardId,
+        /// How to pick the agent.
+        routing: RoutingMode,
+    },
+    /// A branch ended without live chat.
+    Finished,
+}
+
+/// The outcome of one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The state to store.
+    pub state: DialogState,
+    /// The cards to show, in order.
+    pub cards: Vec<CardView>,
+    /// What happened, in order.
+    pub events: Vec<DialogEvent>,
+}
+
+/// An action that does not fit the visitor's state. The state is unchanged; the
+/// caller answers with an error frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    /// An answer or submit before the dialog was opened.
+    #[error("the dialog has not started")]
+    NotStarted,
+    /// Any action after the dialog finished.
+    #[error("the dialog has finished")]
+    Finished,
+    /// An answer or submit after live chat was requested.
+    #[error("the dialog handed over to live chat")]
+    InLiveChat,
+    /// The action is for a card other than the one waiting (a stale or double click).
+    #[error("card \"{got}\" is not the current card (\"{current}\" is)")]
+    NotCurrentCard {
+        /// The waiting card.
+        current: CardId,
+        /// The card the action named.
+        got: CardId,
+    },
+    /// An answer for a card that is not a question.
+    #[error("card \"{card}\" is not a question")]
+    NotAQuestion {
+        /// The card.
+        card: CardId,
+    },
+    /// A submit for a card that is not an information capture card.
+    #[error("card \"{card}\" does not capture a value")]
+    NotACapture {
+        /// The card.
+        card: CardId,
+    },
+    /// An answer index the question does not have.
+    #[error("card \"{card}\" has {count} answers; there is no answer {answer}")]
+    NoSuchAnswer {
+        /// The question card.
+        card: CardId,
+        /// The index given (0-based).
+        answer: usize,
+        /// How many answers there are.
+        count: usize,
+    },
+    /// The stored state names a card the dialog no longer has, or one that cannot
+    /// wait (the dialog was edited since).
+    #[error("the saved position (card \"{card}\") does not fit the dialog")]
+    StaleState {
+        /// The card the state names.
+        card: CardId,
+    },
+    /// The walk took more steps than the dialog has cards. Impossible for a validated
+    /// (acyclic) dialog; kept as a guard so that a bug never spins a Lambda.
+    #[error("the dialog walk exceeded {limit} steps")]
+    Runaway {
+        /// The step budget.
+        limit: usize,
+    },
+}
+
+// A refused email shows the domain's own wording (`EmailError`'s message).
+const PHONE_ERROR: &str = "enter a phone number like +1 555 123 4567";
+const PICKLIST_ERROR: &str = "choose one of the options";
+const TEXT_REQUIRED_ERROR: &str = "enter a value";
+/// Longest text a text capture accepts, in characters.
+pub const MAX_TEXT_CHARS: usize = 500;
+
+/// Applies one visitor action to a state. Pure: the same inputs give the same step.
+///
+/// - `Start` on a fresh state walks from the start card; on a state in progress it
+///   re-shows the current card (refresh, another page) without repeating events.
+/// - `Answer` stores the answer's value in the question's attribute (if set) and
+///   follows the answer's branch.
+/// - `Submit` validates the value by field type; a refused value re-shows the same
+///   card with `error` set and leaves the state as it was (that is an outcome, not an
+///   [`ActionError`]). An empty submit on an optional card stores nothing.
+pub fn advance(
+    dialog: &ValidDialog,
+    state: &DialogState,
+    action: &VisitorAction,
+    ctx: &Context,
+) -> Result<Step, ActionError> {
+    match (&state.position, action) {
+        (Position::Finished, _) => Err(ActionError::Finished),
+        (Position::NotStarted, VisitorAction::Start) => {
+            Walk::new(dialog, state.attributes.clone(), ctx).from(Some(dialog.start()))
+        }
+        (Position::NotStarted, _) => Err(ActionError::NotStarted),
+        (Position::Waiting { card } | Position::LiveChat { card }, VisitorAction::Start) => {
+            let view = match (&state.position, dialog.card(card)) {
+                (Position::Waiting { .. }, Some(Card::Question(q))) => {
+                    question_view(q, &state.attributes)
+                }
+                (Position::Waiting { .. }, Some(Card::Capture(c))) => {
+                    capture_view(c, &state.attributes, None)
+                }
+                (Position::LiveChat { .. }, Some(Card::LiveChat(l))) => CardView::LiveChat {
+                    card: l.id.clone(),
+                    text: render(l.connecting_text(), &state.attributes),
+                },
+                _ => return Err(ActionError::StaleState { card: card.clone() }),
+            };
+            Ok(Step {
+                state: state.clone(),
+                cards: vec![view],
+                events: Vec::new(),
+            })
+        }
+        (Position::LiveChat { .. }, _) => Err(ActionError::InLiveChat),
+        (Position::Waiting { card: current }, VisitorAction::Answer { card, answer }) => {
+            check_current(current, card)?;
+            let question = match dialog.card(current) {
+                Some(Card::Question(q)) => q,
+                Some(_) => return Err(ActionError::NotAQuestion { card: card.clone() }),
+                None => return Err(ActionError::StaleState { card: card.clone() }),
+            };
+            let chosen =
+                question
+                    .answers
+                    .get(*answer)
+                    .ok_or_else(|| ActionError::NoSuchAnswer {
+                        card: card.clone(),
+                        answer: *answer,
+                        count: question.answers.len(),
+                    })?;
+            let mut walk = Walk::new(dialog, state.attributes.clone(), ctx);
+            if let Some(attribute) = &question.attribute {
+                walk.store(attribute, chosen.stored_value().to_owned());
+            }
+            walk.from(chosen.next.as_ref())
+        }
+        (Position::Waiting { card: current }, VisitorAction::Submit { card, value }) => {
+            check_current(current, card)?;
+            let capture = match dialog.card(current) {
+                Some(Card::Capture(c)) => c,
+                Some(_) => return Err(ActionError::NotACapture { card: card.clone() }),
+                None => return Err(ActionError::StaleState { card: card.clone() }),
+            };
+            let walk = Walk::new(dialog, state.attributes.clone(), ctx);
+            if value.trim().is_empty() && !capture.required {
+                return walk.from(capture.next.as_ref());
+            }
+            match check_value(capture, value) {
+                Ok(accepted) => {
+                    let mut walk = walk;
+                    walk.store(&capture.attribute, accepted);
+                    walk.from(capture.next.as_ref())
+                }
+                Err(message) => Ok(Step {
+                    state: state.clone(),
+                    cards: vec![capture_view(capture, &state.attributes, Some(message))],
+                    events: Vec::new(),
+                }),
+            }
+        }
+    }
+}
+
+fn check_current(current: &CardId, got: &CardId) -> Result<(), ActionError> {
+    if current == got {
+        Ok(())
+    } else {
+        Err(ActionError::NotCurrentCard {
+            current: current.clone(),
+            got: got.clone(),
+        })
+    }
+}
+
+/// Validates a submitted value by field type: the value to store, or the message to
+/// show the visitor.
+fn check_value(card: &CaptureCard, raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    match card.field {
+        FieldType::Email => Email::parse(value)
+            .map(|e| e.as_str().to_owned())
+            .map_err(|e| e.to_string()),
+        FieldType::Phone => {
+            let chars = value.chars().count();
+            let allowed = value
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-()".contains(c));
+            let digits = value.chars().filter(char::is_ascii_digit).count();
+            if (6..=20).contains(&chars) && allowed && digits >= 6 {
+                Ok(value.to_owned())
+            } else {
+                Err(PHONE_ERROR.to_owned())
+            }
+        }
+        FieldType::Picklist => card
+            .options
+            .iter()
+            // The widget sends the option as shown; case and spaces are forgiven so
+            // that a typed answer matches too, and the option's own spelling is stored.
+            .find(|o| o.trim().to_lowercase() == value.to_lowercase())
+            .map(|o| o.trim().to_owned())
+            .ok_or_else(|| PICKLIST_ERROR.to_owned()),
+        FieldType::Text => {
+            if value.is_empty() {
+                Err(TEXT_REQUIRED_ERROR.to_owned())
+            } else if value.chars().count() > MAX_TEXT_CHARS {
+                Err(format!("enter at most {MAX_TEXT_CHARS} characters"))
+            } else {
+                Ok(value.to_owned())
+            }
+        }
+    }
+}
+
+fn question_view(q: &QuestionCard, attributes: &Attributes) -> CardView {
+    CardView::Question {
+        card: q.id.clone(),
+        prompt: render(&q.prompt, attributes),
+        answers: q.answers.iter().map(|a| a.label.clone()).collect(),
+    }
+}
+
+fn capture_view(c: &CaptureCard, attributes: &Attributes, error: Option<String>) -> CardView {
+    CardView::Capture {
+        card: c.id.clone(),
+        field: c.field,
+        prompt: render(&c.prompt, attributes),
+        placeholder: c.placeholder.clone(),
+        options: c.options.clone(),
+        error,
+    }
+}
+
+/// One walk through the cards, collecting views and events.
+struct Walk<'a> {
+    dialog: &'a ValidDialog,
+    ctx: &'a Context,
+    attributes: Attributes,
+    cards: Vec<CardView>,
+    events: Vec<DialogEvent>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(dialog: &'a ValidDialog, attributes: Attributes, ctx: &'a Context) -> Self {
+        Self {
+            dialog,
+            ctx,
+            attributes,
+            cards: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn store(&mut self, attribute: &AttributeName, value: String) {
+        self.attributes.set(attribute.clone(), value.clone());
+        self.events.push(DialogEvent::Captured {
+            attribute: attribute.clone(),
+            value,
+        });
+    }
+
+    /// Follows cards from `next` until one waits, live chat is reached or the branch
+    /// ends.
+    fn from(mut self, next: Option<&'a CardId>) -> Result<Step, ActionError> {
+        // Acyclic: no walk visits more cards than the dialog has.
+        let limit = self.dialog.len() + 1;
+        let mut next = next;
+        for _ in 0..limit {
+            let Some(id) = next else {
+                self.events.push(DialogEvent::Finished);
+                return Ok(self.finish(Position::Finished));
+            };
+            let card = self
+                .dialog
+                .card(id)
+                .ok_or_else(|| ActionError::StaleState { card: id.clone() })?;
+            next = match card {
+                Card::Message(m) => {
+                    self.cards.push(CardView::Message {
+                        card: m.id.clone(),
+                        text: render(&m.text, &self.attributes),
+                    });
+                    m.next.as_ref()
+                }
+                Card::Goal(g) => {
+                    self.events.push(DialogEvent::GoalReached {
+                        card: g.id.clone(),
+                        name: g.name.clone(),
+                        score: g.score,
+                    });
+                    g.next.as_ref()
+                }
+                Card::Branch(b) => b
+                    .branches
+                    .iter()
+                    .find(|branch| match &branch.test {
+                        BranchTest::When(set) => set.matches(&self.attributes),
+                        BranchTest::AgentsAvailable(wanted) => {
+                            *wanted == self.ctx.any_agent_available
+                        }
+                    })
+                    .map(|branch| &branch.next)
+                    .or(b.otherwise.as_ref()),
+                Card::Question(q) => {
+                    self.cards.push(question_view(q, &self.attributes));
+                    return Ok(self.finish(Position::Waiting { card: q.id.clone() }));
+                }
+                Card::Capture(c) => {
+                    if c.if_known == IfKnown::Skip && self.attributes.is_known(c.attribute.as_str())
+                    {
+                        c.next.as_ref()
+                    } else {
+                        self.cards.push(capture_view(c, &self.attributes, None));
+                        return Ok(self.finish(Position::Waiting { card: c.id.clone() }));
+                    }
+                }
+                Card::LiveChat(l) => {
+                    self.cards.push(CardView::LiveChat {
+                        card: l.id.clone(),
+                        text: render(l.connecting_text(), &self.attributes),
+                    });
+                    self.events.push(DialogEvent::LiveChatRequested {
+                        card: l.id.clone(),
+                        routing: l.routing.clone(),
+                    });
+                    return Ok(self.finish(Position::LiveChat { card: l.id.clone() }));
+                }
+            };
+        }
+        Err(ActionError::Runaway { limit })
+    }
+
+    fn finish(self, position: Position) -> Step {
+        Step {
+            state: DialogState {
+                position,
+                attributes: self.attributes,
+            },
+            cards: self.cards,
+            events: self.events,
+        }
+    }
+}

@@ -1,0 +1,959 @@
+//! Client frames: what the widget ([`VisitorFrame`]) and the Agent Inbox
+//! ([`AgentFrame`]) send.
+//!
+//! A body is parsed in two steps, so that every refusal names its field:
+//! 1. [`RawFrame::parse`]: size, JSON, object; fields stay untyped JSON values, so
+//!    serde itself cannot fail on a field's type and hide which field it was.
+//! 2. `TryFrom<RawFrame>`: the action is looked up and each field is parsed into its
+//!    domain type (ids, [`MessageText`], [`Email`]...), yielding
+//!    [`FrameError::BadField`] with the field's name on the first bad one.
+//!
+//! Unknown extra fields are ignored, so an older handler accepts a newer client.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{FieldError, FrameError, MAX_FRAME_BYTES};
+use crate::dialog::VisitorAction;
+use crate::domain::{
+    AttributeName, Attributes, CardId, ConversationId, Email, IdError, MAX_MESSAGE_CHARS,
+    MessageId, MessageText,
+};
+
+/// Longest `page_url` accepted, in characters (the de facto browser URL limit).
+pub const MAX_PAGE_URL_CHARS: usize = 2_048;
+/// Most attributes one `start` frame may pass.
+pub const MAX_ATTRIBUTES: usize = 50;
+/// Longest attribute value accepted, in characters.
+pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 500;
+/// Longest value a `submit` may carry, in characters; the same as a chat message.
+pub const MAX_SUBMIT_CHARS: usize = MAX_MESSAGE_CHARS;
+
+/// Why a conversation score was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a conversation score is 0 to 3, not {0}")]
+pub struct ScoreError(pub u64);
+
+/// An agent's score of a conversation: 0 to 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u8")]
+pub struct ConversationScore(u8);
+
+impl ConversationScore {
+    /// The highest score.
+    pub const MAX: u8 = 3;
+
+    /// Parses a score in `0..=3`.
+    pub fn new(score: u64) -> Result<Self, ScoreError> {
+        match u8::try_from(score) {
+            Ok(s) if s <= Self::MAX => Ok(Self(s)),
+            _ => Err(ScoreError(score)),
+        }
+    }
+
+    /// The score.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for ConversationScore {
+    type Error = ScoreError;
+    fn try_from(score: u64) -> Result<Self, ScoreError> {
+        Self::new(score)
+    }
+}
+
+impl From<ConversationScore> for u8 {
+    fn from(s: ConversationScore) -> u8 {
+        s.0
+    }
+}
+
+/// A client frame after step 1: a JSON object whose fields are not yet typed.
+///
+/// Handlers that serve both visitors and agents (the same `action` can come from
+/// either, e.g. `send_message`) parse it once, then convert with
+/// `VisitorFrame::try_from` or `AgentFrame::try_from` by the connection's party.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct RawFrame {
+    #[serde(default)]
+    action: Option<Value>,
+    #[serde(flatten)]
+    fields: Map<String, Value>,
+}
+
+impl RawFrame {
+    /// Checks the size (at most [`MAX_FRAME_BYTES`]) and that the body is a JSON
+    /// object. A non-object JSON value is [`FrameError::MissingAction`], as API
+    /// Gateway routes it to `$default` for the same reason.
+    pub fn parse(body: &str) -> Result<Self, FrameError> {
+        if body.len() > MAX_FRAME_BYTES {
+            return Err(FrameError::TooLarge { bytes: body.len() });
+        }
+        let value: Value = serde_json::from_str(body).map_err(|e| FrameError::NotJson {
+            detail: e.to_string(),
+        })?;
+        match value {
+            Value::Object(mut fields) => Ok(Self {
+                action: fields.remove("action"),
+                fields,
+            }),
+            _ => Err(FrameError::MissingAction),
+        }
+    }
+
+    /// The action, when it is a non-empty string.
+    pub fn action(&self) -> Option<&str> {
+        match &self.action {
+            Some(Value::String(a)) if !a.is_empty() => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// What the widget sends. `action` selects the variant (`snake_case`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", try_from = "RawFrame")]
+pub enum VisitorFrame {
+    /// Open (or, after a reload, resume) the dialog. The host page may pass what it
+    /// knows of the visitor (the widget's identify call) as `attributes`.
+    Start {
+        /// The page the widget runs on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page_url: Option<String>,
+        /// Attributes from the host page; values may be sent as strings, numbers or
+        /// booleans and are kept as text.
+        #[serde(default, skip_serializing_if = "attributes_are_empty")]
+        attributes: Attributes,
+    },
+    /// Click answer number `answer` (0-based) of question card `card`.
+    Answer {
+        /// The question card.
+        card: CardId,
+        /// The answer's index, in the order shown.
+        answer: usize,
+    },
+    /// Submit a value to information capture card `card`; the dialog engine checks
+    /// it against the card's field type.
+    Submit {
+        /// The capture card.
+        card: CardId,
+        /// The value typed or picked, at most [`MAX_SUBMIT_CHARS`] characters.
+        value: String,
+    },
+    /// Send a chat message. `id` is made by the widget so a retried send is stored
+    /// once.
+    SendMessage {
+        /// The client-made message id.
+        id: MessageId,
+        /// The text.
+        text: MessageText,
+    },
+    /// The visitor started or stopped typing.
+    Typing {
+        /// Typing now.
+        typing: bool,
+    },
+    /// The visitor ends the chat.
+    EndChat,
+    /// The fallback form: the visitor's email and an optional message.
+    LeaveDetails {
+        /// Where to reach the visitor.
+        email: Email,
+        /// What they want; absent when the form's message box was left blank.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<MessageText>,
+    },
+    /// Keeps the connection from API Gateway's 10 minute idle timeout; answered with
+    /// `pong`.
+    Ping,
+}
+
+fn attributes_are_empty(attributes: &Attributes) -> bool {
+    attributes.iter().next().is_none()
+}
+
+impl VisitorFrame {
+    /// Every action a visitor may send.
+    pub const ACTIONS: [&'static str; 8] = [
+        "start",
+        "answer",
+        "submit",
+        "send_message",
+        "typing",
+        "end_chat",
+        "leave_details",
+        "ping",
+    ];
+
+    /// Parses a widget frame; every refusal is a precise [`FrameError`].
+    pub fn parse(body: &str) -> Result<Self, FrameError> {
+        RawFrame::parse(body)?.try_into()
+    }
+
+    /// The frame's `action`, for logs.
+    pub fn action(&self) -> &'static str {
+        match self {
+            VisitorFrame::Start { .. } => "start",
+            VisitorFrame::Answer { .. } => "answer",
+            VisitorFrame::Submit { .. } => "submit",
+            VisitorFrame::SendMessage { .. } => "send_message",
+            VisitorFrame::Typing { .. } => "typing",
+            VisitorFrame::EndChat => "end_chat",
+            VisitorFrame::LeaveDetails { .. } => "leave_details",
+            VisitorFrame::Ping => "ping",
+        }
+    }
+
+    /// The dialog step this frame is, if it is one (`start`, `answer`, `submit`);
+    /// the card engine takes it as is.
+    pub fn dialog_action(&self) -> Option<VisitorAction> {
+        match self {
+            VisitorFrame::Start { .. } => Some(VisitorAction::Start),
+            VisitorFrame::Answer { card, answer } => Some(VisitorAction::Answer {
+                card: card.clone(),
+                answer: *answer,
+            }),
+            VisitorFrame::Submit { card, value } => Some(VisitorAction::Submit {
+                card: card.clone(),
+                value: value.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl TryFrom<RawFrame> for VisitorFrame {
+    type Error = FrameError;
+
+    fn try_from(raw: RawFrame) -> Result<Self, FrameError> {
+        let mut f = Fields::open(raw)?;
+        let action = f.action.clone();
+        Ok(match action.as_str() {
+            "start" => VisitorFrame::Start {
+                page_url: f.optional_string("page_url", MAX_PAGE_URL_CHARS)?,
+                attributes: f.attributes("attributes")?,
+            },
+            "answer" => VisitorFrame::Answer {
+                card: f.id("card")?,
+                answer: f.index("answer")?,
+            },
+            "submit" => VisitorFrame::Submit {
+                card: f.id("card")?,
+                value: f.string("value", MAX_SUBMIT_CHARS)?,
+            },
+            "send_message" => VisitorFrame::SendMessage {
+                id: f.id("id")?,
+                text: f.text("text")?,
+            },
+            "typing" => VisitorFrame::Typing {
+                typing: f.boolean("typing")?,
+            },
+            "end_chat" => VisitorFrame::EndChat,
+            "leave_details" => VisitorFrame::LeaveDetails {
+                email: f.email("email")?,
+                message: f.optional_text("message")?,
+            },
+            "ping" => VisitorFrame::Ping,
+            _ => return Err(FrameError::UnknownAction { action }),
+        })
+    }
+}
+
+/// What the Agent Inbox sends. Every action on a chat names its `conversation`,
+/// since an agent holds several at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", try_from = "RawFrame")]
+pub enum AgentFrame {
+    /// Accept an offered chat.
+    Accept {
+        /// The conversation offered.
+        conversation: ConversationId,
+    },
+    /// Decline an offered chat; the next agent is tried.
+    Decline {
+        /// The conversation offered.
+        conversation: ConversationId,
+    },
+    /// Send a chat message. `id` is made by the inbox so a retried send is stored
+    /// once.
+    SendMessage {
+        /// The chat.
+        conversation: ConversationId,
+        /// The client-made message id.
+        id: MessageId,
+        /// The text.
+        text: MessageText,
+    },
+    /// The agent started or stopped typing in a chat.
+    Typing {
+        /// The chat.
+        conversation: ConversationId,
+        /// Typing now.
+        typing: bool,
+    },
+    /// End a chat ("End session").
+    EndSession {
+        /// The chat.
+        conversation: ConversationId,
+    },
+    /// The availability toggle; it overrides the schedule until local midnight.
+    SetAvailability {
+        /// Available (true) or away (false).
+        available: bool,
+    },
+    /// Score a conversation 0-3.
+    Score {
+        /// The chat.
+        conversation: ConversationId,
+        /// The score.
+        score: ConversationScore,
+    },
+    /// Ask for a conversation's transcript (answered with `transcript`).
+    History {
+        /// The chat.
+        conversation: ConversationId,
+    },
+    /// Keeps the connection alive; answered with `pong`.
+    Ping,
+}
+
+impl AgentFrame {
+    /// Every action an agent may send.
+    pub const ACTIONS: [&'static str; 9] = [
+        "accept",
+        "decline",
+        "send_message",
+        "typing",
+        "end_session",
+        "set_availability",
+        "score",
+        "history",
+        "ping",
+    ];
+
+    /// Parses an inbox frame; every refusal is a precise [`FrameError`].
+    pub fn parse(body: &str) -> Result<Self, FrameError> {
+        RawFrame::parse(body)?.try_into()
+    }
+
+    /// The frame's `action`, for logs.
+    pub fn action(&self) -> &'static str {
+        match self {
+            AgentFrame::Accept { .. } => "accept",
+            AgentFrame::Decline { .. } => "decline",
+            AgentFrame::SendMessage { .. } => "send_message",
+            AgentFrame::Typing { .. } => "typing",
+            AgentFrame::EndSession { .. } => "end_session",
+            AgentFrame::SetAvailability { .. } => "set_availability",
+            AgentFrame::Score { .. } => "score",
+            AgentFrame::History { .. } => "history",
+            AgentFrame::Ping => "ping",
+        }
+    }
+
+    /// The conversation the frame acts on, if any: the handler checks the agent
+    /// holds it before doing anything.
+    pub fn conversation(&self) -> Option<&ConversationId> {
+        match self {
+            AgentFrame::Accept { conversation }
+            | AgentFrame::Decline { conversation }
+            | AgentFrame::SendMessage { conversation, .. }
+            | AgentFrame::Typing { conversation, .. }
+            | AgentFrame::EndSession { conversation }
+            | AgentFrame::Score { conversation, .. }
+            | AgentFrame::History { conversation } => Some(conversation),
+            AgentFrame::SetAvailability { .. } | AgentFrame::Ping => None,
+        }
+    }
+}
+
+impl TryFrom<RawFrame> for AgentFrame {
+    type Error = FrameError;
+
+    fn try_from(raw: RawFrame) -> Result<Self, FrameError> {
+        let mut f = Fields::open(raw)?;
+        let action = f.action.clone();
+        Ok(match action.as_str() {
+            "accept" => AgentFrame::Accept {
+                conversation: f.id("conversation")?,
+            },
+            "decline" => AgentFrame::Decline {
+                conversation: f.id("conversation")?,
+            },
+            "send_message" => AgentFrame::SendMessage {
+                conversation: f.id("conversation")?,
+                id: f.id("id")?,
+                text: f.text("text")?,
+            },
+            "typing" => AgentFrame::Typing {
+                conversation: f.id("conversation")?,
+                typing: f.boolean("typing")?,
+            },
+            "end_session" => AgentFrame::EndSession {
+                conversation: f.id("conversation")?,
+            },
+            "set_availability" => AgentFrame::SetAvailability {
+                available: f.boolean("available")?,
+            },
+            "score" => AgentFrame::Score {
+                conversation: f.id("conversation")?,
+                score: f.score("score")?,
+            },
+            "history" => AgentFrame::History {
+                conversation: f.id("conversation")?,
+            },
+            "ping" => AgentFrame::Ping,
+            _ => return Err(FrameError::UnknownAction { action }),
+        })
+    }
+}
+
+/// The untyped fields of a frame whose action is known, with one typed reader per
+/// kind of field. Each reader removes the field, so none is read twice.
+struct Fields {
+    action: String,
+    map: Map<String, Value>,
+}
+
+impl Fields {
+    fn open(raw: RawFrame) -> Result<Self, FrameError> {
+        match raw.action {
+            Some(Value::String(action)) if !action.is_empty() => Ok(Self {
+                action,
+                map: raw.fields,
+            }),
+            _ => Err(FrameError::MissingAction),
+        }
+    }
+
+    fn bad(&self, field: &str, reason: impl Into<FieldError>) -> FrameError {
+        FrameError::BadField {
+            action: self.action.clone(),
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The field's value; `null` counts as absent.
+    fn take(&mut self, field: &str) -> Option<Value> {
+        self.map.remove(field).filter(|v| !v.is_null())
+    }
+
+    fn required(&mut self, field: &str) -> Result<Value, FrameError> {
+        self.take(field)
+            .ok_or_else(|| self.bad(field, FieldError::Missing))
+    }
+
+    fn invalid(&self, field: &str, expected: &'static str, found: &Value) -> FrameError {
+        self.bad(
+            field,
+            FieldError::Invalid {
+                expected,
+                found: describe(found),
+            },
+        )
+    }
+
+    fn check_string(&self, field: &str, value: Value, max: usize) -> Result<String, FrameError> {
+        match value {
+            Value::String(s) => {
+                let chars = s.chars().count();
+                if chars > max {
+                    Err(self.bad(field, FieldError::TooLong { max, found: chars }))
+                } else {
+                    Ok(s)
+                }
+            }
+            other => Err(self.invalid(field, "a string", &other)),
+        }
+    }
+
+    fn string(&mut self, field: &str, max: usize) -> Result<String, FrameError> {
+        let value = self.required(field)?;
+        self.check_string(field, value, max)
+    }
+
+    fn optional_string(&mut self, field: &str, max: usize) -> Result<Option<String>, FrameError> {
+        match self.take(field) {
+            Some(value) => self.check_string(field, value, max).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn id<T: TryFrom<String, Error = IdError>>(&mut self, field: &str) -> Result<T, FrameError> {
+        match self.required(field)? {
+            Value::String(s) => T::try_from(s).map_err(|e| self.bad(field, e)),
+            other => Err(self.invalid(field, "an id (a string)", &other)),
+        }
+    }
+
+    fn text(&mut self, field: &str) -> Result<MessageText, FrameError> {
+        match self.required(field)? {
+            Value::String(s) => MessageText::parse(s).map_err(|e| self.bad(field, e)),
+            other => Err(self.invalid(field, "a string", &other)),
+        }
+    }
+
+    /// Optional text: absent, `null` or blank is `None`, since a form's empty box
+    /// means "nothing to say", not an error.
+    fn optional_text(&mut self, field: &str) -> Result<Option<MessageText>, FrameError> {
+        match self.take(field) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => MessageText::parse(s)
+                .map(Some)
+                .map_err(|e| self.bad(field, e)),
+            Some(other) => Err(self.invalid(field, "a string", &other)),
+        }
+    }
+
+    fn email(&mut self, field: &str) -> Result<Email, FrameError> {
+        match self.required(field)? {
+            Value::String(s) => Email::parse(&s).map_err(|e| self.bad(field, e)),
+            other => Err(self.invalid(field, "an email address (a string)", &other)),
+        }
+    }
+
+    fn boolean(&mut self, field: &str) -> Result<bool, FrameError> {
+        match self.required(field)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(self.invalid(field, "true or false", &other)),
+        }
+    }
+
+    fn index(&mut self, field: &str) -> Result<usize, FrameError> {
+        const EXPECTED: &str = "an answer index (a whole number, 0 or more)";
+        let value = self.required(field)?;
+        value
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| self.invalid(field, EXPECTED, &value))
+    }
+
+    fn score(&mut self, field: &str) -> Result<ConversationScore, FrameError> {
+        const EXPECTED: &str = "a whole number from 0 to 3";
+        let value = self.required(field)?;
+        value
+            .as_u64()
+            .and_then(|n| ConversationScore::new(n).ok())
+            .ok_or_else(|| self.invalid(field, EXPECTED, &value))
+    }
+
+    /// Host-page attributes: a JSON object of attribute name to string, number or
+    /// boolean (kept as text). Absent is empty. A bad entry is reported as
+    /// `attributes.<name>`.
+    fn attributes(&mut self, field: &str) -> Result<Attributes, FrameError> {
+        let map = match self.take(field) {
+            None => return Ok(Attributes::new()),
+            Some(Value::Object(map)) => map,
+            Some(other) => return Err(self.invalid(field, "an object of attributes", &other)),
+        };
+        if map.len() > MAX_ATTRIBUTES {
+            return Err(self.bad(
+                field,
+                FieldError::TooMany {
+                    max: MAX_ATTRIBUTES,
+                    found: map.len(),
+                },
+            ));
+        }
+        let mut attributes = Attributes::new();
+        for (name, value) in map {
+            let entry = format!("{field}.{name}");
+            let text = match value {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                // The host page passing `null` means "not known": nothing to store.
+                Value::Null => continue,
+                other => {
+                    return Err(self.invalid(&entry, "a string, number or boolean", &other));
+                }
+            };
+            let chars = text.chars().count();
+            if chars > MAX_ATTRIBUTE_VALUE_CHARS {
+                return Err(self.bad(
+                    &entry,
+                    FieldError::TooLong {
+                        max: MAX_ATTRIBUTE_VALUE_CHARS,
+                        found: chars,
+                    },
+                ));
+            }
+            let name = AttributeName::parse(name).map_err(|e| self.bad(&entry, e))?;
+            attributes.set(name, text);
+        }
+        Ok(attributes)
+    }
+}
+
+/// A short description of a JSON value for an error message: literals for small
+/// scalars, the kind otherwise (never echoes a long string back).
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if s.chars().count() <= 32 => format!("{s:?}"),
+        Value::String(_) => "a string".to_string(),
+        Value::Array(_) => "an array".to_string(),
+        Value::Object(_) => "an object".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(in crate::protocol) fn visitor_samples() -> Vec<VisitorFrame> {
+        let mut attributes = Attributes::new();
+        attributes.set(AttributeName::parse("first_name").unwrap(), "Ana");
+        attributes.set(AttributeName::parse("company_size").unwrap(), "500");
+        vec![
+            VisitorFrame::Start {
+                page_url: Some("https://acme.com/pricing".into()),
+                attributes,
+            },
+            VisitorFrame::Start {
+                page_url: None,
+                attributes: Attributes::new(),
+            },
+            VisitorFrame::Answer {
+                card: CardId::parse("q1").unwrap(),
+                answer: 1,
+            },
+            VisitorFrame::Submit {
+                card: CardId::parse("email").unwrap(),
+                value: "ana@acme.com".into(),
+            },
+            VisitorFrame::SendMessage {
+                id: MessageId::parse("01JQ0000000000000000000000").unwrap(),
+                text: MessageText::parse("Hello\nthere").unwrap(),
+            },
+            VisitorFrame::Typing { typing: true },
+            VisitorFrame::EndChat,
+            VisitorFrame::LeaveDetails {
+                email: Email::parse("ana@acme.com").unwrap(),
+                message: Some(MessageText::parse("Call me").unwrap()),
+            },
+            VisitorFrame::LeaveDetails {
+                email: Email::parse("ana@acme.com").unwrap(),
+                message: None,
+            },
+            VisitorFrame::Ping,
+        ]
+    }
+
+    pub(in crate::protocol) fn agent_samples() -> Vec<AgentFrame> {
+        let c = || ConversationId::parse("01JQ0000000000000000000001").unwrap();
+        vec![
+            AgentFrame::Accept { conversation: c() },
+            AgentFrame::Decline { conversation: c() },
+            AgentFrame::SendMessage {
+                conversation: c(),
+                id: MessageId::parse("m-1").unwrap(),
+                text: MessageText::parse("Hi, I'm Ana").unwrap(),
+            },
+            AgentFrame::Typing {
+                conversation: c(),
+                typing: false,
+            },
+            AgentFrame::EndSession { conversation: c() },
+            AgentFrame::SetAvailability { available: true },
+            AgentFrame::Score {
+                conversation: c(),
+                score: ConversationScore::new(3).unwrap(),
+            },
+            AgentFrame::History { conversation: c() },
+            AgentFrame::Ping,
+        ]
+    }
+
+    fn visitor(frame: serde_json::Value) -> Result<VisitorFrame, FrameError> {
+        VisitorFrame::parse(&frame.to_string())
+    }
+
+    fn agent(frame: serde_json::Value) -> Result<AgentFrame, FrameError> {
+        AgentFrame::parse(&frame.to_string())
+    }
+
+    fn bad_field(err: Result<impl std::fmt::Debug, FrameError>) -> (String, String, FieldError) {
+        match err {
+            Err(FrameError::BadField {
+                action,
+                field,
+                reason,
+            }) => (action, field, reason),
+            other => panic!("expected BadField, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_visitor_frame_round_trips_through_json() {
+        for frame in visitor_samples() {
+            let json = serde_json::to_string(&frame).unwrap();
+            assert_eq!(VisitorFrame::parse(&json), Ok(frame.clone()), "{json}");
+            let via_serde: VisitorFrame = serde_json::from_str(&json).unwrap();
+            assert_eq!(via_serde, frame);
+        }
+    }
+
+    #[test]
+    fn every_agent_frame_round_trips_through_json() {
+        for frame in agent_samples() {
+            let json = serde_json::to_string(&frame).unwrap();
+            assert_eq!(AgentFrame::parse(&json), Ok(frame.clone()), "{json}");
+            let via_serde: AgentFrame = serde_json::from_str(&json).unwrap();
+            assert_eq!(via_serde, frame);
+        }
+    }
+
+    #[test]
+    fn samples_cover_every_action_and_the_action_lists_match_the_tags() {
+        let mut visitor_actions: Vec<_> = visitor_samples().iter().map(|f| f.action()).collect();
+        visitor_actions.dedup();
+        assert_eq!(visitor_actions, VisitorFrame::ACTIONS);
+        let agent_actions: Vec<_> = agent_samples().iter().map(|f| f.action()).collect();
+        assert_eq!(agent_actions, AgentFrame::ACTIONS);
+        for frame in visitor_samples() {
+            let json = serde_json::to_value(&frame).unwrap();
+            assert_eq!(json["action"], frame.action());
+        }
+        for frame in agent_samples() {
+            let json = serde_json::to_value(&frame).unwrap();
+            assert_eq!(json["action"], frame.action());
+        }
+    }
+
+    #[test]
+    fn an_unknown_action_is_refused_by_name() {
+        assert_eq!(
+            visitor(json!({"action": "fly"})),
+            Err(FrameError::UnknownAction {
+                action: "fly".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_visitor_cannot_send_an_agent_action() {
+        let err = visitor(json!({"action": "accept", "conversation": "c1"})).unwrap_err();
+        assert_eq!(err.code(), crate::protocol::ErrorCode::UnknownAction);
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_not_json() {
+        let err = VisitorFrame::parse("hello").unwrap_err();
+        assert!(matches!(err, FrameError::NotJson { .. }), "{err:?}");
+        assert_eq!(err.code().as_str(), "not_json");
+    }
+
+    #[test]
+    fn json_without_a_string_action_is_missing_action() {
+        for body in [
+            r#"{"text":"hi"}"#,
+            r#"{"action":7}"#,
+            r#"{"action":""}"#,
+            "[1]",
+            "\"start\"",
+        ] {
+            assert_eq!(
+                VisitorFrame::parse(body),
+                Err(FrameError::MissingAction),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_text_of_4001_characters_is_a_bad_text_field() {
+        let (action, field, reason) = bad_field(visitor(
+            json!({"action": "send_message", "id": "m1", "text": "a".repeat(4_001)}),
+        ));
+        assert_eq!((action.as_str(), field.as_str()), ("send_message", "text"));
+        assert_eq!(
+            reason,
+            FieldError::Text(crate::domain::MessageTextError::TooLong(4_001))
+        );
+    }
+
+    #[test]
+    fn a_text_of_4000_characters_is_accepted() {
+        let frame = agent(
+            json!({"action": "send_message", "conversation": "c1", "id": "m1", "text": "é".repeat(4_000)}),
+        );
+        assert!(frame.is_ok());
+    }
+
+    #[test]
+    fn a_negative_fractional_or_textual_answer_is_a_bad_answer_field() {
+        for answer in [json!(-1), json!(1.5), json!("2"), json!(true)] {
+            let (_, field, reason) = bad_field(visitor(
+                json!({"action": "answer", "card": "q1", "answer": answer}),
+            ));
+            assert_eq!(field, "answer");
+            assert!(matches!(reason, FieldError::Invalid { .. }), "{reason:?}");
+        }
+        let (_, field, reason) = bad_field(visitor(json!({"action": "answer", "card": "q1"})));
+        assert_eq!((field.as_str(), reason), ("answer", FieldError::Missing));
+    }
+
+    #[test]
+    fn a_score_of_4_is_a_bad_score_field_and_3_is_accepted() {
+        let err = agent(json!({"action": "score", "conversation": "c1", "score": 4}));
+        let (_, field, reason) = bad_field(err.clone());
+        assert_eq!(field, "score");
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "\"score\" frame, field \"score\": expected a whole number from 0 to 3, found 4"
+        );
+        assert!(matches!(reason, FieldError::Invalid { .. }));
+        assert!(agent(json!({"action": "score", "conversation": "c1", "score": 3})).is_ok());
+    }
+
+    #[test]
+    fn a_bad_id_is_a_bad_field_naming_the_id() {
+        let (_, field, reason) = bad_field(agent(
+            json!({"action": "accept", "conversation": "not an id"}),
+        ));
+        assert_eq!(field, "conversation");
+        assert!(matches!(reason, FieldError::Id(_)));
+        let (_, field, _) = bad_field(visitor(
+            json!({"action": "send_message", "id": 5, "text": "hi"}),
+        ));
+        assert_eq!(field, "id");
+    }
+
+    #[test]
+    fn a_bad_email_in_the_fallback_form_is_refused_with_the_domain_message() {
+        let err = visitor(json!({"action": "leave_details", "email": "ana@acme", "message": "hi"}))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\"leave_details\" frame, field \"email\": enter an email address like name@example.com"
+        );
+    }
+
+    #[test]
+    fn a_blank_message_in_the_fallback_form_means_no_message() {
+        let frame =
+            visitor(json!({"action": "leave_details", "email": "ana@acme.com", "message": "  "}));
+        assert_eq!(
+            frame,
+            Ok(VisitorFrame::LeaveDetails {
+                email: Email::parse("ana@acme.com").unwrap(),
+                message: None
+            })
+        );
+    }
+
+    #[test]
+    fn typing_must_be_a_boolean() {
+        let (_, field, _) = bad_field(visitor(json!({"action": "typing", "typing": "yes"})));
+        assert_eq!(field, "typing");
+    }
+
+    #[test]
+    fn a_body_over_128_kb_is_too_large_and_128_kb_is_not() {
+        let padding = "a".repeat(MAX_FRAME_BYTES);
+        let body = format!(r#"{{"action":"ping","pad":"{padding}"}}"#);
+        assert_eq!(
+            VisitorFrame::parse(&body),
+            Err(FrameError::TooLarge { bytes: body.len() })
+        );
+        let pad = MAX_FRAME_BYTES - r#"{"action":"ping","pad":""}"#.len();
+        let body = format!(r#"{{"action":"ping","pad":"{}"}}"#, "a".repeat(pad));
+        assert_eq!(body.len(), MAX_FRAME_BYTES);
+        assert_eq!(VisitorFrame::parse(&body), Ok(VisitorFrame::Ping));
+    }
+
+    #[test]
+    fn start_attributes_keep_numbers_and_booleans_as_text_and_skip_nulls() {
+        let frame = visitor(json!({
+            "action": "start",
+            "attributes": {"company_size": 500, "vip": true, "first_name": "Ana", "phone": null}
+        }))
+        .unwrap();
+        let VisitorFrame::Start { attributes, .. } = frame else {
+            panic!("not start")
+        };
+        assert_eq!(attributes.get("company_size"), Some("500"));
+        assert_eq!(attributes.get("vip"), Some("true"));
+        assert_eq!(attributes.get("phone"), None);
+    }
+
+    #[test]
+    fn a_bad_attribute_is_named_with_its_key() {
+        let (_, field, reason) = bad_field(visitor(
+            json!({"action": "start", "attributes": {"First Name": "Ana"}}),
+        ));
+        assert_eq!(field, "attributes.First Name");
+        assert!(matches!(reason, FieldError::AttributeName(_)));
+        let (_, field, _) = bad_field(visitor(
+            json!({"action": "start", "attributes": {"tags": ["a"]}}),
+        ));
+        assert_eq!(field, "attributes.tags");
+        let too_many: Map<String, Value> = (0..=MAX_ATTRIBUTES)
+            .map(|i| (format!("a{i}"), json!("x")))
+            .collect();
+        let (_, field, reason) =
+            bad_field(visitor(json!({"action": "start", "attributes": too_many})));
+        assert_eq!(field, "attributes");
+        assert!(matches!(reason, FieldError::TooMany { .. }));
+    }
+
+    #[test]
+    fn dialog_steps_become_card_engine_actions_and_chat_frames_do_not() {
+        let answer = visitor(json!({"action": "answer", "card": "q1", "answer": 0})).unwrap();
+        assert_eq!(
+            answer.dialog_action(),
+            Some(VisitorAction::Answer {
+                card: CardId::parse("q1").unwrap(),
+                answer: 0
+            })
+        );
+        assert_eq!(
+            visitor(json!({"action": "start"})).unwrap().dialog_action(),
+            Some(VisitorAction::Start)
+        );
+        let submit = visitor(json!({"action": "submit", "card": "e", "value": "x"})).unwrap();
+        assert!(matches!(
+            submit.dialog_action(),
+            Some(VisitorAction::Submit { .. })
+        ));
+        assert_eq!(VisitorFrame::Ping.dialog_action(), None);
+    }
+
+    #[test]
+    fn unknown_extra_fields_are_ignored_and_null_counts_as_absent() {
+        assert_eq!(
+            visitor(json!({"action": "ping", "sent_at": 123})),
+            Ok(VisitorFrame::Ping)
+        );
+        assert_eq!(
+            visitor(json!({"action": "start", "page_url": null})),
+            Ok(VisitorFrame::Start {
+                page_url: None,
+                attributes: Attributes::new()
+            })
+        );
+    }
+
+    #[test]
+    fn an_error_never_echoes_a_long_string_back() {
+        let long = "x".repeat(1_000);
+        let err = visitor(json!({"action": "typing", "typing": long})).unwrap_err();
+        assert!(!err.to_string().contains(&long));
+        assert!(err.to_string().contains("a string"));
+    }
+
+    #[test]
+    fn agent_frames_name_the_conversation_they_act_on() {
+        let frame = agent(json!({"action": "end_session", "conversation": "c1"})).unwrap();
+        assert_eq!(frame.conversation().map(|c| c.as_str()), Some("c1"));
+        assert_eq!(AgentFrame::Ping.conversation(), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! The wire protocol: every JSON frame the widget and the Agent Inbox send over the
+//! API Gateway WebSocket API, and every frame the handlers push back.
+//! `docs/protocol.md` is its reference for widget and inbox authors; a test parses
+//! every example in it, so the two cannot drift apart.
+//!
+//! # Layout
+//! - [`route_key`]: the route API Gateway selects for a body (`action`, else
+//!   `$default`) and the [`Function`] that serves it.
+//! - [`VisitorFrame`], [`AgentFrame`]: client frames, tagged by `action`, parsed in
+//!   two steps ([`RawFrame`], then `TryFrom`) into domain types.
+//! - [`ServerFrame`]: what handlers push, tagged by `type`.
+//! - [`FrameError`], [`ServerError`], [`ErrorCode`]: refusals and failures, and the
+//!   `error` frame built from them (precise for the client's mistakes, generic for
+//!   ours).
+
+mod client;
+mod error;
+mod route;
+mod server;
+
+pub use client::{
+    AgentFrame, ConversationScore, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES, MAX_PAGE_URL_CHARS,
+    MAX_SUBMIT_CHARS, RawFrame, ScoreError, VisitorFrame,
+};
+pub use error::{ErrorCode, FieldError, FrameError, INTERNAL_ERROR_MESSAGE, ServerError};
+pub use route::{AGENT_MESSAGE_ACTIONS, CARD_ADVANCE_ACTIONS, Function, RouteKey, route_key};
+pub use server::{
+    CapturedAnswer, FALLBACK_ERROR_JSON, ServerFrame, VisitorSummary, WithdrawReason,
+    panel_attributes,
+};
+
+/// Largest body accepted, in bytes: API Gateway's WebSocket message limit (128 KB).
+/// It applies both ways: client frames over it are refused, and server frames are
+/// split to fit (see [`ServerFrame::fit`]).
+pub const MAX_FRAME_BYTES: usize = 131_072;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which parser the examples under a `##` heading of docs/protocol.md go through.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Section {
+        Visitor,
+        Agent,
+        Server,
+        Other,
+    }
+
+    fn section(heading: &str) -> Section {
+        if heading.starts_with("Visitor frames") {
+            Section::Visitor
+        } else if heading.starts_with("Agent frames") {
+            Section::Agent
+        } else if heading.starts_with("Server frames") {
+            Section::Server
+        } else {
+            Section::Other
+        }
+    }
+
+    /// The ```json blocks of the doc, each with the section it sits in.
+    fn examples(doc: &str) -> Vec<(Section, String)> {
+        let mut current = Section::Other;
+        let mut block: Option<String> = None;
+        let mut found = Vec::new();
+        for line in doc.lines() {
+            if let Some(text) = &mut block {
+                if line.trim_start().starts_with("```") {
+                    found.push((current, std::mem::take(text)));
+                    block = None;
+                } else {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            } else if let Some(heading) = line.strip_prefix("## ") {
+                current = section(heading.trim());
+            } else if line.trim_start().starts_with("```json") {
+                block = Some(String::new());
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_example_frame_in_the_protocol_doc_parses_and_every_frame_has_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let mut visitor = std::collections::BTreeSet::new();
+        let mut agent = std::collections::BTreeSet::new();
+        let mut server = std::collections::BTreeSet::new();
+        for (section, json) in examples(&doc) {
+            match section {
+                Section::Visitor => {
+                    let frame = VisitorFrame::parse(&json)
+                        .unwrap_or_else(|e| panic!("visitor example {json}: {e}"));
+                    visitor.insert(frame.action());
+                }
+                Section::Agent => {
+                    let frame = AgentFrame::parse(&json)
+                        .unwrap_or_else(|e| panic!("agent example {json}: {e}"));
+                    agent.insert(frame.action());
+                }
+                Section::Server => {
+                    let frame: ServerFrame = serde_json::from_str(&json)
+                        .unwrap_or_else(|e| panic!("server example {json}: {e}"));
+                    server.insert(frame.kind());
+                }
+                Section::Other => {}
+            }
+        }
+        assert_eq!(visitor, VisitorFrame::ACTIONS.into_iter().collect());
+        assert_eq!(agent, AgentFrame::ACTIONS.into_iter().collect());
+        let kinds: std::collections::BTreeSet<_> = server::tests::server_samples()
+            .iter()
+            .map(ServerFrame::kind)
+            .collect();
+        assert_eq!(server, kinds);
+        for code in ErrorCode::ALL {
+            assert!(
+                doc.contains(&format!("| `{}` |", code.as_str())),
+                "error code {code} missing from the doc's table"
+            );
+        }
+    }
+}

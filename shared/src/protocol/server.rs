@@ -1,0 +1,667 @@
+//! Server frames: everything the handlers push to widgets and inboxes, as one enum
+//! tagged by `type`. Agents hold several chats, so every frame about a chat names its
+//! `conversation`.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{ErrorCode, FrameError, MAX_FRAME_BYTES, ServerError};
+use crate::dialog::CardView;
+use crate::domain::{
+    Attributes, ConversationId, Email, EndReason, Message, MessageId, Sender, well_known,
+};
+
+/// The frame [`ServerFrame::to_json`] sends if serialization ever failed. It cannot
+/// for these types (string keys, no custom serializer that errors); this keeps the
+/// promise of always sending something valid without a panic path.
+pub const FALLBACK_ERROR_JSON: &str = r#"{"type":"error","code":"internal","message":"something went wrong on our side; please try again"}"#;
+
+/// Attribute names the visitor panel reads, beside [`well_known`]'s.
+pub mod panel_attributes {
+    /// The visitor's last name, appended to the first name.
+    pub const LAST_NAME: &str = "last_name";
+    /// A full name, used when no first name is known.
+    pub const NAME: &str = "name";
+    /// The visitor's job title.
+    pub const JOB_TITLE: &str = "job_title";
+    /// The visitor's phone number.
+    pub const PHONE: &str = "phone";
+}
+
+/// One captured answer or attribute shown in the visitor panel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedAnswer {
+    /// What was asked or the attribute's name, e.g. `company_size`.
+    pub label: String,
+    /// What the visitor answered.
+    pub value: String,
+}
+
+/// Who the visitor is, for the inbox's visitor panel. Every field may be unknown
+/// (`null` on the wire); the inbox shows "-" for those.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitorSummary {
+    /// Full name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Job title.
+    #[serde(default)]
+    pub job_title: Option<String>,
+    /// Email address.
+    #[serde(default)]
+    pub email: Option<Email>,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The page the visitor is on.
+    #[serde(default)]
+    pub page_url: Option<String>,
+    /// Every other captured answer or attribute, in name order.
+    #[serde(default)]
+    pub answers: Vec<CapturedAnswer>,
+}
+
+impl VisitorSummary {
+    /// Builds the panel from the visitor's attributes: the name from `first_name` and
+    /// `last_name` (or `name`), then `job_title`, `email`, `phone`, `page_url`; every
+    /// other attribute becomes an answer labelled with its name.
+    pub fn from_attributes(attributes: &Attributes) -> Self {
+        use panel_attributes::{JOB_TITLE, LAST_NAME, NAME, PHONE};
+        let known = |name: &str| {
+            attributes
+                .get(name)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let name = match (known(well_known::FIRST_NAME), known(LAST_NAME)) {
+            (Some(first), Some(last)) => Some(format!("{first} {last}")),
+            (Some(first), None) => Some(first),
+            (None, Some(last)) => Some(last),
+            (None, None) => known(NAME),
+        };
+        let shown = [
+            well_known::FIRST_NAME,
+            LAST_NAME,
+            NAME,
+            JOB_TITLE,
+            well_known::EMAIL,
+            PHONE,
+            well_known::PAGE_URL,
+        ];
+        let answers = attributes
+            .iter()
+            .filter(|(k, v)| !shown.contains(&k.as_str()) && !v.trim().is_empty())
+            .map(|(k, v)| CapturedAnswer {
+                label: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect();
+        Self {
+            name,
+            job_title: known(JOB_TITLE),
+            email: attributes.email(),
+            phone: known(PHONE),
+            page_url: known(well_known::PAGE_URL),
+            answers,
+        }
+    }
+}
+
+/// Why an offer was taken back from an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawReason {
+    /// The agent did not accept within the visitor wait time limit.
+    TimedOut,
+    /// The agent declined.
+    Declined,
+    /// Another agent (or another tab of this agent) accepted first.
+    Taken,
+    /// The visitor left before anyone accepted.
+    VisitorLeft,
+}
+
+/// A frame the server pushes. `type` selects the variant (`snake_case`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// To a visitor after `start`: the signed token to reconnect with (the widget
+    /// stores it and passes it when it reconnects) and the conversation.
+    Session {
+        /// Opaque signed visitor session token.
+        visitor_token: String,
+        /// The visitor's conversation.
+        conversation: ConversationId,
+    },
+    /// To a visitor: cards to show, in order.
+    Cards {
+        /// The cards, tokens already rendered.
+        cards: Vec<CardView>,
+    },
+    /// To both sides: a stored chat message. `conversation` repeats
+    /// `message.conversation` so that every chat frame is routed the same way.
+    Message {
+        /// The chat.
+        conversation: ConversationId,
+        /// The message.
+        message: Message,
+    },
+    /// To a visitor after a reconnect: the chat so far. Clients merge messages by
+    /// `seq` (ignoring ids they have), since a long history comes in several frames.
+    History {
+        /// Messages in `seq` order.
+        messages: Vec<Message>,
+    },
+    /// To both sides: the other side started or stopped typing.
+    Typing {
+        /// The chat.
+        conversation: ConversationId,
+        /// Who is typing.
+        from: Sender,
+        /// Typing now.
+        typing: bool,
+    },
+    /// To a visitor: an agent accepted the chat.
+    AgentJoined {
+        /// The agent's display name.
+        agent_name: String,
+    },
+    /// To a visitor: routing is looking for an agent.
+    Waiting {
+        /// Place in the queue, when known.
+        position: Option<u32>,
+    },
+    /// To a visitor: nobody can take the chat now.
+    Fallback {
+        /// The fallback message (standard or custom; may contain links).
+        text: String,
+        /// A meeting-booking link, if the operator set one.
+        meeting_link: Option<String>,
+        /// Whether to show the leave-your-details form.
+        can_leave_details: bool,
+    },
+    /// To both sides: the chat is over.
+    ChatEnded {
+        /// The chat.
+        conversation: ConversationId,
+        /// Why.
+        reason: EndReason,
+    },
+    /// To a visitor: their `leave_details` form was stored.
+    DetailsReceived,
+    /// To an agent: a chat is offered; accept before `expires_at`.
+    Offer {
+        /// The chat.
+        conversation: ConversationId,
+        /// Who the visitor is.
+        visitor: VisitorSummary,
+        /// When the offer lapses.
+        expires_at: Timestamp,
+        /// 1 for the first agent tried, 2 for the second.
+        attempt: u32,
+    },
+    /// To an agent: an offer is no longer open.
+    OfferWithdrawn {
+        /// The chat.
+        conversation: ConversationId,
+        /// Why.
+        reason: WithdrawReason,
+    },
+    /// To an agent after `accept`: the chat is theirs, with its history so far.
+    ChatStarted {
+        /// The chat.
+        conversation: ConversationId,
+        /// Who the visitor is.
+        visitor: VisitorSummary,
+        /// Messages in `seq` order (a requeued chat has some).
+        messages: Vec<Message>,
+    },
+    /// To an agent: their availability as the server sees it.
+    Availability {
+        /// Available now.
+        available: bool,
+        /// When a manual toggle lapses (local midnight); `null` when following the
+        /// schedule.
+        until: Option<Timestamp>,
+    },
+    /// To an agent after `history`: a conversation's transcript.
+    Transcript {
+        /// The chat.
+        conversation: ConversationId,
+        /// Messages in `seq` order.
+        messages: Vec<Message>,
+    },
+    /// To either side: a frame was refused or failed.
+    Error {
+        /// Stable machine code.
+        code: ErrorCode,
+        /// Human-readable; generic for `internal`.
+        message: String,
+    },
+    /// Answer to `ping`.
+    Pong,
+    /// To the sender of `send_message`: the message is stored (sent once per id,
+    /// retries included).
+    Ack {
+        /// The client-made message id.
+        id: MessageId,
+    },
+}
+
+impl ServerFrame {
+    /// The frame's `type`, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerFrame::Session { .. } => "session",
+            ServerFrame::Cards { .. } => "cards",
+            ServerFrame::Message { .. } => "message",
+            ServerFrame::History { .. } => "history",
+            ServerFrame::Typing { .. } => "typing",
+            ServerFrame::AgentJoined { .. } => "agent_joined",
+            ServerFrame::Waiting { .. } => "waiting",
+            ServerFrame::Fallback { .. } => "fallback",
+            ServerFrame::ChatEnded { .. } => "chat_ended",
+            ServerFrame::DetailsReceived => "details_received",
+            ServerFrame::Offer { .. } => "offer",
+            ServerFrame::OfferWithdrawn { .. } => "offer_withdrawn",
+            ServerFrame::ChatStarted { .. } => "chat_started",
+            ServerFrame::Availability { .. } => "availability",
+            ServerFrame::Transcript { .. } => "transcript",
+            ServerFrame::Error { .. } => "error",
+            ServerFrame::Pong => "pong",
+            ServerFrame::Ack { .. } => "ack",
+        }
+    }
+
+    /// A `message` frame; its `conversation` is taken from the message, so the two
+    /// cannot disagree.
+    pub fn message(message: Message) -> Self {
+        ServerFrame::Message {
+            conversation: message.conversation.clone(),
+            message,
+        }
+    }
+
+    /// The `error` frame for `error`: its precise message when it is the client's
+    /// fault, [`super::INTERNAL_ERROR_MESSAGE`] when it is ours.
+    pub fn error(error: &ServerError) -> Self {
+        ServerFrame::Error {
+            code: error.code(),
+            message: error.client_message(),
+        }
+    }
+
+    /// The frame as JSON text, ready to push. Never fails: see
+    /// [`FALLBACK_ERROR_JSON`].
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| FALLBACK_ERROR_JSON.to_string())
+    }
+
+    /// Splits a frame so that each part's JSON fits in [`MAX_FRAME_BYTES`], API
+    /// Gateway's message limit. Only frames carrying a message list (`history`,
+    /// `chat_started`, `transcript`) can outgrow it; they are split into frames of the
+    /// same type carrying consecutive runs of messages (clients merge by `seq`).
+    /// Every other frame comes back alone. A run never splits a message, and one
+    /// message always fits: 4,000 characters escaped at worst 6 bytes each.
+    pub fn fit(self) -> Vec<ServerFrame> {
+        let size = |frame: &ServerFrame| serde_json::to_vec(frame).map_or(0, |v| v.len());
+        if size(&self) <= MAX_FRAME_BYTES {
+            return vec![self];
+        }
+        let mut template = self;
+        let messages = match template.messages_mut() {
+            Some(messages) => std::mem::take(messages),
+            None => return vec![template],
+        };
+        let rebuild = |run: Vec<Message>| {
+            let mut frame = template.clone();
+            if let Some(messages) = frame.messages_mut() {
+                *messages = run;
+            }
+            frame
+        };
+        // compact JSON of the list is `[a,b,c]`: the empty frame's size plus each
+        // message plus one comma between neighbours, so sizes add up exactly.
+        let base = size(&rebuild(Vec::new()));
+        let mut frames = Vec::new();
+        let mut run = Vec::new();
+        let mut run_bytes = base;
+        for message in messages {
+            let bytes = serde_json::to_vec(&message).map_or(0, |v| v.len());
+            let added = bytes + usize::from(!run.is_empty());
+            if !run.is_empty() && run_bytes + added > MAX_FRAME_BYTES {
+                frames.push(rebuild(std::mem::take(&mut run)));
+                run_bytes = base + bytes;
+            } else {
+                run_bytes += added;
+            }
+            run.push(message);
+        }
+        if !run.is_empty() || frames.is_empty() {
+            frames.push(rebuild(run));
+        }
+        frames
+    }
+}
+
+impl ServerFrame {
+    /// The message list of the frames that carry one.
+    fn messages_mut(&mut self) -> Option<&mut Vec<Message>> {
+        match self {
+            ServerFrame::History { messages }
+            | ServerFrame::Transcript { messages, .. }
+            | ServerFrame::ChatStarted { messages, .. } => Some(messages),
+            _ => None,
+        }
+    }
+}
+
+impl From<&FrameError> for ServerFrame {
+    fn from(error: &FrameError) -> Self {
+        ServerFrame::Error {
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<&ServerError> for ServerFrame {
+    fn from(error: &ServerError) -> Self {
+        ServerFrame::error(error)
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::domain::{AgentId, AttributeName, CardId, MessageText, TransitionError};
+    use crate::protocol::INTERNAL_ERROR_MESSAGE;
+
+    fn conv() -> ConversationId {
+        ConversationId::parse("01JQ0000000000000000000001").unwrap()
+    }
+
+    fn at() -> Timestamp {
+        "2026-03-02T09:30:00Z".parse().unwrap()
+    }
+
+    fn message(seq: u64, text: &str) -> Message {
+        Message {
+            id: MessageId::parse(format!("m{seq}")).unwrap(),
+            conversation: conv(),
+            seq,
+            sender: if seq.is_multiple_of(2) {
+                Sender::Agent(AgentId::parse("ana").unwrap())
+            } else {
+                Sender::Visitor
+            },
+            text: MessageText::parse(text).unwrap(),
+            at: at(),
+        }
+    }
+
+    fn summary() -> VisitorSummary {
+        VisitorSummary {
+            name: Some("Ana Lima".into()),
+            email: Some(Email::parse("ana@acme.com").unwrap()),
+            page_url: Some("https://acme.com/pricing".into()),
+            answers: vec![CapturedAnswer {
+                label: "company_size".into(),
+                value: "500".into(),
+            }],
+            ..VisitorSummary::default()
+        }
+    }
+
+    pub(in crate::protocol) fn server_samples() -> Vec<ServerFrame> {
+        vec![
+            ServerFrame::Session {
+                visitor_token: "v1.sig".into(),
+                conversation: conv(),
+            },
+            ServerFrame::Cards {
+                cards: vec![
+                    CardView::Message {
+                        card: CardId::parse("hello").unwrap(),
+                        text: "Hi there".into(),
+                    },
+                    CardView::Question {
+                        card: CardId::parse("q1").unwrap(),
+                        prompt: "Talk to sales?".into(),
+                        answers: vec!["Yes".into(), "No".into()],
+                    },
+                ],
+            },
+            ServerFrame::message(message(1, "Hello")),
+            ServerFrame::History {
+                messages: vec![message(1, "Hello"), message(2, "Hi")],
+            },
+            ServerFrame::Typing {
+                conversation: conv(),
+                from: Sender::Agent(AgentId::parse("ana").unwrap()),
+                typing: true,
+            },
+            ServerFrame::AgentJoined {
+                agent_name: "Ana".into(),
+            },
+            ServerFrame::Waiting { position: Some(2) },
+            ServerFrame::Waiting { position: None },
+            ServerFrame::Fallback {
+                text: "Nobody is free right now.".into(),
+                meeting_link: Some("https://cal.example/ana".into()),
+                can_leave_details: true,
+            },
+            ServerFrame::ChatEnded {
+                conversation: conv(),
+                reason: EndReason::Completed,
+            },
+            ServerFrame::DetailsReceived,
+            ServerFrame::Offer {
+                conversation: conv(),
+                visitor: summary(),
+                expires_at: at(),
+                attempt: 1,
+            },
+            ServerFrame::OfferWithdrawn {
+                conversation: conv(),
+                reason: WithdrawReason::VisitorLeft,
+            },
+            ServerFrame::ChatStarted {
+                conversation: conv(),
+                visitor: VisitorSummary::default(),
+                messages: vec![message(1, "Hello")],
+            },
+            ServerFrame::Availability {
+                available: true,
+                until: Some(at()),
+            },
+            ServerFrame::Transcript {
+                conversation: conv(),
+                messages: vec![message(1, "Hello")],
+            },
+            ServerFrame::Error {
+                code: ErrorCode::BadField,
+                message: "bad".into(),
+            },
+            ServerFrame::Pong,
+            ServerFrame::Ack {
+                id: MessageId::parse("m1").unwrap(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_server_frame_round_trips_through_json() {
+        for frame in server_samples() {
+            let json = frame.to_json();
+            let back: ServerFrame = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, frame, "{json}");
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(value["type"], frame.kind());
+        }
+    }
+
+    #[test]
+    fn timestamps_are_rfc_3339_strings() {
+        let json = ServerFrame::Availability {
+            available: false,
+            until: Some(at()),
+        }
+        .to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"availability","available":false,"until":"2026-03-02T09:30:00Z"}"#
+        );
+    }
+
+    #[test]
+    fn a_message_frame_names_its_conversation_at_the_top() {
+        let value: serde_json::Value =
+            serde_json::from_str(&ServerFrame::message(message(1, "Hi")).to_json()).unwrap();
+        assert_eq!(value["conversation"], conv().as_str());
+        assert_eq!(value["message"]["seq"], 1);
+        assert_eq!(value["message"]["sender"]["kind"], "visitor");
+    }
+
+    #[test]
+    fn an_internal_error_frame_never_contains_the_internal_detail() {
+        let detail = "DynamoDB table lc-prod-conversations: AccessDenied for arn:aws:iam::123";
+        let error = ServerError::internal(detail);
+        let json = ServerFrame::error(&error).to_json();
+        assert!(!json.contains("DynamoDB"), "{json}");
+        assert!(!json.contains("arn:aws"), "{json}");
+        assert_eq!(
+            serde_json::from_str::<ServerFrame>(&json).unwrap(),
+            ServerFrame::Error {
+                code: ErrorCode::Internal,
+                message: INTERNAL_ERROR_MESSAGE.into()
+            }
+        );
+        let source = std::error::Error::source(&error).map(|s| s.to_string());
+        assert_eq!(source.as_deref(), Some(detail), "the logs keep the cause");
+        assert!(!error.is_client_fault());
+    }
+
+    #[test]
+    fn a_client_error_frame_carries_its_code_and_precise_message() {
+        let err = crate::protocol::VisitorFrame::parse(r#"{"action":"typing"}"#).unwrap_err();
+        let frame = ServerFrame::from(&err);
+        assert_eq!(
+            frame,
+            ServerFrame::Error {
+                code: ErrorCode::BadField,
+                message: "\"typing\" frame, field \"typing\": missing".into()
+            }
+        );
+        let refused = ServerError::from(TransitionError {
+            action: "accept",
+            state: "ended",
+        });
+        assert_eq!(
+            ServerFrame::from(&refused),
+            ServerFrame::Error {
+                code: ErrorCode::InvalidState,
+                message: "cannot accept a conversation that is ended".into()
+            }
+        );
+        assert!(refused.is_client_fault());
+    }
+
+    #[test]
+    fn the_fallback_error_json_is_the_internal_error_frame() {
+        assert_eq!(
+            serde_json::from_str::<ServerFrame>(FALLBACK_ERROR_JSON).unwrap(),
+            ServerFrame::error(&ServerError::internal("x"))
+        );
+    }
+
+    #[test]
+    fn error_codes_are_spelled_on_the_wire_as_as_str_says() {
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::from(code.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn a_transcript_over_128_kb_is_split_into_frames_that_fit_in_order() {
+        let messages: Vec<Message> = (1..=100)
+            .map(|seq| message(seq, &"é".repeat(4_000)))
+            .collect();
+        let frames = ServerFrame::Transcript {
+            conversation: conv(),
+            messages: messages.clone(),
+        }
+        .fit();
+        assert!(frames.len() > 1);
+        let mut seen = Vec::new();
+        for frame in frames {
+            assert!(frame.to_json().len() <= MAX_FRAME_BYTES);
+            let ServerFrame::Transcript { messages, .. } = frame else {
+                panic!("split frames keep their type")
+            };
+            seen.extend(messages);
+        }
+        assert_eq!(seen, messages);
+    }
+
+    #[test]
+    fn split_frames_are_filled_close_to_the_limit() {
+        let messages: Vec<Message> = (1..=200)
+            .map(|seq| message(seq, &"a".repeat(1_000)))
+            .collect();
+        let frames = ServerFrame::History { messages }.fit();
+        let first = frames[0].to_json().len();
+        assert!(
+            first <= MAX_FRAME_BYTES && first > MAX_FRAME_BYTES - 1_200,
+            "{first}"
+        );
+    }
+
+    #[test]
+    fn a_small_frame_is_not_split() {
+        assert_eq!(ServerFrame::Pong.fit(), vec![ServerFrame::Pong]);
+        let history = ServerFrame::History { messages: vec![] };
+        assert_eq!(history.clone().fit(), vec![history]);
+    }
+
+    #[test]
+    fn the_visitor_panel_reads_known_attributes_and_lists_the_rest() {
+        let mut attrs = Attributes::new();
+        for (k, v) in [
+            ("first_name", "Ana"),
+            ("last_name", "Lima"),
+            ("email", "ana@ACME.com"),
+            ("job_title", "CTO"),
+            ("company_size", "500"),
+            ("page_url", "https://acme.com/pricing"),
+        ] {
+            attrs.set(AttributeName::parse(k).unwrap(), v);
+        }
+        let panel = VisitorSummary::from_attributes(&attrs);
+        assert_eq!(panel.name.as_deref(), Some("Ana Lima"));
+        assert_eq!(
+            panel.email.as_ref().map(Email::as_str),
+            Some("ana@acme.com")
+        );
+        assert_eq!(panel.job_title.as_deref(), Some("CTO"));
+        assert_eq!(panel.phone, None);
+        assert_eq!(
+            panel.answers,
+            vec![CapturedAnswer {
+                label: "company_size".into(),
+                value: "500".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn unknown_panel_fields_are_null_on_the_wire_so_the_inbox_shows_a_dash() {
+        let value = serde_json::to_value(VisitorSummary::default()).unwrap();
+        assert_eq!(value["phone"], serde_json::Value::Null);
+        assert!(value.as_object().unwrap().contains_key("job_title"));
+    }
+}

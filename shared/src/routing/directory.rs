@@ -1,0 +1,132 @@
+//! The routing configuration as one snapshot: agents, teams, custom rules, account
+//! routing and settings. Small (tens of agents), read whole once per request.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    AccountRouting, Agent, AgentId, CustomRule, RuleId, RuleTarget, Settings, Team, TeamId,
+};
+
+/// Everything an admin configures that routing reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Directory {
+    /// Agents, in rotation order for the account-wide round robin.
+    #[serde(default)]
+    pub agents: Vec<Agent>,
+    /// Teams.
+    #[serde(default)]
+    pub teams: Vec<Team>,
+    /// Custom rules (cards list which ones they use, in order).
+    #[serde(default)]
+    pub rules: Vec<CustomRule>,
+    /// Email domain → owning agent.
+    #[serde(default)]
+    pub account_routing: AccountRouting,
+    /// Account settings.
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+/// A reference in the directory that points nowhere, or a duplicate id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("agent id {0} is used twice")]
+    DuplicateAgent(AgentId),
+    #[error("team {team} lists unknown agent {agent}")]
+    UnknownTeamMember { team: TeamId, agent: AgentId },
+    #[error("rule {rule} targets unknown agent {agent}")]
+    UnknownRuleAgent { rule: RuleId, agent: AgentId },
+    #[error("rule {rule} targets unknown team {team}")]
+    UnknownRuleTeam { rule: RuleId, team: TeamId },
+    #[error("rule {rule}: {reason}")]
+    BadRule { rule: RuleId, reason: String },
+    #[error("account routing sends {domain} to unknown agent {agent}")]
+    UnknownOwner { domain: String, agent: AgentId },
+    #[error("agent {agent}: {reason}")]
+    BadAgent { agent: AgentId, reason: String },
+}
+
+impl Directory {
+    /// The agent with this id.
+    pub fn agent(&self, id: &AgentId) -> Option<&Agent> {
+        self.agents.iter().find(|a| &a.id == id)
+    }
+
+    /// The team with this id.
+    pub fn team(&self, id: &TeamId) -> Option<&Team> {
+        self.teams.iter().find(|t| &t.id == id)
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: &RuleId) -> Option<&CustomRule> {
+        self.rules.iter().find(|r| &r.id == id)
+    }
+
+    /// Checks that ids are unique and every reference resolves, collecting every error.
+    pub fn validate(&self) -> Result<(), Vec<DirectoryError>> {
+        let mut errors = Vec::new();
+        for (i, a) in self.agents.iter().enumerate() {
+            if self.agents[..i].iter().any(|b| b.id == a.id) {
+                errors.push(DirectoryError::DuplicateAgent(a.id.clone()));
+            }
+            if let Err(e) = a.schedule.validate() {
+                errors.push(DirectoryError::BadAgent {
+                    agent: a.id.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        for t in &self.teams {
+            for m in t.members.iter().filter(|m| self.agent(m).is_none()) {
+                errors.push(DirectoryError::UnknownTeamMember {
+                    team: t.id.clone(),
+                    agent: m.clone(),
+                });
+            }
+        }
+        for r in &self.rules {
+            if let Err(e) = r.when.validate() {
+                errors.push(DirectoryError::BadRule {
+                    rule: r.id.clone(),
+                    reason: e.to_string(),
+                });
+            }
+            match &r.target {
+                RuleTarget::Agents(agents) => {
+                    if agents.is_empty() {
+                        errors.push(DirectoryError::BadRule {
+                            rule: r.id.clone(),
+                            reason: "targets no agent".into(),
+                        });
+                    }
+                    for a in agents.iter().filter(|a| self.agent(a).is_none()) {
+                        errors.push(DirectoryError::UnknownRuleAgent {
+                            rule: r.id.clone(),
+                            agent: a.clone(),
+                        });
+                    }
+                }
+                RuleTarget::Team(t) if self.team(t).is_none() => {
+                    errors.push(DirectoryError::UnknownRuleTeam {
+                        rule: r.id.clone(),
+                        team: t.clone(),
+                    });
+                }
+                RuleTarget::Team(_) => {}
+            }
+        }
+        for (domain, agent) in &self.account_routing.0 {
+            if self.agent(agent).is_none() {
+                errors.push(DirectoryError::UnknownOwner {
+                    domain: domain.clone(),
+                    agent: agent.clone(),
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}

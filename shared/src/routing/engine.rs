@@ -1,0 +1,596 @@
+//! The routing engine. See the module map in [`crate::routing`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tracing::debug;
+
+use crate::domain::{
+    Agent, AgentId, Attributes, ConversationId, ConversationState, EndReason,
+    MAX_OFFERS_PER_REQUEST, Permission, RoutingMode, RuleTarget,
+};
+use crate::ports::{
+    ClaimOutcome, CursorMove, DelayedEvent, OfferClaim, Party, Ports, SchedulerError, StoreError,
+};
+
+use super::Directory;
+
+/// The cursor key of the account-wide round robin (every agent with the live chat
+/// permission, in directory order).
+pub const ALL_AGENTS_POOL: &str = "all";
+
+/// How often and how patiently a lost race is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts before giving up with [`RouteError::Contention`].
+    pub max_attempts: u32,
+    /// Backoff ceiling of the first retry; doubles each retry up to `cap`. Each wait is
+    /// drawn uniformly below the ceiling ("full jitter"), so that contenders spread out.
+    pub base: Duration,
+    /// Largest backoff ceiling.
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 64,
+            base: Duration::from_millis(2),
+            cap: Duration::from_millis(100),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (1 for the first retry). The first retry
+    /// goes at once: a lost cursor race usually means the cursor just moved, and the
+    /// fresh read wins.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        if retry <= 1 {
+            return Duration::ZERO;
+        }
+        let ceiling = self
+            .base
+            .saturating_mul(1 << (retry - 2).min(16))
+            .min(self.cap);
+        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(fastrand::u64(0..=nanos))
+    }
+}
+
+/// How the offered agent was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Account routing: the owner of the visitor's email domain.
+    AccountOwner,
+    /// The live chat card's own pool.
+    CardPool,
+    /// Round robin over every available agent, because the card's pool had nobody.
+    AnyAvailable,
+}
+
+/// What a routing request came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteOutcome {
+    /// `agent` is offered the chat until `expires_at`; an offer timeout is scheduled.
+    Offered {
+        agent: AgentId,
+        expires_at: Timestamp,
+        /// 1 for the first offer of the request, 2 for the second.
+        attempt: u32,
+        via: Via,
+    },
+    /// Nobody can take the chat: the conversation ended with `reason` (`fallback` when
+    /// nobody was eligible, `missed` when offers went unanswered), the admin was told,
+    /// and the visitor is shown `text`.
+    Fallback {
+        reason: EndReason,
+        text: String,
+        meeting_link: Option<String>,
+    },
+    /// The conversation is not waiting (a repeated or stale request): nothing changed.
+    NotWaiting,
+}
+
+/// Why an offer ended without a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferEnd {
+    /// The agent declined.
+    Declined,
+    /// The visitor wait time limit passed.
+    TimedOut,
+}
+
+/// A routing failure that is not an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The offer timeout could not be scheduled (the offer stands; it can still be
+    /// accepted or declined).
+    #[error(transparent)]
+    Scheduler(#[from] SchedulerError),
+    /// No such conversation.
+    #[error("conversation {0} does not exist")]
+    UnknownConversation(ConversationId),
+    /// Every attempt lost a race; the request is left waiting for a retry.
+    #[error("routing lost {attempts} races in a row")]
+    Contention { attempts: u32 },
+}
+
+/// The agent after `last` in `order` who is in `candidates`, wrapping around. With no
+/// `last` (or one no longer in the pool), the rotation starts at the top.
+pub fn next_in_rotation<'a>(
+    order: &'a [AgentId],
+    last: Option<&AgentId>,
+    candidates: &BTreeSet<&AgentId>,
+) -> Option<&'a AgentId> {
+    let start = last
+        .and_then(|l| order.iter().position(|a| a == l))
+        .map_or(0, |i| i + 1);
+    (0..order.len())
+        .map(|k| &order[(start + k) % order.len()])
+        .find(|a| candidates.contains(a))
+}
+
+/// A set of agents routed among, with its cursor key (none for a single agent).
+#[derive(Debug, Clone)]
+struct Pool {
+    key: Option<String>,
+    order: Vec<AgentId>,
+}
+
+impl Pool {
+    fn single(agent: &AgentId) -> Self {
+        Self {
+            key: None,
+            order: vec![agent.clone()],
+        }
+    }
+
+    fn rotation(key: String, order: Vec<AgentId>) -> Self {
+        Self {
+            key: Some(key),
+            order,
+        }
+    }
+}
+
+/// What the engine knows of the agents while it decides.
+struct Facts<'d> {
+    directory: &'d Directory,
+    now: Timestamp,
+    online: BTreeSet<AgentId>,
+    loads: BTreeMap<AgentId, u32>,
+}
+
+impl Facts<'_> {
+    fn agent(&self, id: &AgentId) -> Option<&Agent> {
+        self.directory.agent(id)
+    }
+
+    /// Eligible: live chat permission, available now, connected, under the limit.
+    fn eligible(&self, id: &AgentId) -> bool {
+        self.agent(id).is_some_and(|a| {
+            a.has_permission(Permission::LiveChat)
+                && a.is_available(self.now)
+                && self.online.contains(id)
+                && self.loads.get(id).copied().unwrap_or(0) < a.chat_limit.get()
+        })
+    }
+
+    fn any_eligible(&self, pool: &Pool) -> bool {
+        pool.order.iter().any(|a| self.eligible(a))
+    }
+}
+
+/// The pools to try, in order, and the pool of last resort.
+struct Plan {
+    owner: Option<Pool>,
+    /// `None` when custom rules matched nothing: the visitor gets the fallback, not
+    /// the any-available round robin.
+    card: Option<Pool>,
+    any: Pool,
+}
+
+fn all_agents(directory: &Directory) -> Vec<AgentId> {
+    directory
+        .agents
+        .iter()
+        .filter(|a| a.has_permission(Permission::LiveChat))
+        .map(|a| a.id.clone())
+        .collect()
+}
+
+fn plan(
+    directory: &Directory,
+    mode: &RoutingMode,
+    visitor: &Attributes,
+    facts: &Facts<'_>,
+) -> Plan {
+    let owner = visitor
+        .email()
+        .and_then(|e| directory.account_routing.owner(e.domain()).cloned())
+        .map(|a| Pool::single(&a));
+    let card = match mode {
+        RoutingMode::RoundRobin => Some(Pool::rotation(
+            ALL_AGENTS_POOL.into(),
+            all_agents(directory),
+        )),
+        RoutingMode::Agent { agent } => Some(Pool::single(agent)),
+        RoutingMode::Team { team } => Some(Pool::rotation(
+            format!("team:{team}"),
+            directory
+                .team(team)
+                .map(|t| t.members.clone())
+                .unwrap_or_default(),
+        )),
+        RoutingMode::CustomRules { rules } => {
+            let matching: Vec<Pool> = rules
+                .iter()
+                .filter_map(|id| directory.rule(id))
+                .filter(|r| r.when.matches(visitor))
+                .map(|r| {
+                    let order = match &r.target {
+                        RuleTarget::Agents(agents) => agents.clone(),
+                        RuleTarget::Team(t) => directory
+                            .team(t)
+                            .map(|t| t.members.clone())
+                            .unwrap_or_default(),
+                    };
+                    Pool::rotation(format!("rule:{}", r.id), order)
+                })
+                .collect();
+            // Rules are tried in order: the first matching rule whose pool has someone
+            // eligible wins; when none does, the first match stands (and its pool
+            // being empty triggers the any-available round robin).
+            let first = matching.first().cloned();
+            matching
+                .into_iter()
+                .find(|p| facts.any_eligible(p))
+                .or(first)
+        }
+    };
+    Plan {
+        owner,
+        card,
+        any: Pool::rotation(ALL_AGENTS_POOL.into(), all_agents(directory)),
+    }
+}
+
+/// The routing engine over the ports. Shareable: keep one per process.
+pub struct Router {
+    ports: Ports,
+    retry: RetryPolicy,
+    conflicts: AtomicU64,
+}
+
+impl Router {
+    /// A router with the default retry policy.
+    pub fn new(ports: Ports) -> Self {
+        Self::with_retry(ports, RetryPolicy::default())
+    }
+
+    /// A router with its own retry policy.
+    pub fn with_retry(ports: Ports, retry: RetryPolicy) -> Self {
+        Self {
+            ports,
+            retry,
+            conflicts: AtomicU64::new(0),
+        }
+    }
+
+    /// Lost races retried so far by this router.
+    pub fn conflicts_retried(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
+    }
+
+    /// The ports this router uses.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    async fn online(
+        &self,
+        agents: &[AgentId],
+        now: Timestamp,
+    ) -> Result<BTreeSet<AgentId>, StoreError> {
+        let mut online = BTreeSet::new();
+        for agent in agents {
+            let party = Party::Agent {
+                agent: agent.clone(),
+            };
+            if !self
+                .ports
+                .store
+                .connections_of(&party, now)
+                .await?
+                .is_empty()
+            {
+                online.insert(agent.clone());
+            }
+        }
+        Ok(online)
+    }
+
+    /// Routes a waiting conversation: offers it to one agent, or ends it with the
+    /// fallback. Safe to repeat: a conversation that is no longer waiting is left alone.
+    pub async fn route(
+        &self,
+        conversation: &ConversationId,
+        mode: &RoutingMode,
+        visitor: &Attributes,
+    ) -> Result<RouteOutcome, RouteError> {
+        let store = &self.ports.store;
+        let now = self.ports.clock.now();
+        let directory = store.directory().await?;
+        let mut conv = store
+            .conversation(conversation)
+            .await?
+            .ok_or_else(|| RouteError::UnknownConversation(conversation.clone()))?;
+        let live_chat_agents = all_agents(&directory);
+        let mut facts = Facts {
+            directory: &directory,
+            now,
+            online: self.online(&live_chat_agents, now).await?,
+            loads: store.agent_loads(&live_chat_agents).await?,
+        };
+        let mut cursors: BTreeMap<String, crate::ports::Cursor> = BTreeMap::new();
+
+        for attempt in 1..=self.retry.max_attempts {
+            if attempt > 1 {
+                self.conflicts.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(self.retry.backoff(attempt - 1)).await;
+            }
+            if !matches!(conv.state, ConversationState::Waiting { .. }) {
+                return Ok(RouteOutcome::NotWaiting);
+            }
+            let offers_made = u32::try_from(conv.offered_to.len()).unwrap_or(u32::MAX);
+            if offers_made >= MAX_OFFERS_PER_REQUEST {
+                return self
+                    .fall_back(conversation, EndReason::Missed, &directory)
+                    .await;
+            }
+            let plan = plan(&directory, mode, visitor, &facts);
+            let candidates = |pool: &Pool| -> BTreeSet<AgentId> {
+                pool.order
+                    .iter()
+                    .filter(|a| facts.eligible(a) && !conv.offered_to.contains(a))
+                    .cloned()
+                    .collect()
+            };
+            let card_has_anyone = plan.card.as_ref().is_some_and(|p| facts.any_eligible(p));
+            let mut choice = None;
+            let mut tries: Vec<(Pool, Via)> = Vec::new();
+            if let Some(owner) = plan.owner {
+                tries.push((owner, Via::AccountOwner));
+            }
+            if let Some(card) = plan.card {
+                tries.push((card, Via::CardPool));
+                if !card_has_anyone {
+                    tries.push((plan.any, Via::AnyAvailable));
+                }
+            }
+            for (pool, via) in tries {
+                let eligible = candidates(&pool);
+                if eligible.is_empty() {
+                    continue;
+                }
+                let refs: BTreeSet<&AgentId> = eligible.iter().collect();
+                let (agent, cursor) = match &pool.key {
+                    None => (pool.order[0].clone(), None),
+                    Some(key) => {
+                        if !cursors.contains_key(key) {
+                            cursors.insert(key.clone(), store.cursor(key).await?);
+                        }
+                        let cursor = cursors.get(key).cloned().unwrap_or_default();
+                        let Some(next) = next_in_rotation(&pool.order, cursor.last.as_ref(), &refs)
+                        else {
+                            continue;
+                        };
+                        let mv = CursorMove {
+                            pool: key.clone(),
+                            expected_version: cursor.version,
+                            last: next.clone(),
+                        };
+                        (next.clone(), Some(mv))
+                    }
+                };
+                choice = Some((agent, cursor, via));
+                break;
+            }
+            let Some((agent, cursor, via)) = choice else {
+                let reason = if offers_made > 0 {
+                    EndReason::Missed
+                } else {
+                    EndReason::Fallback
+                };
+                return self.fall_back(conversation, reason, &directory).await;
+            };
+            let limit = directory
+                .agent(&agent)
+                .map(|a| a.chat_limit)
+                .unwrap_or_default();
+            let expires_at = now
+                .saturating_add(directory.settings.wait_time_limit.span())
+                .unwrap_or(now);
+            let expected_version = conv.version;
+            let mut offered = conv.clone();
+            if offered.offer(agent.clone(), expires_at).is_err() {
+                return Ok(RouteOutcome::NotWaiting);
+            }
+            let claim = OfferClaim {
+                conversation: offered.clone(),
+                expected_version,
+                agent: agent.clone(),
+                limit,
+                cursor: cursor.clone(),
+            };
+            match store.claim_offer(&claim).await? {
+                ClaimOutcome::Claimed => {
+                    debug!(conversation = %conversation, agent = %agent, attempt = offers_made + 1, "offered");
+                    let event = DelayedEvent::OfferTimeout {
+                        conversation: conversation.clone(),
+                        agent: agent.clone(),
+                        version: offered.version,
+                    };
+                    self.ports.scheduler.schedule(event, expires_at).await?;
+                    return Ok(RouteOutcome::Offered {
+                        agent,
+                        expires_at,
+                        attempt: offers_made + 1,
+                        via,
+                    });
+                }
+                ClaimOutcome::CursorMoved => {
+                    if let Some(mv) = cursor {
+                        let fresh = store.cursor(&mv.pool).await?;
+                        cursors.insert(mv.pool, fresh);
+                    }
+                }
+                ClaimOutcome::AgentAtCapacity => {
+                    facts.loads = store.agent_loads(&live_chat_agents).await?;
+                }
+                ClaimOutcome::ConversationChanged => {
+                    conv = store
+                        .conversation(conversation)
+                        .await?
+                        .ok_or_else(|| RouteError::UnknownConversation(conversation.clone()))?;
+                }
+            }
+        }
+        Err(RouteError::Contention {
+            attempts: self.retry.max_attempts,
+        })
+    }
+
+    /// Ends the conversation with `reason`, tells the admin, and returns the fallback
+    /// the visitor sees. Repeats are harmless: an already ended conversation is left.
+    async fn fall_back(
+        &self,
+        conversation: &ConversationId,
+        reason: EndReason,
+        directory: &Directory,
+    ) -> Result<RouteOutcome, RouteError> {
+        let now = self.ports.clock.now();
+        let ended = self
+            .update(conversation, |c| c.end(reason, now).is_ok())
+            .await?;
+        if ended.is_none() {
+            return Ok(RouteOutcome::NotWaiting);
+        }
+        self.ports
+            .notifier
+            .missed_request(conversation, reason)
+            .await;
+        Ok(RouteOutcome::Fallback {
+            reason,
+            text: directory.settings.fallback.text().to_string(),
+            meeting_link: directory.settings.meeting_link.clone(),
+        })
+    }
+
+    /// Applies `change` to the stored conversation with compare-and-set, re-reading on
+    /// a lost race. `change` returns false when the transition does not apply, which
+    /// ends the loop with `None` and writes nothing.
+    async fn update(
+        &self,
+        conversation: &ConversationId,
+        mut change: impl FnMut(&mut crate::domain::Conversation) -> bool,
+    ) -> Result<Option<crate::domain::Conversation>, RouteError> {
+        let store = &self.ports.store;
+        for attempt in 1..=self.retry.max_attempts {
+            if attempt > 1 {
+                self.conflicts.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(self.retry.backoff(attempt - 1)).await;
+            }
+            let mut conv = store
+                .conversation(conversation)
+                .await?
+                .ok_or_else(|| RouteError::UnknownConversation(conversation.clone()))?;
+            let expected = conv.version;
+            if !change(&mut conv) {
+                return Ok(None);
+            }
+            if store.replace_conversation(&conv, expected).await?
+                == crate::ports::CasOutcome::Written
+            {
+                return Ok(Some(conv));
+            }
+        }
+        Err(RouteError::Contention {
+            attempts: self.retry.max_attempts,
+        })
+    }
+
+    /// The offered agent accepts: the chat goes live. `false` when the offer is no
+    /// longer theirs (it lapsed, or was withdrawn).
+    pub async fn accept(
+        &self,
+        conversation: &ConversationId,
+        agent: &AgentId,
+    ) -> Result<bool, RouteError> {
+        let now = self.ports.clock.now();
+        Ok(self
+            .update(conversation, |c| c.accept(agent, now).is_ok())
+            .await?
+            .is_some())
+    }
+
+    /// The offer to `agent` ended without a chat (declined or timed out): the agent's
+    /// capacity is freed and the conversation waits again, for the caller to route it
+    /// once more (the second attempt, or the fallback after two). `expected_version`
+    /// guards a delayed timeout: when the conversation moved on since the offer, this
+    /// is a no-op returning `false`.
+    pub async fn withdraw(
+        &self,
+        conversation: &ConversationId,
+        agent: &AgentId,
+        expected_version: Option<u64>,
+    ) -> Result<bool, RouteError> {
+        let now = self.ports.clock.now();
+        let changed = self
+            .update(conversation, |c| {
+                expected_version.is_none_or(|v| v == c.version)
+                    && c.withdraw_offer(agent, now).is_ok()
+            })
+            .await?;
+        if changed.is_some() {
+            self.ports
+                .store
+                .release_capacity(agent, conversation)
+                .await?;
+        }
+        Ok(changed.is_some())
+    }
+
+    /// Ends a conversation for `reason` and frees the agent's capacity. `false` when it
+    /// had already ended.
+    pub async fn end(
+        &self,
+        conversation: &ConversationId,
+        reason: EndReason,
+    ) -> Result<bool, RouteError> {
+        let now = self.ports.clock.now();
+        let mut holder = None;
+        let changed = self
+            .update(conversation, |c| {
+                holder = c.agent().cloned();
+                c.end(reason, now).is_ok()
+            })
+            .await?;
+        if let (Some(_), Some(agent)) = (&changed, holder) {
+            self.ports
+                .store
+                .release_capacity(&agent, conversation)
+                .await?;
+        }
+        Ok(changed.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests;
