@@ -99,7 +99,7 @@ pub enum DialogEvent {
 }
 
 /// The outcome of one action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     /// The state to store.
     pub state: DialogState,
@@ -332,6 +332,7 @@ fn capture_view(c: &CaptureCard, attributes: &Attributes, error: Option<String>)
         prompt: render(&c.prompt, attributes),
         placeholder: c.placeholder.clone(),
         options: c.options.clone(),
+        optional: !c.required,
         error,
     }
 }

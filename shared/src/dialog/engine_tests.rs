@@ -197,6 +197,7 @@ fn a_bad_email_is_refused_with_a_clear_message_and_the_same_card_again() {
             prompt: "Email?".into(),
             placeholder: None,
             options: Vec::new(),
+            optional: false,
             error: Some("enter an email address like name@example.com".into()),
         }]
     );

@@ -53,6 +53,9 @@ pub enum CardView {
         /// The choices of a picklist; empty for other fields.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         options: Vec<String>,
+        /// The visitor may submit nothing to move on.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        optional: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },

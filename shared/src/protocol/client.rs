@@ -317,11 +317,15 @@ pub enum AgentFrame {
     },
     /// Keeps the connection alive; answered with `pong`.
     Ping,
+    /// Sent once the inbox's socket is open (API Gateway cannot push from inside
+    /// `$connect`): answered with `availability`, then `offer` for each pending offer
+    /// and `chat_started` for each live chat of the agent.
+    Sync,
 }
 
 impl AgentFrame {
     /// Every action an agent may send.
-    pub const ACTIONS: [&'static str; 9] = [
+    pub const ACTIONS: [&'static str; 10] = [
         "accept",
         "decline",
         "send_message",
@@ -331,6 +335,7 @@ impl AgentFrame {
         "score",
         "history",
         "ping",
+        "sync",
     ];
 
     /// Parses an inbox frame; every refusal is a precise [`FrameError`].
@@ -350,6 +355,7 @@ impl AgentFrame {
             AgentFrame::Score { .. } => "score",
             AgentFrame::History { .. } => "history",
             AgentFrame::Ping => "ping",
+            AgentFrame::Sync => "sync",
         }
     }
 
@@ -364,7 +370,7 @@ impl AgentFrame {
             | AgentFrame::EndSession { conversation }
             | AgentFrame::Score { conversation, .. }
             | AgentFrame::History { conversation } => Some(conversation),
-            AgentFrame::SetAvailability { .. } | AgentFrame::Ping => None,
+            AgentFrame::SetAvailability { .. } | AgentFrame::Ping | AgentFrame::Sync => None,
         }
     }
 }
@@ -405,6 +411,7 @@ impl TryFrom<RawFrame> for AgentFrame {
                 conversation: f.id("conversation")?,
             },
             "ping" => AgentFrame::Ping,
+            "sync" => AgentFrame::Sync,
             _ => return Err(FrameError::UnknownAction { action }),
         })
     }
@@ -669,6 +676,7 @@ mod tests {
             },
             AgentFrame::History { conversation: c() },
             AgentFrame::Ping,
+            AgentFrame::Sync,
         ]
     }
 
