@@ -3,13 +3,18 @@
 //! # Layout
 //! - [`domain`]: the product's nouns and their rules (ids, agents, schedules,
 //!   conditions, conversations and their state machine, messages, settings).
+//! - [`auth`]: agent tokens (JWT: HS256 locally, RS256 from a JWKS in AWS) and signed
+//!   visitor session tokens.
 //! - [`dialog`]: the dialog file format (JSON and YAML), its validator and the card
 //!   engine that walks a visitor through the cards.
 //! - [`routing`]: picks the agent for a live chat card: account routing, the card's
 //!   mode, eligibility, the 2-offer rule, round robin on a compare-and-set cursor.
 //! - [`protocol`]: every JSON frame the widget and the inbox send and receive.
+//! - [`service`]: the use cases the handlers call: connect, messages from either
+//!   side, delayed events.
 //! - [`ports`]: the narrow async traits the core needs from the world (store, push,
 //!   scheduler, clock, notifier).
+//! - [`demo`]: the demo account of `examples/`, compiled in.
 //! - [`memory`]: thread-safe in-memory adapters of every port, with the semantics the
 //!   AWS adapters have (compare-and-set that can lose, gone connections, at-least-once
 //!   delayed events). They serve the local gateway and the tests.
@@ -17,9 +22,12 @@
 //! Nothing here depends on an AWS crate: the adapters for DynamoDB, API Gateway and
 //! SQS live beside the handlers.
 
+pub mod auth;
+pub mod demo;
 pub mod dialog;
 pub mod domain;
 pub mod memory;
 pub mod ports;
 pub mod protocol;
 pub mod routing;
+pub mod service;

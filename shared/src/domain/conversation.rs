@@ -10,7 +10,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{AgentId, ConversationId, DialogId, MessageId, MessageText, VisitorId};
+use super::{AgentId, ConversationId, DialogId, MessageId, MessageText, RoutingMode, VisitorId};
 
 /// Why a conversation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -107,6 +107,15 @@ pub struct Conversation {
     /// The last message from either side, for the inactivity timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message_at: Option<Timestamp>,
+    /// How the live chat card asked to route this conversation; set with the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingMode>,
+    /// The agent who accepted the chat; kept after it ends, for transcripts and scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned: Option<AgentId>,
+    /// The agent's score of the conversation, 0-3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
 }
 
 impl Conversation {
@@ -121,6 +130,9 @@ impl Conversation {
             version: 0,
             created_at: now,
             last_message_at: None,
+            routing: None,
+            assigned: None,
+            score: None,
         }
     }
 

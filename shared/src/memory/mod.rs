@@ -16,7 +16,8 @@ use crate::domain::{
 use crate::ports::{
     Appended, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
     ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, NewMessage, Notifier,
-    OfferClaim, Party, Push, PushError, RoutingStore, Scheduler, SchedulerError, StoreResult,
+    OfferClaim, Party, Push, PushError, RoutingStore, Scheduler, SchedulerError, SessionStore,
+    StoreResult, VisitorSession,
 };
 use crate::routing::Directory;
 
@@ -35,6 +36,7 @@ struct Inner {
     cursors: HashMap<String, Cursor>,
     loads: HashMap<AgentId, BTreeSet<ConversationId>>,
     peak_loads: HashMap<AgentId, u32>,
+    sessions: HashMap<crate::domain::VisitorId, VisitorSession>,
 }
 
 /// The in-memory store: every store port over one mutex-guarded state.
@@ -308,6 +310,34 @@ impl RoutingStore for MemoryStore {
         if let Some(chats) = lock(&self.inner).loads.get_mut(agent) {
             chats.remove(conversation);
         }
+        Ok(())
+    }
+
+    async fn agent_chats(&self, agent: &AgentId) -> StoreResult<Vec<ConversationId>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner)
+            .loads
+            .get(agent)
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn session(
+        &self,
+        visitor: &crate::domain::VisitorId,
+    ) -> StoreResult<Option<VisitorSession>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner).sessions.get(visitor).cloned())
+    }
+
+    async fn put_session(&self, session: &VisitorSession) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner)
+            .sessions
+            .insert(session.visitor.clone(), session.clone());
         Ok(())
     }
 }

@@ -222,11 +222,42 @@ pub trait RoutingStore: Send + Sync {
         agent: &AgentId,
         conversation: &ConversationId,
     ) -> StoreResult<()>;
+    /// The conversations holding the agent's capacity (offered or live).
+    async fn agent_chats(&self, agent: &AgentId) -> StoreResult<Vec<ConversationId>>;
+}
+
+/// A visitor's session: who they are, what the dialog knows, where they are in it,
+/// and their current conversation. Written only by the visitor's own actions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisitorSession {
+    /// The visitor.
+    pub visitor: VisitorId,
+    /// Their current conversation.
+    pub conversation: ConversationId,
+    /// The dialog's state, visitor attributes included.
+    pub dialog: crate::dialog::DialogState,
+    /// Last activity; anonymous sessions idle for long expire.
+    pub updated_at: Timestamp,
+}
+
+/// Visitor sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// A visitor's session.
+    async fn session(&self, visitor: &VisitorId) -> StoreResult<Option<VisitorSession>>;
+    /// Stores a visitor's session (last write wins: one visitor acts one step at a time).
+    async fn put_session(&self, session: &VisitorSession) -> StoreResult<()>;
 }
 
 /// Every store port, for callers that need them all.
-pub trait Store: DirectoryStore + ConnectionStore + ConversationStore + RoutingStore {}
-impl<T: DirectoryStore + ConnectionStore + ConversationStore + RoutingStore> Store for T {}
+pub trait Store:
+    DirectoryStore + ConnectionStore + ConversationStore + RoutingStore + SessionStore
+{
+}
+impl<T: DirectoryStore + ConnectionStore + ConversationStore + RoutingStore + SessionStore> Store
+    for T
+{
+}
 
 /// What happened to a push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,6 +301,9 @@ pub enum DelayedEvent {
     InactivityCheck { conversation: ConversationId },
     /// An agent lost their last connection; re-offer their chats if still gone.
     AgentGrace { agent: AgentId },
+    /// Route a waiting conversation (sent with no delay when the visitor reaches a
+    /// live chat card, and after a declined or lapsed offer).
+    Route { conversation: ConversationId },
 }
 
 /// A delayed event could not be scheduled.

@@ -196,6 +196,9 @@ pub enum ServerError {
     /// The conversation's state machine refused the step.
     #[error(transparent)]
     InvalidState(#[from] TransitionError),
+    /// The dialog refused the step (an answer to a card that is not the current one…).
+    #[error(transparent)]
+    Dialog(#[from] crate::dialog::ActionError),
     /// Our fault: a store, push or bug. Log it with its cause chain.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -213,7 +216,7 @@ impl ServerError {
             ServerError::Frame(e) => e.code(),
             ServerError::Forbidden { .. } => ErrorCode::Forbidden,
             ServerError::NotFound { .. } => ErrorCode::NotFound,
-            ServerError::InvalidState(_) => ErrorCode::InvalidState,
+            ServerError::InvalidState(_) | ServerError::Dialog(_) => ErrorCode::InvalidState,
             ServerError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -62,6 +62,15 @@ impl Directory {
         self.rules.iter().find(|r| &r.id == id)
     }
 
+    /// The ids a dialog's live chat cards may name.
+    pub fn targets(&self) -> crate::dialog::Targets {
+        crate::dialog::Targets {
+            agents: self.agents.iter().map(|a| a.id.clone()).collect(),
+            teams: self.teams.iter().map(|t| t.id.clone()).collect(),
+            rules: self.rules.iter().map(|r| r.id.clone()).collect(),
+        }
+    }
+
     /// Checks that ids are unique and every reference resolves, collecting every error.
     pub fn validate(&self) -> Result<(), Vec<DirectoryError>> {
         let mut errors = Vec::new();

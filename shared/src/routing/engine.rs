@@ -316,6 +316,22 @@ impl Router {
         Ok(online)
     }
 
+    /// Whether any agent is eligible right now (the dialog's "is any agent available"
+    /// branch): live chat permission, available, connected, under the limit.
+    pub async fn any_agent_eligible(&self) -> Result<bool, RouteError> {
+        let store = &self.ports.store;
+        let now = self.ports.clock.now();
+        let directory = store.directory().await?;
+        let agents = all_agents(&directory);
+        let facts = Facts {
+            directory: &directory,
+            now,
+            online: self.online(&agents, now).await?,
+            loads: store.agent_loads(&agents).await?,
+        };
+        Ok(agents.iter().any(|a| facts.eligible(a)))
+    }
+
     /// Routes a waiting conversation: offers it to one agent, or ends it with the
     /// fallback. Safe to repeat: a conversation that is no longer waiting is left alone.
     pub async fn route(
@@ -496,7 +512,7 @@ impl Router {
     /// Applies `change` to the stored conversation with compare-and-set, re-reading on
     /// a lost race. `change` returns false when the transition does not apply, which
     /// ends the loop with `None` and writes nothing.
-    async fn update(
+    pub(crate) async fn update(
         &self,
         conversation: &ConversationId,
         mut change: impl FnMut(&mut crate::domain::Conversation) -> bool,

@@ -1,0 +1,261 @@
+//! The agent's side: sync after connecting, accept or decline offers, chat, typing,
+//! end session, availability, score and transcripts.
+
+use super::Chat;
+use crate::domain::{
+    AgentId, ConnectionId, Conversation, ConversationId, ConversationState, EndReason,
+    INACTIVITY_TIMEOUT, Permission, Sender, TransitionError, next_local_midnight,
+};
+use crate::ports::{DelayedEvent, Party};
+use crate::protocol::{AgentFrame, ServerError, ServerFrame, WithdrawReason};
+
+impl Chat {
+    pub(super) async fn agent_frame(
+        &self,
+        connection: &ConnectionId,
+        agent: &AgentId,
+        frame: AgentFrame,
+    ) -> Result<(), ServerError> {
+        let me = Party::Agent {
+            agent: agent.clone(),
+        };
+        match frame {
+            AgentFrame::Sync => self.sync(connection, agent).await,
+            AgentFrame::Accept { conversation } => {
+                if !self.router.accept(&conversation, agent).await? {
+                    return Err(ServerError::Forbidden {
+                        reason: "this offer is no longer open to you".into(),
+                    });
+                }
+                let conv = self.conversation(&conversation).await?;
+                let started = ServerFrame::ChatStarted {
+                    conversation: conversation.clone(),
+                    visitor: self.visitor_summary(&conv).await?,
+                    messages: self.ports.store.messages(&conversation).await?,
+                };
+                self.send_to(&me, &started).await?;
+                let directory = self.ports.store.directory().await?;
+                let agent_name = directory
+                    .agent(agent)
+                    .map_or_else(|| agent.to_string(), |a| a.name.clone());
+                self.send_to(
+                    &Party::Visitor {
+                        visitor: conv.visitor.clone(),
+                    },
+                    &ServerFrame::AgentJoined { agent_name },
+                )
+                .await?;
+                let check = DelayedEvent::InactivityCheck { conversation };
+                let at = self
+                    .now()
+                    .saturating_add(INACTIVITY_TIMEOUT)
+                    .unwrap_or(self.now());
+                self.ports
+                    .scheduler
+                    .schedule(check, at)
+                    .await
+                    .map_err(ServerError::internal)
+            }
+            AgentFrame::Decline { conversation } => {
+                if !self.router.withdraw(&conversation, agent, None).await? {
+                    return Err(ServerError::Forbidden {
+                        reason: "this offer is no longer open to you".into(),
+                    });
+                }
+                let withdrawn = ServerFrame::OfferWithdrawn {
+                    conversation: conversation.clone(),
+                    reason: WithdrawReason::Declined,
+                };
+                self.send_to(&me, &withdrawn).await?;
+                let retry = DelayedEvent::Route { conversation };
+                self.ports
+                    .scheduler
+                    .schedule(retry, self.now())
+                    .await
+                    .map_err(ServerError::internal)
+            }
+            AgentFrame::SendMessage {
+                conversation,
+                id,
+                text,
+            } => {
+                let conv = self
+                    .live_chat_of(agent, &conversation, "send a message in")
+                    .await?;
+                self.relay(connection, &conv, id, Sender::Agent(agent.clone()), text)
+                    .await
+            }
+            AgentFrame::Typing {
+                conversation,
+                typing,
+            } => {
+                let conv = self.live_chat_of(agent, &conversation, "type in").await?;
+                let frame = ServerFrame::Typing {
+                    conversation,
+                    from: Sender::Agent(agent.clone()),
+                    typing,
+                };
+                self.send_to(
+                    &Party::Visitor {
+                        visitor: conv.visitor,
+                    },
+                    &frame,
+                )
+                .await
+            }
+            AgentFrame::EndSession { conversation } => {
+                let conv = self.live_chat_of(agent, &conversation, "end").await?;
+                self.end_conversation(&conv, EndReason::Completed).await
+            }
+            AgentFrame::SetAvailability { available } => {
+                let directory = self.ports.store.directory().await?;
+                let profile = directory
+                    .agent(agent)
+                    .ok_or_else(|| ServerError::NotFound {
+                        what: format!("agent {agent}"),
+                    })?;
+                let now = self.now();
+                let toggle = crate::domain::ManualToggle {
+                    available,
+                    until: next_local_midnight(now, &profile.zone()),
+                };
+                self.ports
+                    .store
+                    .set_manual_availability(agent, toggle)
+                    .await?;
+                self.send_to(
+                    &me,
+                    &ServerFrame::Availability {
+                        available,
+                        until: Some(toggle.until),
+                    },
+                )
+                .await
+            }
+            AgentFrame::Score {
+                conversation,
+                score,
+            } => {
+                self.readable_by(agent, &conversation).await?;
+                let scored = self.router.update(&conversation, |c| {
+                    c.score = Some(score.get());
+                    c.version += 1;
+                    true
+                });
+                scored.await?;
+                Ok(())
+            }
+            AgentFrame::History { conversation } => {
+                self.readable_by(agent, &conversation).await?;
+                let messages = self.ports.store.messages(&conversation).await?;
+                self.send(
+                    connection,
+                    &ServerFrame::Transcript {
+                        conversation,
+                        messages,
+                    },
+                )
+                .await;
+                Ok(())
+            }
+            AgentFrame::Ping => {
+                self.send(connection, &ServerFrame::Pong).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// What the inbox needs after (re)connecting: availability, pending offers, live
+    /// chats with their messages.
+    async fn sync(&self, connection: &ConnectionId, agent: &AgentId) -> Result<(), ServerError> {
+        let now = self.now();
+        let directory = self.ports.store.directory().await?;
+        let profile = directory
+            .agent(agent)
+            .ok_or_else(|| ServerError::NotFound {
+                what: format!("agent {agent}"),
+            })?;
+        let until = profile.manual.map(|m| m.until).filter(|until| *until > now);
+        self.send(
+            connection,
+            &ServerFrame::Availability {
+                available: profile.is_available(now),
+                until,
+            },
+        )
+        .await;
+        for id in self.ports.store.agent_chats(agent).await? {
+            let conv = self.conversation(&id).await?;
+            match &conv.state {
+                ConversationState::Offered {
+                    agent: to,
+                    expires_at,
+                } if to == agent => {
+                    let offer = ServerFrame::Offer {
+                        conversation: id.clone(),
+                        visitor: self.visitor_summary(&conv).await?,
+                        expires_at: *expires_at,
+                        attempt: u32::try_from(conv.offered_to.len()).unwrap_or(u32::MAX),
+                    };
+                    self.send(connection, &offer).await;
+                }
+                ConversationState::Live { agent: with, .. } if with == agent => {
+                    let started = ServerFrame::ChatStarted {
+                        conversation: id.clone(),
+                        visitor: self.visitor_summary(&conv).await?,
+                        messages: self.ports.store.messages(&id).await?,
+                    };
+                    self.send(connection, &started).await;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The conversation, if it is a live chat of `agent`.
+    async fn live_chat_of(
+        &self,
+        agent: &AgentId,
+        id: &ConversationId,
+        action: &'static str,
+    ) -> Result<Conversation, ServerError> {
+        let conv = self.conversation(id).await?;
+        match &conv.state {
+            ConversationState::Live { agent: with, .. } if with == agent => Ok(conv),
+            ConversationState::Live { .. } => Err(ServerError::Forbidden {
+                reason: "this chat is not yours".into(),
+            }),
+            other => Err(TransitionError {
+                action,
+                state: other.name(),
+            }
+            .into()),
+        }
+    }
+
+    /// Checks the agent may read the conversation: they were offered or took it, or
+    /// they may read every conversation.
+    async fn readable_by(
+        &self,
+        agent: &AgentId,
+        id: &ConversationId,
+    ) -> Result<Conversation, ServerError> {
+        let conv = self.conversation(id).await?;
+        let theirs = conv.assigned.as_ref() == Some(agent) || conv.offered_to.contains(agent);
+        if theirs {
+            return Ok(conv);
+        }
+        let directory = self.ports.store.directory().await?;
+        if directory
+            .agent(agent)
+            .is_some_and(|a| a.has_permission(Permission::ReadAllConversations))
+        {
+            Ok(conv)
+        } else {
+            Err(ServerError::Forbidden {
+                reason: "this chat is not yours".into(),
+            })
+        }
+    }
+}

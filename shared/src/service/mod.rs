@@ -1,0 +1,263 @@
+//! The chat's use cases, one entry point per kind of event the handlers receive:
+//! [`Chat::connect`] and [`Chat::disconnect`] (`$connect`, `$disconnect`),
+//! [`Chat::message`] (every WebSocket message: the visitor's dialog and chat, the
+//! agent's inbox), and [`Chat::delayed`] (routing requests, offer timeouts, inactivity).
+//! Handlers only parse their event, call one of these, and map the outcome.
+//!
+//! - `visitor`: start/resume, dialog steps, messages, typing, end, fallback details.
+//! - `agent`: sync, accept/decline, messages, typing, end, availability, score, history.
+//! - `delayed`: routing and its timers.
+
+mod agent;
+mod delayed;
+mod visitor;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use tracing::{error, warn};
+
+use crate::auth::{AgentVerifier, AuthError, VisitorTokens};
+use crate::dialog::ValidDialog;
+use crate::domain::{ConnectionId, Conversation, ConversationId, Permission};
+use crate::ports::{ConnectionRecord, Delivery, Party, Ports, StoreError};
+use crate::protocol::{AgentFrame, ServerError, ServerFrame, VisitorFrame, VisitorSummary};
+use crate::routing::{RouteError, Router};
+
+/// API Gateway closes a connection after 2 hours; the record outlives it a little so
+/// that a read just before the close still finds it.
+pub const CONNECTION_TTL: SignedDuration = SignedDuration::from_secs(2 * 3600 + 10 * 60);
+
+/// Why `$connect` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// A bad or unauthorised token: answered with [`AuthError::status`].
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Our failure: answered with 500.
+    #[error("could not record the connection")]
+    Store(#[from] StoreError),
+}
+
+impl ConnectError {
+    /// The HTTP status `$connect` answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ConnectError::Auth(e) => e.status(),
+            ConnectError::Store(_) => 500,
+        }
+    }
+}
+
+impl From<StoreError> for ServerError {
+    fn from(e: StoreError) -> Self {
+        ServerError::internal(e)
+    }
+}
+
+impl From<RouteError> for ServerError {
+    fn from(e: RouteError) -> Self {
+        ServerError::internal(e)
+    }
+}
+
+/// An error and its causes on one line, for the logs.
+pub fn cause_chain(e: &dyn Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// The live chat: the ports, the router, the dialog and the token keys. Built once
+/// per process (Lambda cold start, or the local gateway) and shared.
+pub struct Chat {
+    ports: Ports,
+    router: Router,
+    dialog: Arc<ValidDialog>,
+    agents: AgentVerifier,
+    visitors: VisitorTokens,
+}
+
+impl Chat {
+    /// The chat over `ports`, showing `dialog` to visitors.
+    pub fn new(
+        ports: Ports,
+        dialog: ValidDialog,
+        agents: AgentVerifier,
+        visitors: VisitorTokens,
+    ) -> Self {
+        Self {
+            router: Router::new(ports.clone()),
+            ports,
+            dialog: Arc::new(dialog),
+            agents,
+            visitors,
+        }
+    }
+
+    /// The ports.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    /// The router.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    fn now(&self) -> Timestamp {
+        self.ports.clock.now()
+    }
+
+    /// `$connect`: an `agent_token` query parameter makes an agent connection (the
+    /// agent must exist and have the live chat permission); a `visitor_token` resumes
+    /// that visitor; neither starts a new anonymous visitor. Nothing is pushed here:
+    /// API Gateway refuses posts to a connection still inside its `$connect`.
+    pub async fn connect(
+        &self,
+        connection: &ConnectionId,
+        query: &HashMap<String, String>,
+    ) -> Result<Party, ConnectError> {
+        let now = self.now();
+        let party = if let Some(token) = query.get("agent_token") {
+            let agent = self.agents.verify(token, now)?;
+            let directory = self.ports.store.directory().await?;
+            let allowed = directory
+                .agent(&agent)
+                .is_some_and(|a| a.has_permission(Permission::LiveChat));
+            if !allowed {
+                return Err(AuthError::NotAllowed.into());
+            }
+            Party::Agent { agent }
+        } else if let Some(token) = query.get("visitor_token") {
+            Party::Visitor {
+                visitor: self.visitors.verify(token, now)?,
+            }
+        } else {
+            Party::Visitor {
+                visitor: crate::domain::VisitorId::generate(),
+            }
+        };
+        let record = ConnectionRecord {
+            id: connection.clone(),
+            party: party.clone(),
+            connected_at: now,
+            expires_at: now.saturating_add(CONNECTION_TTL).unwrap_or(now),
+        };
+        self.ports.store.put_connection(&record).await?;
+        Ok(party)
+    }
+
+    /// `$disconnect` (best effort: API Gateway may not send it; connection records
+    /// expire on their own).
+    pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), StoreError> {
+        self.ports
+            .store
+            .remove_connection(connection)
+            .await
+            .map(|_| ())
+    }
+
+    /// A WebSocket message from `connection`. Refusals become an `error` frame to the
+    /// sender (precise for their mistakes, generic for ours, which are logged with
+    /// their causes); the connection stays open and nothing stored is lost.
+    pub async fn message(&self, connection: &ConnectionId, body: &str) {
+        if let Err(e) = self.dispatch(connection, body).await {
+            if e.is_client_fault() {
+                warn!(connection = %connection, code = %e.code(), error = %e, "refused a frame");
+            } else {
+                error!(connection = %connection, error = %cause_chain(&e), "failed to handle a frame");
+            }
+            self.send(connection, &ServerFrame::error(&e)).await;
+        }
+    }
+
+    async fn dispatch(&self, connection: &ConnectionId, body: &str) -> Result<(), ServerError> {
+        let record = self
+            .ports
+            .store
+            .connection(connection, self.now())
+            .await?
+            .ok_or_else(|| ServerError::NotFound {
+                what: "this connection (reconnect)".into(),
+            })?;
+        match record.party {
+            Party::Visitor { visitor } => {
+                let frame = VisitorFrame::parse(body)?;
+                self.visitor_frame(connection, &visitor, frame).await
+            }
+            Party::Agent { agent } => {
+                let frame = AgentFrame::parse(body)?;
+                self.agent_frame(connection, &agent, frame).await
+            }
+        }
+    }
+
+    /// Pushes a frame (split if it is too large) to one connection. A gone connection
+    /// is forgotten; other push failures are logged: the state change they report is
+    /// stored, and the client gets it on its next sync or resume.
+    pub(crate) async fn send(&self, connection: &ConnectionId, frame: &ServerFrame) {
+        for part in frame.clone().fit() {
+            match self.ports.push.push(connection, &part.to_json()).await {
+                Ok(Delivery::Delivered) => {}
+                Ok(Delivery::Gone) => {
+                    if let Err(e) = self.ports.store.remove_connection(connection).await {
+                        warn!(connection = %connection, error = %cause_chain(&e), "could not forget a gone connection");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    warn!(connection = %connection, error = %cause_chain(&e), "push failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Pushes a frame to every live connection of a party (an agent's tabs, a
+    /// visitor's pages).
+    pub(crate) async fn send_to(
+        &self,
+        party: &Party,
+        frame: &ServerFrame,
+    ) -> Result<(), ServerError> {
+        for connection in self.ports.store.connections_of(party, self.now()).await? {
+            self.send(&connection, frame).await;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Conversation, ServerError> {
+        self.ports
+            .store
+            .conversation(id)
+            .await?
+            .ok_or_else(|| ServerError::NotFound {
+                what: format!("conversation {id}"),
+            })
+    }
+
+    /// What the inbox shows of a conversation's visitor.
+    pub(crate) async fn visitor_summary(
+        &self,
+        conversation: &Conversation,
+    ) -> Result<VisitorSummary, ServerError> {
+        let session = self.ports.store.session(&conversation.visitor).await?;
+        Ok(session
+            .map(|s| VisitorSummary::from_attributes(&s.dialog.attributes))
+            .unwrap_or_else(|| VisitorSummary::from_attributes(&crate::domain::Attributes::new())))
+    }
+}

@@ -1,0 +1,483 @@
+//! The chat's use cases end to end on the in-memory ports: frames in, frames out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::auth::AgentTokenIssuer;
+use crate::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler, MemoryStore};
+use crate::ports::Clock;
+
+const SECRET: &[u8] = b"service-test-secret-32-bytes-long!";
+
+struct Harness {
+    chat: Chat,
+    push: Arc<MemoryPush>,
+    scheduler: Arc<MemoryScheduler>,
+    clock: Arc<ManualClock>,
+    issuer: AgentTokenIssuer,
+    next: AtomicU32,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let directory = crate::demo::directory().unwrap();
+        let dialog = crate::demo::dialog(&directory).unwrap();
+        let push = Arc::new(MemoryPush::new());
+        let scheduler = Arc::new(MemoryScheduler::new());
+        let clock = Arc::new(ManualClock::new("2026-03-02T10:00:00Z".parse().unwrap()));
+        let ports = Ports {
+            store: Arc::new(MemoryStore::with_directory(directory)),
+            push: push.clone(),
+            scheduler: scheduler.clone(),
+            clock: clock.clone(),
+            notifier: Arc::new(MemoryNotifier::new()),
+        };
+        let chat = Chat::new(
+            ports,
+            dialog,
+            AgentVerifier::hs256(SECRET, "test", "inbox"),
+            VisitorTokens::new(SECRET, "test"),
+        );
+        Self {
+            chat,
+            push,
+            scheduler,
+            clock,
+            issuer: AgentTokenIssuer::hs256(SECRET, "test", "inbox"),
+            next: AtomicU32::new(1),
+        }
+    }
+
+    fn new_connection(&self) -> ConnectionId {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let id = ConnectionId::parse(format!("conn{n}=")).unwrap();
+        self.push.open(&id);
+        id
+    }
+
+    async fn connect(&self, query: &[(&str, &str)]) -> Result<ConnectionId, ConnectError> {
+        let id = self.new_connection();
+        let query: HashMap<String, String> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.chat.connect(&id, &query).await?;
+        Ok(id)
+    }
+
+    fn token(&self, agent: &str) -> String {
+        let now = self.clock.now();
+        self.issuer.issue(
+            &crate::domain::AgentId::parse(agent).unwrap(),
+            now,
+            SignedDuration::from_hours(8),
+        )
+    }
+
+    async fn agent(&self, name: &str) -> ConnectionId {
+        let conn = self
+            .connect(&[("agent_token", &self.token(name))])
+            .await
+            .unwrap();
+        self.send(&conn, json!({"action": "sync"})).await;
+        conn
+    }
+
+    async fn send(&self, conn: &ConnectionId, frame: Value) {
+        self.chat.message(conn, &frame.to_string()).await;
+    }
+
+    fn frames(&self, conn: &ConnectionId) -> Vec<Value> {
+        self.push
+            .take(conn)
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect()
+    }
+
+    fn types(&self, conn: &ConnectionId) -> Vec<String> {
+        self.frames(conn)
+            .iter()
+            .map(|f| f["type"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Delivers the delayed events due now, as the SQS consumer would.
+    async fn pump(&self) {
+        for event in self.scheduler.take_due(self.clock.now()) {
+            self.chat.delayed(event).await.unwrap();
+        }
+    }
+
+    /// Walks a visitor through the demo dialog up to the live chat card.
+    async fn visitor_reaching_live_chat(&self) -> (ConnectionId, Vec<Value>) {
+        let v = self.connect(&[]).await.unwrap();
+        self.send(
+            &v,
+            json!({"action": "start", "page_url": "https://acme.example/pricing"}),
+        )
+        .await;
+        self.send(&v, json!({"action": "answer", "card": "ask", "answer": 0}))
+            .await;
+        self.send(
+            &v,
+            json!({"action": "submit", "card": "first_name", "value": "Jo"}),
+        )
+        .await;
+        self.send(
+            &v,
+            json!({"action": "submit", "card": "email", "value": "jo@small.example"}),
+        )
+        .await;
+        let frames = self.frames(&v);
+        (v, frames)
+    }
+}
+
+fn conversation_of(frames: &[Value]) -> String {
+    frames.iter().find(|f| f["type"] == "session").unwrap()["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_visitor_walks_the_dialog_to_an_agent_who_accepts_chats_and_ends_the_session() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    assert_eq!(h.types(&ana), ["availability"]);
+
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    let cards: Vec<&str> = frames
+        .iter()
+        .filter(|f| f["type"] == "cards")
+        .flat_map(|f| {
+            f["cards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["type"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        cards,
+        ["message", "question", "capture", "capture", "live_chat"]
+    );
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+
+    let offer = h.frames(&ana).pop().unwrap();
+    assert_eq!(offer["type"], "offer");
+    assert_eq!(offer["visitor"]["name"], "Jo");
+    assert_eq!(offer["visitor"]["email"], "jo@small.example");
+    assert_eq!(h.types(&visitor), ["waiting"]);
+
+    h.send(
+        &ana,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    assert_eq!(h.types(&ana), ["chat_started"]);
+    assert_eq!(h.frames(&visitor)[0]["agent_name"], "Ana Lima");
+
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "v1", "text": "Hi! Pricing for 20 seats?"}),
+    )
+    .await;
+    assert_eq!(h.types(&visitor), ["ack", "message"]);
+    let got = h.frames(&ana);
+    assert_eq!(got[0]["message"]["text"], "Hi! Pricing for 20 seats?");
+    h.send(&ana, json!({"action": "send_message", "conversation": conversation, "id": "a1", "text": "Sure, see https://acme.example/p"})).await;
+    assert_eq!(h.frames(&visitor)[0]["message"]["seq"], 2);
+    h.frames(&ana);
+
+    h.send(
+        &ana,
+        json!({"action": "end_session", "conversation": conversation}),
+    )
+    .await;
+    assert_eq!(h.frames(&visitor)[0]["reason"], "completed");
+    assert_eq!(h.frames(&ana)[0]["type"], "chat_ended");
+}
+
+#[tokio::test]
+async fn a_refreshed_visitor_resumes_the_same_conversation_with_its_history() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    let token = frames.iter().find(|f| f["type"] == "session").unwrap()["visitor_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    h.send(
+        &ana,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "v1", "text": "still there?"}),
+    )
+    .await;
+    h.chat.disconnect(&visitor).await.unwrap();
+
+    let again = h.connect(&[("visitor_token", &token)]).await.unwrap();
+    h.send(&again, json!({"action": "start"})).await;
+    let frames = h.frames(&again);
+
+    assert_eq!(conversation_of(&frames), conversation);
+    let history = frames.iter().find(|f| f["type"] == "history").unwrap();
+    assert_eq!(history["messages"][0]["text"], "still there?");
+    assert!(frames.iter().any(|f| f["type"] == "agent_joined"));
+}
+
+#[tokio::test]
+async fn a_bad_frame_gets_an_error_frame_and_the_connection_keeps_working() {
+    let h = Harness::new();
+    let v = h.connect(&[]).await.unwrap();
+
+    h.chat.message(&v, "hello?").await;
+    h.send(&v, json!({"action": "answer", "card": "ask", "answer": 0}))
+        .await;
+    h.send(&v, json!({"action": "accept", "conversation": "c"}))
+        .await;
+    let errors: Vec<String> = h
+        .frames(&v)
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect();
+    h.send(&v, json!({"action": "start"})).await;
+
+    assert_eq!(errors, ["not_json", "not_found", "unknown_action"]);
+    assert_eq!(h.types(&v)[0], "session");
+}
+
+#[tokio::test]
+async fn an_answer_to_a_card_that_is_not_the_current_one_is_refused_and_changes_nothing() {
+    let h = Harness::new();
+    let v = h.connect(&[]).await.unwrap();
+    h.send(&v, json!({"action": "start"})).await;
+    h.frames(&v);
+
+    h.send(
+        &v,
+        json!({"action": "submit", "card": "email", "value": "jo@x.example"}),
+    )
+    .await;
+    let refused = h.frames(&v);
+    h.send(&v, json!({"action": "answer", "card": "ask", "answer": 0}))
+        .await;
+
+    assert_eq!(refused[0]["code"], "invalid_state");
+    assert_eq!(h.frames(&v)[0]["cards"][0]["card"], "first_name");
+}
+
+#[tokio::test]
+async fn bad_agent_tokens_are_refused_at_connect_with_401_and_unknown_agents_with_403() {
+    let h = Harness::new();
+
+    let forged = AgentTokenIssuer::hs256(b"not-the-secret-not-the-secret-xxx", "test", "inbox")
+        .issue(
+            &crate::domain::AgentId::parse("ana").unwrap(),
+            h.clock.now(),
+            SignedDuration::from_hours(1),
+        );
+    let unknown = h.token("zed");
+    let bad_visitor = h.connect(&[("visitor_token", "garbage")]).await;
+
+    assert_eq!(
+        h.connect(&[("agent_token", &forged)])
+            .await
+            .unwrap_err()
+            .status(),
+        401
+    );
+    assert_eq!(
+        h.connect(&[("agent_token", &unknown)])
+            .await
+            .unwrap_err()
+            .status(),
+        403
+    );
+    assert_eq!(bad_visitor.unwrap_err().status(), 401);
+}
+
+#[tokio::test]
+async fn an_unanswered_offer_times_out_goes_to_a_second_agent_then_to_the_fallback() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let ben = h.agent("ben").await;
+    h.frames(&ana);
+    h.frames(&ben);
+    let (visitor, _) = h.visitor_reaching_live_chat().await;
+    h.pump().await;
+    assert_eq!(h.types(&ana), ["offer"]);
+
+    h.clock.advance(SignedDuration::from_secs(100));
+    h.pump().await;
+    assert_eq!(h.types(&ana), ["offer_withdrawn"]);
+    assert_eq!(h.types(&ben), ["offer"]);
+
+    h.send(
+        &ben,
+        json!({"action": "decline", "conversation": conversation_of_visitor(&h, &visitor).await}),
+    )
+    .await;
+    h.pump().await;
+
+    assert_eq!(h.types(&ben), ["offer_withdrawn"]);
+    let frames = h.frames(&visitor);
+    let fallback = frames.iter().find(|f| f["type"] == "fallback").unwrap();
+    assert_eq!(
+        fallback["meeting_link"],
+        "https://meet.acme-analytics.example/sales"
+    );
+    h.send(
+        &visitor,
+        json!({"action": "leave_details", "email": "jo@small.example", "message": "Call me"}),
+    )
+    .await;
+    assert_eq!(h.types(&visitor), ["details_received"]);
+}
+
+async fn conversation_of_visitor(h: &Harness, visitor: &ConnectionId) -> String {
+    let record = h
+        .chat
+        .ports()
+        .store
+        .connection(visitor, h.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let Party::Visitor { visitor } = record.party else {
+        panic!("not a visitor")
+    };
+    h.chat
+        .ports()
+        .store
+        .session(&visitor)
+        .await
+        .unwrap()
+        .unwrap()
+        .conversation
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_message_sent_twice_is_stored_and_delivered_once() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    h.pump().await;
+    h.send(
+        &ana,
+        json!({"action": "accept", "conversation": conversation_of(&frames)}),
+    )
+    .await;
+    h.frames(&ana);
+    h.frames(&visitor);
+
+    let msg = json!({"action": "send_message", "id": "same", "text": "hello"});
+    h.send(&visitor, msg.clone()).await;
+    h.send(&visitor, msg).await;
+
+    assert_eq!(h.types(&visitor), ["ack", "message", "ack"]);
+    assert_eq!(h.types(&ana), ["message"]);
+}
+
+#[tokio::test]
+async fn an_agent_cannot_write_into_a_chat_that_is_not_theirs() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let ben = h.agent("ben").await;
+    let (_, frames) = h.visitor_reaching_live_chat().await;
+    h.pump().await;
+    let conversation = conversation_of(&frames);
+    h.send(
+        &ana,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    h.frames(&ben);
+
+    h.send(
+        &ben,
+        json!({"action": "send_message", "conversation": conversation, "id": "b1", "text": "hi"}),
+    )
+    .await;
+
+    assert_eq!(h.frames(&ben)[0]["code"], "forbidden");
+}
+
+#[tokio::test]
+async fn a_live_chat_with_no_message_for_ten_minutes_ends_as_timed_out() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    h.pump().await;
+    h.send(
+        &ana,
+        json!({"action": "accept", "conversation": conversation_of(&frames)}),
+    )
+    .await;
+    h.clock.advance(SignedDuration::from_mins(6));
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "v1", "text": "hm"}),
+    )
+    .await;
+    h.frames(&visitor);
+
+    h.clock.advance(SignedDuration::from_mins(5));
+    h.pump().await;
+    assert!(
+        h.types(&visitor).is_empty(),
+        "a message 5 minutes ago keeps the chat open"
+    );
+    h.clock.advance(SignedDuration::from_mins(6));
+    h.pump().await;
+
+    assert_eq!(h.frames(&visitor)[0]["reason"], "timed_out");
+}
+
+#[tokio::test]
+async fn a_push_to_a_gone_connection_forgets_that_connection_only() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let second_tab = h.agent("ana").await;
+    h.push.close(&second_tab);
+
+    h.send(
+        &ana,
+        json!({"action": "set_availability", "available": false}),
+    )
+    .await;
+
+    let now: Timestamp = h.clock.now();
+    assert!(
+        h.chat
+            .ports()
+            .store
+            .connection(&second_tab, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        h.chat
+            .ports()
+            .store
+            .connection(&ana, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -1,0 +1,397 @@
+//! The visitor's side: start and resume, dialog steps, chat messages, typing, ending
+//! the chat, and the details left after a fallback.
+
+use tracing::info;
+
+use super::Chat;
+use crate::dialog::{Context, DialogEvent, DialogState, VisitorAction, advance};
+use crate::domain::{
+    AttributeName, Attributes, ConnectionId, Conversation, ConversationId, ConversationState,
+    EndReason, MessageId, MessageText, Sender, TransitionError, VisitorId, new_ulid, well_known,
+};
+use crate::ports::{Appended, CasOutcome, DelayedEvent, NewMessage, Party, VisitorSession};
+use crate::protocol::{ServerError, ServerFrame, VisitorFrame, WithdrawReason};
+
+impl Chat {
+    pub(super) async fn visitor_frame(
+        &self,
+        connection: &ConnectionId,
+        visitor: &VisitorId,
+        frame: VisitorFrame,
+    ) -> Result<(), ServerError> {
+        match frame {
+            VisitorFrame::Start {
+                page_url,
+                attributes,
+            } => self.start(connection, visitor, page_url, attributes).await,
+            VisitorFrame::Answer { card, answer } => {
+                self.dialog_step(connection, visitor, VisitorAction::Answer { card, answer })
+                    .await
+            }
+            VisitorFrame::Submit { card, value } => {
+                self.dialog_step(connection, visitor, VisitorAction::Submit { card, value })
+                    .await
+            }
+            VisitorFrame::SendMessage { id, text } => {
+                self.visitor_message(connection, visitor, id, text).await
+            }
+            VisitorFrame::Typing { typing } => {
+                let (_, conv) = self.visitor_conversation(visitor).await?;
+                if let ConversationState::Live { agent, .. } = &conv.state {
+                    let frame = ServerFrame::Typing {
+                        conversation: conv.id.clone(),
+                        from: Sender::Visitor,
+                        typing,
+                    };
+                    self.send_to(
+                        &Party::Agent {
+                            agent: agent.clone(),
+                        },
+                        &frame,
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+            VisitorFrame::EndChat => {
+                let (_, conv) = self.visitor_conversation(visitor).await?;
+                self.end_conversation(&conv, EndReason::Completed).await
+            }
+            VisitorFrame::LeaveDetails { email, message } => {
+                let (mut session, conv) = self.visitor_conversation(visitor).await?;
+                let email_attr =
+                    AttributeName::parse(well_known::EMAIL).map_err(ServerError::internal)?;
+                session.dialog.attributes.set(email_attr, email.to_string());
+                session.updated_at = self.now();
+                self.ports.store.put_session(&session).await?;
+                if let Some(text) = message {
+                    let id = MessageId::parse(new_ulid()).map_err(ServerError::internal)?;
+                    self.store_message(&conv.id, id, Sender::Visitor, text)
+                        .await?;
+                }
+                info!(conversation = %conv.id, "visitor left their details after the fallback");
+                self.send(connection, &ServerFrame::DetailsReceived).await;
+                Ok(())
+            }
+            VisitorFrame::Ping => {
+                self.send(connection, &ServerFrame::Pong).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn visitor_conversation(
+        &self,
+        visitor: &VisitorId,
+    ) -> Result<(VisitorSession, Conversation), ServerError> {
+        let session =
+            self.ports
+                .store
+                .session(visitor)
+                .await?
+                .ok_or_else(|| ServerError::NotFound {
+                    what: "your session (send start first)".into(),
+                })?;
+        let conv = self.conversation(&session.conversation).await?;
+        Ok((session, conv))
+    }
+
+    async fn dialog_context(&self) -> Result<Context, ServerError> {
+        let any_agent_available = if self.dialog.needs_availability() {
+            self.router.any_agent_eligible().await?
+        } else {
+            false
+        };
+        Ok(Context {
+            any_agent_available,
+        })
+    }
+
+    /// Opens or resumes the visitor's conversation: `session`, the history if any,
+    /// the current cards, and where the live chat stands.
+    async fn start(
+        &self,
+        connection: &ConnectionId,
+        visitor: &VisitorId,
+        page_url: Option<String>,
+        attributes: Attributes,
+    ) -> Result<(), ServerError> {
+        let now = self.now();
+        let store = &self.ports.store;
+        let existing = store.session(visitor).await?;
+        let current = match &existing {
+            Some(s) => store
+                .conversation(&s.conversation)
+                .await?
+                .filter(|c| !matches!(c.state, ConversationState::Ended { .. })),
+            None => None,
+        };
+        let (mut session, conv) = match (existing, current) {
+            (Some(session), Some(conv)) => (session, conv),
+            (previous, _) => {
+                // A first visit, or the last conversation ended: start a new one,
+                // keeping what we know of the visitor.
+                let known = previous.map(|s| s.dialog.attributes).unwrap_or_default();
+                let conv = Conversation::new(
+                    ConversationId::generate(),
+                    visitor.clone(),
+                    self.dialog.dialog().id.clone(),
+                    now,
+                );
+                if store.create_conversation(&conv).await? == CasOutcome::Conflict {
+                    return Err(ServerError::internal(
+                        "a new conversation id was already taken",
+                    ));
+                }
+                let session = VisitorSession {
+                    visitor: visitor.clone(),
+                    conversation: conv.id.clone(),
+                    dialog: DialogState::new(known),
+                    updated_at: now,
+                };
+                (session, conv)
+            }
+        };
+        if let Some(url) = page_url {
+            let name = AttributeName::parse(well_known::PAGE_URL).map_err(ServerError::internal)?;
+            session.dialog.attributes.set(name, url);
+        }
+        for (name, value) in attributes.iter() {
+            session.dialog.attributes.set(name.clone(), value);
+        }
+
+        let token = self.visitors.issue(visitor, now);
+        self.send(
+            connection,
+            &ServerFrame::Session {
+                visitor_token: token,
+                conversation: conv.id.clone(),
+            },
+        )
+        .await;
+        let messages = store.messages(&conv.id).await?;
+        if !messages.is_empty() {
+            self.send(connection, &ServerFrame::History { messages })
+                .await;
+        }
+        let ctx = self.dialog_context().await?;
+        let step = advance(&self.dialog, &session.dialog, &VisitorAction::Start, &ctx)?;
+        session.dialog = step.state;
+        session.updated_at = now;
+        store.put_session(&session).await?;
+        if !step.cards.is_empty() {
+            self.send(connection, &ServerFrame::Cards { cards: step.cards })
+                .await;
+        }
+        self.apply_events(&conv.id, step.events).await?;
+        match &conv.state {
+            ConversationState::Live { agent, .. } => {
+                let directory = store.directory().await?;
+                let agent_name = directory
+                    .agent(agent)
+                    .map_or_else(|| agent.to_string(), |a| a.name.clone());
+                self.send(connection, &ServerFrame::AgentJoined { agent_name })
+                    .await;
+            }
+            ConversationState::Waiting { .. } | ConversationState::Offered { .. } => {
+                self.send(connection, &ServerFrame::Waiting { position: None })
+                    .await;
+            }
+            ConversationState::Bot | ConversationState::Ended { .. } => {}
+        }
+        Ok(())
+    }
+
+    async fn dialog_step(
+        &self,
+        connection: &ConnectionId,
+        visitor: &VisitorId,
+        action: VisitorAction,
+    ) -> Result<(), ServerError> {
+        let (mut session, conv) = self.visitor_conversation(visitor).await?;
+        let ctx = self.dialog_context().await?;
+        let step = advance(&self.dialog, &session.dialog, &action, &ctx)?;
+        session.dialog = step.state;
+        session.updated_at = self.now();
+        self.ports.store.put_session(&session).await?;
+        if !step.cards.is_empty() {
+            self.send(connection, &ServerFrame::Cards { cards: step.cards })
+                .await;
+        }
+        self.apply_events(&conv.id, step.events).await
+    }
+
+    /// What the dialog's events mean for the conversation: a live chat request moves
+    /// it to `waiting` and asks for routing; the end of the dialog completes it.
+    async fn apply_events(
+        &self,
+        conversation: &ConversationId,
+        events: Vec<DialogEvent>,
+    ) -> Result<(), ServerError> {
+        let now = self.now();
+        for event in events {
+            match event {
+                DialogEvent::LiveChatRequested { card, routing } => {
+                    let requested = self
+                        .router
+                        .update(conversation, |c| {
+                            c.routing = Some(routing.clone());
+                            c.request_live_chat(now).is_ok()
+                        })
+                        .await?;
+                    if requested.is_some() {
+                        info!(conversation = %conversation, card = %card, "live chat requested");
+                        let event = DelayedEvent::Route {
+                            conversation: conversation.clone(),
+                        };
+                        self.ports
+                            .scheduler
+                            .schedule(event, now)
+                            .await
+                            .map_err(ServerError::internal)?;
+                    }
+                }
+                DialogEvent::Finished => {
+                    self.router
+                        .update(conversation, |c| c.end(EndReason::Completed, now).is_ok())
+                        .await?;
+                }
+                DialogEvent::GoalReached { card, name, score } => {
+                    info!(conversation = %conversation, card = %card, goal = %name, score = ?score, "goal reached");
+                }
+                DialogEvent::Captured { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn visitor_message(
+        &self,
+        connection: &ConnectionId,
+        visitor: &VisitorId,
+        id: MessageId,
+        text: MessageText,
+    ) -> Result<(), ServerError> {
+        let (_, conv) = self.visitor_conversation(visitor).await?;
+        if !matches!(
+            conv.state,
+            ConversationState::Waiting { .. }
+                | ConversationState::Offered { .. }
+                | ConversationState::Live { .. }
+        ) {
+            return Err(TransitionError {
+                action: "send a message in",
+                state: conv.state.name(),
+            }
+            .into());
+        }
+        self.relay(connection, &conv, id, Sender::Visitor, text)
+            .await
+    }
+
+    /// Stores a message once per id, acknowledges it to the sender, and on first
+    /// storage pushes it to both sides (every tab of each).
+    pub(super) async fn relay(
+        &self,
+        connection: &ConnectionId,
+        conv: &Conversation,
+        id: MessageId,
+        sender: Sender,
+        text: MessageText,
+    ) -> Result<(), ServerError> {
+        let stored = self
+            .store_message(&conv.id, id.clone(), sender, text)
+            .await?;
+        self.send(connection, &ServerFrame::Ack { id }).await;
+        if let Appended::New(message) = stored {
+            let frame = ServerFrame::message(message);
+            self.send_to(
+                &Party::Visitor {
+                    visitor: conv.visitor.clone(),
+                },
+                &frame,
+            )
+            .await?;
+            if let ConversationState::Live { agent, .. } = &conv.state {
+                self.send_to(
+                    &Party::Agent {
+                        agent: agent.clone(),
+                    },
+                    &frame,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn store_message(
+        &self,
+        conversation: &ConversationId,
+        id: MessageId,
+        sender: Sender,
+        text: MessageText,
+    ) -> Result<Appended, ServerError> {
+        let message = NewMessage {
+            id,
+            conversation: conversation.clone(),
+            sender,
+            text,
+            at: self.now(),
+        };
+        Ok(self.ports.store.append_message(message).await?)
+    }
+
+    /// Ends a conversation for `reason` and tells both sides (an agent still deciding
+    /// on the offer sees it withdrawn).
+    pub(super) async fn end_conversation(
+        &self,
+        conv: &Conversation,
+        reason: EndReason,
+    ) -> Result<(), ServerError> {
+        if !self.router.end(&conv.id, reason).await? {
+            return Err(TransitionError {
+                action: "end",
+                state: "ended",
+            }
+            .into());
+        }
+        let ended = ServerFrame::ChatEnded {
+            conversation: conv.id.clone(),
+            reason,
+        };
+        self.send_to(
+            &Party::Visitor {
+                visitor: conv.visitor.clone(),
+            },
+            &ended,
+        )
+        .await?;
+        match &conv.state {
+            ConversationState::Live { agent, .. } => {
+                self.send_to(
+                    &Party::Agent {
+                        agent: agent.clone(),
+                    },
+                    &ended,
+                )
+                .await?;
+            }
+            ConversationState::Offered { agent, .. } => {
+                let withdrawn = ServerFrame::OfferWithdrawn {
+                    conversation: conv.id.clone(),
+                    reason: WithdrawReason::VisitorLeft,
+                };
+                self.send_to(
+                    &Party::Agent {
+                        agent: agent.clone(),
+                    },
+                    &withdrawn,
+                )
+                .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

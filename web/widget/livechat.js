@@ -1,0 +1,231 @@
+// The chat widget's entry: reads its <script> tag, mounts the view, drives the
+// visitor side of the protocol (docs/protocol.md) and exposes `window.LiveChat`.
+import { createStorage } from './storage.js';
+import { LiveSocket, socketUrl } from './socket.js';
+import { Thread, newMessageId } from './thread.js';
+import { mountWidget } from './render.js';
+
+const ENDED = {
+  completed: 'The chat has ended.',
+  dropped: 'The chat has ended.',
+  missed: 'Sorry, no agent could take the chat in time.',
+  fallback: 'No agent is available right now.',
+  timed_out: 'The chat ended after 10 minutes without a message.',
+};
+const TYPING_EVERY_MS = 3000;
+const TYPING_IDLE_MS = 4000;
+
+function scriptTag() {
+  const own = new URL(import.meta.url).href;
+  return [...document.querySelectorAll('script[src]')].find((s) => s.src === own)
+    || document.querySelector('script[data-socket-url]');
+}
+
+function init() {
+  if (window.LiveChat) return;
+  const tag = scriptTag();
+  const configuredUrl = tag?.dataset.socketUrl || '';
+  const debug = tag?.dataset.debug === 'true';
+  const store = createStorage({ prefix: 'livechat:' });
+
+  let attributes = null;
+  let thread = new Thread();
+  let agentName = null;
+  let phase = 'dialog'; // dialog | waiting | chat | fallback | ended
+  let started = false;
+  let lastTypingSent = 0;
+  let typingIdle = null;
+  const submitted = new Map();
+
+  const view = mountWidget({
+    onToggle(open) {
+      store.set('open', open ? '1' : '0');
+      if (open) connect();
+    },
+    onAnswer: (card, answer) => send({ action: 'answer', card, answer }),
+    onSubmit(card, value) {
+      submitted.set(card, value);
+      send({ action: 'submit', card, value });
+    },
+    onSend: sendMessage,
+    onTyping: typingNow,
+    onLeaveDetails: (email, message) => send({ action: 'leave_details', email, ...(message ? { message } : {}) }),
+    onRestart: restart,
+    onEndChat() {
+      send({ action: 'end_chat' });
+    },
+  });
+
+  const socket = new LiveSocket({
+    debug,
+    url: () => socketUrl(configuredUrl, location, { visitor_token: store.get('visitor_token') }),
+    onState(state) {
+      view.setStatus(state === 'waiting' ? 'Connection lost — reconnecting…' : null);
+    },
+    onOpen() {
+      const frame = { action: 'start', page_url: location.href.slice(0, 2048) };
+      if (attributes) frame.attributes = attributes;
+      socket.send(frame);
+    },
+    onFrame: handle,
+  });
+
+  function connect() {
+    if (!started) {
+      started = true;
+      socket.start();
+    }
+  }
+
+  function send(frame) {
+    if (!socket.send(frame)) view.showNotice('Not connected — please try again in a moment.');
+  }
+
+  function who(m) {
+    const kind = m.sender?.kind;
+    if (kind === 'visitor') return 'You';
+    if (kind === 'agent') return agentName || 'Agent';
+    return '';
+  }
+
+  function show(m) {
+    view.showMessage(m, m.pending || m.sender?.kind === 'visitor', who(m));
+  }
+
+  function setPhase(next) {
+    phase = next;
+    const chatting = next === 'chat';
+    view.setComposer(chatting, next === 'ended' ? 'Chat ended' : undefined);
+    view.setEndable(chatting || next === 'waiting');
+    if (next === 'waiting') view.setHeader('Chat with us', 'Connecting you to an agent…');
+    if (chatting) view.setHeader(agentName || 'Chat with us', agentName ? 'Online' : 'Connected');
+  }
+
+  function sendMessage(text) {
+    const entry = thread.addPending(newMessageId(), text);
+    show(entry);
+    socket.send({ action: 'send_message', id: entry.id, text });
+    stopTyping();
+  }
+
+  function typingNow() {
+    if (phase !== 'chat') return;
+    const now = Date.now();
+    if (now - lastTypingSent > TYPING_EVERY_MS) {
+      lastTypingSent = now;
+      socket.send({ action: 'typing', typing: true });
+    }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    clearTimeout(typingIdle);
+    if (lastTypingSent) socket.send({ action: 'typing', typing: false });
+    lastTypingSent = 0;
+  }
+
+  function restart() {
+    store.remove('visitor_token');
+    thread = new Thread();
+    agentName = null;
+    submitted.clear();
+    view.reset();
+    view.setHeader('Chat with us', 'We usually reply in a few minutes');
+    setPhase('dialog');
+    started = true;
+    socket.reconnectNow();
+  }
+
+  function addMessages(messages) {
+    const fresh = thread.merge(messages);
+    fresh.forEach(show);
+    if (fresh.some((m) => m.sender?.kind === 'agent')) view.bumpUnread();
+    if (thread.size && phase !== 'ended' && phase !== 'fallback') setPhase('chat');
+    return fresh;
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case 'session':
+        if (frame.visitor_token) store.set('visitor_token', frame.visitor_token);
+        for (const p of thread.unacked()) socket.send({ action: 'send_message', id: p.id, text: p.text });
+        break;
+      case 'cards':
+        view.settleCards(new Set((frame.cards || []).map((c) => c.card)));
+        for (const card of frame.cards || []) {
+          view.showCard(card, { prefill: submitted.get(card.card) });
+          if (card.type === 'live_chat' && phase === 'dialog') setPhase('waiting');
+        }
+        view.bumpUnread();
+        break;
+      case 'history':
+        addMessages(frame.messages || []);
+        break;
+      case 'message':
+        addMessages([frame.message]);
+        break;
+      case 'ack':
+        if (thread.ack(frame.id)) {
+          const p = thread.pending.get(frame.id);
+          show(p);
+        }
+        break;
+      case 'waiting':
+        view.setWaiting(frame.position ? `Waiting for an agent… you are number ${frame.position}` : 'Waiting for an agent…');
+        if (phase === 'dialog') setPhase('waiting');
+        break;
+      case 'agent_joined':
+        agentName = frame.agent_name || 'An agent';
+        view.setWaiting(null);
+        setPhase('chat');
+        view.note(`${agentName} joined the chat`);
+        view.bumpUnread();
+        break;
+      case 'typing':
+        if (frame.from?.kind !== 'visitor') view.setTyping(Boolean(frame.typing), agentName);
+        break;
+      case 'fallback':
+        setPhase('fallback');
+        view.setComposer(false, 'No agent available');
+        view.showFallback(frame);
+        view.bumpUnread();
+        break;
+      case 'details_received':
+        view.detailsReceived();
+        break;
+      case 'chat_ended':
+        stopTyping();
+        setPhase('ended');
+        view.showEnded(ENDED[frame.reason] || ENDED.completed);
+        view.bumpUnread();
+        break;
+      case 'error':
+        view.showNotice(frame.code === 'internal' ? 'Something went wrong on our side; please try again.' : frame.message || 'That did not work.');
+        view.enableCards();
+        break;
+      default:
+        break;
+    }
+  }
+
+  setPhase('dialog');
+  window.LiveChat = Object.freeze({
+    open: () => view.setOpen(true),
+    close: () => view.setOpen(false),
+    /** Host-page facts about the visitor; sent with the next `start`. */
+    identify(attrs) {
+      if (!attrs || typeof attrs !== 'object') return;
+      attributes = { ...(attributes || {}), ...attrs };
+      for (const [k, v] of Object.entries(attributes)) {
+        if (!['string', 'number', 'boolean'].includes(typeof v)) delete attributes[k];
+      }
+    },
+  });
+  if (store.get('visitor_token') || store.get('open') === '1') connect();
+  if (store.get('open') === '1') view.setOpen(true);
+  window.dispatchEvent(new CustomEvent('livechat:ready'));
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init, { once: true });
+else init();

@@ -1,0 +1,405 @@
+// The widget's DOM: a bubble and a panel inside a Shadow DOM root so host-page CSS
+// cannot reach in and ours cannot leak out. Everything people wrote goes in as text
+// (textContent, or `linkify` for clickable links); no innerHTML with data.
+import { linkify, safeHref } from './links.js';
+
+const CSS = `
+:host { all: initial; }
+* { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+.lc-root { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; color: #1f2430; font-size: 14px; line-height: 1.4; }
+.lc-bubble { width: 56px; height: 56px; border-radius: 50%; border: 0; background: #3b5bdb; color: #fff; cursor: pointer;
+  box-shadow: 0 6px 18px rgba(0,0,0,.25); display: grid; place-items: center; position: relative; }
+.lc-bubble:hover { background: #364fc7; }
+.lc-bubble svg { width: 26px; height: 26px; fill: currentColor; }
+.lc-badge { position: absolute; top: -2px; right: -2px; min-width: 20px; height: 20px; border-radius: 10px; background: #e03131;
+  color: #fff; font-size: 12px; font-weight: 600; display: grid; place-items: center; padding: 0 5px; }
+.lc-panel { position: absolute; right: 0; bottom: 72px; width: 360px; height: 520px; max-width: calc(100vw - 40px);
+  max-height: calc(100vh - 110px); background: #fff; border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.22);
+  display: flex; flex-direction: column; overflow: hidden; }
+.lc-panel[hidden], [hidden] { display: none !important; }
+.lc-head { background: #3b5bdb; color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 8px; }
+.lc-head-text { flex: 1; min-width: 0; }
+.lc-title { font-weight: 600; font-size: 15px; }
+.lc-sub { font-size: 12px; opacity: .85; }
+.lc-head button { background: rgba(255,255,255,.16); color: #fff; border: 0; border-radius: 6px; padding: 4px 8px; cursor: pointer; font-size: 12px; }
+.lc-head button:hover { background: rgba(255,255,255,.28); }
+.lc-status { background: #fff3bf; color: #5c4400; font-size: 12px; padding: 4px 12px; }
+.lc-stream { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px; background: #f7f8fa; }
+.lc-card, .lc-msg { max-width: 85%; padding: 8px 11px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.lc-card { background: #fff; border: 1px solid #e3e6ec; align-self: flex-start; }
+.lc-msg-them { background: #fff; border: 1px solid #e3e6ec; align-self: flex-start; }
+.lc-msg-me { background: #3b5bdb; color: #fff; align-self: flex-end; }
+.lc-msg-me a { color: #fff; }
+.lc-msg-pending { opacity: .6; }
+.lc-meta { font-size: 11px; opacity: .7; margin-top: 2px; }
+.lc-note { align-self: center; font-size: 12px; color: #667; text-align: center; white-space: pre-wrap; }
+.lc-answers { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
+.lc-btn { border: 1px solid #3b5bdb; color: #3b5bdb; background: #fff; border-radius: 16px; padding: 5px 12px; cursor: pointer; font-size: 13px; }
+.lc-btn:hover:not(:disabled) { background: #edf2ff; }
+.lc-btn:disabled { cursor: default; opacity: .55; }
+.lc-btn-chosen:disabled { background: #3b5bdb; color: #fff; opacity: 1; }
+.lc-btn-solid { background: #3b5bdb; color: #fff; }
+.lc-btn-solid:hover:not(:disabled) { background: #364fc7; }
+.lc-form { display: flex; flex-direction: column; gap: 6px; margin-top: 8px; }
+.lc-row { display: flex; gap: 6px; }
+.lc-input { flex: 1; min-width: 0; border: 1px solid #ced4da; border-radius: 8px; padding: 7px 9px; font-size: 14px; background: #fff; color: inherit; }
+.lc-input:focus, .lc-compose textarea:focus { outline: 2px solid #91a7ff; border-color: transparent; }
+.lc-error { color: #c92a2a; font-size: 12px; }
+.lc-waiting { display: flex; align-items: center; gap: 8px; margin-top: 6px; font-size: 12px; color: #556; }
+.lc-dots { display: inline-flex; gap: 3px; }
+.lc-dots i { width: 6px; height: 6px; border-radius: 50%; background: #8a94a6; animation: lc-blink 1.2s infinite; }
+.lc-dots i:nth-child(2) { animation-delay: .2s; } .lc-dots i:nth-child(3) { animation-delay: .4s; }
+@keyframes lc-blink { 0%, 80%, 100% { opacity: .25; } 40% { opacity: 1; } }
+.lc-typing { padding: 2px 14px 4px; font-size: 12px; color: #667; background: #f7f8fa; display: flex; gap: 6px; align-items: center; }
+.lc-notice { margin: 0 12px 6px; background: #fff5f5; color: #c92a2a; border: 1px solid #ffc9c9; border-radius: 8px; padding: 6px 9px; font-size: 12px; }
+.lc-compose { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e9ecef; background: #fff; }
+.lc-compose textarea { flex: 1; resize: none; border: 1px solid #ced4da; border-radius: 8px; padding: 8px 9px; font-size: 14px; height: 40px; max-height: 110px; color: inherit; }
+.lc-compose button { border: 0; background: #3b5bdb; color: #fff; border-radius: 8px; padding: 0 14px; cursor: pointer; }
+.lc-compose button:disabled, .lc-compose textarea:disabled { opacity: .5; cursor: default; }
+`;
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const ICON = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z';
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function button(label, className, onClick) {
+  const b = el('button', className, label);
+  b.type = 'button';
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function dots() {
+  const d = el('span', 'lc-dots');
+  d.append(el('i'), el('i'), el('i'));
+  return d;
+}
+
+function fmtTime(at) {
+  const d = new Date(at);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/**
+ * Mounts the widget and returns the view the controller drives. `handlers` gets
+ * the visitor's actions: onToggle(open), onAnswer(card, index, label),
+ * onSubmit(card, value), onSend(text), onTyping(), onLeaveDetails(email, message),
+ * onRestart(), onEndChat().
+ */
+export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
+  const host = el('div');
+  host.id = 'lc-livechat-host';
+  const shadow = host.attachShadow({ mode: 'open' });
+  const style = el('style', null, CSS);
+  const root = el('div', 'lc-root');
+
+  const panel = el('section', 'lc-panel');
+  panel.hidden = true;
+  panel.setAttribute('role', 'dialog');
+  panel.setAttribute('aria-label', title);
+  const head = el('header', 'lc-head');
+  const headText = el('div', 'lc-head-text');
+  const titleEl = el('div', 'lc-title', title);
+  const subEl = el('div', 'lc-sub', 'We usually reply in a few minutes');
+  headText.append(titleEl, subEl);
+  const endBtn = button('End chat', null, () => handlers.onEndChat());
+  endBtn.hidden = true;
+  const closeBtn = button('✕', null, () => view.setOpen(false));
+  closeBtn.setAttribute('aria-label', 'Close chat');
+  head.append(headText, endBtn, closeBtn);
+
+  const status = el('div', 'lc-status');
+  status.hidden = true;
+  const stream = el('div', 'lc-stream');
+  stream.setAttribute('aria-live', 'polite');
+  const typing = el('div', 'lc-typing');
+  typing.hidden = true;
+  const typingLabel = el('span');
+  typing.append(dots(), typingLabel);
+  const notice = el('div', 'lc-notice');
+  notice.hidden = true;
+
+  const compose = el('form', 'lc-compose');
+  const input = el('textarea');
+  input.placeholder = 'Type a message…';
+  input.rows = 1;
+  input.setAttribute('aria-label', 'Message');
+  const send = el('button', null, 'Send');
+  send.type = 'submit';
+  compose.append(input, send);
+  const submitMessage = () => {
+    const text = input.value.trim();
+    if (!text || input.disabled) return;
+    input.value = '';
+    handlers.onSend(text);
+  };
+  compose.addEventListener('submit', (e) => {
+    e.preventDefault();
+    submitMessage();
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submitMessage();
+    }
+  });
+  input.addEventListener('input', () => input.value.trim() && handlers.onTyping());
+
+  panel.append(head, status, stream, typing, notice, compose);
+
+  const bubble = button('', 'lc-bubble', () => view.setOpen(panel.hidden));
+  bubble.setAttribute('aria-label', 'Open chat');
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(SVG_NS, 'path');
+  path.setAttribute('d', ICON);
+  svg.append(path);
+  bubble.append(svg);
+  const badge = el('span', 'lc-badge');
+  badge.hidden = true;
+  bubble.append(badge);
+
+  root.append(panel, bubble);
+  shadow.append(style, root);
+  document.body.append(host);
+
+  const cards = new Map();
+  let unread = 0;
+  let noticeTimer = null;
+  let typingTimer = null;
+  let waitingEl = null;
+
+  const nearBottom = () => stream.scrollHeight - stream.scrollTop - stream.clientHeight < 80;
+  const put = (node, before = null) => {
+    const stick = nearBottom();
+    stream.insertBefore(node, before);
+    if (stick || before === null) stream.scrollTop = stream.scrollHeight;
+    return node;
+  };
+
+  function captureForm(card, prefill) {
+    const form = el('form', 'lc-form');
+    form.noValidate = true;
+    const row = el('div', 'lc-row');
+    let field;
+    if (card.field === 'picklist' && Array.isArray(card.options) && card.options.length) {
+      field = el('select', 'lc-input');
+      field.append(Object.assign(el('option', null, card.placeholder || 'Choose…'), { value: '', disabled: true, selected: true }));
+      for (const o of card.options) field.append(Object.assign(el('option', null, o), { value: o }));
+    } else {
+      field = el('input', 'lc-input');
+      field.type = { email: 'email', phone: 'tel' }[card.field] || 'text';
+      field.autocomplete = { email: 'email', phone: 'tel' }[card.field] || 'on';
+      if (card.placeholder) field.placeholder = card.placeholder;
+    }
+    field.setAttribute('aria-label', card.prompt || 'Answer');
+    if (prefill != null) field.value = prefill;
+    const ok = el('button', 'lc-btn lc-btn-solid', 'Send');
+    ok.type = 'submit';
+    row.append(field, ok);
+    form.append(row);
+    const go = (value) => {
+      field.disabled = ok.disabled = true;
+      handlers.onSubmit(card.card, value);
+    };
+    if (card.optional) {
+      const skip = button('Skip', 'lc-btn', () => go(''));
+      skip.style.alignSelf = 'flex-start';
+      form.append(skip);
+    }
+    if (card.error) {
+      const err = el('div', 'lc-error', card.error);
+      err.setAttribute('role', 'alert');
+      form.append(err);
+      field.setAttribute('aria-invalid', 'true');
+    }
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const value = field.value.trim();
+      if (!value && !card.optional) return field.focus();
+      go(value);
+    });
+    return { form, focus: () => field.focus(), enable: () => { field.disabled = ok.disabled = false; } };
+  }
+
+  const view = {
+    isOpen: () => !panel.hidden,
+    setOpen(open) {
+      panel.hidden = !open;
+      bubble.setAttribute('aria-label', open ? 'Close chat' : 'Open chat');
+      if (open) {
+        unread = 0;
+        badge.hidden = true;
+        stream.scrollTop = stream.scrollHeight;
+        if (!input.disabled) input.focus();
+      }
+      handlers.onToggle(open);
+    },
+    bumpUnread() {
+      if (!panel.hidden) return;
+      unread += 1;
+      badge.textContent = String(unread);
+      badge.hidden = false;
+    },
+    setHeader(titleText, sub) {
+      titleEl.textContent = titleText;
+      subEl.textContent = sub;
+    },
+    setStatus(text) {
+      status.textContent = text || '';
+      status.hidden = !text;
+    },
+    setEndable(on) {
+      endBtn.hidden = !on;
+    },
+    setComposer(enabled, placeholder) {
+      input.disabled = send.disabled = !enabled;
+      input.placeholder = placeholder || (enabled ? 'Type a message…' : 'Choose an option above');
+    },
+    /** Shows a card, replacing an earlier copy with the same id in place. */
+    showCard(card, { prefill } = {}) {
+      const box = el('div', 'lc-card');
+      let entry = { box, enable: () => {} };
+      if (card.type === 'message') {
+        box.append(linkify(card.text));
+      } else if (card.type === 'question') {
+        box.append(linkify(card.prompt));
+        const answers = el('div', 'lc-answers');
+        const buttons = (card.answers || []).map((label, index) => button(label, 'lc-btn', () => {
+          for (const b of buttons) b.disabled = true;
+          buttons[index].classList.add('lc-btn-chosen');
+          handlers.onAnswer(card.card, index, label);
+        }));
+        answers.append(...buttons);
+        box.append(answers);
+        entry.enable = () => buttons.forEach((b) => { b.disabled = false; b.classList.remove('lc-btn-chosen'); });
+      } else if (card.type === 'capture') {
+        box.append(linkify(card.prompt));
+        const form = captureForm(card, prefill);
+        box.append(form.form);
+        entry.enable = form.enable;
+        entry.focus = form.focus;
+      } else if (card.type === 'live_chat') {
+        if (card.text) box.append(linkify(card.text));
+        waitingEl = el('div', 'lc-waiting');
+        waitingEl.append(dots(), el('span', null, 'Waiting for an agent…'));
+        box.append(waitingEl);
+      } else {
+        return;
+      }
+      const old = cards.get(card.card);
+      if (old && old.box.isConnected) old.box.replaceWith(box);
+      else put(box, stream.querySelector('.lc-msg'));
+      cards.set(card.card, entry);
+      if (entry.focus && !panel.hidden) entry.focus();
+      stream.scrollTop = stream.scrollHeight;
+    },
+    /** A new cards frame answered the earlier ones: drop their stale errors. */
+    settleCards(keep) {
+      for (const [id, c] of cards) if (!keep.has(id)) c.box.querySelectorAll('.lc-error').forEach((e) => e.remove());
+    },
+    /** Re-enables inputs of cards waiting for an answer (after an error frame). */
+    enableCards() {
+      for (const c of cards.values()) if (c.box.querySelector(':disabled')) c.enable();
+    },
+    setWaiting(text) {
+      if (!waitingEl) return;
+      waitingEl.hidden = !text;
+      if (text) waitingEl.lastChild.textContent = text;
+    },
+    /** Inserts or updates one message bubble, keeping `seq` order. */
+    showMessage(m, mine, who) {
+      const id = `lc-m-${m.id}`;
+      const bubbleEl = m.sender?.kind === 'system'
+        ? el('div', 'lc-note')
+        : el('div', `lc-msg ${mine ? 'lc-msg-me' : 'lc-msg-them'}${m.pending && !m.acked ? ' lc-msg-pending' : ''}`);
+      bubbleEl.dataset.id = id;
+      if (m.seq != null) bubbleEl.dataset.seq = String(m.seq);
+      bubbleEl.append(linkify(m.text));
+      if (m.sender?.kind !== 'system') {
+        const meta = [who, m.pending ? (m.acked ? 'Sent' : 'Sending…') : fmtTime(m.at)].filter(Boolean).join(' · ');
+        bubbleEl.append(el('div', 'lc-meta', meta));
+      }
+      const old = [...stream.children].find((n) => n.dataset.id === id);
+      if (old) return void old.replaceWith(bubbleEl);
+      const later = m.seq == null ? null
+        : [...stream.querySelectorAll('[data-seq]')].find((n) => Number(n.dataset.seq) > m.seq);
+      const firstPending = stream.querySelector('.lc-msg-pending, [data-pending]');
+      if (m.pending) bubbleEl.dataset.pending = '1';
+      put(bubbleEl, later || (m.pending ? null : firstPending));
+    },
+    note(text) {
+      put(el('div', 'lc-note', text));
+    },
+    setTyping(on, who) {
+      clearTimeout(typingTimer);
+      typing.hidden = !on;
+      typingLabel.textContent = `${who || 'Agent'} is typing…`;
+      if (on) typingTimer = setTimeout(() => { typing.hidden = true; }, 8000);
+    },
+    showNotice(text) {
+      clearTimeout(noticeTimer);
+      notice.textContent = text;
+      notice.hidden = false;
+      noticeTimer = setTimeout(() => { notice.hidden = true; }, 6000);
+    },
+    showFallback(frame) {
+      view.setWaiting(null);
+      const box = el('div', 'lc-card');
+      box.append(linkify(frame.text));
+      const href = safeHref(frame.meeting_link);
+      if (href) {
+        const a = el('a', 'lc-btn lc-btn-solid', 'Book a meeting');
+        Object.assign(a, { href, target: '_blank', rel: 'noopener noreferrer' });
+        a.style.cssText = 'display:inline-block;margin-top:8px;text-decoration:none';
+        box.append(el('br'), a);
+      }
+      if (frame.can_leave_details) {
+        const form = el('form', 'lc-form');
+        form.noValidate = true;
+        const email = Object.assign(el('input', 'lc-input'), { type: 'email', placeholder: 'Your email', autocomplete: 'email' });
+        const msg = Object.assign(el('textarea', 'lc-input'), { rows: 3, placeholder: 'Your message (optional)' });
+        const ok = Object.assign(el('button', 'lc-btn lc-btn-solid', 'Send'), { type: 'submit' });
+        form.append(email, msg, ok);
+        form.addEventListener('submit', (e) => {
+          e.preventDefault();
+          if (!email.value.trim()) return email.focus();
+          email.disabled = msg.disabled = ok.disabled = true;
+          handlers.onLeaveDetails(email.value.trim(), msg.value.trim());
+        });
+        box.append(form);
+        cards.set('lc-details', { box, enable: () => { email.disabled = msg.disabled = ok.disabled = false; } });
+      }
+      put(box);
+    },
+    detailsReceived() {
+      const d = cards.get('lc-details');
+      d?.box.querySelector('form')?.remove();
+      cards.delete('lc-details');
+      view.note('Thanks! We received your details and will get back to you.');
+    },
+    showEnded(text) {
+      view.setWaiting(null);
+      view.setTyping(false);
+      const box = el('div', 'lc-note');
+      box.append(el('div', null, text), button('Start a new chat', 'lc-btn', () => handlers.onRestart()));
+      box.lastChild.style.marginTop = '6px';
+      put(box);
+    },
+    reset() {
+      stream.replaceChildren();
+      cards.clear();
+      waitingEl = null;
+      view.setTyping(false);
+      view.setEndable(false);
+    },
+  };
+  return view;
+}

@@ -1,0 +1,134 @@
+// One WebSocket with reconnect (exponential backoff with jitter), a heartbeat ping
+// (the server drops connections idle for 10 minutes) and a fresh URL on every attempt,
+// so a visitor token stored meanwhile is used to resume the conversation.
+
+const HEARTBEAT_MS = 5 * 60 * 1000;
+
+/** Delay before reconnect attempt `attempt` (0-based): min*2^attempt, capped, with jitter. */
+export function backoffDelay(attempt, { min = 1000, max = 30000, random = Math.random } = {}) {
+  const ceiling = Math.min(max, min * 2 ** Math.max(0, attempt));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/**
+ * The WebSocket URL: `configured` when set, else `ws(s)://<host>/ws` from `loc`,
+ * with every non-empty entry of `params` added to the query string.
+ */
+export function socketUrl(configured, loc, params = {}) {
+  let base = configured && String(configured).trim();
+  if (!base) base = `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws`;
+  const url = new URL(base, loc.href);
+  for (const [key, value] of Object.entries(params)) {
+    if (value != null && value !== '') url.searchParams.set(key, value);
+  }
+  return url.href;
+}
+
+export class LiveSocket {
+  /**
+   * `url()` is called before every attempt. `onOpen()`, `onFrame(frame)` and
+   * `onClose({opened, code, failures})` are callbacks; call `stop()` from `onClose`
+   * (or later, before the retry fires) to stop reconnecting.
+   */
+  constructor({ url, onOpen, onFrame, onClose, onState, heartbeatMs = HEARTBEAT_MS, debug = false,
+    WebSocketImpl = globalThis.WebSocket }) {
+    Object.assign(this, { url, onOpen, onFrame, onClose, onState, heartbeatMs, debug, WebSocketImpl });
+    this.ws = null;
+    this.state = 'idle';
+    this.failures = 0;
+    this.retryTimer = null;
+    this.heartbeat = null;
+    this.onOnline = () => this.state === 'waiting' && this.reconnectNow();
+    globalThis.addEventListener?.('online', this.onOnline);
+  }
+
+  setState(state) {
+    this.state = state;
+    this.onState?.(state);
+  }
+
+  log(...args) {
+    if (this.debug) console.debug('[livechat]', ...args);
+  }
+
+  start() {
+    if (this.ws || this.state === 'stopped') return;
+    clearTimeout(this.retryTimer);
+    this.setState('connecting');
+    let opened = false;
+    const ws = new this.WebSocketImpl(this.url());
+    this.ws = ws;
+    ws.onopen = () => {
+      opened = true;
+      this.failures = 0;
+      this.setState('open');
+      this.heartbeat = setInterval(() => this.send({ action: 'ping' }), this.heartbeatMs);
+      this.onOpen?.();
+    };
+    ws.onmessage = (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return this.log('not JSON', event.data);
+      }
+      if (frame && typeof frame === 'object' && typeof frame.type === 'string') {
+        this.log('<-', frame.type, frame);
+        this.onFrame?.(frame);
+      }
+    };
+    ws.onclose = (event) => {
+      if (this.ws !== ws) return;
+      clearInterval(this.heartbeat);
+      this.ws = null;
+      if (!opened) this.failures += 1;
+      if (this.state === 'stopped') return;
+      this.setState('waiting');
+      this.onClose?.({ opened, code: event.code, failures: this.failures });
+      if (this.state !== 'stopped') {
+        const delay = backoffDelay(opened ? 0 : this.failures);
+        this.log('reconnecting in', delay, 'ms');
+        this.retryTimer = setTimeout(() => this.reconnectNow(), delay);
+      }
+    };
+  }
+
+  /** Sends `frame` as JSON; false when not connected (the caller keeps it to resend). */
+  send(frame) {
+    if (!this.ws || this.ws.readyState !== 1) return false;
+    this.log('->', frame.action, frame);
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  get isOpen() {
+    return this.state === 'open';
+  }
+
+  /** Drops the current connection (if any) and connects again at once. */
+  reconnectNow() {
+    if (this.state === 'stopped') this.state = 'idle';
+    clearTimeout(this.retryTimer);
+    const old = this.ws;
+    this.ws = null;
+    clearInterval(this.heartbeat);
+    if (old) {
+      old.onclose = old.onmessage = old.onopen = null;
+      old.close();
+    }
+    this.start();
+  }
+
+  /** Closes and stops reconnecting until `reconnectNow()`. */
+  stop() {
+    this.setState('stopped');
+    clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeat);
+    const old = this.ws;
+    this.ws = null;
+    if (old) {
+      old.onclose = old.onmessage = old.onopen = null;
+      old.close();
+    }
+  }
+}

@@ -1,0 +1,86 @@
+// Pure chat-thread model shared by the widget and the inbox: messages ordered by the
+// server's `seq`, de-duplicated by id, plus own messages still pending (not yet acked
+// or not yet echoed back) so they show at once and are resent after a reconnect.
+
+/** A client-made message id (letters, digits and `-`, as the protocol allows). */
+export function newMessageId() {
+  if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+}
+
+export class Thread {
+  constructor() {
+    this.byId = new Map();
+    this.pending = new Map();
+  }
+
+  /** Adds a stored message; returns false when its id is already known. */
+  add(message) {
+    if (!message || message.id == null) return false;
+    this.pending.delete(message.id);
+    if (this.byId.has(message.id)) return false;
+    this.byId.set(message.id, message);
+    return true;
+  }
+
+  /** Adds several stored messages; returns the ones that were new. */
+  merge(messages = []) {
+    return messages.filter((m) => this.add(m));
+  }
+
+  /** Records an own message sent (or queued) but not yet stored. */
+  addPending(id, text, extra = {}) {
+    const entry = { id, text, acked: false, pending: true, at: new Date().toISOString(), ...extra };
+    this.pending.set(id, entry);
+    return entry;
+  }
+
+  /** The server stored the message with this id. */
+  ack(id) {
+    const entry = this.pending.get(id);
+    if (entry) entry.acked = true;
+    return Boolean(entry);
+  }
+
+  /** Own messages to send again after a reconnect. */
+  unacked() {
+    return [...this.pending.values()].filter((p) => !p.acked);
+  }
+
+  /** Stored messages by `seq`, then pending ones in the order they were written. */
+  list() {
+    const stored = [...this.byId.values()].sort((a, b) => a.seq - b.seq);
+    return [...stored, ...this.pending.values()];
+  }
+
+  get size() {
+    return this.byId.size + this.pending.size;
+  }
+}
+
+function stamp(at) {
+  const d = new Date(at);
+  if (Number.isNaN(d.getTime())) return String(at ?? '');
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/**
+ * Plain-text transcript of a chat. `label(sender)` names a sender; continuation lines
+ * of multi-line messages are indented.
+ */
+export function transcriptText({ conversation, visitor = {}, messages = [], label }) {
+  const v = (x) => (x == null || x === '' ? '-' : String(x));
+  const head = [
+    `Conversation: ${v(conversation)}`,
+    `Visitor: ${v(visitor.name)} <${v(visitor.email)}>`,
+    `Page: ${v(visitor.page_url)}`,
+    '',
+  ];
+  const lines = [...messages]
+    .sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity))
+    .map((m) => {
+      const text = String(m.text ?? '').replace(/\r\n?/g, '\n').split('\n').join('\n    ');
+      return `[${stamp(m.at)}] ${label(m.sender)}: ${text}`;
+    });
+  return `${[...head, ...lines].join('\n')}\n`;
+}
