@@ -1,1 +1,20 @@
-//! AWS adapters.
+//! The AWS side of the live chat: adapters of the core's ports and the Lambda
+//! functions' shared wiring. The DynamoDB store adapter comes with its own module.
+//!
+//! # Layout
+//! - [`config`]: the functions' configuration, read once at cold start from the
+//!   environment, naming any missing variable.
+//! - [`push`]: the push port on the API Gateway Management API (`@connections`).
+//! - [`scheduler`]: the scheduler port on an SQS delay queue.
+//! - [`notifier`]: admin notifications (structured logs for now).
+//! - [`lambda`]: API Gateway WebSocket and SQS events in, [`Chat`] calls, responses out.
+//! - [`runtime`]: tracing and SDK clients, built once per process.
+//!
+//! [`Chat`]: livechat_core::service::Chat
+
+pub mod config;
+pub mod lambda;
+pub mod notifier;
+pub mod push;
+pub mod runtime;
+pub mod scheduler;

@@ -306,6 +306,17 @@ pub enum DelayedEvent {
     Route { conversation: ConversationId },
 }
 
+/// A delayed event with the time it is due: the message body on the delay queue. SQS
+/// delays at most 15 minutes, so a consumer receiving an event early schedules it
+/// again for the rest of the wait.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledEvent {
+    /// When it is due.
+    pub at: Timestamp,
+    /// The event.
+    pub event: DelayedEvent,
+}
+
 /// A delayed event could not be scheduled.
 #[derive(Debug, thiserror::Error)]
 #[error("could not schedule the delayed event")]

@@ -1,0 +1,168 @@
+//! The functions' configuration, read once at cold start. A missing or bad variable
+//! is named in the error, so a misconfigured deployment fails loudly at start.
+
+use std::path::PathBuf;
+
+/// Where agent tokens' signing keys come from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AgentKeys {
+    /// `AGENT_TOKEN_SECRET`: HS256 with a shared secret (local runs).
+    Secret(String),
+    /// `AGENT_JWKS`: the issuer's JSON Web Key Set (RS256, e.g. Cognito).
+    Jwks(String),
+}
+
+impl std::fmt::Debug for AgentKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AgentKeys::Secret(_) => f.write_str("Secret(..)"),
+            AgentKeys::Jwks(_) => f.write_str("Jwks(..)"),
+        }
+    }
+}
+
+/// The functions' settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `WEBSOCKET_MANAGEMENT_ENDPOINT`: `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`.
+    pub management_endpoint: String,
+    /// `DELAY_QUEUE_URL`: the SQS delay queue; unset only for local runs (events then
+    /// stay in the process).
+    pub delay_queue_url: Option<String>,
+    /// `TOKEN_ISSUER`: the `iss` of agent tokens and of visitor tokens.
+    pub token_issuer: String,
+    /// `AGENT_TOKEN_AUDIENCE`: the `aud` agent tokens must carry.
+    pub agent_audience: String,
+    /// `AGENT_TOKEN_SECRET` or `AGENT_JWKS`.
+    pub agent_keys: AgentKeys,
+    /// `VISITOR_TOKEN_SECRET`: signs visitor session tokens (at least 32 bytes).
+    pub visitor_secret: String,
+    /// `DIALOG_PATH`: the dialog file (JSON or YAML); the bundled demo dialog when unset.
+    pub dialog_path: Option<PathBuf>,
+    /// `DIRECTORY_PATH`: agents, teams, rules and settings (YAML or JSON); the demo
+    /// directory when unset.
+    pub directory_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("management_endpoint", &self.management_endpoint)
+            .field("delay_queue_url", &self.delay_queue_url)
+            .field("token_issuer", &self.token_issuer)
+            .field("agent_audience", &self.agent_audience)
+            .field("agent_keys", &self.agent_keys)
+            .field("dialog_path", &self.dialog_path)
+            .field("directory_path", &self.directory_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration problem, naming the variable.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let required = |var: &'static str| get(var).ok_or(ConfigError::Missing(var));
+        let agent_keys = match (get("AGENT_JWKS"), get("AGENT_TOKEN_SECRET")) {
+            (Some(jwks), _) => AgentKeys::Jwks(jwks),
+            (None, Some(secret)) => AgentKeys::Secret(secret),
+            (None, None) => return Err(ConfigError::Missing("AGENT_JWKS or AGENT_TOKEN_SECRET")),
+        };
+        let visitor_secret = required("VISITOR_TOKEN_SECRET")?;
+        if visitor_secret.len() < 32 {
+            return Err(ConfigError::Invalid {
+                var: "VISITOR_TOKEN_SECRET",
+                reason: "must be at least 32 bytes".into(),
+            });
+        }
+        let management_endpoint = required("WEBSOCKET_MANAGEMENT_ENDPOINT")?;
+        if !management_endpoint.starts_with("http://")
+            && !management_endpoint.starts_with("https://")
+        {
+            return Err(ConfigError::Invalid {
+                var: "WEBSOCKET_MANAGEMENT_ENDPOINT",
+                reason: "must be an http(s) URL such as https://abc123.execute-api.eu-west-1.amazonaws.com/prod".into(),
+            });
+        }
+        Ok(Self {
+            management_endpoint,
+            delay_queue_url: get("DELAY_QUEUE_URL"),
+            token_issuer: required("TOKEN_ISSUER")?,
+            agent_audience: required("AGENT_TOKEN_AUDIENCE")?,
+            agent_keys,
+            visitor_secret,
+            dialog_path: get("DIALOG_PATH").map(PathBuf::from),
+            directory_path: get("DIRECTORY_PATH").map(PathBuf::from),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const FULL: [(&str, &str); 5] = [
+        (
+            "WEBSOCKET_MANAGEMENT_ENDPOINT",
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
+        ),
+        ("TOKEN_ISSUER", "livechat"),
+        ("AGENT_TOKEN_AUDIENCE", "inbox"),
+        ("AGENT_TOKEN_SECRET", "s"),
+        ("VISITOR_TOKEN_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    #[test]
+    fn a_complete_environment_reads_into_the_config() {
+        let config = Config::from_lookup(env(&FULL)).unwrap();
+        assert_eq!(config.agent_keys, AgentKeys::Secret("s".into()));
+        assert_eq!(config.delay_queue_url, None);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let partial: Vec<_> = FULL
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "TOKEN_ISSUER")
+            .collect();
+        assert_eq!(
+            Config::from_lookup(env(&partial)),
+            Err(ConfigError::Missing("TOKEN_ISSUER"))
+        );
+    }
+
+    #[test]
+    fn a_short_visitor_secret_is_refused() {
+        let mut short = FULL.to_vec();
+        short[4] = ("VISITOR_TOKEN_SECRET", "short");
+        let err = Config::from_lookup(env(&short)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable VISITOR_TOKEN_SECRET: must be at least 32 bytes"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! API Gateway WebSocket and SQS events in, [`Chat`] calls, responses out. The
+//! function crates' handlers are these functions; the local gateway calls them too.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use livechat_core::domain::ConnectionId;
+use livechat_core::ports::ScheduledEvent;
+use livechat_core::service::{Chat, cause_chain};
+use tracing::{error, info, warn};
+
+/// A response with `status` and a short text body.
+pub fn response(status: u16, body: &str) -> ApiGatewayProxyResponse {
+    let mut r = ApiGatewayProxyResponse::default();
+    r.status_code = i64::from(status);
+    r.body = Some(Body::Text(body.to_string()));
+    r
+}
+
+fn query(request: &ApiGatewayWebsocketProxyRequest) -> HashMap<String, String> {
+    request
+        .query_string_parameters
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Handles one WebSocket event on any route: `$connect` (authenticates; a refusal
+/// answers 401/403 and API Gateway refuses the upgrade), `$disconnect`, and every
+/// message route (`$default` included), whose answers go back as pushes.
+pub async fn websocket(
+    chat: &Chat,
+    request: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let context = &request.request_context;
+    let route = context.route_key.as_deref().unwrap_or("$default");
+    let Some(connection) = context
+        .connection_id
+        .as_deref()
+        .and_then(|c| ConnectionId::parse(c).ok())
+    else {
+        warn!(route, "event without a valid connection id");
+        return response(400, "missing or invalid requestContext.connectionId");
+    };
+    match route {
+        "$connect" => match chat.connect(&connection, &query(&request)).await {
+            Ok(party) => {
+                info!(connection = %connection, party = ?party, "connected");
+                response(200, "connected")
+            }
+            Err(e) => {
+                let status = e.status();
+                if status >= 500 {
+                    error!(connection = %connection, error = %cause_chain(&e), "connect failed");
+                } else {
+                    info!(connection = %connection, status, reason = %e, "connect refused");
+                }
+                response(status, &e.to_string())
+            }
+        },
+        "$disconnect" => {
+            if let Err(e) = chat.disconnect(&connection).await {
+                error!(connection = %connection, error = %cause_chain(&e), "disconnect failed");
+            }
+            response(200, "disconnected")
+        }
+        _ => {
+            // Binary frames arrive base64-encoded; the protocol is JSON text only, so
+            // they are answered like any other body that is not JSON.
+            let body = if request.is_base64_encoded {
+                ""
+            } else {
+                request.body.as_deref().unwrap_or("")
+            };
+            chat.message(&connection, body).await;
+            response(200, "")
+        }
+    }
+}
+
+/// Handles a batch of delayed events from the SQS delay queue. An event received
+/// before it is due is scheduled again for the rest of its wait; an unreadable body
+/// is logged and dropped (retrying cannot fix it); a failure of ours is reported so
+/// that SQS delivers that message again.
+pub async fn sqs(chat: &Chat, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    let now = chat.ports().clock.now();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let body = record.body.as_deref().unwrap_or("");
+        let scheduled: ScheduledEvent = match serde_json::from_str(body) {
+            Ok(s) => s,
+            Err(e) => {
+                error!(message_id = %id, error = %e, "dropped an unreadable delayed event");
+                continue;
+            }
+        };
+        let outcome = if scheduled.at > now {
+            chat.ports()
+                .scheduler
+                .schedule(scheduled.event, scheduled.at)
+                .await
+                .map_err(|e| cause_chain(&e))
+        } else {
+            chat.delayed(scheduled.event)
+                .await
+                .map_err(|e| cause_chain(&e))
+        };
+        if let Err(e) = outcome {
+            error!(message_id = %id, error = %e, "delayed event failed; SQS will retry it");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}

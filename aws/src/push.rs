@@ -1,0 +1,46 @@
+//! Pushes frames through the API Gateway Management API. A `GoneException` (410)
+//! means the connection closed: the caller forgets it.
+
+use async_trait::async_trait;
+use aws_sdk_apigatewaymanagement::Client;
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+use livechat_core::domain::ConnectionId;
+use livechat_core::ports::{Delivery, Push, PushError};
+
+/// The push port over `@connections`.
+#[derive(Clone, Debug)]
+pub struct ApiGatewayPush {
+    client: Client,
+}
+
+impl ApiGatewayPush {
+    /// A push over `client`, whose endpoint is the WebSocket API's
+    /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` (or the local
+    /// gateway's URL).
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl Push for ApiGatewayPush {
+    async fn push(&self, connection: &ConnectionId, json: &str) -> Result<Delivery, PushError> {
+        let sent = self
+            .client
+            .post_to_connection()
+            .connection_id(connection.as_str())
+            .data(Blob::new(json.as_bytes()))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Delivery::Delivered),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
+                Ok(Delivery::Gone)
+            }
+            Err(e) => Err(PushError {
+                connection: connection.clone(),
+                source: Box::new(e),
+            }),
+        }
+    }
+}

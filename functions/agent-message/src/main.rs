@@ -1,0 +1,9 @@
+//! The `agent-message` Lambda function: wiring only; see `handler.rs`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    livechat_aws::runtime::serve(
+        |chat, event| async move { agent_message::handle(&chat, event).await },
+    )
+    .await
+}

@@ -1,0 +1,7 @@
+//! The `connect` Lambda function: wiring only; see `handler.rs`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    livechat_aws::runtime::serve(|chat, event| async move { connect::handle(&chat, event).await })
+        .await
+}

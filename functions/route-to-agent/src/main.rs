@@ -1,0 +1,9 @@
+//! The `route-to-agent` Lambda function: wiring only; see `handler.rs`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    livechat_aws::runtime::serve(
+        |chat, event| async move { route_to_agent::handle(&chat, event).await },
+    )
+    .await
+}

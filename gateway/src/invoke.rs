@@ -1,0 +1,118 @@
+//! How the gateway runs a function: in this process (the default, calling the same
+//! handler functions the Lambda binaries run), or through the Lambda invoke API of
+//! functions running under `cargo lambda watch` (local invoke).
+
+use std::sync::Arc;
+
+use livechat_core::service::Chat;
+use serde_json::Value;
+
+/// The four functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Connect,
+    CardAdvance,
+    RouteToAgent,
+    AgentMessage,
+}
+
+impl Function {
+    /// The function's name (crate, binary and Lambda function name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Connect => "connect",
+            Function::CardAdvance => "card-advance",
+            Function::RouteToAgent => "route-to-agent",
+            Function::AgentMessage => "agent-message",
+        }
+    }
+}
+
+/// A failed invocation (the gateway answers like API Gateway does to an integration
+/// failure: 500 on `$connect`, an error frame on messages).
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("the event does not fit the {function} function: {source}")]
+    Event {
+        function: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("invoking {function} through the Lambda API failed: {source}")]
+    Http {
+        function: &'static str,
+        source: reqwest::Error,
+    },
+}
+
+/// Runs functions.
+#[derive(Clone)]
+pub enum Invoker {
+    /// Calls the handlers in this process, sharing one [`Chat`].
+    InProcess(Arc<Chat>),
+    /// Posts events to `{base}/2015-03-31/functions/{name}/invocations`.
+    LambdaApi {
+        base: String,
+        client: reqwest::Client,
+    },
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    function: Function,
+    event: Value,
+) -> Result<T, InvokeError> {
+    serde_json::from_value(event).map_err(|source| InvokeError::Event {
+        function: function.name(),
+        source,
+    })
+}
+
+fn to_value<T: serde::Serialize>(function: Function, response: &T) -> Result<Value, InvokeError> {
+    serde_json::to_value(response).map_err(|source| InvokeError::Event {
+        function: function.name(),
+        source,
+    })
+}
+
+impl Invoker {
+    /// Invokes `function` with `event` and returns its response.
+    pub async fn invoke(&self, function: Function, event: Value) -> Result<Value, InvokeError> {
+        match self {
+            Invoker::InProcess(chat) => match function {
+                Function::Connect => to_value(
+                    function,
+                    &connect::handle(chat, parse(function, event)?).await,
+                ),
+                Function::CardAdvance => to_value(
+                    function,
+                    &card_advance::handle(chat, parse(function, event)?).await,
+                ),
+                Function::AgentMessage => to_value(
+                    function,
+                    &agent_message::handle(chat, parse(function, event)?).await,
+                ),
+                Function::RouteToAgent => to_value(
+                    function,
+                    &route_to_agent::handle(chat, parse(function, event)?).await,
+                ),
+            },
+            Invoker::LambdaApi { base, client } => {
+                let url = format!(
+                    "{}/2015-03-31/functions/{}/invocations",
+                    base.trim_end_matches('/'),
+                    function.name()
+                );
+                let http = |source| InvokeError::Http {
+                    function: function.name(),
+                    source,
+                };
+                let response = client.post(url).json(&event).send().await.map_err(http)?;
+                response
+                    .error_for_status()
+                    .map_err(http)?
+                    .json()
+                    .await
+                    .map_err(http)
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The local gateway: the whole live chat on one machine, behaving like the AWS
+//! deployment. Neither AWS SAM nor cargo-lambda can run a WebSocket API locally, so
+//! this is ours.
+//!
+//! # Layout
+//! - [`ws`]: the WebSocket API at `/ws`: `$connect` decided before the upgrade (a
+//!   refusal is answered with its HTTP status), route selection on
+//!   `$request.body.action`, `$default`, `$disconnect`, the 128 KB message limit
+//!   (close 1009), the idle timeout and the maximum connection time.
+//! - [`management`]: the `@connections` API (POST, GET, DELETE; 410 for an unknown
+//!   connection) that the handlers' `aws-sdk-apigatewaymanagement` client talks to.
+//! - [`events`]: API Gateway and SQS event shapes.
+//! - [`invoke`]: runs the functions in process, or through the Lambda invoke API.
+//! - [`queue`]: the SQS delay queue, emulated on the in-memory scheduler.
+//! - [`assets`]: the widget demo page and the Agent Inbox, embedded in the binary.
+
+pub mod assets;
+pub mod events;
+pub mod invoke;
+pub mod management;
+pub mod queue;
+pub mod ws;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use jiff::{SignedDuration, Timestamp};
+use livechat_aws::config::{AgentKeys, Config};
+use livechat_core::auth::AgentTokenIssuer;
+use livechat_core::memory::{MemoryScheduler, MemoryStore};
+use livechat_core::ports::{Ports, SystemClock};
+use livechat_core::service::Chat;
+use tokio::sync::mpsc;
+
+use crate::invoke::Invoker;
+
+/// Local-only secrets: the gateway prints tokens signed with them. Never deploy them.
+pub const LOCAL_AGENT_SECRET: &str = "local-only-agent-token-secret-do-not-deploy";
+/// Local-only visitor token secret.
+pub const LOCAL_VISITOR_SECRET: &str = "local-only-visitor-token-secret-do-not-deploy";
+/// The issuer of local tokens.
+pub const LOCAL_ISSUER: &str = "livechat-local";
+/// The audience of local agent tokens.
+pub const LOCAL_AUDIENCE: &str = "livechat-inbox";
+
+/// How the gateway runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// The stage name in URLs and events.
+    pub stage: String,
+    /// Close a connection with no message either way for this long (API Gateway: 10 min).
+    pub idle_timeout: Duration,
+    /// Close any connection after this long (API Gateway: 2 h).
+    pub max_connection: Duration,
+    /// Largest message accepted (API Gateway: 128 KB); larger closes with 1009.
+    pub max_message_bytes: usize,
+    /// Invoke functions through this Lambda API base URL instead of in process.
+    pub invoke_url: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            stage: "local".into(),
+            idle_timeout: Duration::from_secs(600),
+            max_connection: Duration::from_secs(7200),
+            max_message_bytes: 128 * 1024,
+            invoke_url: None,
+        }
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Chat(#[from] livechat_aws::runtime::StartError),
+}
+
+/// What the gateway sends down one socket.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A text frame.
+    Text(String),
+    /// Close with a code and reason.
+    Close(u16, String),
+}
+
+/// One open WebSocket connection.
+#[derive(Debug, Clone)]
+pub struct OpenConnection {
+    /// Frames to send.
+    pub tx: mpsc::UnboundedSender<Outbound>,
+    /// When it opened.
+    pub connected_at: Timestamp,
+    /// The last frame either way.
+    pub last_active: Timestamp,
+    /// The client's address.
+    pub source_ip: String,
+    /// The client's `User-Agent`.
+    pub user_agent: String,
+}
+
+/// Shared state of the gateway.
+pub struct Gateway {
+    options: Options,
+    invoker: Invoker,
+    connections: Mutex<HashMap<String, OpenConnection>>,
+    domain: String,
+}
+
+impl Gateway {
+    fn connections(&self) -> MutexGuard<'_, HashMap<String, OpenConnection>> {
+        self.connections.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks a connection active now (for the idle timeout).
+    fn touch(&self, id: &str) {
+        if let Some(c) = self.connections().get_mut(id) {
+            c.last_active = Timestamp::now();
+        }
+    }
+}
+
+/// A running gateway.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Inbox URLs of the demo agents, with their tokens.
+    pub agent_tokens: Vec<(String, String)>,
+    /// The in-process chat, when functions run in process.
+    pub chat: Option<Arc<Chat>>,
+    /// Serves until dropped or aborted.
+    pub server: tokio::task::JoinHandle<()>,
+}
+
+/// The configuration the in-process functions get: as in Lambda, with local secrets
+/// and the gateway itself as the `@connections` endpoint.
+pub fn local_config(addr: SocketAddr, stage: &str) -> Config {
+    Config {
+        management_endpoint: format!("http://{addr}/{stage}"),
+        delay_queue_url: None,
+        token_issuer: LOCAL_ISSUER.into(),
+        agent_audience: LOCAL_AUDIENCE.into(),
+        agent_keys: AgentKeys::Secret(LOCAL_AGENT_SECRET.into()),
+        visitor_secret: LOCAL_VISITOR_SECRET.into(),
+        dialog_path: std::env::var_os("DIALOG_PATH").map(Into::into),
+        directory_path: std::env::var_os("DIRECTORY_PATH").map(Into::into),
+    }
+}
+
+/// The SDK configuration of local clients: a fixed region and placeholder
+/// credentials (the gateway does not check signatures).
+pub fn local_sdk_config() -> aws_config::SdkConfig {
+    let credentials = aws_sdk_apigatewaymanagement::config::Credentials::new(
+        "local",
+        "local",
+        None,
+        None,
+        "livechat-local",
+    );
+    aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(
+            aws_sdk_apigatewaymanagement::config::SharedCredentialsProvider::new(credentials),
+        )
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .timeout_config(livechat_aws::runtime::timeouts())
+        .build()
+}
+
+/// Starts the gateway: binds, builds the in-process chat on the in-memory store with
+/// the demo account (or `DIRECTORY_PATH`/`DIALOG_PATH`), starts the delay queue, and
+/// serves.
+pub async fn start(options: Options) -> Result<Running, StartError> {
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: options.listen,
+        source,
+    })?;
+    let config = local_config(addr, &options.stage);
+    let directory = livechat_aws::runtime::load_directory(&config)?;
+    let issuer =
+        AgentTokenIssuer::hs256(LOCAL_AGENT_SECRET.as_bytes(), LOCAL_ISSUER, LOCAL_AUDIENCE);
+    let now = Timestamp::now();
+    let agent_tokens = directory
+        .agents
+        .iter()
+        .map(|a| {
+            (
+                a.id.to_string(),
+                issuer.issue(&a.id, now, SignedDuration::from_hours(24 * 7)),
+            )
+        })
+        .collect();
+
+    let (invoker, chat) = match &options.invoke_url {
+        Some(base) => (
+            Invoker::LambdaApi {
+                base: base.clone(),
+                client: reqwest::Client::new(),
+            },
+            None,
+        ),
+        None => {
+            let dialog = livechat_aws::runtime::load_dialog(&config, &directory)?;
+            let scheduler = Arc::new(MemoryScheduler::new());
+            let sdk = local_sdk_config();
+            let ports = Ports {
+                store: Arc::new(MemoryStore::with_directory(directory)),
+                push: Arc::new(livechat_aws::push::ApiGatewayPush::new(
+                    livechat_aws::runtime::management_client(&sdk, &config.management_endpoint),
+                )),
+                scheduler: scheduler.clone(),
+                clock: Arc::new(SystemClock),
+                notifier: Arc::new(livechat_aws::notifier::LogNotifier),
+            };
+            let (agents, visitors) = livechat_aws::runtime::verifiers(&config)?;
+            let chat = Arc::new(Chat::new(ports, dialog, agents, visitors));
+            let invoker = Invoker::InProcess(chat.clone());
+            tokio::spawn(queue::pump(scheduler, invoker.clone()));
+            (invoker, Some(chat))
+        }
+    };
+
+    let gateway = Arc::new(Gateway {
+        domain: addr.to_string(),
+        options,
+        invoker,
+        connections: Mutex::new(HashMap::new()),
+    });
+    let app = Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route(
+            "/@connections/{id}",
+            get(management::info)
+                .post(management::post)
+                .delete(management::delete),
+        )
+        .route(
+            "/{stage}/@connections/{id}",
+            get(management::staged_info)
+                .post(management::staged_post)
+                .delete(management::staged_delete),
+        )
+        .fallback(assets::serve)
+        .with_state(gateway);
+    let server = tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
+            tracing::error!(error = %e, "the gateway stopped");
+        }
+    });
+    Ok(Running {
+        addr,
+        agent_tokens,
+        chat,
+        server,
+    })
+}

@@ -1,0 +1,117 @@
+//! `livechat`: the local gateway (`livechat dev`) and dialog checks (`livechat
+//! validate`).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use livechat_gateway::{Options, start};
+
+#[derive(Parser)]
+#[command(
+    name = "livechat",
+    version,
+    about = "Serverless live chat: local gateway and tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole chat locally: WebSocket API, @connections, widget demo, Agent Inbox.
+    Dev {
+        /// Address to listen on.
+        #[arg(long, env = "LIVECHAT_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Stage name in the @connections URL and in events.
+        #[arg(long, default_value = "local")]
+        stage: String,
+        /// Idle timeout in seconds (API Gateway: 600).
+        #[arg(long, default_value_t = 600)]
+        idle_timeout: u64,
+        /// Maximum connection time in seconds (API Gateway: 7200).
+        #[arg(long, default_value_t = 7200)]
+        max_connection: u64,
+        /// Invoke the functions through this Lambda API (e.g. `cargo lambda watch`'s
+        /// http://127.0.0.1:9000) instead of in process.
+        #[arg(long, env = "LIVECHAT_INVOKE_URL")]
+        invoke_url: Option<String>,
+    },
+    /// Check a dialog file (JSON or YAML) against a directory (the demo one by default).
+    Validate {
+        /// The dialog file.
+        dialog: std::path::PathBuf,
+        /// The directory file (agents, teams, rules).
+        #[arg(long)]
+        directory: Option<std::path::PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    livechat_aws::runtime::init_tracing();
+    match Cli::parse().command {
+        Command::Dev {
+            listen,
+            stage,
+            idle_timeout,
+            max_connection,
+            invoke_url,
+        } => {
+            let options = Options {
+                listen,
+                stage,
+                idle_timeout: Duration::from_secs(idle_timeout),
+                max_connection: Duration::from_secs(max_connection),
+                invoke_url,
+                ..Options::default()
+            };
+            dev(options).await
+        }
+        Command::Validate { dialog, directory } => validate(&dialog, directory.as_deref()),
+    }
+}
+
+async fn dev(options: Options) -> ExitCode {
+    let running = match start(options).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("livechat dev: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let base = format!("http://{}", running.addr);
+    println!("livechat local gateway on {base}");
+    println!("  widget demo page:   {base}/");
+    println!("  WebSocket API:      ws://{}/ws", running.addr);
+    println!("  @connections API:   {base}/local/@connections/{{id}}");
+    println!("  Agent Inbox, one link per demo agent (tokens valid 7 days):");
+    for (agent, token) in &running.agent_tokens {
+        println!("    {agent:<6} {base}/inbox/#token={token}");
+    }
+    tokio::select! {
+        _ = running.server => ExitCode::FAILURE,
+        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+    }
+}
+
+fn validate(dialog: &std::path::Path, directory: Option<&std::path::Path>) -> ExitCode {
+    let mut config = livechat_gateway::local_config(SocketAddr::from(([127, 0, 0, 1], 0)), "local");
+    config.dialog_path = Some(dialog.to_path_buf());
+    config.directory_path = directory.map(std::path::Path::to_path_buf);
+    let checked = livechat_aws::runtime::load_directory(&config)
+        .and_then(|d| livechat_aws::runtime::load_dialog(&config, &d));
+    match checked {
+        Ok(valid) => {
+            println!("{}: valid ({} cards)", dialog.display(), valid.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The SQS delay queue, emulated: events the in-process functions schedule wait in
+//! the in-memory scheduler until due, then go to `route-to-agent` as an SQS event.
+//! Items the function reports failed are delivered again a second later.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use livechat_core::memory::MemoryScheduler;
+use livechat_core::ports::{ScheduledEvent, Scheduler};
+use serde_json::Value;
+use tracing::error;
+
+use crate::events;
+use crate::invoke::{Function, Invoker};
+
+/// How often the queue looks for due events.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// Delivers due events forever.
+pub async fn pump(scheduler: Arc<MemoryScheduler>, invoker: Invoker) {
+    let mut tick = tokio::time::interval(POLL);
+    loop {
+        tick.tick().await;
+        let now = Timestamp::now();
+        let due = scheduler.take_due(now);
+        if due.is_empty() {
+            continue;
+        }
+        let bodies: Vec<(ScheduledEvent, String)> = due
+            .into_iter()
+            .filter_map(|event| {
+                let scheduled = ScheduledEvent { at: now, event };
+                serde_json::to_string(&scheduled)
+                    .ok()
+                    .map(|body| (scheduled, body))
+            })
+            .collect();
+        let texts: Vec<String> = bodies.iter().map(|(_, b)| b.clone()).collect();
+        let event = events::sqs(&texts, now);
+        let failed: Vec<String> = match invoker.invoke(Function::RouteToAgent, event.clone()).await
+        {
+            Ok(response) => response
+                .get("batchItemFailures")
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|i| i.get("itemIdentifier")?.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(e) => {
+                error!(error = %e, "route-to-agent failed; the batch is delivered again");
+                event["Records"]
+                    .as_array()
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|m| m["messageId"].as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+        };
+        let records = event["Records"].as_array().cloned().unwrap_or_default();
+        for (record, (scheduled, _)) in records.iter().zip(bodies) {
+            let id = record["messageId"].as_str().unwrap_or("");
+            if failed.iter().any(|f| f == id) {
+                let retry = now
+                    .saturating_add(SignedDuration::from_secs(1))
+                    .unwrap_or(now);
+                let _ = scheduler.schedule(scheduled.event, retry).await;
+            }
+        }
+    }
+}

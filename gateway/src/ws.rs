@@ -1,0 +1,271 @@
+//! The WebSocket API at `/ws`, behaving like API Gateway's.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ws::{
+    CloseFrame, Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use jiff::Timestamp;
+use livechat_core::protocol::{AGENT_MESSAGE_ACTIONS, CARD_ADVANCE_ACTIONS, RouteKey, route_key};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::events::{self, ConnectionContext};
+use crate::invoke::Function;
+use crate::{Gateway, OpenConnection, Outbound};
+
+/// API Gateway's close code for a message over the size limit.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// API Gateway's close code for the idle timeout and the maximum connection time.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// The route API Gateway selects for `body` (on `$request.body.action`), and the
+/// function integrated with it. An action with no route goes to `$default`.
+pub fn select_route(body: &str) -> (String, Function) {
+    match route_key(body) {
+        RouteKey::Action(a) if CARD_ADVANCE_ACTIONS.contains(&a.as_str()) => {
+            (a, Function::CardAdvance)
+        }
+        RouteKey::Action(a) if AGENT_MESSAGE_ACTIONS.contains(&a.as_str()) => {
+            (a, Function::AgentMessage)
+        }
+        _ => (RouteKey::DEFAULT.to_string(), Function::AgentMessage),
+    }
+}
+
+fn status_of(response: &Value) -> u16 {
+    response
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or(500)
+}
+
+/// `GET /ws`: runs `$connect` before upgrading; a refusal is answered with its
+/// status and no upgrade, as API Gateway does. A plain GET (no upgrade) that the
+/// `connect` function accepts is answered 426 and disconnected again, so a client
+/// can check a token without opening a socket.
+pub async fn upgrade(
+    State(gw): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(pairs): Query<Vec<(String, String)>>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let now = Timestamp::now();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let ctx = ConnectionContext {
+        connection_id: events::random_id(16),
+        domain_name: gw.domain.clone(),
+        stage: gw.options.stage.clone(),
+        api_id: "local".into(),
+        connected_at_ms: now.as_millisecond(),
+        source_ip: peer.ip().to_string(),
+        user_agent: header("user-agent"),
+    };
+    let header_pairs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let mut query: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in pairs {
+        query.entry(k).or_default().push(v);
+    }
+    let event = events::connect(&ctx, &header_pairs, &query, now);
+    let (status, body) = match gw.invoker.invoke(Function::Connect, event).await {
+        Ok(response) => {
+            let body = response
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            (status_of(&response), body)
+        }
+        Err(e) => {
+            error!(error = %e, "the connect function failed");
+            (500, "Internal server error".to_string())
+        }
+    };
+    if !(200..300).contains(&status) {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (code, body).into_response();
+    }
+    match ws {
+        Ok(ws) => {
+            // The limit is ours to enforce with API Gateway's close code, so the
+            // library's own limit sits well above it.
+            let library_limit = gw.options.max_message_bytes.saturating_mul(4);
+            ws.max_message_size(library_limit)
+                .max_frame_size(library_limit)
+                .on_upgrade(move |socket| run(gw, ctx, socket))
+        }
+        Err(_) => {
+            disconnect(&gw, &ctx, 1000, "not a WebSocket upgrade").await;
+            (StatusCode::UPGRADE_REQUIRED, "connect with a WebSocket").into_response()
+        }
+    }
+}
+
+async fn disconnect(gw: &Gateway, ctx: &ConnectionContext, code: u16, reason: &str) {
+    let event = events::disconnect(ctx, code, reason, Timestamp::now());
+    if let Err(e) = gw.invoker.invoke(Function::Connect, event).await {
+        error!(connection = %ctx.connection_id, error = %e, "the $disconnect invocation failed");
+    }
+}
+
+/// One connection's life: messages in order, each invoked on its route; the limits;
+/// `$disconnect` at the end, whoever closed.
+async fn run(gw: Arc<Gateway>, ctx: ConnectionContext, socket: WebSocket) {
+    let id = ctx.connection_id.clone();
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let opened = Timestamp::now();
+    gw.connections().insert(
+        id.clone(),
+        OpenConnection {
+            tx: tx.clone(),
+            connected_at: opened,
+            last_active: opened,
+            source_ip: ctx.source_ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+        },
+    );
+    info!(connection = %id, "connected");
+    let writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            match out {
+                Outbound::Text(text) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Outbound::Close(code, reason) => {
+                    let frame = CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            }
+        }
+    });
+
+    let limits = &gw.options;
+    let hard_deadline = tokio::time::Instant::now() + limits.max_connection;
+    let (code, reason) = loop {
+        let idle_for = {
+            let last = gw.connections().get(&id).map_or(opened, |c| c.last_active);
+            let elapsed = Timestamp::now().duration_since(last).unsigned_abs();
+            limits.idle_timeout.saturating_sub(elapsed)
+        };
+        tokio::select! {
+            incoming = stream.next() => match incoming {
+                None | Some(Err(_)) => break (1006, "connection lost".to_string()),
+                Some(Ok(Message::Close(frame))) => {
+                    break frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
+                }
+                Some(Ok(Message::Text(text))) => {
+                    if text.len() > limits.max_message_bytes {
+                        let _ = tx.send(Outbound::Close(CLOSE_TOO_BIG, "Message too big".into()));
+                        break (CLOSE_TOO_BIG, "Message too big".to_string());
+                    }
+                    gw.touch(&id);
+                    on_message(&gw, &ctx, text.as_str(), false).await;
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    if bytes.len() > limits.max_message_bytes {
+                        let _ = tx.send(Outbound::Close(CLOSE_TOO_BIG, "Message too big".into()));
+                        break (CLOSE_TOO_BIG, "Message too big".to_string());
+                    }
+                    gw.touch(&id);
+                    // API Gateway hands binary frames over base64-encoded; the protocol
+                    // is JSON text, so the handler answers with an error frame either way.
+                    on_message(&gw, &ctx, "", true).await;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => gw.touch(&id),
+            },
+            () = tokio::time::sleep(idle_for) => {
+                let still_idle = gw.connections().get(&id).is_none_or(|c| {
+                    Timestamp::now().duration_since(c.last_active).unsigned_abs() >= limits.idle_timeout
+                });
+                if still_idle {
+                    let _ = tx.send(Outbound::Close(CLOSE_GOING_AWAY, "Going away".into()));
+                    break (CLOSE_GOING_AWAY, "idle timeout".to_string());
+                }
+            }
+            () = tokio::time::sleep_until(hard_deadline) => {
+                let _ = tx.send(Outbound::Close(CLOSE_GOING_AWAY, "Going away".into()));
+                break (CLOSE_GOING_AWAY, "maximum connection duration".to_string());
+            }
+        }
+    };
+    gw.connections().remove(&id);
+    drop(tx);
+    let _ = writer.await;
+    info!(connection = %id, code, reason = %reason, "disconnected");
+    disconnect(&gw, &ctx, code, &reason).await;
+}
+
+async fn on_message(gw: &Gateway, ctx: &ConnectionContext, body: &str, is_base64: bool) {
+    let (route, function) = select_route(body);
+    let event = events::message(ctx, &route, body, is_base64, Timestamp::now());
+    match gw.invoker.invoke(function, event).await {
+        Ok(response) if status_of(&response) >= 500 => {
+            warn!(connection = %ctx.connection_id, route = %route, "the integration answered an error");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            error!(connection = %ctx.connection_id, route = %route, error = %e, "integration failed");
+            // API Gateway tells the client when its integration fails.
+            let frame = r#"{"message": "Internal server error", "connectionId":"#.to_string()
+                + &serde_json::to_string(&ctx.connection_id).unwrap_or_default()
+                + "}";
+            if let Some(c) = gw.connections().get(&ctx.connection_id) {
+                let _ = c.tx.send(Outbound::Text(frame));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_selected_on_the_body_action_with_default_for_the_rest() {
+        assert_eq!(
+            select_route(r#"{"action":"answer"}"#),
+            ("answer".into(), Function::CardAdvance)
+        );
+        assert_eq!(
+            select_route(r#"{"action":"accept"}"#),
+            ("accept".into(), Function::AgentMessage)
+        );
+        assert_eq!(
+            select_route(r#"{"action":"dance"}"#),
+            ("$default".into(), Function::AgentMessage)
+        );
+        assert_eq!(
+            select_route("hello"),
+            ("$default".into(), Function::AgentMessage)
+        );
+        assert_eq!(
+            select_route(r#"{"action":7}"#),
+            ("$default".into(), Function::AgentMessage)
+        );
+    }
+}
