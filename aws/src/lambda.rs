@@ -98,15 +98,23 @@ pub async fn sqs(chat: &Chat, event: SqsEvent) -> SqsBatchResponse {
             }
         };
         let outcome = if scheduled.at > now {
-            chat.ports()
+            let again = chat
+                .ports()
                 .scheduler
                 .schedule(scheduled.event, scheduled.at)
-                .await
-                .map_err(|e| cause_chain(&e))
+                .await;
+            again.map_err(|e| cause_chain(&e))
         } else {
-            chat.delayed(scheduled.event)
-                .await
-                .map_err(|e| cause_chain(&e))
+            match chat.delayed(scheduled.event).await {
+                Ok(()) => Ok(()),
+                // The event names something that is not there (a conversation that
+                // expired, say): delivering it again cannot help.
+                Err(e) if e.is_client_fault() => {
+                    warn!(message_id = %id, error = %e, "dropped a delayed event that no longer applies");
+                    Ok(())
+                }
+                Err(e) => Err(cause_chain(&e)),
+            }
         };
         if let Err(e) = outcome {
             error!(message_id = %id, error = %e, "delayed event failed; SQS will retry it");

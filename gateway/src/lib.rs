@@ -126,6 +126,13 @@ impl Gateway {
         self.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The ids of the open connections.
+    pub fn open_connections(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.connections().keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     /// Marks a connection active now (for the idle timeout).
     fn touch(&self, id: &str) {
         if let Some(c) = self.connections().get_mut(id) {
@@ -142,6 +149,8 @@ pub struct Running {
     pub agent_tokens: Vec<(String, String)>,
     /// The in-process chat, when functions run in process.
     pub chat: Option<Arc<Chat>>,
+    /// The gateway's state (open connections).
+    pub gateway: Arc<Gateway>,
     /// Serves until dropped or aborted.
     pub server: tokio::task::JoinHandle<()>,
 }
@@ -246,6 +255,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         invoker,
         connections: Mutex::new(HashMap::new()),
     });
+    let state = gateway.clone();
     let app = Router::new()
         .route("/ws", get(ws::upgrade))
         .route(
@@ -272,6 +282,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         addr,
         agent_tokens,
         chat,
+        gateway: state,
         server,
     })
 }

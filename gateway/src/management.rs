@@ -69,7 +69,9 @@ pub async fn info(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> Res
 
 /// `DELETE`: closes the connection (its `$disconnect` follows).
 pub async fn delete(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
-    match gw.connections().get(&id) {
+    // Gone at once for the API, as in API Gateway; the socket closes behind it.
+    let removed = gw.connections().remove(&id);
+    match removed {
         Some(c) => {
             let _ =
                 c.tx.send(Outbound::Close(1000, "closed by the server".into()));

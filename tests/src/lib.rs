@@ -105,3 +105,126 @@ impl MemoryWorld {
         c.id
     }
 }
+
+/// A WebSocket client of the local gateway, speaking the JSON protocol.
+pub mod client {
+    use std::time::Duration;
+
+    use futures_util::{SinkExt, StreamExt};
+    use serde_json::Value;
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+    /// How long a test waits for a frame before failing.
+    pub const WAIT: Duration = Duration::from_secs(10);
+
+    /// One open socket.
+    pub struct Client {
+        socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+        /// Frames received but not yet asked for.
+        pub seen: Vec<Value>,
+    }
+
+    impl Client {
+        /// Connects to `url`; the handshake error (with its HTTP status) on refusal.
+        pub async fn connect(url: &str) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+            let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+            Ok(Self {
+                socket,
+                seen: Vec::new(),
+            })
+        }
+
+        /// Sends a JSON frame.
+        pub async fn send(&mut self, frame: Value) {
+            self.send_text(frame.to_string()).await;
+        }
+
+        /// Sends a raw text frame.
+        pub async fn send_text(&mut self, text: String) {
+            self.socket
+                .send(Message::Text(text.into()))
+                .await
+                .expect("socket open");
+        }
+
+        /// The next message of any kind, or `None` when the socket ended.
+        pub async fn next_message(&mut self) -> Option<Message> {
+            match tokio::time::timeout(WAIT, self.socket.next()).await {
+                Ok(Some(Ok(m))) => Some(m),
+                Ok(_) => None,
+                Err(_) => panic!("no message within {WAIT:?}; seen so far: {:?}", self.seen),
+            }
+        }
+
+        /// Waits for the first frame of `kind` (`type` field), keeping the others seen.
+        pub async fn expect(&mut self, kind: &str) -> Value {
+            if let Some(i) = self.seen.iter().position(|f| f["type"] == kind) {
+                return self.seen.remove(i);
+            }
+            loop {
+                match self.next_message().await {
+                    Some(Message::Text(text)) => {
+                        let frame: Value =
+                            serde_json::from_str(text.as_str()).expect("server frames are JSON");
+                        if frame["type"] == kind {
+                            return frame;
+                        }
+                        self.seen.push(frame);
+                    }
+                    Some(Message::Close(frame)) => panic!(
+                        "closed ({frame:?}) while waiting for {kind}; seen {:?}",
+                        self.seen
+                    ),
+                    Some(_) => {}
+                    None => panic!(
+                        "socket ended while waiting for {kind}; seen {:?}",
+                        self.seen
+                    ),
+                }
+            }
+        }
+
+        /// Waits for the socket to close and returns the close code.
+        pub async fn closed(&mut self) -> Option<u16> {
+            loop {
+                match self.next_message().await {
+                    Some(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                    Some(_) => {}
+                    None => return None,
+                }
+            }
+        }
+    }
+}
+
+/// A chat on the in-memory ports with the demo account, as the functions run it.
+pub fn memory_chat() -> (livechat_core::service::Chat, Arc<MemoryPush>) {
+    use livechat_core::auth::{AgentVerifier, VisitorTokens};
+    let directory = livechat_core::demo::directory().expect("demo directory");
+    let dialog = livechat_core::demo::dialog(&directory).expect("demo dialog");
+    let push = Arc::new(MemoryPush::new());
+    let ports = Ports {
+        store: Arc::new(MemoryStore::with_directory(directory)),
+        push: push.clone(),
+        scheduler: Arc::new(MemoryScheduler::new()),
+        clock: Arc::new(livechat_core::ports::SystemClock),
+        notifier: Arc::new(MemoryNotifier::new()),
+    };
+    let secret = livechat_gateway::LOCAL_AGENT_SECRET.as_bytes();
+    let chat = livechat_core::service::Chat::new(
+        ports,
+        dialog,
+        AgentVerifier::hs256(
+            secret,
+            livechat_gateway::LOCAL_ISSUER,
+            livechat_gateway::LOCAL_AUDIENCE,
+        ),
+        VisitorTokens::new(
+            livechat_gateway::LOCAL_VISITOR_SECRET.as_bytes(),
+            livechat_gateway::LOCAL_ISSUER,
+        ),
+    );
+    (chat, push)
+}

@@ -1,0 +1,125 @@
+//! Real API Gateway WebSocket and SQS events through the functions' handlers: AWS's
+//! own fixture events (in `../shared/fixtures/aws-events` beside the repository,
+//! where that folder exists) and the repository's `events/` (used for local invoke).
+//! Every file must parse and get a sensible answer.
+
+use std::path::{Path, PathBuf};
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use aws_lambda_events::sqs::SqsEvent;
+use livechat_core::service::Chat;
+use livechat_tests::memory_chat;
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    files.sort();
+    files
+}
+
+/// What one event got: the HTTP status for API Gateway events, the number of failed
+/// items for SQS events.
+#[derive(Debug, PartialEq, Eq)]
+enum Answer {
+    Status(i64),
+    SqsFailures(usize),
+}
+
+async fn run(chat: &Chat, path: &Path) -> Answer {
+    let text = std::fs::read_to_string(path).unwrap();
+    let raw: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if raw.get("Records").is_some() {
+        let event: SqsEvent =
+            serde_json::from_value(raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return Answer::SqsFailures(
+            route_to_agent::handle(chat, event)
+                .await
+                .batch_item_failures
+                .len(),
+        );
+    }
+    let event: ApiGatewayWebsocketProxyRequest =
+        serde_json::from_value(raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let response = match event.request_context.route_key.as_deref() {
+        Some("$connect" | "$disconnect") => connect::handle(chat, event).await,
+        Some(route) if livechat_core::protocol::CARD_ADVANCE_ACTIONS.contains(&route) => {
+            card_advance::handle(chat, event).await
+        }
+        _ => agent_message::handle(chat, event).await,
+    };
+    Answer::Status(response.status_code)
+}
+
+#[tokio::test]
+async fn every_aws_fixture_event_parses_and_gets_a_sensible_answer() {
+    let dir = repo().join("../shared/fixtures/aws-events");
+    let files = json_files(&dir);
+    if files.is_empty() {
+        eprintln!(
+            "{} is absent here: nothing to run (CI always has it)",
+            dir.display()
+        );
+        return;
+    }
+    let (chat, _) = memory_chat();
+    for file in &files {
+        let answer = run(&chat, file).await;
+        // Anonymous $connect and $disconnect succeed; the SQS fixture's body is not
+        // a delayed event, so it is dropped (not retried forever).
+        let expected = if file.to_string_lossy().contains("sqs") {
+            Answer::SqsFailures(0)
+        } else {
+            Answer::Status(200)
+        };
+        assert_eq!(answer, expected, "{}", file.display());
+    }
+}
+
+#[tokio::test]
+async fn the_repository_event_files_get_their_documented_answers() {
+    let (chat, push) = memory_chat();
+    let connection = livechat_core::domain::ConnectionId::parse("LocalInvoke01=").unwrap();
+    push.open(&connection);
+    let expected = [
+        ("connect-visitor.json", Answer::Status(200)),
+        ("message-start.json", Answer::Status(200)),
+        ("message-default.json", Answer::Status(200)),
+        ("connect-agent-bad-token.json", Answer::Status(401)),
+        ("disconnect.json", Answer::Status(200)),
+        ("sqs-route.json", Answer::SqsFailures(0)),
+    ];
+    assert_eq!(
+        json_files(&repo().join("events")).len(),
+        expected.len(),
+        "every event file has an expectation"
+    );
+
+    for (name, answer) in expected {
+        assert_eq!(
+            run(&chat, &repo().join("events").join(name)).await,
+            answer,
+            "{name}"
+        );
+    }
+
+    let frames: Vec<Value> = push
+        .take(&connection)
+        .iter()
+        .map(|f| serde_json::from_str(f).unwrap())
+        .collect();
+    let kinds: Vec<&str> = frames.iter().filter_map(|f| f["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["session", "cards", "error"],
+        "start got its session and cards, $default an error frame"
+    );
+    assert_eq!(frames[2]["code"], "not_json");
+}

@@ -1,0 +1,311 @@
+//! The whole chat through the local gateway, with real WebSocket clients, as a
+//! browser would use it; and the `@connections` API through the real
+//! `aws-sdk-apigatewaymanagement` client.
+
+use std::time::Duration;
+
+use livechat_gateway::{Options, Running, start};
+use livechat_tests::client::Client;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite;
+
+async fn gateway(options: Options) -> Running {
+    let options = Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..options
+    };
+    start(options).await.expect("gateway starts")
+}
+
+fn ws_url(g: &Running, query: &str) -> String {
+    format!("ws://{}/ws{query}", g.addr)
+}
+
+fn token(g: &Running, agent: &str) -> String {
+    g.agent_tokens
+        .iter()
+        .find(|(a, _)| a == agent)
+        .map(|(_, t)| t.clone())
+        .unwrap()
+}
+
+async fn agent(g: &Running, name: &str) -> Client {
+    let mut c = Client::connect(&ws_url(g, &format!("?agent_token={}", token(g, name))))
+        .await
+        .unwrap();
+    c.send(json!({"action": "sync"})).await;
+    assert_eq!(c.expect("availability").await["available"], true);
+    c
+}
+
+/// A visitor who walks the demo dialog to its live chat card; returns the client and
+/// its `session` frame.
+async fn visitor_at_live_chat(g: &Running, first_name: &str) -> (Client, Value) {
+    let mut v = Client::connect(&ws_url(g, "")).await.unwrap();
+    v.send(json!({"action": "start", "page_url": "https://acme.example/pricing"}))
+        .await;
+    let session = v.expect("session").await;
+    let cards = v.expect("cards").await;
+    assert_eq!(cards["cards"][1]["type"], "question");
+    v.send(json!({"action": "answer", "card": "ask", "answer": 0}))
+        .await;
+    assert_eq!(v.expect("cards").await["cards"][0]["card"], "first_name");
+    v.send(json!({"action": "submit", "card": "first_name", "value": first_name}))
+        .await;
+    v.expect("cards").await;
+    v.send(json!({"action": "submit", "card": "email", "value": "not-an-email"}))
+        .await;
+    let refused = v.expect("cards").await;
+    assert_eq!(
+        refused["cards"][0]["error"],
+        "enter an email address like name@example.com"
+    );
+    v.send(json!({"action": "submit", "card": "email", "value": format!("{}@visitor.example", first_name.to_lowercase())})).await;
+    let live = v.expect("cards").await;
+    let last = live["cards"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["type"], "live_chat");
+    v.expect("waiting").await;
+    (v, session)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_and_an_agent_chat_through_the_gateway_from_offer_to_end() {
+    let g = gateway(Options::default()).await;
+    let mut ana = agent(&g, "ana").await;
+
+    let (mut visitor, session) = visitor_at_live_chat(&g, "Jo").await;
+    let conversation = session["conversation"].clone();
+    let offer = ana.expect("offer").await;
+    assert_eq!(offer["conversation"], conversation);
+    assert_eq!(offer["visitor"]["name"], "Jo");
+    assert_eq!(offer["visitor"]["page_url"], "https://acme.example/pricing");
+
+    ana.send(json!({"action": "accept", "conversation": conversation}))
+        .await;
+    ana.expect("chat_started").await;
+    assert_eq!(
+        visitor.expect("agent_joined").await["agent_name"],
+        "Ana Lima"
+    );
+
+    visitor
+        .send(json!({"action": "send_message", "id": "v-1", "text": "How much for 20 seats?"}))
+        .await;
+    visitor.expect("ack").await;
+    assert_eq!(
+        ana.expect("message").await["message"]["text"],
+        "How much for 20 seats?"
+    );
+    ana.send(json!({"action": "typing", "conversation": conversation, "typing": true}))
+        .await;
+    assert_eq!(visitor.expect("typing").await["typing"], true);
+    ana.send(json!({"action": "send_message", "conversation": conversation, "id": "a-1", "text": "€12 a seat: https://acme.example/pricing"})).await;
+    let reply = loop {
+        let m = visitor.expect("message").await;
+        if m["message"]["id"] == "a-1" {
+            break m;
+        }
+    };
+    assert_eq!(reply["message"]["seq"], 2);
+
+    ana.send(json!({"action": "end_session", "conversation": conversation}))
+        .await;
+    assert_eq!(visitor.expect("chat_ended").await["reason"], "completed");
+    assert_eq!(ana.expect("chat_ended").await["conversation"], conversation);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_over_three_agents_offers_visitors_one_to_four_to_a_b_c_then_a() {
+    let g = gateway(Options::default()).await;
+    let mut agents = [
+        agent(&g, "ana").await,
+        agent(&g, "ben").await,
+        agent(&g, "cleo").await,
+    ];
+    let names = ["ana", "ben", "cleo", "ana"];
+
+    for (i, expected) in names.iter().enumerate() {
+        let (_visitor, session) = visitor_at_live_chat(&g, &format!("Visitor{i}")).await;
+        let who = ["ana", "ben", "cleo"]
+            .iter()
+            .position(|n| n == expected)
+            .unwrap();
+        let offer = agents[who].expect("offer").await;
+        assert_eq!(
+            offer["conversation"],
+            session["conversation"],
+            "visitor {} goes to {expected}",
+            i + 1
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_agent_token_is_refused_before_the_upgrade() {
+    let g = gateway(Options::default()).await;
+
+    let forged = Client::connect(&ws_url(&g, "?agent_token=eyJhbGciOiJIUzI1NiJ9.e30.x")).await;
+
+    match forged {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 401),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("a forged token was accepted"),
+    }
+    assert!(g.gateway.open_connections().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_who_reconnects_with_their_session_token_gets_the_same_conversation_and_its_history()
+ {
+    let g = gateway(Options::default()).await;
+    let mut ana = agent(&g, "ana").await;
+    let (mut visitor, session) = visitor_at_live_chat(&g, "Mo").await;
+    let conversation = session["conversation"].clone();
+    ana.expect("offer").await;
+    ana.send(json!({"action": "accept", "conversation": conversation}))
+        .await;
+    visitor.expect("agent_joined").await;
+    visitor
+        .send(json!({"action": "send_message", "id": "m-1", "text": "before the refresh"}))
+        .await;
+    visitor.expect("ack").await;
+    drop(visitor);
+
+    let token = session["visitor_token"].as_str().unwrap();
+    let mut again = Client::connect(&ws_url(&g, &format!("?visitor_token={token}")))
+        .await
+        .unwrap();
+    again.send(json!({"action": "start"})).await;
+
+    assert_eq!(again.expect("session").await["conversation"], conversation);
+    assert_eq!(
+        again.expect("history").await["messages"][0]["text"],
+        "before the refresh"
+    );
+    again.expect("agent_joined").await;
+    let stolen = Client::connect(&ws_url(
+        &g,
+        &format!("?visitor_token={}x", &token[..token.len() - 1]),
+    ))
+    .await;
+    assert!(matches!(stolen, Err(tungstenite::Error::Http(r)) if r.status().as_u16() == 401));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_get_error_frames_and_the_connection_survives() {
+    let g = gateway(Options::default()).await;
+    let mut v = Client::connect(&ws_url(&g, "")).await.unwrap();
+
+    v.send_text("not json".into()).await;
+    assert_eq!(v.expect("error").await["code"], "not_json");
+    v.send(json!({"action": "dance"})).await;
+    assert_eq!(v.expect("error").await["code"], "unknown_action");
+    v.send(json!({"action": "send_message", "id": "x", "text": "a".repeat(4_001)}))
+        .await;
+    assert_eq!(v.expect("error").await["code"], "bad_field");
+
+    v.send(json!({"action": "start"})).await;
+    v.expect("session").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_128_kb_closes_the_connection_with_1009() {
+    let g = gateway(Options::default()).await;
+    let mut v = Client::connect(&ws_url(&g, "")).await.unwrap();
+    v.send_text("x".repeat(128 * 1024)).await;
+    assert_eq!(v.expect("error").await["code"], "not_json");
+
+    v.send_text("x".repeat(128 * 1024 + 1)).await;
+
+    assert_eq!(v.closed().await, Some(1009));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_closed_and_so_is_one_past_its_maximum_time() {
+    let g = gateway(Options {
+        idle_timeout: Duration::from_millis(300),
+        max_connection: Duration::from_secs(60),
+        ..Options::default()
+    })
+    .await;
+    let mut idle = Client::connect(&ws_url(&g, "")).await.unwrap();
+    assert_eq!(idle.closed().await, Some(1001));
+
+    let g = gateway(Options {
+        max_connection: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await;
+    let mut busy = Client::connect(&ws_url(&g, "")).await.unwrap();
+    for _ in 0..3 {
+        busy.send(json!({"action": "ping"})).await;
+        busy.expect("pong").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(busy.closed().await, Some(1001));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connections_api_answers_the_real_sdk_client() {
+    let g = gateway(Options::default()).await;
+    let mut v = Client::connect(&ws_url(&g, "")).await.unwrap();
+    let id = g.gateway.open_connections().pop().unwrap();
+    let sdk = livechat_gateway::local_sdk_config();
+    let client =
+        livechat_aws::runtime::management_client(&sdk, &format!("http://{}/local", g.addr));
+
+    client
+        .post_to_connection()
+        .connection_id(&id)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+            r#"{"type":"pong"}"#,
+        ))
+        .send()
+        .await
+        .unwrap();
+    v.expect("pong").await;
+
+    let info = client
+        .get_connection()
+        .connection_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(info.connected_at().is_some());
+    assert_eq!(
+        info.identity().and_then(|i| i.source_ip()),
+        Some("127.0.0.1")
+    );
+
+    let gone = client
+        .post_to_connection()
+        .connection_id("NoSuchConnId=")
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new("{}"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        gone.as_service_error()
+            .is_some_and(|e| e.is_gone_exception()),
+        "{gone:?}"
+    );
+
+    client
+        .delete_connection()
+        .connection_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(v.closed().await.is_some());
+    let after = client
+        .get_connection()
+        .connection_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        after
+            .as_service_error()
+            .is_some_and(|e| e.is_gone_exception())
+    );
+}
