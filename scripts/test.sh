@@ -17,3 +17,9 @@ cargo test --workspace --locked
 
 echo "== web unit tests (node --test)"
 node --test web/
+
+echo "== browser end-to-end (Debian chromium + playwright-core)"
+tests/browser/run.sh
+
+echo "== Lambda builds and local invoke (cargo-lambda)"
+scripts/local-invoke.sh

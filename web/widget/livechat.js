@@ -31,6 +31,7 @@ function init() {
   let attributes = null;
   let thread = new Thread();
   let agentName = null;
+  let joinedNote = null; // the agent whose "joined" note is shown (a reconnect repeats agent_joined)
   let phase = 'dialog'; // dialog | waiting | chat | fallback | ended
   let started = false;
   let lastTypingSent = 0;
@@ -95,7 +96,7 @@ function init() {
   function setPhase(next) {
     phase = next;
     const chatting = next === 'chat';
-    view.setComposer(chatting, next === 'ended' ? 'Chat ended' : undefined);
+    view.setComposer(chatting, { ended: 'Chat ended', waiting: 'Waiting for an agent…' }[next]);
     view.setEndable(chatting || next === 'waiting');
     if (next === 'waiting') view.setHeader('Chat with us', 'Connecting you to an agent…');
     if (chatting) view.setHeader(agentName || 'Chat with us', agentName ? 'Online' : 'Connected');
@@ -129,6 +130,7 @@ function init() {
     store.remove('visitor_token');
     thread = new Thread();
     agentName = null;
+    joinedNote = null;
     submitted.clear();
     view.reset();
     view.setHeader('Chat with us', 'We usually reply in a few minutes');
@@ -175,13 +177,25 @@ function init() {
         view.setWaiting(frame.position ? `Waiting for an agent… you are number ${frame.position}` : 'Waiting for an agent…');
         if (phase === 'dialog') setPhase('waiting');
         break;
-      case 'agent_joined':
+      case 'agent_joined': {
         agentName = frame.agent_name || 'An agent';
         view.setWaiting(null);
         setPhase('chat');
-        view.note(`${agentName} joined the chat`);
-        view.bumpUnread();
+        // After a reload the history comes before agent_joined: name the agent on
+        // the messages already shown and put the note before the agent's first one.
+        // A reconnect repeats agent_joined: one note per agent.
+        if (joinedNote === null) {
+          const fromAgent = thread.list().filter((m) => m.sender?.kind === 'agent');
+          fromAgent.forEach(show);
+          view.note(`${agentName} joined the chat`, fromAgent[0]?.id);
+          view.bumpUnread();
+        } else if (joinedNote !== agentName) {
+          view.note(`${agentName} joined the chat`);
+          view.bumpUnread();
+        }
+        joinedNote = agentName;
         break;
+      }
       case 'typing':
         if (frame.from?.kind !== 'visitor') view.setTyping(Boolean(frame.typing), agentName);
         break;

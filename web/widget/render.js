@@ -335,8 +335,10 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       if (m.pending) bubbleEl.dataset.pending = '1';
       put(bubbleEl, later || (m.pending ? null : firstPending));
     },
-    note(text) {
-      put(el('div', 'lc-note', text));
+    /** A centred note; before the message with id `beforeId` when it is shown. */
+    note(text, beforeId) {
+      const before = beforeId == null ? null : [...stream.children].find((n) => n.dataset.id === `lc-m-${beforeId}`);
+      put(el('div', 'lc-note', text), before || null);
     },
     setTyping(on, who) {
       clearTimeout(typingTimer);
