@@ -12,8 +12,24 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== cargo test"
-cargo test --workspace --locked
+echo "== DynamoDB Local (for the store conformance, contention and gateway tests)"
+DYNAMODB_ENDPOINT=$(scripts/dynamodb-local.sh start "${DYNAMODB_PORT:-8000}")
+export DYNAMODB_ENDPOINT LIVECHAT_REQUIRE_DYNAMODB=1
+trap 'scripts/dynamodb-local.sh stop' EXIT
+echo "   $DYNAMODB_ENDPOINT"
+
+echo "== cargo test (full output: target/test-output.txt)"
+mkdir -p target
+set +e
+cargo test --workspace --locked -- --nocapture >target/test-output.txt 2>&1
+status=$?
+set -e
+grep -E '^test .* (ok|FAILED|ignored)$|test result|^DynamoDB|^1000 requests' target/test-output.txt || true
+if [ "$status" -ne 0 ]; then
+  tail -n 80 target/test-output.txt
+  echo "cargo test failed ($status)" >&2
+  exit "$status"
+fi
 
 echo "== web unit tests (node --test)"
 node --test web/

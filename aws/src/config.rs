@@ -40,8 +40,12 @@ pub struct Config {
     /// `DIALOG_PATH`: the dialog file (JSON or YAML); the bundled demo dialog when unset.
     pub dialog_path: Option<PathBuf>,
     /// `DIRECTORY_PATH`: agents, teams, rules and settings (YAML or JSON); the demo
-    /// directory when unset.
+    /// directory when unset. Seeds the store when it has no directory yet.
     pub directory_path: Option<PathBuf>,
+    /// `TABLE_NAME`: the DynamoDB table; unset only for local runs on the in-memory store.
+    pub table_name: Option<String>,
+    /// `DYNAMODB_ENDPOINT`: a DynamoDB endpoint other than AWS's (DynamoDB Local).
+    pub dynamodb_endpoint: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -54,6 +58,8 @@ impl std::fmt::Debug for Config {
             .field("agent_keys", &self.agent_keys)
             .field("dialog_path", &self.dialog_path)
             .field("directory_path", &self.directory_path)
+            .field("table_name", &self.table_name)
+            .field("dynamodb_endpoint", &self.dynamodb_endpoint)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +113,8 @@ impl Config {
             visitor_secret,
             dialog_path: get("DIALOG_PATH").map(PathBuf::from),
             directory_path: get("DIRECTORY_PATH").map(PathBuf::from),
+            table_name: get("TABLE_NAME"),
+            dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
         })
     }
 }

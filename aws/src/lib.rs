@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`config`]: the functions' configuration, read once at cold start from the
 //!   environment, naming any missing variable.
+//! - [`dynamo`]: every store port on one DynamoDB table, and a request counter.
 //! - [`push`]: the push port on the API Gateway Management API (`@connections`).
 //! - [`scheduler`]: the scheduler port on an SQS delay queue.
 //! - [`notifier`]: admin notifications (structured logs for now).
@@ -13,6 +14,7 @@
 //! [`Chat`]: livechat_core::service::Chat
 
 pub mod config;
+pub mod dynamo;
 pub mod lambda;
 pub mod notifier;
 pub mod push;

@@ -10,7 +10,7 @@ use aws_config::timeout::TimeoutConfig;
 use livechat_core::auth::{AgentVerifier, VisitorTokens};
 use livechat_core::dialog::{Dialog, ValidDialog, validate};
 use livechat_core::memory::{MemoryScheduler, MemoryStore};
-use livechat_core::ports::{Clock, Ports, Scheduler, Store, SystemClock};
+use livechat_core::ports::{Clock, DirectoryStore, Ports, Scheduler, Store, SystemClock};
 use livechat_core::routing::Directory;
 use livechat_core::service::Chat;
 use serde::Serialize;
@@ -32,6 +32,8 @@ pub enum StartError {
     Keys(#[from] livechat_core::auth::AuthError),
     #[error("demo configuration: {0}")]
     Demo(#[from] livechat_core::demo::DemoError),
+    #[error("the store could not be prepared")]
+    Store(#[from] livechat_core::ports::StoreError),
 }
 
 /// Installs the tracing subscriber: JSON lines in Lambda (or with `LOG_FORMAT=json`),
@@ -160,9 +162,35 @@ pub fn verifiers(config: &Config) -> Result<(AgentVerifier, VisitorTokens), Star
     ))
 }
 
+/// The DynamoDB client of `config` (its endpoint override, if any).
+pub fn dynamodb_client(sdk: &aws_config::SdkConfig, config: &Config) -> aws_sdk_dynamodb::Client {
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(endpoint) = &config.dynamodb_endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    aws_sdk_dynamodb::Client::from_conf(builder.build())
+}
+
+/// The store of `config`: DynamoDB when `TABLE_NAME` is set (seeded with `directory`
+/// when it has none yet), otherwise the in-memory store holding `directory`.
+pub async fn build_store(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    directory: Directory,
+) -> Result<Arc<dyn Store>, StartError> {
+    let Some(table) = &config.table_name else {
+        return Ok(Arc::new(MemoryStore::with_directory(directory)));
+    };
+    let store = crate::dynamo::DynamoStore::new(dynamodb_client(sdk, config), table.clone());
+    if store.directory().await? == Directory::default() {
+        store.put_directory(&directory).await?;
+    }
+    Ok(Arc::new(store))
+}
+
 /// Builds the chat of a Lambda function: pushes through `@connections`, delayed
 /// events on the SQS queue (or kept in the process when no queue is configured), the
-/// store seeded with the directory.
+/// store of [`build_store`].
 pub async fn build_chat(config: &Config) -> Result<Chat, StartError> {
     let sdk = sdk_config().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -179,9 +207,8 @@ pub async fn build_chat(config: &Config) -> Result<Chat, StartError> {
             Arc::new(MemoryScheduler::new())
         }
     };
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::with_directory(directory));
     let ports = Ports {
-        store,
+        store: build_store(&sdk, config, directory).await?,
         push: Arc::new(ApiGatewayPush::new(management_client(
             &sdk,
             &config.management_endpoint,

@@ -31,7 +31,7 @@ use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
 use livechat_aws::config::{AgentKeys, Config};
 use livechat_core::auth::AgentTokenIssuer;
-use livechat_core::memory::{MemoryScheduler, MemoryStore};
+use livechat_core::memory::MemoryScheduler;
 use livechat_core::ports::{Ports, SystemClock};
 use livechat_core::service::Chat;
 use tokio::sync::mpsc;
@@ -62,6 +62,10 @@ pub struct Options {
     pub max_message_bytes: usize,
     /// Invoke functions through this Lambda API base URL instead of in process.
     pub invoke_url: Option<String>,
+    /// Keep state in DynamoDB at this endpoint (DynamoDB Local) instead of memory.
+    pub dynamodb_endpoint: Option<String>,
+    /// The DynamoDB table (created on DynamoDB Local when missing).
+    pub table: String,
 }
 
 impl Default for Options {
@@ -73,6 +77,8 @@ impl Default for Options {
             max_connection: Duration::from_secs(7200),
             max_message_bytes: 128 * 1024,
             invoke_url: None,
+            dynamodb_endpoint: None,
+            table: "livechat".into(),
         }
     }
 }
@@ -87,6 +93,31 @@ pub enum StartError {
     },
     #[error(transparent)]
     Chat(#[from] livechat_aws::runtime::StartError),
+    #[error("cannot create the DynamoDB table {table}: {reason}")]
+    Table { table: String, reason: String },
+}
+
+/// Creates the table on DynamoDB Local when it does not exist yet.
+async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), StartError> {
+    let exists = client.describe_table().table_name(table).send().await;
+    match exists {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            livechat_aws::dynamo::table::create(client, table)
+                .await
+                .map_err(|e| StartError::Table {
+                    table: table.into(),
+                    reason: livechat_core::service::cause_chain(&e),
+                })
+        }
+        Err(e) => Err(StartError::Table {
+            table: table.into(),
+            reason: livechat_core::service::cause_chain(&e),
+        }),
+    }
 }
 
 /// What the gateway sends down one socket.
@@ -167,6 +198,8 @@ pub fn local_config(addr: SocketAddr, stage: &str) -> Config {
         visitor_secret: LOCAL_VISITOR_SECRET.into(),
         dialog_path: std::env::var_os("DIALOG_PATH").map(Into::into),
         directory_path: std::env::var_os("DIRECTORY_PATH").map(Into::into),
+        table_name: None,
+        dynamodb_endpoint: None,
     }
 }
 
@@ -204,7 +237,11 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         addr: options.listen,
         source,
     })?;
-    let config = local_config(addr, &options.stage);
+    let mut config = local_config(addr, &options.stage);
+    if let Some(endpoint) = &options.dynamodb_endpoint {
+        config.dynamodb_endpoint = Some(endpoint.clone());
+        config.table_name = Some(options.table.clone());
+    }
     let directory = livechat_aws::runtime::load_directory(&config)?;
     let issuer =
         AgentTokenIssuer::hs256(LOCAL_AGENT_SECRET.as_bytes(), LOCAL_ISSUER, LOCAL_AUDIENCE);
@@ -232,8 +269,16 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
             let dialog = livechat_aws::runtime::load_dialog(&config, &directory)?;
             let scheduler = Arc::new(MemoryScheduler::new());
             let sdk = local_sdk_config();
+            if config.table_name.is_some() {
+                ensure_table(
+                    &livechat_aws::runtime::dynamodb_client(&sdk, &config),
+                    &options.table,
+                )
+                .await?;
+            }
+            let store = livechat_aws::runtime::build_store(&sdk, &config, directory).await?;
             let ports = Ports {
-                store: Arc::new(MemoryStore::with_directory(directory)),
+                store,
                 push: Arc::new(livechat_aws::push::ApiGatewayPush::new(
                     livechat_aws::runtime::management_client(&sdk, &config.management_endpoint),
                 )),

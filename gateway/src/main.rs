@@ -39,6 +39,13 @@ enum Command {
         /// http://127.0.0.1:9000) instead of in process.
         #[arg(long, env = "LIVECHAT_INVOKE_URL")]
         invoke_url: Option<String>,
+        /// Keep state in DynamoDB at this endpoint (DynamoDB Local, e.g.
+        /// http://127.0.0.1:8000) instead of the embedded in-memory store.
+        #[arg(long, env = "DYNAMODB_ENDPOINT")]
+        dynamodb_endpoint: Option<String>,
+        /// The DynamoDB table (created when missing).
+        #[arg(long, env = "TABLE_NAME", default_value = "livechat")]
+        table: String,
     },
     /// Check a dialog file (JSON or YAML) against a directory (the demo one by default).
     Validate {
@@ -60,6 +67,8 @@ async fn main() -> ExitCode {
             idle_timeout,
             max_connection,
             invoke_url,
+            dynamodb_endpoint,
+            table,
         } => {
             let options = Options {
                 listen,
@@ -67,6 +76,8 @@ async fn main() -> ExitCode {
                 idle_timeout: Duration::from_secs(idle_timeout),
                 max_connection: Duration::from_secs(max_connection),
                 invoke_url,
+                dynamodb_endpoint,
+                table,
                 ..Options::default()
             };
             dev(options).await

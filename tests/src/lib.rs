@@ -201,14 +201,29 @@ pub mod client {
 
 /// A chat on the in-memory ports with the demo account, as the functions run it.
 pub fn memory_chat() -> (livechat_core::service::Chat, Arc<MemoryPush>) {
+    let directory = livechat_core::demo::directory().expect("demo directory");
+    let (chat, push, _) = chat_on(Arc::new(MemoryStore::with_directory(directory)));
+    (chat, push)
+}
+
+/// A chat with the demo dialog on `store` (which holds the directory), in-memory
+/// pushes and delay queue, the wall clock, and the local gateway's token keys.
+pub fn chat_on(
+    store: Arc<dyn livechat_core::ports::Store>,
+) -> (
+    livechat_core::service::Chat,
+    Arc<MemoryPush>,
+    Arc<MemoryScheduler>,
+) {
     use livechat_core::auth::{AgentVerifier, VisitorTokens};
     let directory = livechat_core::demo::directory().expect("demo directory");
     let dialog = livechat_core::demo::dialog(&directory).expect("demo dialog");
     let push = Arc::new(MemoryPush::new());
+    let scheduler = Arc::new(MemoryScheduler::new());
     let ports = Ports {
-        store: Arc::new(MemoryStore::with_directory(directory)),
+        store,
         push: push.clone(),
-        scheduler: Arc::new(MemoryScheduler::new()),
+        scheduler: scheduler.clone(),
         clock: Arc::new(livechat_core::ports::SystemClock),
         notifier: Arc::new(MemoryNotifier::new()),
     };
@@ -226,5 +241,57 @@ pub fn memory_chat() -> (livechat_core::service::Chat, Arc<MemoryPush>) {
             livechat_gateway::LOCAL_ISSUER,
         ),
     );
-    (chat, push)
+    (chat, push, scheduler)
+}
+
+pub mod conformance;
+
+/// DynamoDB Local, when the test command started it (`DYNAMODB_ENDPOINT`).
+pub mod dynamodb {
+    use livechat_aws::dynamo::DynamoStore;
+    use livechat_aws::dynamo::counting::RequestCounter;
+
+    /// The endpoint of DynamoDB Local, or `None` to skip. With
+    /// `LIVECHAT_REQUIRE_DYNAMODB=1` (the test command sets it) a missing endpoint is
+    /// a failure, so CI can never skip these tests silently.
+    pub fn endpoint() -> Option<String> {
+        let endpoint = std::env::var("DYNAMODB_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty());
+        if endpoint.is_none() {
+            assert!(
+                std::env::var_os("LIVECHAT_REQUIRE_DYNAMODB").is_none(),
+                "LIVECHAT_REQUIRE_DYNAMODB is set but DYNAMODB_ENDPOINT is not: start DynamoDB Local (scripts/dynamodb-local.sh)"
+            );
+            eprintln!(
+                "DYNAMODB_ENDPOINT is not set: skipping (./scripts/test.sh runs DynamoDB Local)"
+            );
+        }
+        endpoint
+    }
+
+    /// A DynamoDB client for `endpoint` that counts its requests.
+    pub fn client(endpoint: &str) -> (aws_sdk_dynamodb::Client, RequestCounter) {
+        let counter = RequestCounter::new();
+        let sdk = livechat_gateway::local_sdk_config();
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .interceptor(counter.clone())
+            .build();
+        (aws_sdk_dynamodb::Client::from_conf(config), counter)
+    }
+
+    /// A store on a new, empty table of DynamoDB Local, and its request counter.
+    pub async fn fresh_store(endpoint: &str) -> (DynamoStore, RequestCounter) {
+        let (client, counter) = client(endpoint);
+        let table = format!(
+            "livechat-test-{}",
+            livechat_core::domain::new_ulid().to_lowercase()
+        );
+        livechat_aws::dynamo::table::create(&client, &table)
+            .await
+            .expect("create the test table");
+        counter.reset();
+        (DynamoStore::new(client, table), counter)
+    }
 }

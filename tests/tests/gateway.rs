@@ -70,7 +70,28 @@ async fn visitor_at_live_chat(g: &Running, first_name: &str) -> (Client, Value) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_and_an_agent_chat_through_the_gateway_from_offer_to_end() {
-    let g = gateway(Options::default()).await;
+    chat_from_offer_to_end(Options::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_chat_also_runs_on_dynamodb_local() {
+    let Some(endpoint) = livechat_tests::dynamodb::endpoint() else {
+        return;
+    };
+    let table = format!(
+        "gateway-{}",
+        livechat_core::domain::new_ulid().to_lowercase()
+    );
+    chat_from_offer_to_end(Options {
+        dynamodb_endpoint: Some(endpoint),
+        table,
+        ..Options::default()
+    })
+    .await;
+}
+
+async fn chat_from_offer_to_end(options: Options) {
+    let g = gateway(options).await;
     let mut ana = agent(&g, "ana").await;
 
     let (mut visitor, session) = visitor_at_live_chat(&g, "Jo").await;

@@ -37,6 +37,7 @@ struct Inner {
     loads: HashMap<AgentId, BTreeSet<ConversationId>>,
     peak_loads: HashMap<AgentId, u32>,
     sessions: HashMap<crate::domain::VisitorId, VisitorSession>,
+    toggles: HashMap<AgentId, ManualToggle>,
 }
 
 /// The in-memory store: every store port over one mutex-guarded state.
@@ -98,7 +99,14 @@ impl MemoryStore {
 impl DirectoryStore for MemoryStore {
     async fn directory(&self) -> StoreResult<Directory> {
         self.round_trip().await;
-        Ok(lock(&self.inner).directory.clone())
+        let inner = lock(&self.inner);
+        let mut directory = inner.directory.clone();
+        for agent in &mut directory.agents {
+            if let Some(toggle) = inner.toggles.get(&agent.id) {
+                agent.manual = Some(*toggle);
+            }
+        }
+        Ok(directory)
     }
 
     async fn put_directory(&self, directory: &Directory) -> StoreResult<()> {
@@ -113,10 +121,7 @@ impl DirectoryStore for MemoryStore {
         toggle: ManualToggle,
     ) -> StoreResult<()> {
         self.round_trip().await;
-        let mut inner = lock(&self.inner);
-        if let Some(a) = inner.directory.agents.iter_mut().find(|a| &a.id == agent) {
-            a.manual = Some(toggle);
-        }
+        lock(&self.inner).toggles.insert(agent.clone(), toggle);
         Ok(())
     }
 }
@@ -245,6 +250,25 @@ impl RoutingStore for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn agent_states(
+        &self,
+        agents: &[AgentId],
+        now: Timestamp,
+    ) -> StoreResult<BTreeMap<AgentId, crate::ports::AgentState>> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        Ok(agents
+            .iter()
+            .map(|a| {
+                let load = inner.loads.get(a).map_or(0, |c| c.len() as u32);
+                let online = inner.connections.values().any(|c| {
+                    c.expires_at > now && matches!(&c.party, Party::Agent { agent } if agent == a)
+                });
+                (a.clone(), crate::ports::AgentState { load, online })
+            })
+            .collect())
+    }
+
     async fn agent_loads(&self, agents: &[AgentId]) -> StoreResult<BTreeMap<AgentId, u32>> {
         self.round_trip().await;
         let inner = lock(&self.inner);
@@ -272,9 +296,11 @@ impl RoutingStore for MemoryStore {
             return Ok(self.conflict(ClaimOutcome::ConversationChanged));
         }
         if let Some(mv) = &claim.cursor {
-            let current = inner.cursors.get(&mv.pool).map_or(0, |c| c.version);
-            if current != mv.expected_version {
-                return Ok(self.conflict(ClaimOutcome::CursorMoved));
+            let current = inner.cursors.get(&mv.pool).cloned().unwrap_or_default();
+            if current.version != mv.expected_version {
+                return Ok(self.conflict(ClaimOutcome::CursorMoved {
+                    current: Some(current),
+                }));
             }
         }
         let held = inner.loads.get(&claim.agent).map_or(0, BTreeSet::len) as u32;
@@ -328,9 +354,16 @@ impl SessionStore for MemoryStore {
     async fn session(
         &self,
         visitor: &crate::domain::VisitorId,
+        now: Timestamp,
     ) -> StoreResult<Option<VisitorSession>> {
         self.round_trip().await;
-        Ok(lock(&self.inner).sessions.get(visitor).cloned())
+        let inner = lock(&self.inner);
+        let live = |s: &&VisitorSession| {
+            s.updated_at
+                .saturating_add(crate::ports::SESSION_TTL)
+                .is_ok_and(|end| end > now)
+        };
+        Ok(inner.sessions.get(visitor).filter(live).cloned())
     }
 
     async fn put_session(&self, session: &VisitorSession) -> StoreResult<()> {

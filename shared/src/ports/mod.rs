@@ -91,6 +91,15 @@ pub struct CursorMove {
     pub last: AgentId,
 }
 
+/// What routing needs to know of an agent besides the directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentState {
+    /// Chats held (offered or live).
+    pub load: u32,
+    /// Has a live connection.
+    pub online: bool,
+}
+
 /// An offer, claimed in one atomic step: the conversation moves to `offered` (a
 /// compare-and-set on its version), the agent's capacity is claimed (only while they
 /// hold fewer than `limit` chats), and the pool cursor moves (compare-and-set). All
@@ -110,12 +119,14 @@ pub struct OfferClaim {
 }
 
 /// How a claim went. Every variant but `Claimed` left the store unchanged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
     /// All three writes took effect.
     Claimed,
-    /// Another request moved the cursor first: re-read it and pick again.
-    CursorMoved,
+    /// Another request moved the cursor first: pick again from `current` (the
+    /// cursor as the store now has it, when the failed write could return it;
+    /// otherwise re-read it).
+    CursorMoved { current: Option<Cursor> },
     /// The agent reached their limit meanwhile: pick someone else.
     AgentAtCapacity,
     /// The conversation changed meanwhile (a duplicate request, or the visitor left).
@@ -160,7 +171,8 @@ pub struct NewMessage {
 pub trait DirectoryStore: Send + Sync {
     /// The whole directory, as one consistent snapshot.
     async fn directory(&self) -> StoreResult<Directory>;
-    /// Replaces the directory (admin save; the caller validated it).
+    /// Replaces the directory (admin save; the caller validated it). Agents' manual
+    /// availability toggles are kept: they belong to the agents, not the admin.
     async fn put_directory(&self, directory: &Directory) -> StoreResult<()>;
     /// Sets an agent's manual availability toggle (the rest of the agent unchanged).
     async fn set_manual_availability(
@@ -214,6 +226,13 @@ pub trait RoutingStore: Send + Sync {
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor>;
     /// How many chats (offered or live) each agent holds; absent means 0.
     async fn agent_loads(&self, agents: &[AgentId]) -> StoreResult<BTreeMap<AgentId, u32>>;
+    /// For each of `agents`: the chats they hold and whether they have a live
+    /// connection at `now`. Routing's one read of a pool's agents.
+    async fn agent_states(
+        &self,
+        agents: &[AgentId],
+        now: Timestamp,
+    ) -> StoreResult<BTreeMap<AgentId, AgentState>>;
     /// Claims an offer atomically; see [`OfferClaim`].
     async fn claim_offer(&self, claim: &OfferClaim) -> StoreResult<ClaimOutcome>;
     /// Frees the capacity `conversation` held on `agent`. Idempotent.
@@ -236,15 +255,22 @@ pub struct VisitorSession {
     pub conversation: ConversationId,
     /// The dialog's state, visitor attributes included.
     pub dialog: crate::dialog::DialogState,
-    /// Last activity; anonymous sessions idle for long expire.
+    /// Last activity; a session idle for [`SESSION_TTL`] expires.
     pub updated_at: Timestamp,
 }
+
+/// How long an idle visitor session lasts.
+pub const SESSION_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 30);
 
 /// Visitor sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// A visitor's session.
-    async fn session(&self, visitor: &VisitorId) -> StoreResult<Option<VisitorSession>>;
+    /// A visitor's session, unless it idled out (30 days without activity) by `now`.
+    async fn session(
+        &self,
+        visitor: &VisitorId,
+        now: Timestamp,
+    ) -> StoreResult<Option<VisitorSession>>;
     /// Stores a visitor's session (last write wins: one visitor acts one step at a time).
     async fn put_session(&self, session: &VisitorSession) -> StoreResult<()>;
 }

@@ -12,7 +12,8 @@ use crate::domain::{
     MAX_OFFERS_PER_REQUEST, Permission, RoutingMode, RuleTarget,
 };
 use crate::ports::{
-    ClaimOutcome, CursorMove, DelayedEvent, OfferClaim, Party, Ports, SchedulerError, StoreError,
+    AgentState, ClaimOutcome, CursorMove, DelayedEvent, OfferClaim, Ports, SchedulerError,
+    StoreError,
 };
 
 use super::Directory;
@@ -36,9 +37,9 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_attempts: 64,
-            base: Duration::from_millis(2),
-            cap: Duration::from_millis(100),
+            max_attempts: 100,
+            base: Duration::from_millis(4),
+            cap: Duration::from_millis(500),
         }
     }
 }
@@ -163,8 +164,7 @@ impl Pool {
 struct Facts<'d> {
     directory: &'d Directory,
     now: Timestamp,
-    online: BTreeSet<AgentId>,
-    loads: BTreeMap<AgentId, u32>,
+    states: BTreeMap<AgentId, AgentState>,
 }
 
 impl Facts<'_> {
@@ -177,8 +177,10 @@ impl Facts<'_> {
         self.agent(id).is_some_and(|a| {
             a.has_permission(Permission::LiveChat)
                 && a.is_available(self.now)
-                && self.online.contains(id)
-                && self.loads.get(id).copied().unwrap_or(0) < a.chat_limit.get()
+                && self
+                    .states
+                    .get(id)
+                    .is_some_and(|s| s.online && s.load < a.chat_limit.get())
         })
     }
 
@@ -293,29 +295,6 @@ impl Router {
         &self.ports
     }
 
-    async fn online(
-        &self,
-        agents: &[AgentId],
-        now: Timestamp,
-    ) -> Result<BTreeSet<AgentId>, StoreError> {
-        let mut online = BTreeSet::new();
-        for agent in agents {
-            let party = Party::Agent {
-                agent: agent.clone(),
-            };
-            if !self
-                .ports
-                .store
-                .connections_of(&party, now)
-                .await?
-                .is_empty()
-            {
-                online.insert(agent.clone());
-            }
-        }
-        Ok(online)
-    }
-
     /// Whether any agent is eligible right now (the dialog's "is any agent available"
     /// branch): live chat permission, available, connected, under the limit.
     pub async fn any_agent_eligible(&self) -> Result<bool, RouteError> {
@@ -326,8 +305,7 @@ impl Router {
         let facts = Facts {
             directory: &directory,
             now,
-            online: self.online(&agents, now).await?,
-            loads: store.agent_loads(&agents).await?,
+            states: store.agent_states(&agents, now).await?,
         };
         Ok(agents.iter().any(|a| facts.eligible(a)))
     }
@@ -351,8 +329,7 @@ impl Router {
         let mut facts = Facts {
             directory: &directory,
             now,
-            online: self.online(&live_chat_agents, now).await?,
-            loads: store.agent_loads(&live_chat_agents).await?,
+            states: store.agent_states(&live_chat_agents, now).await?,
         };
         let mut cursors: BTreeMap<String, crate::ports::Cursor> = BTreeMap::new();
 
@@ -461,14 +438,17 @@ impl Router {
                         via,
                     });
                 }
-                ClaimOutcome::CursorMoved => {
+                ClaimOutcome::CursorMoved { current } => {
                     if let Some(mv) = cursor {
-                        let fresh = store.cursor(&mv.pool).await?;
+                        let fresh = match current {
+                            Some(c) => c,
+                            None => store.cursor(&mv.pool).await?,
+                        };
                         cursors.insert(mv.pool, fresh);
                     }
                 }
                 ClaimOutcome::AgentAtCapacity => {
-                    facts.loads = store.agent_loads(&live_chat_agents).await?;
+                    facts.states = store.agent_states(&live_chat_agents, now).await?;
                 }
                 ClaimOutcome::ConversationChanged => {
                     conv = store

@@ -51,7 +51,7 @@ impl Chat {
         let Some(mode) = conv.routing.clone() else {
             return Ok(());
         };
-        let session = self.ports.store.session(&conv.visitor).await?;
+        let session = self.ports.store.session(&conv.visitor, self.now()).await?;
         let attributes = session.map(|s| s.dialog.attributes).unwrap_or_default();
         let visitor = Party::Visitor {
             visitor: conv.visitor.clone(),

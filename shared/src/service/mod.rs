@@ -255,7 +255,11 @@ impl Chat {
         &self,
         conversation: &Conversation,
     ) -> Result<VisitorSummary, ServerError> {
-        let session = self.ports.store.session(&conversation.visitor).await?;
+        let session = self
+            .ports
+            .store
+            .session(&conversation.visitor, self.now())
+            .await?;
         Ok(session
             .map(|s| VisitorSummary::from_attributes(&s.dialog.attributes))
             .unwrap_or_else(|| VisitorSummary::from_attributes(&crate::domain::Attributes::new())))

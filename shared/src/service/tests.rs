@@ -363,7 +363,7 @@ async fn conversation_of_visitor(h: &Harness, visitor: &ConnectionId) -> String 
     h.chat
         .ports()
         .store
-        .session(&visitor)
+        .session(&visitor, h.clock.now())
         .await
         .unwrap()
         .unwrap()

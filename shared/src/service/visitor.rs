@@ -84,14 +84,14 @@ impl Chat {
         &self,
         visitor: &VisitorId,
     ) -> Result<(VisitorSession, Conversation), ServerError> {
-        let session =
-            self.ports
-                .store
-                .session(visitor)
-                .await?
-                .ok_or_else(|| ServerError::NotFound {
-                    what: "your session (send start first)".into(),
-                })?;
+        let session = self
+            .ports
+            .store
+            .session(visitor, self.now())
+            .await?
+            .ok_or_else(|| ServerError::NotFound {
+                what: "your session (send start first)".into(),
+            })?;
         let conv = self.conversation(&session.conversation).await?;
         Ok((session, conv))
     }
@@ -118,7 +118,7 @@ impl Chat {
     ) -> Result<(), ServerError> {
         let now = self.now();
         let store = &self.ports.store;
-        let existing = store.session(visitor).await?;
+        let existing = store.session(visitor, now).await?;
         let current = match &existing {
             Some(s) => store
                 .conversation(&s.conversation)

@@ -12,7 +12,8 @@ use crate::domain::{
 };
 use crate::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler, MemoryStore};
 use crate::ports::{
-    Clock, ConnectionRecord, ConnectionStore, ConversationStore, DirectoryStore, RoutingStore,
+    Clock, ConnectionRecord, ConnectionStore, ConversationStore, DirectoryStore, Party,
+    RoutingStore,
 };
 
 /// A Monday, 10:00 UTC.

@@ -1,0 +1,123 @@
+//! A client interceptor that counts DynamoDB requests per operation (every attempt
+//! sent, retries included) and can inject throttling responses, so that tests and
+//! benchmarks measure the real cost of each use case and prove retries.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::ConfigBag;
+
+#[derive(Debug, Default)]
+struct Inner {
+    counts: Mutex<BTreeMap<String, u64>>,
+    throttles_to_inject: AtomicU32,
+    throttles_injected: AtomicU32,
+}
+
+/// Counts requests per operation; shares its counts with every clone.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter {
+    inner: Arc<Inner>,
+}
+
+impl RequestCounter {
+    /// A counter at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests sent so far, per operation (`GetItem`, `TransactWriteItems`, ...).
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.inner
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// All requests sent so far.
+    pub fn total(&self) -> u64 {
+        self.counts().values().sum()
+    }
+
+    /// Resets the counts.
+    pub fn reset(&self) {
+        self.inner
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Answers the next `n` requests with a `ThrottlingException` (HTTP 400) in place
+    /// of DynamoDB's answer, as a throttled table would.
+    pub fn inject_throttles(&self, n: u32) {
+        self.inner.throttles_to_inject.store(n, Ordering::SeqCst);
+    }
+
+    /// Throttling responses injected so far.
+    pub fn throttles_injected(&self) -> u32 {
+        self.inner.throttles_injected.load(Ordering::SeqCst)
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<Metadata>()
+            .map_or("unknown", Metadata::name)
+            .to_string();
+        *self
+            .inner
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(operation)
+            .or_default() += 1;
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let take = self
+            .inner
+            .throttles_to_inject
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if take {
+            self.inner.throttles_injected.fetch_add(1, Ordering::SeqCst);
+            let response = context.response_mut();
+            *response.status_mut() = StatusCode::try_from(400u16)?;
+            response
+                .headers_mut()
+                .insert("x-amzn-errortype", "ThrottlingException");
+            *response.body_mut() = SdkBody::from(
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded (injected)"}"#,
+            );
+        }
+        Ok(())
+    }
+}

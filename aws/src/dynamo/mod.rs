@@ -1,0 +1,872 @@
+//! The store ports on one DynamoDB table. Keys, indexes and the requests each
+//! access pattern makes are in `docs/data-model.md`; no request path scans.
+//!
+//! - Conditional writes are compare-and-set: losing is an outcome, not an error.
+//! - The offer claim is one `TransactWriteItems`: the conversation's version check
+//!   and write, the agent's capacity (a string set of conversation ids, so a retried
+//!   claim or release never counts twice), and the pool cursor's version check.
+//! - A message is stored once per client id (a guard item written in the same
+//!   transaction as the message).
+//! - TTL deletes up to two days late: reads filter expired connections and sessions.
+
+pub mod counting;
+pub mod table;
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use jiff::Timestamp;
+use livechat_core::domain::{
+    AgentId, ConnectionId, Conversation, ConversationId, ManualToggle, Message, VisitorId,
+};
+use livechat_core::ports::{
+    AgentState, Appended, CasOutcome, ClaimOutcome, ConnectionRecord, ConnectionStore,
+    ConversationStore, Cursor, DirectoryStore, NewMessage, OfferClaim, Party, RoutingStore,
+    SESSION_TTL, SessionStore, StoreError, StoreResult, VisitorSession,
+};
+use livechat_core::routing::Directory;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use table::{GSI1, GSI1_PK, PK, SK};
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn corrupt(key: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        key: key.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Maps an SDK failure: throttling (after the SDK's own jittered retries) is
+/// `Throttled`, anything else `Unavailable` with its cause.
+fn failed<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = match &e {
+        SdkError::ServiceError(se) => se.err().code().map(str::to_string),
+        _ => None,
+    };
+    match code.as_deref() {
+        Some(
+            "ThrottlingException"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+            | "LimitExceededException",
+        ) => StoreError::Throttled,
+        _ => StoreError::Unavailable(Box::new(e)),
+    }
+}
+
+fn to_item<T: Serialize>(value: &T) -> StoreResult<Item> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Unavailable(Box::new(e)))
+}
+
+fn to_attribute<T: Serialize>(value: &T) -> StoreResult<AttributeValue> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Unavailable(Box::new(e)))
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
+    let key = format!(
+        "{}/{}",
+        item.get(PK)
+            .and_then(|v| v.as_s().ok())
+            .map_or("?", String::as_str),
+        item.get(SK)
+            .and_then(|v| v.as_s().ok())
+            .map_or("?", String::as_str)
+    );
+    serde_dynamo::from_item(item).map_err(|e| corrupt(&key, e))
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
+}
+
+fn conn_pk(id: &ConnectionId) -> String {
+    format!("CONN#{id}")
+}
+
+fn party_key(party: &Party) -> String {
+    match party {
+        Party::Agent { agent } => format!("PARTY#agent#{agent}"),
+        Party::Visitor { visitor } => format!("PARTY#visitor#{visitor}"),
+    }
+}
+
+fn conv_pk(id: &ConversationId) -> String {
+    format!("CONV#{id}")
+}
+
+fn agent_pk(id: &AgentId) -> String {
+    format!("AGENT#{id}")
+}
+
+fn cursor_pk(pool: &str) -> String {
+    format!("CURSOR#{pool}")
+}
+
+fn msg_sk(seq: u64) -> String {
+    format!("MSG#{seq:020}")
+}
+
+const DIRECTORY_PK: &str = "DIRECTORY";
+const CURRENT: &str = "CURRENT";
+
+#[derive(Serialize, Deserialize)]
+struct DirectoryItem {
+    pk: String,
+    sk: String,
+    config: Directory,
+    #[serde(default)]
+    toggles: BTreeMap<AgentId, ManualToggle>,
+}
+
+/// Field names match [`table`]'s constants (`gsi1pk`, `gsi1sk`, `ttl`).
+#[derive(Serialize, Deserialize)]
+struct ConnectionItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    ttl: i64,
+    #[serde(flatten)]
+    record: ConnectionRecord,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConversationItem {
+    pk: String,
+    sk: String,
+    /// The conversation's version, top level for condition expressions.
+    version: u64,
+    conversation: Conversation,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MessageItem {
+    pk: String,
+    sk: String,
+    message: Message,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    cursor: Cursor,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionItem {
+    pk: String,
+    sk: String,
+    ttl: i64,
+    session: VisitorSession,
+}
+
+/// Every store port on one DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// A store on `table` through `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(out.item)
+    }
+
+    async fn put(&self, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+}
+
+fn is_condition_failure<R>(
+    e: &SdkError<impl aws_sdk_dynamodb::error::ProvideErrorMetadata, R>,
+) -> bool {
+    matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+fn reason_code(reasons: &[CancellationReason], i: usize) -> Option<&str> {
+    reasons
+        .get(i)
+        .and_then(|r| r.code())
+        .filter(|c| *c != "None")
+}
+
+#[async_trait]
+impl DirectoryStore for DynamoStore {
+    async fn directory(&self) -> StoreResult<Directory> {
+        let Some(item) = self.get(key(DIRECTORY_PK.into(), CURRENT)).await? else {
+            return Ok(Directory::default());
+        };
+        let stored: DirectoryItem = from_item(item)?;
+        let mut directory = stored.config;
+        for agent in &mut directory.agents {
+            if let Some(toggle) = stored.toggles.get(&agent.id) {
+                agent.manual = Some(*toggle);
+            }
+        }
+        Ok(directory)
+    }
+
+    async fn put_directory(&self, directory: &Directory) -> StoreResult<()> {
+        // The toggles map is kept: agents set them, admins edit the rest.
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(DIRECTORY_PK.into(), CURRENT)))
+            .update_expression("SET config = :c, toggles = if_not_exists(toggles, :empty)")
+            .expression_attribute_values(":c", to_attribute(directory)?)
+            .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn set_manual_availability(
+        &self,
+        agent: &AgentId,
+        toggle: ManualToggle,
+    ) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(DIRECTORY_PK.into(), CURRENT)))
+            .update_expression("SET toggles.#a = :t")
+            .condition_expression("attribute_exists(toggles)")
+            .expression_attribute_names("#a", agent.as_str())
+            .expression_attribute_values(":t", to_attribute(&toggle)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // No directory yet: there is no agent to set.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(failed(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn put_connection(&self, record: &ConnectionRecord) -> StoreResult<()> {
+        let item = ConnectionItem {
+            pk: conn_pk(&record.id),
+            sk: "CONN".into(),
+            gsi1pk: party_key(&record.party),
+            gsi1sk: conn_pk(&record.id),
+            ttl: record.expires_at.as_second(),
+            record: record.clone(),
+        };
+        self.put(to_item(&item)?).await?;
+        self.presence(record, true).await
+    }
+
+    async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conn_pk(id), "CONN")))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(failed)?;
+        let removed = out
+            .attributes
+            .map(|item| from_item::<ConnectionItem>(item).map(|c| c.record))
+            .transpose()?;
+        if let Some(record) = &removed {
+            self.presence(record, false).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn connection(
+        &self,
+        id: &ConnectionId,
+        now: Timestamp,
+    ) -> StoreResult<Option<ConnectionRecord>> {
+        let Some(item) = self.get(key(conn_pk(id), "CONN")).await? else {
+            return Ok(None);
+        };
+        let record = from_item::<ConnectionItem>(item)?.record;
+        Ok((record.expires_at > now).then_some(record))
+    }
+
+    async fn connections_of(
+        &self,
+        party: &Party,
+        now: Timestamp,
+    ) -> StoreResult<Vec<ConnectionId>> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#pk = :p")
+                .expression_attribute_names("#pk", GSI1_PK)
+                .expression_attribute_values(":p", s(party_key(party)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(failed)?;
+            for item in out.items.unwrap_or_default() {
+                let record = from_item::<ConnectionItem>(item)?.record;
+                if record.expires_at > now {
+                    ids.push(record.id);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+#[async_trait]
+impl ConversationStore for DynamoStore {
+    async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome> {
+        let item = ConversationItem {
+            pk: conv_pk(&conversation.id),
+            sk: "META".into(),
+            version: conversation.version,
+            conversation: conversation.clone(),
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CasOutcome::Written),
+            Err(e) if is_condition_failure(&e) => Ok(CasOutcome::Conflict),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>> {
+        let item = self.get(key(conv_pk(id), "META")).await?;
+        item.map(|i| from_item::<ConversationItem>(i).map(|c| c.conversation))
+            .transpose()
+    }
+
+    async fn replace_conversation(
+        &self,
+        conversation: &Conversation,
+        expected_version: u64,
+    ) -> StoreResult<CasOutcome> {
+        let item = ConversationItem {
+            pk: conv_pk(&conversation.id),
+            sk: "META".into(),
+            version: conversation.version,
+            conversation: conversation.clone(),
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected_version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CasOutcome::Written),
+            Err(e) if is_condition_failure(&e) => Ok(CasOutcome::Conflict),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
+        let pk = conv_pk(&message.conversation);
+        // 1. The next sequence number (a counter item: never contended for long).
+        let counter = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.clone(), "SEQ")))
+            .update_expression("ADD seq :one")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(failed)?;
+        let seq: u64 = counter
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get("seq"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| corrupt(&format!("{pk}/SEQ"), "no sequence number returned"))?;
+        let stored = Message {
+            id: message.id.clone(),
+            conversation: message.conversation.clone(),
+            seq,
+            sender: message.sender,
+            text: message.text,
+            at: message.at,
+        };
+        // 2. The message and its id guard, together; the guard refuses a retry.
+        let guard = MessageItem {
+            pk: pk.clone(),
+            sk: format!("MSGID#{}", message.id),
+            message: stored.clone(),
+        };
+        let body = MessageItem {
+            pk: pk.clone(),
+            sk: msg_sk(seq),
+            message: stored.clone(),
+        };
+        let put_guard = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&guard)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let put_body = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&body)?))
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_guard).build())
+            .transact_items(TransactWriteItem::builder().put(put_body).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Appended::New(stored)),
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                let TransactWriteItemsError::TransactionCanceledException(cancel) = se.err() else {
+                    unreachable!("matched above")
+                };
+                let reasons = cancel.cancellation_reasons();
+                if reason_code(reasons, 0) == Some("ConditionalCheckFailed") {
+                    // A retry of a stored message (its sequence number is skipped).
+                    let old = reasons
+                        .first()
+                        .and_then(|r| r.item())
+                        .cloned()
+                        .unwrap_or_default();
+                    let earlier: MessageItem = from_item(old)?;
+                    return Ok(Appended::Duplicate(earlier.message));
+                }
+                Err(StoreError::Unavailable(
+                    format!("message transaction cancelled: {reasons:?}").into(),
+                ))
+            }
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {
+        let mut messages = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :p AND begins_with(#sk, :m)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":p", s(conv_pk(conversation)))
+                .expression_attribute_values(":m", s("MSG#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(failed)?;
+            for item in out.items.unwrap_or_default() {
+                messages.push(from_item::<MessageItem>(item)?.message);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(messages)
+    }
+}
+
+/// The size of a string-set attribute (absent: 0).
+fn count(item: &Item, attribute: &str) -> u32 {
+    item.get(attribute)
+        .and_then(|v| v.as_ss().ok())
+        .map_or(0, |set| u32::try_from(set.len()).unwrap_or(u32::MAX))
+}
+
+/// An agent's presence entry: `<connection id>|<expiry epoch seconds>`, so an entry
+/// whose `$disconnect` never came stops counting when the connection would have
+/// been closed anyway.
+fn presence_entry(record: &ConnectionRecord) -> String {
+    format!("{}|{}", record.id, record.expires_at.as_second())
+}
+
+fn presence_expiry(entry: &str) -> Option<i64> {
+    entry.rsplit_once('|').and_then(|(_, exp)| exp.parse().ok())
+}
+
+impl DynamoStore {
+    /// The `AGENT#<id>/STATE` items of `agents` (capacity and presence), with one
+    /// BatchGetItem per 100 agents, retrying unprocessed keys with jittered backoff.
+    async fn agent_items(&self, agents: &[AgentId]) -> StoreResult<Vec<(AgentId, Item)>> {
+        let mut found = Vec::new();
+        for chunk in agents.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(|a| key(agent_pk(a), "STATE")).collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(Box::new(e)))?,
+            );
+            let mut round = 0u32;
+            while let Some(request) = pending.take() {
+                if round > 8 {
+                    return Err(StoreError::Throttled);
+                }
+                if round > 0 {
+                    let ceiling = 10u64 << round.min(5);
+                    tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(
+                        0..=ceiling,
+                    )))
+                    .await;
+                }
+                round += 1;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(failed)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let agent = item
+                        .get(PK)
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|pk| pk.strip_prefix("AGENT#"))
+                        .and_then(|id| AgentId::parse(id).ok());
+                    if let Some(agent) = agent {
+                        found.push((agent, item));
+                    }
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Adds or removes an agent connection's presence entry.
+    async fn presence(&self, record: &ConnectionRecord, add: bool) -> StoreResult<()> {
+        let Party::Agent { agent } = &record.party else {
+            return Ok(());
+        };
+        let action = if add {
+            "ADD conns :e"
+        } else {
+            "DELETE conns :e"
+        };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(agent_pk(agent), "STATE")))
+            .update_expression(action)
+            .expression_attribute_values(":e", AttributeValue::Ss(vec![presence_entry(record)]))
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+}
+
+fn cursor_item(pool: &str, cursor: &Cursor) -> CursorItem {
+    CursorItem {
+        pk: cursor_pk(pool),
+        sk: "CURSOR".into(),
+        cursor: cursor.clone(),
+    }
+}
+
+#[async_trait]
+impl RoutingStore for DynamoStore {
+    async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
+        let item = self.get(key(cursor_pk(pool), "CURSOR")).await?;
+        Ok(item
+            .map(from_item::<CursorItem>)
+            .transpose()?
+            .map(|c| c.cursor)
+            .unwrap_or_default())
+    }
+
+    async fn agent_loads(&self, agents: &[AgentId]) -> StoreResult<BTreeMap<AgentId, u32>> {
+        let states = self.agent_items(agents).await?;
+        Ok(states
+            .into_iter()
+            .map(|(agent, item)| (agent, count(&item, "chats")))
+            .collect())
+    }
+
+    async fn agent_states(
+        &self,
+        agents: &[AgentId],
+        now: Timestamp,
+    ) -> StoreResult<BTreeMap<AgentId, AgentState>> {
+        let mut states: BTreeMap<AgentId, AgentState> = agents
+            .iter()
+            .map(|a| (a.clone(), AgentState::default()))
+            .collect();
+        for (agent, item) in self.agent_items(agents).await? {
+            let online = item
+                .get("conns")
+                .and_then(|v| v.as_ss().ok())
+                .is_some_and(|entries| {
+                    entries
+                        .iter()
+                        .any(|e| presence_expiry(e).is_some_and(|exp| exp > now.as_second()))
+                });
+            states.insert(
+                agent,
+                AgentState {
+                    load: count(&item, "chats"),
+                    online,
+                },
+            );
+        }
+        Ok(states)
+    }
+
+    async fn claim_offer(&self, claim: &OfferClaim) -> StoreResult<ClaimOutcome> {
+        let conversation = ConversationItem {
+            pk: conv_pk(&claim.conversation.id),
+            sk: "META".into(),
+            version: claim.conversation.version,
+            conversation: claim.conversation.clone(),
+        };
+        let put_conversation = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&conversation)?))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(claim.expected_version))
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let claim_capacity = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(agent_pk(&claim.agent), "STATE")))
+            .update_expression("ADD chats :c")
+            .condition_expression("attribute_not_exists(chats) OR size(chats) < :limit")
+            .expression_attribute_values(
+                ":c",
+                AttributeValue::Ss(vec![claim.conversation.id.to_string()]),
+            )
+            .expression_attribute_values(":limit", n(claim.limit.get()))
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_conversation).build())
+            .transact_items(TransactWriteItem::builder().update(claim_capacity).build());
+        if let Some(mv) = &claim.cursor {
+            let moved = Cursor {
+                last: Some(mv.last.clone()),
+                version: mv.expected_version + 1,
+            };
+            let condition = if mv.expected_version == 0 {
+                "attribute_not_exists(version)"
+            } else {
+                "version = :v"
+            };
+            let mut put_cursor = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(&cursor_item(&mv.pool, &moved))?))
+                .condition_expression(condition)
+                // A lost race hands back the cursor as it is now: no re-read needed.
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            if mv.expected_version != 0 {
+                put_cursor = put_cursor.expression_attribute_values(":v", n(mv.expected_version));
+            }
+            let put_cursor = put_cursor
+                .build()
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            request = request.transact_items(TransactWriteItem::builder().put(put_cursor).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(ClaimOutcome::Claimed),
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                let TransactWriteItemsError::TransactionCanceledException(cancel) = se.err() else {
+                    unreachable!("matched above")
+                };
+                let reasons = cancel.cancellation_reasons();
+                let failed_check = |i| reason_code(reasons, i) == Some("ConditionalCheckFailed");
+                if failed_check(0) {
+                    return Ok(ClaimOutcome::ConversationChanged);
+                }
+                if failed_check(2) {
+                    let current = reasons
+                        .get(2)
+                        .and_then(|r| r.item())
+                        .map(|item| from_item::<CursorItem>(item.clone()).map(|c| c.cursor))
+                        .transpose()?;
+
+                    return Ok(ClaimOutcome::CursorMoved { current });
+                }
+                if failed_check(1) {
+                    return Ok(ClaimOutcome::AgentAtCapacity);
+                }
+                // Another transaction held one of the items (TransactionConflict):
+                // a lost race like any other; re-read the cursor and try again.
+                Ok(ClaimOutcome::CursorMoved { current: None })
+            }
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    async fn release_capacity(
+        &self,
+        agent: &AgentId,
+        conversation: &ConversationId,
+    ) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(agent_pk(agent), "STATE")))
+            .update_expression("DELETE chats :c")
+            .expression_attribute_values(":c", AttributeValue::Ss(vec![conversation.to_string()]))
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn agent_chats(&self, agent: &AgentId) -> StoreResult<Vec<ConversationId>> {
+        let item = self.get(key(agent_pk(agent), "STATE")).await?;
+        let chats = item
+            .as_ref()
+            .and_then(|i| i.get("chats"))
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
+        let mut ids: Vec<ConversationId> = chats
+            .into_iter()
+            .filter_map(|c| ConversationId::parse(c).ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+#[async_trait]
+impl SessionStore for DynamoStore {
+    async fn session(
+        &self,
+        visitor: &VisitorId,
+        now: Timestamp,
+    ) -> StoreResult<Option<VisitorSession>> {
+        let Some(item) = self
+            .get(key(format!("VISITOR#{visitor}"), "SESSION"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let stored: SessionItem = from_item(item)?;
+        Ok((stored.ttl > now.as_second()).then_some(stored.session))
+    }
+
+    async fn put_session(&self, session: &VisitorSession) -> StoreResult<()> {
+        let expires = session
+            .updated_at
+            .saturating_add(SESSION_TTL)
+            .unwrap_or(session.updated_at);
+        let item = SessionItem {
+            pk: format!("VISITOR#{}", session.visitor),
+            sk: "SESSION".into(),
+            ttl: expires.as_second(),
+            session: session.clone(),
+        };
+        self.put(to_item(&item)?).await
+    }
+}

@@ -1,0 +1,496 @@
+//! The store conformance suite: the same checks run against every store adapter
+//! (`tests/tests/store_memory.rs` and `tests/tests/store_dynamodb.rs`), so the
+//! in-memory store the local run uses behaves as DynamoDB does.
+
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+use livechat_core::dialog::DialogState;
+use livechat_core::domain::{
+    AgentId, Attributes, ChatLimit, ConnectionId, Conversation, ConversationId, DialogId,
+    EndReason, ManualToggle, MessageId, MessageText, RoutingMode, Sender, VisitorId,
+};
+use livechat_core::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler};
+use livechat_core::ports::{
+    Appended, CasOutcome, ClaimOutcome, ConnectionRecord, CursorMove, NewMessage, OfferClaim,
+    Party, Ports, Store, VisitorSession,
+};
+use livechat_core::routing::{Directory, RouteOutcome, Router};
+
+use crate::{agents, monday_ten};
+
+fn waiting(id: &str) -> Conversation {
+    let mut c = Conversation::new(
+        ConversationId::parse(id).expect("id"),
+        VisitorId::parse(format!("v-{id}")).expect("id"),
+        DialogId::parse("sales").expect("id"),
+        monday_ten(),
+    );
+    c.request_live_chat(monday_ten()).expect("bot to waiting");
+    c
+}
+
+fn agent(id: &str) -> AgentId {
+    AgentId::parse(id).expect("id")
+}
+
+fn claim(c: &Conversation, to: &str, limit: u32, cursor_version: Option<u64>) -> OfferClaim {
+    let mut offered = c.clone();
+    offered
+        .offer(agent(to), monday_ten())
+        .expect("waiting to offered");
+    OfferClaim {
+        conversation: offered,
+        expected_version: c.version,
+        agent: agent(to),
+        limit: ChatLimit::new(limit).expect("limit"),
+        cursor: cursor_version.map(|v| CursorMove {
+            pool: "all".into(),
+            expected_version: v,
+            last: agent(to),
+        }),
+    }
+}
+
+fn message(conversation: &str, id: &str, text: &str) -> NewMessage {
+    NewMessage {
+        id: MessageId::parse(id).expect("id"),
+        conversation: ConversationId::parse(conversation).expect("id"),
+        sender: Sender::Visitor,
+        text: MessageText::parse(text).expect("text"),
+        at: monday_ten(),
+    }
+}
+
+/// The directory round-trips, and an agent's availability toggle survives an admin
+/// saving the directory again.
+pub async fn directory_round_trips_and_keeps_toggles_across_edits(store: &dyn Store) {
+    assert_eq!(
+        store.directory().await.unwrap(),
+        Directory::default(),
+        "an empty store has an empty directory"
+    );
+    let directory = Directory {
+        agents: agents(3, 5),
+        ..Directory::default()
+    };
+    store.put_directory(&directory).await.unwrap();
+    assert_eq!(store.directory().await.unwrap(), directory);
+
+    let toggle = ManualToggle {
+        available: false,
+        until: monday_ten() + SignedDuration::from_hours(14),
+    };
+    store
+        .set_manual_availability(&agent("agent-02"), toggle)
+        .await
+        .unwrap();
+    store.put_directory(&directory).await.unwrap();
+
+    let read = store.directory().await.unwrap();
+    assert_eq!(read.agent(&agent("agent-02")).unwrap().manual, Some(toggle));
+    assert_eq!(
+        read.agent(&agent("agent-01")).unwrap().manual,
+        directory.agents[0].manual
+    );
+}
+
+/// Creating twice conflicts; a replace at a stale version loses and changes nothing.
+pub async fn conversations_are_written_by_compare_and_set(store: &dyn Store) {
+    let c = waiting("c-cas");
+    assert_eq!(
+        store.create_conversation(&c).await.unwrap(),
+        CasOutcome::Written
+    );
+    assert_eq!(
+        store.create_conversation(&c).await.unwrap(),
+        CasOutcome::Conflict
+    );
+    let mut ended = c.clone();
+    ended.end(EndReason::Dropped, monday_ten()).unwrap();
+    assert_eq!(
+        store.replace_conversation(&ended, c.version).await.unwrap(),
+        CasOutcome::Written
+    );
+
+    assert_eq!(
+        store.replace_conversation(&c, c.version).await.unwrap(),
+        CasOutcome::Conflict
+    );
+    assert_eq!(store.conversation(&c.id).await.unwrap(), Some(ended));
+    assert_eq!(
+        store
+            .conversation(&ConversationId::parse("nope").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// A message is stored once per client id; sequence numbers increase; the log reads
+/// back in order.
+pub async fn messages_are_stored_once_per_id_in_sequence(store: &dyn Store) {
+    let first = store
+        .append_message(message("c-msg", "m-1", "hello"))
+        .await
+        .unwrap();
+    let second = store
+        .append_message(message("c-msg", "m-2", "again"))
+        .await
+        .unwrap();
+    let retry = store
+        .append_message(message("c-msg", "m-1", "hello"))
+        .await
+        .unwrap();
+    let third = store
+        .append_message(message("c-msg", "m-3", "third"))
+        .await
+        .unwrap();
+
+    assert!(matches!(first, Appended::New(_)));
+    assert_eq!(retry, Appended::Duplicate(first.message().clone()));
+    assert!(
+        first.message().seq < second.message().seq && second.message().seq < third.message().seq
+    );
+    let log = store
+        .messages(&ConversationId::parse("c-msg").unwrap())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = log.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["m-1", "m-2", "m-3"]);
+    assert_eq!(log[1].text.as_str(), "again");
+}
+
+/// Connections are found by id and by party until they expire; removal returns what
+/// was removed and is harmless twice.
+pub async fn connections_expire_on_read_and_are_found_by_party(store: &dyn Store) {
+    let ana = Party::Agent {
+        agent: agent("ana"),
+    };
+    let record = |id: &str, hours: i64| ConnectionRecord {
+        id: ConnectionId::parse(id).unwrap(),
+        party: ana.clone(),
+        connected_at: monday_ten(),
+        expires_at: monday_ten() + SignedDuration::from_hours(hours),
+    };
+    store.put_connection(&record("tab1=", 2)).await.unwrap();
+    store.put_connection(&record("tab2=", 4)).await.unwrap();
+    let visitor = ConnectionRecord {
+        party: Party::Visitor {
+            visitor: VisitorId::parse("v1").unwrap(),
+        },
+        ..record("vis1=", 2)
+    };
+    store.put_connection(&visitor).await.unwrap();
+
+    let now = monday_ten();
+    let later = monday_ten() + SignedDuration::from_hours(3);
+    let ids = |v: Vec<ConnectionId>| v.into_iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.connections_of(&ana, now).await.unwrap()),
+        ["tab1=", "tab2="]
+    );
+    assert_eq!(
+        ids(store.connections_of(&ana, later).await.unwrap()),
+        ["tab2="]
+    );
+    assert!(
+        store
+            .connection(&record("tab1=", 2).id, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.connection(&visitor.id, now).await.unwrap(),
+        Some(visitor.clone())
+    );
+
+    assert_eq!(
+        store.remove_connection(&visitor.id).await.unwrap(),
+        Some(visitor.clone())
+    );
+    assert_eq!(store.remove_connection(&visitor.id).await.unwrap(), None);
+
+    let online = |states: std::collections::BTreeMap<AgentId, livechat_core::ports::AgentState>| {
+        states.get(&agent("ana")).is_some_and(|s| s.online)
+    };
+    let five_hours = monday_ten() + SignedDuration::from_hours(5);
+    assert!(
+        online(store.agent_states(&[agent("ana")], later).await.unwrap()),
+        "tab2 still open"
+    );
+    assert!(
+        !online(
+            store
+                .agent_states(&[agent("ana")], five_hours)
+                .await
+                .unwrap()
+        ),
+        "both expired"
+    );
+    store
+        .remove_connection(&record("tab2=", 4).id)
+        .await
+        .unwrap();
+    assert!(
+        online(store.agent_states(&[agent("ana")], now).await.unwrap()),
+        "tab1 still open"
+    );
+    store
+        .remove_connection(&record("tab1=", 2).id)
+        .await
+        .unwrap();
+    assert!(
+        !online(store.agent_states(&[agent("ana")], now).await.unwrap()),
+        "no tab left"
+    );
+}
+
+/// An offer claim writes all three items or none: a stale conversation, a full
+/// agent or a moved cursor each leave everything as it was.
+pub async fn an_offer_claim_is_all_or_nothing(store: &dyn Store) {
+    let a = waiting("c-a");
+    let b = waiting("c-b");
+    let c = waiting("c-c");
+    for conv in [&a, &b, &c] {
+        store.create_conversation(conv).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .claim_offer(&claim(&a, "ana", 1, Some(0)))
+            .await
+            .unwrap(),
+        ClaimOutcome::Claimed
+    );
+
+    let stale_cursor = store
+        .claim_offer(&claim(&b, "ben", 5, Some(0)))
+        .await
+        .unwrap();
+    let ClaimOutcome::CursorMoved { current } = stale_cursor else {
+        panic!("expected CursorMoved, got {stale_cursor:?}")
+    };
+    if let Some(current) = current {
+        assert_eq!((current.last, current.version), (Some(agent("ana")), 1));
+    }
+    let full = store
+        .claim_offer(&claim(&b, "ana", 1, Some(1)))
+        .await
+        .unwrap();
+    assert_eq!(full, ClaimOutcome::AgentAtCapacity);
+    let stale_conversation = store
+        .claim_offer(&claim(&a, "ben", 5, Some(1)))
+        .await
+        .unwrap();
+    assert_eq!(stale_conversation, ClaimOutcome::ConversationChanged);
+
+    assert_eq!(store.conversation(&b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(store.cursor("all").await.unwrap().version, 1);
+    let loads = store
+        .agent_loads(&[agent("ana"), agent("ben")])
+        .await
+        .unwrap();
+    assert_eq!(loads.get(&agent("ana")), Some(&1));
+    assert_eq!(loads.get(&agent("ben")).copied().unwrap_or(0), 0);
+    assert_eq!(
+        store.agent_chats(&agent("ana")).await.unwrap(),
+        vec![a.id.clone()]
+    );
+
+    store.release_capacity(&agent("ana"), &a.id).await.unwrap();
+    store.release_capacity(&agent("ana"), &a.id).await.unwrap();
+    assert_eq!(
+        store.claim_offer(&claim(&c, "ana", 1, None)).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        store.agent_chats(&agent("ana")).await.unwrap(),
+        vec![c.id.clone()]
+    );
+}
+
+/// A visitor's session round-trips.
+pub async fn sessions_round_trip(store: &dyn Store) {
+    let mut attributes = Attributes::new();
+    attributes.set(
+        livechat_core::domain::AttributeName::parse("first_name").unwrap(),
+        "Jo",
+    );
+    let session = VisitorSession {
+        visitor: VisitorId::parse("v-session").unwrap(),
+        conversation: ConversationId::parse("c-session").unwrap(),
+        dialog: DialogState::new(attributes),
+        updated_at: monday_ten(),
+    };
+    assert_eq!(
+        store.session(&session.visitor, monday_ten()).await.unwrap(),
+        None
+    );
+    store.put_session(&session).await.unwrap();
+    assert_eq!(
+        store.session(&session.visitor, monday_ten()).await.unwrap(),
+        Some(session.clone())
+    );
+    let month_later = monday_ten() + livechat_core::ports::SESSION_TTL;
+    assert_eq!(
+        store.session(&session.visitor, month_later).await.unwrap(),
+        None,
+        "idle for 30 days: expired"
+    );
+}
+
+fn ports(store: Arc<dyn Store>) -> (Ports, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(monday_ten()));
+    let ports = Ports {
+        store,
+        push: Arc::new(MemoryPush::new()),
+        scheduler: Arc::new(MemoryScheduler::new()),
+        clock: clock.clone(),
+        notifier: Arc::new(MemoryNotifier::new()),
+    };
+    (ports, clock)
+}
+
+async fn connect_agents(store: &dyn Store, directory: &Directory) {
+    for a in &directory.agents {
+        let record = ConnectionRecord {
+            id: ConnectionId::parse(format!("conn-{}", a.id)).unwrap(),
+            party: Party::Agent {
+                agent: a.id.clone(),
+            },
+            connected_at: monday_ten(),
+            expires_at: monday_ten() + SignedDuration::from_hours(2),
+        };
+        store.put_connection(&record).await.unwrap();
+    }
+}
+
+/// The documented sequence on this store: 5 agents, agent 3 took the last chat, so
+/// the next go to 4, 5 and 1.
+pub async fn round_robin_follows_the_documented_sequence(store: Arc<dyn Store>) {
+    let directory = Directory {
+        agents: agents(5, 5),
+        ..Directory::default()
+    };
+    store.put_directory(&directory).await.unwrap();
+    connect_agents(store.as_ref(), &directory).await;
+    let (ports, _) = ports(store.clone());
+    let router = Router::new(ports);
+
+    let mut got = Vec::new();
+    for i in 0..6 {
+        let c = waiting(&format!("c-seq-{i}"));
+        store.create_conversation(&c).await.unwrap();
+        let RouteOutcome::Offered { agent, .. } = router
+            .route(&c.id, &RoutingMode::RoundRobin, &Attributes::new())
+            .await
+            .unwrap()
+        else {
+            panic!("not offered");
+        };
+        assert!(router.accept(&c.id, &agent).await.unwrap());
+        assert!(router.end(&c.id, EndReason::Completed).await.unwrap());
+        got.push(agent.to_string());
+    }
+
+    assert_eq!(
+        got,
+        [
+            "agent-01", "agent-02", "agent-03", "agent-04", "agent-05", "agent-01"
+        ]
+    );
+}
+
+/// Simultaneous routing requests: each assigned once, evenly, never over a limit.
+/// Returns (routings per second, lost races retried).
+pub async fn simultaneous_requests_are_assigned_once_and_evenly(
+    store: Arc<dyn Store>,
+    requests: usize,
+    clients: usize,
+) -> (f64, u64) {
+    let directory = Directory {
+        agents: agents(10, 10),
+        ..Directory::default()
+    };
+    store.put_directory(&directory).await.unwrap();
+    connect_agents(store.as_ref(), &directory).await;
+    let (ports, _) = ports(store.clone());
+    let router = Arc::new(Router::new(ports));
+    let mut conversations = Vec::new();
+    for i in 0..requests {
+        let c = waiting(&format!("c-many-{i}"));
+        store.create_conversation(&c).await.unwrap();
+        conversations.push(c.id);
+    }
+    // `clients` concurrent callers (Lambda instances), each taking requests from one
+    // queue as fast as it can; every chat ends once offered, freeing its capacity.
+    let queue = Arc::new(tokio::sync::Mutex::new(conversations.clone()));
+    let started = std::time::Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (router, queue, store) = (router.clone(), queue.clone(), store.clone());
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let Some(c) = queue.lock().await.pop() else {
+                        break;
+                    };
+                    let outcome = router
+                        .route(&c, &RoutingMode::RoundRobin, &Attributes::new())
+                        .await;
+                    let Ok(RouteOutcome::Offered { agent, .. }) = outcome else {
+                        panic!("{c} not offered: {outcome:?}");
+                    };
+                    let held = store
+                        .agent_loads(std::slice::from_ref(&agent))
+                        .await
+                        .unwrap();
+                    assert!(
+                        held.get(&agent).copied().unwrap_or(0) <= 10,
+                        "{agent} over its limit"
+                    );
+                    assert!(router.end(&c, EndReason::Completed).await.unwrap());
+                    got.push(agent);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut per_agent = std::collections::BTreeMap::<String, usize>::new();
+    for w in workers {
+        for a in w.await.unwrap() {
+            *per_agent.entry(a.to_string()).or_default() += 1;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    for c in &conversations {
+        let stored = store.conversation(c).await.unwrap().unwrap();
+        assert_eq!(stored.offered_to.len(), 1, "{c} offered once");
+    }
+    assert_eq!(per_agent.values().sum::<usize>(), requests);
+    let (min, max) = (
+        per_agent.values().min().unwrap(),
+        per_agent.values().max().unwrap(),
+    );
+    assert!(
+        max - min <= 1,
+        "counts differ by at most one: {per_agent:?}"
+    );
+    let loads = store
+        .agent_loads(
+            &directory
+                .agents
+                .iter()
+                .map(|a| a.id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        loads.values().all(|l| *l == 0),
+        "every claim was released: {loads:?}"
+    );
+    (requests as f64 / elapsed, router.conflicts_retried())
+}

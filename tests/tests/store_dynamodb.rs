@@ -1,0 +1,222 @@
+//! The store conformance suite on the official DynamoDB Local (started by the test
+//! command: `scripts/dynamodb-local.sh`), plus what only a real DynamoDB shows:
+//! throttling retried, request counts, and contention on one cursor.
+
+use std::sync::Arc;
+
+use livechat_core::ports::{ConversationStore, DirectoryStore, Store};
+use livechat_tests::conformance as suite;
+use livechat_tests::dynamodb::{endpoint, fresh_store};
+
+async fn store() -> Option<Arc<dyn Store>> {
+    let endpoint = endpoint()?;
+    Some(Arc::new(fresh_store(&endpoint).await.0))
+}
+
+#[tokio::test]
+async fn directory_round_trips_and_keeps_toggles_across_edits() {
+    let Some(store) = store().await else { return };
+    suite::directory_round_trips_and_keeps_toggles_across_edits(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn conversations_are_written_by_compare_and_set() {
+    let Some(store) = store().await else { return };
+    suite::conversations_are_written_by_compare_and_set(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn messages_are_stored_once_per_id_in_sequence() {
+    let Some(store) = store().await else { return };
+    suite::messages_are_stored_once_per_id_in_sequence(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn connections_expire_on_read_and_are_found_by_party() {
+    let Some(store) = store().await else { return };
+    suite::connections_expire_on_read_and_are_found_by_party(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn an_offer_claim_is_all_or_nothing() {
+    let Some(store) = store().await else { return };
+    suite::an_offer_claim_is_all_or_nothing(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn sessions_round_trip() {
+    let Some(store) = store().await else { return };
+    suite::sessions_round_trip(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn round_robin_follows_the_documented_sequence() {
+    let Some(store) = store().await else { return };
+    suite::round_robin_follows_the_documented_sequence(store).await;
+}
+
+#[tokio::test]
+async fn throttled_requests_are_retried_with_backoff_and_succeed() {
+    let Some(endpoint) = endpoint() else { return };
+    let (store, counter) = fresh_store(&endpoint).await;
+    counter.inject_throttles(2);
+
+    store
+        .put_directory(&livechat_core::routing::Directory::default())
+        .await
+        .unwrap();
+
+    assert_eq!(counter.throttles_injected(), 2);
+    assert_eq!(
+        counter.counts().get("UpdateItem"),
+        Some(&3),
+        "two throttled attempts, then success"
+    );
+}
+
+#[tokio::test]
+async fn throttling_that_outlasts_the_retries_is_reported_as_throttled() {
+    let Some(endpoint) = endpoint() else { return };
+    let (store, counter) = fresh_store(&endpoint).await;
+    counter.inject_throttles(100);
+
+    let err = store
+        .conversation(&livechat_core::domain::ConversationId::parse("c").unwrap())
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(err, livechat_core::ports::StoreError::Throttled),
+        "{err:?}"
+    );
+    let attempts = counter.counts().get("GetItem").copied().unwrap_or(0);
+    assert!(
+        (2..=10).contains(&attempts),
+        "bounded retries, got {attempts}"
+    );
+    counter.inject_throttles(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contention_on_one_cursor_assigns_every_chat_once_and_evenly() {
+    let Some(endpoint) = endpoint() else { return };
+    let (alone, alone_counter) = fresh_store(&endpoint).await;
+    let (single_rate, _) =
+        suite::simultaneous_requests_are_assigned_once_and_evenly(Arc::new(alone), 100, 1).await;
+    let per_route = alone_counter.total() as f64 / 100.0;
+
+    let (contended, counter) = fresh_store(&endpoint).await;
+    let (rate, conflicts) =
+        suite::simultaneous_requests_are_assigned_once_and_evenly(Arc::new(contended), 500, 32)
+            .await;
+
+    println!(
+        "DynamoDB Local: one client alone {single_rate:.0} routings/s; 500 requests from 32 concurrent clients \
+         {rate:.0} routings/s ({:.0}% of alone), {conflicts} lost races retried; {per_route:.1} requests per routing \
+         alone; requests under contention: {:?}",
+        100.0 * rate / single_rate,
+        counter.counts()
+    );
+}
+
+/// What the core use cases cost on DynamoDB, measured by the request counter; the
+/// numbers `docs/data-model.md` states.
+#[tokio::test]
+async fn request_counts_per_use_case_are_measured() {
+    use livechat_core::domain::ConnectionId;
+    use livechat_tests::chat_on;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    let Some(endpoint) = endpoint() else { return };
+    let (store, counter) = fresh_store(&endpoint).await;
+    store
+        .put_directory(&livechat_core::demo::directory().unwrap())
+        .await
+        .unwrap();
+    let (chat, push, scheduler) = chat_on(Arc::new(store));
+    let now = || jiff::Timestamp::now();
+    let issuer = livechat_core::auth::AgentTokenIssuer::hs256(
+        livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
+        livechat_gateway::LOCAL_ISSUER,
+        livechat_gateway::LOCAL_AUDIENCE,
+    );
+    let ana = ConnectionId::parse("ana-tab=").unwrap();
+    let visitor = ConnectionId::parse("visitor-tab=").unwrap();
+    push.open(&ana);
+    push.open(&visitor);
+    let token = issuer.issue(
+        &livechat_core::domain::AgentId::parse("ana").unwrap(),
+        now(),
+        jiff::SignedDuration::from_hours(1),
+    );
+    let mut measured: Vec<(&str, u64)> = Vec::new();
+    let mut step = |name, counter: &livechat_aws::dynamo::counting::RequestCounter| {
+        measured.push((name, counter.total()));
+        counter.reset();
+    };
+
+    counter.reset();
+    chat.connect(&ana, &HashMap::from([("agent_token".to_string(), token)]))
+        .await
+        .unwrap();
+    step("agent $connect", &counter);
+    chat.connect(&visitor, &HashMap::new()).await.unwrap();
+    step("visitor $connect", &counter);
+    chat.message(&visitor, &json!({"action": "start"}).to_string())
+        .await;
+    step("visitor start", &counter);
+    chat.message(
+        &visitor,
+        &json!({"action": "answer", "card": "ask", "answer": 0}).to_string(),
+    )
+    .await;
+    step("answer", &counter);
+    chat.message(
+        &visitor,
+        &json!({"action": "submit", "card": "first_name", "value": "Jo"}).to_string(),
+    )
+    .await;
+    chat.message(
+        &visitor,
+        &json!({"action": "submit", "card": "email", "value": "jo@x.example"}).to_string(),
+    )
+    .await;
+    counter.reset();
+    for event in scheduler.take_due(now()) {
+        chat.delayed(event).await.unwrap();
+    }
+    step("route (offer)", &counter);
+    let offer = push
+        .take(&ana)
+        .into_iter()
+        .find(|f| f.contains("\"offer\""))
+        .expect("offered");
+    let conversation =
+        serde_json::from_str::<serde_json::Value>(&offer).unwrap()["conversation"].clone();
+    chat.message(
+        &ana,
+        &json!({"action": "accept", "conversation": conversation}).to_string(),
+    )
+    .await;
+    step("accept", &counter);
+    push.take(&visitor);
+    chat.message(
+        &visitor,
+        &json!({"action": "send_message", "id": "m1", "text": "hello"}).to_string(),
+    )
+    .await;
+    step("relay one visitor message", &counter);
+    chat.message(
+        &ana,
+        &json!({"action": "send_message", "conversation": conversation, "id": "a1", "text": "hi"})
+            .to_string(),
+    )
+    .await;
+    step("relay one agent message", &counter);
+    assert!(push.take(&visitor).iter().any(|f| f.contains("\"hi\"")));
+
+    for (name, requests) in &measured {
+        println!("DynamoDB requests: {name}: {requests}");
+    }
+}

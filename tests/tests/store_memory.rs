@@ -1,0 +1,47 @@
+//! The store conformance suite on the in-memory store.
+
+use std::sync::Arc;
+
+use livechat_core::memory::MemoryStore;
+use livechat_tests::conformance as suite;
+
+#[tokio::test]
+async fn directory_round_trips_and_keeps_toggles_across_edits() {
+    suite::directory_round_trips_and_keeps_toggles_across_edits(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn conversations_are_written_by_compare_and_set() {
+    suite::conversations_are_written_by_compare_and_set(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn messages_are_stored_once_per_id_in_sequence() {
+    suite::messages_are_stored_once_per_id_in_sequence(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn connections_expire_on_read_and_are_found_by_party() {
+    suite::connections_expire_on_read_and_are_found_by_party(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn an_offer_claim_is_all_or_nothing() {
+    suite::an_offer_claim_is_all_or_nothing(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn sessions_round_trip() {
+    suite::sessions_round_trip(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn round_robin_follows_the_documented_sequence() {
+    suite::round_robin_follows_the_documented_sequence(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_requests_are_assigned_once_and_evenly() {
+    let store = Arc::new(MemoryStore::new().interleaving());
+    suite::simultaneous_requests_are_assigned_once_and_evenly(store, 500, 32).await;
+}
