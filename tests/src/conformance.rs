@@ -130,6 +130,7 @@ pub async fn conversations_are_written_by_compare_and_set(store: &dyn Store) {
 /// A message is stored once per client id; sequence numbers increase; the log reads
 /// back in order.
 pub async fn messages_are_stored_once_per_id_in_sequence(store: &dyn Store) {
+    store.create_conversation(&waiting("c-msg")).await.unwrap();
     let first = store
         .append_message(message("c-msg", "m-1", "hello"))
         .await
@@ -159,6 +160,91 @@ pub async fn messages_are_stored_once_per_id_in_sequence(store: &dyn Store) {
     let ids: Vec<&str> = log.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["m-1", "m-2", "m-3"]);
     assert_eq!(log[1].text.as_str(), "again");
+}
+
+/// The hub: subscribers of a conversation, its message count, and an append that
+/// refuses to write behind another message; pushes go to the visitor and the live
+/// agent only.
+pub async fn the_hub_tracks_subscribers_and_refuses_stale_appends(store: &dyn Store) {
+    let mut c = waiting("c-hub");
+    store.create_conversation(&c).await.unwrap();
+    let visitor = Party::Visitor {
+        visitor: c.visitor.clone(),
+    };
+    let ana = Party::Agent {
+        agent: agent("ana"),
+    };
+    let ben = Party::Agent {
+        agent: agent("ben"),
+    };
+    for (conn, party) in [("v-tab=", &visitor), ("ana-tab=", &ana), ("ben-tab=", &ben)] {
+        store
+            .subscribe(&c.id, &ConnectionId::parse(conn).unwrap(), party)
+            .await
+            .unwrap();
+    }
+    store
+        .subscribe(
+            &ConversationId::parse("c-none").unwrap(),
+            &ConnectionId::parse("x=").unwrap(),
+            &ana,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .hub(&ConversationId::parse("c-none").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let expected = c.version;
+    c.offer(agent("ana"), monday_ten()).unwrap();
+    c.accept(&agent("ana"), monday_ten()).unwrap();
+    assert_eq!(
+        store.replace_conversation(&c, expected).await.unwrap(),
+        CasOutcome::Written
+    );
+    let hub = store.hub(&c.id).await.unwrap().unwrap();
+    assert_eq!(
+        hub.subscribers.len(),
+        3,
+        "replacing the conversation keeps its subscribers"
+    );
+    let recipients: Vec<String> = hub.recipients().map(ToString::to_string).collect();
+    assert_eq!(recipients, ["ana-tab=", "v-tab="]);
+
+    let first = store
+        .append_after(message("c-hub", "m-1", "one"), hub.messages)
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, livechat_core::ports::AppendAfter::Stored(ref m) if m.seq == hub.messages + 1)
+    );
+    let behind = store
+        .append_after(message("c-hub", "m-2", "two"), hub.messages)
+        .await
+        .unwrap();
+    assert_eq!(behind, livechat_core::ports::AppendAfter::Moved);
+    let again = store
+        .append_after(message("c-hub", "m-1", "one"), hub.messages + 1)
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, livechat_core::ports::AppendAfter::Duplicate(ref m) if m.id.as_str() == "m-1")
+    );
+
+    store
+        .unsubscribe(&c.id, &ConnectionId::parse("ana-tab=").unwrap())
+        .await
+        .unwrap();
+    store
+        .unsubscribe(&c.id, &ConnectionId::parse("ana-tab=").unwrap())
+        .await
+        .unwrap();
+    let hub = store.hub(&c.id).await.unwrap().unwrap();
+    assert_eq!((hub.subscribers.len(), hub.messages), (2, 1));
 }
 
 /// Connections are found by id and by party until they expire; removal returns what

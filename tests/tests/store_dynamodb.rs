@@ -32,6 +32,12 @@ async fn messages_are_stored_once_per_id_in_sequence() {
 }
 
 #[tokio::test]
+async fn the_hub_tracks_subscribers_and_refuses_stale_appends() {
+    let Some(store) = store().await else { return };
+    suite::the_hub_tracks_subscribers_and_refuses_stale_appends(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn connections_expire_on_read_and_are_found_by_party() {
     let Some(store) = store().await else { return };
     suite::connections_expire_on_read_and_are_found_by_party(store.as_ref()).await;
@@ -201,22 +207,38 @@ async fn request_counts_per_use_case_are_measured() {
     .await;
     step("accept", &counter);
     push.take(&visitor);
-    chat.message(
-        &visitor,
-        &json!({"action": "send_message", "id": "m1", "text": "hello"}).to_string(),
-    )
-    .await;
+    let visitor_says = json!({"action": "send_message", "conversation": conversation, "id": "m1", "text": "hello"});
+    chat.message(&visitor, &visitor_says.to_string()).await;
     step("relay one visitor message", &counter);
-    chat.message(
-        &ana,
-        &json!({"action": "send_message", "conversation": conversation, "id": "a1", "text": "hi"})
-            .to_string(),
-    )
-    .await;
+    let agent_says =
+        json!({"action": "send_message", "conversation": conversation, "id": "a1", "text": "hi"});
+    chat.message(&ana, &agent_says.to_string()).await;
     step("relay one agent message", &counter);
     assert!(push.take(&visitor).iter().any(|f| f.contains("\"hi\"")));
+    assert!(push.take(&ana).iter().any(|f| f.contains("\"hello\"")));
+    chat.message(&visitor, &visitor_says.to_string()).await;
+    step("a retried visitor message (stored once)", &counter);
+    let unnamed = json!({"action": "send_message", "id": "m2", "text": "no conversation named"});
+    chat.message(&visitor, &unnamed.to_string()).await;
+    step(
+        "relay a visitor message that does not name its conversation",
+        &counter,
+    );
 
     for (name, requests) in &measured {
         println!("DynamoDB requests: {name}: {requests}");
     }
+    let cost = |name: &str| {
+        measured
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, r)| *r)
+            .unwrap()
+    };
+    assert!(cost("relay one visitor message") <= 2, "{measured:?}");
+    assert!(cost("relay one agent message") <= 2, "{measured:?}");
+    assert!(
+        cost("a retried visitor message (stored once)") <= 2,
+        "{measured:?}"
+    );
 }

@@ -21,6 +21,11 @@ async fn messages_are_stored_once_per_id_in_sequence() {
 }
 
 #[tokio::test]
+async fn the_hub_tracks_subscribers_and_refuses_stale_appends() {
+    suite::the_hub_tracks_subscribers_and_refuses_stale_appends(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn connections_expire_on_read_and_are_found_by_party() {
     suite::connections_expire_on_read_and_are_found_by_party(&MemoryStore::new()).await;
 }

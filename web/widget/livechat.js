@@ -102,10 +102,18 @@ function init() {
     if (chatting) view.setHeader(agentName || 'Chat with us', agentName ? 'Online' : 'Connected');
   }
 
+  // The conversation from the last `session` frame: sent with each message so the
+  // server can relay it without looking this connection up.
+  let conversation = null;
+
+  function messageFrame(id, text) {
+    return conversation ? { action: 'send_message', conversation, id, text } : { action: 'send_message', id, text };
+  }
+
   function sendMessage(text) {
     const entry = thread.addPending(newMessageId(), text);
     show(entry);
-    socket.send({ action: 'send_message', id: entry.id, text });
+    socket.send(messageFrame(entry.id, text));
     stopTyping();
   }
 
@@ -151,7 +159,8 @@ function init() {
     switch (frame.type) {
       case 'session':
         if (frame.visitor_token) store.set('visitor_token', frame.visitor_token);
-        for (const p of thread.unacked()) socket.send({ action: 'send_message', id: p.id, text: p.text });
+        conversation = frame.conversation || null;
+        for (const p of thread.unacked()) socket.send(messageFrame(p.id, p.text));
         break;
       case 'cards':
         view.settleCards(new Set((frame.cards || []).map((c) => c.card)));

@@ -27,8 +27,8 @@ use livechat_core::domain::{
     AgentId, ConnectionId, Conversation, ConversationId, ManualToggle, Message, VisitorId,
 };
 use livechat_core::ports::{
-    AgentState, Appended, CasOutcome, ClaimOutcome, ConnectionRecord, ConnectionStore,
-    ConversationStore, Cursor, DirectoryStore, NewMessage, OfferClaim, Party, RoutingStore,
+    AgentState, AppendAfter, CasOutcome, ClaimOutcome, ConnectionRecord, ConnectionStore,
+    ConversationStore, Cursor, DirectoryStore, Hub, NewMessage, OfferClaim, Party, RoutingStore,
     SESSION_TTL, SessionStore, StoreError, StoreResult, VisitorSession,
 };
 use livechat_core::routing::Directory;
@@ -159,6 +159,12 @@ struct ConversationItem {
     /// The conversation's version, top level for condition expressions.
     version: u64,
     conversation: Conversation,
+    /// Messages stored so far (the last sequence number).
+    #[serde(default)]
+    msgs: u64,
+    /// Connections subscribed to the conversation's pushes.
+    #[serde(default)]
+    subs: BTreeMap<ConnectionId, Party>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -390,6 +396,8 @@ impl ConversationStore for DynamoStore {
             sk: "META".into(),
             version: conversation.version,
             conversation: conversation.clone(),
+            msgs: 0,
+            subs: BTreeMap::new(),
         };
         let result = self
             .client
@@ -407,9 +415,7 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>> {
-        let item = self.get(key(conv_pk(id), "META")).await?;
-        item.map(|i| from_item::<ConversationItem>(i).map(|c| c.conversation))
-            .transpose()
+        Ok(self.hub(id).await?.map(|h| h.conversation))
     }
 
     async fn replace_conversation(
@@ -417,21 +423,7 @@ impl ConversationStore for DynamoStore {
         conversation: &Conversation,
         expected_version: u64,
     ) -> StoreResult<CasOutcome> {
-        let item = ConversationItem {
-            pk: conv_pk(&conversation.id),
-            sk: "META".into(),
-            version: conversation.version,
-            conversation: conversation.clone(),
-        };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&item)?))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(expected_version))
-            .send()
-            .await;
+        let result = self.replace(conversation, expected_version)?.send().await;
         match result {
             Ok(_) => Ok(CasOutcome::Written),
             Err(e) if is_condition_failure(&e) => Ok(CasOutcome::Conflict),
@@ -439,36 +431,73 @@ impl ConversationStore for DynamoStore {
         }
     }
 
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
-        let pk = conv_pk(&message.conversation);
-        // 1. The next sequence number (a counter item: never contended for long).
-        let counter = self
+    async fn hub(&self, id: &ConversationId) -> StoreResult<Option<Hub>> {
+        let item = self.get(key(conv_pk(id), "META")).await?;
+        Ok(item
+            .map(from_item::<ConversationItem>)
+            .transpose()?
+            .map(|c| Hub {
+                conversation: c.conversation,
+                subscribers: c.subs,
+                messages: c.msgs,
+            }))
+    }
+
+    async fn subscribe(
+        &self,
+        id: &ConversationId,
+        connection: &ConnectionId,
+        party: &Party,
+    ) -> StoreResult<()> {
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(pk.clone(), "SEQ")))
-            .update_expression("ADD seq :one")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
+            .set_key(Some(key(conv_pk(id), "META")))
+            .update_expression("SET subs.#c = :p")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#c", connection.as_str())
+            .expression_attribute_values(":p", to_attribute(party)?)
             .send()
-            .await
-            .map_err(failed)?;
-        let seq: u64 = counter
-            .attributes
-            .as_ref()
-            .and_then(|a| a.get("seq"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| corrupt(&format!("{pk}/SEQ"), "no sequence number returned"))?;
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    async fn unsubscribe(&self, id: &ConversationId, connection: &ConnectionId) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(id), "META")))
+            .update_expression("REMOVE subs.#c")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#c", connection.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    async fn append_after(&self, message: NewMessage, expected: u64) -> StoreResult<AppendAfter> {
+        let pk = conv_pk(&message.conversation);
         let stored = Message {
             id: message.id.clone(),
             conversation: message.conversation.clone(),
-            seq,
+            seq: expected + 1,
             sender: message.sender,
             text: message.text,
             at: message.at,
         };
-        // 2. The message and its id guard, together; the guard refuses a retry.
+        // One transaction: the id guard (refuses a retry and hands the earlier
+        // message back), the message count moving from `expected` (refuses a write
+        // behind another message), and the message itself.
         let guard = MessageItem {
             pk: pk.clone(),
             sk: format!("MSGID#{}", message.id),
@@ -476,7 +505,7 @@ impl ConversationStore for DynamoStore {
         };
         let body = MessageItem {
             pk: pk.clone(),
-            sk: msg_sk(seq),
+            sk: msg_sk(stored.seq),
             message: stored.clone(),
         };
         let put_guard = Put::builder()
@@ -484,6 +513,16 @@ impl ConversationStore for DynamoStore {
             .set_item(Some(to_item(&guard)?))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let count = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.clone(), "META")))
+            .update_expression("SET msgs = :next")
+            .condition_expression("attribute_exists(pk) AND (msgs = :expected OR (attribute_not_exists(msgs) AND :expected = :zero))")
+            .expression_attribute_values(":next", n(stored.seq))
+            .expression_attribute_values(":expected", n(expected))
+            .expression_attribute_values(":zero", n(0))
             .build()
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         let put_body = Put::builder()
@@ -495,11 +534,12 @@ impl ConversationStore for DynamoStore {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_guard).build())
+            .transact_items(TransactWriteItem::builder().update(count).build())
             .transact_items(TransactWriteItem::builder().put(put_body).build())
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Appended::New(stored)),
+            Ok(_) => Ok(AppendAfter::Stored(stored)),
             Err(SdkError::ServiceError(se))
                 if matches!(
                     se.err(),
@@ -511,18 +551,25 @@ impl ConversationStore for DynamoStore {
                 };
                 let reasons = cancel.cancellation_reasons();
                 if reason_code(reasons, 0) == Some("ConditionalCheckFailed") {
-                    // A retry of a stored message (its sequence number is skipped).
                     let old = reasons
                         .first()
                         .and_then(|r| r.item())
                         .cloned()
                         .unwrap_or_default();
-                    let earlier: MessageItem = from_item(old)?;
-                    return Ok(Appended::Duplicate(earlier.message));
+                    return Ok(AppendAfter::Duplicate(
+                        from_item::<MessageItem>(old)?.message,
+                    ));
                 }
-                Err(StoreError::Unavailable(
-                    format!("message transaction cancelled: {reasons:?}").into(),
-                ))
+                if reason_code(reasons, 1) == Some("ConditionalCheckFailed") {
+                    if self.hub(&message.conversation).await?.is_none() {
+                        return Err(StoreError::Missing {
+                            key: format!("conversation {}", message.conversation),
+                        });
+                    }
+                    return Ok(AppendAfter::Moved);
+                }
+                // Another transaction held one of the items: as good as moved.
+                Ok(AppendAfter::Moved)
             }
             Err(e) => Err(failed(e)),
         }
@@ -577,6 +624,27 @@ fn presence_expiry(entry: &str) -> Option<i64> {
 }
 
 impl DynamoStore {
+    /// The update that replaces a conversation at `expected_version`, leaving its
+    /// subscribers and message count alone.
+    fn replace(
+        &self,
+        conversation: &Conversation,
+        expected_version: u64,
+    ) -> StoreResult<aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder>
+    {
+        let value = to_attribute(conversation)?;
+        Ok(self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(&conversation.id), "META")))
+            .update_expression("SET conversation = :c, version = :next")
+            .condition_expression("version = :v")
+            .expression_attribute_values(":c", value)
+            .expression_attribute_values(":next", n(conversation.version))
+            .expression_attribute_values(":v", n(expected_version)))
+    }
+
     /// The `AGENT#<id>/STATE` items of `agents` (capacity and presence), with one
     /// BatchGetItem per 100 agents, retrying unprocessed keys with jittered backoff.
     async fn agent_items(&self, agents: &[AgentId]) -> StoreResult<Vec<(AgentId, Item)>> {
@@ -713,16 +781,13 @@ impl RoutingStore for DynamoStore {
     }
 
     async fn claim_offer(&self, claim: &OfferClaim) -> StoreResult<ClaimOutcome> {
-        let conversation = ConversationItem {
-            pk: conv_pk(&claim.conversation.id),
-            sk: "META".into(),
-            version: claim.conversation.version,
-            conversation: claim.conversation.clone(),
-        };
-        let put_conversation = Put::builder()
+        let put_conversation = Update::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(&conversation)?))
+            .set_key(Some(key(conv_pk(&claim.conversation.id), "META")))
+            .update_expression("SET conversation = :c, version = :next")
             .condition_expression("version = :v")
+            .expression_attribute_values(":c", to_attribute(&claim.conversation)?)
+            .expression_attribute_values(":next", n(claim.conversation.version))
             .expression_attribute_values(":v", n(claim.expected_version))
             .build()
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
@@ -741,7 +806,11 @@ impl RoutingStore for DynamoStore {
         let mut request = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_conversation).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(put_conversation)
+                    .build(),
+            )
             .transact_items(TransactWriteItem::builder().update(claim_capacity).build());
         if let Some(mv) = &claim.cursor {
             let moved = Cursor {

@@ -14,8 +14,8 @@ use crate::domain::{
     AgentId, ConnectionId, Conversation, ConversationId, EndReason, ManualToggle, Message,
 };
 use crate::ports::{
-    Appended, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
-    ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, NewMessage, Notifier,
+    AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
+    ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, Hub, NewMessage, Notifier,
     OfferClaim, Party, Push, PushError, RoutingStore, Scheduler, SchedulerError, SessionStore,
     StoreResult, VisitorSession,
 };
@@ -38,6 +38,7 @@ struct Inner {
     peak_loads: HashMap<AgentId, u32>,
     sessions: HashMap<crate::domain::VisitorId, VisitorSession>,
     toggles: HashMap<AgentId, ManualToggle>,
+    subscribers: HashMap<ConversationId, BTreeMap<ConnectionId, Party>>,
 }
 
 /// The in-memory store: every store port over one mutex-guarded state.
@@ -207,26 +208,70 @@ impl ConversationStore for MemoryStore {
         }
     }
 
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
+    async fn hub(&self, id: &ConversationId) -> StoreResult<Option<Hub>> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        Ok(inner.conversations.get(id).map(|c| Hub {
+            conversation: c.clone(),
+            subscribers: inner.subscribers.get(id).cloned().unwrap_or_default(),
+            messages: inner.messages.get(id).map_or(0, |log| log.len() as u64),
+        }))
+    }
+
+    async fn subscribe(
+        &self,
+        id: &ConversationId,
+        connection: &ConnectionId,
+        party: &Party,
+    ) -> StoreResult<()> {
         self.round_trip().await;
         let mut inner = lock(&self.inner);
+        if inner.conversations.contains_key(id) {
+            inner
+                .subscribers
+                .entry(id.clone())
+                .or_default()
+                .insert(connection.clone(), party.clone());
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, id: &ConversationId, connection: &ConnectionId) -> StoreResult<()> {
+        self.round_trip().await;
+        if let Some(subscribers) = lock(&self.inner).subscribers.get_mut(id) {
+            subscribers.remove(connection);
+        }
+        Ok(())
+    }
+
+    async fn append_after(&self, message: NewMessage, expected: u64) -> StoreResult<AppendAfter> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        if !inner.conversations.contains_key(&message.conversation) {
+            return Err(crate::ports::StoreError::Missing {
+                key: format!("conversation {}", message.conversation),
+            });
+        }
         let log = inner
             .messages
             .entry(message.conversation.clone())
             .or_default();
         if let Some(existing) = log.iter().find(|m| m.id == message.id) {
-            return Ok(Appended::Duplicate(existing.clone()));
+            return Ok(AppendAfter::Duplicate(existing.clone()));
+        }
+        if log.len() as u64 != expected {
+            return Ok(self.conflict(AppendAfter::Moved));
         }
         let stored = Message {
             id: message.id,
             conversation: message.conversation,
-            seq: log.len() as u64 + 1,
+            seq: expected + 1,
             sender: message.sender,
             text: message.text,
             at: message.at,
         };
         log.push(stored.clone());
-        Ok(Appended::New(stored))
+        Ok(AppendAfter::Stored(stored))
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {

@@ -4,6 +4,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::*;
 use crate::domain::{ChatLimit, DialogId, MessageId, MessageText, Sender, VisitorId};
+use crate::ports::Appended;
 use crate::ports::{CursorMove, OfferClaim};
 
 fn t0() -> Timestamp {
@@ -50,6 +51,7 @@ fn claim(c: &Conversation, agent: &str, limit: u32, cursor: Option<u64>) -> Offe
 #[tokio::test]
 async fn a_retried_message_is_stored_once_with_its_first_sequence_number() {
     let store = MemoryStore::new();
+    store.create_conversation(&conversation("c")).await.unwrap();
     let first = store
         .append_message(message("c", "m1", "hello"))
         .await
@@ -215,4 +217,33 @@ async fn delayed_events_wait_for_their_time_and_may_come_twice() {
         vec![event.clone(), event]
     );
     assert!(scheduler.pending().is_empty());
+}
+
+#[tokio::test]
+async fn an_append_behind_the_latest_message_is_refused_and_a_message_needs_its_conversation() {
+    let store = MemoryStore::new();
+    assert!(
+        store
+            .append_message(message("nowhere", "m1", "hi"))
+            .await
+            .is_err()
+    );
+    store.create_conversation(&conversation("c")).await.unwrap();
+    store
+        .append_message(message("c", "m1", "hello"))
+        .await
+        .unwrap();
+
+    let stale = store
+        .append_after(message("c", "m2", "late"), 0)
+        .await
+        .unwrap();
+
+    assert_eq!(stale, AppendAfter::Moved);
+    let hub = store
+        .hub(&ConversationId::parse("c").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hub.messages, 1);
 }

@@ -31,6 +31,9 @@ pub enum StoreError {
     /// The store could not be reached or failed.
     #[error("the store failed")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An item the call needs does not exist.
+    #[error("{key} does not exist")]
+    Missing { key: String },
     /// A stored item could not be read back as the type it should be.
     #[error("stored item {key} is corrupt: {reason}")]
     Corrupt { key: String, reason: String },
@@ -200,6 +203,51 @@ pub trait ConnectionStore: Send + Sync {
     -> StoreResult<Vec<ConnectionId>>;
 }
 
+/// A conversation with what relaying a message needs: who to push to, and how many
+/// messages it holds. One read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hub {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Connections subscribed to its pushes: the visitor's pages, and the tabs of
+    /// agents who took it. Only the visitor's and the current live agent's count.
+    pub subscribers: BTreeMap<ConnectionId, Party>,
+    /// Messages stored so far; the next is number `messages + 1`.
+    pub messages: u64,
+}
+
+impl Hub {
+    /// The subscribers to push a message to now: the visitor's connections and the
+    /// live agent's. Subscriptions of an agent who no longer holds the chat are
+    /// ignored, so they need no cleanup.
+    pub fn recipients(&self) -> impl Iterator<Item = &ConnectionId> {
+        let live_agent = match &self.conversation.state {
+            crate::domain::ConversationState::Live { agent, .. } => Some(agent),
+            _ => None,
+        };
+        self.subscribers
+            .iter()
+            .filter_map(move |(connection, party)| match party {
+                Party::Visitor { visitor } if *visitor == self.conversation.visitor => {
+                    Some(connection)
+                }
+                Party::Agent { agent } if Some(agent) == live_agent => Some(connection),
+                _ => None,
+            })
+    }
+}
+
+/// How [`ConversationStore::append_after`] went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendAfter {
+    /// Stored with the next sequence number.
+    Stored(Message),
+    /// A message with this id was stored before: here it is, unchanged.
+    Duplicate(Message),
+    /// Another message was stored first: read the hub again and retry.
+    Moved,
+}
+
 /// Conversations and their messages.
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
@@ -207,16 +255,50 @@ pub trait ConversationStore: Send + Sync {
     async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome>;
     /// One conversation.
     async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>>;
-    /// Replaces a conversation if it is still at `expected_version`.
+    /// Replaces a conversation if it is still at `expected_version` (its subscribers
+    /// and messages are untouched).
     async fn replace_conversation(
         &self,
         conversation: &Conversation,
         expected_version: u64,
     ) -> StoreResult<CasOutcome>;
-    /// Stores a message once per id, assigning the next sequence number.
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended>;
+    /// The conversation with its subscribers and message count.
+    async fn hub(&self, id: &ConversationId) -> StoreResult<Option<Hub>>;
+    /// Subscribes a connection to the conversation's pushes.
+    async fn subscribe(
+        &self,
+        id: &ConversationId,
+        connection: &ConnectionId,
+        party: &Party,
+    ) -> StoreResult<()>;
+    /// Unsubscribes a connection (a gone one). Harmless twice.
+    async fn unsubscribe(&self, id: &ConversationId, connection: &ConnectionId) -> StoreResult<()>;
+    /// Stores `message` as number `expected + 1` if the conversation still holds
+    /// `expected` messages and none has this id: one write.
+    async fn append_after(&self, message: NewMessage, expected: u64) -> StoreResult<AppendAfter>;
     /// The messages of a conversation in sequence order.
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>>;
+
+    /// Stores a message once per id with the next sequence number, retrying when
+    /// another message got in first.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
+        for _ in 0..64 {
+            let hub =
+                self.hub(&message.conversation)
+                    .await?
+                    .ok_or_else(|| StoreError::Missing {
+                        key: format!("conversation {}", message.conversation),
+                    })?;
+            match self.append_after(message.clone(), hub.messages).await? {
+                AppendAfter::Stored(m) => return Ok(Appended::New(m)),
+                AppendAfter::Duplicate(m) => return Ok(Appended::Duplicate(m)),
+                AppendAfter::Moved => tokio::task::yield_now().await,
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the message sequence kept moving".into(),
+        ))
+    }
 }
 
 /// Round-robin cursors and agents' chat capacity.

@@ -103,6 +103,11 @@ impl RawFrame {
         }
     }
 
+    /// A field other than `action`, as sent.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name)
+    }
+
     /// The action, when it is a non-empty string.
     pub fn action(&self) -> Option<&str> {
         match &self.action {
@@ -149,6 +154,9 @@ pub enum VisitorFrame {
         id: MessageId,
         /// The text.
         text: MessageText,
+        /// The conversation (from the `session` frame). Optional; with it the
+        /// server relays without looking the connection up.
+        conversation: Option<ConversationId>,
     },
     /// The visitor started or stopped typing.
     Typing {
@@ -246,6 +254,7 @@ impl TryFrom<RawFrame> for VisitorFrame {
             "send_message" => VisitorFrame::SendMessage {
                 id: f.id("id")?,
                 text: f.text("text")?,
+                conversation: f.optional_id("conversation")?,
             },
             "typing" => VisitorFrame::Typing {
                 typing: f.boolean("typing")?,
@@ -496,6 +505,17 @@ impl Fields {
         }
     }
 
+    fn optional_id<T: TryFrom<String, Error = IdError>>(
+        &mut self,
+        field: &str,
+    ) -> Result<Option<T>, FrameError> {
+        match self.take(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => T::try_from(s).map(Some).map_err(|e| self.bad(field, e)),
+            Some(other) => Err(self.invalid(field, "an id (a string)", &other)),
+        }
+    }
+
     fn text(&mut self, field: &str) -> Result<MessageText, FrameError> {
         match self.required(field)? {
             Value::String(s) => MessageText::parse(s).map_err(|e| self.bad(field, e)),
@@ -639,6 +659,12 @@ mod tests {
             VisitorFrame::SendMessage {
                 id: MessageId::parse("01JQ0000000000000000000000").unwrap(),
                 text: MessageText::parse("Hello\nthere").unwrap(),
+                conversation: None,
+            },
+            VisitorFrame::SendMessage {
+                id: MessageId::parse("01JQ0000000000000000000001").unwrap(),
+                text: MessageText::parse("with its conversation").unwrap(),
+                conversation: Some(ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap()),
             },
             VisitorFrame::Typing { typing: true },
             VisitorFrame::EndChat,

@@ -28,6 +28,9 @@ impl Chat {
                     });
                 }
                 let conv = self.conversation(&conversation).await?;
+                for tab in self.ports.store.connections_of(&me, self.now()).await? {
+                    self.ports.store.subscribe(&conversation, &tab, &me).await?;
+                }
                 let started = ServerFrame::ChatStarted {
                     conversation: conversation.clone(),
                     visitor: self.visitor_summary(&conv).await?,
@@ -79,11 +82,8 @@ impl Chat {
                 id,
                 text,
             } => {
-                let conv = self
-                    .live_chat_of(agent, &conversation, "send a message in")
-                    .await?;
-                self.relay(connection, &conv, id, Sender::Agent(agent.clone()), text)
-                    .await
+                let hub = self.hub(&conversation).await?;
+                self.relay(connection, &me, hub, id, text).await
             }
             AgentFrame::Typing {
                 conversation,
@@ -200,6 +200,10 @@ impl Chat {
                     self.send(connection, &offer).await;
                 }
                 ConversationState::Live { agent: with, .. } if with == agent => {
+                    let me = Party::Agent {
+                        agent: agent.clone(),
+                    };
+                    self.ports.store.subscribe(&id, connection, &me).await?;
                     let started = ServerFrame::ChatStarted {
                         conversation: id.clone(),
                         visitor: self.visitor_summary(&conv).await?,

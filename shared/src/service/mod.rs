@@ -7,9 +7,11 @@
 //! - `visitor`: start/resume, dialog steps, messages, typing, end, fallback details.
 //! - `agent`: sync, accept/decline, messages, typing, end, availability, score, history.
 //! - `delayed`: routing and its timers.
+//! - `relay`: chat messages through the conversation's hub.
 
 mod agent;
 mod delayed;
+mod relay;
 mod visitor;
 
 #[cfg(test)]
@@ -183,6 +185,10 @@ impl Chat {
     }
 
     async fn dispatch(&self, connection: &ConnectionId, body: &str) -> Result<(), ServerError> {
+        let raw = crate::protocol::RawFrame::parse(body)?;
+        let Some(raw) = self.try_fast_relay(connection, raw).await? else {
+            return Ok(());
+        };
         let record = self
             .ports
             .store
@@ -193,20 +199,21 @@ impl Chat {
             })?;
         match record.party {
             Party::Visitor { visitor } => {
-                let frame = VisitorFrame::parse(body)?;
+                let frame = VisitorFrame::try_from(raw)?;
                 self.visitor_frame(connection, &visitor, frame).await
             }
             Party::Agent { agent } => {
-                let frame = AgentFrame::parse(body)?;
+                let frame = AgentFrame::try_from(raw)?;
                 self.agent_frame(connection, &agent, frame).await
             }
         }
     }
 
-    /// Pushes a frame (split if it is too large) to one connection. A gone connection
-    /// is forgotten; other push failures are logged: the state change they report is
-    /// stored, and the client gets it on its next sync or resume.
-    pub(crate) async fn send(&self, connection: &ConnectionId, frame: &ServerFrame) {
+    /// Pushes a frame (split if it is too large) to one connection; `false` when the
+    /// connection is gone (it is then forgotten). Other push failures are logged: the
+    /// state change they report is stored, and the client gets it on its next sync
+    /// or resume.
+    pub(crate) async fn send(&self, connection: &ConnectionId, frame: &ServerFrame) -> bool {
         for part in frame.clone().fit() {
             match self.ports.push.push(connection, &part.to_json()).await {
                 Ok(Delivery::Delivered) => {}
@@ -214,14 +221,15 @@ impl Chat {
                     if let Err(e) = self.ports.store.remove_connection(connection).await {
                         warn!(connection = %connection, error = %cause_chain(&e), "could not forget a gone connection");
                     }
-                    return;
+                    return false;
                 }
                 Err(e) => {
                     warn!(connection = %connection, error = %cause_chain(&e), "push failed");
-                    return;
+                    return true;
                 }
             }
         }
+        true
     }
 
     /// Pushes a frame to every live connection of a party (an agent's tabs, a

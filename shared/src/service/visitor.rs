@@ -32,7 +32,7 @@ impl Chat {
                 self.dialog_step(connection, visitor, VisitorAction::Submit { card, value })
                     .await
             }
-            VisitorFrame::SendMessage { id, text } => {
+            VisitorFrame::SendMessage { id, text, .. } => {
                 self.visitor_message(connection, visitor, id, text).await
             }
             VisitorFrame::Typing { typing } => {
@@ -160,6 +160,11 @@ impl Chat {
             session.dialog.attributes.set(name.clone(), value);
         }
 
+        // This page gets the conversation's pushes (messages, typing, the end).
+        let me = Party::Visitor {
+            visitor: visitor.clone(),
+        };
+        store.subscribe(&conv.id, connection, &me).await?;
         let token = self.visitors.issue(visitor, now);
         self.send(
             connection,
@@ -272,57 +277,19 @@ impl Chat {
         id: MessageId,
         text: MessageText,
     ) -> Result<(), ServerError> {
-        let (_, conv) = self.visitor_conversation(visitor).await?;
-        if !matches!(
-            conv.state,
-            ConversationState::Waiting { .. }
-                | ConversationState::Offered { .. }
-                | ConversationState::Live { .. }
-        ) {
-            return Err(TransitionError {
-                action: "send a message in",
-                state: conv.state.name(),
-            }
-            .into());
-        }
-        self.relay(connection, &conv, id, Sender::Visitor, text)
-            .await
-    }
-
-    /// Stores a message once per id, acknowledges it to the sender, and on first
-    /// storage pushes it to both sides (every tab of each).
-    pub(super) async fn relay(
-        &self,
-        connection: &ConnectionId,
-        conv: &Conversation,
-        id: MessageId,
-        sender: Sender,
-        text: MessageText,
-    ) -> Result<(), ServerError> {
-        let stored = self
-            .store_message(&conv.id, id.clone(), sender, text)
-            .await?;
-        self.send(connection, &ServerFrame::Ack { id }).await;
-        if let Appended::New(message) = stored {
-            let frame = ServerFrame::message(message);
-            self.send_to(
-                &Party::Visitor {
-                    visitor: conv.visitor.clone(),
-                },
-                &frame,
-            )
-            .await?;
-            if let ConversationState::Live { agent, .. } = &conv.state {
-                self.send_to(
-                    &Party::Agent {
-                        agent: agent.clone(),
-                    },
-                    &frame,
-                )
-                .await?;
-            }
-        }
-        Ok(())
+        let session = self
+            .ports
+            .store
+            .session(visitor, self.now())
+            .await?
+            .ok_or_else(|| ServerError::NotFound {
+                what: "your session (send start first)".into(),
+            })?;
+        let hub = self.hub(&session.conversation).await?;
+        let party = Party::Visitor {
+            visitor: visitor.clone(),
+        };
+        self.relay(connection, &party, hub, id, text).await
     }
 
     async fn store_message(

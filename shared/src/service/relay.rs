@@ -1,0 +1,160 @@
+//! Relaying chat messages through the conversation's hub: who may write, one write
+//! to store the message with its sequence number, pushes to every subscribed tab of
+//! both sides. A frame that names its conversation from a subscribed connection is
+//! relayed with one read (the hub) and that one write.
+
+use serde_json::Value;
+
+use super::Chat;
+use crate::domain::{
+    ConnectionId, ConversationId, ConversationState, MessageId, MessageText, Sender,
+    TransitionError,
+};
+use crate::ports::{AppendAfter, Hub, NewMessage, Party};
+use crate::protocol::{AgentFrame, RawFrame, ServerError, ServerFrame, VisitorFrame};
+
+/// Appends retried after another message got in first, before giving up.
+const APPEND_ATTEMPTS: u32 = 16;
+
+impl Chat {
+    pub(super) async fn hub(&self, conversation: &ConversationId) -> Result<Hub, ServerError> {
+        self.ports
+            .store
+            .hub(conversation)
+            .await?
+            .ok_or_else(|| ServerError::NotFound {
+                what: format!("conversation {conversation}"),
+            })
+    }
+
+    /// The fast path: a `send_message` naming its conversation, from a connection
+    /// subscribed to it. `Ok(None)` hands the frame back for the general path.
+    pub(super) async fn try_fast_relay(
+        &self,
+        connection: &ConnectionId,
+        raw: RawFrame,
+    ) -> Result<Option<RawFrame>, ServerError> {
+        let named = match raw.field("conversation") {
+            Some(Value::String(c)) if raw.action() == Some("send_message") => {
+                ConversationId::parse(c.clone()).ok()
+            }
+            _ => None,
+        };
+        let Some(conversation) = named else {
+            return Ok(Some(raw));
+        };
+        let Some(hub) = self.ports.store.hub(&conversation).await? else {
+            return Ok(Some(raw));
+        };
+        let Some(party) = hub.subscribers.get(connection).cloned() else {
+            return Ok(Some(raw));
+        };
+        let (id, text) = match &party {
+            Party::Visitor { .. } => match VisitorFrame::try_from(raw)? {
+                VisitorFrame::SendMessage { id, text, .. } => (id, text),
+                _ => {
+                    return Err(ServerError::internal(
+                        "a send_message frame parsed as another action",
+                    ));
+                }
+            },
+            Party::Agent { .. } => match AgentFrame::try_from(raw)? {
+                AgentFrame::SendMessage { id, text, .. } => (id, text),
+                _ => {
+                    return Err(ServerError::internal(
+                        "a send_message frame parsed as another action",
+                    ));
+                }
+            },
+        };
+        self.relay(connection, &party, hub, id, text)
+            .await
+            .map(|()| None)
+    }
+
+    /// Stores a message once per id and, when new, pushes it to the visitor's and the
+    /// live agent's subscribed connections; the sender gets an `ack` either way.
+    pub(super) async fn relay(
+        &self,
+        connection: &ConnectionId,
+        party: &Party,
+        mut hub: Hub,
+        id: MessageId,
+        text: MessageText,
+    ) -> Result<(), ServerError> {
+        for _ in 0..APPEND_ATTEMPTS {
+            let sender = may_write(&hub, party)?;
+            let message = NewMessage {
+                id: id.clone(),
+                conversation: hub.conversation.id.clone(),
+                sender,
+                text: text.clone(),
+                at: self.now(),
+            };
+            match self.ports.store.append_after(message, hub.messages).await? {
+                AppendAfter::Stored(stored) => {
+                    self.send(connection, &ServerFrame::Ack { id }).await;
+                    let frame = ServerFrame::message(stored);
+                    self.push_to_hub(&hub, &frame).await;
+                    return Ok(());
+                }
+                AppendAfter::Duplicate(_) => {
+                    self.send(connection, &ServerFrame::Ack { id }).await;
+                    return Ok(());
+                }
+                AppendAfter::Moved => hub = self.hub(&hub.conversation.id).await?,
+            }
+        }
+        Err(ServerError::internal(
+            "the conversation's message sequence kept moving",
+        ))
+    }
+
+    /// Pushes to the hub's recipients; a gone connection is forgotten and
+    /// unsubscribed.
+    pub(super) async fn push_to_hub(&self, hub: &Hub, frame: &ServerFrame) {
+        for connection in hub.recipients() {
+            if self.send(connection, frame).await {
+                continue;
+            }
+            let unsubscribed = self
+                .ports
+                .store
+                .unsubscribe(&hub.conversation.id, connection)
+                .await;
+            if let Err(e) = unsubscribed {
+                tracing::warn!(connection = %connection, error = %super::cause_chain(&e), "could not unsubscribe");
+            }
+        }
+    }
+}
+
+/// Who may write: the conversation's visitor while waiting, offered or live; the
+/// agent holding the live chat.
+fn may_write(hub: &Hub, party: &Party) -> Result<Sender, ServerError> {
+    let conv = &hub.conversation;
+    match (party, &conv.state) {
+        (Party::Visitor { visitor }, _) if *visitor != conv.visitor => {
+            Err(ServerError::Forbidden {
+                reason: "this chat is not yours".into(),
+            })
+        }
+        (
+            Party::Visitor { .. },
+            ConversationState::Waiting { .. }
+            | ConversationState::Offered { .. }
+            | ConversationState::Live { .. },
+        ) => Ok(Sender::Visitor),
+        (Party::Agent { agent }, ConversationState::Live { agent: with, .. }) if agent == with => {
+            Ok(Sender::Agent(agent.clone()))
+        }
+        (Party::Agent { .. }, ConversationState::Live { .. }) => Err(ServerError::Forbidden {
+            reason: "this chat is not yours".into(),
+        }),
+        (_, state) => Err(TransitionError {
+            action: "send a message in",
+            state: state.name(),
+        }
+        .into()),
+    }
+}
