@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves the AWS side locally: builds every function for Lambda with cargo-lambda
-# (release, Amazon Linux compatible), then runs them under `cargo lambda watch` and
-# sends the repository's event files with `cargo lambda invoke`, checking each answer.
+# (release, arm64 for provided.al2023, as the SAM template deploys them; prints each
+# zip's size), then runs them under `cargo lambda watch` and sends the repository's
+# event files with `cargo lambda invoke`, checking each answer.
 # The local gateway runs beside them as the @connections endpoint of their pushes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,11 +13,15 @@ GATEWAY_LISTEN=127.0.0.1:18091   # matches events/local-invoke.env
 
 command -v cargo-lambda >/dev/null 2>&1 || pip install --quiet cargo-lambda
 
-echo "== cargo lambda build --release (${FUNCTIONS[*]})"
-cargo lambda build --release $(printf -- '-p %s ' "${FUNCTIONS[@]}")
+rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+
+echo "== cargo lambda build --release --arm64 (${FUNCTIONS[*]})"
+rm -f target/lambda/*/bootstrap.zip
+cargo lambda build --release --arm64 --output-format zip $(printf -- '-p %s ' "${FUNCTIONS[@]}")
 for f in "${FUNCTIONS[@]}"; do
-  test -x "target/lambda/$f/bootstrap" || { echo "missing target/lambda/$f/bootstrap" >&2; exit 1; }
-  echo "   $f: $(du -h "target/lambda/$f/bootstrap" | cut -f1)"
+  zip="target/lambda/$f/bootstrap.zip"
+  test -s "$zip" || { echo "missing $zip" >&2; exit 1; }
+  printf '   %-15s %s bytes zipped (%s)\n' "$f" "$(stat -c %s "$zip")" "$(du -h "$zip" | cut -f1)"
 done
 
 echo "== cargo lambda watch + invoke"
