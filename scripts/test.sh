@@ -12,6 +12,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== SAM template (cfn-lint, checkov)"
+scripts/check-template.sh
+
 echo "== DynamoDB Local (for the store conformance, contention and gateway tests)"
 DYNAMODB_ENDPOINT=$(scripts/dynamodb-local.sh start "${DYNAMODB_PORT:-8000}")
 export DYNAMODB_ENDPOINT LIVECHAT_REQUIRE_DYNAMODB=1

@@ -39,8 +39,9 @@ pub struct Config {
     pub visitor_secret: String,
     /// `DIALOG_PATH`: the dialog file (JSON or YAML); the bundled demo dialog when unset.
     pub dialog_path: Option<PathBuf>,
-    /// `DIRECTORY_PATH`: agents, teams, rules and settings (YAML or JSON); the demo
-    /// directory when unset. Seeds the store when it has no directory yet.
+    /// `DIRECTORY_PATH`: the configuration file (agents, teams, rules, account
+    /// routing, settings, dialog; YAML or JSON, docs/config.md); the demo one when
+    /// unset. Seeds the store when it has no directory yet.
     pub directory_path: Option<PathBuf>,
     /// `TABLE_NAME`: the DynamoDB table; unset only for local runs on the in-memory store.
     pub table_name: Option<String>,

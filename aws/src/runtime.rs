@@ -96,37 +96,39 @@ fn read(path: &std::path::Path) -> Result<String, StartError> {
     })
 }
 
-/// The directory from `DIRECTORY_PATH`, or the demo one.
+/// The configuration file of `DIRECTORY_PATH` (agents, teams, rules, account
+/// routing, settings and, optionally, the dialog), or the demo one.
 pub fn load_directory(config: &Config) -> Result<Directory, StartError> {
     let Some(path) = &config.directory_path else {
         return Ok(livechat_core::demo::directory()?);
     };
-    let text = read(path)?;
-    let file = |reason: String| StartError::File {
-        path: path.display().to_string(),
-        reason,
-    };
-    let directory: Directory = if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).map_err(|e| file(e.to_string()))?
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| file(e.to_string()))?
-    };
-    directory.validate().map_err(|errors| {
-        file(
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
-    Ok(directory)
+    livechat_core::config::load(path, |p| std::fs::read_to_string(p)).map_err(|errors| {
+        StartError::File {
+            path: path.display().to_string(),
+            reason: errors.to_string(),
+        }
+    })
 }
 
-/// The dialog from `DIALOG_PATH`, or the demo one, validated against `directory`.
+/// The dialog from `DIALOG_PATH`, else the one in `directory`, else the demo one,
+/// validated against `directory`.
 pub fn load_dialog(config: &Config, directory: &Directory) -> Result<ValidDialog, StartError> {
     let Some(path) = &config.dialog_path else {
-        return Ok(livechat_core::demo::dialog(directory)?);
+        return match directory.valid_dialog() {
+            Some(valid) => valid.map_err(|errors| StartError::File {
+                path: "the configuration's dialog".into(),
+                reason: errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+            None => Err(StartError::File {
+                path: "the configuration".into(),
+                reason: "it has no dialog: add `dialog` or `dialog_file`, or set DIALOG_PATH"
+                    .into(),
+            }),
+        };
     };
     let text = read(path)?;
     let name = path.display().to_string();

@@ -47,13 +47,27 @@ enum Command {
         #[arg(long, env = "TABLE_NAME", default_value = "livechat")]
         table: String,
     },
-    /// Check a dialog file (JSON or YAML) against a directory (the demo one by default).
+    /// Check a configuration file (agents, teams, rules, account routing, settings,
+    /// dialog) or a dialog file; every error names the file, line and rule.
     Validate {
-        /// The dialog file.
-        dialog: std::path::PathBuf,
-        /// The directory file (agents, teams, rules).
+        /// A configuration file, or a dialog file (one with `cards:`).
+        file: std::path::PathBuf,
+        /// For a dialog file: the configuration whose agents, teams and rules it
+        /// routes to (the demo one by default).
         #[arg(long)]
-        directory: Option<std::path::PathBuf>,
+        config: Option<std::path::PathBuf>,
+    },
+    /// Validate a configuration file and write it to the DynamoDB table, locally
+    /// (--dynamodb-endpoint) or in AWS (the environment's credentials and region).
+    Apply {
+        /// The configuration file.
+        file: std::path::PathBuf,
+        /// The table (the stack's TableName output).
+        #[arg(long, env = "TABLE_NAME", default_value = "livechat")]
+        table: String,
+        /// DynamoDB Local's endpoint, e.g. http://127.0.0.1:8000.
+        #[arg(long, env = "DYNAMODB_ENDPOINT")]
+        dynamodb_endpoint: Option<String>,
     },
 }
 
@@ -82,7 +96,12 @@ async fn main() -> ExitCode {
             };
             dev(options).await
         }
-        Command::Validate { dialog, directory } => validate(&dialog, directory.as_deref()),
+        Command::Validate { file, config } => validate(&file, config.as_deref()),
+        Command::Apply {
+            file,
+            table,
+            dynamodb_endpoint,
+        } => apply(&file, &table, dynamodb_endpoint).await,
     }
 }
 
@@ -109,15 +128,62 @@ async fn dev(options: Options) -> ExitCode {
     }
 }
 
-fn validate(dialog: &std::path::Path, directory: Option<&std::path::Path>) -> ExitCode {
+fn load_config(file: &std::path::Path) -> Result<livechat_core::routing::Directory, ExitCode> {
+    livechat_core::config::load(file, |p| std::fs::read_to_string(p)).map_err(|errors| {
+        eprintln!("{errors}");
+        ExitCode::FAILURE
+    })
+}
+
+fn validate(file: &std::path::Path, config_file: Option<&std::path::Path>) -> ExitCode {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let is_dialog = text
+        .lines()
+        .any(|l| l.starts_with("cards:") || l.trim_start().starts_with("\"cards\""));
+    if !is_dialog {
+        return match load_config(file) {
+            Ok(directory) => {
+                let cards = directory.dialog.as_ref().map_or(0, |d| d.cards.len());
+                println!(
+                    "{}: valid ({} agents, {} teams, {} rules, dialog of {cards} cards)",
+                    file.display(),
+                    directory.agents.len(),
+                    directory.teams.len(),
+                    directory.rules.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        };
+    }
     let mut config = livechat_gateway::local_config(SocketAddr::from(([127, 0, 0, 1], 0)), "local");
-    config.dialog_path = Some(dialog.to_path_buf());
-    config.directory_path = directory.map(std::path::Path::to_path_buf);
+    config.dialog_path = Some(file.to_path_buf());
+    config.directory_path = config_file.map(std::path::Path::to_path_buf);
     let checked = livechat_aws::runtime::load_directory(&config)
         .and_then(|d| livechat_aws::runtime::load_dialog(&config, &d));
     match checked {
         Ok(valid) => {
-            println!("{}: valid ({} cards)", dialog.display(), valid.len());
+            println!("{}: valid ({} cards)", file.display(), valid.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn apply(file: &std::path::Path, table: &str, endpoint: Option<String>) -> ExitCode {
+    match livechat_gateway::apply(file, table, endpoint.as_deref()).await {
+        Ok(directory) => {
+            println!(
+                "{}: applied to table {table} ({} agents, {} teams, {} rules); functions pick it up within {} s",
+                file.display(),
+                directory.agents.len(),
+                directory.teams.len(),
+                directory.rules.len(),
+                livechat_core::service::DIALOG_REFRESH.as_secs()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,51 +1,50 @@
-//! The demo account: the example dialog and directory in `examples/`, compiled in so
-//! that the local gateway runs with nothing but its binary, and tests share them.
+//! The demo account: `examples/demo-config.yaml` and the dialog it names,
+//! `examples/sales-dialog.yaml`, compiled in so that the local gateway runs with
+//! nothing but its binary, and tests share them.
 
-use crate::dialog::{Dialog, ValidDialog, validate};
+use std::path::Path;
+
+use crate::dialog::ValidDialog;
 use crate::routing::Directory;
 
 /// `examples/sales-dialog.yaml`.
 pub const DIALOG_YAML: &str = include_str!("../../examples/sales-dialog.yaml");
-/// `examples/demo-directory.yaml`.
-pub const DIRECTORY_YAML: &str = include_str!("../../examples/demo-directory.yaml");
+/// `examples/demo-config.yaml` (its `dialog_file` is the dialog above).
+pub const CONFIG_YAML: &str = include_str!("../../examples/demo-config.yaml");
+
+/// The demo configuration's path, as errors name it.
+pub const CONFIG_PATH: &str = "examples/demo-config.yaml";
 
 /// Why the demo configuration did not load (a broken edit of `examples/`).
 #[derive(Debug, thiserror::Error)]
-pub enum DemoError {
-    #[error("examples/demo-directory.yaml: {0}")]
-    Directory(String),
-    #[error("examples/sales-dialog.yaml: {0}")]
-    Dialog(String),
-}
+#[error("{0}")]
+pub struct DemoError(String);
 
-/// The demo directory: agents ana, ben and cleo, team `sales`.
+/// The demo directory, dialog included: agents ana, ben and cleo, team `sales`.
 pub fn directory() -> Result<Directory, DemoError> {
-    let directory: Directory =
-        serde_saphyr::from_str(DIRECTORY_YAML).map_err(|e| DemoError::Directory(e.to_string()))?;
-    directory.validate().map_err(|errors| {
-        DemoError::Directory(
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
-    Ok(directory)
+    let read = |path: &Path| -> std::io::Result<String> {
+        match path.file_name().and_then(|n| n.to_str()) {
+            Some("demo-config.yaml") => Ok(CONFIG_YAML.to_string()),
+            Some("sales-dialog.yaml") => Ok(DIALOG_YAML.to_string()),
+            _ => Err(std::io::ErrorKind::NotFound.into()),
+        }
+    };
+    crate::config::load(Path::new(CONFIG_PATH), read).map_err(|e| DemoError(e.to_string()))
 }
 
 /// The demo dialog, validated against `directory`.
 pub fn dialog(directory: &Directory) -> Result<ValidDialog, DemoError> {
-    let dialog = Dialog::from_yaml(DIALOG_YAML).map_err(|e| DemoError::Dialog(e.to_string()))?;
-    validate(&dialog, &directory.targets()).map_err(|errors| {
-        DemoError::Dialog(
+    match directory.valid_dialog() {
+        Some(Ok(dialog)) => Ok(dialog),
+        Some(Err(errors)) => Err(DemoError(
             errors
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("; "),
-        )
-    })
+        )),
+        None => Err(DemoError("the demo configuration has no dialog".into())),
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@
 //!   side, delayed events.
 //! - [`ports`]: the narrow async traits the core needs from the world (store, push,
 //!   scheduler, clock, notifier).
+//! - [`config`]: configuration as code: one file with agents, teams, rules, account
+//!   routing, settings and the dialog, validated with file, line and rule.
 //! - [`demo`]: the demo account of `examples/`, compiled in.
 //! - [`memory`]: thread-safe in-memory adapters of every port, with the semantics the
 //!   AWS adapters have (compare-and-set that can lose, gone connections, at-least-once
@@ -23,6 +25,7 @@
 //! SQS live beside the handlers.
 
 pub mod auth;
+pub mod config;
 pub mod demo;
 pub mod dialog;
 pub mod domain;

@@ -15,7 +15,8 @@ use livechat_core::ports::{
     Appended, CasOutcome, ClaimOutcome, ConnectionRecord, CursorMove, NewMessage, OfferClaim,
     Party, Ports, Store, VisitorSession,
 };
-use livechat_core::routing::{Directory, RouteOutcome, Router};
+use livechat_core::routing::{Directory, RouteError, RouteOutcome, Router};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::{agents, monday_ten};
 
@@ -489,12 +490,13 @@ pub async fn round_robin_follows_the_documented_sequence(store: Arc<dyn Store>) 
 }
 
 /// Simultaneous routing requests: each assigned once, evenly, never over a limit.
-/// Returns (routings per second, lost races retried).
+/// Returns (routings per second, lost races retried, requests delivered again after
+/// losing every attempt).
 pub async fn simultaneous_requests_are_assigned_once_and_evenly(
     store: Arc<dyn Store>,
     requests: usize,
     clients: usize,
-) -> (f64, u64) {
+) -> (f64, u64, u64) {
     let directory = Directory {
         agents: agents(10, 10),
         ..Directory::default()
@@ -512,19 +514,37 @@ pub async fn simultaneous_requests_are_assigned_once_and_evenly(
     // `clients` concurrent callers (Lambda instances), each taking requests from one
     // queue as fast as it can; every chat ends once offered, freeing its capacity.
     let queue = Arc::new(tokio::sync::Mutex::new(conversations.clone()));
+    let redelivered = Arc::new(AtomicU64::new(0));
     let started = std::time::Instant::now();
     let workers: Vec<_> = (0..clients)
         .map(|_| {
-            let (router, queue, store) = (router.clone(), queue.clone(), store.clone());
+            let (router, queue, store, redelivered) = (
+                router.clone(),
+                queue.clone(),
+                store.clone(),
+                redelivered.clone(),
+            );
             tokio::spawn(async move {
                 let mut got = Vec::new();
                 loop {
                     let Some(c) = queue.lock().await.pop() else {
                         break;
                     };
-                    let outcome = router
-                        .route(&c, &RoutingMode::RoundRobin, &Attributes::new())
-                        .await;
+                    // A request whose every attempt lost a race fails like a
+                    // Lambda invocation would, and is delivered again, as SQS does.
+                    let mut deliveries = 0;
+                    let outcome = loop {
+                        deliveries += 1;
+                        let outcome = router
+                            .route(&c, &RoutingMode::RoundRobin, &Attributes::new())
+                            .await;
+                        match outcome {
+                            Err(RouteError::Contention { .. }) if deliveries < 10 => {
+                                redelivered.fetch_add(1, Ordering::Relaxed);
+                            }
+                            other => break other,
+                        }
+                    };
                     let Ok(RouteOutcome::Offered { agent, .. }) = outcome else {
                         panic!("{c} not offered: {outcome:?}");
                     };
@@ -578,5 +598,9 @@ pub async fn simultaneous_requests_are_assigned_once_and_evenly(
         loads.values().all(|l| *l == 0),
         "every claim was released: {loads:?}"
     );
-    (requests as f64 / elapsed, router.conflicts_retried())
+    (
+        requests as f64 / elapsed,
+        router.conflicts_retried(),
+        redelivered.load(Ordering::Relaxed),
+    )
 }

@@ -107,18 +107,18 @@ async fn throttling_that_outlasts_the_retries_is_reported_as_throttled() {
 async fn contention_on_one_cursor_assigns_every_chat_once_and_evenly() {
     let Some(endpoint) = endpoint() else { return };
     let (alone, alone_counter) = fresh_store(&endpoint).await;
-    let (single_rate, _) =
+    let (single_rate, _, _) =
         suite::simultaneous_requests_are_assigned_once_and_evenly(Arc::new(alone), 100, 1).await;
     let per_route = alone_counter.total() as f64 / 100.0;
 
     let (contended, counter) = fresh_store(&endpoint).await;
-    let (rate, conflicts) =
+    let (rate, conflicts, redelivered) =
         suite::simultaneous_requests_are_assigned_once_and_evenly(Arc::new(contended), 500, 32)
             .await;
 
     println!(
         "DynamoDB Local: one client alone {single_rate:.0} routings/s; 500 requests from 32 concurrent clients \
-         {rate:.0} routings/s ({:.0}% of alone), {conflicts} lost races retried; {per_route:.1} requests per routing \
+         {rate:.0} routings/s ({:.0}% of alone), {conflicts} lost races retried, {redelivered} requests delivered again; {per_route:.1} requests per routing \
          alone; requests under contention: {:?}",
         100.0 * rate / single_rate,
         counter.counts()
@@ -241,4 +241,42 @@ async fn request_counts_per_use_case_are_measured() {
         cost("a retried visitor message (stored once)") <= 2,
         "{measured:?}"
     );
+}
+
+#[tokio::test]
+async fn livechat_apply_validates_a_configuration_file_and_writes_it_to_the_table() {
+    let Some(endpoint) = endpoint() else { return };
+    let (store, _) = fresh_store(&endpoint).await;
+    let config =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo-config.yaml");
+
+    let applied = livechat_gateway::apply(&config, store.table(), Some(&endpoint))
+        .await
+        .unwrap();
+
+    let stored = store.directory().await.unwrap();
+    assert_eq!(stored, applied);
+    assert_eq!(stored.dialog.as_ref().map(|d| d.id.as_str()), Some("sales"));
+    let broken = std::env::temp_dir().join(format!(
+        "livechat-broken-{}.yaml",
+        livechat_core::domain::new_ulid()
+    ));
+    std::fs::write(
+        &broken,
+        "agents:\n  - id: ana\n    name: Ana\n    email: not-an-email\n",
+    )
+    .unwrap();
+    let err = livechat_gateway::apply(&broken, store.table(), Some(&endpoint))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(":4:") || err.to_string().contains("email"),
+        "{err}"
+    );
+    assert_eq!(
+        store.directory().await.unwrap(),
+        applied,
+        "a refused file changes nothing"
+    );
+    let _ = std::fs::remove_file(broken);
 }

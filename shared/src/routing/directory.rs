@@ -25,6 +25,10 @@ pub struct Directory {
     /// Account settings.
     #[serde(default)]
     pub settings: Settings,
+    /// The dialog visitors walk, when one was applied with the configuration
+    /// (otherwise the functions' bundled or `DIALOG_PATH` dialog).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialog: Option<crate::dialog::Dialog>,
 }
 
 /// A reference in the directory that points nowhere, or a duplicate id.
@@ -44,6 +48,25 @@ pub enum DirectoryError {
     UnknownOwner { domain: String, agent: AgentId },
     #[error("agent {agent}: {reason}")]
     BadAgent { agent: AgentId, reason: String },
+    #[error("dialog: {0}")]
+    Dialog(crate::dialog::DialogError),
+}
+
+impl DirectoryError {
+    /// The id or domain the error is about, to point at it in a file.
+    pub fn subject(&self) -> String {
+        match self {
+            DirectoryError::DuplicateAgent(agent) | DirectoryError::BadAgent { agent, .. } => {
+                agent.to_string()
+            }
+            DirectoryError::UnknownTeamMember { team, .. } => team.to_string(),
+            DirectoryError::UnknownRuleAgent { rule, .. }
+            | DirectoryError::UnknownRuleTeam { rule, .. }
+            | DirectoryError::BadRule { rule, .. } => rule.to_string(),
+            DirectoryError::UnknownOwner { domain, .. } => domain.clone(),
+            DirectoryError::Dialog(e) => e.card().map(ToString::to_string).unwrap_or_default(),
+        }
+    }
 }
 
 impl Directory {
@@ -132,10 +155,22 @@ impl Directory {
                 });
             }
         }
+        if let Some(Err(dialog_errors)) = self.valid_dialog() {
+            errors.extend(dialog_errors.into_iter().map(DirectoryError::Dialog));
+        }
         if errors.is_empty() {
             Ok(())
         } else {
             Err(errors)
         }
+    }
+
+    /// The applied dialog, validated against this directory.
+    pub fn valid_dialog(
+        &self,
+    ) -> Option<Result<crate::dialog::ValidDialog, Vec<crate::dialog::DialogError>>> {
+        self.dialog
+            .as_ref()
+            .map(|d| crate::dialog::validate(d, &self.targets()))
     }
 }

@@ -85,10 +85,17 @@ pub fn cause_chain(e: &dyn Error) -> String {
 pub struct Chat {
     ports: Ports,
     router: Router,
+    /// The dialog shown when the directory holds none.
     dialog: Arc<ValidDialog>,
+    /// The directory's dialog as last read, and when: configuration applied with
+    /// `livechat apply` reaches every process within [`DIALOG_REFRESH`].
+    applied: tokio::sync::RwLock<Option<(std::time::Instant, Arc<ValidDialog>)>>,
     agents: AgentVerifier,
     visitors: VisitorTokens,
 }
+
+/// How long a process keeps the dialog it read from the directory.
+pub const DIALOG_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Chat {
     /// The chat over `ports`, showing `dialog` to visitors.
@@ -102,6 +109,7 @@ impl Chat {
             router: Router::new(ports.clone()),
             ports,
             dialog: Arc::new(dialog),
+            applied: tokio::sync::RwLock::new(None),
             agents,
             visitors,
         }
@@ -115,6 +123,27 @@ impl Chat {
     /// The router.
     pub fn router(&self) -> &Router {
         &self.router
+    }
+
+    /// The dialog visitors walk: the directory's (refreshed every
+    /// [`DIALOG_REFRESH`]) or, when it holds none or an invalid one, the built-in one.
+    pub(crate) async fn current_dialog(&self) -> Result<Arc<ValidDialog>, ServerError> {
+        if let Some((at, dialog)) = self.applied.read().await.as_ref()
+            && at.elapsed() < DIALOG_REFRESH
+        {
+            return Ok(dialog.clone());
+        }
+        let directory = self.ports.store.directory().await?;
+        let dialog = match directory.valid_dialog() {
+            Some(Ok(dialog)) => Arc::new(dialog),
+            Some(Err(errors)) => {
+                error!(errors = ?errors, "the stored dialog does not validate; showing the built-in one");
+                self.dialog.clone()
+            }
+            None => self.dialog.clone(),
+        };
+        *self.applied.write().await = Some((std::time::Instant::now(), dialog.clone()));
+        Ok(dialog)
     }
 
     fn now(&self) -> Timestamp {

@@ -4,7 +4,7 @@
 use tracing::info;
 
 use super::Chat;
-use crate::dialog::{Context, DialogEvent, DialogState, VisitorAction, advance};
+use crate::dialog::{Context, DialogEvent, DialogState, ValidDialog, VisitorAction, advance};
 use crate::domain::{
     AttributeName, Attributes, ConnectionId, Conversation, ConversationId, ConversationState,
     EndReason, MessageId, MessageText, Sender, TransitionError, VisitorId, new_ulid, well_known,
@@ -96,8 +96,8 @@ impl Chat {
         Ok((session, conv))
     }
 
-    async fn dialog_context(&self) -> Result<Context, ServerError> {
-        let any_agent_available = if self.dialog.needs_availability() {
+    async fn dialog_context(&self, dialog: &ValidDialog) -> Result<Context, ServerError> {
+        let any_agent_available = if dialog.needs_availability() {
             self.router.any_agent_eligible().await?
         } else {
             false
@@ -135,7 +135,7 @@ impl Chat {
                 let conv = Conversation::new(
                     ConversationId::generate(),
                     visitor.clone(),
-                    self.dialog.dialog().id.clone(),
+                    self.current_dialog().await?.dialog().id.clone(),
                     now,
                 );
                 if store.create_conversation(&conv).await? == CasOutcome::Conflict {
@@ -179,8 +179,9 @@ impl Chat {
             self.send(connection, &ServerFrame::History { messages })
                 .await;
         }
-        let ctx = self.dialog_context().await?;
-        let step = advance(&self.dialog, &session.dialog, &VisitorAction::Start, &ctx)?;
+        let dialog = self.current_dialog().await?;
+        let ctx = self.dialog_context(&dialog).await?;
+        let step = advance(&dialog, &session.dialog, &VisitorAction::Start, &ctx)?;
         session.dialog = step.state;
         session.updated_at = now;
         store.put_session(&session).await?;
@@ -214,8 +215,9 @@ impl Chat {
         action: VisitorAction,
     ) -> Result<(), ServerError> {
         let (mut session, conv) = self.visitor_conversation(visitor).await?;
-        let ctx = self.dialog_context().await?;
-        let step = advance(&self.dialog, &session.dialog, &action, &ctx)?;
+        let dialog = self.current_dialog().await?;
+        let ctx = self.dialog_context(&dialog).await?;
+        let step = advance(&dialog, &session.dialog, &action, &ctx)?;
         session.dialog = step.state;
         session.updated_at = self.now();
         self.ports.store.put_session(&session).await?;

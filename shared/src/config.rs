@@ -1,0 +1,287 @@
+//! Configuration as code: one YAML (or JSON) file holds the agents, teams, custom
+//! rules, account routing, settings and the dialog (inline, or `dialog_file`
+//! relative to the file). [`load`] parses and validates it whole; every error names
+//! the file, the line where it can tell, and the rule broken.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::dialog::Dialog;
+use crate::domain::{AccountRouting, Agent, CustomRule, Settings, Team};
+use crate::routing::Directory;
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// The 1-based line, when known.
+    pub line: Option<u64>,
+    /// What is wrong.
+    pub rule: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.rule),
+            None => write!(f, "{}: {}", self.file.display(), self.rule),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every problem found, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    agents: Vec<Agent>,
+    #[serde(default)]
+    teams: Vec<Team>,
+    #[serde(default)]
+    rules: Vec<CustomRule>,
+    #[serde(default)]
+    account_routing: AccountRouting,
+    #[serde(default)]
+    settings: Settings,
+    #[serde(default)]
+    dialog: Option<Dialog>,
+    #[serde(default)]
+    dialog_file: Option<String>,
+}
+
+/// The line of `text` that defines `needle` (`id: x`, `- id: x`), else the first
+/// that holds it as a value (`key: x`, `- x`, `"x"`), for errors that only know an id.
+fn line_of(text: &str, needle: &str) -> Option<u64> {
+    if needle.is_empty() {
+        return None;
+    }
+    let values = [
+        needle.to_string(),
+        format!("\"{needle}\""),
+        format!("'{needle}'"),
+    ];
+    let defines = |line: &str| {
+        let line = line.trim().trim_start_matches("- ").trim();
+        values.iter().any(|v| line == format!("id: {v}"))
+    };
+    let holds = |line: &str| {
+        let line = line.trim();
+        values
+            .iter()
+            .any(|v| line.ends_with(&format!(": {v}")) || line == format!("- {v}"))
+            || line.contains(&format!("\"{needle}\""))
+            || line.contains(&format!("[{needle},"))
+            || line.contains(&format!(", {needle}]"))
+            || line.contains(&format!(", {needle},"))
+            || line.starts_with(&format!("{needle}:"))
+    };
+    let at = |f: &dyn Fn(&str) -> bool| text.lines().position(f).map(|i| i as u64 + 1);
+    at(&defines).or_else(|| at(&holds))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(file: &Path, text: &str) -> Result<T, ConfigError> {
+    let json = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if json {
+        serde_json::from_str(text).map_err(|e| ConfigError {
+            file: file.to_path_buf(),
+            line: Some(e.line() as u64),
+            rule: e.to_string(),
+        })
+    } else {
+        let options = serde_saphyr::options! { strict_booleans: true };
+        serde_saphyr::from_str_with_options(text, options).map_err(|e: serde_saphyr::Error| {
+            use serde_saphyr::MessageFormatter as _;
+            let line = e.location().map(|at| at.line());
+            let rule = serde_saphyr::DefaultMessageFormatter
+                .format_message(e.without_snippet())
+                .into_owned();
+            ConfigError {
+                file: file.to_path_buf(),
+                line,
+                rule,
+            }
+        })
+    }
+}
+
+/// Loads and validates a configuration file; `read` reads a file (the dialog file
+/// is resolved relative to the configuration file). On success the directory holds
+/// the dialog.
+pub fn load(
+    file: &Path,
+    read: impl Fn(&Path) -> std::io::Result<String>,
+) -> Result<Directory, ConfigErrors> {
+    let one = |e: ConfigError| ConfigErrors(vec![e]);
+    let text = read(file).map_err(|e| {
+        one(ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            rule: format!("cannot read: {e}"),
+        })
+    })?;
+    let config: ConfigFile = parse(file, &text).map_err(one)?;
+    let (dialog, dialog_path, dialog_text) = match (config.dialog, config.dialog_file) {
+        (Some(_), Some(_)) => {
+            return Err(one(ConfigError {
+                file: file.to_path_buf(),
+                line: line_of(&text, "dialog_file").or_else(|| {
+                    text.lines()
+                        .position(|l| l.starts_with("dialog_file"))
+                        .map(|i| i as u64 + 1)
+                }),
+                rule: "give the dialog inline (dialog) or as a file (dialog_file), not both".into(),
+            }));
+        }
+        (Some(d), None) => (Some(d), file.to_path_buf(), text.clone()),
+        (None, Some(name)) => {
+            let path = file.parent().unwrap_or(Path::new(".")).join(name);
+            let dialog_text = read(&path).map_err(|e| {
+                one(ConfigError {
+                    file: path.clone(),
+                    line: None,
+                    rule: format!("cannot read the dialog file: {e}"),
+                })
+            })?;
+            let dialog = Dialog::from_path_contents(&path.to_string_lossy(), &dialog_text)
+                .map_err(|e| {
+                    one(ConfigError {
+                        file: path.clone(),
+                        line: e.position().map(|(l, _)| l),
+                        rule: e.to_string(),
+                    })
+                })?;
+            (Some(dialog), path, dialog_text)
+        }
+        (None, None) => (None, file.to_path_buf(), String::new()),
+    };
+    let directory = Directory {
+        agents: config.agents,
+        teams: config.teams,
+        rules: config.rules,
+        account_routing: config.account_routing,
+        settings: config.settings,
+        dialog,
+    };
+    directory.validate().map_err(|errors| {
+        ConfigErrors(
+            errors
+                .into_iter()
+                .map(|e| {
+                    let in_dialog = matches!(e, crate::routing::DirectoryError::Dialog(_));
+                    let (at, body) = if in_dialog {
+                        (&dialog_path, &dialog_text)
+                    } else {
+                        (&file.to_path_buf(), &text)
+                    };
+                    ConfigError {
+                        file: at.clone(),
+                        line: line_of(body, &e.subject()),
+                        rule: e.to_string(),
+                    }
+                })
+                .collect(),
+        )
+    })?;
+    Ok(directory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn files(pairs: &[(&str, &str)]) -> impl Fn(&Path) -> std::io::Result<String> {
+        let map: HashMap<PathBuf, String> = pairs
+            .iter()
+            .map(|(k, v)| (PathBuf::from(k), v.to_string()))
+            .collect();
+        move |p: &Path| {
+            map.get(p)
+                .cloned()
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+        }
+    }
+
+    const AGENTS: &str =
+        "agents:\n  - id: ana\n    name: Ana\n    email: ana@x.example\n    roles: [live_agent]\n";
+
+    #[test]
+    fn the_demo_configuration_loads_with_its_dialog_file() {
+        let read = files(&[
+            ("examples/demo-config.yaml", crate::demo::CONFIG_YAML),
+            ("examples/sales-dialog.yaml", crate::demo::DIALOG_YAML),
+        ]);
+        let directory = load(Path::new("examples/demo-config.yaml"), read).unwrap();
+        assert_eq!(directory.agents.len(), 3);
+        assert!(directory.valid_dialog().is_some_and(|d| d.is_ok()));
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_file_and_line() {
+        let text = format!("{AGENTS}teams:\n  - id: sales\n    name: [oops\n");
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].file, PathBuf::from("c.yaml"));
+        assert!(err.0[0].line.is_some_and(|l| l >= 7), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_rather_than_ignored() {
+        let text = format!("{AGENTS}teamz: []\n");
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert!(err.to_string().contains("teamz"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_rule_names_the_line_of_the_thing_it_is_about() {
+        let text =
+            format!("{AGENTS}teams:\n  - id: sales\n    name: Sales\n    members: [ana, zed]\n");
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.yaml:7: team sales lists unknown agent zed"
+        );
+    }
+
+    #[test]
+    fn a_dialog_error_names_the_dialog_file_card_line_and_rule() {
+        let dialog = "id: d\nname: D\nstart: hello\ncards:\n  - id: hello\n    type: live_chat\n    routing: { mode: agent, agent: nobody }\n";
+        let text = format!("{AGENTS}dialog_file: d.yaml\n");
+        let err = load(
+            Path::new("conf/c.yaml"),
+            files(&[("conf/c.yaml", &text), ("conf/d.yaml", dialog)]),
+        )
+        .unwrap_err();
+        let first = &err.0[0];
+        assert_eq!(
+            (first.file.as_path(), first.line),
+            (Path::new("conf/d.yaml"), Some(5)),
+            "{err}"
+        );
+        assert!(first.rule.contains("nobody"), "{err}");
+    }
+}

@@ -1,0 +1,399 @@
+//! The SAM template (`infra/template.yaml`) against the code it deploys: the
+//! WebSocket routes and the function serving each, the four Lambda binaries, the
+//! functions' environment variables and the DynamoDB table's definition. A change on
+//! either side that the other does not follow fails here, naming what differs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use livechat_aws::config::Config;
+use livechat_aws::dynamo::table;
+use livechat_core::protocol::{AGENT_MESSAGE_ACTIONS, CARD_ADVANCE_ACTIONS};
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Value {
+    let path = repo().join("infra/template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_saphyr::from_str::<Value>(&text)
+        .unwrap_or_else(|e| panic!("{} is not plain YAML: {e}", path.display()))
+}
+
+fn resources(template: &Value) -> &serde_json::Map<String, Value> {
+    template["Resources"]
+        .as_object()
+        .expect("the template has Resources")
+}
+
+/// The resources of `kind`, by logical id.
+fn of_type<'a>(template: &'a Value, kind: &str) -> BTreeMap<&'a str, &'a Value> {
+    resources(template)
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(id, r)| (id.as_str(), r))
+        .collect()
+}
+
+/// The logical id a `Ref: X` or `Fn::GetAtt: [X, ...]` names.
+fn referenced(value: &Value) -> Option<&str> {
+    value["Ref"]
+        .as_str()
+        .or_else(|| value["Fn::GetAtt"][0].as_str())
+}
+
+/// The logical id in a `${X}` or `${X.Attr}` of a `Fn::Sub` string, after `prefix`.
+fn substituted<'a>(value: &'a Value, prefix: &str) -> Option<&'a str> {
+    let rest = value["Fn::Sub"].as_str()?.split_once(prefix)?.1;
+    let name = rest.strip_prefix("${")?.split('}').next()?;
+    Some(name.split('.').next().unwrap_or(name))
+}
+
+/// The Lambda function (logical id) behind an integration.
+fn integration_function<'a>(template: &'a Value, integration: &str) -> &'a str {
+    let resource = &resources(template)[integration];
+    assert_eq!(
+        resource["Properties"]["IntegrationType"], "AWS_PROXY",
+        "{integration} must be an AWS_PROXY integration"
+    );
+    substituted(
+        &resource["Properties"]["IntegrationUri"],
+        "path/2015-03-31/functions/",
+    )
+    .unwrap_or_else(|| panic!("{integration}: IntegrationUri names no function"))
+}
+
+/// Each function's logical id by the binary it runs.
+fn functions_by_binary(template: &Value) -> BTreeMap<String, String> {
+    of_type(template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, f)| {
+            assert_eq!(
+                f["Metadata"]["BuildMethod"], "rust-cargolambda",
+                "{id}: Metadata.BuildMethod"
+            );
+            let binary = f["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: Metadata.BuildProperties.Binary is not set"));
+            (binary.to_string(), id.to_string())
+        })
+        .collect()
+}
+
+/// The package name of every crate under `functions/`.
+fn function_crates() -> BTreeSet<String> {
+    let dir = repo().join("functions");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("Cargo.toml"))
+        .filter(|manifest| manifest.is_file())
+        .map(|manifest| {
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            let package = text
+                .split("[package]")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{}: no [package]", manifest.display()));
+            package
+                .lines()
+                .find_map(|line| {
+                    let (key, value) = line.split_once('=')?;
+                    (key.trim() == "name").then(|| value.trim().trim_matches('"').to_string())
+                })
+                .unwrap_or_else(|| panic!("{}: no package name", manifest.display()))
+        })
+        .collect()
+}
+
+#[test]
+fn routes_are_the_protocols_actions_each_on_its_function() {
+    let template = template();
+    let functions = functions_by_binary(&template);
+    let function = |binary: &str| functions[binary].clone();
+
+    let mut expected: BTreeMap<String, String> = BTreeMap::new();
+    for key in ["$connect", "$disconnect"] {
+        expected.insert(key.into(), function("connect"));
+    }
+    for action in CARD_ADVANCE_ACTIONS {
+        expected.insert(action.into(), function("card-advance"));
+    }
+    for action in AGENT_MESSAGE_ACTIONS.iter().copied().chain(["$default"]) {
+        expected.insert(action.into(), function("agent-message"));
+    }
+
+    let mut actual: BTreeMap<String, String> = BTreeMap::new();
+    for (id, route) in of_type(&template, "AWS::ApiGatewayV2::Route") {
+        let properties = &route["Properties"];
+        let key = properties["RouteKey"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: RouteKey is not a string"));
+        let integration = substituted(&properties["Target"], "integrations/")
+            .unwrap_or_else(|| panic!("{id}: Target is not Fn::Sub integrations/${{...}}"));
+        let previous = actual.insert(
+            key.to_string(),
+            integration_function(&template, integration).to_string(),
+        );
+        assert!(previous.is_none(), "route {key} is declared twice");
+    }
+
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !actual.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = actual
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "route keys differ from the protocol's: missing from the template {missing:?}, \
+         not in the protocol {extra:?}"
+    );
+    for (key, function) in &expected {
+        assert_eq!(
+            &actual[key], function,
+            "route {key} is integrated with {} instead of {function}",
+            actual[key]
+        );
+    }
+
+    // Every function behind a route may be invoked by this API.
+    let permitted: BTreeSet<&str> = of_type(&template, "AWS::Lambda::Permission")
+        .values()
+        .filter(|p| p["Properties"]["Principal"] == "apigateway.amazonaws.com")
+        .filter_map(|p| referenced(&p["Properties"]["FunctionName"]))
+        .collect();
+    for function in expected.values() {
+        assert!(
+            permitted.contains(function.as_str()),
+            "{function} serves routes but has no AWS::Lambda::Permission for apigateway"
+        );
+    }
+}
+
+#[test]
+fn every_function_crate_is_deployed_once_from_the_workspace_root() {
+    let template = template();
+    let functions = functions_by_binary(&template);
+    let deployed: BTreeSet<String> = functions.keys().cloned().collect();
+    let crates = function_crates();
+    assert_eq!(
+        deployed.len(),
+        of_type(&template, "AWS::Serverless::Function").len(),
+        "two functions build the same binary"
+    );
+    assert_eq!(
+        deployed,
+        crates,
+        "the template's binaries differ from the crates under functions/: \
+         not deployed {:?}, no such crate {:?}",
+        crates.difference(&deployed).collect::<Vec<_>>(),
+        deployed.difference(&crates).collect::<Vec<_>>()
+    );
+    assert_eq!(crates.len(), 4, "expected four function crates: {crates:?}");
+
+    let globals = &template["Globals"]["Function"];
+    let property = |id: &str, name: &str| -> Value {
+        let own = &resources(&template)[id]["Properties"][name];
+        if own.is_null() {
+            globals[name].clone()
+        } else {
+            own.clone()
+        }
+    };
+    // The template lives in infra/, so the workspace root is "../".
+    let root = repo().join("infra");
+    for id in functions.values() {
+        let code_uri = property(id, "CodeUri");
+        let code_uri = code_uri.as_str().unwrap_or_else(|| panic!("{id}: CodeUri"));
+        let manifest = std::fs::read_to_string(root.join(code_uri).join("Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{id}: CodeUri {code_uri} has no Cargo.toml: {e}"));
+        assert!(
+            manifest.contains("[workspace]"),
+            "{id}: CodeUri {code_uri} must be the workspace root"
+        );
+        assert_eq!(property(id, "Handler"), "bootstrap", "{id}: Handler");
+        assert_eq!(property(id, "Runtime"), "provided.al2023", "{id}: Runtime");
+    }
+}
+
+/// A value `Config::from_lookup` accepts for `name`.
+fn plausible(name: &str) -> String {
+    if name.ends_with("ENDPOINT") {
+        "https://abc123.execute-api.eu-west-1.amazonaws.com/prod".into()
+    } else {
+        "0123456789abcdef".repeat(4)
+    }
+}
+
+/// Every variable `Config::from_lookup` reads, when all of them are set.
+fn variables_the_config_reads() -> BTreeSet<String> {
+    let asked = Mutex::new(BTreeSet::new());
+    Config::from_lookup(|name| {
+        asked.lock().unwrap().insert(name.to_string());
+        Some(plausible(name))
+    })
+    .expect("the config accepts plausible values for every variable");
+    asked.into_inner().unwrap()
+}
+
+#[test]
+fn every_function_sets_the_variables_the_config_requires_and_no_others() {
+    let template = template();
+    let read = variables_the_config_reads();
+    let globals = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for (binary, id) in functions_by_binary(&template) {
+        let mut variables = globals.clone();
+        if let Some(own) =
+            resources(&template)[&id]["Properties"]["Environment"]["Variables"].as_object()
+        {
+            variables.extend(own.clone());
+        }
+
+        // Required: the config must start with exactly the template's variables.
+        let result = Config::from_lookup(|name| variables.get(name).map(|_| plausible(name)));
+        if let Err(e) = result {
+            panic!("{binary} ({id}) would not start: {e} (set it in the template)");
+        }
+
+        // Known: every variable set is one the code reads.
+        let unknown: Vec<&String> = variables
+            .keys()
+            .filter(|name| {
+                !read.contains(*name)
+                    && !["RUST_LOG", "LOG_FORMAT"].contains(&name.as_str())
+                    && !name.starts_with("AWS_")
+            })
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "{binary} ({id}) sets {unknown:?}, which the code does not read \
+             (livechat_aws::config reads {read:?})"
+        );
+        assert_eq!(
+            variables.get("LOG_FORMAT").and_then(Value::as_str),
+            Some("json"),
+            "{binary} ({id}): LOG_FORMAT"
+        );
+        let endpoint = variables["WEBSOCKET_MANAGEMENT_ENDPOINT"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            endpoint.starts_with("https://${WebSocketApi}.execute-api.")
+                && endpoint.ends_with("/${Stage}"),
+            "{binary} ({id}): WEBSOCKET_MANAGEMENT_ENDPOINT is {endpoint:?}"
+        );
+    }
+}
+
+fn names(list: &Value, field: &str) -> Vec<(String, String)> {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    (
+                        item["AttributeName"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        item[field].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_table_matches_its_definition_in_code() {
+    let template = template();
+    let tables = of_type(&template, "AWS::DynamoDB::Table");
+    assert_eq!(
+        tables.len(),
+        1,
+        "expected one table, found {:?}",
+        tables.keys()
+    );
+    let (id, table_resource) = tables.into_iter().next().unwrap();
+    let properties = &table_resource["Properties"];
+
+    assert_eq!(
+        properties["BillingMode"], "PAY_PER_REQUEST",
+        "{id}: BillingMode"
+    );
+    assert_eq!(
+        names(&properties["KeySchema"], "KeyType"),
+        pairs(&[(table::PK, "HASH"), (table::SK, "RANGE")]),
+        "{id}: KeySchema differs from livechat_aws::dynamo::table (PK, SK)"
+    );
+    let mut attributes = names(&properties["AttributeDefinitions"], "AttributeType");
+    attributes.sort();
+    let mut expected = pairs(&[
+        (table::PK, "S"),
+        (table::SK, "S"),
+        (table::GSI1_PK, "S"),
+        (table::GSI1_SK, "S"),
+    ]);
+    expected.sort();
+    assert_eq!(
+        attributes, expected,
+        "{id}: AttributeDefinitions differ from livechat_aws::dynamo::table"
+    );
+
+    let indexes = properties["GlobalSecondaryIndexes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        indexes
+            .iter()
+            .map(|i| i["IndexName"].as_str().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        vec![table::GSI1],
+        "{id}: GlobalSecondaryIndexes names"
+    );
+    let index = &indexes[0];
+    assert_eq!(
+        names(&index["KeySchema"], "KeyType"),
+        pairs(&[(table::GSI1_PK, "HASH"), (table::GSI1_SK, "RANGE")]),
+        "{id}: index {} KeySchema differs from livechat_aws::dynamo::table (GSI1_PK, GSI1_SK)",
+        table::GSI1
+    );
+    assert_eq!(
+        index["Projection"]["ProjectionType"],
+        "ALL",
+        "{id}: index {} projection",
+        table::GSI1
+    );
+
+    let ttl = &properties["TimeToLiveSpecification"];
+    assert_eq!(
+        ttl["AttributeName"].as_str(),
+        Some(table::TTL),
+        "{id}: TTL attribute differs from livechat_aws::dynamo::table::TTL"
+    );
+    assert_eq!(ttl["Enabled"], true, "{id}: TTL must be enabled");
+
+    // The functions reach the index by its ARN.
+    let index_arn = format!("${{{id}.Arn}}/index/{}", table::GSI1);
+    let everything = serde_json::to_string(resources(&template)).unwrap();
+    assert!(
+        everything.contains(&index_arn),
+        "no function policy grants the index ARN {index_arn}"
+    );
+}
