@@ -51,9 +51,11 @@ function jwtClaims(token) {
 
 // ---- sign-in ---------------------------------------------------------------
 
+// `#token=` comes from the local gateway's printed links; `#id_token=` from the
+// Cognito hosted sign-in's implicit grant redirect in AWS.
 function tokenFromHash() {
   const params = new URLSearchParams(location.hash.slice(1));
-  const token = params.get('token');
+  const token = params.get('token') || params.get('id_token');
   if (token) {
     session.set('agent_token', token);
     history.replaceState(null, '', location.pathname + location.search);
