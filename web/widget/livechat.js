@@ -38,13 +38,34 @@ function init() {
   let typingIdle = null;
   const submitted = new Map();
 
+  // Widget events for the host page (PRODUCT.md section 6), one `livechat:event`
+  // with `detail.name`: conversation_triggered / engaged / completed / closed,
+  // live_chat_requested / initiated / ended / request_timeout.
+  let engaged = false;
+  function emit(name, extra) {
+    window.dispatchEvent(new CustomEvent('livechat:event', { detail: { name, ...(extra || {}) } }));
+  }
+  function engage() {
+    if (!engaged) emit('conversation_engaged');
+    engaged = true;
+  }
+
   const view = mountWidget({
     onToggle(open) {
       store.set('open', open ? '1' : '0');
-      if (open) connect();
+      if (open) {
+        if (!started) emit('conversation_triggered');
+        connect();
+      } else {
+        emit('conversation_closed');
+      }
     },
-    onAnswer: (card, answer) => send({ action: 'answer', card, answer }),
+    onAnswer: (card, answer) => {
+      engage();
+      send({ action: 'answer', card, answer });
+    },
     onSubmit(card, value) {
+      engage();
       submitted.set(card, value);
       send({ action: 'submit', card, value });
     },
@@ -166,7 +187,10 @@ function init() {
         view.settleCards(new Set((frame.cards || []).map((c) => c.card)));
         for (const card of frame.cards || []) {
           view.showCard(card, { prefill: submitted.get(card.card) });
-          if (card.type === 'live_chat' && phase === 'dialog') setPhase('waiting');
+          if (card.type === 'live_chat' && phase === 'dialog') {
+            emit('live_chat_requested');
+            setPhase('waiting');
+          }
         }
         view.bumpUnread();
         break;
@@ -186,8 +210,15 @@ function init() {
         view.setWaiting(frame.position ? `Waiting for an agent… you are number ${frame.position}` : 'Waiting for an agent…');
         if (phase === 'dialog') setPhase('waiting');
         break;
+      case 'agent_left':
+        // The agent lost their connection: the chat and its history go to someone else.
+        view.note(`${frame.agent_name || 'The agent'} left the chat. Connecting you with someone else…`);
+        joinedNote = null;
+        setPhase('waiting');
+        break;
       case 'agent_joined': {
         agentName = frame.agent_name || 'An agent';
+        if (joinedNote === null) emit('live_chat_initiated', { agent: agentName });
         view.setWaiting(null);
         setPhase('chat');
         // After a reload the history comes before agent_joined: name the agent on
@@ -209,6 +240,7 @@ function init() {
         if (frame.from?.kind !== 'visitor') view.setTyping(Boolean(frame.typing), agentName);
         break;
       case 'fallback':
+        emit('live_chat_request_timeout');
         setPhase('fallback');
         view.setComposer(false, 'No agent available');
         view.showFallback(frame);
@@ -218,6 +250,7 @@ function init() {
         view.detailsReceived();
         break;
       case 'chat_ended':
+        emit(phase === 'chat' ? 'live_chat_ended' : 'conversation_completed', { reason: frame.reason });
         stopTyping();
         setPhase('ended');
         view.showEnded(ENDED[frame.reason] || ENDED.completed);

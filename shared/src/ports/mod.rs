@@ -409,6 +409,9 @@ pub enum DelayedEvent {
     InactivityCheck { conversation: ConversationId },
     /// An agent lost their last connection; re-offer their chats if still gone.
     AgentGrace { agent: AgentId },
+    /// A waiting visitor lost their last connection; cancel the request if they are
+    /// still gone (a page refresh reconnects well within the grace period).
+    VisitorGrace { visitor: VisitorId },
     /// Route a waiting conversation (sent with no delay when the visitor reaches a
     /// live chat card, and after a declined or lapsed offer).
     Route { conversation: ConversationId },

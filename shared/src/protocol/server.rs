@@ -167,6 +167,12 @@ pub enum ServerFrame {
         /// The agent's display name.
         agent_name: String,
     },
+    /// To a visitor: the agent lost their connection for longer than the grace
+    /// period; the chat, with its history, goes to another agent.
+    AgentLeft {
+        /// The agent's display name.
+        agent_name: String,
+    },
     /// To a visitor: routing is looking for an agent.
     Waiting {
         /// Place in the queue, when known.
@@ -259,6 +265,7 @@ impl ServerFrame {
             ServerFrame::History { .. } => "history",
             ServerFrame::Typing { .. } => "typing",
             ServerFrame::AgentJoined { .. } => "agent_joined",
+            ServerFrame::AgentLeft { .. } => "agent_left",
             ServerFrame::Waiting { .. } => "waiting",
             ServerFrame::Fallback { .. } => "fallback",
             ServerFrame::ChatEnded { .. } => "chat_ended",
@@ -443,6 +450,9 @@ pub(super) mod tests {
                 typing: true,
             },
             ServerFrame::AgentJoined {
+                agent_name: "Ana".into(),
+            },
+            ServerFrame::AgentLeft {
                 agent_name: "Ana".into(),
             },
             ServerFrame::Waiting { position: Some(2) },

@@ -563,6 +563,29 @@ impl Router {
         Ok(changed.is_some())
     }
 
+    /// The live agent is gone for good: the conversation waits again, with its
+    /// history, for another agent (not `agent` first), and the agent's capacity is
+    /// freed. `false` when it is no longer `agent`'s live chat.
+    pub async fn requeue(
+        &self,
+        conversation: &ConversationId,
+        agent: &AgentId,
+    ) -> Result<bool, RouteError> {
+        let now = self.ports.clock.now();
+        let changed = self
+            .update(conversation, |c| {
+                c.agent() == Some(agent) && c.requeue(now).is_ok()
+            })
+            .await?;
+        if changed.is_some() {
+            self.ports
+                .store
+                .release_capacity(agent, conversation)
+                .await?;
+        }
+        Ok(changed.is_some())
+    }
+
     /// Ends a conversation for `reason` and frees the agent's capacity. `false` when it
     /// had already ended.
     pub async fn end(

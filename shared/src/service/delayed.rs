@@ -5,7 +5,9 @@
 use tracing::info;
 
 use super::Chat;
-use crate::domain::{ConversationId, ConversationState, EndReason, INACTIVITY_TIMEOUT};
+use crate::domain::{
+    AgentId, ConversationId, ConversationState, EndReason, INACTIVITY_TIMEOUT, VisitorId,
+};
 use crate::ports::{DelayedEvent, Party};
 use crate::protocol::{ServerError, ServerFrame, WithdrawReason};
 use crate::routing::RouteOutcome;
@@ -38,11 +40,90 @@ impl Chat {
             DelayedEvent::InactivityCheck { conversation } => {
                 self.check_inactivity(&conversation).await
             }
-            DelayedEvent::AgentGrace { agent } => {
-                info!(agent = %agent, "agent grace period over");
-                Ok(())
+            DelayedEvent::AgentGrace { agent } => self.agent_gone(&agent).await,
+            DelayedEvent::VisitorGrace { visitor } => self.visitor_gone(&visitor).await,
+        }
+    }
+
+    /// An agent's grace period is over: if they are still without a connection, each
+    /// pending offer goes to someone else, and each live chat goes back to waiting,
+    /// with its history, after the visitor is told.
+    async fn agent_gone(&self, agent: &AgentId) -> Result<(), ServerError> {
+        let party = Party::Agent {
+            agent: agent.clone(),
+        };
+        if !self
+            .ports
+            .store
+            .connections_of(&party, self.now())
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let directory = self.ports.store.directory().await?;
+        let agent_name = directory
+            .agent(agent)
+            .map_or_else(|| agent.to_string(), |a| a.name.clone());
+        for conversation in self.ports.store.agent_chats(agent).await? {
+            let conv = self.conversation(&conversation).await?;
+            let moved = match &conv.state {
+                ConversationState::Offered { agent: to, .. } if to == agent => {
+                    self.router.withdraw(&conversation, agent, None).await?
+                }
+                ConversationState::Live { agent: with, .. } if with == agent => {
+                    let requeued = self.router.requeue(&conversation, agent).await?;
+                    if requeued {
+                        info!(conversation = %conversation, agent = %agent, "agent gone: chat goes to another agent");
+                        let visitor = Party::Visitor {
+                            visitor: conv.visitor.clone(),
+                        };
+                        self.send_to(
+                            &visitor,
+                            &ServerFrame::AgentLeft {
+                                agent_name: agent_name.clone(),
+                            },
+                        )
+                        .await?;
+                    }
+                    requeued
+                }
+                _ => false,
+            };
+            if moved {
+                self.route(&conversation).await?;
             }
         }
+        Ok(())
+    }
+
+    /// A waiting visitor's grace period is over: if they are still gone, the request
+    /// is cancelled (an offered agent sees it withdrawn).
+    async fn visitor_gone(&self, visitor: &VisitorId) -> Result<(), ServerError> {
+        let party = Party::Visitor {
+            visitor: visitor.clone(),
+        };
+        if !self
+            .ports
+            .store
+            .connections_of(&party, self.now())
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let Some(session) = self.ports.store.session(visitor, self.now()).await? else {
+            return Ok(());
+        };
+        let conv = self.conversation(&session.conversation).await?;
+        if matches!(
+            conv.state,
+            ConversationState::Waiting { .. } | ConversationState::Offered { .. }
+        ) {
+            info!(conversation = %conv.id, "the visitor left while waiting: request cancelled");
+            self.end_conversation(&conv, EndReason::Dropped).await?;
+        }
+        Ok(())
     }
 
     /// Routes a waiting conversation and tells both sides how it went.

@@ -27,7 +27,7 @@ use tracing::{error, warn};
 use crate::auth::{AgentVerifier, AuthError, VisitorTokens};
 use crate::dialog::ValidDialog;
 use crate::domain::{ConnectionId, Conversation, ConversationId, Permission};
-use crate::ports::{ConnectionRecord, Delivery, Party, Ports, StoreError};
+use crate::ports::{ConnectionRecord, DelayedEvent, Delivery, Party, Ports, StoreError};
 use crate::protocol::{AgentFrame, ServerError, ServerFrame, VisitorFrame, VisitorSummary};
 use crate::routing::{RouteError, Router};
 
@@ -92,7 +92,12 @@ pub struct Chat {
     applied: tokio::sync::RwLock<Option<(std::time::Instant, Arc<ValidDialog>)>>,
     agents: AgentVerifier,
     visitors: VisitorTokens,
+    grace: SignedDuration,
 }
+
+/// How long an agent or a waiting visitor may be disconnected before their chats
+/// move on, unless set with [`Chat::with_grace`].
+pub const DEFAULT_GRACE: SignedDuration = SignedDuration::from_secs(60);
 
 /// How long a process keeps the dialog it read from the directory.
 pub const DIALOG_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
@@ -110,6 +115,7 @@ impl Chat {
             ports,
             dialog: Arc::new(dialog),
             applied: tokio::sync::RwLock::new(None),
+            grace: DEFAULT_GRACE,
             agents,
             visitors,
         }
@@ -190,13 +196,38 @@ impl Chat {
     }
 
     /// `$disconnect` (best effort: API Gateway may not send it; connection records
-    /// expire on their own).
-    pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), StoreError> {
-        self.ports
+    /// expire on their own). When it was a party's last connection, a grace timer
+    /// starts: an agent who does not come back loses their chats to other agents; a
+    /// waiting visitor who does not come back cancels the request.
+    pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), ServerError> {
+        let Some(record) = self.ports.store.remove_connection(connection).await? else {
+            return Ok(());
+        };
+        if !self
+            .ports
             .store
-            .remove_connection(connection)
+            .connections_of(&record.party, self.now())
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let event = match record.party {
+            Party::Agent { agent } => DelayedEvent::AgentGrace { agent },
+            Party::Visitor { visitor } => DelayedEvent::VisitorGrace { visitor },
+        };
+        let at = self.now().saturating_add(self.grace).unwrap_or(self.now());
+        self.ports
+            .scheduler
+            .schedule(event, at)
             .await
-            .map(|_| ())
+            .map_err(ServerError::internal)
+    }
+
+    /// Sets how long a party may be gone before their chats move on (default 60 s).
+    pub fn with_grace(mut self, grace: SignedDuration) -> Self {
+        self.grace = grace;
+        self
     }
 
     /// A WebSocket message from `connection`. Refusals become an `error` frame to the

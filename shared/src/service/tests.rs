@@ -481,3 +481,101 @@ async fn a_push_to_a_gone_connection_forgets_that_connection_only() {
             .is_some()
     );
 }
+
+async fn live_chat_with_ana(h: &Harness) -> (ConnectionId, ConnectionId, String) {
+    let ana = h.agent("ana").await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    h.send(
+        &ana,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "before", "text": "are you there?"}),
+    )
+    .await;
+    h.frames(&ana);
+    h.frames(&visitor);
+    (ana, visitor, conversation)
+}
+
+#[tokio::test]
+async fn an_agent_who_drops_mid_chat_loses_it_after_the_grace_to_another_agent_with_its_history() {
+    let h = Harness::new();
+    let (ana, visitor, conversation) = live_chat_with_ana(&h).await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+
+    h.chat.disconnect(&ana).await.unwrap();
+    h.clock.advance(SignedDuration::from_secs(59));
+    h.pump().await;
+    assert!(
+        h.types(&visitor).is_empty(),
+        "still within the grace period"
+    );
+    h.clock.advance(SignedDuration::from_secs(2));
+    h.pump().await;
+
+    assert_eq!(h.types(&visitor), ["agent_left", "waiting"]);
+    assert_eq!(h.frames(&ben)[0]["type"], "offer");
+    h.send(
+        &ben,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    let started = h.frames(&ben).remove(0);
+    assert_eq!(started["messages"][0]["text"], "are you there?");
+    assert_eq!(h.frames(&visitor)[0]["agent_name"], "Ben Okafor");
+}
+
+#[tokio::test]
+async fn an_agent_who_reconnects_within_the_grace_keeps_the_chat() {
+    let h = Harness::new();
+    let (ana, visitor, conversation) = live_chat_with_ana(&h).await;
+
+    h.chat.disconnect(&ana).await.unwrap();
+    h.clock.advance(SignedDuration::from_secs(20));
+    let again = h.agent("ana").await;
+    h.clock.advance(SignedDuration::from_secs(60));
+    h.pump().await;
+
+    assert!(h.types(&visitor).is_empty());
+    let synced = h.types(&again);
+    assert!(synced.contains(&"chat_started".to_string()), "{synced:?}");
+    h.send(&again, json!({"action": "send_message", "conversation": conversation, "id": "back", "text": "back!"})).await;
+    assert_eq!(h.types(&visitor), ["message"]);
+}
+
+#[tokio::test]
+async fn a_visitor_who_leaves_while_waiting_cancels_the_request_after_the_grace() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let (visitor, _) = h.visitor_reaching_live_chat().await;
+    h.pump().await;
+    assert_eq!(h.types(&ana), ["availability", "offer"]);
+
+    h.chat.disconnect(&visitor).await.unwrap();
+    h.clock.advance(SignedDuration::from_secs(61));
+    h.pump().await;
+
+    let withdrawn = h.frames(&ana).remove(0);
+    assert_eq!(
+        (withdrawn["type"].as_str(), withdrawn["reason"].as_str()),
+        (Some("offer_withdrawn"), Some("visitor_left"))
+    );
+    let loads = h
+        .chat
+        .ports()
+        .store
+        .agent_loads(&[crate::domain::AgentId::parse("ana").unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(
+        loads.values().sum::<u32>(),
+        0,
+        "ana's capacity is free again"
+    );
+}
