@@ -47,6 +47,36 @@ pub struct Config {
     pub table_name: Option<String>,
     /// `DYNAMODB_ENDPOINT`: a DynamoDB endpoint other than AWS's (DynamoDB Local).
     pub dynamodb_endpoint: Option<String>,
+    /// `WAIT_TIME_LIMIT_SECONDS`, `FALLBACK_MESSAGE`, `MEETING_LINK`: the settings of
+    /// the configuration a new table is seeded with (the stack's parameters).
+    pub seed_settings: SeedSettings,
+}
+
+/// Settings given at deploy time for the first configuration; empty values keep
+/// the configuration file's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeedSettings {
+    /// The visitor wait time limit.
+    pub wait_time_limit: Option<livechat_core::domain::WaitTimeLimit>,
+    /// A custom fallback message.
+    pub fallback_message: Option<String>,
+    /// A meeting-booking link.
+    pub meeting_link: Option<String>,
+}
+
+impl SeedSettings {
+    /// Applies the given settings to `settings`.
+    pub fn apply(&self, settings: &mut livechat_core::domain::Settings) {
+        if let Some(limit) = self.wait_time_limit {
+            settings.wait_time_limit = limit;
+        }
+        if let Some(text) = &self.fallback_message {
+            settings.fallback = livechat_core::domain::FallbackMessage::Custom(text.clone());
+        }
+        if let Some(link) = &self.meeting_link {
+            settings.meeting_link = Some(link.clone());
+        }
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +91,7 @@ impl std::fmt::Debug for Config {
             .field("directory_path", &self.directory_path)
             .field("table_name", &self.table_name)
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
+            .field("seed_settings", &self.seed_settings)
             .finish_non_exhaustive()
     }
 }
@@ -116,6 +147,24 @@ impl Config {
             directory_path: get("DIRECTORY_PATH").map(PathBuf::from),
             table_name: get("TABLE_NAME"),
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
+            seed_settings: SeedSettings {
+                wait_time_limit: get("WAIT_TIME_LIMIT_SECONDS")
+                    .map(|v| {
+                        let secs = v.trim().parse::<u32>().map_err(|_| ConfigError::Invalid {
+                            var: "WAIT_TIME_LIMIT_SECONDS",
+                            reason: format!("{v:?} is not a number of seconds"),
+                        })?;
+                        livechat_core::domain::WaitTimeLimit::from_secs(secs).map_err(|e| {
+                            ConfigError::Invalid {
+                                var: "WAIT_TIME_LIMIT_SECONDS",
+                                reason: e.to_string(),
+                            }
+                        })
+                    })
+                    .transpose()?,
+                fallback_message: get("FALLBACK_MESSAGE"),
+                meeting_link: get("MEETING_LINK"),
+            },
         })
     }
 }
@@ -161,6 +210,33 @@ mod tests {
         assert_eq!(
             Config::from_lookup(env(&partial)),
             Err(ConfigError::Missing("TOKEN_ISSUER"))
+        );
+    }
+
+    #[test]
+    fn deploy_time_settings_are_checked_and_seed_the_configuration() {
+        let mut with = FULL.to_vec();
+        with.push(("WAIT_TIME_LIMIT_SECONDS", "30"));
+        with.push(("MEETING_LINK", "https://cal.example/sales"));
+        let config = Config::from_lookup(env(&with)).unwrap();
+        let mut settings = livechat_core::domain::Settings::default();
+        config.seed_settings.apply(&mut settings);
+        assert_eq!(settings.wait_time_limit.secs(), 30);
+        assert_eq!(
+            settings.meeting_link.as_deref(),
+            Some("https://cal.example/sales")
+        );
+        assert_eq!(
+            settings.fallback,
+            livechat_core::domain::FallbackMessage::Standard
+        );
+
+        with.push(("WAIT_TIME_LIMIT_SECONDS", "5"));
+        let err = Config::from_lookup(env(&with)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable WAIT_TIME_LIMIT_SECONDS"),
+            "{err}"
         );
     }
 

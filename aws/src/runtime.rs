@@ -185,7 +185,9 @@ pub async fn build_store(
     };
     let store = crate::dynamo::DynamoStore::new(dynamodb_client(sdk, config), table.clone());
     if store.directory().await? == Directory::default() {
-        store.put_directory(&directory).await?;
+        let mut seed = directory;
+        config.seed_settings.apply(&mut seed.settings);
+        store.put_directory(&seed).await?;
     }
     Ok(Arc::new(store))
 }

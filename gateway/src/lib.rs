@@ -200,6 +200,7 @@ pub fn local_config(addr: SocketAddr, stage: &str) -> Config {
         directory_path: std::env::var_os("DIRECTORY_PATH").map(Into::into),
         table_name: None,
         dynamodb_endpoint: None,
+        seed_settings: livechat_aws::config::SeedSettings::default(),
     }
 }
 

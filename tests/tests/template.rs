@@ -225,6 +225,8 @@ fn every_function_crate_is_deployed_once_from_the_workspace_root() {
 fn plausible(name: &str) -> String {
     if name.ends_with("ENDPOINT") {
         "https://abc123.execute-api.eu-west-1.amazonaws.com/prod".into()
+    } else if name.ends_with("SECONDS") {
+        "100".into()
     } else {
         "0123456789abcdef".repeat(4)
     }
