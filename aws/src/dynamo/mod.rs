@@ -242,6 +242,25 @@ fn is_condition_failure<R>(
     matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+/// Sends a transaction: `Ok(None)` when it went through, `Ok(Some(reasons))` when a
+/// condition or a concurrent transaction cancelled it (one reason per item, in
+/// order), an error otherwise.
+async fn transact(
+    request: aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder,
+) -> StoreResult<Option<Vec<CancellationReason>>> {
+    match request.send().await {
+        Ok(_) => Ok(None),
+        Err(e) => {
+            if let SdkError::ServiceError(se) = &e
+                && let TransactWriteItemsError::TransactionCanceledException(cancel) = se.err()
+            {
+                return Ok(Some(cancel.cancellation_reasons().to_vec()));
+            }
+            Err(failed(e))
+        }
+    }
+}
+
 fn reason_code(reasons: &[CancellationReason], i: usize) -> Option<&str> {
     reasons
         .get(i)
@@ -530,49 +549,34 @@ impl ConversationStore for DynamoStore {
             .set_item(Some(to_item(&body)?))
             .build()
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        let result = self
+        let request = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_guard).build())
             .transact_items(TransactWriteItem::builder().update(count).build())
-            .transact_items(TransactWriteItem::builder().put(put_body).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(AppendAfter::Stored(stored)),
-            Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    TransactWriteItemsError::TransactionCanceledException(_)
-                ) =>
-            {
-                let TransactWriteItemsError::TransactionCanceledException(cancel) = se.err() else {
-                    unreachable!("matched above")
-                };
-                let reasons = cancel.cancellation_reasons();
-                if reason_code(reasons, 0) == Some("ConditionalCheckFailed") {
-                    let old = reasons
-                        .first()
-                        .and_then(|r| r.item())
-                        .cloned()
-                        .unwrap_or_default();
-                    return Ok(AppendAfter::Duplicate(
-                        from_item::<MessageItem>(old)?.message,
-                    ));
-                }
-                if reason_code(reasons, 1) == Some("ConditionalCheckFailed") {
-                    if self.hub(&message.conversation).await?.is_none() {
-                        return Err(StoreError::Missing {
-                            key: format!("conversation {}", message.conversation),
-                        });
-                    }
-                    return Ok(AppendAfter::Moved);
-                }
-                // Another transaction held one of the items: as good as moved.
-                Ok(AppendAfter::Moved)
-            }
-            Err(e) => Err(failed(e)),
+            .transact_items(TransactWriteItem::builder().put(put_body).build());
+        let Some(reasons) = transact(request).await? else {
+            return Ok(AppendAfter::Stored(stored));
+        };
+        if reason_code(&reasons, 0) == Some("ConditionalCheckFailed") {
+            let old = reasons
+                .first()
+                .and_then(|r| r.item())
+                .cloned()
+                .unwrap_or_default();
+            return Ok(AppendAfter::Duplicate(
+                from_item::<MessageItem>(old)?.message,
+            ));
         }
+        if reason_code(&reasons, 1) == Some("ConditionalCheckFailed")
+            && self.hub(&message.conversation).await?.is_none()
+        {
+            return Err(StoreError::Missing {
+                key: format!("conversation {}", message.conversation),
+            });
+        }
+        // Another message got in first (or another transaction held an item).
+        Ok(AppendAfter::Moved)
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {
@@ -838,40 +842,27 @@ impl RoutingStore for DynamoStore {
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
             request = request.transact_items(TransactWriteItem::builder().put(put_cursor).build());
         }
-        match request.send().await {
-            Ok(_) => Ok(ClaimOutcome::Claimed),
-            Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    TransactWriteItemsError::TransactionCanceledException(_)
-                ) =>
-            {
-                let TransactWriteItemsError::TransactionCanceledException(cancel) = se.err() else {
-                    unreachable!("matched above")
-                };
-                let reasons = cancel.cancellation_reasons();
-                let failed_check = |i| reason_code(reasons, i) == Some("ConditionalCheckFailed");
-                if failed_check(0) {
-                    return Ok(ClaimOutcome::ConversationChanged);
-                }
-                if failed_check(2) {
-                    let current = reasons
-                        .get(2)
-                        .and_then(|r| r.item())
-                        .map(|item| from_item::<CursorItem>(item.clone()).map(|c| c.cursor))
-                        .transpose()?;
-
-                    return Ok(ClaimOutcome::CursorMoved { current });
-                }
-                if failed_check(1) {
-                    return Ok(ClaimOutcome::AgentAtCapacity);
-                }
-                // Another transaction held one of the items (TransactionConflict):
-                // a lost race like any other; re-read the cursor and try again.
-                Ok(ClaimOutcome::CursorMoved { current: None })
-            }
-            Err(e) => Err(failed(e)),
+        let Some(reasons) = transact(request).await? else {
+            return Ok(ClaimOutcome::Claimed);
+        };
+        let failed_check = |i| reason_code(&reasons, i) == Some("ConditionalCheckFailed");
+        if failed_check(0) {
+            return Ok(ClaimOutcome::ConversationChanged);
         }
+        if failed_check(2) {
+            let current = reasons
+                .get(2)
+                .and_then(|r| r.item())
+                .map(|item| from_item::<CursorItem>(item.clone()).map(|c| c.cursor))
+                .transpose()?;
+            return Ok(ClaimOutcome::CursorMoved { current });
+        }
+        if failed_check(1) {
+            return Ok(ClaimOutcome::AgentAtCapacity);
+        }
+        // Another transaction held one of the items (TransactionConflict): a lost
+        // race like any other; re-read the cursor and try again.
+        Ok(ClaimOutcome::CursorMoved { current: None })
     }
 
     async fn release_capacity(
