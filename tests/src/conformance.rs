@@ -397,6 +397,23 @@ pub async fn an_offer_claim_is_all_or_nothing(store: &dyn Store) {
     );
 }
 
+/// The missed list: newest first, from a time on, and a taken request leaves it.
+pub async fn the_missed_list_is_newest_first_and_cleared_when_taken(store: &dyn Store) {
+    let at = |mins: i64| monday_ten() + SignedDuration::from_mins(mins);
+    let id = |s: &str| ConversationId::parse(s).unwrap();
+    store.record_missed(&id("c-early"), at(1)).await.unwrap();
+    store.record_missed(&id("c-late"), at(30)).await.unwrap();
+    store.record_missed(&id("c-mid"), at(10)).await.unwrap();
+
+    let listed = store.missed_since(at(5)).await.unwrap();
+    assert_eq!(listed, vec![(id("c-late"), at(30)), (id("c-mid"), at(10))]);
+
+    store.clear_missed(&id("c-late"), at(30)).await.unwrap();
+    store.clear_missed(&id("c-late"), at(30)).await.unwrap();
+    let listed = store.missed_since(at(0)).await.unwrap();
+    assert_eq!(listed, vec![(id("c-mid"), at(10)), (id("c-early"), at(1))]);
+}
+
 /// A visitor's session round-trips.
 pub async fn sessions_round_trip(store: &dyn Store) {
     let mut attributes = Attributes::new();

@@ -50,6 +50,12 @@ async fn an_offer_claim_is_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn the_missed_list_is_newest_first_and_cleared_when_taken() {
+    let Some(store) = store().await else { return };
+    suite::the_missed_list_is_newest_first_and_cleared_when_taken(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn sessions_round_trip() {
     let Some(store) = store().await else { return };
     suite::sessions_round_trip(store.as_ref()).await;

@@ -36,6 +36,11 @@ async fn an_offer_claim_is_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn the_missed_list_is_newest_first_and_cleared_when_taken() {
+    suite::the_missed_list_is_newest_first_and_cleared_when_taken(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn sessions_round_trip() {
     suite::sessions_round_trip(&MemoryStore::new()).await;
 }

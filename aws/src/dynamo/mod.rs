@@ -129,6 +129,17 @@ fn msg_sk(seq: u64) -> String {
 }
 
 const DIRECTORY_PK: &str = "DIRECTORY";
+
+/// The missed list's partition: written once per missed request, read by inboxes.
+const MISSED_PK: &str = "MISSED";
+
+/// Missed requests leave the list after 90 days (the activity history's span).
+const MISSED_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 90);
+
+/// Sorts by time (zero-padded epoch milliseconds), then conversation.
+fn missed_sk(conversation: &ConversationId, at: Timestamp) -> String {
+    format!("{:015}#{conversation}", at.as_millisecond())
+}
 const CURRENT: &str = "CURRENT";
 
 #[derive(Serialize, Deserialize)]
@@ -577,6 +588,68 @@ impl ConversationStore for DynamoStore {
         }
         // Another message got in first (or another transaction held an item).
         Ok(AppendAfter::Moved)
+    }
+
+    async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
+        let mut item = key(MISSED_PK.into(), &missed_sk(conversation, at));
+        item.insert("conversation".into(), s(conversation.to_string()));
+        item.insert("at".into(), s(at.to_string()));
+        let expires = at.saturating_add(MISSED_TTL).unwrap_or(at);
+        item.insert(table::TTL.into(), n(expires.as_second()));
+        self.put(item).await
+    }
+
+    async fn missed_since(
+        &self,
+        since: Timestamp,
+    ) -> StoreResult<Vec<(ConversationId, Timestamp)>> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :p AND #sk >= :since")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":p", s(MISSED_PK))
+                .expression_attribute_values(":since", s(format!("{:015}", since.as_millisecond())))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(failed)?;
+            for item in out.items.unwrap_or_default() {
+                let conversation = item
+                    .get("conversation")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|c| ConversationId::parse(c.clone()).ok());
+                let at = item
+                    .get("at")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|t| t.parse::<Timestamp>().ok());
+                if let (Some(c), Some(at)) = (conversation, at) {
+                    found.push((c, at));
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(MISSED_PK.into(), &missed_sk(conversation, at))))
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(())
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {

@@ -225,6 +225,26 @@ impl Conversation {
         }
     }
 
+    /// An agent takes a request nobody took (ended `missed` or `fallback`): the chat
+    /// opens with them, history and all.
+    pub fn pick_up(&mut self, by: &AgentId, now: Timestamp) -> Result<(), TransitionError> {
+        match self.state {
+            ConversationState::Ended {
+                reason: EndReason::Missed | EndReason::Fallback,
+                ..
+            } => {
+                self.offered_to = vec![by.clone()];
+                self.assigned = Some(by.clone());
+                self.go(ConversationState::Live {
+                    agent: by.clone(),
+                    since: now,
+                });
+                Ok(())
+            }
+            _ => Err(self.refuse("pick up")),
+        }
+    }
+
     /// Ends the conversation from any state but `ended`.
     pub fn end(&mut self, reason: EndReason, now: Timestamp) -> Result<(), TransitionError> {
         match self.state {

@@ -39,6 +39,7 @@ struct Inner {
     sessions: HashMap<crate::domain::VisitorId, VisitorSession>,
     toggles: HashMap<AgentId, ManualToggle>,
     subscribers: HashMap<ConversationId, BTreeMap<ConnectionId, Party>>,
+    missed: BTreeSet<(Timestamp, ConversationId)>,
 }
 
 /// The in-memory store: every store port over one mutex-guarded state.
@@ -272,6 +273,33 @@ impl ConversationStore for MemoryStore {
         };
         log.push(stored.clone());
         Ok(AppendAfter::Stored(stored))
+    }
+
+    async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner).missed.insert((at, conversation.clone()));
+        Ok(())
+    }
+
+    async fn missed_since(
+        &self,
+        since: Timestamp,
+    ) -> StoreResult<Vec<(ConversationId, Timestamp)>> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        Ok(inner
+            .missed
+            .iter()
+            .rev()
+            .filter(|(at, _)| *at >= since)
+            .map(|(at, c)| (c.clone(), *at))
+            .collect())
+    }
+
+    async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner).missed.remove(&(at, conversation.clone()));
+        Ok(())
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {

@@ -278,6 +278,13 @@ pub trait ConversationStore: Send + Sync {
     async fn append_after(&self, message: NewMessage, expected: u64) -> StoreResult<AppendAfter>;
     /// The messages of a conversation in sequence order.
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>>;
+    /// Puts a request nobody took on the missed list agents see, at `at`.
+    async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()>;
+    /// The missed list since `since`, newest first.
+    async fn missed_since(&self, since: Timestamp)
+    -> StoreResult<Vec<(ConversationId, Timestamp)>>;
+    /// Takes a request recorded at `at` off the missed list. Harmless twice.
+    async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()>;
 
     /// Stores a message once per id with the next sequence number, retrying when
     /// another message got in first.

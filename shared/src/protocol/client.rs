@@ -330,11 +330,18 @@ pub enum AgentFrame {
     /// `$connect`): answered with `availability`, then `offer` for each pending offer
     /// and `chat_started` for each live chat of the agent.
     Sync,
+    /// The requests nobody took (the last 7 days), answered with `missed`.
+    Missed,
+    /// Take a missed request: the chat opens with this agent and its history.
+    PickUp {
+        /// The missed chat.
+        conversation: ConversationId,
+    },
 }
 
 impl AgentFrame {
     /// Every action an agent may send.
-    pub const ACTIONS: [&'static str; 10] = [
+    pub const ACTIONS: [&'static str; 12] = [
         "accept",
         "decline",
         "send_message",
@@ -345,6 +352,8 @@ impl AgentFrame {
         "history",
         "ping",
         "sync",
+        "missed",
+        "pick_up",
     ];
 
     /// Parses an inbox frame; every refusal is a precise [`FrameError`].
@@ -365,6 +374,8 @@ impl AgentFrame {
             AgentFrame::History { .. } => "history",
             AgentFrame::Ping => "ping",
             AgentFrame::Sync => "sync",
+            AgentFrame::Missed => "missed",
+            AgentFrame::PickUp { .. } => "pick_up",
         }
     }
 
@@ -378,8 +389,12 @@ impl AgentFrame {
             | AgentFrame::Typing { conversation, .. }
             | AgentFrame::EndSession { conversation }
             | AgentFrame::Score { conversation, .. }
-            | AgentFrame::History { conversation } => Some(conversation),
-            AgentFrame::SetAvailability { .. } | AgentFrame::Ping | AgentFrame::Sync => None,
+            | AgentFrame::History { conversation }
+            | AgentFrame::PickUp { conversation } => Some(conversation),
+            AgentFrame::SetAvailability { .. }
+            | AgentFrame::Ping
+            | AgentFrame::Sync
+            | AgentFrame::Missed => None,
         }
     }
 }
@@ -421,6 +436,10 @@ impl TryFrom<RawFrame> for AgentFrame {
             },
             "ping" => AgentFrame::Ping,
             "sync" => AgentFrame::Sync,
+            "missed" => AgentFrame::Missed,
+            "pick_up" => AgentFrame::PickUp {
+                conversation: f.id("conversation")?,
+            },
             _ => return Err(FrameError::UnknownAction { action }),
         })
     }
@@ -703,6 +722,8 @@ mod tests {
             AgentFrame::History { conversation: c() },
             AgentFrame::Ping,
             AgentFrame::Sync,
+            AgentFrame::Missed,
+            AgentFrame::PickUp { conversation: c() },
         ]
     }
 

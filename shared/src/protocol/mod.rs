@@ -25,7 +25,7 @@ pub use client::{
 pub use error::{ErrorCode, FieldError, FrameError, INTERNAL_ERROR_MESSAGE, ServerError};
 pub use route::{AGENT_MESSAGE_ACTIONS, CARD_ADVANCE_ACTIONS, Function, RouteKey, route_key};
 pub use server::{
-    CapturedAnswer, FALLBACK_ERROR_JSON, ServerFrame, VisitorSummary, WithdrawReason,
+    CapturedAnswer, FALLBACK_ERROR_JSON, MissedChat, ServerFrame, VisitorSummary, WithdrawReason,
     panel_attributes,
 };
 

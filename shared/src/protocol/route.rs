@@ -89,7 +89,7 @@ pub const CARD_ADVANCE_ACTIONS: [&str; 4] = ["start", "answer", "submit", "leave
 /// Routes served by `agent-message`. `send_message`, `typing` and `ping` come from
 /// both visitors and agents: the handler tells them apart by the connection's party,
 /// never by the frame.
-pub const AGENT_MESSAGE_ACTIONS: [&str; 11] = [
+pub const AGENT_MESSAGE_ACTIONS: [&str; 13] = [
     "send_message",
     "typing",
     "end_chat",
@@ -101,6 +101,8 @@ pub const AGENT_MESSAGE_ACTIONS: [&str; 11] = [
     "history",
     "ping",
     "sync",
+    "missed",
+    "pick_up",
 ];
 
 #[cfg(test)]

@@ -37,6 +37,19 @@ pub struct CapturedAnswer {
     pub value: String,
 }
 
+/// A request nobody took, as the inbox lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissedChat {
+    /// The conversation (pick it up with `pick_up`).
+    pub conversation: ConversationId,
+    /// Who asked.
+    pub visitor: VisitorSummary,
+    /// When it was missed.
+    pub at: Timestamp,
+    /// `fallback` (nobody eligible) or `missed` (offers went unanswered).
+    pub reason: EndReason,
+}
+
 /// Who the visitor is, for the inbox's visitor panel. Every field may be unknown
 /// (`null` on the wire); the inbox shows "-" for those.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +251,11 @@ pub enum ServerFrame {
         /// Messages in `seq` order.
         messages: Vec<Message>,
     },
+    /// To an agent: the requests nobody took, newest first.
+    Missed {
+        /// The missed chats.
+        chats: Vec<MissedChat>,
+    },
     /// To either side: a frame was refused or failed.
     Error {
         /// Stable machine code.
@@ -275,6 +293,7 @@ impl ServerFrame {
             ServerFrame::ChatStarted { .. } => "chat_started",
             ServerFrame::Availability { .. } => "availability",
             ServerFrame::Transcript { .. } => "transcript",
+            ServerFrame::Missed { .. } => "missed",
             ServerFrame::Error { .. } => "error",
             ServerFrame::Pong => "pong",
             ServerFrame::Ack { .. } => "ack",
@@ -489,6 +508,14 @@ pub(super) mod tests {
             ServerFrame::Transcript {
                 conversation: conv(),
                 messages: vec![message(1, "Hello")],
+            },
+            ServerFrame::Missed {
+                chats: vec![MissedChat {
+                    conversation: conv(),
+                    visitor: VisitorSummary::default(),
+                    at: "2026-03-02T10:05:00Z".parse().unwrap(),
+                    reason: EndReason::Fallback,
+                }],
             },
             ServerFrame::Error {
                 code: ErrorCode::BadField,

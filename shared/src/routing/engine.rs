@@ -122,6 +122,14 @@ pub enum RouteError {
     Contention { attempts: u32 },
 }
 
+async fn store_missed(
+    router: &Router,
+    conversation: &ConversationId,
+    at: Timestamp,
+) -> Result<(), RouteError> {
+    Ok(router.ports.store.record_missed(conversation, at).await?)
+}
+
 /// The agent after `last` in `order` who is in `candidates`, wrapping around. With no
 /// `last` (or one no longer in the pool), the rotation starts at the top.
 pub fn next_in_rotation<'a>(
@@ -463,6 +471,39 @@ impl Router {
         })
     }
 
+    /// An agent takes a missed request: the conversation goes live with them and
+    /// their capacity is claimed, in one atomic claim. `false` when it is no longer
+    /// missed (someone took it) or the agent is at their limit.
+    pub async fn pick_up(
+        &self,
+        conversation: &ConversationId,
+        agent: &AgentId,
+    ) -> Result<bool, RouteError> {
+        let store = &self.ports.store;
+        let now = self.ports.clock.now();
+        let limit = store
+            .directory()
+            .await?
+            .agent(agent)
+            .map(|a| a.chat_limit)
+            .unwrap_or_default();
+        let Some(conv) = store.conversation(conversation).await? else {
+            return Err(RouteError::UnknownConversation(conversation.clone()));
+        };
+        let mut taken = conv.clone();
+        if taken.pick_up(agent, now).is_err() {
+            return Ok(false);
+        }
+        let claim = OfferClaim {
+            conversation: taken,
+            expected_version: conv.version,
+            agent: agent.clone(),
+            limit,
+            cursor: None,
+        };
+        Ok(store.claim_offer(&claim).await? == ClaimOutcome::Claimed)
+    }
+
     /// Ends the conversation with `reason`, tells the admin, and returns the fallback
     /// the visitor sees. Repeats are harmless: an already ended conversation is left.
     async fn fall_back(
@@ -478,6 +519,8 @@ impl Router {
         if ended.is_none() {
             return Ok(RouteOutcome::NotWaiting);
         }
+        // It stays visible to agents, who may pick it up.
+        store_missed(self, conversation, now).await?;
         self.ports
             .notifier
             .missed_request(conversation, reason)

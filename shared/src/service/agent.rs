@@ -2,6 +2,9 @@
 //! end session, availability, score and transcripts.
 
 use super::Chat;
+
+/// How far back the missed list reaches.
+const MISSED_LIST_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 7);
 use crate::domain::{
     AgentId, ConnectionId, Conversation, ConversationId, ConversationState, EndReason,
     INACTIVITY_TIMEOUT, Permission, Sender, TransitionError, next_local_midnight,
@@ -21,43 +24,57 @@ impl Chat {
         };
         match frame {
             AgentFrame::Sync => self.sync(connection, agent).await,
+            AgentFrame::Missed => {
+                let since = self
+                    .now()
+                    .checked_sub(MISSED_LIST_SPAN)
+                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+                let mut chats = Vec::new();
+                for (conversation, at) in self.ports.store.missed_since(since).await? {
+                    let conv = self.conversation(&conversation).await?;
+                    if let ConversationState::Ended {
+                        reason: reason @ (EndReason::Missed | EndReason::Fallback),
+                        ..
+                    } = conv.state
+                    {
+                        let visitor = self.visitor_summary(&conv).await?;
+                        chats.push(crate::protocol::MissedChat {
+                            conversation,
+                            visitor,
+                            at,
+                            reason,
+                        });
+                    }
+                }
+                self.send(connection, &ServerFrame::Missed { chats }).await;
+                Ok(())
+            }
+            AgentFrame::PickUp { conversation } => {
+                let before = self.conversation(&conversation).await?;
+                let ConversationState::Ended { at: missed_at, .. } = before.state else {
+                    return Err(ServerError::Forbidden {
+                        reason: "this request is no longer missed".into(),
+                    });
+                };
+                if !self.router.pick_up(&conversation, agent).await? {
+                    return Err(ServerError::Forbidden {
+                        reason: "someone took this request already, or you are at your chat limit"
+                            .into(),
+                    });
+                }
+                self.ports
+                    .store
+                    .clear_missed(&conversation, missed_at)
+                    .await?;
+                self.agent_joins(&me, agent, &conversation).await
+            }
             AgentFrame::Accept { conversation } => {
                 if !self.router.accept(&conversation, agent).await? {
                     return Err(ServerError::Forbidden {
                         reason: "this offer is no longer open to you".into(),
                     });
                 }
-                let conv = self.conversation(&conversation).await?;
-                for tab in self.ports.store.connections_of(&me, self.now()).await? {
-                    self.ports.store.subscribe(&conversation, &tab, &me).await?;
-                }
-                let started = ServerFrame::ChatStarted {
-                    conversation: conversation.clone(),
-                    visitor: self.visitor_summary(&conv).await?,
-                    messages: self.ports.store.messages(&conversation).await?,
-                };
-                self.send_to(&me, &started).await?;
-                let directory = self.ports.store.directory().await?;
-                let agent_name = directory
-                    .agent(agent)
-                    .map_or_else(|| agent.to_string(), |a| a.name.clone());
-                self.send_to(
-                    &Party::Visitor {
-                        visitor: conv.visitor.clone(),
-                    },
-                    &ServerFrame::AgentJoined { agent_name },
-                )
-                .await?;
-                let check = DelayedEvent::InactivityCheck { conversation };
-                let at = self
-                    .now()
-                    .saturating_add(INACTIVITY_TIMEOUT)
-                    .unwrap_or(self.now());
-                self.ports
-                    .scheduler
-                    .schedule(check, at)
-                    .await
-                    .map_err(ServerError::internal)
+                self.agent_joins(&me, agent, &conversation).await
             }
             AgentFrame::Decline { conversation } => {
                 if !self.router.withdraw(&conversation, agent, None).await? {
@@ -163,6 +180,53 @@ impl Chat {
                 Ok(())
             }
         }
+    }
+
+    /// The chat is now `agent`'s: every tab of theirs subscribes and gets
+    /// `chat_started` with the history, the visitor (when this is still their
+    /// conversation) sees them join, and the inactivity timer starts.
+    async fn agent_joins(
+        &self,
+        me: &Party,
+        agent: &AgentId,
+        conversation: &ConversationId,
+    ) -> Result<(), ServerError> {
+        let conv = self.conversation(conversation).await?;
+        for tab in self.ports.store.connections_of(me, self.now()).await? {
+            self.ports.store.subscribe(conversation, &tab, me).await?;
+        }
+        let started = ServerFrame::ChatStarted {
+            conversation: conversation.clone(),
+            visitor: self.visitor_summary(&conv).await?,
+            messages: self.ports.store.messages(conversation).await?,
+        };
+        self.send_to(me, &started).await?;
+        let session = self.ports.store.session(&conv.visitor, self.now()).await?;
+        if session.is_some_and(|s| &s.conversation == conversation) {
+            let directory = self.ports.store.directory().await?;
+            let agent_name = directory
+                .agent(agent)
+                .map_or_else(|| agent.to_string(), |a| a.name.clone());
+            self.send_to(
+                &Party::Visitor {
+                    visitor: conv.visitor.clone(),
+                },
+                &ServerFrame::AgentJoined { agent_name },
+            )
+            .await?;
+        }
+        let check = DelayedEvent::InactivityCheck {
+            conversation: conversation.clone(),
+        };
+        let at = self
+            .now()
+            .saturating_add(INACTIVITY_TIMEOUT)
+            .unwrap_or(self.now());
+        self.ports
+            .scheduler
+            .schedule(check, at)
+            .await
+            .map_err(ServerError::internal)
     }
 
     /// What the inbox needs after (re)connecting: availability, pending offers, live

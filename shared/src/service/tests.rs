@@ -579,3 +579,51 @@ async fn a_visitor_who_leaves_while_waiting_cancels_the_request_after_the_grace(
         "ana's capacity is free again"
     );
 }
+
+#[tokio::test]
+async fn a_missed_request_stays_visible_and_an_agent_who_comes_later_picks_it_up() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    h.send(
+        &ana,
+        json!({"action": "decline", "conversation": conversation}),
+    )
+    .await;
+    h.pump().await;
+    assert!(h.types(&visitor).contains(&"fallback".to_string()));
+    h.send(&visitor, json!({"action": "leave_details", "email": "jo@small.example", "message": "Call me about 20 seats"})).await;
+    h.frames(&visitor);
+
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    h.send(&ben, json!({"action": "missed"})).await;
+    let missed = h.frames(&ben).remove(0);
+    assert_eq!(missed["chats"][0]["conversation"], conversation.as_str());
+    assert_eq!(missed["chats"][0]["visitor"]["email"], "jo@small.example");
+    assert_eq!(missed["chats"][0]["reason"], "missed");
+
+    h.send(
+        &ben,
+        json!({"action": "pick_up", "conversation": conversation}),
+    )
+    .await;
+    let started = h.frames(&ben).remove(0);
+    assert_eq!(started["type"], "chat_started");
+    assert_eq!(started["messages"][0]["text"], "Call me about 20 seats");
+    assert_eq!(h.frames(&visitor)[0]["agent_name"], "Ben Okafor");
+    h.send(&ben, json!({"action": "send_message", "conversation": conversation, "id": "b1", "text": "Hi Jo, Ben here"})).await;
+    assert_eq!(h.frames(&visitor)[0]["message"]["text"], "Hi Jo, Ben here");
+
+    h.frames(&ana);
+    h.send(
+        &ana,
+        json!({"action": "pick_up", "conversation": conversation}),
+    )
+    .await;
+    assert_eq!(h.frames(&ana)[0]["code"], "forbidden");
+    h.send(&ana, json!({"action": "missed"})).await;
+    assert_eq!(h.frames(&ana)[0]["chats"], json!([]), "taken off the list");
+}
