@@ -48,7 +48,7 @@ pub const LOCAL_ISSUER: &str = "livechat-local";
 pub const LOCAL_AUDIENCE: &str = "livechat-inbox";
 
 /// How the gateway runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// Address to listen on (port 0 picks a free one).
     pub listen: SocketAddr,
@@ -66,6 +66,8 @@ pub struct Options {
     pub dynamodb_endpoint: Option<String>,
     /// The DynamoDB table (created on DynamoDB Local when missing).
     pub table: String,
+    /// The functions' clock (tests move a manual one; the socket timeouts use real time).
+    pub clock: Arc<dyn livechat_core::ports::Clock>,
 }
 
 impl Default for Options {
@@ -79,6 +81,7 @@ impl Default for Options {
             invoke_url: None,
             dynamodb_endpoint: None,
             table: "livechat".into(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -178,8 +181,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Inbox URLs of the demo agents, with their tokens.
     pub agent_tokens: Vec<(String, String)>,
-    /// The in-process chat, when functions run in process.
-    pub chat: Option<Arc<Chat>>,
+    /// The in-process chat and its delay queue, when functions run in process.
+    pub chat: Option<(Arc<Chat>, Arc<MemoryScheduler>)>,
     /// The gateway's state (open connections).
     pub gateway: Arc<Gateway>,
     /// Serves until dropped or aborted.
@@ -284,14 +287,18 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                     livechat_aws::runtime::management_client(&sdk, &config.management_endpoint),
                 )),
                 scheduler: scheduler.clone(),
-                clock: Arc::new(SystemClock),
+                clock: options.clock.clone(),
                 notifier: Arc::new(livechat_aws::notifier::LogNotifier),
             };
             let (agents, visitors) = livechat_aws::runtime::verifiers(&config)?;
             let chat = Arc::new(Chat::new(ports, dialog, agents, visitors));
             let invoker = Invoker::InProcess(chat.clone());
-            tokio::spawn(queue::pump(scheduler, invoker.clone()));
-            (invoker, Some(chat))
+            tokio::spawn(queue::pump(
+                scheduler.clone(),
+                invoker.clone(),
+                options.clock.clone(),
+            ));
+            (invoker, Some((chat, scheduler)))
         }
     };
 

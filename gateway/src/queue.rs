@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use livechat_core::memory::MemoryScheduler;
-use livechat_core::ports::{ScheduledEvent, Scheduler};
+use livechat_core::ports::{Clock, ScheduledEvent, Scheduler};
 use serde_json::Value;
 use tracing::error;
 
@@ -18,11 +18,11 @@ use crate::invoke::{Function, Invoker};
 pub const POLL: Duration = Duration::from_millis(50);
 
 /// Delivers due events forever.
-pub async fn pump(scheduler: Arc<MemoryScheduler>, invoker: Invoker) {
+pub async fn pump(scheduler: Arc<MemoryScheduler>, invoker: Invoker, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(POLL);
     loop {
         tick.tick().await;
-        let now = Timestamp::now();
+        let now = clock.now();
         let due = scheduler.take_due(now);
         if due.is_empty() {
             continue;

@@ -192,6 +192,19 @@ impl Chat {
         conversation: &ConversationId,
     ) -> Result<(), ServerError> {
         let conv = self.conversation(conversation).await?;
+        // The timer first: whatever the pushes below meet, the chat cannot idle forever.
+        let check = DelayedEvent::InactivityCheck {
+            conversation: conversation.clone(),
+        };
+        let at = self
+            .now()
+            .saturating_add(INACTIVITY_TIMEOUT)
+            .unwrap_or(self.now());
+        self.ports
+            .scheduler
+            .schedule(check, at)
+            .await
+            .map_err(ServerError::internal)?;
         for tab in self.ports.store.connections_of(me, self.now()).await? {
             self.ports.store.subscribe(conversation, &tab, me).await?;
         }
@@ -215,18 +228,7 @@ impl Chat {
             )
             .await?;
         }
-        let check = DelayedEvent::InactivityCheck {
-            conversation: conversation.clone(),
-        };
-        let at = self
-            .now()
-            .saturating_add(INACTIVITY_TIMEOUT)
-            .unwrap_or(self.now());
-        self.ports
-            .scheduler
-            .schedule(check, at)
-            .await
-            .map_err(ServerError::internal)
+        Ok(())
     }
 
     /// What the inbox needs after (re)connecting: availability, pending offers, live
