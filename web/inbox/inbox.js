@@ -24,6 +24,8 @@ let socket = null;
 let me = null;
 let typingSentAt = 0;
 let typingIdle = null;
+const pickingUp = new Set(); // missed requests this inbox asked to pick up
+let missedTimer = null;
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -87,6 +89,10 @@ function signIn() {
     onState: setConn,
     onOpen() {
       socket.send({ action: 'sync' });
+      // Requests nobody took stay visible; refreshed every minute.
+      socket.send({ action: 'missed' });
+      clearInterval(missedTimer);
+      missedTimer = setInterval(() => socket?.send({ action: 'missed' }), 60_000);
       for (const chat of chats.values()) {
         for (const p of chat.thread.unacked()) socket.send({ action: 'send_message', conversation: chat.conversation, id: p.id, text: p.text });
       }
@@ -154,7 +160,7 @@ function handle(frame) {
       const chat = chatFor(frame.conversation, frame.visitor);
       chat.ended = false;
       chat.thread.merge(frame.messages || []);
-      const accepted = offers.get(frame.conversation)?.accepting;
+      const accepted = offers.get(frame.conversation)?.accepting || pickingUp.delete(frame.conversation);
       removeOffer(frame.conversation);
       if (accepted || (fresh && !selected)) select(frame.conversation);
       else renderAll();
@@ -168,6 +174,9 @@ function handle(frame) {
       renderAll();
       break;
     }
+    case 'missed':
+      renderMissed(frame.chats || []);
+      break;
     case 'transcript':
       if (chats.has(frame.conversation)) {
         chats.get(frame.conversation).thread.merge(frame.messages || []);
@@ -319,6 +328,27 @@ function listItem(chat) {
   if (chat.conversation === selected) li.setAttribute('aria-current', 'true');
   li.addEventListener('click', () => select(chat.conversation));
   return li;
+}
+
+function renderMissed(missed) {
+  const items = missed.map((m) => {
+    const li = el('li');
+    li.append(el('span', 'ib-name', m.visitor?.name || m.visitor?.email || `Visitor ${m.conversation.slice(-6)}`));
+    li.append(el('span', 'ib-meta', `${m.reason === 'fallback' ? 'nobody available' : 'not answered'} · ${new Date(m.at).toLocaleString()}`));
+    const take = el('button', null, 'Pick up');
+    take.type = 'button';
+    take.addEventListener('click', (event) => {
+      event.stopPropagation();
+      take.disabled = true;
+      pickingUp.add(m.conversation);
+      socket?.send({ action: 'pick_up', conversation: m.conversation });
+      setTimeout(() => socket?.send({ action: 'missed' }), 500);
+    });
+    li.append(take);
+    return li;
+  });
+  $('ib-missed').replaceChildren(...items);
+  $('ib-missed-empty').hidden = items.length > 0;
 }
 
 function renderAll() {
