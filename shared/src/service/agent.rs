@@ -25,28 +25,8 @@ impl Chat {
         match frame {
             AgentFrame::Sync => self.sync(connection, agent).await,
             AgentFrame::Missed => {
-                let since = self
-                    .now()
-                    .checked_sub(MISSED_LIST_SPAN)
-                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-                let mut chats = Vec::new();
-                for (conversation, at) in self.ports.store.missed_since(since).await? {
-                    let conv = self.conversation(&conversation).await?;
-                    if let ConversationState::Ended {
-                        reason: reason @ (EndReason::Missed | EndReason::Fallback),
-                        ..
-                    } = conv.state
-                    {
-                        let visitor = self.visitor_summary(&conv).await?;
-                        chats.push(crate::protocol::MissedChat {
-                            conversation,
-                            visitor,
-                            at,
-                            reason,
-                        });
-                    }
-                }
-                self.send(connection, &ServerFrame::Missed { chats }).await;
+                let frame = self.missed_list().await?;
+                self.send(connection, &frame).await;
                 Ok(())
             }
             AgentFrame::PickUp { conversation } => {
@@ -180,6 +160,53 @@ impl Chat {
                 Ok(())
             }
         }
+    }
+
+    /// The `missed` frame: requests nobody took in the last [`MISSED_LIST_SPAN`].
+    pub(super) async fn missed_list(&self) -> Result<ServerFrame, ServerError> {
+        let since = self
+            .now()
+            .checked_sub(MISSED_LIST_SPAN)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let mut chats = Vec::new();
+        for (conversation, at) in self.ports.store.missed_since(since).await? {
+            let conv = self.conversation(&conversation).await?;
+            if let ConversationState::Ended {
+                reason: reason @ (EndReason::Missed | EndReason::Fallback),
+                ..
+            } = conv.state
+            {
+                let visitor = self.visitor_summary(&conv).await?;
+                chats.push(crate::protocol::MissedChat {
+                    conversation,
+                    visitor,
+                    at,
+                    reason,
+                });
+            }
+        }
+        Ok(ServerFrame::Missed { chats })
+    }
+
+    /// Tells every agent who may take chats and is online about the missed list
+    /// (the inbox shows it; an agent who becomes available can pick a request up).
+    pub(super) async fn announce_missed(&self) -> Result<(), ServerError> {
+        let frame = self.missed_list().await?;
+        let directory = self.ports.store.directory().await?;
+        for agent in directory
+            .agents
+            .iter()
+            .filter(|a| a.has_permission(Permission::LiveChat))
+        {
+            self.send_to(
+                &Party::Agent {
+                    agent: agent.id.clone(),
+                },
+                &frame,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// The chat is now `agent`'s: every tab of theirs subscribes and gets

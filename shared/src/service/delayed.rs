@@ -166,7 +166,14 @@ impl Chat {
                     meeting_link,
                     can_leave_details: true,
                 };
-                self.send_to(&visitor, &fallback).await
+                self.send_to(&visitor, &fallback).await?;
+                // Best effort: the request is recorded, and inboxes refresh the list
+                // themselves; a failure here must not make the queue retry a
+                // routing that already ended.
+                if let Err(e) = self.announce_missed().await {
+                    tracing::warn!(conversation = %conversation, error = %super::cause_chain(&e), "could not announce a missed request");
+                }
+                Ok(())
             }
             RouteOutcome::NotWaiting => Ok(()),
         }

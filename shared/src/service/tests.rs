@@ -333,7 +333,11 @@ async fn an_unanswered_offer_times_out_goes_to_a_second_agent_then_to_the_fallba
     .await;
     h.pump().await;
 
-    assert_eq!(h.types(&ben), ["offer_withdrawn"]);
+    assert_eq!(
+        h.types(&ben),
+        ["offer_withdrawn", "missed"],
+        "then the missed list, with this request"
+    );
     let frames = h.frames(&visitor);
     let fallback = frames.iter().find(|f| f["type"] == "fallback").unwrap();
     assert_eq!(
@@ -597,6 +601,13 @@ async fn a_missed_request_stays_visible_and_an_agent_who_comes_later_picks_it_up
     h.send(&visitor, json!({"action": "leave_details", "email": "jo@small.example", "message": "Call me about 20 seats"})).await;
     h.frames(&visitor);
 
+    let announced = h.frames(&ana);
+    assert!(
+        announced.iter().any(
+            |f| f["type"] == "missed" && f["chats"][0]["conversation"] == conversation.as_str()
+        ),
+        "online agents are told of the missed request: {announced:?}"
+    );
     let ben = h.agent("ben").await;
     h.frames(&ben);
     h.send(&ben, json!({"action": "missed"})).await;
