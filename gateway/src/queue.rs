@@ -1,11 +1,11 @@
 //! The SQS delay queue, emulated: events the in-process functions schedule wait in
 //! the in-memory scheduler until due, then go to `route-to-agent` as an SQS event.
-//! Items the function reports failed are delivered again a second later.
+//! Items the function reports failed are delivered again a second later (real
+//! time).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::SignedDuration;
 use livechat_core::memory::MemoryScheduler;
 use livechat_core::ports::{Clock, ScheduledEvent, Scheduler};
 use serde_json::Value;
@@ -16,6 +16,9 @@ use crate::invoke::{Function, Invoker};
 
 /// How often the queue looks for due events.
 pub const POLL: Duration = Duration::from_millis(50);
+
+/// How long a failed delivery waits before it is delivered again.
+pub const REDELIVERY: Duration = Duration::from_secs(1);
 
 /// Delivers due events forever.
 pub async fn pump(scheduler: Arc<MemoryScheduler>, invoker: Invoker, clock: Arc<dyn Clock>) {
@@ -63,14 +66,19 @@ pub async fn pump(scheduler: Arc<MemoryScheduler>, invoker: Invoker, clock: Arc<
             }
         };
         let records = event["Records"].as_array().cloned().unwrap_or_default();
+        let mut redeliver = false;
         for (record, (scheduled, _)) in records.iter().zip(bodies) {
             let id = record["messageId"].as_str().unwrap_or("");
             if failed.iter().any(|f| f == id) {
-                let retry = now
-                    .saturating_add(SignedDuration::from_secs(1))
-                    .unwrap_or(now);
-                let _ = scheduler.schedule(scheduled.event, retry).await;
+                // Due again at once by the functions' clock, but only after a real
+                // second (SQS's visibility timeout, shortened), so a manual clock in
+                // tests never strands a redelivery.
+                let _ = scheduler.schedule(scheduled.event, now).await;
+                redeliver = true;
             }
+        }
+        if redeliver {
+            tokio::time::sleep(REDELIVERY).await;
         }
     }
 }

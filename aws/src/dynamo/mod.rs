@@ -35,7 +35,7 @@ use livechat_core::routing::Directory;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use table::{GSI1, GSI1_PK, PK, SK};
+use table::{PK, SK};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -387,32 +387,24 @@ impl ConnectionStore for DynamoStore {
         party: &Party,
         now: Timestamp,
     ) -> StoreResult<Vec<ConnectionId>> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("#pk = :p")
-                .expression_attribute_names("#pk", GSI1_PK)
-                .expression_attribute_values(":p", s(party_key(party)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(failed)?;
-            for item in out.items.unwrap_or_default() {
-                let record = from_item::<ConnectionItem>(item)?.record;
-                if record.expires_at > now {
-                    ids.push(record.id);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        // The party's presence item, read strongly consistent: a connection made a
+        // moment ago is there (the gsi1 index would only catch up eventually).
+        let (pk, sk) = presence_key(party);
+        let item = self.get(key(pk, sk)).await?;
+        let entries = item
+            .as_ref()
+            .and_then(|i| i.get("conns"))
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
+        let mut ids: Vec<ConnectionId> = entries
+            .iter()
+            .filter(|e| presence_expiry(e).is_some_and(|exp| exp > now.as_second()))
+            .filter_map(|e| {
+                e.rsplit_once('|')
+                    .and_then(|(id, _)| ConnectionId::parse(id).ok())
+            })
+            .collect();
         ids.sort();
         Ok(ids)
     }
@@ -696,6 +688,15 @@ fn presence_entry(record: &ConnectionRecord) -> String {
     format!("{}|{}", record.id, record.expires_at.as_second())
 }
 
+/// Where a party's presence entries live: an agent's state item (read with their
+/// capacity when routing), a visitor's presence item.
+fn presence_key(party: &Party) -> (String, &'static str) {
+    match party {
+        Party::Agent { agent } => (agent_pk(agent), "STATE"),
+        Party::Visitor { visitor } => (format!("VISITOR#{visitor}"), "PRESENCE"),
+    }
+}
+
 fn presence_expiry(entry: &str) -> Option<i64> {
     entry.rsplit_once('|').and_then(|(_, exp)| exp.parse().ok())
 }
@@ -778,11 +779,9 @@ impl DynamoStore {
         Ok(found)
     }
 
-    /// Adds or removes an agent connection's presence entry.
+    /// Adds or removes a connection's presence entry.
     async fn presence(&self, record: &ConnectionRecord, add: bool) -> StoreResult<()> {
-        let Party::Agent { agent } = &record.party else {
-            return Ok(());
-        };
+        let (pk, sk) = presence_key(&record.party);
         let action = if add {
             "ADD conns :e"
         } else {
@@ -791,7 +790,7 @@ impl DynamoStore {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(agent_pk(agent), "STATE")))
+            .set_key(Some(key(pk, sk)))
             .update_expression(action)
             .expression_attribute_values(":e", AttributeValue::Ss(vec![presence_entry(record)]))
             .send()
