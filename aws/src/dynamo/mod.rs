@@ -595,42 +595,28 @@ impl ConversationStore for DynamoStore {
         &self,
         since: Timestamp,
     ) -> StoreResult<Vec<(ConversationId, Timestamp)>> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :p AND #sk >= :since")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":p", s(MISSED_PK))
-                .expression_attribute_values(":since", s(format!("{:015}", since.as_millisecond())))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(failed)?;
-            for item in out.items.unwrap_or_default() {
-                let conversation = item
-                    .get("conversation")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|c| ConversationId::parse(c.clone()).ok());
-                let at = item
-                    .get("at")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|t| t.parse::<Timestamp>().ok());
-                if let (Some(c), Some(at)) = (conversation, at) {
-                    found.push((c, at));
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        Ok(found)
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :p AND #sk >= :since")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":p", s(MISSED_PK))
+            .expression_attribute_values(":since", s(format!("{:015}", since.as_millisecond())))
+            .scan_index_forward(false);
+        let found = query_all(query).await?.into_iter().filter_map(|item| {
+            let conversation = item
+                .get("conversation")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|c| ConversationId::parse(c.clone()).ok());
+            let at = item
+                .get("at")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|t| t.parse::<Timestamp>().ok());
+            conversation.zip(at)
+        });
+        Ok(found.collect())
     }
 
     async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
@@ -645,32 +631,42 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {
-        let mut messages = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :p AND begins_with(#sk, :m)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":p", s(conv_pk(conversation)))
-                .expression_attribute_values(":m", s("MSG#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(failed)?;
-            for item in out.items.unwrap_or_default() {
-                messages.push(from_item::<MessageItem>(item)?.message);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :p AND begins_with(#sk, :m)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":p", s(conv_pk(conversation)))
+            .expression_attribute_values(":m", s("MSG#"))
+            .consistent_read(true);
+        query_all(query)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<MessageItem>(item).map(|m| m.message))
+            .collect()
+    }
+}
+
+/// Every item a query matches, following its pages.
+async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> StoreResult<Vec<Item>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = query
+            .clone()
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(failed)?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
         }
-        Ok(messages)
     }
 }
 

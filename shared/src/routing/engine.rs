@@ -591,19 +591,10 @@ impl Router {
         expected_version: Option<u64>,
     ) -> Result<bool, RouteError> {
         let now = self.ports.clock.now();
-        let changed = self
-            .update(conversation, |c| {
-                expected_version.is_none_or(|v| v == c.version)
-                    && c.withdraw_offer(agent, now).is_ok()
-            })
-            .await?;
-        if changed.is_some() {
-            self.ports
-                .store
-                .release_capacity(agent, conversation)
-                .await?;
-        }
-        Ok(changed.is_some())
+        self.update_releasing(conversation, agent, |c| {
+            expected_version.is_none_or(|v| v == c.version) && c.withdraw_offer(agent, now).is_ok()
+        })
+        .await
     }
 
     /// The live agent is gone for good: the conversation waits again, with its
@@ -615,18 +606,28 @@ impl Router {
         agent: &AgentId,
     ) -> Result<bool, RouteError> {
         let now = self.ports.clock.now();
-        let changed = self
-            .update(conversation, |c| {
-                c.agent() == Some(agent) && c.requeue(now).is_ok()
-            })
-            .await?;
-        if changed.is_some() {
+        self.update_releasing(conversation, agent, |c| {
+            c.agent() == Some(agent) && c.requeue(now).is_ok()
+        })
+        .await
+    }
+
+    /// Applies `change` as [`Router::update`] does and, when it took effect, frees
+    /// the capacity the conversation held on `agent`.
+    async fn update_releasing(
+        &self,
+        conversation: &ConversationId,
+        agent: &AgentId,
+        change: impl FnMut(&mut crate::domain::Conversation) -> bool,
+    ) -> Result<bool, RouteError> {
+        let changed = self.update(conversation, change).await?.is_some();
+        if changed {
             self.ports
                 .store
                 .release_capacity(agent, conversation)
                 .await?;
         }
-        Ok(changed.is_some())
+        Ok(changed)
     }
 
     /// Ends a conversation for `reason` and frees the agent's capacity. `false` when it
