@@ -18,16 +18,16 @@ use livechat_core::ports::{
 use livechat_core::routing::{Directory, RouteError, RouteOutcome, Router};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{agents, monday_ten};
+use crate::{agents, test_now};
 
 fn waiting(id: &str) -> Conversation {
     let mut c = Conversation::new(
         ConversationId::parse(id).expect("id"),
         VisitorId::parse(format!("v-{id}")).expect("id"),
         DialogId::parse("sales").expect("id"),
-        monday_ten(),
+        test_now(),
     );
-    c.request_live_chat(monday_ten()).expect("bot to waiting");
+    c.request_live_chat(test_now()).expect("bot to waiting");
     c
 }
 
@@ -38,7 +38,7 @@ fn agent(id: &str) -> AgentId {
 fn claim(c: &Conversation, to: &str, limit: u32, cursor_version: Option<u64>) -> OfferClaim {
     let mut offered = c.clone();
     offered
-        .offer(agent(to), monday_ten())
+        .offer(agent(to), test_now())
         .expect("waiting to offered");
     OfferClaim {
         conversation: offered,
@@ -59,7 +59,7 @@ fn message(conversation: &str, id: &str, text: &str) -> NewMessage {
         conversation: ConversationId::parse(conversation).expect("id"),
         sender: Sender::Visitor,
         text: MessageText::parse(text).expect("text"),
-        at: monday_ten(),
+        at: test_now(),
     }
 }
 
@@ -80,7 +80,7 @@ pub async fn directory_round_trips_and_keeps_toggles_across_edits(store: &dyn St
 
     let toggle = ManualToggle {
         available: false,
-        until: monday_ten() + SignedDuration::from_hours(14),
+        until: test_now() + SignedDuration::from_hours(14),
     };
     store
         .set_manual_availability(&agent("agent-02"), toggle)
@@ -108,7 +108,7 @@ pub async fn conversations_are_written_by_compare_and_set(store: &dyn Store) {
         CasOutcome::Conflict
     );
     let mut ended = c.clone();
-    ended.end(EndReason::Dropped, monday_ten()).unwrap();
+    ended.end(EndReason::Dropped, test_now()).unwrap();
     assert_eq!(
         store.replace_conversation(&ended, c.version).await.unwrap(),
         CasOutcome::Written
@@ -201,8 +201,8 @@ pub async fn the_hub_tracks_subscribers_and_refuses_stale_appends(store: &dyn St
     );
 
     let expected = c.version;
-    c.offer(agent("ana"), monday_ten()).unwrap();
-    c.accept(&agent("ana"), monday_ten()).unwrap();
+    c.offer(agent("ana"), test_now()).unwrap();
+    c.accept(&agent("ana"), test_now()).unwrap();
     assert_eq!(
         store.replace_conversation(&c, expected).await.unwrap(),
         CasOutcome::Written
@@ -257,8 +257,8 @@ pub async fn connections_expire_on_read_and_are_found_by_party(store: &dyn Store
     let record = |id: &str, hours: i64| ConnectionRecord {
         id: ConnectionId::parse(id).unwrap(),
         party: ana.clone(),
-        connected_at: monday_ten(),
-        expires_at: monday_ten() + SignedDuration::from_hours(hours),
+        connected_at: test_now(),
+        expires_at: test_now() + SignedDuration::from_hours(hours),
     };
     store.put_connection(&record("tab1=", 2)).await.unwrap();
     store.put_connection(&record("tab2=", 4)).await.unwrap();
@@ -270,8 +270,8 @@ pub async fn connections_expire_on_read_and_are_found_by_party(store: &dyn Store
     };
     store.put_connection(&visitor).await.unwrap();
 
-    let now = monday_ten();
-    let later = monday_ten() + SignedDuration::from_hours(3);
+    let now = test_now();
+    let later = test_now() + SignedDuration::from_hours(3);
     let ids = |v: Vec<ConnectionId>| v.into_iter().map(|c| c.to_string()).collect::<Vec<_>>();
     assert_eq!(
         ids(store.connections_of(&ana, now).await.unwrap()),
@@ -302,7 +302,7 @@ pub async fn connections_expire_on_read_and_are_found_by_party(store: &dyn Store
     let online = |states: std::collections::BTreeMap<AgentId, livechat_core::ports::AgentState>| {
         states.get(&agent("ana")).is_some_and(|s| s.online)
     };
-    let five_hours = monday_ten() + SignedDuration::from_hours(5);
+    let five_hours = test_now() + SignedDuration::from_hours(5);
     assert!(
         online(store.agent_states(&[agent("ana")], later).await.unwrap()),
         "tab2 still open"
@@ -399,7 +399,7 @@ pub async fn an_offer_claim_is_all_or_nothing(store: &dyn Store) {
 
 /// The missed list: newest first, from a time on, and a taken request leaves it.
 pub async fn the_missed_list_is_newest_first_and_cleared_when_taken(store: &dyn Store) {
-    let at = |mins: i64| monday_ten() + SignedDuration::from_mins(mins);
+    let at = |mins: i64| test_now() + SignedDuration::from_mins(mins);
     let id = |s: &str| ConversationId::parse(s).unwrap();
     store.record_missed(&id("c-early"), at(1)).await.unwrap();
     store.record_missed(&id("c-late"), at(30)).await.unwrap();
@@ -425,18 +425,18 @@ pub async fn sessions_round_trip(store: &dyn Store) {
         visitor: VisitorId::parse("v-session").unwrap(),
         conversation: ConversationId::parse("c-session").unwrap(),
         dialog: DialogState::new(attributes),
-        updated_at: monday_ten(),
+        updated_at: test_now(),
     };
     assert_eq!(
-        store.session(&session.visitor, monday_ten()).await.unwrap(),
+        store.session(&session.visitor, test_now()).await.unwrap(),
         None
     );
     store.put_session(&session).await.unwrap();
     assert_eq!(
-        store.session(&session.visitor, monday_ten()).await.unwrap(),
+        store.session(&session.visitor, test_now()).await.unwrap(),
         Some(session.clone())
     );
-    let month_later = monday_ten() + livechat_core::ports::SESSION_TTL;
+    let month_later = test_now() + livechat_core::ports::SESSION_TTL;
     assert_eq!(
         store.session(&session.visitor, month_later).await.unwrap(),
         None,
@@ -445,7 +445,7 @@ pub async fn sessions_round_trip(store: &dyn Store) {
 }
 
 fn ports(store: Arc<dyn Store>) -> (Ports, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(monday_ten()));
+    let clock = Arc::new(ManualClock::new(test_now()));
     let ports = Ports {
         store,
         push: Arc::new(MemoryPush::new()),
@@ -463,8 +463,8 @@ async fn connect_agents(store: &dyn Store, directory: &Directory) {
             party: Party::Agent {
                 agent: a.id.clone(),
             },
-            connected_at: monday_ten(),
-            expires_at: monday_ten() + SignedDuration::from_hours(2),
+            connected_at: test_now(),
+            expires_at: test_now() + SignedDuration::from_hours(2),
         };
         store.put_connection(&record).await.unwrap();
     }

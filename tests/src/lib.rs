@@ -16,9 +16,15 @@ use livechat_core::ports::{
 };
 use livechat_core::routing::Directory;
 
-/// A fixed "now": Monday 2 March 2026, 10:00 UTC.
-pub fn monday_ten() -> Timestamp {
-    Timestamp::from_second(1_772_445_600).unwrap_or(Timestamp::UNIX_EPOCH)
+/// The tests' "now": the wall-clock second when first asked, then fixed. Not a
+/// date in the past, because DynamoDB's TTL (DynamoDB Local's too) deletes items
+/// whose expiry is past by the wall clock, which would make stored connections and
+/// sessions vanish under a test.
+pub fn test_now() -> Timestamp {
+    static NOW: std::sync::OnceLock<Timestamp> = std::sync::OnceLock::new();
+    *NOW.get_or_init(|| {
+        Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH)
+    })
 }
 
 /// `n` live agents named `agent-01`…, available (manual toggle) and under `limit`.
@@ -36,7 +42,7 @@ pub fn agents(n: usize, limit: u32) -> Vec<Agent> {
                 manual: None,
                 chat_limit: ChatLimit::new(limit).expect("limit in 1..=10"),
             };
-            a.set_available(true, monday_ten());
+            a.set_available(true, test_now());
             a
         })
         .collect()
@@ -48,7 +54,7 @@ pub struct MemoryWorld {
     pub store: Arc<MemoryStore>,
     /// The delay queue.
     pub scheduler: Arc<MemoryScheduler>,
-    /// The clock, stopped at [`monday_ten`].
+    /// The clock, stopped at [`test_now`].
     pub clock: Arc<ManualClock>,
     /// The ports, for a `Router` or a handler.
     pub ports: Ports,
@@ -59,7 +65,7 @@ impl MemoryWorld {
     pub async fn new(store: MemoryStore, directory: Directory) -> Self {
         let store = Arc::new(store);
         let scheduler = Arc::new(MemoryScheduler::new());
-        let clock = Arc::new(ManualClock::new(monday_ten()));
+        let clock = Arc::new(ManualClock::new(test_now()));
         let ports = Ports {
             store: store.clone(),
             push: Arc::new(MemoryPush::new()),
@@ -75,8 +81,8 @@ impl MemoryWorld {
                 party: Party::Agent {
                     agent: a.id.clone(),
                 },
-                connected_at: monday_ten(),
-                expires_at: monday_ten() + SignedDuration::from_hours(2),
+                connected_at: test_now(),
+                expires_at: test_now() + SignedDuration::from_hours(2),
             };
             store.put_connection(&record).await.expect("memory store");
         }

@@ -9,10 +9,9 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use livechat_core::domain::{ConversationId, ConversationState};
 use livechat_core::memory::ManualClock;
-use livechat_core::ports::DelayedEvent;
+use livechat_core::ports::{Clock, DelayedEvent};
 use livechat_gateway::{Options, Running, start};
 use livechat_tests::client::Client;
-use livechat_tests::monday_ten;
 use serde_json::{Value, json};
 
 struct Life {
@@ -26,7 +25,10 @@ impl Life {
     }
 
     async fn with(options: Options) -> Self {
-        let clock = Arc::new(ManualClock::new(monday_ten()));
+        // Start at the real time: DynamoDB's TTL (DynamoDB Local's too) deletes
+        // items whose expiry is past by the wall clock, so a clock set in the past
+        // would see fresh connections vanish.
+        let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
         let options = Options {
             listen: "127.0.0.1:0".parse().unwrap(),
             clock: clock.clone(),
@@ -51,7 +53,7 @@ impl Life {
         );
         let token = issuer.issue(
             &livechat_core::domain::AgentId::parse(name).unwrap(),
-            monday_ten(),
+            self.clock.now(),
             SignedDuration::from_hours(24),
         );
         let mut c = Client::connect(&self.url(&format!("?agent_token={token}")))
