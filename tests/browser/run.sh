@@ -2,8 +2,9 @@
 # Real-browser end-to-end test of the widget and the Agent Inbox against the local
 # gateway (chat.test.mjs). Installs what is missing by itself: Debian's Chromium
 # (never a browser download), Node.js, this folder's node_modules (npm ci); builds
-# the gateway; runs the test. Exits non-zero when anything fails.
-# Screenshots go to /tmp (LIVECHAT_SHOTS_DIR overrides).
+# the gateway; prints the widget's minified + gzipped size (size.mjs, fails over
+# 15 KB); runs the test. Exits non-zero when anything fails.
+# Screenshots go to docs/screenshots (LIVECHAT_SHOTS_DIR overrides).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,7 +31,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "run.sh: installing Node.js" >&2
   apt_install nodejs npm
 fi
-if [ ! -d "$HERE/node_modules" ]; then
+if [ ! -d "$HERE/node_modules/esbuild" ] || [ ! -d "$HERE/node_modules/playwright-core" ]; then
   echo "run.sh: npm ci in tests/browser" >&2
   (cd "$HERE" && npm ci --no-audit --no-fund)
 fi
@@ -39,4 +40,5 @@ echo "run.sh: cargo build -p livechat-gateway" >&2
 (cd "$REPO" && cargo build -p livechat-gateway)
 
 cd "$HERE"
+node size.mjs
 exec node --test chat.test.mjs
