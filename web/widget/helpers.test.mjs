@@ -138,3 +138,29 @@ test('a transcript lists messages by seq with times, names and indented lines', 
     '',
   ].join('\n'));
 });
+
+test('socket pings through a long idle chat and reconnects on its own before the 2-hour limit', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+  FakeSocket.all = [];
+  const states = [];
+  const s = new LiveSocket({ url: () => 'ws://h/ws?visitor_token=tok', WebSocketImpl: FakeSocket, onState: (x) => states.push(x) });
+  s.start();
+  const first = FakeSocket.all[0];
+  first.open();
+  // 10 minutes idle would close the connection; a ping every 5 minutes keeps it open.
+  mock.timers.tick(114 * 60 * 1000);
+  assert.equal(first.sent.filter((f) => f.action === 'ping').length, 22);
+  assert.equal(FakeSocket.all.length, 1, 'no reconnect yet');
+  mock.timers.tick(60 * 1000);
+  assert.equal(FakeSocket.all.length, 2, 'renewed at 115 minutes');
+  assert.equal(first.readyState, 3, 'the old connection is closed');
+  const oldPings = first.sent.length;
+  assert.equal(FakeSocket.all[1].url, 'ws://h/ws?visitor_token=tok', 'with the token, so the chat resumes');
+  assert.ok(!states.includes('waiting'), 'a planned renewal never shows "connection lost"');
+  FakeSocket.all[1].open();
+  mock.timers.tick(10 * 60 * 1000);
+  assert.equal(first.sent.length, oldPings, 'the old socket pings no more');
+  assert.equal(FakeSocket.all[1].sent.filter((f) => f.action === 'ping').length, 2);
+  s.stop();
+  mock.timers.reset();
+});

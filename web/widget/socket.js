@@ -1,8 +1,13 @@
 // One WebSocket with reconnect (exponential backoff with jitter), a heartbeat ping
-// (the server drops connections idle for 10 minutes) and a fresh URL on every attempt,
-// so a visitor token stored meanwhile is used to resume the conversation.
+// (the server drops connections idle for 10 minutes), a planned reconnect before the
+// server's 2-hour connection limit, and a fresh URL on every attempt, so a visitor
+// token stored meanwhile is used to resume the conversation.
 
 const HEARTBEAT_MS = 5 * 60 * 1000;
+// API Gateway closes every connection after 2 hours. Reconnecting on our own a few
+// minutes earlier happens at a moment we choose, not mid-frame; the resume (history
+// merged by id, unacked messages resent) makes it invisible to the person chatting.
+const LIFETIME_MS = 115 * 60 * 1000;
 
 /** Delay before reconnect attempt `attempt` (0-based): min*2^attempt, capped, with jitter. */
 export function backoffDelay(attempt, { min = 1000, max = 30000, random = Math.random } = {}) {
@@ -30,14 +35,15 @@ export class LiveSocket {
    * `onClose({opened, code, failures})` are callbacks; call `stop()` from `onClose`
    * (or later, before the retry fires) to stop reconnecting.
    */
-  constructor({ url, onOpen, onFrame, onClose, onState, heartbeatMs = HEARTBEAT_MS, debug = false,
-    WebSocketImpl = globalThis.WebSocket }) {
-    Object.assign(this, { url, onOpen, onFrame, onClose, onState, heartbeatMs, debug, WebSocketImpl });
+  constructor({ url, onOpen, onFrame, onClose, onState, heartbeatMs = HEARTBEAT_MS, lifetimeMs = LIFETIME_MS,
+    debug = false, WebSocketImpl = globalThis.WebSocket }) {
+    Object.assign(this, { url, onOpen, onFrame, onClose, onState, heartbeatMs, lifetimeMs, debug, WebSocketImpl });
     this.ws = null;
     this.state = 'idle';
     this.failures = 0;
     this.retryTimer = null;
     this.heartbeat = null;
+    this.renewal = null;
     this.onOnline = () => this.state === 'waiting' && this.reconnectNow();
     globalThis.addEventListener?.('online', this.onOnline);
   }
@@ -63,6 +69,10 @@ export class LiveSocket {
       this.failures = 0;
       this.setState('open');
       this.heartbeat = setInterval(() => this.send({ action: 'ping' }), this.heartbeatMs);
+      this.renewal = setTimeout(() => {
+        this.log('renewing the connection before the server\'s limit');
+        this.reconnectNow();
+      }, this.lifetimeMs);
       this.onOpen?.();
     };
     ws.onmessage = (event) => {
@@ -79,7 +89,7 @@ export class LiveSocket {
     };
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
-      clearInterval(this.heartbeat);
+      this.clearTimers();
       this.ws = null;
       if (!opened) this.failures += 1;
       if (this.state === 'stopped') return;
@@ -101,6 +111,11 @@ export class LiveSocket {
     return true;
   }
 
+  clearTimers() {
+    clearInterval(this.heartbeat);
+    clearTimeout(this.renewal);
+  }
+
   get isOpen() {
     return this.state === 'open';
   }
@@ -111,7 +126,7 @@ export class LiveSocket {
     clearTimeout(this.retryTimer);
     const old = this.ws;
     this.ws = null;
-    clearInterval(this.heartbeat);
+    this.clearTimers();
     if (old) {
       old.onclose = old.onmessage = old.onopen = null;
       old.close();
@@ -123,7 +138,7 @@ export class LiveSocket {
   stop() {
     this.setState('stopped');
     clearTimeout(this.retryTimer);
-    clearInterval(this.heartbeat);
+    this.clearTimers();
     const old = this.ws;
     this.ws = null;
     if (old) {
