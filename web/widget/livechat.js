@@ -40,21 +40,36 @@ function init() {
 
   // Widget events for the host page (PRODUCT.md section 6), one `livechat:event`
   // with `detail.name`: conversation_triggered / engaged / completed / closed,
-  // live_chat_requested / initiated / ended / request_timeout.
-  let engaged = false;
+  // live_chat_requested / initiated / ended / request_timeout. All but `closed` fire
+  // once per conversation; the record is stored because a reload continues the same
+  // conversation and the host page's analytics must not count it twice.
+  const ONCE = new Set(['conversation_triggered', 'conversation_engaged', 'conversation_completed',
+    'live_chat_requested', 'live_chat_initiated', 'live_chat_ended', 'live_chat_request_timeout']);
+  let fired = new Set();
+  try {
+    fired = new Set(JSON.parse(store.get('events') || '[]'));
+  } catch {
+    /* a damaged record: start afresh */
+  }
   function emit(name, extra) {
+    if (ONCE.has(name)) {
+      if (fired.has(name)) return;
+      fired.add(name);
+      store.set('events', JSON.stringify([...fired]));
+    }
     window.dispatchEvent(new CustomEvent('livechat:event', { detail: { name, ...(extra || {}) } }));
   }
-  function engage() {
-    if (!engaged) emit('conversation_engaged');
-    engaged = true;
+  function forgetEvents() {
+    fired = new Set();
+    store.remove('events');
   }
+  const engage = () => emit('conversation_engaged');
 
   const view = mountWidget({
     onToggle(open) {
       store.set('open', open ? '1' : '0');
       if (open) {
-        if (!started) emit('conversation_triggered');
+        emit('conversation_triggered');
         connect();
       } else {
         emit('conversation_closed');
@@ -157,6 +172,8 @@ function init() {
 
   function restart() {
     store.remove('visitor_token');
+    store.remove('conversation');
+    forgetEvents();
     thread = new Thread();
     agentName = null;
     joinedNote = null;
@@ -165,6 +182,7 @@ function init() {
     view.setHeader('Chat with us', 'We usually reply in a few minutes');
     setPhase('dialog');
     started = true;
+    emit('conversation_triggered');
     socket.reconnectNow();
   }
 
@@ -181,6 +199,10 @@ function init() {
       case 'session':
         if (frame.visitor_token) store.set('visitor_token', frame.visitor_token);
         conversation = frame.conversation || null;
+        // A conversation other than the stored one (the old one was over) starts its
+        // own events.
+        if (conversation && store.get('conversation') && store.get('conversation') !== conversation) forgetEvents();
+        if (conversation) store.set('conversation', conversation);
         for (const p of thread.unacked()) socket.send(messageFrame(p.id, p.text));
         break;
       case 'cards':

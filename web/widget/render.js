@@ -56,6 +56,17 @@ const CSS = `
 .lc-compose textarea { flex: 1; resize: none; border: 1px solid #ced4da; border-radius: 8px; padding: 8px 9px; font-size: 14px; height: 40px; max-height: 110px; color: inherit; }
 .lc-compose button { border: 0; background: #3b5bdb; color: #fff; border-radius: 8px; padding: 0 14px; cursor: pointer; }
 .lc-compose button:disabled, .lc-compose textarea:disabled { opacity: .5; cursor: default; }
+.lc-panel:focus { outline: none; }
+button:focus-visible, a:focus-visible, select:focus-visible { outline: 2px solid #91a7ff; outline-offset: 2px; }
+.lc-bubble:focus-visible { outline: 3px solid #91a7ff; outline-offset: 3px; }
+/* Phones: the panel takes the whole screen, above the page and the launcher. */
+@media (max-width: 480px) {
+  .lc-root { right: 12px; bottom: 12px; }
+  .lc-panel { position: fixed; inset: 0; width: auto; height: auto; max-width: none; max-height: none; border-radius: 0; }
+  .lc-open .lc-bubble { display: none; }
+  .lc-input, .lc-compose textarea { font-size: 16px; }
+  .lc-card, .lc-msg { max-width: 92%; }
+}
 `;
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -101,6 +112,8 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
 
   const panel = el('section', 'lc-panel');
   panel.hidden = true;
+  panel.id = 'lc-panel';
+  panel.tabIndex = -1; // takes focus while nothing inside can (e.g. waiting for an agent)
   panel.setAttribute('role', 'dialog');
   panel.setAttribute('aria-label', title);
   const head = el('header', 'lc-head');
@@ -110,20 +123,28 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
   headText.append(titleEl, subEl);
   const endBtn = button('End chat', null, () => handlers.onEndChat());
   endBtn.hidden = true;
-  const closeBtn = button('✕', null, () => view.setOpen(false));
+  const closeBtn = button('✕', null, () => {
+    view.setOpen(false);
+    bubble.focus();
+  });
   closeBtn.setAttribute('aria-label', 'Close chat');
   head.append(headText, endBtn, closeBtn);
 
   const status = el('div', 'lc-status');
   status.hidden = true;
+  status.setAttribute('role', 'status');
   const stream = el('div', 'lc-stream');
+  stream.setAttribute('role', 'log');
+  stream.setAttribute('aria-label', 'Conversation');
   stream.setAttribute('aria-live', 'polite');
   const typing = el('div', 'lc-typing');
   typing.hidden = true;
+  typing.setAttribute('role', 'status');
   const typingLabel = el('span');
   typing.append(dots(), typingLabel);
   const notice = el('div', 'lc-notice');
   notice.hidden = true;
+  notice.setAttribute('role', 'alert');
 
   const compose = el('form', 'lc-compose');
   const input = el('textarea');
@@ -155,6 +176,8 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
 
   const bubble = button('', 'lc-bubble', () => view.setOpen(panel.hidden));
   bubble.setAttribute('aria-label', 'Open chat');
+  bubble.setAttribute('aria-expanded', 'false');
+  bubble.setAttribute('aria-controls', panel.id);
   const svg = document.createElementNS(SVG_NS, 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');
   svg.setAttribute('aria-hidden', 'true');
@@ -166,9 +189,28 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
   badge.hidden = true;
   bubble.append(badge);
 
-  root.append(panel, bubble);
+  root.append(bubble, panel);
   shadow.append(style, root);
   document.body.append(host);
+
+  // Escape closes the panel from anywhere inside it and gives focus back to the launcher.
+  panel.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      view.setOpen(false);
+      bubble.focus();
+    }
+  });
+  const focused = () => shadow.activeElement;
+  // A control that gets disabled (a submitted field) drops focus to the page body;
+  // keep keyboard users inside the panel instead.
+  const keepFocus = () => {
+    const a = focused();
+    const page = document.activeElement;
+    if (panel.hidden || (page && page !== document.body && page !== host)) return; // the host page has it
+    if (a && a !== panel && !a.disabled) return;
+    (input.disabled ? panel : input).focus({ preventScroll: true });
+  };
 
   const cards = new Map();
   let unread = 0;
@@ -206,7 +248,9 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
     row.append(field, ok);
     form.append(row);
     const go = (value) => {
+      const had = focused() === field || focused() === ok;
       field.disabled = ok.disabled = true;
+      if (had) panel.focus({ preventScroll: true });
       handlers.onSubmit(card.card, value);
     };
     if (card.optional) {
@@ -217,8 +261,10 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
     if (card.error) {
       const err = el('div', 'lc-error', card.error);
       err.setAttribute('role', 'alert');
+      err.id = `lc-err-${card.card}`;
       form.append(err);
       field.setAttribute('aria-invalid', 'true');
+      field.setAttribute('aria-describedby', err.id);
     }
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -233,12 +279,19 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
     isOpen: () => !panel.hidden,
     setOpen(open) {
       panel.hidden = !open;
+      root.classList.toggle('lc-open', open);
       bubble.setAttribute('aria-label', open ? 'Close chat' : 'Open chat');
+      bubble.setAttribute('aria-expanded', String(open));
       if (open) {
         unread = 0;
         badge.hidden = true;
         stream.scrollTop = stream.scrollHeight;
+        // Focus moves into the panel: the composer when chatting, else the card
+        // waiting for an answer, else the panel itself.
+        const waitingCard = [...cards.values()].reverse().find((c) => c.focus && c.box.querySelector(':enabled'));
         if (!input.disabled) input.focus();
+        else if (waitingCard) waitingCard.focus();
+        else panel.focus();
       }
       handlers.onToggle(open);
     },
@@ -247,6 +300,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       unread += 1;
       badge.textContent = String(unread);
       badge.hidden = false;
+      bubble.setAttribute('aria-label', `Open chat, ${unread} unread`);
     },
     setHeader(titleText, sub) {
       titleEl.textContent = titleText;
@@ -262,6 +316,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
     setComposer(enabled, placeholder) {
       input.disabled = send.disabled = !enabled;
       input.placeholder = placeholder || (enabled ? 'Type a message…' : 'Choose an option above');
+      keepFocus();
     },
     /** Shows a card, replacing an earlier copy with the same id in place. */
     showCard(card, { prefill } = {}) {
@@ -272,14 +327,19 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       } else if (card.type === 'question') {
         box.append(linkify(card.prompt));
         const answers = el('div', 'lc-answers');
+        answers.setAttribute('role', 'group');
+        answers.setAttribute('aria-label', card.prompt || 'Answers');
         const buttons = (card.answers || []).map((label, index) => button(label, 'lc-btn', () => {
+          const had = buttons.includes(focused());
           for (const b of buttons) b.disabled = true;
+          if (had) panel.focus({ preventScroll: true });
           buttons[index].classList.add('lc-btn-chosen');
           handlers.onAnswer(card.card, index, label);
         }));
         answers.append(...buttons);
         box.append(answers);
         entry.enable = () => buttons.forEach((b) => { b.disabled = false; b.classList.remove('lc-btn-chosen'); });
+        entry.focus = () => buttons[0]?.focus();
       } else if (card.type === 'capture') {
         box.append(linkify(card.prompt));
         const form = captureForm(card, prefill);
