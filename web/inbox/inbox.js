@@ -1,6 +1,8 @@
 // The Agent Inbox: signs in with an agent token, keeps one WebSocket (shared socket
-// module: reconnect, heartbeat), shows offers, the agent's own live chats, past chats
-// of this session and the selected chat's transcript and visitor details.
+// module: reconnect, heartbeat), shows offers (banner, sound, notification, flashing
+// tab title), the agent's own live chats, missed requests, past chats of the last 90
+// days (remembered in this browser, transcripts fetched with `history`) and the
+// selected chat's transcript and visitor details.
 import { LiveSocket, socketUrl } from '/widget/socket.js';
 import { linkify } from '/widget/links.js';
 import { createStorage } from '/widget/storage.js';
@@ -8,6 +10,9 @@ import { Thread, newMessageId, transcriptText } from '/widget/thread.js';
 
 const $ = (id) => document.getElementById(id);
 const session = createStorage({ prefix: 'livechat:', kind: 'sessionStorage' });
+const local = createStorage({ prefix: 'livechat:' });
+const PAST_DAYS = 90;
+const TITLE = 'Agent Inbox';
 const TYPING_EVERY_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const ENDED = {
@@ -81,6 +86,7 @@ function signIn() {
   const claims = jwtClaims(token);
   me = claims.sub || claims.agent || null;
   $('ib-me').textContent = claims.name || claims.email || me || '';
+  restorePast();
   $('ib-signin').hidden = true;
   $('ib-main').hidden = false;
   $('ib-signout').hidden = false;
@@ -183,6 +189,8 @@ function handle(frame) {
         renderAll();
       }
       break;
+    case 'pong':
+      break;
     case 'ack':
       for (const chat of chats.values()) if (chat.thread.ack(frame.id)) renderAll();
       break;
@@ -202,6 +210,9 @@ function handle(frame) {
       chat.ended = true;
       chat.reason = frame.reason;
       chat.typing = false;
+      chat.endedAt = new Date().toISOString();
+      chat.loaded = true;
+      rememberPast(chat);
       renderAll();
       break;
     }
@@ -251,6 +262,7 @@ function showOffer(frame) {
   const accept = el('button', 'ib-primary', 'Accept');
   const decline = el('button', null, 'Decline');
   box.append(who, count, accept, decline);
+  box.setAttribute('role', 'alert');
   const offer = { el: box, accepting: false, setBusy: (b) => { accept.disabled = decline.disabled = b; } };
   accept.addEventListener('click', () => {
     offer.accepting = true;
@@ -275,6 +287,7 @@ function showOffer(frame) {
   tick();
   offers.set(frame.conversation, offer);
   $('ib-offers').append(box);
+  updateTitle();
   beep();
   if ('Notification' in window && Notification.permission === 'granted') {
     const n = new Notification('New chat request', { body: summary(frame.visitor), tag: `lc-${frame.conversation}` });
@@ -290,6 +303,63 @@ function removeOffer(conversation) {
   offer.el.remove();
   offer.notification?.close();
   offers.delete(conversation);
+  updateTitle();
+}
+
+// While an offer waits, the tab title flashes so an agent on another tab sees it.
+let flashTimer = null;
+let flashShown = true;
+function updateTitle() {
+  const unread = [...chats.values()].filter((c) => !c.ended).reduce((n, c) => n + c.unread, 0);
+  const base = unread ? `(${unread}) ${TITLE}` : TITLE;
+  if (offers.size === 0) {
+    clearInterval(flashTimer);
+    flashTimer = null;
+    flashShown = true;
+    document.title = base;
+    return;
+  }
+  if (!flashTimer) {
+    flashTimer = setInterval(() => { flashShown = !flashShown; updateTitle(); }, 1000);
+    flashShown = true;
+  }
+  document.title = flashShown ? `New chat request — ${base}` : base;
+}
+
+// ---- past chats: remembered in this browser for 90 days ------------------------
+
+function pastKey() {
+  return `past:${me || 'agent'}`;
+}
+
+function loadPast() {
+  try {
+    const cutoff = Date.now() - PAST_DAYS * 86_400_000;
+    const list = JSON.parse(local.get(pastKey()) || '[]');
+    return Array.isArray(list) ? list.filter((p) => p && p.conversation && Date.parse(p.ended_at) > cutoff) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Records an ended chat (who, why, when, score); the transcript stays on the server. */
+function rememberPast(chat) {
+  const entry = {
+    conversation: chat.conversation, visitor: chat.visitor, reason: chat.reason, ended_at: chat.endedAt, score: chat.score,
+  };
+  const list = [entry, ...loadPast().filter((p) => p.conversation !== chat.conversation)].slice(0, 500);
+  local.set(pastKey(), JSON.stringify(list));
+}
+
+/** Lists remembered chats; a transcript is asked for (`history`) when one is opened. */
+function restorePast() {
+  for (const p of loadPast()) {
+    if (chats.has(p.conversation)) continue;
+    chats.set(p.conversation, {
+      conversation: p.conversation, visitor: p.visitor || {}, thread: new Thread(), ended: true, reason: p.reason,
+      endedAt: p.ended_at, unread: 0, score: p.score ?? null, loaded: false,
+    });
+  }
 }
 
 function setupNotifyButton() {
@@ -316,6 +386,7 @@ function select(conversation) {
   selected = conversation;
   const chat = chats.get(conversation);
   if (chat) chat.unread = 0;
+  if (chat && chat.ended && !chat.loaded && socket?.send({ action: 'history', conversation })) chat.loaded = true;
   renderAll();
   $('ib-input').focus();
 }
@@ -326,7 +397,13 @@ function listItem(chat) {
   if (chat.ended) li.append(el('span', 'ib-meta', ENDED[chat.reason] || 'ended'));
   if (chat.unread) li.append(el('span', 'ib-unread', String(chat.unread)));
   if (chat.conversation === selected) li.setAttribute('aria-current', 'true');
-  li.addEventListener('click', () => select(chat.conversation));
+  // A button inside the row, so the lists work from the keyboard.
+  const open = el('button', 'ib-open');
+  open.type = 'button';
+  open.append(...li.childNodes);
+  open.setAttribute('aria-label', `Open chat with ${li.textContent}`);
+  open.addEventListener('click', () => select(chat.conversation));
+  li.append(open);
   return li;
 }
 
@@ -354,13 +431,12 @@ function renderMissed(missed) {
 function renderAll() {
   const all = [...chats.values()];
   const active = all.filter((c) => !c.ended);
-  const past = all.filter((c) => c.ended);
+  const past = all.filter((c) => c.ended).sort((a, b) => String(b.endedAt || '').localeCompare(String(a.endedAt || '')));
   $('ib-active').replaceChildren(...active.map(listItem));
-  $('ib-past').replaceChildren(...past.reverse().map(listItem));
+  $('ib-past').replaceChildren(...past.map(listItem));
   $('ib-active-empty').hidden = active.length > 0;
   $('ib-past-empty').hidden = past.length > 0;
-  const unread = active.reduce((n, c) => n + c.unread, 0);
-  document.title = unread ? `(${unread}) Agent Inbox` : 'Agent Inbox';
+  updateTitle();
 
   const chat = chats.get(selected);
   $('ib-placeholder').hidden = Boolean(chat);
@@ -387,6 +463,7 @@ function renderScore(chat) {
     b.addEventListener('click', () => {
       if (socket?.send({ action: 'score', conversation: chat.conversation, score: s })) {
         chat.score = s;
+        if (chat.ended) rememberPast(chat);
         renderScore(chat);
       }
     });
