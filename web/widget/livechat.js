@@ -201,7 +201,10 @@ function init() {
         conversation = frame.conversation || null;
         // A conversation other than the stored one (the old one was over) starts its
         // own events.
-        if (conversation && store.get('conversation') && store.get('conversation') !== conversation) forgetEvents();
+        if (conversation && store.get('conversation') && store.get('conversation') !== conversation) {
+          forgetEvents();
+          if (view.isOpen()) emit('conversation_triggered');
+        }
         if (conversation) store.set('conversation', conversation);
         for (const p of thread.unacked()) socket.send(messageFrame(p.id, p.text));
         break;
@@ -215,6 +218,14 @@ function init() {
           }
         }
         view.bumpUnread();
+        // The dialog engine stops only at a card that waits for the visitor (question,
+        // capture, live chat) or at the dialog's end, and the server sends no frame
+        // for the end: cards ending on a message mean the conversation is complete.
+        if (phase === 'dialog' && frame.cards?.length && frame.cards.at(-1).type === 'message') {
+          emit('conversation_completed', { reason: 'completed' });
+          setPhase('ended');
+          view.showEnded('');
+        }
         break;
       case 'history':
         addMessages(frame.messages || []);

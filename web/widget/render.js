@@ -451,7 +451,8 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       view.setWaiting(null);
       view.setTyping(false);
       const box = el('div', 'lc-note');
-      box.append(el('div', null, text), button('Start a new chat', 'lc-btn', () => handlers.onRestart()));
+      if (text) box.append(el('div', null, text));
+      box.append(button('Start a new chat', 'lc-btn', () => handlers.onRestart()));
       box.lastChild.style.marginTop = '6px';
       put(box);
     },
