@@ -87,6 +87,7 @@ function signIn() {
   me = claims.sub || claims.agent || null;
   $('ib-me').textContent = claims.name || claims.email || me || '';
   restorePast();
+  renderAll();
   $('ib-signin').hidden = true;
   $('ib-main').hidden = false;
   $('ib-signout').hidden = false;
