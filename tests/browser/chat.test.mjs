@@ -465,6 +465,10 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       await shows(first.active.locator('.ib-name'), maria.name);
       await shows(first.page.locator('#ib-chat-title'), maria.name);
       await shows(first.page.locator('#ib-visitor-fields dd'), maria.email);
+      const fields = await first.page.locator('#ib-visitor-fields').evaluate((dl) => Object.fromEntries(
+        [...dl.querySelectorAll('dt')].map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+      assert.deepEqual(fields, { Name: maria.name, 'Job title': '-', Email: maria.email, Phone: '-', Page: `${gw.base}/` });
+      await shows(first.page.locator('#ib-visitor-answers'), 'wants_sales');
       await first.page.waitForFunction(() => !document.title.startsWith('New chat request'));
       await shows(v1.stream.locator('.lc-note'), `${first.name} joined the chat`);
       await shows(v1.panel.locator('.lc-title'), first.name);
@@ -762,6 +766,33 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
     dumpLogs(t, failed());
   }
   assert.equal(failed(), false, 'every step passed');
+});
+
+test('the inbox signs in with a pasted agent token and refuses a bad one', async (t) => {
+  const page = await newPage(await newContext(), 'signin');
+  let ok = false;
+  try {
+    await page.goto(`${gw.base}/inbox/`);
+    const form = page.locator('#ib-signin');
+    await form.waitFor();
+    await form.getByLabel('Agent token').fill('not-a-token');
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await form.locator('#ib-signin-error').waitFor();
+    assert.equal(await page.locator('#ib-main').isHidden(), true);
+    const token = new URL(gw.inbox.cleo).hash.replace(/^#token=/, '');
+    await form.getByLabel('Agent token').fill(token);
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#ib-conn[data-state="open"]').waitFor();
+    await page.locator('#ib-main').waitFor();
+    await shows(page.locator('#ib-me'), 'cleo');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await form.waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('livechat:agent_token')), null, 'the token is forgotten');
+    ok = true;
+  } finally {
+    if (!ok) await page.screenshot({ path: join(FAILURES, 'livechat-failure-signin.png') }).catch(() => {});
+    dumpLogs(t, !ok);
+  }
 });
 
 test('picklist and phone capture cards: shown, a bad value refused inline, the answer submitted (scripted socket)', async (t) => {
