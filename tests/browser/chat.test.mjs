@@ -430,6 +430,14 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
 
     await step('the first visitor walks the demo dialog: greeting, question, first name, a refused email, then waiting', async () => {
       await walkDialog(v1, maria, { badEmail: true });
+      // The demo page styles every button in Comic Sans, upper case: the Shadow DOM
+      // keeps that out of the widget, and the widget's styles out of the page.
+      const style = (loc) => loc.evaluate((e) => { const c = getComputedStyle(e); return `${c.textTransform} ${c.fontFamily}`; });
+      const answer = await style(v1.stream.getByRole('button', { name: 'Yes', exact: true }));
+      assert.ok(answer.startsWith('none ') && !answer.includes('Comic'), `widget button: ${answer}`);
+      const cta = await style(v1.page.locator('#talk'));
+      assert.ok(cta.startsWith('uppercase ') && cta.includes('Comic'), `host page button: ${cta}`);
+      assert.equal(await v1.page.locator('.lc-panel').evaluate((e) => e.getRootNode() instanceof ShadowRoot), true);
       const live = await v1.card(`Connecting you with someone from our sales team, ${maria.name}`);
       await shows(live.locator('.lc-waiting'), 'Waiting for an agent');
       await shows(v1.panel.locator('.lc-sub'), 'Connecting you to an agent');
