@@ -538,7 +538,12 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       await page.keyboard.press('Escape');
       await v2.panel.waitFor({ state: 'hidden' });
       await focusOn(page, '.lc-bubble');
+      // A reply while the panel is closed shows on the launcher.
+      await agentSays(second, 'Are you still there?');
+      await shows(v2.bubble.locator('.lc-badge'), '1');
+      assert.equal(await v2.bubble.getAttribute('aria-label'), 'Open chat, 1 unread');
       await page.keyboard.press('Enter');
+      await hidden(v2.bubble.locator('.lc-badge'));
       await v2.panel.waitFor();
       await focusOn(page, '.lc-compose textarea');
     });
@@ -737,9 +742,15 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       await shows(second.page.locator('#ib-chat-title'), noor.name);
       await shows(second.transcript.locator('.ib-msg'), 'line one');
       assert.equal(await second.transcript.locator('.ib-msg', { hasText: 'picking this up' }).count(), 0);
-      await agentSays(second, 'Back to you, Noor.');
-      await shows(v2.stream.locator('.lc-msg-them'), 'Back to you, Noor.');
+      // Enter sends, Shift+Enter is a new line in the inbox too.
+      await second.input.fill('Back to you,');
+      await second.input.press('Shift+Enter');
+      await second.input.pressSequentially('Noor.');
+      await second.input.press('Enter');
+      const back = await shows(v2.stream.locator('.lc-msg-them'), 'Back to you,');
+      assert.ok((await back.textContent()).startsWith('Back to you,\nNoor.'), await back.textContent());
       assert.equal(await v3.stream.locator('.lc-msg-them', { hasText: 'Back to you' }).count(), 0, 'to the right visitor only');
+      await shows(second.transcript.locator('.ib-msg-me'), 'Back to you,');
       await second.active.filter({ hasText: XSS }).getByRole('button').click();
       await shows(second.transcript.locator('.ib-msg'), 'picking this up');
     });
