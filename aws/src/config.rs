@@ -50,6 +50,11 @@ pub struct Config {
     /// `WAIT_TIME_LIMIT_SECONDS`, `FALLBACK_MESSAGE`, `MEETING_LINK`: the settings of
     /// the configuration a new table is seeded with (the stack's parameters).
     pub seed_settings: SeedSettings,
+    /// `NOTIFY_FROM_EMAIL`: the SES-verified address notices are emailed from; unset,
+    /// emails are logged instead of sent (webhooks are posted either way).
+    pub notify_from_email: Option<livechat_core::domain::Email>,
+    /// `SES_ENDPOINT`: an SES endpoint other than AWS's (a local capture in tests).
+    pub ses_endpoint: Option<String>,
 }
 
 /// Settings given at deploy time for the first configuration; empty values keep
@@ -165,6 +170,15 @@ impl Config {
                 fallback_message: get("FALLBACK_MESSAGE"),
                 meeting_link: get("MEETING_LINK"),
             },
+            notify_from_email: get("NOTIFY_FROM_EMAIL")
+                .map(|v| {
+                    livechat_core::domain::Email::parse(&v).map_err(|e| ConfigError::Invalid {
+                        var: "NOTIFY_FROM_EMAIL",
+                        reason: format!("{v:?}: {e}"),
+                    })
+                })
+                .transpose()?,
+            ses_endpoint: get("SES_ENDPOINT"),
         })
     }
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::{AgentKeys, Config};
-use crate::notifier::LogNotifier;
+use crate::notifier::AwsNotifier;
 use crate::push::ApiGatewayPush;
 use crate::scheduler::SqsScheduler;
 
@@ -34,6 +34,8 @@ pub enum StartError {
     Demo(#[from] livechat_core::demo::DemoError),
     #[error("the store could not be prepared")]
     Store(#[from] livechat_core::ports::StoreError),
+    #[error("the webhook client could not be built: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 /// Installs the tracing subscriber: JSON lines in Lambda (or with `LOG_FORMAT=json`),
@@ -173,6 +175,25 @@ pub fn dynamodb_client(sdk: &aws_config::SdkConfig, config: &Config) -> aws_sdk_
     aws_sdk_dynamodb::Client::from_conf(builder.build())
 }
 
+/// The notifier of `config`: SES email from `NOTIFY_FROM_EMAIL` (logged when unset)
+/// and webhooks.
+pub fn build_notifier(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+) -> Result<AwsNotifier, StartError> {
+    let ses = config.notify_from_email.as_ref().map(|from| {
+        let mut builder = aws_sdk_sesv2::config::Builder::from(sdk);
+        if let Some(endpoint) = &config.ses_endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        (
+            aws_sdk_sesv2::Client::from_conf(builder.build()),
+            from.to_string(),
+        )
+    });
+    Ok(AwsNotifier::new(ses)?)
+}
+
 /// The store of `config`: DynamoDB when `TABLE_NAME` is set (seeded with `directory`
 /// when it has none yet), otherwise the in-memory store holding `directory`.
 pub async fn build_store(
@@ -219,7 +240,7 @@ pub async fn build_chat(config: &Config) -> Result<Chat, StartError> {
         ))),
         scheduler,
         clock,
-        notifier: Arc::new(LogNotifier),
+        notifier: Arc::new(build_notifier(&sdk, config)?),
     };
     let (agents, visitors) = verifiers(config)?;
     Ok(Chat::new(ports, dialog, agents, visitors))

@@ -204,6 +204,9 @@ pub fn local_config(addr: SocketAddr, stage: &str) -> Config {
         table_name: None,
         dynamodb_endpoint: None,
         seed_settings: livechat_aws::config::SeedSettings::default(),
+        // Emails are logged, not sent; webhooks are posted.
+        notify_from_email: None,
+        ses_endpoint: None,
     }
 }
 
@@ -288,7 +291,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                 )),
                 scheduler: scheduler.clone(),
                 clock: options.clock.clone(),
-                notifier: Arc::new(livechat_aws::notifier::LogNotifier),
+                notifier: Arc::new(livechat_aws::runtime::build_notifier(&sdk, &config)?),
             };
             let (agents, visitors) = livechat_aws::runtime::verifiers(&config)?;
             let chat = Arc::new(Chat::new(ports, dialog, agents, visitors));

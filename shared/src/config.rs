@@ -257,6 +257,36 @@ mod tests {
     }
 
     #[test]
+    fn notification_settings_and_the_grace_period_load_and_bad_ones_name_their_line() {
+        let text = format!(
+            "{AGENTS}    notifications:\n      email: {{ new_requests: false }}\n      webhook: {{ url: \"https://hooks.example/T0\" }}\nsettings:\n  grace_period: 30\n"
+        );
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap();
+        let ana = &directory.agents[0].notifications;
+        assert!(!ana.email.new_requests && ana.email.missed_requests);
+        assert_eq!(
+            ana.webhook.as_ref().unwrap().url.as_str(),
+            "https://hooks.example/T0"
+        );
+        assert_eq!(
+            directory.settings.grace_period,
+            crate::domain::GracePeriod::from_secs(30).unwrap()
+        );
+
+        let text = format!(
+            "{AGENTS}    notifications:\n      webhook: {{ url: \"http://hooks.example/T0\" }}\n"
+        );
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert!(err.to_string().starts_with("c.yaml:7"), "{err}");
+        assert!(err.to_string().contains("https://"), "{err}");
+
+        let text = format!("{AGENTS}settings:\n  grace_period: 5\n");
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert!(err.to_string().starts_with("c.yaml:7"), "{err}");
+        assert!(err.to_string().contains("10 to 600 seconds"), "{err}");
+    }
+
+    #[test]
     fn a_broken_rule_names_the_line_of_the_thing_it_is_about() {
         let text =
             format!("{AGENTS}teams:\n  - id: sales\n    name: Sales\n    members: [ana, zed]\n");

@@ -41,6 +41,7 @@ pub fn agents(n: usize, limit: u32) -> Vec<Agent> {
                 schedule: WeeklySchedule::default(),
                 manual: None,
                 chat_limit: ChatLimit::new(limit).expect("limit in 1..=10"),
+                notifications: Default::default(),
             };
             a.set_available(true, test_now());
             a

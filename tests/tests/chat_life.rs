@@ -378,3 +378,38 @@ async fn a_visitor_who_leaves_while_waiting_cancels_the_request() {
     );
     life.assert_actionable(&[&c]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_request_is_answered_by_email_and_leaves_the_missed_list() {
+    let life = Life::new().await;
+    let mut ana = life.agent("ana").await;
+    let (mut visitor, c) = life.visitor().await;
+    ana.expect("offer").await;
+    ana.send(json!({"action": "decline", "conversation": c}))
+        .await;
+    visitor.expect("fallback").await;
+    drop(visitor);
+    assert_eq!(
+        ana.expect("missed").await["chats"][0]["conversation"],
+        c.as_str(),
+        "online agents see the missed request"
+    );
+
+    let mut ben = life.agent("ben").await;
+    ben.send(json!({"action": "reply_by_email", "conversation": c, "id": "r1", "text": "Hi Jo, here is the price list."}))
+        .await;
+    assert_eq!(ben.expect("email_sent").await["to"], "jo@small.example");
+    ben.send(json!({"action": "missed"})).await;
+    assert_eq!(ben.expect("missed").await["chats"], json!([]));
+    ben.send(json!({"action": "history", "conversation": c}))
+        .await;
+    let transcript = ben.expect("transcript").await;
+    let texts: Vec<&str> = transcript["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(texts.last(), Some(&"Hi Jo, here is the price list."));
+    life.assert_actionable(&[&c]).await;
+}

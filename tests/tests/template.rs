@@ -227,6 +227,8 @@ fn plausible(name: &str) -> String {
         "https://abc123.execute-api.eu-west-1.amazonaws.com/prod".into()
     } else if name.ends_with("SECONDS") {
         "100".into()
+    } else if name.ends_with("EMAIL") {
+        "livechat@acme.example".into()
     } else {
         "0123456789abcdef".repeat(4)
     }

@@ -300,6 +300,9 @@ pub struct Agent {
     /// Concurrent chat limit.
     #[serde(default)]
     pub chat_limit: ChatLimit,
+    /// Email and webhook notices for when they are not in the inbox.
+    #[serde(default)]
+    pub notifications: super::Notifications,
 }
 
 impl Agent {
@@ -382,6 +385,7 @@ mod tests {
             schedule,
             manual: None,
             chat_limit: ChatLimit::default(),
+            notifications: Default::default(),
         }
     }
 

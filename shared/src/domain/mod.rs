@@ -6,6 +6,7 @@ mod agent;
 mod condition;
 mod conversation;
 mod ids;
+mod notify;
 mod routing_config;
 mod text;
 mod visitor;
@@ -22,9 +23,13 @@ pub use ids::{
     AgentId, CardId, ConnectionId, ConversationId, DialogId, IdError, MAX_ID_LEN, MessageId,
     RuleId, TeamId, VisitorId, new_ulid,
 };
+pub use notify::{
+    NoticeKind, Notifications, NotifyOn, WebhookSettings, WebhookUrl, WebhookUrlError,
+};
 pub use routing_config::{
-    AccountRouting, CustomRule, FallbackMessage, INACTIVITY_TIMEOUT, MAX_OFFERS_PER_REQUEST,
-    RoutingMode, RuleTarget, STANDARD_FALLBACK, Settings, WaitTimeLimit, WaitTimeLimitError,
+    AccountRouting, CustomRule, FallbackMessage, GracePeriod, GracePeriodError, INACTIVITY_TIMEOUT,
+    MAX_OFFERS_PER_REQUEST, RoutingMode, RuleTarget, STANDARD_FALLBACK, Settings, WaitTimeLimit,
+    WaitTimeLimitError,
 };
 pub use text::{Email, EmailError, MAX_MESSAGE_CHARS, MessageText, MessageTextError};
 pub use visitor::{AttributeName, AttributeNameError, Attributes, Visitor, well_known};

@@ -131,6 +131,60 @@ pub struct Settings {
     /// A meeting-booking link offered with the fallback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meeting_link: Option<String>,
+    /// How long an agent (or a waiting visitor) may be disconnected before their
+    /// chats move on.
+    #[serde(default)]
+    pub grace_period: GracePeriod,
+    /// The Agent Inbox's address, linked from email and webhook notices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox_url: Option<String>,
+}
+
+/// Why a grace period was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the grace period is 10 to 600 seconds, not {0}")]
+pub struct GracePeriodError(pub u32);
+
+/// How long a party may be disconnected before their chats move on: 10-600 s,
+/// default 60 s. Long enough to ride out a page reload or a network change, short
+/// enough that a visitor is not left talking to nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct GracePeriod(u32);
+
+impl GracePeriod {
+    /// Parses a period in seconds.
+    pub fn from_secs(secs: u32) -> Result<Self, GracePeriodError> {
+        if (10..=600).contains(&secs) {
+            Ok(Self(secs))
+        } else {
+            Err(GracePeriodError(secs))
+        }
+    }
+
+    /// The period as a span.
+    pub fn span(self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_secs(i64::from(self.0))
+    }
+}
+
+impl Default for GracePeriod {
+    fn default() -> Self {
+        Self(60)
+    }
+}
+
+impl TryFrom<u32> for GracePeriod {
+    type Error = GracePeriodError;
+    fn try_from(v: u32) -> Result<Self, GracePeriodError> {
+        Self::from_secs(v)
+    }
+}
+
+impl From<GracePeriod> for u32 {
+    fn from(g: GracePeriod) -> u32 {
+        g.0
+    }
 }
 
 /// A live chat with no message from either side for this long ends.

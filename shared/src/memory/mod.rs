@@ -10,14 +10,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use crate::domain::{
-    AgentId, ConnectionId, Conversation, ConversationId, EndReason, ManualToggle, Message,
-};
+use crate::domain::{AgentId, ConnectionId, Conversation, ConversationId, ManualToggle, Message};
 use crate::ports::{
     AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
-    ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, Hub, NewMessage, Notifier,
-    OfferClaim, Party, Push, PushError, RoutingStore, Scheduler, SchedulerError, SessionStore,
-    StoreResult, VisitorSession,
+    ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, Hub, NewMessage, Notice,
+    Notifier, NotifyError, OfferClaim, Party, Push, PushError, Recipient, RoutingStore, Scheduler,
+    SchedulerError, SessionStore, StoreResult, VisitorSession,
 };
 use crate::routing::Directory;
 
@@ -570,9 +568,12 @@ impl Clock for ManualClock {
     }
 }
 
-/// Records admin notifications.
+/// Records the notices sent; refuses those to recipients set to fail.
 #[derive(Default)]
-pub struct MemoryNotifier(Mutex<Vec<(ConversationId, EndReason)>>);
+pub struct MemoryNotifier {
+    sent: Mutex<Vec<Notice>>,
+    failing: Mutex<Vec<Recipient>>,
+}
 
 impl MemoryNotifier {
     /// Nothing recorded.
@@ -580,16 +581,28 @@ impl MemoryNotifier {
         Self::default()
     }
 
-    /// The missed requests notified so far.
-    pub fn missed(&self) -> Vec<(ConversationId, EndReason)> {
-        lock(&self.0).clone()
+    /// The notices delivered so far, in order.
+    pub fn sent(&self) -> Vec<Notice> {
+        lock(&self.sent).clone()
+    }
+
+    /// Notices to `to` fail from now on (an unverified address, a revoked webhook).
+    pub fn fail_for(&self, to: Recipient) {
+        lock(&self.failing).push(to);
     }
 }
 
 #[async_trait]
 impl Notifier for MemoryNotifier {
-    async fn missed_request(&self, conversation: &ConversationId, reason: EndReason) {
-        lock(&self.0).push((conversation.clone(), reason));
+    async fn send(&self, notice: &Notice) -> Result<(), NotifyError> {
+        if lock(&self.failing).contains(&notice.to) {
+            return Err(NotifyError {
+                to: notice.to.to_string(),
+                reason: "refused (set to fail)".into(),
+            });
+        }
+        lock(&self.sent).push(notice.clone());
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AgentId, ChatLimit, ConnectionId, Conversation, ConversationId, EndReason, Message, MessageId,
+    AgentId, ChatLimit, ConnectionId, Conversation, ConversationId, Message, MessageId,
     MessageText, Sender, VisitorId,
 };
 use crate::routing::Directory;
@@ -463,11 +463,53 @@ impl Clock for SystemClock {
     }
 }
 
-/// Tells admins about things that need them (a missed chat request).
+/// Where a notice goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// An email address (SES in AWS).
+    Email(crate::domain::Email),
+    /// A Slack-compatible incoming webhook.
+    Webhook(crate::domain::WebhookUrl),
+}
+
+impl std::fmt::Display for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Email(e) => write!(f, "{e}"),
+            Self::Webhook(w) => write!(f, "{w}"),
+        }
+    }
+}
+
+/// A message for someone outside the inbox: an agent told of a request, or a
+/// visitor answered by email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Who gets it.
+    pub to: Recipient,
+    /// One line: an email's subject, a webhook message's first (bold) line.
+    pub subject: String,
+    /// Plain text.
+    pub body: String,
+    /// Where a reply should go (an agent answering a visitor by email).
+    pub reply_to: Option<crate::domain::Email>,
+}
+
+/// A notice that could not be delivered.
+#[derive(Debug, thiserror::Error)]
+#[error("could not notify {to}: {reason}")]
+pub struct NotifyError {
+    /// The recipient, as printable (webhook URLs are secrets; see `WebhookUrl`).
+    pub to: String,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// Delivers notices by email and webhook.
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    /// A chat request ended without an agent.
-    async fn missed_request(&self, conversation: &ConversationId, reason: EndReason);
+    /// Sends one notice; an error means it was not delivered.
+    async fn send(&self, notice: &Notice) -> Result<(), NotifyError>;
 }
 
 /// The ports a handler needs, built once at cold start and shared.
@@ -481,6 +523,6 @@ pub struct Ports {
     pub scheduler: Arc<dyn Scheduler>,
     /// Time.
     pub clock: Arc<dyn Clock>,
-    /// Admin notifications.
+    /// Email and webhook notices.
     pub notifier: Arc<dyn Notifier>,
 }

@@ -337,11 +337,23 @@ pub enum AgentFrame {
         /// The missed chat.
         conversation: ConversationId,
     },
+    /// Answer a missed request by email (the visitor left their address): the text
+    /// is emailed to the visitor with the agent's address to reply to, stored in the
+    /// conversation's history, and the request leaves the missed list. Answered
+    /// with `email_sent`. `id` is made by the inbox, as for `send_message`.
+    ReplyByEmail {
+        /// The missed chat.
+        conversation: ConversationId,
+        /// The client-made message id.
+        id: MessageId,
+        /// The reply.
+        text: MessageText,
+    },
 }
 
 impl AgentFrame {
     /// Every action an agent may send.
-    pub const ACTIONS: [&'static str; 12] = [
+    pub const ACTIONS: [&'static str; 13] = [
         "accept",
         "decline",
         "send_message",
@@ -354,6 +366,7 @@ impl AgentFrame {
         "sync",
         "missed",
         "pick_up",
+        "reply_by_email",
     ];
 
     /// Parses an inbox frame; every refusal is a precise [`FrameError`].
@@ -376,6 +389,7 @@ impl AgentFrame {
             AgentFrame::Sync => "sync",
             AgentFrame::Missed => "missed",
             AgentFrame::PickUp { .. } => "pick_up",
+            AgentFrame::ReplyByEmail { .. } => "reply_by_email",
         }
     }
 
@@ -390,7 +404,8 @@ impl AgentFrame {
             | AgentFrame::EndSession { conversation }
             | AgentFrame::Score { conversation, .. }
             | AgentFrame::History { conversation }
-            | AgentFrame::PickUp { conversation } => Some(conversation),
+            | AgentFrame::PickUp { conversation }
+            | AgentFrame::ReplyByEmail { conversation, .. } => Some(conversation),
             AgentFrame::SetAvailability { .. }
             | AgentFrame::Ping
             | AgentFrame::Sync
@@ -439,6 +454,11 @@ impl TryFrom<RawFrame> for AgentFrame {
             "missed" => AgentFrame::Missed,
             "pick_up" => AgentFrame::PickUp {
                 conversation: f.id("conversation")?,
+            },
+            "reply_by_email" => AgentFrame::ReplyByEmail {
+                conversation: f.id("conversation")?,
+                id: f.id("id")?,
+                text: f.text("text")?,
             },
             _ => return Err(FrameError::UnknownAction { action }),
         })
@@ -724,6 +744,11 @@ mod tests {
             AgentFrame::Sync,
             AgentFrame::Missed,
             AgentFrame::PickUp { conversation: c() },
+            AgentFrame::ReplyByEmail {
+                conversation: c(),
+                id: MessageId::parse("m-2").unwrap(),
+                text: MessageText::parse("Thanks for asking: yes, we ship to Peru.").unwrap(),
+            },
         ]
     }
 

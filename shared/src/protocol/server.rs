@@ -263,6 +263,14 @@ pub enum ServerFrame {
         /// Human-readable; generic for `internal`.
         message: String,
     },
+    /// To an agent after `reply_by_email`: the reply went to the visitor's address
+    /// and the request left the missed list.
+    EmailSent {
+        /// The missed chat.
+        conversation: ConversationId,
+        /// The visitor's address.
+        to: Email,
+    },
     /// Answer to `ping`.
     Pong,
     /// To the sender of `send_message`: the message is stored (sent once per id,
@@ -295,6 +303,7 @@ impl ServerFrame {
             ServerFrame::Transcript { .. } => "transcript",
             ServerFrame::Missed { .. } => "missed",
             ServerFrame::Error { .. } => "error",
+            ServerFrame::EmailSent { .. } => "email_sent",
             ServerFrame::Pong => "pong",
             ServerFrame::Ack { .. } => "ack",
         }
@@ -520,6 +529,10 @@ pub(super) mod tests {
             ServerFrame::Error {
                 code: ErrorCode::BadField,
                 message: "bad".into(),
+            },
+            ServerFrame::EmailSent {
+                conversation: conv(),
+                to: Email::parse("jo@acme.example").unwrap(),
             },
             ServerFrame::Pong,
             ServerFrame::Ack {

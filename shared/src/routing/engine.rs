@@ -271,6 +271,35 @@ fn plan(
     }
 }
 
+/// The agents who could be offered a request from `visitor` on a card routing by
+/// `mode`, whatever their availability: the account owner, then the card's pool (for
+/// custom rules, the first matching rule's). Empty when no rule matches. For telling
+/// agents who are away that a request came in.
+pub fn pool_agents(
+    directory: &Directory,
+    mode: &RoutingMode,
+    visitor: &Attributes,
+) -> Vec<AgentId> {
+    let nobody_online = Facts {
+        directory,
+        now: Timestamp::UNIX_EPOCH,
+        states: BTreeMap::new(),
+    };
+    let plan = plan(directory, mode, visitor, &nobody_online);
+    let mut agents: Vec<AgentId> = Vec::new();
+    for agent in plan
+        .owner
+        .into_iter()
+        .chain(plan.card)
+        .flat_map(|p| p.order)
+    {
+        if !agents.contains(&agent) {
+            agents.push(agent);
+        }
+    }
+    agents
+}
+
 /// The routing engine over the ports. Shareable: keep one per process.
 pub struct Router {
     ports: Ports,
@@ -521,10 +550,6 @@ impl Router {
         }
         // It stays visible to agents, who may pick it up.
         store_missed(self, conversation, now).await?;
-        self.ports
-            .notifier
-            .missed_request(conversation, reason)
-            .await;
         Ok(RouteOutcome::Fallback {
             reason,
             text: directory.settings.fallback.text().to_string(),

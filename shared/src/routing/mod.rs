@@ -13,5 +13,6 @@ mod engine;
 
 pub use directory::{Directory, DirectoryError};
 pub use engine::{
-    ALL_AGENTS_POOL, OfferEnd, RetryPolicy, RouteError, RouteOutcome, Router, Via, next_in_rotation,
+    ALL_AGENTS_POOL, OfferEnd, RetryPolicy, RouteError, RouteOutcome, Router, Via,
+    next_in_rotation, pool_agents,
 };

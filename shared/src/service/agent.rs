@@ -48,6 +48,14 @@ impl Chat {
                     .await?;
                 self.agent_joins(&me, agent, &conversation).await
             }
+            AgentFrame::ReplyByEmail {
+                conversation,
+                id,
+                text,
+            } => {
+                self.reply_by_email(connection, agent, &conversation, id, text)
+                    .await
+            }
             AgentFrame::Accept { conversation } => {
                 if !self.router.accept(&conversation, agent).await? {
                     return Err(ServerError::Forbidden {
@@ -186,6 +194,85 @@ impl Chat {
             }
         }
         Ok(ServerFrame::Missed { chats })
+    }
+
+    /// Emails an agent's answer to a missed request to the visitor, keeps it in the
+    /// conversation's history and takes the request off the missed list. Nothing is
+    /// stored or cleared when the email could not be sent, so the agent can retry.
+    async fn reply_by_email(
+        &self,
+        connection: &ConnectionId,
+        agent: &AgentId,
+        conversation: &ConversationId,
+        id: crate::domain::MessageId,
+        text: crate::domain::MessageText,
+    ) -> Result<(), ServerError> {
+        let conv = self.conversation(conversation).await?;
+        let ConversationState::Ended {
+            reason: EndReason::Missed | EndReason::Fallback,
+            at: missed_at,
+        } = conv.state
+        else {
+            return Err(ServerError::Forbidden {
+                reason: "this request is no longer missed".into(),
+            });
+        };
+        let listed = self
+            .ports
+            .store
+            .missed_since(missed_at)
+            .await?
+            .iter()
+            .any(|(c, _)| c == conversation);
+        if !listed {
+            return Err(ServerError::Forbidden {
+                reason: "this request was answered already".into(),
+            });
+        }
+        let Some(to) = self.visitor_summary(&conv).await?.email else {
+            return Err(ServerError::Forbidden {
+                reason: "the visitor left no email address; pick the request up instead".into(),
+            });
+        };
+        let directory = self.ports.store.directory().await?;
+        let profile = directory
+            .agent(agent)
+            .ok_or_else(|| ServerError::NotFound {
+                what: format!("agent {agent}"),
+            })?;
+        let notice = crate::ports::Notice {
+            to: crate::ports::Recipient::Email(to.clone()),
+            subject: "Re: your chat request".into(),
+            body: format!("{}\n\n{}", text.as_str(), profile.name),
+            reply_to: Some(profile.email.clone()),
+        };
+        self.ports
+            .notifier
+            .send(&notice)
+            .await
+            .map_err(ServerError::internal)?;
+        self.store_message(conversation, id, Sender::Agent(agent.clone()), text)
+            .await?;
+        // The conversation is now the replying agent's: it shows in their history.
+        let owned = self.router.update(conversation, |c| {
+            c.assigned = Some(agent.clone());
+            c.version += 1;
+            true
+        });
+        owned.await?;
+        self.ports
+            .store
+            .clear_missed(conversation, missed_at)
+            .await?;
+        let sent = ServerFrame::EmailSent {
+            conversation: conversation.clone(),
+            to,
+        };
+        self.send(connection, &sent).await;
+        if let Err(e) = self.announce_missed().await {
+            tracing::warn!(conversation = %conversation, error = %super::cause_chain(&e), "could not refresh the missed lists");
+        }
+        Ok(())
     }
 
     /// Tells every agent who may take chats and is online about the missed list

@@ -6,7 +6,8 @@ use tracing::info;
 
 use super::Chat;
 use crate::domain::{
-    AgentId, ConversationId, ConversationState, EndReason, INACTIVITY_TIMEOUT, VisitorId,
+    AgentId, ConversationId, ConversationState, EndReason, INACTIVITY_TIMEOUT, NoticeKind,
+    VisitorId,
 };
 use crate::ports::{DelayedEvent, Party};
 use crate::protocol::{ServerError, ServerFrame, WithdrawReason};
@@ -137,6 +138,10 @@ impl Chat {
         let visitor = Party::Visitor {
             visitor: conv.visitor.clone(),
         };
+        // A request's first routing (a requeued chat is a new request too); later
+        // ones are its second attempt.
+        let new_request =
+            conv.offered_to.is_empty() && matches!(conv.state, ConversationState::Waiting { .. });
         match self.router.route(conversation, &mode, &attributes).await? {
             RouteOutcome::Offered {
                 agent,
@@ -153,7 +158,12 @@ impl Chat {
                 };
                 self.send_to(&Party::Agent { agent }, &offer).await?;
                 self.send_to(&visitor, &ServerFrame::Waiting { position: None })
-                    .await
+                    .await?;
+                if new_request {
+                    self.notify_request(NoticeKind::NewRequest, &conv, &mode, &attributes)
+                        .await;
+                }
+                Ok(())
             }
             RouteOutcome::Fallback {
                 reason,
@@ -173,6 +183,8 @@ impl Chat {
                 if let Err(e) = self.announce_missed().await {
                     tracing::warn!(conversation = %conversation, error = %super::cause_chain(&e), "could not announce a missed request");
                 }
+                self.notify_request(NoticeKind::MissedRequest, &conv, &mode, &attributes)
+                    .await;
                 Ok(())
             }
             RouteOutcome::NotWaiting => Ok(()),

@@ -11,6 +11,7 @@
 
 mod agent;
 mod delayed;
+mod notices;
 mod relay;
 mod visitor;
 
@@ -92,12 +93,7 @@ pub struct Chat {
     applied: tokio::sync::RwLock<Option<(std::time::Instant, Arc<ValidDialog>)>>,
     agents: AgentVerifier,
     visitors: VisitorTokens,
-    grace: SignedDuration,
 }
-
-/// How long an agent or a waiting visitor may be disconnected before their chats
-/// move on, unless set with [`Chat::with_grace`].
-pub const DEFAULT_GRACE: SignedDuration = SignedDuration::from_secs(60);
 
 /// How long a process keeps the dialog it read from the directory.
 pub const DIALOG_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
@@ -115,7 +111,6 @@ impl Chat {
             ports,
             dialog: Arc::new(dialog),
             applied: tokio::sync::RwLock::new(None),
-            grace: DEFAULT_GRACE,
             agents,
             visitors,
         }
@@ -216,18 +211,17 @@ impl Chat {
             Party::Agent { agent } => DelayedEvent::AgentGrace { agent },
             Party::Visitor { visitor } => DelayedEvent::VisitorGrace { visitor },
         };
-        let at = self.now().saturating_add(self.grace).unwrap_or(self.now());
+        // The account's grace period (`settings.grace_period`, default 60 s).
+        let grace = self.ports.store.directory().await?.settings.grace_period;
+        let at = self
+            .now()
+            .saturating_add(grace.span())
+            .unwrap_or(self.now());
         self.ports
             .scheduler
             .schedule(event, at)
             .await
             .map_err(ServerError::internal)
-    }
-
-    /// Sets how long a party may be gone before their chats move on (default 60 s).
-    pub fn with_grace(mut self, grace: SignedDuration) -> Self {
-        self.grace = grace;
-        self
     }
 
     /// A WebSocket message from `connection`. Refusals become an `error` frame to the

@@ -19,13 +19,21 @@ struct Harness {
     push: Arc<MemoryPush>,
     scheduler: Arc<MemoryScheduler>,
     clock: Arc<ManualClock>,
+    notifier: Arc<MemoryNotifier>,
     issuer: AgentTokenIssuer,
     next: AtomicU32,
 }
 
 impl Harness {
     fn new() -> Self {
-        let directory = crate::demo::directory().unwrap();
+        Self::with(|_| {})
+    }
+
+    /// The demo account, changed by `change` first.
+    fn with(change: impl FnOnce(&mut crate::routing::Directory)) -> Self {
+        let mut directory = crate::demo::directory().unwrap();
+        change(&mut directory);
+        let notifier = Arc::new(MemoryNotifier::new());
         let dialog = crate::demo::dialog(&directory).unwrap();
         let push = Arc::new(MemoryPush::new());
         let scheduler = Arc::new(MemoryScheduler::new());
@@ -35,7 +43,7 @@ impl Harness {
             push: push.clone(),
             scheduler: scheduler.clone(),
             clock: clock.clone(),
-            notifier: Arc::new(MemoryNotifier::new()),
+            notifier: notifier.clone(),
         };
         let chat = Chat::new(
             ports,
@@ -48,6 +56,7 @@ impl Harness {
             push,
             scheduler,
             clock,
+            notifier,
             issuer: AgentTokenIssuer::hs256(SECRET, "test", "inbox"),
             next: AtomicU32::new(1),
         }
@@ -637,4 +646,206 @@ async fn a_missed_request_stays_visible_and_an_agent_who_comes_later_picks_it_up
     assert_eq!(h.frames(&ana)[0]["code"], "forbidden");
     h.send(&ana, json!({"action": "missed"})).await;
     assert_eq!(h.frames(&ana)[0]["chats"], json!([]), "taken off the list");
+}
+
+#[tokio::test]
+async fn an_agent_set_to_a_short_grace_period_loses_the_chat_sooner() {
+    let h = Harness::with(|d| {
+        d.settings.grace_period = crate::domain::GracePeriod::from_secs(15).unwrap();
+    });
+    let (ana, visitor, _) = live_chat_with_ana(&h).await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+
+    h.chat.disconnect(&ana).await.unwrap();
+    h.clock.advance(SignedDuration::from_secs(14));
+    h.pump().await;
+    assert!(h.types(&visitor).is_empty(), "still within 15 s");
+    h.clock.advance(SignedDuration::from_secs(1));
+    h.pump().await;
+    assert_eq!(h.types(&visitor), ["agent_left", "waiting"]);
+    assert_eq!(h.types(&ben), ["offer"]);
+}
+
+/// Who got which notice: `(recipient, subject)` in sending order.
+fn notices(h: &Harness) -> Vec<(String, String)> {
+    h.notifier
+        .sent()
+        .iter()
+        .map(|n| (n.to.to_string(), n.subject.clone()))
+        .collect()
+}
+
+fn hook() -> crate::domain::WebhookUrl {
+    crate::domain::WebhookUrl::parse("http://127.0.0.1:9/hooks/ben").unwrap()
+}
+
+/// The demo account where Ben also posts missed requests to a webhook and Cleo
+/// wants no email at all.
+fn with_notification_settings() -> Harness {
+    Harness::with(|d| {
+        for agent in &mut d.agents {
+            match agent.id.as_str() {
+                "ben" => {
+                    agent.notifications.webhook = Some(crate::domain::WebhookSettings {
+                        url: hook(),
+                        new_requests: false,
+                        missed_requests: true,
+                    });
+                }
+                "cleo" => agent.notifications.email = crate::domain::NotifyOn::NONE,
+                _ => {}
+            }
+        }
+        d.settings.inbox_url = Some("https://chat.acme.example/inbox/".into());
+    })
+}
+
+#[tokio::test]
+async fn agents_away_from_the_inbox_hear_of_new_and_missed_requests_as_their_settings_say() {
+    let h = with_notification_settings();
+    let ana = h.agent("ana").await;
+    let (_visitor, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+
+    assert_eq!(
+        notices(&h),
+        [(
+            "ben@acme-analytics.example".to_string(),
+            "New chat request from Jo".to_string()
+        )],
+        "Ana has the inbox open and got the offer; Ben's webhook is for missed requests only; Cleo wants nothing"
+    );
+    let body = &h.notifier.sent()[0].body;
+    assert!(body.contains("Email: jo@small.example"), "{body}");
+    assert!(
+        body.contains("Page: https://acme.example/pricing"),
+        "{body}"
+    );
+    assert!(body.contains("https://chat.acme.example/inbox/"), "{body}");
+
+    h.send(
+        &ana,
+        json!({"action": "decline", "conversation": conversation}),
+    )
+    .await;
+    h.pump().await;
+    let missed: Vec<_> = notices(&h).into_iter().skip(1).collect();
+    let subject = "Missed chat request from Jo".to_string();
+    assert_eq!(
+        missed,
+        [
+            ("ana@acme-analytics.example".to_string(), subject.clone()),
+            ("ben@acme-analytics.example".to_string(), subject.clone()),
+            ("webhook at 127.0.0.1:9".to_string(), subject),
+        ],
+        "the missed request goes to everyone in the pool who wants it, online or not"
+    );
+    assert_eq!(
+        h.notifier.sent()[3].to,
+        crate::ports::Recipient::Webhook(hook())
+    );
+}
+
+#[tokio::test]
+async fn a_notice_that_fails_does_not_stop_the_others_or_the_routing() {
+    let h = Harness::new();
+    let ben = crate::domain::Email::parse("ben@acme-analytics.example").unwrap();
+    h.notifier.fail_for(crate::ports::Recipient::Email(ben));
+    let ana = h.agent("ana").await;
+    h.frames(&ana);
+    h.visitor_reaching_live_chat().await;
+    h.pump().await;
+
+    assert_eq!(h.types(&ana), ["offer"]);
+    assert_eq!(
+        notices(&h),
+        [(
+            "cleo@acme-analytics.example".to_string(),
+            "New chat request from Jo".to_string()
+        )]
+    );
+}
+
+/// A request that nobody took, with Ben's inbox open on the missed list.
+async fn missed_request(h: &Harness) -> (ConnectionId, String) {
+    let ana = h.agent("ana").await;
+    let (_visitor, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    h.send(
+        &ana,
+        json!({"action": "decline", "conversation": conversation}),
+    )
+    .await;
+    h.pump().await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    (ben, conversation)
+}
+
+#[tokio::test]
+async fn an_agent_answers_a_missed_request_by_email_and_it_leaves_the_missed_list() {
+    let h = Harness::new();
+    let (ben, conversation) = missed_request(&h).await;
+    let before = h.notifier.sent().len();
+
+    h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r1", "text": "Hi Jo, yes: 20 seats is fine."})).await;
+
+    let frames = h.frames(&ben);
+    assert_eq!(frames[0]["type"], "email_sent", "{frames:?}");
+    assert_eq!(frames[0]["to"], "jo@small.example");
+    assert_eq!(frames[1]["chats"], json!([]), "the missed list, refreshed");
+    let email = h.notifier.sent()[before].clone();
+    assert_eq!(
+        email.to,
+        crate::ports::Recipient::Email(crate::domain::Email::parse("jo@small.example").unwrap())
+    );
+    assert_eq!(email.body, "Hi Jo, yes: 20 seats is fine.\n\nBen Okafor");
+    assert_eq!(
+        email.reply_to.map(|e| e.to_string()),
+        Some("ben@acme-analytics.example".into()),
+        "the visitor's answer goes to Ben"
+    );
+    h.send(
+        &ben,
+        json!({"action": "history", "conversation": conversation}),
+    )
+    .await;
+    let transcript = h.frames(&ben).remove(0);
+    let last = transcript["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["text"], "Hi Jo, yes: 20 seats is fine.");
+
+    h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r2", "text": "again"})).await;
+    let refused = h.frames(&ben).remove(0);
+    assert_eq!(refused["code"], "forbidden");
+    assert_eq!(refused["message"], "this request was answered already");
+    assert_eq!(h.notifier.sent().len(), before + 1, "no second email");
+}
+
+#[tokio::test]
+async fn an_email_reply_that_cannot_be_sent_leaves_the_request_missed() {
+    let h = Harness::new();
+    let (ben, conversation) = missed_request(&h).await;
+    let jo = crate::domain::Email::parse("jo@small.example").unwrap();
+    h.notifier.fail_for(crate::ports::Recipient::Email(jo));
+
+    h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r1", "text": "Hi Jo"})).await;
+
+    assert_eq!(h.frames(&ben)[0]["code"], "internal");
+    h.send(&ben, json!({"action": "missed"})).await;
+    let missed = h.frames(&ben).remove(0);
+    assert_eq!(missed["chats"][0]["conversation"], conversation.as_str());
+    let id = ConversationId::parse(conversation).unwrap();
+    let messages = h.chat.ports().store.messages(&id).await.unwrap();
+    assert!(
+        messages.iter().all(|m| m.text.as_str() != "Hi Jo"),
+        "nothing stored for an email that did not go"
+    );
 }

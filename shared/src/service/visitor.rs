@@ -294,7 +294,7 @@ impl Chat {
         self.relay(connection, &party, hub, id, text).await
     }
 
-    async fn store_message(
+    pub(super) async fn store_message(
         &self,
         conversation: &ConversationId,
         id: MessageId,

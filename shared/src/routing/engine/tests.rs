@@ -35,6 +35,7 @@ fn agent(name: &str) -> Agent {
         schedule: WeeklySchedule::default(),
         manual: None,
         chat_limit: ChatLimit::default(),
+        notifications: Default::default(),
     };
     a.set_available(true, monday_ten());
     a
@@ -43,7 +44,6 @@ fn agent(name: &str) -> Agent {
 struct World {
     store: Arc<MemoryStore>,
     scheduler: Arc<MemoryScheduler>,
-    notifier: Arc<MemoryNotifier>,
     clock: Arc<ManualClock>,
     router: Router,
 }
@@ -52,19 +52,17 @@ impl World {
     async fn new(directory: Directory) -> Self {
         let store = Arc::new(MemoryStore::with_directory(directory.clone()));
         let scheduler = Arc::new(MemoryScheduler::new());
-        let notifier = Arc::new(MemoryNotifier::new());
         let clock = Arc::new(ManualClock::new(monday_ten()));
         let ports = Ports {
             store: store.clone(),
             push: Arc::new(MemoryPush::new()),
             scheduler: scheduler.clone(),
             clock: clock.clone(),
-            notifier: notifier.clone(),
+            notifier: Arc::new(MemoryNotifier::new()),
         };
         let world = Self {
             store,
             scheduler,
-            notifier,
             clock,
             router: Router::new(ports),
         };
@@ -340,7 +338,16 @@ async fn a_visitor_matching_no_custom_rule_gets_the_fallback_message() {
             meeting_link: Some("https://cal.example/sales".into()),
         }
     );
-    assert_eq!(world.notifier.missed(), vec![(c, EndReason::Fallback)]);
+    let missed = world
+        .store
+        .missed_since(Timestamp::UNIX_EPOCH)
+        .await
+        .unwrap();
+    assert_eq!(
+        missed.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        vec![&c],
+        "recorded in the missed list"
+    );
 }
 
 #[tokio::test]
@@ -454,7 +461,16 @@ async fn a_declined_offer_goes_to_one_more_agent_of_the_same_pool_then_to_the_fa
         ),
         "{third:?}"
     );
-    assert_eq!(world.notifier.missed(), vec![(c, EndReason::Missed)]);
+    let missed = world
+        .store
+        .missed_since(Timestamp::UNIX_EPOCH)
+        .await
+        .unwrap();
+    assert_eq!(
+        missed.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        vec![&c],
+        "recorded in the missed list"
+    );
     let loads = world.store.agent_loads(&[first, second]).await.unwrap();
     assert!(
         loads.values().all(|n| *n == 0),
