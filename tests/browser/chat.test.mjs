@@ -722,6 +722,11 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
     await step('the missed request is listed for the away agent, who becomes available and picks it up', async () => {
       const missed = await shows(second.missed, XSS);
       assert.equal(await second.page.locator('#ib-missed img').count(), 0, 'the name is text in the missed list');
+      // The visitor left an address: the row also offers an email reply (the
+      // gateway scenario in tests/tests/chat_life.rs sends one; here the form opens).
+      await missed.getByRole('button', { name: 'Reply by email' }).click();
+      await missed.getByRole('textbox', { name: `Email reply to ${xss.email}` }).waitFor();
+      await missed.getByRole('button', { name: 'Reply by email' }).click();
       await setAvailable(second, true);
       await missed.getByRole('button', { name: 'Pick up' }).click();
       await shows(second.page.locator('#ib-chat-title'), XSS);

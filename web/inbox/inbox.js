@@ -184,6 +184,9 @@ function handle(frame) {
     case 'missed':
       renderMissed(frame.chats || []);
       break;
+    case 'email_sent':
+      toast(`Email sent to ${frame.to}`);
+      break;
     case 'transcript':
       if (chats.has(frame.conversation)) {
         chats.get(frame.conversation).thread.merge(frame.messages || []);
@@ -423,10 +426,44 @@ function renderMissed(missed) {
       setTimeout(() => socket?.send({ action: 'missed' }), 500);
     });
     li.append(take);
+    if (m.visitor?.email) li.append(...replyByEmail(m));
     return li;
   });
   $('ib-missed').replaceChildren(...items);
   $('ib-missed-empty').hidden = items.length > 0;
+}
+
+// For a visitor who left their address and has gone: a short form that emails the
+// reply (the server signs it with the agent's name and sets Reply-To to the agent).
+function replyByEmail(m) {
+  const open = el('button', null, 'Reply by email');
+  open.type = 'button';
+  const form = el('form', 'ib-reply');
+  form.hidden = true;
+  const label = `Email reply to ${m.visitor.email}`;
+  const text = el('textarea');
+  text.rows = 3;
+  text.maxLength = 4000;
+  text.required = true;
+  text.setAttribute('aria-label', label);
+  text.placeholder = label;
+  const send = el('button', null, 'Send email');
+  send.type = 'submit';
+  form.append(text, send);
+  open.addEventListener('click', (event) => {
+    event.stopPropagation();
+    form.hidden = !form.hidden;
+    if (!form.hidden) text.focus();
+  });
+  form.addEventListener('click', (event) => event.stopPropagation());
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const body = text.value.trim();
+    if (!body) return;
+    send.disabled = true;
+    socket?.send({ action: 'reply_by_email', conversation: m.conversation, id: newMessageId(), text: body });
+  });
+  return [open, form];
 }
 
 function renderAll() {
