@@ -681,7 +681,9 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       await score.getByRole('button', { name: '2', exact: true }).click();
       await score.locator('button[aria-pressed="true"]', { hasText: '2' }).waitFor();
 
-      // Past chats are remembered; the transcript comes back from the server (history).
+      // Past chats come from the server (past_chats), even with this browser's memory
+      // of them wiped; the transcript and the score come back with history.
+      await first.page.evaluate(() => localStorage.clear());
       await first.page.reload();
       await first.page.locator('#ib-conn[data-state="open"]').waitFor();
       await shows(first.past.locator('.ib-name'), maria.name);

@@ -414,6 +414,55 @@ pub async fn the_missed_list_is_newest_first_and_cleared_when_taken(store: &dyn 
     assert_eq!(listed, vec![(id("c-mid"), at(10)), (id("c-early"), at(1))]);
 }
 
+/// Past chats: per agent and for the account, newest first, from a time on, at most
+/// a limit, and recording one twice lists it once.
+pub async fn past_chats_are_listed_per_agent_and_for_the_account(store: &dyn Store) {
+    use livechat_core::domain::{Email, EndReason};
+    use livechat_core::ports::PastChat;
+    let at = |mins: i64| test_now() + SignedDuration::from_mins(mins);
+    let past = |c: &str, a: &str, mins: i64| PastChat {
+        conversation: ConversationId::parse(c).unwrap(),
+        agent: agent(a),
+        ended_at: at(mins),
+        reason: EndReason::Completed,
+        visitor_name: Some(format!("Visitor of {c}")),
+        visitor_email: Some(Email::parse("jo@small.example").unwrap()),
+    };
+    let chats = [
+        past("p-old", "ana", 1),
+        past("p-ben", "ben", 20),
+        past("p-new", "ana", 30),
+        past("p-mid", "ana", 10),
+    ];
+    for chat in &chats {
+        store.record_past(chat).await.unwrap();
+    }
+    store.record_past(&chats[2]).await.unwrap();
+    let ids = |list: Vec<PastChat>| {
+        list.into_iter()
+            .map(|c| c.conversation.to_string())
+            .collect::<Vec<_>>()
+    };
+
+    let ana = store
+        .past_chats(Some(&agent("ana")), at(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(ana[0], chats[2], "stored whole");
+    assert_eq!(ids(ana), ["p-new", "p-mid"]);
+    let all = store.past_chats(None, at(0), 10).await.unwrap();
+    assert_eq!(ids(all), ["p-new", "p-ben", "p-mid", "p-old"]);
+    let latest = store.past_chats(None, at(0), 2).await.unwrap();
+    assert_eq!(ids(latest), ["p-new", "p-ben"]);
+    assert!(
+        store
+            .past_chats(Some(&agent("cleo")), at(0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// A visitor's session round-trips.
 pub async fn sessions_round_trip(store: &dyn Store) {
     let mut attributes = Attributes::new();

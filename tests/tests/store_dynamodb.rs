@@ -50,6 +50,12 @@ async fn an_offer_claim_is_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn past_chats_are_listed_per_agent_and_for_the_account() {
+    let Some(store) = store().await else { return };
+    suite::past_chats_are_listed_per_agent_and_for_the_account(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn the_missed_list_is_newest_first_and_cleared_when_taken() {
     let Some(store) = store().await else { return };
     suite::the_missed_list_is_newest_first_and_cleared_when_taken(store.as_ref()).await;

@@ -36,6 +36,11 @@ async fn an_offer_claim_is_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn past_chats_are_listed_per_agent_and_for_the_account() {
+    suite::past_chats_are_listed_per_agent_and_for_the_account(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn the_missed_list_is_newest_first_and_cleared_when_taken() {
     suite::the_missed_list_is_newest_first_and_cleared_when_taken(&MemoryStore::new()).await;
 }

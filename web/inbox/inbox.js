@@ -1,7 +1,8 @@
 // The Agent Inbox: signs in with an agent token, keeps one WebSocket (shared socket
 // module: reconnect, heartbeat), shows offers (banner, sound, notification, flashing
 // tab title), the agent's own live chats, missed requests, past chats of the last 90
-// days (remembered in this browser, transcripts fetched with `history`) and the
+// days (listed by the server's `past_chats` and remembered in this browser;
+// transcripts and scores fetched with `history`) and the
 // selected chat's transcript and visitor details.
 import { LiveSocket, socketUrl } from '/widget/socket.js';
 import { linkify } from '/widget/links.js';
@@ -96,6 +97,8 @@ function signIn() {
     onState: setConn,
     onOpen() {
       socket.send({ action: 'sync' });
+      // Past chats from the server, so another browser lists them too.
+      socket.send({ action: 'past_chats' });
       // Requests nobody took stay visible; refreshed every minute.
       socket.send({ action: 'missed' });
       clearInterval(missedTimer);
@@ -189,9 +192,21 @@ function handle(frame) {
       break;
     case 'transcript':
       if (chats.has(frame.conversation)) {
-        chats.get(frame.conversation).thread.merge(frame.messages || []);
+        const chat = chats.get(frame.conversation);
+        chat.thread.merge(frame.messages || []);
+        if (frame.score != null) chat.score = frame.score;
         renderAll();
       }
+      break;
+    case 'past_chats':
+      for (const p of frame.chats || []) {
+        if (chats.has(p.conversation)) continue;
+        chats.set(p.conversation, {
+          conversation: p.conversation, visitor: { name: p.visitor_name, email: p.visitor_email }, thread: new Thread(),
+          ended: true, reason: p.reason, endedAt: p.ended_at, unread: 0, score: null, loaded: false,
+        });
+      }
+      renderAll();
       break;
     case 'pong':
       break;

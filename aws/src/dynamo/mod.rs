@@ -28,8 +28,8 @@ use livechat_core::domain::{
 };
 use livechat_core::ports::{
     AgentState, AppendAfter, CasOutcome, ClaimOutcome, ConnectionRecord, ConnectionStore,
-    ConversationStore, Cursor, DirectoryStore, Hub, NewMessage, OfferClaim, Party, RoutingStore,
-    SESSION_TTL, SessionStore, StoreError, StoreResult, VisitorSession,
+    ConversationStore, Cursor, DirectoryStore, Hub, NewMessage, OfferClaim, PAST_CHATS_KEPT, Party,
+    PastChat, RoutingStore, SESSION_TTL, SessionStore, StoreError, StoreResult, VisitorSession,
 };
 use livechat_core::routing::Directory;
 use serde::de::DeserializeOwned;
@@ -136,8 +136,25 @@ const MISSED_PK: &str = "MISSED";
 /// Missed requests leave the list after 90 days (the activity history's span).
 const MISSED_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 90);
 
+/// Past chats: one partition per agent, and one for the account (Sales Admins).
+fn past_pk(agent: Option<&AgentId>) -> String {
+    match agent {
+        Some(agent) => format!("PAST#{agent}"),
+        None => "PASTALL".into(),
+    }
+}
+
+/// A past chat, under [`past_pk`] and [`time_sk`] of its end.
+#[derive(Serialize, Deserialize)]
+struct PastItem {
+    pk: String,
+    sk: String,
+    ttl: i64,
+    chat: PastChat,
+}
+
 /// Sorts by time (zero-padded epoch milliseconds), then conversation.
-fn missed_sk(conversation: &ConversationId, at: Timestamp) -> String {
+fn time_sk(conversation: &ConversationId, at: Timestamp) -> String {
     format!("{:015}#{conversation}", at.as_millisecond())
 }
 const CURRENT: &str = "CURRENT";
@@ -583,7 +600,7 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
-        let mut item = key(MISSED_PK.into(), &missed_sk(conversation, at));
+        let mut item = key(MISSED_PK.into(), &time_sk(conversation, at));
         item.insert("conversation".into(), s(conversation.to_string()));
         item.insert("at".into(), s(at.to_string()));
         let expires = at.saturating_add(MISSED_TTL).unwrap_or(at);
@@ -623,11 +640,72 @@ impl ConversationStore for DynamoStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(MISSED_PK.into(), &missed_sk(conversation, at))))
+            .set_key(Some(key(MISSED_PK.into(), &time_sk(conversation, at))))
             .send()
             .await
             .map_err(failed)?;
         Ok(())
+    }
+
+    async fn record_past(&self, chat: &PastChat) -> StoreResult<()> {
+        let ttl = chat
+            .ended_at
+            .saturating_add(PAST_CHATS_KEPT)
+            .unwrap_or(chat.ended_at)
+            .as_second();
+        // Two puts rather than a transaction: each is idempotent, and a chat missing
+        // from one list for a moment is harmless.
+        for pk in [past_pk(Some(&chat.agent)), past_pk(None)] {
+            let item = PastItem {
+                pk,
+                sk: time_sk(&chat.conversation, chat.ended_at),
+                ttl,
+                chat: chat.clone(),
+            };
+            self.put(to_item(&item)?).await?;
+        }
+        Ok(())
+    }
+
+    async fn past_chats(
+        &self,
+        agent: Option<&AgentId>,
+        since: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<PastChat>> {
+        let mut chats = Vec::new();
+        let mut start = None;
+        // Newest first, page by page, until `limit`: an agent's 90 days can be
+        // thousands of chats, and the inbox shows the latest.
+        while chats.len() < limit {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :p AND #sk >= :since")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":p", s(past_pk(agent)))
+                .expression_attribute_values(":since", s(format!("{:015}", since.as_millisecond())))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit - chats.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(failed)?;
+            for item in page.items.unwrap_or_default() {
+                let item: PastItem = from_item(item)?;
+                // DynamoDB deletes expired items late: skip them here.
+                if item.chat.ended_at >= since {
+                    chats.push(item.chat);
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(chats)
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {

@@ -14,8 +14,8 @@ use crate::domain::{AgentId, ConnectionId, Conversation, ConversationId, ManualT
 use crate::ports::{
     AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
     ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, Hub, NewMessage, Notice,
-    Notifier, NotifyError, OfferClaim, Party, Push, PushError, Recipient, RoutingStore, Scheduler,
-    SchedulerError, SessionStore, StoreResult, VisitorSession,
+    Notifier, NotifyError, OfferClaim, Party, PastChat, Push, PushError, Recipient, RoutingStore,
+    Scheduler, SchedulerError, SessionStore, StoreResult, VisitorSession,
 };
 use crate::routing::Directory;
 
@@ -38,6 +38,7 @@ struct Inner {
     toggles: HashMap<AgentId, ManualToggle>,
     subscribers: HashMap<ConversationId, BTreeMap<ConnectionId, Party>>,
     missed: BTreeSet<(Timestamp, ConversationId)>,
+    past: BTreeMap<(Timestamp, ConversationId), PastChat>,
 }
 
 /// The in-memory store: every store port over one mutex-guarded state.
@@ -298,6 +299,33 @@ impl ConversationStore for MemoryStore {
         self.round_trip().await;
         lock(&self.inner).missed.remove(&(at, conversation.clone()));
         Ok(())
+    }
+
+    async fn record_past(&self, chat: &PastChat) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner)
+            .past
+            .insert((chat.ended_at, chat.conversation.clone()), chat.clone());
+        Ok(())
+    }
+
+    async fn past_chats(
+        &self,
+        agent: Option<&AgentId>,
+        since: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<PastChat>> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        Ok(inner
+            .past
+            .values()
+            .rev()
+            .take_while(|chat| chat.ended_at >= since)
+            .filter(|chat| agent.is_none_or(|a| *a == chat.agent))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {

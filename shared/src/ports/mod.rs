@@ -285,6 +285,17 @@ pub trait ConversationStore: Send + Sync {
     -> StoreResult<Vec<(ConversationId, Timestamp)>>;
     /// Takes a request recorded at `at` off the missed list. Harmless twice.
     async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()>;
+    /// Lists a chat that ended with an agent among that agent's past chats and the
+    /// account's, for [`PAST_CHATS_KEPT`]. Harmless twice.
+    async fn record_past(&self, chat: &PastChat) -> StoreResult<()>;
+    /// Past chats that ended at or after `since`, newest first, at most `limit`:
+    /// `agent`'s, or the whole account's for `None`.
+    async fn past_chats(
+        &self,
+        agent: Option<&AgentId>,
+        since: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<PastChat>>;
 
     /// Stores a message once per id with the next sequence number, retrying when
     /// another message got in first.
@@ -461,6 +472,28 @@ impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
     }
+}
+
+/// How long the inbox lists a past chat (PRODUCT.md section 4: 90 days).
+pub const PAST_CHATS_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 90);
+
+/// A chat that ended with an agent, as the inbox lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastChat {
+    /// The chat (its transcript comes with `history`).
+    pub conversation: ConversationId,
+    /// The agent who had it.
+    pub agent: AgentId,
+    /// When it ended.
+    pub ended_at: Timestamp,
+    /// Why.
+    pub reason: crate::domain::EndReason,
+    /// The visitor's name, when known.
+    #[serde(default)]
+    pub visitor_name: Option<String>,
+    /// The visitor's email address, when known.
+    #[serde(default)]
+    pub visitor_email: Option<crate::domain::Email>,
 }
 
 /// Where a notice goes.

@@ -337,6 +337,9 @@ pub enum AgentFrame {
         /// The missed chat.
         conversation: ConversationId,
     },
+    /// The agent's past chats of the last 90 days (a Sales Admin's: the account's),
+    /// newest first; answered with `past_chats`.
+    PastChats,
     /// Answer a missed request by email (the visitor left their address): the text
     /// is emailed to the visitor with the agent's address to reply to, stored in the
     /// conversation's history, and the request leaves the missed list. Answered
@@ -353,7 +356,7 @@ pub enum AgentFrame {
 
 impl AgentFrame {
     /// Every action an agent may send.
-    pub const ACTIONS: [&'static str; 13] = [
+    pub const ACTIONS: [&'static str; 14] = [
         "accept",
         "decline",
         "send_message",
@@ -366,6 +369,7 @@ impl AgentFrame {
         "sync",
         "missed",
         "pick_up",
+        "past_chats",
         "reply_by_email",
     ];
 
@@ -390,6 +394,7 @@ impl AgentFrame {
             AgentFrame::Missed => "missed",
             AgentFrame::PickUp { .. } => "pick_up",
             AgentFrame::ReplyByEmail { .. } => "reply_by_email",
+            AgentFrame::PastChats => "past_chats",
         }
     }
 
@@ -409,7 +414,8 @@ impl AgentFrame {
             AgentFrame::SetAvailability { .. }
             | AgentFrame::Ping
             | AgentFrame::Sync
-            | AgentFrame::Missed => None,
+            | AgentFrame::Missed
+            | AgentFrame::PastChats => None,
         }
     }
 }
@@ -455,6 +461,7 @@ impl TryFrom<RawFrame> for AgentFrame {
             "pick_up" => AgentFrame::PickUp {
                 conversation: f.id("conversation")?,
             },
+            "past_chats" => AgentFrame::PastChats,
             "reply_by_email" => AgentFrame::ReplyByEmail {
                 conversation: f.id("conversation")?,
                 id: f.id("id")?,
@@ -744,6 +751,7 @@ mod tests {
             AgentFrame::Sync,
             AgentFrame::Missed,
             AgentFrame::PickUp { conversation: c() },
+            AgentFrame::PastChats,
             AgentFrame::ReplyByEmail {
                 conversation: c(),
                 id: MessageId::parse("m-2").unwrap(),

@@ -50,6 +50,10 @@ pub struct MissedChat {
     pub reason: EndReason,
 }
 
+/// At most this many past chats go in one `past_chats` frame: about 250 bytes each,
+/// so the frame stays well under API Gateway's 32 KB frame limit.
+pub const PAST_CHATS_SHOWN: usize = 80;
+
 /// Who the visitor is, for the inbox's visitor panel. Every field may be unknown
 /// (`null` on the wire); the inbox shows "-" for those.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +254,14 @@ pub enum ServerFrame {
         conversation: ConversationId,
         /// Messages in `seq` order.
         messages: Vec<Message>,
+        /// The agent's score of the conversation (0-3), if scored.
+        score: Option<u8>,
+    },
+    /// To an agent after `past_chats`: chats that ended with an agent in the last
+    /// 90 days, newest first (at most [`PAST_CHATS_SHOWN`]).
+    PastChats {
+        /// The chats.
+        chats: Vec<crate::ports::PastChat>,
     },
     /// To an agent: the requests nobody took, newest first.
     Missed {
@@ -301,6 +313,7 @@ impl ServerFrame {
             ServerFrame::ChatStarted { .. } => "chat_started",
             ServerFrame::Availability { .. } => "availability",
             ServerFrame::Transcript { .. } => "transcript",
+            ServerFrame::PastChats { .. } => "past_chats",
             ServerFrame::Missed { .. } => "missed",
             ServerFrame::Error { .. } => "error",
             ServerFrame::EmailSent { .. } => "email_sent",
@@ -517,6 +530,17 @@ pub(super) mod tests {
             ServerFrame::Transcript {
                 conversation: conv(),
                 messages: vec![message(1, "Hello")],
+                score: Some(2),
+            },
+            ServerFrame::PastChats {
+                chats: vec![crate::ports::PastChat {
+                    conversation: conv(),
+                    agent: crate::domain::AgentId::parse("ana").unwrap(),
+                    ended_at: "2026-03-02T10:20:00Z".parse().unwrap(),
+                    reason: EndReason::Completed,
+                    visitor_name: Some("Jo".into()),
+                    visitor_email: None,
+                }],
             },
             ServerFrame::Missed {
                 chats: vec![MissedChat {
@@ -644,6 +668,7 @@ pub(super) mod tests {
         let frames = ServerFrame::Transcript {
             conversation: conv(),
             messages: messages.clone(),
+            score: None,
         }
         .fit();
         assert!(frames.len() > 1);

@@ -10,7 +10,7 @@ use crate::domain::{
     INACTIVITY_TIMEOUT, Permission, Sender, TransitionError, next_local_midnight,
 };
 use crate::ports::{DelayedEvent, Party};
-use crate::protocol::{AgentFrame, ServerError, ServerFrame, WithdrawReason};
+use crate::protocol::{AgentFrame, PAST_CHATS_SHOWN, ServerError, ServerFrame, WithdrawReason};
 
 impl Chat {
     pub(super) async fn agent_frame(
@@ -151,16 +151,35 @@ impl Chat {
                 Ok(())
             }
             AgentFrame::History { conversation } => {
-                self.readable_by(agent, &conversation).await?;
+                let conv = self.readable_by(agent, &conversation).await?;
                 let messages = self.ports.store.messages(&conversation).await?;
                 self.send(
                     connection,
                     &ServerFrame::Transcript {
                         conversation,
                         messages,
+                        score: conv.score,
                     },
                 )
                 .await;
+                Ok(())
+            }
+            AgentFrame::PastChats => {
+                let directory = self.ports.store.directory().await?;
+                let sees_all = directory
+                    .agent(agent)
+                    .is_some_and(|a| a.has_permission(Permission::ReadAllConversations));
+                let since = self
+                    .now()
+                    .checked_sub(crate::ports::PAST_CHATS_KEPT)
+                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+                let chats = self
+                    .ports
+                    .store
+                    .past_chats((!sees_all).then_some(agent), since, PAST_CHATS_SHOWN)
+                    .await?;
+                self.send(connection, &ServerFrame::PastChats { chats })
+                    .await;
                 Ok(())
             }
             AgentFrame::Ping => {
@@ -209,7 +228,7 @@ impl Chat {
     ) -> Result<(), ServerError> {
         let conv = self.conversation(conversation).await?;
         let ConversationState::Ended {
-            reason: EndReason::Missed | EndReason::Fallback,
+            reason: reason @ (EndReason::Missed | EndReason::Fallback),
             at: missed_at,
         } = conv.state
         else {
@@ -260,6 +279,7 @@ impl Chat {
             true
         });
         owned.await?;
+        self.record_past(&conv, agent, reason).await;
         self.ports
             .store
             .clear_missed(conversation, missed_at)
@@ -273,6 +293,34 @@ impl Chat {
             tracing::warn!(conversation = %conversation, error = %super::cause_chain(&e), "could not refresh the missed lists");
         }
         Ok(())
+    }
+
+    /// Lists an ended chat among `agent`'s past chats. Best effort: the chat and its
+    /// transcript are stored either way; only the list entry would be missing.
+    pub(super) async fn record_past(
+        &self,
+        conv: &Conversation,
+        agent: &AgentId,
+        reason: EndReason,
+    ) {
+        let visitor = match self.visitor_summary(conv).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(conversation = %conv.id, error = %super::cause_chain(&e), "no visitor details for the past chat");
+                crate::protocol::VisitorSummary::default()
+            }
+        };
+        let past = crate::ports::PastChat {
+            conversation: conv.id.clone(),
+            agent: agent.clone(),
+            ended_at: self.now(),
+            reason,
+            visitor_name: visitor.name,
+            visitor_email: visitor.email,
+        };
+        if let Err(e) = self.ports.store.record_past(&past).await {
+            tracing::warn!(conversation = %conv.id, error = %super::cause_chain(&e), "could not list the past chat");
+        }
     }
 
     /// Tells every agent who may take chats and is online about the missed list

@@ -849,3 +849,63 @@ async fn an_email_reply_that_cannot_be_sent_leaves_the_request_missed() {
         "nothing stored for an email that did not go"
     );
 }
+
+#[tokio::test]
+async fn an_ended_chat_is_listed_in_past_chats_with_its_score_in_the_transcript() {
+    let h = Harness::new();
+    let cleo = h.agent("cleo").await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    h.send(
+        &cleo,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "v1", "text": "hello"}),
+    )
+    .await;
+    h.send(
+        &cleo,
+        json!({"action": "end_session", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &cleo,
+        json!({"action": "score", "conversation": conversation, "score": 3}),
+    )
+    .await;
+    h.frames(&cleo);
+
+    h.send(&cleo, json!({"action": "past_chats"})).await;
+    let past = h.frames(&cleo).remove(0);
+    assert_eq!(past["type"], "past_chats");
+    assert_eq!(past["chats"][0]["conversation"], conversation.as_str());
+    assert_eq!(past["chats"][0]["agent"], "cleo");
+    assert_eq!(past["chats"][0]["reason"], "completed");
+    assert_eq!(past["chats"][0]["visitor_name"], "Jo");
+    assert_eq!(past["chats"][0]["visitor_email"], "jo@small.example");
+    h.send(
+        &cleo,
+        json!({"action": "history", "conversation": conversation}),
+    )
+    .await;
+    let transcript = h.frames(&cleo).remove(0);
+    assert_eq!(transcript["score"], 3);
+    assert_eq!(transcript["messages"][0]["text"], "hello");
+
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    h.send(&ben, json!({"action": "past_chats"})).await;
+    assert_eq!(h.frames(&ben)[0]["chats"], json!([]), "only their own");
+    let ana = h.agent("ana").await;
+    h.frames(&ana);
+    h.send(&ana, json!({"action": "past_chats"})).await;
+    assert_eq!(
+        h.frames(&ana)[0]["chats"][0]["conversation"],
+        conversation.as_str(),
+        "a Sales Admin sees the account's"
+    );
+}

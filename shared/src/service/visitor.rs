@@ -325,6 +325,9 @@ impl Chat {
             }
             .into());
         }
+        if let ConversationState::Live { agent, .. } = &conv.state {
+            self.record_past(conv, agent, reason).await;
+        }
         let ended = ServerFrame::ChatEnded {
             conversation: conv.id.clone(),
             reason,
