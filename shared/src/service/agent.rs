@@ -113,12 +113,7 @@ impl Chat {
                 self.end_conversation(&conv, EndReason::Completed).await
             }
             AgentFrame::SetAvailability { available } => {
-                let directory = self.ports.store.directory().await?;
-                let profile = directory
-                    .agent(agent)
-                    .ok_or_else(|| ServerError::NotFound {
-                        what: format!("agent {agent}"),
-                    })?;
+                let profile = self.profile(agent).await?;
                 let now = self.now();
                 let toggle = crate::domain::ManualToggle {
                     available,
@@ -253,12 +248,7 @@ impl Chat {
                 reason: "the visitor left no email address; pick the request up instead".into(),
             });
         };
-        let directory = self.ports.store.directory().await?;
-        let profile = directory
-            .agent(agent)
-            .ok_or_else(|| ServerError::NotFound {
-                what: format!("agent {agent}"),
-            })?;
+        let profile = self.profile(agent).await?;
         let notice = crate::ports::Notice {
             to: crate::ports::Recipient::Email(to.clone()),
             subject: "Re: your chat request".into(),
@@ -293,6 +283,17 @@ impl Chat {
             tracing::warn!(conversation = %conversation, error = %super::cause_chain(&e), "could not refresh the missed lists");
         }
         Ok(())
+    }
+
+    /// The agent as the directory describes them.
+    async fn profile(&self, agent: &AgentId) -> Result<crate::domain::Agent, ServerError> {
+        let directory = self.ports.store.directory().await?;
+        directory
+            .agent(agent)
+            .cloned()
+            .ok_or_else(|| ServerError::NotFound {
+                what: format!("agent {agent}"),
+            })
     }
 
     /// Lists an ended chat among `agent`'s past chats. Best effort: the chat and its

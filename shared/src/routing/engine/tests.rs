@@ -41,6 +41,17 @@ fn agent(name: &str) -> Agent {
     a
 }
 
+/// The store's missed list holds exactly `ids`.
+async fn assert_missed_list_is(world: &World, ids: &[&ConversationId]) {
+    let missed = world
+        .store
+        .missed_since(Timestamp::UNIX_EPOCH)
+        .await
+        .unwrap();
+    let listed: Vec<&ConversationId> = missed.iter().map(|(id, _)| id).collect();
+    assert_eq!(listed, ids, "the missed list");
+}
+
 struct World {
     store: Arc<MemoryStore>,
     scheduler: Arc<MemoryScheduler>,
@@ -338,16 +349,7 @@ async fn a_visitor_matching_no_custom_rule_gets_the_fallback_message() {
             meeting_link: Some("https://cal.example/sales".into()),
         }
     );
-    let missed = world
-        .store
-        .missed_since(Timestamp::UNIX_EPOCH)
-        .await
-        .unwrap();
-    assert_eq!(
-        missed.iter().map(|(id, _)| id).collect::<Vec<_>>(),
-        vec![&c],
-        "recorded in the missed list"
-    );
+    assert_missed_list_is(&world, &[&c]).await;
 }
 
 #[tokio::test]
@@ -461,16 +463,7 @@ async fn a_declined_offer_goes_to_one_more_agent_of_the_same_pool_then_to_the_fa
         ),
         "{third:?}"
     );
-    let missed = world
-        .store
-        .missed_since(Timestamp::UNIX_EPOCH)
-        .await
-        .unwrap();
-    assert_eq!(
-        missed.iter().map(|(id, _)| id).collect::<Vec<_>>(),
-        vec![&c],
-        "recorded in the missed list"
-    );
+    assert_missed_list_is(&world, &[&c]).await;
     let loads = world.store.agent_loads(&[first, second]).await.unwrap();
     assert!(
         loads.values().all(|n| *n == 0),
