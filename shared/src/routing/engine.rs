@@ -369,6 +369,9 @@ impl Router {
             states: store.agent_states(&live_chat_agents, now).await?,
         };
         let mut cursors: BTreeMap<String, crate::ports::Cursor> = BTreeMap::new();
+        if self.repair(&conv).await? {
+            return Ok(RouteOutcome::NotWaiting);
+        }
 
         for attempt in 1..=self.retry.max_attempts {
             if attempt > 1 {
@@ -498,6 +501,32 @@ impl Router {
         Err(RouteError::Contention {
             attempts: self.retry.max_attempts,
         })
+    }
+
+    /// A routing request that finds its conversation already routed is a delivery
+    /// again of the event (queues deliver at least once), or the retry of a handler
+    /// that died between routing's state write and its follow-up. Re-issues that
+    /// follow-up, which is idempotent: the offer's timeout (a duplicate is a no-op by
+    /// its version) and the missed-list entry (same key). `true` when the
+    /// conversation is not waiting, so there is nothing to route.
+    async fn repair(&self, conv: &crate::domain::Conversation) -> Result<bool, RouteError> {
+        match &conv.state {
+            ConversationState::Waiting { .. } => return Ok(false),
+            ConversationState::Offered { agent, expires_at } => {
+                let event = DelayedEvent::OfferTimeout {
+                    conversation: conv.id.clone(),
+                    agent: agent.clone(),
+                    version: conv.version,
+                };
+                self.ports.scheduler.schedule(event, *expires_at).await?;
+            }
+            ConversationState::Ended {
+                reason: EndReason::Missed | EndReason::Fallback,
+                at,
+            } if conv.assigned.is_none() => store_missed(self, &conv.id, *at).await?,
+            _ => {}
+        }
+        Ok(true)
     }
 
     /// An agent takes a missed request: the conversation goes live with them and
@@ -638,15 +667,26 @@ impl Router {
     }
 
     /// Applies `change` as [`Router::update`] does and, when it took effect, frees
-    /// the capacity the conversation held on `agent`.
+    /// the capacity the conversation held on `agent`. When it did not take effect
+    /// because the conversation is no longer `agent`'s, the capacity is freed too:
+    /// a handler that died between the state write and the release leaves the
+    /// agent holding it, and its retry lands here (releasing is idempotent).
     async fn update_releasing(
         &self,
         conversation: &ConversationId,
         agent: &AgentId,
-        change: impl FnMut(&mut crate::domain::Conversation) -> bool,
+        mut change: impl FnMut(&mut crate::domain::Conversation) -> bool,
     ) -> Result<bool, RouteError> {
-        let changed = self.update(conversation, change).await?.is_some();
-        if changed {
+        let mut seen = None;
+        let changed = self
+            .update(conversation, |c| {
+                seen = Some(c.agent() == Some(agent));
+                change(c)
+            })
+            .await?
+            .is_some();
+        let still_theirs = seen.unwrap_or(false);
+        if changed || !still_theirs {
             self.ports
                 .store
                 .release_capacity(agent, conversation)
@@ -664,9 +704,13 @@ impl Router {
     ) -> Result<bool, RouteError> {
         let now = self.ports.clock.now();
         let mut holder = None;
+        let mut ended_before = None;
         let changed = self
             .update(conversation, |c| {
                 holder = c.agent().cloned();
+                if matches!(c.state, ConversationState::Ended { .. }) {
+                    ended_before = Some(c.clone());
+                }
                 c.end(reason, now).is_ok()
             })
             .await?;
@@ -675,6 +719,16 @@ impl Router {
                 .store
                 .release_capacity(&agent, conversation)
                 .await?;
+        }
+        // Already ended: whoever it was with must not hold it still (a handler that
+        // died between the end and the release is retried into this branch).
+        if let Some(ended) = ended_before {
+            for agent in ended.assigned.iter().chain(&ended.offered_to) {
+                self.ports
+                    .store
+                    .release_capacity(agent, conversation)
+                    .await?;
+            }
         }
         Ok(changed.is_some())
     }

@@ -36,6 +36,7 @@ impl Chat {
                         reason: "this request is no longer missed".into(),
                     });
                 };
+                self.schedule_inactivity_check(&conversation).await?;
                 if !self.router.pick_up(&conversation, agent).await? {
                     return Err(ServerError::Forbidden {
                         reason: "someone took this request already, or you are at your chat limit"
@@ -57,6 +58,7 @@ impl Chat {
                     .await
             }
             AgentFrame::Accept { conversation } => {
+                self.schedule_inactivity_check(&conversation).await?;
                 if !self.router.accept(&conversation, agent).await? {
                     return Err(ServerError::Forbidden {
                         reason: "this offer is no longer open to you".into(),
@@ -345,17 +347,13 @@ impl Chat {
         Ok(())
     }
 
-    /// The chat is now `agent`'s: every tab of theirs subscribes and gets
-    /// `chat_started` with the history, the visitor (when this is still their
-    /// conversation) sees them join, and the inactivity timer starts.
-    async fn agent_joins(
+    /// Schedules the inactivity check of a chat about to go live, before the write
+    /// that makes it live: a handler that dies after that write must not leave a chat
+    /// that can idle forever. A check on a chat that did not go live is a no-op.
+    async fn schedule_inactivity_check(
         &self,
-        me: &Party,
-        agent: &AgentId,
         conversation: &ConversationId,
     ) -> Result<(), ServerError> {
-        let conv = self.conversation(conversation).await?;
-        // The timer first: whatever the pushes below meet, the chat cannot idle forever.
         let check = DelayedEvent::InactivityCheck {
             conversation: conversation.clone(),
         };
@@ -367,7 +365,19 @@ impl Chat {
             .scheduler
             .schedule(check, at)
             .await
-            .map_err(ServerError::internal)?;
+            .map_err(ServerError::internal)
+    }
+
+    /// The chat is now `agent`'s: every tab of theirs subscribes and gets
+    /// `chat_started` with the history, and the visitor (when this is still their
+    /// conversation) sees them join. The inactivity check was scheduled before.
+    async fn agent_joins(
+        &self,
+        me: &Party,
+        agent: &AgentId,
+        conversation: &ConversationId,
+    ) -> Result<(), ServerError> {
+        let conv = self.conversation(conversation).await?;
         for tab in self.ports.store.connections_of(me, self.now()).await? {
             self.ports.store.subscribe(conversation, &tab, me).await?;
         }

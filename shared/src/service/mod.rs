@@ -194,20 +194,34 @@ impl Chat {
     /// expire on their own). When it was a party's last connection, a grace timer
     /// starts: an agent who does not come back loses their chats to other agents; a
     /// waiting visitor who does not come back cancels the request.
+    ///
+    /// The timer is set before the record is removed, so a handler that dies in
+    /// between leaves a timer (a no-op if the party is back), never a party with no
+    /// connection and no timer. A push that finds a connection gone lands here too:
+    /// `$disconnect` is best effort, and may never come.
     pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), ServerError> {
-        let Some(record) = self.ports.store.remove_connection(connection).await? else {
+        let now = self.now();
+        let Some(record) = self.ports.store.connection(connection, now).await? else {
+            self.ports.store.remove_connection(connection).await?;
             return Ok(());
         };
-        if !self
+        let others = self
             .ports
             .store
-            .connections_of(&record.party, self.now())
+            .connections_of(&record.party, now)
             .await?
-            .is_empty()
-        {
-            return Ok(());
+            .into_iter()
+            .any(|c| &c != connection);
+        if !others {
+            self.start_grace(record.party).await?;
         }
-        let event = match record.party {
+        self.ports.store.remove_connection(connection).await?;
+        Ok(())
+    }
+
+    /// Starts the grace timer of a party who has no connection left.
+    async fn start_grace(&self, party: Party) -> Result<(), ServerError> {
+        let event = match party {
             Party::Agent { agent } => DelayedEvent::AgentGrace { agent },
             Party::Visitor { visitor } => DelayedEvent::VisitorGrace { visitor },
         };
@@ -272,7 +286,7 @@ impl Chat {
             match self.ports.push.push(connection, &part.to_json()).await {
                 Ok(Delivery::Delivered) => {}
                 Ok(Delivery::Gone) => {
-                    if let Err(e) = self.ports.store.remove_connection(connection).await {
+                    if let Err(e) = self.disconnect(connection).await {
                         warn!(connection = %connection, error = %cause_chain(&e), "could not forget a gone connection");
                     }
                     return false;

@@ -909,3 +909,26 @@ async fn an_ended_chat_is_listed_in_past_chats_with_its_score_in_the_transcript(
         "a Sales Admin sees the account's"
     );
 }
+
+#[tokio::test]
+async fn an_agent_whose_connection_is_found_gone_loses_the_chat_after_the_grace_without_disconnect()
+{
+    let h = Harness::new();
+    let (ana, visitor, _) = live_chat_with_ana(&h).await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    // The tab died and API Gateway never sent $disconnect: only a push finds out.
+    h.push.close(&ana);
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "v2", "text": "hello?"}),
+    )
+    .await;
+    h.frames(&visitor);
+
+    h.clock.advance(SignedDuration::from_secs(61));
+    h.pump().await;
+
+    assert_eq!(h.types(&visitor), ["agent_left", "waiting"]);
+    assert_eq!(h.types(&ben), ["offer"]);
+}

@@ -725,3 +725,120 @@ async fn the_store_directory_is_what_routing_reads() {
         ["a1", "a2", "a1"]
     );
 }
+
+async fn load_of(world: &World, agent: &AgentId) -> u32 {
+    let loads = world
+        .store
+        .agent_loads(std::slice::from_ref(agent))
+        .await
+        .unwrap();
+    loads.get(agent).copied().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn ending_again_frees_capacity_a_crashed_handler_left_held() {
+    let world = World::new(five_agents()).await;
+    let (c, a, _) = world
+        .offer(&RoutingMode::RoundRobin, &Attributes::new())
+        .await;
+    assert!(world.router.accept(&c, &a).await.unwrap());
+    // The handler wrote the end, then died before releasing the capacity.
+    let mut conv = world.store.conversation(&c).await.unwrap().unwrap();
+    let version = conv.version;
+    conv.end(EndReason::Completed, world.clock.now()).unwrap();
+    world
+        .store
+        .replace_conversation(&conv, version)
+        .await
+        .unwrap();
+    assert_eq!(load_of(&world, &a).await, 1, "the leak");
+
+    let ended = world.router.end(&c, EndReason::Completed).await.unwrap();
+
+    assert!(!ended, "it had ended already");
+    assert_eq!(load_of(&world, &a).await, 0, "the retry released it");
+}
+
+#[tokio::test]
+async fn a_withdrawal_retried_after_a_crash_frees_the_capacity_but_never_a_live_agents() {
+    let world = World::new(five_agents()).await;
+    let (c, a, _) = world
+        .offer(&RoutingMode::RoundRobin, &Attributes::new())
+        .await;
+    // The decline wrote `waiting`, then the handler died before the release.
+    let mut conv = world.store.conversation(&c).await.unwrap().unwrap();
+    let version = conv.version;
+    conv.withdraw_offer(&a, world.clock.now()).unwrap();
+    world
+        .store
+        .replace_conversation(&conv, version)
+        .await
+        .unwrap();
+    assert_eq!(load_of(&world, &a).await, 1, "the leak");
+
+    assert!(!world.router.withdraw(&c, &a, None).await.unwrap());
+    assert_eq!(load_of(&world, &a).await, 0, "the retry released it");
+
+    let (c2, b, _) = world
+        .offer(&RoutingMode::RoundRobin, &Attributes::new())
+        .await;
+    assert!(world.router.accept(&c2, &b).await.unwrap());
+    assert!(!world.router.withdraw(&c2, &b, Some(0)).await.unwrap());
+    assert_eq!(
+        load_of(&world, &b).await,
+        1,
+        "a stale timeout leaves a live chat alone"
+    );
+}
+
+#[tokio::test]
+async fn a_routing_delivered_again_restores_a_lost_offer_timeout_and_missed_entry() {
+    let world = World::new(five_agents()).await;
+    let (c, _, _) = world
+        .offer(&RoutingMode::RoundRobin, &Attributes::new())
+        .await;
+    // The timeout was never scheduled (the handler died right after the claim).
+    world
+        .scheduler
+        .take_due(world.clock.now() + SignedDuration::from_hours(1));
+    assert!(world.scheduler.pending().is_empty());
+
+    let again = world
+        .router
+        .route(&c, &RoutingMode::RoundRobin, &Attributes::new())
+        .await
+        .unwrap();
+
+    assert_eq!(again, RouteOutcome::NotWaiting);
+    assert!(
+        matches!(world.scheduler.pending()[..], [(_, DelayedEvent::OfferTimeout { ref conversation, .. })] if *conversation == c),
+        "{:?}",
+        world.scheduler.pending()
+    );
+
+    // A fallback whose missed-list entry was lost gets it back the same way.
+    let mut dir = five_agents();
+    dir.agents
+        .iter_mut()
+        .for_each(|a| a.set_available(false, monday_ten()));
+    let world = World::new(dir).await;
+    let c = world.waiting_conversation().await;
+    let mode = RoutingMode::RoundRobin;
+    world
+        .router
+        .route(&c, &mode, &Attributes::new())
+        .await
+        .unwrap();
+    let missed = world
+        .store
+        .missed_since(Timestamp::UNIX_EPOCH)
+        .await
+        .unwrap();
+    world.store.clear_missed(&c, missed[0].1).await.unwrap();
+    world
+        .router
+        .route(&c, &mode, &Attributes::new())
+        .await
+        .unwrap();
+    assert_missed_list_is(&world, &[&c]).await;
+}
