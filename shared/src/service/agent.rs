@@ -72,17 +72,21 @@ impl Chat {
                         reason: "this offer is no longer open to you".into(),
                     });
                 }
-                let withdrawn = ServerFrame::OfferWithdrawn {
+                // The next routing first: the pushes below must not stand between
+                // a withdrawn offer and its second attempt.
+                let retry = DelayedEvent::Route {
                     conversation: conversation.clone(),
-                    reason: WithdrawReason::Declined,
                 };
-                self.send_to(&me, &withdrawn).await?;
-                let retry = DelayedEvent::Route { conversation };
                 self.ports
                     .scheduler
                     .schedule(retry, self.now())
                     .await
-                    .map_err(ServerError::internal)
+                    .map_err(ServerError::internal)?;
+                let withdrawn = ServerFrame::OfferWithdrawn {
+                    conversation,
+                    reason: WithdrawReason::Declined,
+                };
+                self.send_to(&me, &withdrawn).await
             }
             AgentFrame::SendMessage {
                 conversation,

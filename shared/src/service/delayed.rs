@@ -29,11 +29,19 @@ impl Chat {
                     .withdraw(&conversation, &agent, Some(version))
                     .await?
                 {
+                    // The second attempt first, then the news to the first agent.
+                    self.route(&conversation).await?;
                     let withdrawn = ServerFrame::OfferWithdrawn {
                         conversation: conversation.clone(),
                         reason: WithdrawReason::TimedOut,
                     };
                     self.send_to(&Party::Agent { agent }, &withdrawn).await?;
+                } else if matches!(
+                    self.conversation(&conversation).await?.state,
+                    ConversationState::Waiting { .. }
+                ) {
+                    // This timeout is being delivered again after its handler died
+                    // between the withdrawal and the routing: route now.
                     self.route(&conversation).await?;
                 }
                 Ok(())

@@ -932,3 +932,58 @@ async fn an_agent_whose_connection_is_found_gone_loses_the_chat_after_the_grace_
     assert_eq!(h.types(&visitor), ["agent_left", "waiting"]);
     assert_eq!(h.types(&ben), ["offer"]);
 }
+
+#[tokio::test]
+async fn a_waiting_visitor_who_reloads_gets_routed_even_if_the_routing_was_never_queued() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    h.frames(&ana);
+    let (_visitor, frames) = h.visitor_reaching_live_chat().await;
+    let token = frames.iter().find(|f| f["type"] == "session").unwrap()["visitor_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The handler set the conversation waiting, then died before queueing its routing.
+    h.scheduler.take_due(h.clock.now());
+    h.pump().await;
+    assert!(h.types(&ana).is_empty(), "nothing routed it");
+
+    let again = h.connect(&[("visitor_token", &token)]).await.unwrap();
+    h.send(&again, json!({"action": "start"})).await;
+    h.pump().await;
+
+    assert_eq!(h.types(&ana), ["offer"]);
+}
+
+#[tokio::test]
+async fn an_offer_timeout_delivered_again_after_a_crash_routes_the_waiting_request() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let ben = h.agent("ben").await;
+    h.visitor_reaching_live_chat().await;
+    h.pump().await;
+    h.frames(&ana);
+    h.frames(&ben);
+    let timeout = h.scheduler.pending().pop().unwrap().1;
+    let DelayedEvent::OfferTimeout {
+        ref conversation,
+        ref agent,
+        ..
+    } = timeout
+    else {
+        panic!("{timeout:?}");
+    };
+    // The timeout handler withdrew the offer, then died before routing again.
+    assert!(
+        h.chat
+            .router()
+            .withdraw(conversation, agent, None)
+            .await
+            .unwrap()
+    );
+
+    h.chat.delayed(timeout.clone()).await.unwrap();
+
+    let other = if agent.as_str() == "ana" { &ben } else { &ana };
+    assert_eq!(h.types(other), ["offer"]);
+}

@@ -200,6 +200,18 @@ impl Chat {
                     .await;
             }
             ConversationState::Waiting { .. } | ConversationState::Offered { .. } => {
+                // A visitor back on a waiting request (a reload) asks for its routing
+                // again: if the handler that set it waiting died before queueing the
+                // routing, this is what gets it routed. A duplicate routing is a
+                // no-op (see `Router::route`).
+                let route = DelayedEvent::Route {
+                    conversation: conv.id.clone(),
+                };
+                self.ports
+                    .scheduler
+                    .schedule(route, now)
+                    .await
+                    .map_err(ServerError::internal)?;
                 self.send(connection, &ServerFrame::Waiting { position: None })
                     .await;
             }
