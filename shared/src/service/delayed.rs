@@ -125,12 +125,16 @@ impl Chat {
             return Ok(());
         };
         let conv = self.conversation(&session.conversation).await?;
-        if matches!(
-            conv.state,
-            ConversationState::Waiting { .. } | ConversationState::Offered { .. }
-        ) {
-            info!(conversation = %conv.id, "the visitor left while waiting: request cancelled");
-            self.end_conversation(&conv, EndReason::Dropped).await?;
+        match conv.state {
+            ConversationState::Waiting { .. } | ConversationState::Offered { .. } => {
+                info!(conversation = %conv.id, "the visitor left while waiting: request cancelled");
+                self.end_conversation(&conv, EndReason::Dropped).await?;
+            }
+            // Delivered again after a handler died between the end and the release.
+            ConversationState::Ended { reason, .. } => {
+                self.router.end(&conv.id, reason).await?;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -203,8 +207,15 @@ impl Chat {
     /// minutes after the last message.
     async fn check_inactivity(&self, conversation: &ConversationId) -> Result<(), ServerError> {
         let conv = self.conversation(conversation).await?;
-        let ConversationState::Live { since, .. } = conv.state else {
-            return Ok(());
+        let since = match conv.state {
+            ConversationState::Live { since, .. } => since,
+            ConversationState::Ended { reason, .. } => {
+                // Ended: make sure its agent holds it no more (a handler that died
+                // between the end and the release left it held; this is its retry).
+                self.router.end(conversation, reason).await?;
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
         let messages = self.ports.store.messages(conversation).await?;
         let last = messages.last().map_or(since, |m| m.at.max(since));

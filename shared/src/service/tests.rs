@@ -987,3 +987,42 @@ async fn an_offer_timeout_delivered_again_after_a_crash_routes_the_waiting_reque
     let other = if agent.as_str() == "ana" { &ben } else { &ana };
     assert_eq!(h.types(other), ["offer"]);
 }
+
+#[tokio::test]
+async fn a_request_whose_routing_was_never_queued_is_routed_by_its_safety_net() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    h.frames(&ana);
+    h.visitor_reaching_live_chat().await;
+    // The handler died after setting the conversation waiting: its routing is lost.
+    h.scheduler.take_due(h.clock.now());
+    h.clock.advance(SignedDuration::from_secs(14));
+    h.pump().await;
+    assert!(h.types(&ana).is_empty());
+
+    h.clock.advance(SignedDuration::from_secs(1));
+    h.pump().await;
+
+    assert_eq!(h.types(&ana), ["offer"]);
+}
+
+#[tokio::test]
+async fn a_late_inactivity_check_frees_capacity_an_ended_chat_left_held() {
+    let h = Harness::new();
+    let (_ana, _visitor, conversation) = live_chat_with_ana(&h).await;
+    let id = ConversationId::parse(conversation).unwrap();
+    let store = &h.chat.ports().store;
+    // Ended by a handler that died before releasing Ana's capacity.
+    let mut conv = store.conversation(&id).await.unwrap().unwrap();
+    let version = conv.version;
+    conv.end(crate::domain::EndReason::Completed, h.clock.now())
+        .unwrap();
+    store.replace_conversation(&conv, version).await.unwrap();
+    let ana = crate::domain::AgentId::parse("ana").unwrap();
+    assert_eq!(store.agent_chats(&ana).await.unwrap(), vec![id.clone()]);
+
+    h.clock.advance(SignedDuration::from_mins(10));
+    h.pump().await;
+
+    assert!(store.agent_chats(&ana).await.unwrap().is_empty());
+}
