@@ -252,6 +252,8 @@ pub fn chat_on(
 
 pub mod conformance;
 
+pub mod sim;
+
 /// DynamoDB Local, when the test command started it (`DYNAMODB_ENDPOINT`).
 pub mod dynamodb {
     use livechat_aws::dynamo::DynamoStore;
