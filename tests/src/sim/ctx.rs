@@ -83,6 +83,8 @@ pub struct Violation {
     pub invariant: &'static str,
     /// What was seen.
     pub detail: String,
+    /// The known core bug it matches (see [`super::KNOWN_BUGS`]), if any.
+    pub known: Option<&'static str>,
 }
 
 /// The shared state of one run.
@@ -214,11 +216,14 @@ impl Ctx {
     /// Records a broken invariant.
     pub fn violate(&self, invariant: &'static str, detail: String) {
         let step = self.step();
-        self.trace(format!("  VIOLATION {invariant}: {detail}"));
+        let known = super::check::known_bug(invariant, &detail);
+        let label = known.map_or(String::new(), |k| format!(" (known bug {k})"));
+        self.trace(format!("  VIOLATION{label} {invariant}: {detail}"));
         lock(&self.violations).push(Violation {
             step,
             invariant,
             detail,
+            known,
         });
     }
 

@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use check::KNOWN_BUGS;
 pub use ctx::{FaultRates, Violation};
 pub use world::START;
 
@@ -57,8 +58,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             steps: 300,
-            visitors: 12,
-            max_batch: 4,
+            visitors: 24,
+            max_batch: 6,
             rates: FaultRates::standard(),
             broken_cursor: false,
             keep_trace: 80,
@@ -96,6 +97,14 @@ pub struct Report {
 }
 
 impl Report {
+    /// Violations that match no known bug.
+    pub fn new_violations(&self) -> Vec<&Violation> {
+        self.violations
+            .iter()
+            .filter(|v| v.known.is_none())
+            .collect()
+    }
+
     /// The failure report: the seed, how to replay it, the violations and the end
     /// of the trace.
     pub fn failure(&self) -> String {
@@ -107,8 +116,11 @@ impl Report {
             self.steps
         );
         for v in self.violations.iter().take(10) {
+            let known = v
+                .known
+                .map_or(String::new(), |k| format!(" (known bug {k})"));
             out.push_str(&format!(
-                "  step {}: {}: {}\n",
+                "  step {}: {}{known}: {}\n",
                 v.step, v.invariant, v.detail
             ));
         }

@@ -419,6 +419,13 @@ impl World {
             self.send(&page.conn, vec![body], calls);
             return;
         }
+        if page.conversation.is_none() {
+            // `start` failed before the session came back: the widget tries again.
+            if self.ctx.chance(0.5) {
+                self.send(&page.conn, vec![self.start_body(i)], calls);
+            }
+            return;
+        }
         let v = &self.visitors[i];
         let conversation = page.conversation.as_ref().map(|c| c.to_string());
         let body = match page.status {
@@ -827,6 +834,14 @@ impl World {
         {
             candidates.push(c);
         }
+        if let Owner::Visitor(i) = owner {
+            for c in self.ctx.conversations() {
+                let mine = self.store.truth().conversation(&c).await.ok().flatten();
+                if mine.is_some_and(|m| m.visitor == self.visitors[i].id) {
+                    candidates.push(c);
+                }
+            }
+        }
         for c in candidates {
             let log = self.store.truth().messages(&c).await.unwrap_or_default();
             if log
@@ -1106,6 +1121,18 @@ impl World {
         }
         self.run(calls).await;
         self.deliver().await;
+    }
+
+    /// Agents with a connection the network dropped and whose `$disconnect` has
+    /// not been sent yet.
+    pub(super) fn agents_dropping(&self) -> BTreeSet<AgentId> {
+        lock(&self.ctx.dropped)
+            .iter()
+            .filter_map(|c| match self.owners.get(c) {
+                Some(Owner::Agent(j)) => Some(self.agents[*j].id.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The agent ids with a live chat shown in an open tab, per conversation rank.
