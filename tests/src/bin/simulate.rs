@@ -102,6 +102,7 @@ fn main() -> ExitCode {
     let mut steps = 0u64;
     let mut calls = 0u64;
     let mut faults: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut offers: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut failed = Vec::new();
     let mut violations: BTreeMap<String, u64> = BTreeMap::new();
     let mut new_violations = 0usize;
@@ -112,6 +113,15 @@ fn main() -> ExitCode {
         calls += report.calls;
         for (kind, n) in &report.faults {
             *faults.entry(kind).or_default() += n;
+        }
+        for (pool, by_agent) in &report.offers {
+            for (agent, n) in by_agent {
+                *offers
+                    .entry(pool.clone())
+                    .or_default()
+                    .entry(agent.clone())
+                    .or_default() += n;
+            }
         }
         if args.trace {
             for line in &report.trace {
@@ -155,6 +165,11 @@ fn main() -> ExitCode {
     println!("faults injected by kind:");
     for (kind, n) in &faults {
         println!("  {kind:<28} {n}");
+    }
+    println!("round-robin offers by pool and agent:");
+    for (pool, by_agent) in &offers {
+        let counts: Vec<String> = by_agent.iter().map(|(a, n)| format!("{a} {n}")).collect();
+        println!("  {pool:<12} {}", counts.join(", "));
     }
     let known: u64 = violations
         .iter()

@@ -119,6 +119,7 @@ impl SimScheduler {
         let mut due = self.inner.take_due(now);
         if self.ctx.faults_on() && due.len() > 1 {
             self.ctx.rng(|r| r.shuffle(&mut due));
+            self.ctx.count_fault("events_reordered");
         }
         due
     }

@@ -216,6 +216,7 @@ impl Ctx {
     /// Records a broken invariant.
     pub fn violate(&self, invariant: &'static str, detail: String) {
         let step = self.step();
+        let detail = self.scrub(&detail);
         let known = super::check::known_bug(invariant, &detail);
         let label = known.map_or(String::new(), |k| format!(" (known bug {k})"));
         self.trace(format!("  VIOLATION{label} {invariant}: {detail}"));
@@ -251,6 +252,35 @@ impl Ctx {
             .collect();
         all.sort();
         all.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// `text` with every ULID-like word (ids the core draws at random) replaced:
+    /// a known conversation by its alias, anything else by `<ulid>`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            if word.len() == 26 && word.chars().all(|c| c.is_ascii_alphanumeric()) {
+                let known = lock(&self.aliases)
+                    .iter()
+                    .find(|(c, _)| c.as_str() == word)
+                    .map(|(_, a)| a.clone());
+                out.push_str(&known.unwrap_or_else(|| "<ulid>".into()));
+            } else {
+                out.push_str(word);
+            }
+            word.clear();
+        };
+        for c in text.chars() {
+            if c.is_ascii_alphanumeric() {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out
     }
 
     /// The creation rank of a conversation, for orders that must not depend on its

@@ -94,6 +94,27 @@ pub struct Report {
     pub trace_lines: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// The `simulate` flags that replay this run's configuration.
+    pub flags: String,
+}
+
+impl Config {
+    /// The `simulate` flags that give this configuration.
+    pub fn flags(&self) -> String {
+        let standard = FaultRates::standard();
+        let scale = self.rates.throttle / standard.throttle;
+        let mut flags = format!(
+            "--steps {} --visitors {} --batch {}",
+            self.steps, self.visitors, self.max_batch
+        );
+        if FaultRates::scaled(standard, scale) == self.rates && scale != 1.0 {
+            flags.push_str(&format!(" --faults {scale}"));
+        }
+        if self.broken_cursor {
+            flags.push_str(" --broken-cursor");
+        }
+        flags
+    }
 }
 
 impl Report {
@@ -109,11 +130,11 @@ impl Report {
     /// of the trace.
     pub fn failure(&self) -> String {
         let mut out = format!(
-            "seed {} broke {} invariant(s); replay with: cargo run --release -p livechat-tests --bin simulate -- --seed {} --steps {} --trace\n",
+            "seed {} broke {} invariant(s); replay with: cargo run --release -p livechat-tests --bin simulate -- --seed {} {} --trace\n",
             self.seed,
             self.violations.len(),
             self.seed,
-            self.steps
+            self.flags
         );
         for v in self.violations.iter().take(10) {
             let known = v
@@ -182,5 +203,6 @@ pub fn run(seed: u64, config: &Config) -> Report {
         trace_hash: ctx.trace_hash(),
         trace_lines: ctx.trace_len(),
         elapsed: started.elapsed(),
+        flags: config.flags(),
     }
 }

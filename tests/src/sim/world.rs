@@ -1046,7 +1046,7 @@ impl World {
                 "message {} #{} {}",
                 c(conversation),
                 message.seq,
-                message.id
+                self.ctx.scrub(message.id.as_str())
             ),
             ServerFrame::History { messages } => format!("history x{}", messages.len()),
             ServerFrame::Typing { .. } | ServerFrame::Pong => return,
@@ -1079,8 +1079,10 @@ impl World {
                     .collect::<Vec<_>>()
                     .join(",")
             ),
-            ServerFrame::Error { code, message } => format!("error {code:?}: {message}"),
-            ServerFrame::Ack { id } => format!("ack {id}"),
+            ServerFrame::Error { code, message } => {
+                format!("error {code:?}: {}", self.ctx.scrub(message))
+            }
+            ServerFrame::Ack { id } => format!("ack {}", self.ctx.scrub(id.as_str())),
             other => other.kind().to_string(),
         };
         self.ctx
