@@ -103,6 +103,7 @@ fn main() -> ExitCode {
     let mut calls = 0u64;
     let mut faults: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut offers: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut digest: u64 = 0;
     let mut failed = Vec::new();
     let mut violations: BTreeMap<String, u64> = BTreeMap::new();
     let mut new_violations = 0usize;
@@ -111,6 +112,7 @@ fn main() -> ExitCode {
         let report = run(seed, &args.config);
         steps += report.steps;
         calls += report.calls;
+        digest = digest.rotate_left(5) ^ report.trace_hash;
         for (kind, n) in &report.faults {
             *faults.entry(kind).or_default() += n;
         }
@@ -162,6 +164,7 @@ fn main() -> ExitCode {
         steps as f64 / secs,
         calls as f64 / secs,
     );
+    println!("trace digest: {digest:016x} (equal on every run of the same seeds and flags)");
     println!("faults injected by kind:");
     for (kind, n) in &faults {
         println!("  {kind:<28} {n}");
