@@ -119,5 +119,5 @@ fn b2_an_agent_whose_connection_vanished_loses_their_chats_after_the_grace() {
 #[test]
 #[ignore = "core bug B3 (docs/simulation.md): a handler dying between a conversation write and the capacity release leaks capacity"]
 fn b3_an_agent_never_keeps_capacity_for_a_chat_that_is_not_theirs() {
-    replays_without("B3", 1);
+    replays_without("B3", 3);
 }

@@ -4,7 +4,8 @@
 //! After every step (all handler calls of the step have returned):
 //! - `agent_limit`: no agent holds, or ever held, more chats than their limit;
 //! - `one_agent_per_chat`: an offered or live chat is held by the one agent its
-//!   state names (the claim took that agent's capacity);
+//!   state names (the claim took that agent's capacity), and an agent told a chat
+//!   is theirs (`chat_started`) is the one it is with;
 //! - `capacity_leak`: no agent holds capacity for a chat that does not name them;
 //! - `actionable`: every conversation is in a state someone can act on: waiting
 //!   with a routing request queued; offered with its offer timeout queued; live

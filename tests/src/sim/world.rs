@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use livechat_core::auth::{AgentTokenIssuer, AgentVerifier, VisitorTokens};
-use livechat_core::dialog::CardView;
+use livechat_core::dialog::{CardView, FieldType};
 use livechat_core::domain::{
     Agent, AgentId, ChatLimit, ConnectionId, ConversationId, Email, Message, TeamId, VisitorId,
 };
@@ -267,10 +267,7 @@ impl World {
     /// Closes a connection as the browser or the network does; API Gateway's
     /// `$disconnect` may be lost.
     fn close(&mut self, conn: &ConnectionId, calls: &mut Vec<Call>) {
-        self.push.take(conn);
-        self.push.close(conn);
-        self.owners.remove(conn);
-        self.opened.remove(conn);
+        self.forget(conn);
         let who = conn.to_string();
         if self
             .ctx
@@ -330,6 +327,14 @@ impl World {
     }
 
     fn drop_connection(&mut self, conn: &ConnectionId, calls: &mut Vec<Call>) {
+        if self.owners.contains_key(conn) {
+            self.ctx.trace(format!("  {} dropped", self.who(conn)));
+            self.close(conn, calls);
+        }
+    }
+
+    /// The client of `conn` loses its page or tab; `false` if it had none.
+    fn forget(&mut self, conn: &ConnectionId) -> bool {
         match self.owners.get(conn).copied() {
             Some(Owner::Visitor(i)) => {
                 if self.visitors[i]
@@ -341,10 +346,13 @@ impl World {
                 }
             }
             Some(Owner::Agent(j)) => self.agents[j].tabs.retain(|t| &t.conn != conn),
-            None => return,
+            None => return false,
         }
-        self.ctx.trace(format!("  {} dropped", self.who(conn)));
-        self.close(conn, calls);
+        self.push.take(conn);
+        self.push.close(conn);
+        self.owners.remove(conn);
+        self.opened.remove(conn);
+        true
     }
 
     fn expire_connections(&mut self, calls: &mut Vec<Call>) {
@@ -439,10 +447,12 @@ impl World {
                     Some(json!({"action": "answer", "card": card, "answer": answer}))
                 }
                 Some(CardView::Capture { card, field, .. }) => {
-                    let value = match (format!("{field:?}").as_str(), v.persona) {
-                        ("Email", _) if self.ctx.chance(0.1) => "not-an-email".to_string(),
-                        ("Email", Persona::Customer) => format!("{}@bigcustomer.example", v.name),
-                        ("Email", _) => format!("{}@small.example", v.name),
+                    let value = match (field, v.persona) {
+                        (FieldType::Email, _) if self.ctx.chance(0.1) => "not-an-email".to_string(),
+                        (FieldType::Email, Persona::Customer) => {
+                            format!("{}@bigcustomer.example", v.name)
+                        }
+                        (FieldType::Email, _) => format!("{}@small.example", v.name),
                         _ => format!("Name{}", v.name),
                     };
                     Some(json!({"action": "submit", "card": card, "value": value}))
@@ -705,14 +715,14 @@ impl World {
         }
         self.store.forget_tasks();
         outcomes.sort_by_key(|(n, _)| *n);
-        let mut closes = Vec::new();
         for (_, outcome) in outcomes {
             match outcome {
                 Outcome::Done => {}
                 Outcome::Refused(conn) => {
+                    // The connection never opened: API Gateway sends no `$disconnect`.
                     self.ctx
                         .trace(format!("  $connect of {} refused", self.who(&conn)));
-                    self.drop_connection(&conn, &mut closes);
+                    self.forget(&conn);
                 }
                 Outcome::EventFailed(event) => {
                     self.ctx.count_fault("event_redelivered");
@@ -724,8 +734,6 @@ impl World {
                 }
             }
         }
-        // A refused connection never existed for API Gateway: no `$disconnect`.
-        drop(closes);
     }
 
     /// Shows every open page and tab the frames pushed to it.
@@ -972,6 +980,7 @@ impl World {
                 for m in messages {
                     self.check_shown(conn, m).await;
                 }
+                self.check_started(j, conn, conversation).await;
                 let rank = self.ctx.rank(conversation);
                 if let Some(tab) = self.tab(j, conn) {
                     tab.offers.remove(&rank);
@@ -1027,6 +1036,32 @@ impl World {
                 "agents_get_inbox_frames",
                 format!("{} got a widget frame: {}", self.who(conn), other.kind()),
             ),
+        }
+    }
+
+    /// An agent told a chat is theirs: within one step (the clock stands still) no
+    /// other agent can have it, since it only moves on after a grace period.
+    async fn check_started(&self, j: usize, conn: &ConnectionId, conversation: &ConversationId) {
+        let me = &self.agents[j].id;
+        let conv = self
+            .store
+            .truth()
+            .conversation(conversation)
+            .await
+            .ok()
+            .flatten();
+        if let Some(other) = conv.as_ref().and_then(|c| c.agent())
+            && other != me
+        {
+            self.ctx.violate(
+                "one_agent_per_chat",
+                format!(
+                    "{} was told {} is theirs, but it is {} with {other}",
+                    self.who(conn),
+                    self.ctx.alias(conversation),
+                    conv.as_ref().map_or("gone", |c| c.state.name())
+                ),
+            );
         }
     }
 
@@ -1137,7 +1172,7 @@ impl World {
             .collect()
     }
 
-    /// The agent ids with a live chat shown in an open tab, per conversation rank.
+    /// The open inbox tabs of `agent`.
     pub(super) fn shown_live(&self, agent: &AgentId) -> Vec<&Tab> {
         self.agents
             .iter()
