@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use livechat_core::auth::{AgentTokenIssuer, AgentVerifier, VisitorTokens};
+use livechat_core::auth::{AgentTokenIssuer, VisitorTokens};
 use livechat_core::dialog::{CardView, FieldType};
 use livechat_core::domain::{
     Agent, AgentId, ChatLimit, ConnectionId, ConversationId, Email, Message, TeamId, VisitorId,
@@ -122,18 +122,15 @@ pub struct World {
     agent_tokens: AgentTokenIssuer,
 }
 
-fn secret_tokens() -> (VisitorTokens, AgentTokenIssuer, AgentVerifier) {
-    let issuer = livechat_gateway::LOCAL_ISSUER;
+fn tokens() -> (VisitorTokens, AgentTokenIssuer) {
     (
-        VisitorTokens::new(livechat_gateway::LOCAL_VISITOR_SECRET.as_bytes(), issuer),
+        VisitorTokens::new(
+            livechat_gateway::LOCAL_VISITOR_SECRET.as_bytes(),
+            livechat_gateway::LOCAL_ISSUER,
+        ),
         AgentTokenIssuer::hs256(
             livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
-            issuer,
-            livechat_gateway::LOCAL_AUDIENCE,
-        ),
-        AgentVerifier::hs256(
-            livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
-            issuer,
+            livechat_gateway::LOCAL_ISSUER,
             livechat_gateway::LOCAL_AUDIENCE,
         ),
     )
@@ -161,16 +158,8 @@ impl World {
             notifier: Arc::new(MemoryNotifier::new()),
         };
         let dialog = livechat_core::demo::dialog(&directory).expect("the demo dialog validates");
-        let (visitor_tokens, agent_tokens, verifier) = secret_tokens();
-        let chat = Chat::new(
-            ports,
-            dialog,
-            verifier,
-            VisitorTokens::new(
-                livechat_gateway::LOCAL_VISITOR_SECRET.as_bytes(),
-                livechat_gateway::LOCAL_ISSUER,
-            ),
-        );
+        let (visitor_tokens, agent_tokens) = tokens();
+        let chat = crate::chat_with(ports, dialog);
         let visitors = (1..=config.visitors)
             .map(|i| Visitor {
                 id: VisitorId::parse(format!("visitor-{i:03}")).expect("valid id"),
