@@ -222,7 +222,6 @@ pub fn chat_on(
     Arc<MemoryPush>,
     Arc<MemoryScheduler>,
 ) {
-    use livechat_core::auth::{AgentVerifier, VisitorTokens};
     let directory = livechat_core::demo::directory().expect("demo directory");
     let dialog = livechat_core::demo::dialog(&directory).expect("demo dialog");
     let push = Arc::new(MemoryPush::new());
@@ -234,12 +233,24 @@ pub fn chat_on(
         clock: Arc::new(livechat_core::ports::SystemClock),
         notifier: Arc::new(MemoryNotifier::new()),
     };
-    let secret = livechat_gateway::LOCAL_AGENT_SECRET.as_bytes();
-    let chat = livechat_core::service::Chat::new(
+    (chat_with(ports, dialog), push, scheduler)
+}
+
+/// A chat over `ports` showing `dialog`, with the local gateway's token keys (tokens
+/// from [`livechat_core::auth::AgentTokenIssuer`] with
+/// [`livechat_gateway::LOCAL_AGENT_SECRET`] and from
+/// [`livechat_core::auth::VisitorTokens`] with
+/// [`livechat_gateway::LOCAL_VISITOR_SECRET`] verify).
+pub fn chat_with(
+    ports: Ports,
+    dialog: livechat_core::dialog::ValidDialog,
+) -> livechat_core::service::Chat {
+    use livechat_core::auth::{AgentVerifier, VisitorTokens};
+    livechat_core::service::Chat::new(
         ports,
         dialog,
         AgentVerifier::hs256(
-            secret,
+            livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
             livechat_gateway::LOCAL_ISSUER,
             livechat_gateway::LOCAL_AUDIENCE,
         ),
@@ -247,11 +258,12 @@ pub fn chat_on(
             livechat_gateway::LOCAL_VISITOR_SECRET.as_bytes(),
             livechat_gateway::LOCAL_ISSUER,
         ),
-    );
-    (chat, push, scheduler)
+    )
 }
 
 pub mod conformance;
+
+pub mod sim;
 
 /// DynamoDB Local, when the test command started it (`DYNAMODB_ENDPOINT`).
 pub mod dynamodb {

@@ -1,0 +1,279 @@
+//! The invariants, read from the store itself (not through the faults) and from
+//! what each person's screen shows.
+//!
+//! After every step (all handler calls of the step have returned):
+//! - `agent_limit`: no agent holds, or ever held, more chats than their limit;
+//! - `one_agent_per_chat`: an offered or live chat is held by the one agent its
+//!   state names (the claim took that agent's capacity), and an agent told a chat
+//!   is theirs (`chat_started`) is the one it is with;
+//! - `capacity_leak`: no agent holds capacity for a chat that does not name them;
+//! - `actionable`: every conversation is in a state someone can act on: waiting
+//!   with a routing request queued; offered with its offer timeout queued; live
+//!   with its inactivity check queued and its agent connected or their grace
+//!   timer queued; ended, and on the missed list when nobody took it;
+//! - checked as frames arrive: `messages_match_the_store` (every message shown is
+//!   the stored one with that number, so nobody is shown a message out of order or
+//!   twice under one number), `visitors_see_only_their_chats`,
+//!   `acked_messages_are_stored`, and, as each round-robin claim lands,
+//!   `round_robin_fair`.
+//!
+//! At the end, after every client resynced: `acked_messages_reach_the_other_side`:
+//! each live chat's visitor page and agent tabs show exactly the stored messages,
+//! 1, 2, 3... with nothing missing, and every acknowledged message is stored.
+
+use std::collections::BTreeSet;
+
+use livechat_core::domain::{ConversationId, ConversationState, EndReason};
+use livechat_core::memory::MemoryStore;
+use livechat_core::ports::{ConnectionStore, ConversationStore, DelayedEvent, Party, RoutingStore};
+
+use super::ctx::lock;
+use super::world::World;
+
+/// Core bugs the simulation found and reported, not fixed yet: a violation that
+/// matches one (its invariant and a phrase of its detail) is counted apart, so that
+/// every run still fails on anything new. Remove an entry once its bug is fixed;
+/// `tests/tests/simulation.rs` replays a seed of each.
+pub const KNOWN_BUGS: &[(&str, &str, &str)] = &[
+    // A handler that dies between a state write and its follow-up (the queued
+    // routing request, offer timeout or inactivity check, or the missed-list
+    // entry) leaves the conversation with nothing to move it on.
+    ("B1", "actionable", "waits with no routing request queued"),
+    ("B1", "actionable", "with no offer timeout queued"),
+    ("B1", "actionable", "with no inactivity check queued"),
+    ("B1", "actionable", "but not on the missed list"),
+    // A push that finds an agent's connection gone forgets the connection, so the
+    // `$disconnect` that follows (if any) starts no grace timer.
+    (
+        "B2",
+        "actionable",
+        "who has no connection and no grace timer queued",
+    ),
+    // A handler that dies between a conversation write and the capacity release.
+    ("B3", "capacity_leak", ""),
+];
+
+/// The known bug a violation matches, if any.
+pub fn known_bug(invariant: &str, detail: &str) -> Option<&'static str> {
+    KNOWN_BUGS
+        .iter()
+        .find(|(_, i, phrase)| *i == invariant && detail.contains(phrase))
+        .map(|(id, _, _)| *id)
+}
+
+fn once(world: &World, key: String) -> bool {
+    lock(&world.reported).insert(key)
+}
+
+/// The conversations created so far, in creation order.
+async fn conversations(world: &World) -> Vec<livechat_core::domain::Conversation> {
+    let mut out = Vec::new();
+    for id in world.ctx.conversations() {
+        if let Ok(Some(c)) = world.store.truth().conversation(&id).await {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The invariants that hold between steps.
+pub async fn after_step(world: &World) {
+    let truth: &MemoryStore = world.store.truth();
+    let now = world.now();
+    let pending: Vec<DelayedEvent> = world
+        .scheduler
+        .pending()
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
+    let queued = |wanted: &dyn Fn(&DelayedEvent) -> bool| pending.iter().any(wanted);
+    let missed: BTreeSet<ConversationId> = truth
+        .missed_since(jiff::Timestamp::UNIX_EPOCH)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+
+    // A connection the network just dropped gets its `$disconnect` next step.
+    let dropping = world.agents_dropping();
+    let mut held = Vec::new();
+    for agent in &world.directory.agents {
+        let chats = truth.agent_chats(&agent.id).await.unwrap_or_default();
+        let limit = agent.chat_limit.get();
+        let peak = truth.peak_load(&agent.id);
+        if (chats.len() as u32 > limit || peak > limit)
+            && once(world, format!("limit {}", agent.id))
+        {
+            world.ctx.violate(
+                "agent_limit",
+                format!(
+                    "{} holds {} chats (peak {peak}), limit {limit}",
+                    agent.id,
+                    chats.len()
+                ),
+            );
+        }
+        held.push((agent.id.clone(), chats));
+    }
+
+    for conv in conversations(world).await {
+        let c = world.ctx.alias(&conv.id);
+        let holders: Vec<_> = held
+            .iter()
+            .filter(|(_, chats)| chats.contains(&conv.id))
+            .map(|(a, _)| a.clone())
+            .collect();
+        let named = conv.agent();
+        if let Some(agent) = named
+            && !holders.contains(agent)
+            && once(world, format!("unheld {c} {agent}"))
+        {
+            world.ctx.violate(
+                "one_agent_per_chat",
+                format!(
+                    "{c} is {} with {agent}, who does not hold it (holders: {holders:?})",
+                    conv.state.name()
+                ),
+            );
+        }
+        for holder in holders.iter().filter(|h| Some(*h) != named) {
+            if once(world, format!("leak {c} {holder}")) {
+                world.ctx.violate(
+                    "capacity_leak",
+                    format!(
+                        "{holder} still holds {c}, which is {}{}",
+                        conv.state.name(),
+                        named.map_or(String::new(), |a| format!(" with {a}"))
+                    ),
+                );
+            }
+        }
+        let problem = match &conv.state {
+            ConversationState::Bot => None,
+            ConversationState::Waiting { .. } => (!queued(
+                &|e| matches!(e, DelayedEvent::Route { conversation } if *conversation == conv.id),
+            ))
+            .then(|| "waits with no routing request queued".to_string()),
+            ConversationState::Offered { agent, .. } => (!queued(&|e| {
+                matches!(e, DelayedEvent::OfferTimeout { conversation, agent: to, version }
+                    if *conversation == conv.id && to == agent && *version == conv.version)
+            }))
+            .then(|| format!("offered to {agent} with no offer timeout queued")),
+            ConversationState::Live { agent, .. } => {
+                let checked = queued(
+                    &|e| matches!(e, DelayedEvent::InactivityCheck { conversation } if *conversation == conv.id),
+                );
+                let party = Party::Agent {
+                    agent: agent.clone(),
+                };
+                let connected = !truth
+                    .connections_of(&party, now)
+                    .await
+                    .unwrap_or_default()
+                    .is_empty();
+                let grace = dropping.contains(agent)
+                    || queued(
+                        &|e| matches!(e, DelayedEvent::AgentGrace { agent: a } if a == agent),
+                    );
+                if !checked {
+                    Some(format!("live with {agent} with no inactivity check queued"))
+                } else if !connected && !grace {
+                    Some(format!(
+                        "live with {agent}, who has no connection and no grace timer queued"
+                    ))
+                } else {
+                    None
+                }
+            }
+            ConversationState::Ended { reason, .. } => {
+                let unanswered = matches!(reason, EndReason::Missed | EndReason::Fallback);
+                (unanswered && !missed.contains(&conv.id))
+                    .then(|| format!("ended {reason:?} but not on the missed list"))
+            }
+        };
+        if let Some(problem) = problem
+            && once(world, format!("actionable {c} {}", conv.state.name()))
+        {
+            world.ctx.violate("actionable", format!("{c} {problem}"));
+        }
+    }
+}
+
+/// The invariants checked once the run settled.
+pub async fn at_end(world: &World) {
+    after_step(world).await;
+    let truth = world.store.truth();
+    for ack in &world.acked {
+        let log = truth.messages(&ack.conversation).await.unwrap_or_default();
+        if !log.iter().any(|m| m.id.as_str() == ack.id) {
+            world.ctx.violate(
+                "acked_messages_reach_the_other_side",
+                format!(
+                    "{} was acknowledged in {} and is not stored",
+                    ack.id,
+                    world.ctx.alias(&ack.conversation)
+                ),
+            );
+        }
+    }
+    for conv in conversations(world).await {
+        let ConversationState::Live { agent, .. } = &conv.state else {
+            continue;
+        };
+        let c = world.ctx.alias(&conv.id);
+        let log: Vec<String> = truth
+            .messages(&conv.id)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|m| format!("#{} {}", m.seq, m.id))
+            .collect();
+        let shown = |messages: &std::collections::BTreeMap<u64, livechat_core::domain::Message>| {
+            messages
+                .values()
+                .map(|m| format!("#{} {}", m.seq, m.id))
+                .collect::<Vec<_>>()
+        };
+        for v in &world.visitors {
+            let Some(page) = &v.page else { continue };
+            if page.conversation.as_ref() != Some(&conv.id) {
+                continue;
+            }
+            let seen = shown(&page.view.messages);
+            if seen != log {
+                world.ctx.violate(
+                    "acked_messages_reach_the_other_side",
+                    format!(
+                        "{c}: {}'s page shows {seen:?}, the store holds {log:?}",
+                        v.name
+                    ),
+                );
+            }
+        }
+        let rank = world.ctx.rank(&conv.id);
+        for tab in world.shown_live(agent) {
+            match tab.live.get(&rank) {
+                Some((_, view)) => {
+                    let seen = shown(&view.messages);
+                    if seen != log {
+                        world.ctx.violate(
+                            "acked_messages_reach_the_other_side",
+                            format!(
+                                "{c}: {agent}'s tab {} shows {seen:?}, the store holds {log:?}",
+                                tab.conn
+                            ),
+                        );
+                    }
+                }
+                None => world.ctx.violate(
+                    "acked_messages_reach_the_other_side",
+                    format!(
+                        "{c} is live with {agent}, whose tab {} does not show it",
+                        tab.conn
+                    ),
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,461 @@
+//! The store the real handlers run on: [`MemoryStore`] behind a wrapper that
+//! - yields a seeded number of times before each call, as a network round trip
+//!   would, so that concurrent handlers interleave between a read and the write
+//!   that depends on it (the single-threaded runtime makes that order the seed's);
+//! - injects faults: throttling, conditional writes that lose, and crashes right
+//!   after a write took effect;
+//! - lists ids in creation order where the memory store would order them by their
+//!   random ULIDs, so that a seed's run does not depend on them;
+//! - checks each round-robin claim as it lands: the agent offered must be the next
+//!   candidate after the pool's cursor, as the claiming router saw the agents;
+//! - and, for the simulator's self-test only, can write the round-robin cursor
+//!   without its condition (a deliberately broken store).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use livechat_core::domain::{
+    AgentId, ConnectionId, Conversation, ConversationId, ManualToggle, Message, Permission,
+    RuleTarget, TeamId, VisitorId,
+};
+use livechat_core::memory::{ManualClock, MemoryStore};
+use livechat_core::ports::{
+    AgentState, AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
+    ConversationStore, Cursor, DirectoryStore, Hub, NewMessage, OfferClaim, Party, RoutingStore,
+    SessionStore, StoreError, StoreResult, VisitorSession,
+};
+use livechat_core::routing::{ALL_AGENTS_POOL, Directory, next_in_rotation};
+
+use super::ctx::{Ctx, lock};
+
+/// What one handler task last read of the agents: the facts its router decided on.
+#[derive(Default, Clone)]
+struct Seen {
+    directory: Option<Directory>,
+    states: BTreeMap<AgentId, AgentState>,
+}
+
+/// [`MemoryStore`] with faults, seeded interleaving and the round-robin check.
+pub struct SimStore {
+    inner: MemoryStore,
+    ctx: Arc<Ctx>,
+    clock: Arc<ManualClock>,
+    broken_cursor: bool,
+    seen: Mutex<HashMap<tokio::task::Id, Seen>>,
+    offers: Mutex<BTreeMap<String, BTreeMap<AgentId, u64>>>,
+}
+
+fn crashed() -> StoreError {
+    StoreError::Unavailable("simulated crash after the write took effect".into())
+}
+
+impl SimStore {
+    /// A store holding `directory`. `broken_cursor` makes round-robin claims ignore
+    /// the cursor's version (the self-test's deliberate bug).
+    pub fn new(
+        directory: Directory,
+        ctx: Arc<Ctx>,
+        clock: Arc<ManualClock>,
+        broken_cursor: bool,
+    ) -> Self {
+        Self {
+            inner: MemoryStore::with_directory(directory),
+            ctx,
+            clock,
+            broken_cursor,
+            seen: Mutex::new(HashMap::new()),
+            offers: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The store without faults, for the invariant checks.
+    pub fn truth(&self) -> &MemoryStore {
+        &self.inner
+    }
+
+    /// Round-robin offers claimed so far, per pool and agent.
+    pub fn offers_by_pool(&self) -> BTreeMap<String, BTreeMap<AgentId, u64>> {
+        lock(&self.offers).clone()
+    }
+
+    /// Forgets what finished tasks read.
+    pub fn forget_tasks(&self) {
+        lock(&self.seen).clear();
+    }
+
+    /// A round trip: yields 0 to 2 times, then maybe throttles.
+    async fn call(&self, op: &'static str) -> StoreResult<()> {
+        let yields = self.ctx.rng(|r| r.u8(0..3));
+        for _ in 0..yields {
+            tokio::task::yield_now().await;
+        }
+        if self
+            .ctx
+            .inject("store_throttled", self.ctx.rates.throttle, || {
+                op.to_string()
+            })
+        {
+            return Err(StoreError::Throttled);
+        }
+        Ok(())
+    }
+
+    fn conflict(&self, op: &'static str) -> bool {
+        self.ctx
+            .inject("cas_conflict", self.ctx.rates.conflict, || op.to_string())
+    }
+
+    /// After a write took effect: maybe the handler dies here.
+    fn crash(&self, op: &'static str) -> StoreResult<()> {
+        if self.ctx.inject(
+            "crash_after_write",
+            self.ctx.rates.crash_after_write,
+            || op.to_string(),
+        ) {
+            return Err(crashed());
+        }
+        Ok(())
+    }
+
+    fn remember(&self, f: impl FnOnce(&mut Seen)) {
+        if let Some(id) = tokio::task::try_id() {
+            f(lock(&self.seen).entry(id).or_default());
+        }
+    }
+
+    /// Checks a round-robin claim that just landed: `before` is the pool's cursor
+    /// when it did, the claim's agent must be the rotation's next candidate after it
+    /// as the claiming task saw the agents.
+    fn check_rotation(&self, claim: &OfferClaim, pool: &str, before: &Cursor) {
+        let seen = tokio::task::try_id()
+            .and_then(|id| lock(&self.seen).get(&id).cloned())
+            .unwrap_or_default();
+        let Some(directory) = seen.directory else {
+            return;
+        };
+        let order = pool_order(&directory, pool);
+        let now = self.clock.now();
+        let earlier: &[AgentId] = claim
+            .conversation
+            .offered_to
+            .split_last()
+            .map_or(&[], |(_, rest)| rest);
+        let candidates: BTreeSet<&AgentId> = order
+            .iter()
+            .filter(|a| {
+                directory.agent(a).is_some_and(|p| {
+                    p.has_permission(Permission::LiveChat)
+                        && p.is_available(now)
+                        && seen
+                            .states
+                            .get(*a)
+                            .is_some_and(|s| s.online && s.load < p.chat_limit.get())
+                })
+            })
+            .filter(|a| !earlier.contains(a))
+            .collect();
+        let expected = next_in_rotation(&order, before.last.as_ref(), &candidates);
+        *lock(&self.offers)
+            .entry(pool.to_string())
+            .or_default()
+            .entry(claim.agent.clone())
+            .or_default() += 1;
+        if expected != Some(&claim.agent) {
+            self.ctx.violate(
+                "round_robin_fair",
+                format!(
+                    "pool {pool}: {} was offered {}, but after the cursor at {} (version {}) the next candidate was {}",
+                    claim.agent,
+                    self.ctx.alias(&claim.conversation.id),
+                    before.last.as_ref().map_or("nobody".into(), |a| a.to_string()),
+                    before.version,
+                    expected.map_or("nobody".into(), |a| a.to_string()),
+                ),
+            );
+        }
+    }
+}
+
+/// The agents of a round-robin pool, in rotation order, as the router builds it.
+pub fn pool_order(directory: &Directory, pool: &str) -> Vec<AgentId> {
+    let team = |t: &TeamId| {
+        directory
+            .team(t)
+            .map(|t| t.members.clone())
+            .unwrap_or_default()
+    };
+    if pool == ALL_AGENTS_POOL {
+        return directory
+            .agents
+            .iter()
+            .filter(|a| a.has_permission(Permission::LiveChat))
+            .map(|a| a.id.clone())
+            .collect();
+    }
+    if let Some(t) = pool.strip_prefix("team:") {
+        return TeamId::parse(t).map(|t| team(&t)).unwrap_or_default();
+    }
+    if let Some(r) = pool.strip_prefix("rule:") {
+        let rule = livechat_core::domain::RuleId::parse(r)
+            .ok()
+            .and_then(|r| directory.rule(&r).cloned());
+        return match rule.map(|r| r.target) {
+            Some(RuleTarget::Agents(agents)) => agents,
+            Some(RuleTarget::Team(t)) => team(&t),
+            None => Vec::new(),
+        };
+    }
+    Vec::new()
+}
+
+#[async_trait]
+impl DirectoryStore for SimStore {
+    async fn directory(&self) -> StoreResult<Directory> {
+        self.call("directory").await?;
+        let directory = self.inner.directory().await?;
+        self.remember(|s| s.directory = Some(directory.clone()));
+        Ok(directory)
+    }
+
+    async fn put_directory(&self, directory: &Directory) -> StoreResult<()> {
+        self.inner.put_directory(directory).await
+    }
+
+    async fn set_manual_availability(
+        &self,
+        agent: &AgentId,
+        toggle: ManualToggle,
+    ) -> StoreResult<()> {
+        self.call("set_manual_availability").await?;
+        self.inner.set_manual_availability(agent, toggle).await?;
+        self.crash("set_manual_availability")
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for SimStore {
+    async fn put_connection(&self, record: &ConnectionRecord) -> StoreResult<()> {
+        self.call("put_connection").await?;
+        self.inner.put_connection(record).await?;
+        self.crash("put_connection")
+    }
+
+    async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>> {
+        self.call("remove_connection").await?;
+        let removed = self.inner.remove_connection(id).await?;
+        self.crash("remove_connection")?;
+        Ok(removed)
+    }
+
+    async fn connection(
+        &self,
+        id: &ConnectionId,
+        now: Timestamp,
+    ) -> StoreResult<Option<ConnectionRecord>> {
+        self.call("connection").await?;
+        self.inner.connection(id, now).await
+    }
+
+    async fn connections_of(
+        &self,
+        party: &Party,
+        now: Timestamp,
+    ) -> StoreResult<Vec<ConnectionId>> {
+        self.call("connections_of").await?;
+        self.inner.connections_of(party, now).await
+    }
+}
+
+#[async_trait]
+impl ConversationStore for SimStore {
+    async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome> {
+        self.ctx.alias(&conversation.id);
+        self.call("create_conversation").await?;
+        let outcome = self.inner.create_conversation(conversation).await?;
+        self.crash("create_conversation")?;
+        Ok(outcome)
+    }
+
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>> {
+        self.call("conversation").await?;
+        self.inner.conversation(id).await
+    }
+
+    async fn replace_conversation(
+        &self,
+        conversation: &Conversation,
+        expected_version: u64,
+    ) -> StoreResult<CasOutcome> {
+        self.call("replace_conversation").await?;
+        if self.conflict("replace_conversation") {
+            return Ok(CasOutcome::Conflict);
+        }
+        let outcome = self
+            .inner
+            .replace_conversation(conversation, expected_version)
+            .await?;
+        if outcome == CasOutcome::Written {
+            self.crash("replace_conversation")?;
+        }
+        Ok(outcome)
+    }
+
+    async fn hub(&self, id: &ConversationId) -> StoreResult<Option<Hub>> {
+        self.call("hub").await?;
+        self.inner.hub(id).await
+    }
+
+    async fn subscribe(
+        &self,
+        id: &ConversationId,
+        connection: &ConnectionId,
+        party: &Party,
+    ) -> StoreResult<()> {
+        self.call("subscribe").await?;
+        self.inner.subscribe(id, connection, party).await?;
+        self.crash("subscribe")
+    }
+
+    async fn unsubscribe(&self, id: &ConversationId, connection: &ConnectionId) -> StoreResult<()> {
+        self.call("unsubscribe").await?;
+        self.inner.unsubscribe(id, connection).await?;
+        self.crash("unsubscribe")
+    }
+
+    async fn append_after(&self, message: NewMessage, expected: u64) -> StoreResult<AppendAfter> {
+        self.call("append_after").await?;
+        if self.conflict("append_after") {
+            return Ok(AppendAfter::Moved);
+        }
+        let outcome = self.inner.append_after(message, expected).await?;
+        if matches!(outcome, AppendAfter::Stored(_)) {
+            self.crash("append_after")?;
+        }
+        Ok(outcome)
+    }
+
+    async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {
+        self.call("messages").await?;
+        self.inner.messages(conversation).await
+    }
+
+    async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
+        self.call("record_missed").await?;
+        self.inner.record_missed(conversation, at).await?;
+        self.crash("record_missed")
+    }
+
+    async fn missed_since(
+        &self,
+        since: Timestamp,
+    ) -> StoreResult<Vec<(ConversationId, Timestamp)>> {
+        self.call("missed_since").await?;
+        let mut missed = self.inner.missed_since(since).await?;
+        missed.sort_by_key(|(c, at)| std::cmp::Reverse((*at, self.ctx.rank(c))));
+        Ok(missed)
+    }
+
+    async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
+        self.call("clear_missed").await?;
+        self.inner.clear_missed(conversation, at).await?;
+        self.crash("clear_missed")
+    }
+}
+
+#[async_trait]
+impl RoutingStore for SimStore {
+    async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
+        self.call("cursor").await?;
+        self.inner.cursor(pool).await
+    }
+
+    async fn agent_loads(&self, agents: &[AgentId]) -> StoreResult<BTreeMap<AgentId, u32>> {
+        self.call("agent_loads").await?;
+        self.inner.agent_loads(agents).await
+    }
+
+    async fn agent_states(
+        &self,
+        agents: &[AgentId],
+        now: Timestamp,
+    ) -> StoreResult<BTreeMap<AgentId, AgentState>> {
+        self.call("agent_states").await?;
+        let states = self.inner.agent_states(agents, now).await?;
+        self.remember(|s| s.states = states.clone());
+        Ok(states)
+    }
+
+    async fn claim_offer(&self, claim: &OfferClaim) -> StoreResult<ClaimOutcome> {
+        self.call("claim_offer").await?;
+        if self.conflict("claim_offer") {
+            let which = self.ctx.rng(|r| r.u8(0..3));
+            return Ok(match (which, &claim.cursor) {
+                (0, Some(_)) => ClaimOutcome::CursorMoved { current: None },
+                (1, _) => ClaimOutcome::AgentAtCapacity,
+                _ => ClaimOutcome::ConversationChanged,
+            });
+        }
+        // No await between reading the cursor and the claim below: on the one
+        // thread they happen as one step, as the real claim's condition would.
+        let before = match &claim.cursor {
+            Some(mv) => Some(self.inner.cursor(&mv.pool).await?),
+            None => None,
+        };
+        let outcome = match (&claim.cursor, &before) {
+            (Some(mv), Some(current)) if self.broken_cursor => {
+                // The deliberate bug: the cursor is written whatever its version.
+                let mut unconditional = claim.clone();
+                unconditional.cursor = Some(livechat_core::ports::CursorMove {
+                    expected_version: current.version,
+                    ..mv.clone()
+                });
+                self.inner.claim_offer(&unconditional).await?
+            }
+            _ => self.inner.claim_offer(claim).await?,
+        };
+        if outcome == ClaimOutcome::Claimed {
+            if let (Some(mv), Some(before)) = (&claim.cursor, &before) {
+                self.check_rotation(claim, &mv.pool, before);
+            }
+            self.crash("claim_offer")?;
+        }
+        Ok(outcome)
+    }
+
+    async fn release_capacity(
+        &self,
+        agent: &AgentId,
+        conversation: &ConversationId,
+    ) -> StoreResult<()> {
+        self.call("release_capacity").await?;
+        self.inner.release_capacity(agent, conversation).await?;
+        self.crash("release_capacity")
+    }
+
+    async fn agent_chats(&self, agent: &AgentId) -> StoreResult<Vec<ConversationId>> {
+        self.call("agent_chats").await?;
+        let mut chats = self.inner.agent_chats(agent).await?;
+        chats.sort_by_key(|c| self.ctx.rank(c));
+        Ok(chats)
+    }
+}
+
+#[async_trait]
+impl SessionStore for SimStore {
+    async fn session(
+        &self,
+        visitor: &VisitorId,
+        now: Timestamp,
+    ) -> StoreResult<Option<VisitorSession>> {
+        self.call("session").await?;
+        self.inner.session(visitor, now).await
+    }
+
+    async fn put_session(&self, session: &VisitorSession) -> StoreResult<()> {
+        self.call("put_session").await?;
+        self.inner.put_session(session).await?;
+        self.crash("put_session")
+    }
+}
