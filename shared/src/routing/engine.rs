@@ -571,8 +571,13 @@ impl Router {
         directory: &Directory,
     ) -> Result<RouteOutcome, RouteError> {
         let now = self.ports.clock.now();
+        // Only a request still waiting falls back: one that another routing offered
+        // meanwhile (a timeout delivered twice, a routing and its safety net) is
+        // theirs now, and ending it would strand the offer and its agent's capacity.
         let ended = self
-            .update(conversation, |c| c.end(reason, now).is_ok())
+            .update(conversation, |c| {
+                matches!(c.state, ConversationState::Waiting { .. }) && c.end(reason, now).is_ok()
+            })
             .await?;
         if ended.is_none() {
             return Ok(RouteOutcome::NotWaiting);

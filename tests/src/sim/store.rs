@@ -23,8 +23,8 @@ use livechat_core::domain::{
 use livechat_core::memory::{ManualClock, MemoryStore};
 use livechat_core::ports::{
     AgentState, AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
-    ConversationStore, Cursor, DirectoryStore, Hub, NewMessage, OfferClaim, Party, RoutingStore,
-    SessionStore, StoreError, StoreResult, VisitorSession,
+    ConversationStore, Cursor, DirectoryStore, Hub, NewMessage, OfferClaim, Party, PastChat,
+    RoutingStore, SessionStore, StoreError, StoreResult, VisitorSession,
 };
 use livechat_core::routing::{ALL_AGENTS_POOL, Directory, next_in_rotation};
 
@@ -361,6 +361,22 @@ impl ConversationStore for SimStore {
         self.call("clear_missed").await?;
         self.inner.clear_missed(conversation, at).await?;
         self.crash("clear_missed")
+    }
+
+    async fn record_past(&self, chat: &PastChat) -> StoreResult<()> {
+        self.call("record_past").await?;
+        self.inner.record_past(chat).await?;
+        self.crash("record_past")
+    }
+
+    async fn past_chats(
+        &self,
+        agent: Option<&AgentId>,
+        since: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<PastChat>> {
+        self.call("past_chats").await?;
+        self.inner.past_chats(agent, since, limit).await
     }
 }
 
