@@ -433,7 +433,17 @@ pub enum DelayedEvent {
     /// Route a waiting conversation (sent with no delay when the visitor reaches a
     /// live chat card, and after a declined or lapsed offer).
     Route { conversation: ConversationId },
+    /// Bring a conversation's follow-ups in line with its state, a few seconds after
+    /// a change of several writes began: queued before the first write, it repairs
+    /// what a handler that died part-way left (a routing, an offer timeout, a
+    /// missed-list entry, an agent's capacity), and is a no-op otherwise.
+    Settle { conversation: ConversationId },
 }
+
+/// How long after a change of several writes its [`DelayedEvent::Settle`] runs:
+/// long after the change finishes normally, soon enough that a stranded visitor
+/// or a leaked chat slot is noticed quickly.
+pub const SETTLE_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
 
 /// A delayed event with the time it is due: the message body on the delay queue. SQS
 /// delays at most 15 minutes, so a consumer receiving an event early schedules it

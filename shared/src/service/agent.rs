@@ -67,6 +67,7 @@ impl Chat {
                 self.agent_joins(&me, agent, &conversation).await
             }
             AgentFrame::Decline { conversation } => {
+                self.settle_later(&conversation).await?;
                 if !self.router.withdraw(&conversation, agent, None).await? {
                     return Err(ServerError::Forbidden {
                         reason: "this offer is no longer open to you".into(),

@@ -9,7 +9,7 @@ use crate::domain::{
     AgentId, ConversationId, ConversationState, EndReason, INACTIVITY_TIMEOUT, NoticeKind,
     VisitorId,
 };
-use crate::ports::{DelayedEvent, Party};
+use crate::ports::{DelayedEvent, Party, SETTLE_AFTER};
 use crate::protocol::{ServerError, ServerFrame, WithdrawReason};
 use crate::routing::RouteOutcome;
 
@@ -19,11 +19,13 @@ impl Chat {
     pub async fn delayed(&self, event: DelayedEvent) -> Result<(), ServerError> {
         match event {
             DelayedEvent::Route { conversation } => self.route(&conversation).await,
+            DelayedEvent::Settle { conversation } => self.settle(&conversation).await,
             DelayedEvent::OfferTimeout {
                 conversation,
                 agent,
                 version,
             } => {
+                self.settle_later(&conversation).await?;
                 if self
                     .router
                     .withdraw(&conversation, &agent, Some(version))
@@ -76,6 +78,7 @@ impl Chat {
             .map_or_else(|| agent.to_string(), |a| a.name.clone());
         for conversation in self.ports.store.agent_chats(agent).await? {
             let conv = self.conversation(&conversation).await?;
+            self.settle_later(&conversation).await?;
             let moved = match &conv.state {
                 ConversationState::Offered { agent: to, .. } if to == agent => {
                     self.router.withdraw(&conversation, agent, None).await?
@@ -137,6 +140,56 @@ impl Chat {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Queues a [`DelayedEvent::Settle`] of `conversation`: call it before the first
+    /// write of a change that takes several.
+    pub(super) async fn settle_later(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<(), ServerError> {
+        let at = self
+            .now()
+            .saturating_add(SETTLE_AFTER)
+            .unwrap_or(self.now());
+        let settle = DelayedEvent::Settle {
+            conversation: conversation.clone(),
+        };
+        self.ports
+            .scheduler
+            .schedule(settle, at)
+            .await
+            .map_err(ServerError::internal)
+    }
+
+    /// Repairs what a change that died part-way left behind; every step is
+    /// idempotent, so a conversation already in line is left as it is. Agents who
+    /// hold capacity for it without its state naming them are released; a waiting
+    /// conversation is routed; an offer gets its timeout queued; an ended one frees
+    /// its agents and, when nobody took it, is on the missed list.
+    async fn settle(&self, conversation: &ConversationId) -> Result<(), ServerError> {
+        let conv = self.conversation(conversation).await?;
+        let holder = conv.agent().cloned();
+        for agent in conv.offered_to.iter().chain(&conv.assigned) {
+            if Some(agent) != holder.as_ref() {
+                self.ports
+                    .store
+                    .release_capacity(agent, conversation)
+                    .await?;
+            }
+        }
+        match conv.state {
+            // The router repairs the others (offer timeout, missed-list entry).
+            ConversationState::Waiting { .. }
+            | ConversationState::Offered { .. }
+            | ConversationState::Ended {
+                reason: EndReason::Missed | EndReason::Fallback,
+                ..
+            } => self.route(conversation).await,
+            ConversationState::Bot
+            | ConversationState::Live { .. }
+            | ConversationState::Ended { .. } => Ok(()),
+        }
     }
 
     /// Routes a waiting conversation and tells both sides how it went.

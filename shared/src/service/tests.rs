@@ -989,14 +989,14 @@ async fn an_offer_timeout_delivered_again_after_a_crash_routes_the_waiting_reque
 }
 
 #[tokio::test]
-async fn a_request_whose_routing_was_never_queued_is_routed_by_its_safety_net() {
+async fn a_request_whose_routing_was_never_queued_is_routed_when_it_settles() {
     let h = Harness::new();
     let ana = h.agent("ana").await;
     h.frames(&ana);
     h.visitor_reaching_live_chat().await;
     // The handler died after setting the conversation waiting: its routing is lost.
     h.scheduler.take_due(h.clock.now());
-    h.clock.advance(SignedDuration::from_secs(14));
+    h.clock.advance(SignedDuration::from_secs(4));
     h.pump().await;
     assert!(h.types(&ana).is_empty());
 
@@ -1025,4 +1025,40 @@ async fn a_late_inactivity_check_frees_capacity_an_ended_chat_left_held() {
     h.pump().await;
 
     assert!(store.agent_chats(&ana).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_decline_that_died_after_its_write_is_settled_a_few_seconds_later() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let ben = h.agent("ben").await;
+    h.frames(&ana);
+    h.frames(&ben);
+    let (_visitor, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    let (offered, other) = if h.types(&ana) == ["offer"] {
+        ("ana", &ben)
+    } else {
+        ("ben", &ana)
+    };
+    h.frames(other);
+    let id = ConversationId::parse(&conversation).unwrap();
+    let agent = crate::domain::AgentId::parse(offered).unwrap();
+    // The decline queued its settle, wrote `waiting`, then died: no release, no routing.
+    h.chat.settle_later(&id).await.unwrap();
+    let store = &h.chat.ports().store;
+    let mut conv = store.conversation(&id).await.unwrap().unwrap();
+    let version = conv.version;
+    conv.withdraw_offer(&agent, h.clock.now()).unwrap();
+    store.replace_conversation(&conv, version).await.unwrap();
+
+    h.clock.advance(SignedDuration::from_secs(5));
+    h.pump().await;
+
+    assert!(
+        store.agent_chats(&agent).await.unwrap().is_empty(),
+        "released"
+    );
+    assert_eq!(h.types(other), ["offer"], "routed to the other agent");
 }

@@ -12,10 +12,6 @@ use crate::domain::{
 use crate::ports::{Appended, CasOutcome, DelayedEvent, NewMessage, Party, VisitorSession};
 use crate::protocol::{ServerError, ServerFrame, VisitorFrame, WithdrawReason};
 
-/// How long after a live chat request its safety-net routing runs (see
-/// `apply_events`): long enough to find the request routed in the normal case.
-const ROUTING_NET: jiff::SignedDuration = jiff::SignedDuration::from_secs(15);
-
 impl Chat {
     pub(super) async fn visitor_frame(
         &self,
@@ -255,17 +251,9 @@ impl Chat {
         for event in events {
             match event {
                 DialogEvent::LiveChatRequested { card, routing } => {
-                    // A safety net before the write: should this handler die between
-                    // setting the conversation waiting and queueing its routing, this
-                    // routes it a little later. Otherwise it finds it routed, a no-op.
-                    let net = DelayedEvent::Route {
-                        conversation: conversation.clone(),
-                    };
-                    self.ports
-                        .scheduler
-                        .schedule(net, now.saturating_add(ROUTING_NET).unwrap_or(now))
-                        .await
-                        .map_err(ServerError::internal)?;
+                    // Should this handler die between setting the conversation
+                    // waiting and queueing its routing, the settle routes it.
+                    self.settle_later(conversation).await?;
                     let requested = self
                         .router
                         .update(conversation, |c| {
@@ -345,6 +333,7 @@ impl Chat {
         conv: &Conversation,
         reason: EndReason,
     ) -> Result<(), ServerError> {
+        self.settle_later(&conv.id).await?;
         if !self.router.end(&conv.id, reason).await? {
             return Err(TransitionError {
                 action: "end",

@@ -297,6 +297,7 @@ impl Ctx {
         use livechat_core::ports::DelayedEvent as E;
         match event {
             E::Route { conversation } => format!("route {}", self.alias(conversation)),
+            E::Settle { conversation } => format!("settle {}", self.alias(conversation)),
             E::OfferTimeout {
                 conversation,
                 agent,
