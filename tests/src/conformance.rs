@@ -395,6 +395,29 @@ pub async fn an_offer_claim_is_all_or_nothing(store: &dyn Store) {
         store.agent_chats(&agent("ana")).await.unwrap(),
         vec![c.id.clone()]
     );
+
+    // A conditional release frees the slot only while the conversation is at the
+    // version the caller saw.
+    let offered = store.conversation(&c.id).await.unwrap().unwrap();
+    let stale = offered.version - 1;
+    assert!(
+        !store
+            .release_capacity_if(&agent("ana"), &c.id, stale)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.agent_chats(&agent("ana")).await.unwrap(),
+        vec![c.id.clone()],
+        "kept: the conversation moved on since"
+    );
+    assert!(
+        store
+            .release_capacity_if(&agent("ana"), &c.id, offered.version)
+            .await
+            .unwrap()
+    );
+    assert!(store.agent_chats(&agent("ana")).await.unwrap().is_empty());
 }
 
 /// The missed list: newest first, from a time on, and a taken request leaves it.

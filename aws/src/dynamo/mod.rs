@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValue,
+    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use jiff::Timestamp;
@@ -1009,6 +1009,38 @@ impl RoutingStore for DynamoStore {
         // Another transaction held one of the items (TransactionConflict): a lost
         // race like any other; re-read the cursor and try again.
         Ok(ClaimOutcome::CursorMoved { current: None })
+    }
+
+    async fn release_capacity_if(
+        &self,
+        agent: &AgentId,
+        conversation: &ConversationId,
+        version: u64,
+    ) -> StoreResult<bool> {
+        let unchanged = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation), "META")))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(version))
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let release = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(agent_pk(agent), "STATE")))
+            .update_expression("DELETE chats :c")
+            .expression_attribute_values(":c", AttributeValue::Ss(vec![conversation.to_string()]))
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(unchanged)
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().update(release).build());
+        Ok(transact(request).await?.is_none())
     }
 
     async fn release_capacity(

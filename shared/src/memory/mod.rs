@@ -426,6 +426,23 @@ impl RoutingStore for MemoryStore {
         Ok(ClaimOutcome::Claimed)
     }
 
+    async fn release_capacity_if(
+        &self,
+        agent: &AgentId,
+        conversation: &ConversationId,
+        version: u64,
+    ) -> StoreResult<bool> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        if inner.conversations.get(conversation).map(|c| c.version) != Some(version) {
+            return Ok(false);
+        }
+        if let Some(chats) = inner.loads.get_mut(agent) {
+            chats.remove(conversation);
+        }
+        Ok(true)
+    }
+
     async fn release_capacity(
         &self,
         agent: &AgentId,

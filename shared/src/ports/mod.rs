@@ -335,6 +335,16 @@ pub trait RoutingStore: Send + Sync {
     ) -> StoreResult<BTreeMap<AgentId, AgentState>>;
     /// Claims an offer atomically; see [`OfferClaim`].
     async fn claim_offer(&self, claim: &OfferClaim) -> StoreResult<ClaimOutcome>;
+    /// Frees the capacity `conversation` held on `agent`, only while the conversation
+    /// is still at `version` (checked in the same atomic step): a repair that read
+    /// the conversation must not free a slot a concurrent claim just took. `false`
+    /// when the conversation moved on and nothing was freed. Idempotent.
+    async fn release_capacity_if(
+        &self,
+        agent: &AgentId,
+        conversation: &ConversationId,
+        version: u64,
+    ) -> StoreResult<bool>;
     /// Frees the capacity `conversation` held on `agent`. Idempotent.
     async fn release_capacity(
         &self,

@@ -523,7 +523,7 @@ impl Router {
             ConversationState::Ended {
                 reason: EndReason::Missed | EndReason::Fallback,
                 at,
-            } if conv.assigned.is_none() => store_missed(self, &conv.id, *at).await?,
+            } => store_missed(self, &conv.id, *at).await?,
             _ => {}
         }
         Ok(true)
@@ -683,21 +683,27 @@ impl Router {
         mut change: impl FnMut(&mut crate::domain::Conversation) -> bool,
     ) -> Result<bool, RouteError> {
         let mut seen = None;
-        let changed = self
+        let written = self
             .update(conversation, |c| {
-                seen = Some(c.agent() == Some(agent));
+                seen = Some((c.agent() == Some(agent), c.version));
                 change(c)
             })
-            .await?
-            .is_some();
-        let still_theirs = seen.unwrap_or(false);
-        if changed || !still_theirs {
+            .await?;
+        // Released only while the conversation is as this call left (or found) it:
+        // a claim that gave the agent this chat again meanwhile keeps its slot, and
+        // a chat that moved on is left to its settle.
+        let release_at = match (&written, seen) {
+            (Some(conv), _) => Some(conv.version),
+            (None, Some((false, version))) => Some(version),
+            (None, _) => None,
+        };
+        if let Some(version) = release_at {
             self.ports
                 .store
-                .release_capacity(agent, conversation)
+                .release_capacity_if(agent, conversation, version)
                 .await?;
         }
-        Ok(changed)
+        Ok(written.is_some())
     }
 
     /// Ends a conversation for `reason` and frees the agent's capacity. `false` when it
@@ -719,10 +725,10 @@ impl Router {
                 c.end(reason, now).is_ok()
             })
             .await?;
-        if let (Some(_), Some(agent)) = (&changed, holder) {
+        if let (Some(ended), Some(agent)) = (&changed, holder) {
             self.ports
                 .store
-                .release_capacity(&agent, conversation)
+                .release_capacity_if(&agent, conversation, ended.version)
                 .await?;
         }
         // Already ended: whoever it was with must not hold it still (a handler that
@@ -731,7 +737,7 @@ impl Router {
             for agent in ended.assigned.iter().chain(&ended.offered_to) {
                 self.ports
                     .store
-                    .release_capacity(agent, conversation)
+                    .release_capacity_if(agent, conversation, ended.version)
                     .await?;
             }
         }

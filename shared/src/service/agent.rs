@@ -230,7 +230,7 @@ impl Chat {
     ) -> Result<(), ServerError> {
         let conv = self.conversation(conversation).await?;
         let ConversationState::Ended {
-            reason: reason @ (EndReason::Missed | EndReason::Fallback),
+            reason: EndReason::Missed | EndReason::Fallback,
             at: missed_at,
         } = conv.state
         else {
@@ -269,14 +269,18 @@ impl Chat {
             .map_err(ServerError::internal)?;
         self.store_message(conversation, id, Sender::Agent(agent.clone()), text)
             .await?;
-        // The conversation is now the replying agent's: it shows in their history.
+        // The request is answered: the conversation is the replying agent's (it
+        // shows in their history) and ends as completed, not missed.
         let owned = self.router.update(conversation, |c| {
             c.assigned = Some(agent.clone());
+            if let ConversationState::Ended { reason, .. } = &mut c.state {
+                *reason = EndReason::Completed;
+            }
             c.version += 1;
             true
         });
         owned.await?;
-        self.record_past(&conv, agent, reason).await;
+        self.record_past(&conv, agent, EndReason::Completed).await;
         self.ports
             .store
             .clear_missed(conversation, missed_at)

@@ -174,7 +174,7 @@ impl Chat {
             if Some(agent) != holder.as_ref() {
                 self.ports
                     .store
-                    .release_capacity(agent, conversation)
+                    .release_capacity_if(agent, conversation, conv.version)
                     .await?;
             }
         }

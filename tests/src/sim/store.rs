@@ -440,6 +440,21 @@ impl RoutingStore for SimStore {
         Ok(outcome)
     }
 
+    async fn release_capacity_if(
+        &self,
+        agent: &AgentId,
+        conversation: &ConversationId,
+        version: u64,
+    ) -> StoreResult<bool> {
+        self.call("release_capacity_if").await?;
+        let released = self
+            .inner
+            .release_capacity_if(agent, conversation, version)
+            .await?;
+        self.crash("release_capacity_if")?;
+        Ok(released)
+    }
+
     async fn release_capacity(
         &self,
         agent: &AgentId,
