@@ -51,6 +51,14 @@ pub const KNOWN_BUGS: &[(&str, &str, &str)] = &[
     ),
     // A handler that dies between a conversation write and the capacity release.
     ("B3", "capacity_leak", ""),
+    // An agent who reconnects as their grace period ends: the grace handler saw
+    // no connection and re-offers the chat while the new tab's sync shows it as
+    // theirs; nothing tells that tab the chat moved on.
+    (
+        "B4",
+        "one_agent_per_chat",
+        "is theirs, but it is offered with",
+    ),
 ];
 
 /// The known bug a violation matches, if any.
