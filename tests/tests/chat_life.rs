@@ -399,8 +399,10 @@ async fn a_missed_request_is_answered_by_email_and_leaves_the_missed_list() {
     ben.send(json!({"action": "reply_by_email", "conversation": c, "id": "r1", "text": "Hi Jo, here is the price list."}))
         .await;
     assert_eq!(ben.expect("email_sent").await["to"], "jo@small.example");
+    // The announcement of the fallback may reach Ben's new inbox too, before the
+    // refreshed list: the list it ends on is empty.
     ben.send(json!({"action": "missed"})).await;
-    assert_eq!(ben.expect("missed").await["chats"], json!([]));
+    while ben.expect("missed").await["chats"] != json!([]) {}
     ben.send(json!({"action": "history", "conversation": c}))
         .await;
     let transcript = ben.expect("transcript").await;

@@ -3,11 +3,10 @@
 //! the same seed gives the same run; and the self-test: a deliberately broken store
 //! is caught, so the invariants can fail.
 //!
-//! The simulation found three core bugs (`KNOWN_BUGS`, described in
-//! `docs/simulation.md`); violations that match them are reported apart and do not
-//! fail the bounded run. Each has an ignored test below that replays a seed showing
-//! it: it fails until the bug is fixed, then the entry comes out of `KNOWN_BUGS`
-//! and the test's `#[ignore]` goes.
+//! The simulation found four core bugs (described in `docs/simulation.md`). B1-B3
+//! are fixed: their seeds replay below with no violation at all. B4 is still in
+//! `KNOWN_BUGS` (its violations are reported apart and do not fail the bounded run);
+//! its ignored test replays its seed and fails until it is fixed.
 
 use livechat_tests::sim::{Config, FaultRates, Report, run};
 
@@ -94,8 +93,14 @@ fn the_same_seeds_without_the_broken_cursor_keep_round_robin_fair() {
     }
 }
 
-fn replays_without(bug: &str, seed: u64) {
-    let report = run(seed, &Config::default());
+fn replays_without(bug: &str, seed: u64, steps: u64) {
+    let report = run(
+        seed,
+        &Config {
+            steps,
+            ..Config::default()
+        },
+    );
     let found: Vec<_> = report
         .violations
         .iter()
@@ -104,20 +109,35 @@ fn replays_without(bug: &str, seed: u64) {
     assert!(found.is_empty(), "{}", report.failure());
 }
 
+/// A seed that showed a bug now fixed runs with no violation of any kind but the
+/// known bugs still open.
+fn replays_clean(seed: u64) {
+    let report = run(seed, &Config::default());
+    let new: Vec<_> = report
+        .violations
+        .iter()
+        .filter(|v| v.known.is_none())
+        .collect();
+    assert!(new.is_empty(), "{}", report.failure());
+}
+
 #[test]
-#[ignore = "core bug B1 (docs/simulation.md): a handler dying between a state write and its follow-up strands the conversation"]
 fn b1_a_crash_after_a_state_write_leaves_something_queued_to_move_the_chat_on() {
-    replays_without("B1", 2);
+    replays_clean(2);
 }
 
 #[test]
-#[ignore = "core bug B2 (docs/simulation.md): a push that finds an agent gone forgets the connection, so no grace timer starts"]
 fn b2_an_agent_whose_connection_vanished_loses_their_chats_after_the_grace() {
-    replays_without("B2", 1);
+    replays_clean(1);
 }
 
 #[test]
-#[ignore = "core bug B3 (docs/simulation.md): a handler dying between a conversation write and the capacity release leaks capacity"]
 fn b3_an_agent_never_keeps_capacity_for_a_chat_that_is_not_theirs() {
-    replays_without("B3", 3);
+    replays_clean(3);
+}
+
+#[test]
+#[ignore = "core bug B4 (docs/simulation.md): an agent reconnecting as the grace ends is shown a chat that is being re-offered"]
+fn b4_an_agent_who_reconnects_as_the_grace_ends_is_not_shown_a_chat_that_moved_on() {
+    replays_without("B4", 78, 300);
 }

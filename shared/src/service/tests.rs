@@ -825,7 +825,7 @@ async fn an_agent_answers_a_missed_request_by_email_and_it_leaves_the_missed_lis
     h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r2", "text": "again"})).await;
     let refused = h.frames(&ben).remove(0);
     assert_eq!(refused["code"], "forbidden");
-    assert_eq!(refused["message"], "this request was answered already");
+    assert_eq!(refused["message"], "this request is no longer missed");
     assert_eq!(h.notifier.sent().len(), before + 1, "no second email");
 }
 

@@ -39,12 +39,15 @@ use super::world::World;
 /// every run still fails on anything new. Remove an entry once its bug is fixed;
 /// `tests/tests/simulation.rs` replays a seed of each.
 pub const KNOWN_BUGS: &[(&str, &str, &str)] = &[
-    // An agent whose inbox reconnects at the moment their grace period ends: the
-    // grace handler found no connection and hands the chat on, while the new tab's
-    // `sync` read it as still theirs and showed it (`chat_started`). Nothing tells
-    // that tab the chat moved; its next message is refused and its next sync
-    // drops it.
-    ("B4", "one_agent_per_chat", "was told"),
+    // An agent who reconnects as their grace period ends: the grace handler saw
+    // no connection and re-offers the chat while the new tab's sync shows it as
+    // theirs; nothing tells that tab the chat moved on (its next message is
+    // refused, its next sync drops it).
+    (
+        "B4",
+        "one_agent_per_chat",
+        "is theirs, but it is offered with",
+    ),
 ];
 
 /// The known bug a violation matches, if any.
