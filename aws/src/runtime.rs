@@ -238,9 +238,10 @@ pub async fn build_chat(config: &Config) -> Result<Chat, StartError> {
         }
     };
     let management = management_client(&sdk, &config.management_endpoint);
-    prewarm(&management).await;
+    // Both open their connections at once, so the pre-warm adds little to init.
+    let (store, ()) = tokio::join!(build_store(&sdk, config, directory), prewarm(&management));
     let ports = Ports {
-        store: build_store(&sdk, config, directory).await?,
+        store: store?,
         push: Arc::new(ApiGatewayPush::new(management)),
         scheduler,
         clock,
