@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
+export BENCH_SCRIPT_STARTED="$started"   # the report states the whole command's time
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 target="${CARGO_TARGET_DIR:-target}"
@@ -25,7 +26,6 @@ if [ "${BENCH_SKIP_ZIPS:-0}" != 1 ] && { command -v cargo-lambda >/dev/null 2>&1
   echo "== arm64 Lambda zips (cargo lambda), for their sizes" >&2
   rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
   cargo lambda build --release --arm64 --output-format zip $(printf -- '-p %s ' "${FUNCTIONS[@]}") >&2
-  cargo lambda build --release --arm64 --output-format zip -p livechat-bench --bin hello-lambda >&2
 fi
 
 echo "== DynamoDB Local" >&2

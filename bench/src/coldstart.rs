@@ -138,7 +138,7 @@ pub async fn launch(
         binary.file_name().and_then(|n| n.to_str()).unwrap_or("fn")
     ));
     let stderr = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-    let mut command = tokio::process::Command::new(binary);
+    let mut command = std::process::Command::new(binary);
     command
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -148,13 +148,12 @@ pub async fn launch(
             format!("http://{addr}/local"),
         )
         .stdout(Stdio::null())
-        .stderr(stderr)
-        .kill_on_drop(true);
+        .stderr(stderr);
     let started = Instant::now();
     let mut child = command
         .spawn()
         .map_err(|e| format!("{}: {e}", binary.display()))?;
-    *api.pid.lock().unwrap_or_else(|e| e.into_inner()) = child.id();
+    *api.pid.lock().unwrap_or_else(|e| e.into_inner()) = Some(child.id());
 
     let outcome = async {
         let (ready_at, rss) = tokio::time::timeout(Duration::from_secs(20), ready_rx)
@@ -194,7 +193,8 @@ pub async fn launch(
         })
     }
     .await;
-    let _ = child.kill().await;
+    let _ = child.kill();
+    let _ = child.wait();
     server.abort();
     outcome
 }

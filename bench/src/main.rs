@@ -191,7 +191,6 @@ fn size_rows() -> Vec<Row> {
     let dir = coldstart::release_dir();
     let lambda = dir.parent().map(|t| t.join("lambda")).unwrap_or_default();
     let hello = file_size(&dir.join("hello-lambda")).unwrap_or(0);
-    let hello_zip = file_size(&lambda.join("hello-lambda/bootstrap.zip"));
     let mut rows = Vec::new();
     for f in &coldstart::FUNCTIONS {
         let bin = file_size(&dir.join(f.name)).unwrap_or(0);
@@ -207,11 +206,10 @@ fn size_rows() -> Vec<Row> {
             "1 cold start",
             format!("{}: deployed zip (arm64, cargo lambda)", f.name),
             zip.map_or("not built (cargo-lambda missing)".into(), machine::mb),
-            hello_zip.map_or("-".into(), |z| format!("hello {}", machine::mb(z))),
-            match (zip, hello_zip) {
-                (Some(z), Some(h)) => ratio(z as f64, h as f64),
-                _ => "-".into(),
-            },
+            "Lambda's limit for a zip uploaded directly: 50 MB",
+            zip.map_or("-".into(), |z| {
+                format!("{:.0}% of the limit", z as f64 / 50e6 * 100.0)
+            }),
         ));
     }
     rows
@@ -226,8 +224,17 @@ fn document(rows: &[Row], total: f64, args: &Args) -> String {
     for (k, v) in machine::facts() {
         doc += &format!("- {k}: {v}\n");
     }
+    let script = std::env::var("BENCH_SCRIPT_STARTED")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(|s| jiff::Timestamp::now().as_second() - s);
+    if let Some(secs) = script {
+        doc += &format!(
+            "- `scripts/bench.sh` from start to the table, builds and installs included: {secs} s\n"
+        );
+    }
     doc += &format!(
-        "- sections run: {}\n- total run time of the `bench` binary: {total:.0} s\n\n## Results\n\n",
+        "- sections run: {}\n- run time of the `bench` binary: {total:.0} s\n\n## Results\n\n",
         args.only
             .as_ref()
             .map_or("all".to_string(), |o| format!("{o:?}"))

@@ -15,7 +15,6 @@ use axum::extract::WebSocketUpgrade;
 use axum::extract::ws::Message as AxumMessage;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -81,7 +80,7 @@ pub async fn echo_server_main() -> ExitCode {
 
 /// A server process we started, and the address it printed.
 struct Server {
-    child: tokio::process::Child,
+    child: std::process::Child,
     addr: String,
 }
 
@@ -94,43 +93,69 @@ impl Server {
         env: &[(&str, String)],
         marker: &str,
     ) -> Result<Self, String> {
-        let mut command = tokio::process::Command::new(binary);
+        let log = std::env::temp_dir().join(format!(
+            "livechat-bench-{}.log",
+            binary
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("server")
+        ));
+        let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut command = std::process::Command::new(binary);
         command
             .args(args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
+            .stderr(stderr);
         let mut child = command
             .spawn()
             .map_err(|e| format!("{}: {e}", binary.display()))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(rest) = line.split(marker).nth(1)
+        // A thread reads stdout for the address line, then keeps draining it so
+        // that the server never blocks on a full pipe.
+        let (found, address) = tokio::sync::oneshot::channel();
+        let marker = marker.to_string();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut found = Some(found);
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split(marker.as_str()).nth(1)
                     && let Some(addr) = rest.trim().strip_prefix("http://")
+                    && let Some(tx) = found.take()
                 {
-                    return Some(addr.trim().to_string());
+                    let _ = tx.send(addr.trim().to_string());
                 }
             }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(|| format!("{} did not print its address", binary.display()))?;
-        // Keep draining stdout so that the server never blocks on it.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        });
+        let addr = match tokio::time::timeout(Duration::from_secs(30), address).await {
+            Ok(Ok(addr)) => addr,
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} did not print its address; see {}",
+                    binary.display(),
+                    log.display()
+                ));
+            }
+        };
         Ok(Self { child, addr })
     }
 
     fn pid(&self) -> u32 {
-        self.child.id().unwrap_or(0)
+        self.child.id()
     }
 
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
+    async fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
