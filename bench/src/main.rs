@@ -99,30 +99,49 @@ async fn run(repo: &Path) -> Result<(), String> {
     let mut rows: Vec<Row> = Vec::new();
     let mut measured = cost::Measured::default();
 
+    // A section that fails leaves a row saying why; the others still run.
+    let failed = |section: &'static str, e: String| {
+        progress(format!("{section} FAILED: {e}"));
+        vec![Row::new(section, "FAILED", e, "-", "-")]
+    };
     if wanted(1) {
         progress("1 cold start".into());
-        let table = format!(
-            "bench-coldstart-{}",
-            livechat_core::domain::new_ulid().to_lowercase()
-        );
-        let (client, _) = livechat_tests::dynamodb::client(&endpoint);
-        livechat_aws::dynamo::table::create(&client, &table)
-            .await
-            .map_err(|e| format!("create {table}: {e}"))?;
-        let cold = coldstart::measure(repo, &endpoint, &table, args.runs, &progress).await?;
-        rows.extend(cold_rows(&cold, args.runs));
+        match cold_start(repo, &endpoint, args.runs, &progress).await {
+            Ok(cold) => {
+                rows.extend(cold_rows(&cold, args.runs));
+                measured.cold = Some(cold);
+            }
+            Err(e) => rows.extend(failed("1 cold start", e)),
+        }
         rows.extend(size_rows());
-        measured.cold = Some(cold);
     }
     if wanted(2) || wanted(5) {
-        rows.extend(relay::run(repo, wanted(2), wanted(5), &mut measured, &progress).await?);
+        match relay::run(repo, wanted(2), wanted(5), &mut measured, &progress).await {
+            Ok(r) => rows.extend(r),
+            Err(e) => rows.extend(failed("2/5 relay, load", e)),
+        }
     }
     if wanted(3) || wanted(4) {
-        rows.extend(store::run(&endpoint, wanted(3), wanted(4), &mut measured, &progress).await?);
+        match store::run(
+            &endpoint,
+            wanted(3),
+            wanted(4),
+            &mut rows,
+            &mut measured,
+            &progress,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(e) => rows.extend(failed("3/4 store, contention", e)),
+        }
     }
     if wanted(6) {
         progress("6 widget weight".into());
-        rows.extend(widget::run(repo)?);
+        match widget::run(repo) {
+            Ok(r) => rows.extend(r),
+            Err(e) => rows.extend(failed("6 widget weight", e)),
+        }
     }
     if wanted(7) {
         rows.extend(cost::rows(&measured));
@@ -138,6 +157,23 @@ async fn run(repo: &Path) -> Result<(), String> {
     std::fs::write(&args.out, doc).map_err(|e| format!("{}: {e}", args.out.display()))?;
     progress(format!("wrote {}", args.out.display()));
     Ok(())
+}
+
+async fn cold_start(
+    repo: &Path,
+    endpoint: &str,
+    runs: usize,
+    progress: &dyn Fn(String),
+) -> Result<coldstart::ColdStart, String> {
+    let table = format!(
+        "bench-coldstart-{}",
+        livechat_core::domain::new_ulid().to_lowercase()
+    );
+    let (client, _) = livechat_tests::dynamodb::client(endpoint);
+    livechat_aws::dynamo::table::create(&client, &table)
+        .await
+        .map_err(|e| format!("create {table}: {e}"))?;
+    coldstart::measure(repo, endpoint, &table, runs, progress).await
 }
 
 fn cold_rows(cold: &coldstart::ColdStart, runs: usize) -> Vec<Row> {
