@@ -156,16 +156,21 @@ pub async fn launch(
     *api.pid.lock().unwrap_or_else(|e| e.into_inner()) = Some(child.id());
 
     let outcome = async {
-        let (ready_at, rss) = tokio::time::timeout(Duration::from_secs(20), ready_rx)
-            .await
-            .map_err(|_| {
-                format!(
-                    "{} did not ask for work within 20 s; see {}",
-                    binary.display(),
-                    log.display()
-                )
-            })?
-            .map_err(|_| "runtime API closed".to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut ready_rx = ready_rx;
+        let (ready_at, rss) = loop {
+            tokio::select! {
+                ready = &mut ready_rx => break ready.map_err(|_| "runtime API closed".to_string())?,
+                () = tokio::time::sleep(Duration::from_millis(20)) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        return Err(format!("{} exited ({status}) during init; see {}", binary.display(), log.display()));
+                    }
+                    if Instant::now() > deadline {
+                        return Err(format!("{} did not ask for work within 20 s; see {}", binary.display(), log.display()));
+                    }
+                }
+            }
+        };
         let init_ms = ready_at.duration_since(started).as_secs_f64() * 1e3;
         let first_invoke_ms = match event {
             Some(body) => {
@@ -217,8 +222,10 @@ pub fn function_env(
             livechat_gateway::LOCAL_VISITOR_SECRET,
         ),
         ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "bench"),
-        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        // DynamoDB Local keeps one database per access key and region: the
+        // bench's own client (livechat_gateway::local_sdk_config) uses `local`.
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("RUST_LOG", "warn"),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),

@@ -334,11 +334,9 @@ impl Seen {
     }
 }
 
-/// An agent: syncs, accepts every offer, records every visitor message and, in the
+/// An agent (synced already): accepts every offer, records every visitor message and, in the
 /// load phase, replies to it. Returns the number of chats it accepted when stopped.
 async fn run_agent(mut socket: Socket, seen: Arc<Seen>, accepted: Arc<AtomicU64>) {
-    socket.send(&json!({"action": "sync"}));
-    seen.frames_out.fetch_add(1, Ordering::Relaxed);
     while let Some((at, frame)) = socket.rx.recv().await {
         seen.frames_in.fetch_add(1, Ordering::Relaxed);
         match frame["type"].as_str() {
@@ -363,9 +361,6 @@ async fn run_agent(mut socket: Socket, seen: Arc<Seen>, accepted: Arc<AtomicU64>
                     }));
                     seen.frames_out.fetch_add(1, Ordering::Relaxed);
                 }
-            }
-            Some("end") => {
-                let _ = at;
             }
             _ => {}
         }
