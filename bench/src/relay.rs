@@ -164,15 +164,14 @@ impl Drop for Server {
 fn write_directory(n: usize) -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("livechat-bench-{n}-agents"));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    // The schedule is written out for each agent: the YAML reader limits aliases.
+    let always = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .map(|d| format!("{{ day: {d}, start: \"00:00\", end: \"24:00\" }}"))
+        .join(", ");
     let mut config = String::from("agents:\n");
     for i in 0..n {
         config += &format!(
-            "  - id: agent-{i:03}\n    name: Agent {i}\n    email: agent-{i:03}@bench.example\n    roles: [live_agent]\n    chat_limit: 10\n    schedule: {}\n",
-            if i == 0 {
-                "&always\n      - { day: mon, start: \"00:00\", end: \"24:00\" }\n      - { day: tue, start: \"00:00\", end: \"24:00\" }\n      - { day: wed, start: \"00:00\", end: \"24:00\" }\n      - { day: thu, start: \"00:00\", end: \"24:00\" }\n      - { day: fri, start: \"00:00\", end: \"24:00\" }\n      - { day: sat, start: \"00:00\", end: \"24:00\" }\n      - { day: sun, start: \"00:00\", end: \"24:00\" }"
-            } else {
-                "*always"
-            }
+            "  - id: agent-{i:03}\n    name: Agent {i}\n    email: agent-{i:03}@bench.example\n    roles: [live_agent]\n    chat_limit: 10\n    schedule: [{always}]\n"
         );
     }
     config += "settings:\n  wait_time_limit: 500\n  fallback: { kind: standard }\ndialog_file: bench-dialog.yaml\n";

@@ -386,7 +386,7 @@ async fn sample_app_scan(
 /// Requests in flight at once in the contention runs (ours and the naive one): all
 /// 1,000 are submitted together, as a burst of Lambda invocations would be, but one
 /// Java DynamoDB Local on this machine times out (8 s) under 1,000 open requests.
-const IN_FLIGHT: usize = 200;
+const IN_FLIGHT: usize = 50;
 
 /// A contention run's outcome.
 struct Contention {
