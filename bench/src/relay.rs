@@ -389,10 +389,21 @@ async fn visitor_start(
 ) -> Result<Visitor, String> {
     socket.send(&json!({"action": "start"}));
     seen.frames_out.fetch_add(1, Ordering::Relaxed);
-    let session = socket.expect("session", Duration::from_secs(60)).await?;
-    socket
-        .expect("agent_joined", Duration::from_secs(120))
-        .await?;
+    // Every frame counts (the cost section bills them): session, cards, waiting...
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut session = Value::Null;
+    loop {
+        let (_, frame) = tokio::time::timeout_at(deadline, socket.rx.recv())
+            .await
+            .map_err(|_| format!("visitor {conv}: no agent_joined within 120 s"))?
+            .ok_or_else(|| format!("visitor {conv}: socket closed before agent_joined"))?;
+        seen.frames_in.fetch_add(1, Ordering::Relaxed);
+        match frame["type"].as_str() {
+            Some("session") => session = frame,
+            Some("agent_joined") => break,
+            _ => {}
+        }
+    }
     let Socket { tx, mut rx } = socket;
     tokio::spawn(async move {
         while let Some((at, frame)) = rx.recv().await {
@@ -406,7 +417,6 @@ async fn visitor_start(
             }
         }
     });
-    let _ = conv;
     Ok(Visitor {
         tx,
         conversation: session["conversation"].clone(),
@@ -704,6 +714,7 @@ async fn load_test(progress: &dyn Fn(String)) -> Result<(Vec<Row>, LoadFacts), S
             let _ = v.tx.send(Message::Text(
                 json!({"action": "end_chat"}).to_string().into(),
             ));
+            seen.frames_out.fetch_add(1, Ordering::Relaxed);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         first = last;

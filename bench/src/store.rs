@@ -52,7 +52,7 @@ pub async fn run(
                 scan.requests, scan.rcu, scan.ms
             ),
             format!(
-                "{} the requests, {} the time",
+                "{} the requests, {} the time; a Scan grows with the connections, ours does not",
                 ratio(ours.per_message, scan.requests),
                 ratio(ours.message_ms, scan.ms)
             ),
