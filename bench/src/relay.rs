@@ -392,12 +392,16 @@ async fn visitor_start(
     // Every frame counts (the cost section bills them): session, cards, waiting...
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut session = Value::Null;
+    let mut kinds: Vec<String> = Vec::new();
     loop {
         let (_, frame) = tokio::time::timeout_at(deadline, socket.rx.recv())
             .await
-            .map_err(|_| format!("visitor {conv}: no agent_joined within 120 s"))?
-            .ok_or_else(|| format!("visitor {conv}: socket closed before agent_joined"))?;
+            .map_err(|_| format!("visitor {conv}: no agent_joined within 120 s (got {kinds:?})"))?
+            .ok_or_else(|| {
+                format!("visitor {conv}: socket closed before agent_joined (got {kinds:?})")
+            })?;
         seen.frames_in.fetch_add(1, Ordering::Relaxed);
+        kinds.push(frame["type"].as_str().unwrap_or("?").to_string());
         match frame["type"].as_str() {
             Some("session") => session = frame,
             Some("agent_joined") => break,
@@ -547,12 +551,25 @@ pub async fn run(
     epoch();
     let mut rows = Vec::new();
     if relay {
-        rows.extend(relay_latency(progress).await?);
+        match relay_latency(progress).await {
+            Ok(r) => rows.extend(r),
+            Err(e) => {
+                progress(format!("2 relay latency FAILED: {e}"));
+                rows.push(Row::new("2 relay latency", "FAILED", e, "-", "-"));
+            }
+        }
     }
     if load {
-        let (r, facts) = load_test(progress).await?;
-        rows.extend(r);
-        measured.load = Some(facts);
+        match load_test(progress).await {
+            Ok((r, facts)) => {
+                rows.extend(r);
+                measured.load = Some(facts);
+            }
+            Err(e) => {
+                progress(format!("5 load FAILED: {e}"));
+                rows.push(Row::new("5 load", "FAILED", e, "-", "-"));
+            }
+        }
     }
     Ok(rows)
 }
