@@ -28,8 +28,10 @@ const MESSAGES: u32 = 10;
 /// The pace of one conversation: a message every 2 s, faster than people type
 /// (1,000 conversations offer 500 messages/s).
 const INTERVAL: Duration = Duration::from_secs(2);
-/// Messages each way per chat in the load test.
+/// Messages each way per chat in the load test, one every [`LOAD_INTERVAL`]
+/// (500 chats offer 333 messages/s both ways; at 2 s the gateway fell behind).
 const LOAD_MESSAGES: u32 = 20;
+const LOAD_INTERVAL: Duration = Duration::from_secs(3);
 /// Concurrency levels of section 2.
 const LEVELS: [usize; 3] = [1, 100, 1000];
 /// Agents of the relay gateway (chat limit 10 each: room for 1,100 chats).
@@ -429,16 +431,21 @@ async fn visitor_start(
 
 /// Sends `messages` paced messages from each sender; `send(i, n)` sends
 /// message `n` of sender `i`.
-async fn paced(senders: usize, messages: u32, send: impl Fn(usize, u32) + Send + Sync + 'static) {
+async fn paced(
+    senders: usize,
+    messages: u32,
+    interval: Duration,
+    send: impl Fn(usize, u32) + Send + Sync + 'static,
+) {
     let send = Arc::new(send);
     let tasks: Vec<_> = (0..senders)
         .map(|i| {
             let send = send.clone();
             tokio::spawn(async move {
-                let offset = Duration::from_micros(fastrand_u64(INTERVAL.as_micros() as u64));
+                let offset = Duration::from_micros(fastrand_u64(interval.as_micros() as u64));
                 let start = tokio::time::Instant::now() + offset;
                 for n in 0..messages {
-                    tokio::time::sleep_until(start + INTERVAL * n).await;
+                    tokio::time::sleep_until(start + interval * n).await;
                     send(i, n);
                 }
             })
@@ -618,7 +625,7 @@ async fn relay_latency(progress: &dyn Fn(String)) -> Result<Vec<Row>, String> {
             "2 relay: {n} concurrent conversations, echo floor ({expected} messages)"
         ));
         let tx = echo_tx.clone();
-        paced(n, MESSAGES, move |i, k| {
+        paced(n, MESSAGES, INTERVAL, move |i, k| {
             let _ = tx[i].send(Message::Text(stamp(phase, i, k).into()));
         })
         .await;
@@ -627,7 +634,7 @@ async fn relay_latency(progress: &dyn Fn(String)) -> Result<Vec<Row>, String> {
             "2 relay: {n} concurrent conversations, visitor -> agent through the gateway"
         ));
         let v = visitors.clone();
-        paced(n, MESSAGES, move |i, k| {
+        paced(n, MESSAGES, INTERVAL, move |i, k| {
             let (conv, visitor) = &v[i];
             let frame = json!({
                 "action": "send_message",
@@ -708,12 +715,12 @@ async fn load_test(progress: &dyn Fn(String)) -> Result<(Vec<Row>, LoadFacts), S
         let visitors = Arc::new(start_chats(&url, first..last, &mut sockets, &seen, 50).await?);
         chats += visitors.len();
         progress(format!(
-            "5 load: {} chats, {LOAD_MESSAGES} messages each way, one every {INTERVAL:?}",
+            "5 load: {} chats, {LOAD_MESSAGES} messages each way, one every {LOAD_INTERVAL:?}",
             visitors.len()
         ));
         let before = seen.count(LOAD_PHASE);
         let v = visitors.clone();
-        paced(visitors.len(), LOAD_MESSAGES, move |i, k| {
+        paced(visitors.len(), LOAD_MESSAGES, LOAD_INTERVAL, move |i, k| {
             let (conv, visitor) = &v[i];
             let frame = json!({
                 "action": "send_message",
