@@ -213,6 +213,32 @@ pub async fn build_store(
     Ok(Arc::new(store))
 }
 
+/// Opens the `@connections` client's connection during init, so that the first
+/// push of the first request does not pay for the TCP and TLS handshakes (init runs
+/// at full CPU before the first request arrives; `bench/` measures the difference).
+/// DynamoDB needs no such call: [`build_store`] already reads the table at init.
+/// It posts to a connection id that cannot exist, which API Gateway answers with
+/// 410 Gone and delivers nothing. `LIVECHAT_PREWARM=0` skips it; any failure is only
+/// logged, and it gives up after 2 s so that init never waits on it for long.
+async fn prewarm(management: &aws_sdk_apigatewaymanagement::Client) {
+    if std::env::var("LIVECHAT_PREWARM").is_ok_and(|v| v == "0") {
+        return;
+    }
+    let post = management
+        .post_to_connection()
+        .connection_id("livechat-prewarm")
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new("{}"))
+        .send();
+    match tokio::time::timeout(Duration::from_secs(2), post).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {}
+        Ok(Err(e)) => {
+            tracing::debug!(error = %livechat_core::service::cause_chain(&e), "pre-warm post failed")
+        }
+        Err(_) => tracing::debug!("pre-warm post timed out"),
+    }
+}
+
 /// Builds the chat of a Lambda function: pushes through `@connections`, delayed
 /// events on the SQS queue (or kept in the process when no queue is configured), the
 /// store of [`build_store`].
@@ -232,12 +258,12 @@ pub async fn build_chat(config: &Config) -> Result<Chat, StartError> {
             Arc::new(MemoryScheduler::new())
         }
     };
+    let management = management_client(&sdk, &config.management_endpoint);
+    // Both open their connections at once, so the pre-warm adds little to init.
+    let (store, ()) = tokio::join!(build_store(&sdk, config, directory), prewarm(&management));
     let ports = Ports {
-        store: build_store(&sdk, config, directory).await?,
-        push: Arc::new(ApiGatewayPush::new(management_client(
-            &sdk,
-            &config.management_endpoint,
-        ))),
+        store: store?,
+        push: Arc::new(ApiGatewayPush::new(management)),
         scheduler,
         clock,
         notifier: Arc::new(build_notifier(&sdk, config)?),
