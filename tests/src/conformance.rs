@@ -385,8 +385,19 @@ pub async fn an_offer_claim_is_all_or_nothing(store: &dyn Store) {
         vec![a.id.clone()]
     );
 
-    store.release_capacity(&agent("ana"), &a.id).await.unwrap();
-    store.release_capacity(&agent("ana"), &a.id).await.unwrap();
+    let version = store.conversation(&a.id).await.unwrap().unwrap().version;
+    assert!(
+        store
+            .release_capacity_if(&agent("ana"), &a.id, version)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .release_capacity_if(&agent("ana"), &a.id, version)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.claim_offer(&claim(&c, "ana", 1, None)).await.unwrap(),
         ClaimOutcome::Claimed

@@ -1043,23 +1043,6 @@ impl RoutingStore for DynamoStore {
         Ok(transact(request).await?.is_none())
     }
 
-    async fn release_capacity(
-        &self,
-        agent: &AgentId,
-        conversation: &ConversationId,
-    ) -> StoreResult<()> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(agent_pk(agent), "STATE")))
-            .update_expression("DELETE chats :c")
-            .expression_attribute_values(":c", AttributeValue::Ss(vec![conversation.to_string()]))
-            .send()
-            .await
-            .map_err(failed)?;
-        Ok(())
-    }
-
     async fn agent_chats(&self, agent: &AgentId) -> StoreResult<Vec<ConversationId>> {
         let item = self.get(key(agent_pk(agent), "STATE")).await?;
         let chats = item

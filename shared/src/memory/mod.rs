@@ -443,18 +443,6 @@ impl RoutingStore for MemoryStore {
         Ok(true)
     }
 
-    async fn release_capacity(
-        &self,
-        agent: &AgentId,
-        conversation: &ConversationId,
-    ) -> StoreResult<()> {
-        self.round_trip().await;
-        if let Some(chats) = lock(&self.inner).loads.get_mut(agent) {
-            chats.remove(conversation);
-        }
-        Ok(())
-    }
-
     async fn agent_chats(&self, agent: &AgentId) -> StoreResult<Vec<ConversationId>> {
         self.round_trip().await;
         Ok(lock(&self.inner)

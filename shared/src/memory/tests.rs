@@ -154,8 +154,19 @@ async fn a_claim_over_the_agents_limit_is_refused() {
 
     assert_eq!(full, ClaimOutcome::AgentAtCapacity);
     let ana = AgentId::parse("ana").unwrap();
-    store.release_capacity(&ana, &a.id).await.unwrap();
-    store.release_capacity(&ana, &a.id).await.unwrap();
+    let version = store.conversation(&a.id).await.unwrap().unwrap().version;
+    assert!(
+        store
+            .release_capacity_if(&ana, &a.id, version)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .release_capacity_if(&ana, &a.id, version)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.claim_offer(&claim(&b, "ana", 1, None)).await.unwrap(),
         ClaimOutcome::Claimed

@@ -345,12 +345,6 @@ pub trait RoutingStore: Send + Sync {
         conversation: &ConversationId,
         version: u64,
     ) -> StoreResult<bool>;
-    /// Frees the capacity `conversation` held on `agent`. Idempotent.
-    async fn release_capacity(
-        &self,
-        agent: &AgentId,
-        conversation: &ConversationId,
-    ) -> StoreResult<()>;
     /// The conversations holding the agent's capacity (offered or live).
     async fn agent_chats(&self, agent: &AgentId) -> StoreResult<Vec<ConversationId>>;
 }

@@ -455,16 +455,6 @@ impl RoutingStore for SimStore {
         Ok(released)
     }
 
-    async fn release_capacity(
-        &self,
-        agent: &AgentId,
-        conversation: &ConversationId,
-    ) -> StoreResult<()> {
-        self.call("release_capacity").await?;
-        self.inner.release_capacity(agent, conversation).await?;
-        self.crash("release_capacity")
-    }
-
     async fn agent_chats(&self, agent: &AgentId) -> StoreResult<Vec<ConversationId>> {
         self.call("agent_chats").await?;
         let mut chats = self.inner.agent_chats(agent).await?;
