@@ -116,7 +116,7 @@ async fn run(repo: &Path) -> Result<(), String> {
         rows.extend(size_rows());
     }
     if wanted(2) || wanted(5) {
-        match relay::run(repo, wanted(2), wanted(5), &mut measured, &progress).await {
+        match relay::run(&endpoint, wanted(2), wanted(5), &mut measured, &progress).await {
             Ok(r) => rows.extend(r),
             Err(e) => rows.extend(failed("2/5 relay, load", e)),
         }

@@ -32,10 +32,17 @@ const INTERVAL: Duration = Duration::from_secs(2);
 /// (500 chats offer 333 messages/s both ways; at 2 s the gateway fell behind).
 const LOAD_MESSAGES: u32 = 20;
 const LOAD_INTERVAL: Duration = Duration::from_secs(3);
-/// Concurrency levels of section 2.
+/// Concurrency levels of section 2, on the gateway's in-memory store (the
+/// local run's default, so the figures are the gateway's and the functions').
 const LEVELS: [usize; 3] = [1, 100, 1000];
 /// Agents of the relay gateway (chat limit 10 each: room for 1,100 chats).
 const RELAY_AGENTS: usize = 110;
+/// The level run again with the gateway on DynamoDB Local, where every message
+/// makes its two store requests to a real (local) DynamoDB. DynamoDB Local is a
+/// single Java process beside everything else on this machine, so this shows
+/// what the store round trips add, not what DynamoDB would do.
+const DYNAMODB_LEVELS: [usize; 1] = [100];
+const DYNAMODB_RELAY_AGENTS: usize = 10;
 /// Section 5: visitors, agents (chat limit 10: 500 chats at a time, so two waves).
 const LOAD_VISITORS: usize = 1000;
 const LOAD_AGENTS: usize = 50;
@@ -54,9 +61,11 @@ fn now_us() -> u64 {
 // ---------------------------------------------------------------- echo server
 
 /// `bench echo-server`: the floor. The same server stack as the gateway's `/ws`
-/// (axum's WebSocket upgrade on tokio), sending every text frame straight back.
+/// (axum's WebSocket upgrade on tokio, with the gateway's read buffer), sending
+/// every text frame straight back.
 pub async fn echo_server_main() -> ExitCode {
     async fn upgrade(ws: WebSocketUpgrade) -> axum::response::Response {
+        let ws = ws.read_buffer_size(livechat_gateway::ws::READ_BUFFER_BYTES);
         ws.on_upgrade(|mut socket| async move {
             while let Some(Ok(m)) = socket.recv().await {
                 if let AxumMessage::Text(t) = m
@@ -107,8 +116,12 @@ impl Server {
         ));
         let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut command = std::process::Command::new(binary);
+        // The store is chosen by the caller, never inherited: bench.sh exports
+        // DYNAMODB_ENDPOINT for the store sections, and `livechat dev` reads it.
         command
             .args(args)
+            .env_remove("DYNAMODB_ENDPOINT")
+            .env_remove("TABLE_NAME")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(stderr);
@@ -186,16 +199,23 @@ fn write_directory(n: usize) -> Result<PathBuf, String> {
     Ok(dir.join("bench-config.yaml"))
 }
 
-async fn start_gateway(agents: usize) -> Result<Server, String> {
+/// Starts `livechat dev` with `agents` agents, on its in-memory store, or on
+/// DynamoDB Local at `dynamodb` (a fresh table each time).
+async fn start_gateway(agents: usize, dynamodb: Option<&str>) -> Result<Server, String> {
     let config = write_directory(agents)?;
     let binary = crate::coldstart::release_dir().join("livechat");
+    let mut env = vec![
+        ("DIRECTORY_PATH", config.display().to_string()),
+        ("RUST_LOG", "warn".into()),
+    ];
+    if let Some(endpoint) = dynamodb {
+        env.push(("DYNAMODB_ENDPOINT", endpoint.to_string()));
+        env.push(("TABLE_NAME", format!("bench-relay-{}", now_us())));
+    }
     Server::start(
         &binary,
         &["dev", "--listen", "127.0.0.1:0"],
-        &[
-            ("DIRECTORY_PATH", config.display().to_string()),
-            ("RUST_LOG", "warn".into()),
-        ],
+        &env,
         "livechat local gateway on",
     )
     .await
@@ -549,7 +569,7 @@ fn lat(v: &[f64]) -> String {
 
 /// Sections 2 and 5.
 pub async fn run(
-    _repo: &Path,
+    endpoint: &str,
     relay: bool,
     load: bool,
     measured: &mut Measured,
@@ -558,7 +578,7 @@ pub async fn run(
     epoch();
     let mut rows = Vec::new();
     if relay {
-        match relay_latency(progress).await {
+        match relay_latency(progress, endpoint).await {
             Ok(r) => rows.extend(r),
             Err(e) => {
                 progress(format!("2 relay latency FAILED: {e}"));
@@ -581,26 +601,17 @@ pub async fn run(
     Ok(rows)
 }
 
-async fn relay_latency(progress: &dyn Fn(String)) -> Result<Vec<Row>, String> {
-    progress(format!(
-        "2 relay: starting the gateway ({RELAY_AGENTS} agents) and the echo server"
-    ));
-    let gateway = start_gateway(RELAY_AGENTS).await?;
+/// One gateway run of section 2: its store, its agents, the concurrency levels.
+struct RelayRun {
+    dynamodb: Option<String>,
+    agents: usize,
+    levels: &'static [usize],
+}
+
+async fn relay_latency(progress: &dyn Fn(String), endpoint: &str) -> Result<Vec<Row>, String> {
+    progress("2 relay: starting the echo server".into());
     let echo = start_echo().await?;
-    let seen = Arc::new(Seen::default());
-    let accepted = Arc::new(AtomicU64::new(0));
-    connect_agents(&gateway.addr, RELAY_AGENTS, &seen, &accepted).await?;
     let top = *LEVELS.iter().max().unwrap_or(&1);
-    progress(format!(
-        "2 relay: {top} visitors walk the dialog to an accepted chat"
-    ));
-    let url = format!("ws://{}/ws", gateway.addr);
-    let mut none = HashMap::new();
-    let visitors = start_chats(&url, 0..top, &mut none, &seen, 50).await?;
-    progress(format!(
-        "2 relay: {} chats accepted; opening {top} echo sockets",
-        visitors.len()
-    ));
     let echo_seen = Arc::new(Seen::default());
     let mut echo_tx = Vec::new();
     for _ in 0..top {
@@ -615,76 +626,115 @@ async fn relay_latency(progress: &dyn Fn(String)) -> Result<Vec<Row>, String> {
         });
         echo_tx.push(tx);
     }
-    let visitors: Arc<Vec<(usize, Visitor)>> = Arc::new(visitors);
     let echo_tx = Arc::new(echo_tx);
-    let mut rows = Vec::new();
-    for (phase, &n) in LEVELS.iter().enumerate() {
-        let phase = phase as u32;
-        let expected = n * MESSAGES as usize;
-        progress(format!(
-            "2 relay: {n} concurrent conversations, echo floor ({expected} messages)"
-        ));
-        let tx = echo_tx.clone();
-        paced(n, MESSAGES, INTERVAL, move |i, k| {
-            let _ = tx[i].send(Message::Text(stamp(phase, i, k).into()));
-        })
-        .await;
-        wait_for(&echo_seen, phase, expected, Duration::from_secs(30)).await;
-        progress(format!(
-            "2 relay: {n} concurrent conversations, visitor -> agent through the gateway"
-        ));
-        let v = visitors.clone();
-        paced(n, MESSAGES, INTERVAL, move |i, k| {
-            let (conv, visitor) = &v[i];
-            let frame = json!({
-                "action": "send_message",
-                "conversation": visitor.conversation,
-                "id": format!("v-{phase}-{conv}-{k}"),
-                "text": stamp(phase, *conv, k),
-            });
-            let _ = visitor.tx.send(Message::Text(frame.to_string().into()));
-        })
-        .await;
-        wait_for(&seen, phase, expected, Duration::from_secs(60)).await;
-        let (ours, floor) = (seen.take(phase), echo_seen.take(phase));
-        rows.push(Row::new(
-            "2 relay latency",
-            format!(
-                "visitor -> agent, {n} concurrent conversation{} ({} received of {expected})",
-                if n == 1 { "" } else { "s" },
-                ours.len()
-            ),
-            lat(&ours),
-            format!(
-                "echo floor: {} ({} of {expected})",
-                lat(&floor),
-                floor.len()
-            ),
-            format!(
-                "p50 {}, p99 {}",
-                ratio(percentile(&ours, 50.0), percentile(&floor, 50.0)),
-                ratio(percentile(&ours, 99.0), percentile(&floor, 99.0))
-            ),
-        ));
-    }
-    let (gw_rss, echo_rss) = (
-        vm_bytes(gateway.pid(), "VmHWM"),
-        vm_bytes(echo.pid(), "VmHWM"),
-    );
-    rows.push(Row::new(
-        "2 relay latency",
-        format!("server peak RSS holding {} sockets", top + RELAY_AGENTS),
-        gw_rss.map_or("-".into(), mb),
-        format!(
-            "echo server holding {top}: {}",
-            echo_rss.map_or("-".into(), mb)
-        ),
-        match (gw_rss, echo_rss) {
-            (Some(a), Some(b)) => ratio(a as f64, b as f64),
-            _ => "-".into(),
+    let runs = [
+        RelayRun {
+            dynamodb: None,
+            agents: RELAY_AGENTS,
+            levels: &LEVELS,
         },
-    ));
-    gateway.stop().await;
+        RelayRun {
+            dynamodb: Some(endpoint.to_string()),
+            agents: DYNAMODB_RELAY_AGENTS,
+            levels: &DYNAMODB_LEVELS,
+        },
+    ];
+    let mut rows = Vec::new();
+    let mut phase = 0u32;
+    for run in runs {
+        let store = match run.dynamodb {
+            None => "in-memory store",
+            Some(_) => "DynamoDB Local",
+        };
+        progress(format!(
+            "2 relay: starting the gateway on its {store} ({} agents)",
+            run.agents
+        ));
+        let gateway = start_gateway(run.agents, run.dynamodb.as_deref()).await?;
+        let seen = Arc::new(Seen::default());
+        let accepted = Arc::new(AtomicU64::new(0));
+        connect_agents(&gateway.addr, run.agents, &seen, &accepted).await?;
+        let most = *run.levels.iter().max().unwrap_or(&1);
+        progress(format!(
+            "2 relay: {most} visitors walk the dialog to an accepted chat"
+        ));
+        let url = format!("ws://{}/ws", gateway.addr);
+        let mut none = HashMap::new();
+        let visitors: Arc<Vec<(usize, Visitor)>> =
+            Arc::new(start_chats(&url, 0..most, &mut none, &seen, 50).await?);
+        for &n in run.levels {
+            phase += 1;
+            let expected = n * MESSAGES as usize;
+            progress(format!(
+                "2 relay: {n} concurrent conversations, echo floor ({expected} messages)"
+            ));
+            let tx = echo_tx.clone();
+            paced(n, MESSAGES, INTERVAL, move |i, k| {
+                let _ = tx[i].send(Message::Text(stamp(phase, i, k).into()));
+            })
+            .await;
+            wait_for(&echo_seen, phase, expected, Duration::from_secs(30)).await;
+            progress(format!(
+                "2 relay: {n} concurrent conversations, visitor -> agent through the gateway ({store})"
+            ));
+            let v = visitors.clone();
+            paced(n, MESSAGES, INTERVAL, move |i, k| {
+                let (conv, visitor) = &v[i];
+                let frame = json!({
+                    "action": "send_message",
+                    "conversation": visitor.conversation,
+                    "id": format!("v-{phase}-{conv}-{k}"),
+                    "text": stamp(phase, *conv, k),
+                });
+                let _ = visitor.tx.send(Message::Text(frame.to_string().into()));
+            })
+            .await;
+            wait_for(&seen, phase, expected, Duration::from_secs(60)).await;
+            let (ours, floor) = (seen.take(phase), echo_seen.take(phase));
+            rows.push(Row::new(
+                "2 relay latency",
+                format!(
+                    "visitor -> agent, {n} concurrent conversation{}, {store} ({} received of {expected})",
+                    if n == 1 { "" } else { "s" },
+                    ours.len()
+                ),
+                lat(&ours),
+                format!(
+                    "echo floor: {} ({} of {expected})",
+                    lat(&floor),
+                    floor.len()
+                ),
+                format!(
+                    "p50 {}, p99 {}",
+                    ratio(percentile(&ours, 50.0), percentile(&floor, 50.0)),
+                    ratio(percentile(&ours, 99.0), percentile(&floor, 99.0))
+                ),
+            ));
+        }
+        if run.dynamodb.is_none() {
+            let (gw_rss, echo_rss) = (
+                vm_bytes(gateway.pid(), "VmHWM"),
+                vm_bytes(echo.pid(), "VmHWM"),
+            );
+            rows.push(Row::new(
+                "2 relay latency",
+                format!(
+                    "server peak RSS holding {} sockets, in-memory store",
+                    most + run.agents
+                ),
+                gw_rss.map_or("-".into(), mb),
+                format!(
+                    "echo server holding {top}: {}",
+                    echo_rss.map_or("-".into(), mb)
+                ),
+                match (gw_rss, echo_rss) {
+                    (Some(a), Some(b)) => ratio(a as f64, b as f64),
+                    _ => "-".into(),
+                },
+            ));
+        }
+        gateway.stop().await;
+    }
     echo.stop().await;
     Ok(rows)
 }
@@ -693,7 +743,7 @@ async fn load_test(progress: &dyn Fn(String)) -> Result<(Vec<Row>, LoadFacts), S
     progress(format!(
         "5 load: gateway with {LOAD_AGENTS} agents; {LOAD_VISITORS} visitor sockets"
     ));
-    let gateway = start_gateway(LOAD_AGENTS).await?;
+    let gateway = start_gateway(LOAD_AGENTS, None).await?;
     let seen = Arc::new(Seen::default());
     let accepted = Arc::new(AtomicU64::new(0));
     connect_agents(&gateway.addr, LOAD_AGENTS, &seen, &accepted).await?;
