@@ -301,15 +301,14 @@ impl Chat {
     }
 
     /// Pushes a frame to every live connection of a party (an agent's tabs, a
-    /// visitor's pages).
+    /// visitor's pages), all at once.
     pub(crate) async fn send_to(
         &self,
         party: &Party,
         frame: &ServerFrame,
     ) -> Result<(), ServerError> {
-        for connection in self.ports.store.connections_of(party, self.now()).await? {
-            self.send(&connection, frame).await;
-        }
+        let connections = self.ports.store.connections_of(party, self.now()).await?;
+        futures_util::future::join_all(connections.iter().map(|c| self.send(c, frame))).await;
         Ok(())
     }
 

@@ -93,9 +93,10 @@ impl Chat {
             };
             match self.ports.store.append_after(message, hub.messages).await? {
                 AppendAfter::Stored(stored) => {
-                    self.send(connection, &ServerFrame::Ack { id }).await;
+                    let ack = ServerFrame::Ack { id };
                     let frame = ServerFrame::message(stored);
-                    self.push_to_hub(&hub, &frame).await;
+                    self.push_to_hub(&hub, &frame, Some((connection, &ack)))
+                        .await;
                     return Ok(());
                 }
                 AppendAfter::Duplicate(_) => {
@@ -110,13 +111,37 @@ impl Chat {
         ))
     }
 
-    /// Pushes to the hub's recipients; a gone connection is forgotten and
+    /// Pushes `frame` to the hub's recipients, all connections at once (each push is
+    /// a round trip to API Gateway, so the last recipient does not wait for the
+    /// others); `first` goes to its connection before anything else (the sender's
+    /// ack before its own copy of the message). A gone connection is forgotten and
     /// unsubscribed.
-    pub(super) async fn push_to_hub(&self, hub: &Hub, frame: &ServerFrame) {
-        for connection in hub.recipients() {
-            if self.send(connection, frame).await {
-                continue;
+    pub(super) async fn push_to_hub(
+        &self,
+        hub: &Hub,
+        frame: &ServerFrame,
+        first: Option<(&ConnectionId, &ServerFrame)>,
+    ) {
+        let mut plan: Vec<(&ConnectionId, Vec<&ServerFrame>)> =
+            hub.recipients().map(|c| (c, vec![frame])).collect();
+        if let Some((connection, early)) = first {
+            match plan.iter_mut().find(|(c, _)| *c == connection) {
+                Some((_, frames)) => frames.insert(0, early),
+                None => plan.push((connection, vec![early])),
             }
+        }
+        let gone = futures_util::future::join_all(plan.into_iter().map(
+            |(connection, frames)| async move {
+                for frame in frames {
+                    if !self.send(connection, frame).await {
+                        return Some(connection);
+                    }
+                }
+                None
+            },
+        ))
+        .await;
+        for connection in gone.into_iter().flatten() {
             let unsubscribed = self
                 .ports
                 .store

@@ -31,6 +31,15 @@ impl Harness {
 
     /// The demo account, changed by `change` first.
     fn with(change: impl FnOnce(&mut crate::routing::Directory)) -> Self {
+        Self::with_push(change, |push| push)
+    }
+
+    /// As [`Harness::with`], with the chat pushing through `wrap(push)`; the
+    /// harness reads the frames from `push` itself.
+    fn with_push(
+        change: impl FnOnce(&mut crate::routing::Directory),
+        wrap: impl FnOnce(Arc<MemoryPush>) -> Arc<dyn crate::ports::Push>,
+    ) -> Self {
         let mut directory = crate::demo::directory().unwrap();
         change(&mut directory);
         let notifier = Arc::new(MemoryNotifier::new());
@@ -40,7 +49,7 @@ impl Harness {
         let clock = Arc::new(ManualClock::new("2026-03-02T10:00:00Z".parse().unwrap()));
         let ports = Ports {
             store: Arc::new(MemoryStore::with_directory(directory)),
-            push: push.clone(),
+            push: wrap(push.clone()),
             scheduler: scheduler.clone(),
             clock: clock.clone(),
             notifier: notifier.clone(),
@@ -1061,4 +1070,77 @@ async fn a_decline_that_died_after_its_write_is_settled_a_few_seconds_later() {
         "released"
     );
     assert_eq!(h.types(other), ["offer"], "routed to the other agent");
+}
+
+/// A push over the harness's mailboxes that holds every frame to one connection
+/// until released, as a slow `@connections` round trip would.
+#[derive(Default)]
+struct HeldPush {
+    inner: std::sync::OnceLock<Arc<MemoryPush>>,
+    held: std::sync::Mutex<Option<ConnectionId>>,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl crate::ports::Push for HeldPush {
+    async fn push(
+        &self,
+        connection: &ConnectionId,
+        json: &str,
+    ) -> Result<crate::ports::Delivery, crate::ports::PushError> {
+        let held = self.held.lock().unwrap().as_ref() == Some(connection);
+        if held {
+            self.release.notified().await;
+        }
+        self.inner
+            .get()
+            .expect("set by the harness")
+            .push(connection, json)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_message_reaches_the_agent_while_the_push_to_the_visitor_is_still_on_its_way() {
+    let held = Arc::new(HeldPush::default());
+    let h = Harness::with_push(
+        |_| {},
+        |push| {
+            let _ = held.inner.set(push);
+            held.clone()
+        },
+    );
+    let (ana, visitor, _) = live_chat_with_ana(&h).await;
+    *held.held.lock().unwrap() = Some(visitor.clone());
+
+    let sent = h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "v9", "text": "quick question"}),
+    );
+    let watch = async {
+        // Ana's copy arrives while the visitor's ack is held; then the hold ends.
+        let mut reached = false;
+        for _ in 0..1_000 {
+            if h.push
+                .take(&ana)
+                .iter()
+                .any(|f| f.contains("quick question"))
+            {
+                reached = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        held.held.lock().unwrap().take();
+        held.release.notify_waiters();
+        reached
+    };
+    let ((), reached) = tokio::join!(sent, watch);
+
+    assert!(reached, "the agent waited for the visitor's push");
+    assert_eq!(
+        h.types(&visitor),
+        ["ack", "message"],
+        "the sender still gets its ack before its own copy"
+    );
 }
