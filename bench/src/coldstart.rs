@@ -3,7 +3,8 @@
 //! the function's first `GET /runtime/invocation/next` (its init is done), its peak
 //! RSS at that moment, and the duration of its first invocation (event delivered to
 //! response posted), with and without the init-time connection pre-warm
-//! (`LIVECHAT_PREWARM`).
+//! (`LIVECHAT_PREWARM`). The functions reach `@connections` over TLS, as in AWS
+//! ([`TlsEndpoint`]), so the handshake the pre-warm moves into init is real.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -102,12 +103,110 @@ async fn pushed() -> StatusCode {
     StatusCode::OK
 }
 
+/// The `@connections` endpoint over TLS, as the functions reach it in AWS: a
+/// certificate for 127.0.0.1 made with `openssl` for this run, which the functions
+/// trust through `SSL_CERT_FILE` (the system's roots with it appended, so loading
+/// the roots at init costs about what it does on Lambda).
+pub struct TlsEndpoint {
+    acceptor: tokio_rustls::TlsAcceptor,
+    roots: PathBuf,
+}
+
+impl TlsEndpoint {
+    /// Makes the certificate and the server's TLS configuration.
+    pub fn new() -> Result<Self, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = std::env::temp_dir().join("livechat-bench-tls");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let (cert, key, conf) = (
+            dir.join("cert.pem"),
+            dir.join("key.pem"),
+            dir.join("openssl.cnf"),
+        );
+        // A server certificate, not a CA (which the functions' verifier refuses as
+        // the end entity), and itself the root the functions trust.
+        let settings = "[req]\ndistinguished_name = dn\nx509_extensions = server\nprompt = no\n\
+            [dn]\nCN = 127.0.0.1\n\
+            [server]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
+            extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1\n";
+        std::fs::write(&conf, settings).map_err(|e| format!("{}: {e}", conf.display()))?;
+        let made = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args([
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-config",
+            ])
+            .arg(&conf)
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        match made {
+            Ok(status) if status.success() => {}
+            Ok(status) => return Err(format!("openssl req failed ({status})")),
+            Err(e) => return Err(format!("openssl, which makes the TLS certificate: {e}")),
+        }
+        let certs = CertificateDer::pem_file_iter(&cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("{}: {e}", cert.display()))?;
+        let private =
+            PrivateKeyDer::from_pem_file(&key).map_err(|e| format!("{}: {e}", key.display()))?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_no_client_auth().with_single_cert(certs, private))
+            .map_err(|e| format!("TLS configuration: {e}"))?;
+        let mut roots =
+            std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+        roots += &std::fs::read_to_string(&cert).map_err(|e| format!("{}: {e}", cert.display()))?;
+        let roots_path = dir.join("roots.pem");
+        std::fs::write(&roots_path, roots).map_err(|e| format!("{}: {e}", roots_path.display()))?;
+        Ok(Self {
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            roots: roots_path,
+        })
+    }
+
+    /// Serves `app` over TLS on a new port; returns the port and the server task.
+    async fn serve(&self, app: Router) -> Result<(u16, tokio::task::JoinHandle<()>), String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let acceptor = self.acceptor.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok((port, task))
+    }
+}
+
 /// Execs `binary` with `env` against a fresh local Runtime API and measures it;
-/// delivers `event` as the first invocation when given.
+/// delivers `event` as the first invocation when given. Its `@connections`
+/// endpoint is served here, over `tls` when given.
 pub async fn launch(
     binary: &Path,
     env: &[(String, String)],
     event: Option<String>,
+    tls: Option<&TlsEndpoint>,
 ) -> Result<Launch, String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -129,6 +228,17 @@ pub async fn launch(
         .route("/2018-06-01/runtime/invocation/{id}/error", post(response))
         .route("/local/@connections/{id}", post(pushed))
         .with_state(api.clone());
+    let (management, roots, tls_server) = match tls {
+        Some(tls) => {
+            let (port, task) = tls.serve(app.clone()).await?;
+            (
+                format!("https://127.0.0.1:{port}/local"),
+                Some(tls.roots.clone()),
+                Some(task),
+            )
+        }
+        None => (format!("http://{addr}/local"), None, None),
+    };
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -143,10 +253,8 @@ pub async fn launch(
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env(
-            "WEBSOCKET_MANAGEMENT_ENDPOINT",
-            format!("http://{addr}/local"),
-        )
+        .env("WEBSOCKET_MANAGEMENT_ENDPOINT", management)
+        .envs(roots.map(|r| ("SSL_CERT_FILE", r)))
         .stdout(Stdio::null())
         .stderr(stderr);
     let started = Instant::now();
@@ -201,6 +309,9 @@ pub async fn launch(
     let _ = child.kill();
     let _ = child.wait();
     server.abort();
+    if let Some(task) = tls_server {
+        task.abort();
+    }
     outcome
 }
 
@@ -348,6 +459,7 @@ pub async fn measure(
             ));
         }
     }
+    let tls = TlsEndpoint::new()?;
     let mut results: Vec<Vec<Launch>> = vec![Vec::new(); configs.len()];
     // One discarded round first: seeds the table and warms the page cache.
     for round in 0..=runs {
@@ -356,7 +468,7 @@ pub async fn measure(
             configs.len()
         ));
         for (i, (name, bin, env, event)) in configs.iter().enumerate() {
-            let launch = launch(bin, env, Some(event.clone()))
+            let launch = launch(bin, env, Some(event.clone()), Some(&tls))
                 .await
                 .map_err(|e| format!("{name}: {e}"))?;
             if round > 0 {

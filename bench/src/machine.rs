@@ -46,6 +46,12 @@ pub fn facts() -> Vec<(&'static str, String)> {
                 .unwrap_or_else(|_| "unknown".into()),
         ),
         ("memory", memory),
+        (
+            "load average (1, 5, 15 min) as the table is written",
+            std::fs::read_to_string("/proc/loadavg")
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+                .unwrap_or_else(|_| "unknown".into()),
+        ),
         ("OS", os),
         ("kernel", command("uname", &["-sr"])),
         ("rustc", command("rustc", &["--version"])),
