@@ -3,10 +3,8 @@
 //! the same seed gives the same run; and the self-test: a deliberately broken store
 //! is caught, so the invariants can fail.
 //!
-//! The simulation found four core bugs (described in `docs/simulation.md`). B1-B3
-//! are fixed: their seeds replay below with no violation at all. B4 is still in
-//! `KNOWN_BUGS` (its violations are reported apart and do not fail the bounded run);
-//! its ignored test replays its seed and fails until it is fixed.
+//! The simulation found five core bugs (described in `docs/simulation.md`), all
+//! fixed: their seeds replay below with no violation at all.
 
 use livechat_tests::sim::{Config, FaultRates, Report, run};
 
@@ -93,22 +91,6 @@ fn the_same_seeds_without_the_broken_cursor_keep_round_robin_fair() {
     }
 }
 
-fn replays_without(bug: &str, seed: u64, steps: u64) {
-    let report = run(
-        seed,
-        &Config {
-            steps,
-            ..Config::default()
-        },
-    );
-    let found: Vec<_> = report
-        .violations
-        .iter()
-        .filter(|v| v.known == Some(bug))
-        .collect();
-    assert!(found.is_empty(), "{}", report.failure());
-}
-
 /// A seed that showed a bug now fixed runs with no violation of any kind but the
 /// known bugs still open.
 fn replays_clean(seed: u64) {
@@ -137,7 +119,12 @@ fn b3_an_agent_never_keeps_capacity_for_a_chat_that_is_not_theirs() {
 }
 
 #[test]
-#[ignore = "core bug B4 (docs/simulation.md): an agent reconnecting as the grace ends is shown a chat that is being re-offered"]
 fn b4_an_agent_who_reconnects_as_the_grace_ends_is_not_shown_a_chat_that_moved_on() {
-    replays_without("B4", 78, 300);
+    replays_clean(78);
+}
+
+#[test]
+fn b5_a_late_repair_never_ends_a_missed_request_an_agent_picked_up() {
+    replays_clean(225);
+    replays_clean(234);
 }

@@ -21,6 +21,7 @@ const ENDED = {
 };
 const WITHDRAWN = {
   timed_out: 'timed out', declined: 'declined', taken: 'taken by another agent or tab', visitor_left: 'the visitor left',
+  away: 'you were offline past the grace period',
 };
 
 const chats = new Map(); // conversation -> {conversation, visitor, thread, ended, reason, unread, score, typing}
@@ -222,6 +223,15 @@ function handle(frame) {
       renderTyping();
       break;
     }
+    case 'chat_moved':
+      // Offline past the grace period: the chat went back to the queue; it is not ours.
+      if (chats.has(frame.conversation) && !chats.get(frame.conversation).ended) {
+        chats.delete(frame.conversation);
+        if (selected === frame.conversation) selected = null;
+        toast('A chat went to another agent: you were offline past the grace period.');
+        renderAll();
+      }
+      break;
     case 'chat_ended': {
       const chat = chats.get(frame.conversation);
       removeOffer(frame.conversation);

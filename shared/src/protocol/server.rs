@@ -137,6 +137,9 @@ pub enum WithdrawReason {
     Taken,
     /// The visitor left before anyone accepted.
     VisitorLeft,
+    /// The agent had no connection for longer than the grace period, so the
+    /// request went on to someone else.
+    Away,
 }
 
 /// A frame the server pushes. `type` selects the variant (`snake_case`).
@@ -231,6 +234,13 @@ pub enum ServerFrame {
         /// Why.
         reason: WithdrawReason,
     },
+    /// To an agent: a live chat of theirs went back to the queue, with its history,
+    /// because they had no connection for longer than the grace period. A tab that
+    /// reconnected just then may have been shown it as theirs: it is not any more.
+    ChatMoved {
+        /// The chat.
+        conversation: ConversationId,
+    },
     /// To an agent after `accept`: the chat is theirs, with its history so far.
     ChatStarted {
         /// The chat.
@@ -311,6 +321,7 @@ impl ServerFrame {
             ServerFrame::Offer { .. } => "offer",
             ServerFrame::OfferWithdrawn { .. } => "offer_withdrawn",
             ServerFrame::ChatStarted { .. } => "chat_started",
+            ServerFrame::ChatMoved { .. } => "chat_moved",
             ServerFrame::Availability { .. } => "availability",
             ServerFrame::Transcript { .. } => "transcript",
             ServerFrame::PastChats { .. } => "past_chats",
@@ -517,6 +528,13 @@ pub(super) mod tests {
             ServerFrame::OfferWithdrawn {
                 conversation: conv(),
                 reason: WithdrawReason::VisitorLeft,
+            },
+            ServerFrame::OfferWithdrawn {
+                conversation: conv(),
+                reason: WithdrawReason::Away,
+            },
+            ServerFrame::ChatMoved {
+                conversation: conv(),
             },
             ServerFrame::ChatStarted {
                 conversation: conv(),

@@ -743,6 +743,26 @@ impl Router {
         }
         Ok(changed.is_some())
     }
+
+    /// The repair of a conversation found ended (a handler that died between the
+    /// end and the release is retried into this): whoever it was with must not hold
+    /// it still. Unlike [`Router::end`], it never ends anything: a conversation an
+    /// agent picked up since it was read is live again, and stays so.
+    pub async fn repair_ended(&self, conversation: &ConversationId) -> Result<(), RouteError> {
+        let store = &self.ports.store;
+        let Some(conv) = store.conversation(conversation).await? else {
+            return Ok(());
+        };
+        if !matches!(conv.state, ConversationState::Ended { .. }) {
+            return Ok(());
+        }
+        for agent in conv.assigned.iter().chain(&conv.offered_to) {
+            store
+                .release_capacity_if(agent, conversation, conv.version)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

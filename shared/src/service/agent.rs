@@ -458,10 +458,36 @@ impl Chat {
                         messages: self.ports.store.messages(&id).await?,
                     };
                     self.send(connection, &started).await;
+                    self.still_theirs(connection, agent, &id).await?;
                 }
                 _ => {}
             }
         }
+        Ok(())
+    }
+
+    /// After a sync showed a live chat: if the agent's grace period ended meanwhile
+    /// (the handler found no connection just before this one was made), the chat
+    /// is on its way to someone else. That handler tells the agent's connections
+    /// after moving the chat, and this one reads again after showing it, so the tab
+    /// hears of the move from one or the other, after `chat_started`.
+    async fn still_theirs(
+        &self,
+        connection: &ConnectionId,
+        agent: &AgentId,
+        id: &ConversationId,
+    ) -> Result<(), ServerError> {
+        let news = match self.conversation(id).await?.state {
+            ConversationState::Live { agent: with, .. } if &with == agent => return Ok(()),
+            ConversationState::Ended { reason, .. } => ServerFrame::ChatEnded {
+                conversation: id.clone(),
+                reason,
+            },
+            _ => ServerFrame::ChatMoved {
+                conversation: id.clone(),
+            },
+        };
+        self.send(connection, &news).await;
         Ok(())
     }
 

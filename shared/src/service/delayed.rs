@@ -79,6 +79,15 @@ impl Chat {
         for conversation in self.ports.store.agent_chats(agent).await? {
             let conv = self.conversation(&conversation).await?;
             self.settle_later(&conversation).await?;
+            let news = match &conv.state {
+                ConversationState::Offered { .. } => ServerFrame::OfferWithdrawn {
+                    conversation: conversation.clone(),
+                    reason: WithdrawReason::Away,
+                },
+                _ => ServerFrame::ChatMoved {
+                    conversation: conversation.clone(),
+                },
+            };
             let moved = match &conv.state {
                 ConversationState::Offered { agent: to, .. } if to == agent => {
                     self.router.withdraw(&conversation, agent, None).await?
@@ -104,6 +113,9 @@ impl Chat {
             };
             if moved {
                 self.route(&conversation).await?;
+                // Read after the move: a tab that connected since the check above,
+                // and whose sync may have shown the chat as theirs, hears of it.
+                self.send_to(&party, &news).await?;
             }
         }
         Ok(())
@@ -134,8 +146,9 @@ impl Chat {
                 self.end_conversation(&conv, EndReason::Dropped).await?;
             }
             // Delivered again after a handler died between the end and the release.
-            ConversationState::Ended { reason, .. } => {
-                self.router.end(&conv.id, reason).await?;
+            // (Not `end`: an agent may have picked the missed request up since.)
+            ConversationState::Ended { .. } => {
+                self.router.repair_ended(&conv.id).await?;
             }
             _ => {}
         }
@@ -262,10 +275,10 @@ impl Chat {
         let conv = self.conversation(conversation).await?;
         let since = match conv.state {
             ConversationState::Live { since, .. } => since,
-            ConversationState::Ended { reason, .. } => {
+            ConversationState::Ended { .. } => {
                 // Ended: make sure its agent holds it no more (a handler that died
                 // between the end and the release left it held; this is its retry).
-                self.router.end(conversation, reason).await?;
+                self.router.repair_ended(conversation).await?;
                 return Ok(());
             }
             _ => return Ok(()),

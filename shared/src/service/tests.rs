@@ -40,6 +40,20 @@ impl Harness {
         change: impl FnOnce(&mut crate::routing::Directory),
         wrap: impl FnOnce(Arc<MemoryPush>) -> Arc<dyn crate::ports::Push>,
     ) -> Self {
+        Self::build(change, wrap, false)
+    }
+
+    /// The demo account on a store whose every request yields first, so that
+    /// handlers run side by side interleave request by request.
+    fn interleaved() -> Self {
+        Self::build(|_| {}, |push| push, true)
+    }
+
+    fn build(
+        change: impl FnOnce(&mut crate::routing::Directory),
+        wrap: impl FnOnce(Arc<MemoryPush>) -> Arc<dyn crate::ports::Push>,
+        interleave: bool,
+    ) -> Self {
         let mut directory = crate::demo::directory().unwrap();
         change(&mut directory);
         let notifier = Arc::new(MemoryNotifier::new());
@@ -48,7 +62,11 @@ impl Harness {
         let scheduler = Arc::new(MemoryScheduler::new());
         let clock = Arc::new(ManualClock::new("2026-03-02T10:00:00Z".parse().unwrap()));
         let ports = Ports {
-            store: Arc::new(MemoryStore::with_directory(directory)),
+            store: Arc::new(if interleave {
+                MemoryStore::with_directory(directory).interleaving()
+            } else {
+                MemoryStore::with_directory(directory)
+            }),
             push: wrap(push.clone()),
             scheduler: scheduler.clone(),
             clock: clock.clone(),
@@ -1143,4 +1161,136 @@ async fn a_message_reaches_the_agent_while_the_push_to_the_visitor_is_still_on_i
         ["ack", "message"],
         "the sender still gets its ack before its own copy"
     );
+}
+
+#[tokio::test]
+async fn an_agent_reconnecting_as_the_grace_ends_is_never_left_showing_a_chat_that_moved_on() {
+    // The grace handler and the new tab's connect and sync run side by side, the
+    // tab starting 0-60 store requests later: whatever the interleaving, once the
+    // chat has gone to someone else, the tab's last word on it is not chat_started.
+    let mut shown_then_moved = 0;
+    for delay in 0..60 {
+        let h = Harness::interleaved();
+        let (ana, _visitor, conversation) = live_chat_with_ana(&h).await;
+        let ben = h.agent("ben").await;
+        h.frames(&ben);
+        h.chat.disconnect(&ana).await.unwrap();
+        h.clock.advance(SignedDuration::from_secs(61));
+        let due = h.scheduler.take_due(h.clock.now());
+        let grace = async {
+            for event in due {
+                h.chat.delayed(event).await.unwrap();
+            }
+        };
+        let tab = async {
+            for _ in 0..delay {
+                tokio::task::yield_now().await;
+            }
+            h.agent("ana").await
+        };
+        let ((), tab) = tokio::join!(grace, tab);
+
+        let words: Vec<String> = h
+            .frames(&tab)
+            .iter()
+            .filter(|f| f["conversation"] == conversation.as_str())
+            .map(|f| f["type"].as_str().unwrap().to_string())
+            .collect();
+        let id = crate::domain::ConversationId::parse(conversation.clone()).unwrap();
+        let state = h
+            .chat
+            .ports
+            .store
+            .conversation(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state;
+        let still_anas = matches!(&state, crate::domain::ConversationState::Live { agent, .. } if agent.as_str() == "ana");
+        if still_anas {
+            continue;
+        }
+        assert_ne!(
+            words.last().map(String::as_str),
+            Some("chat_started"),
+            "delay {delay}: the chat is {} but ana's new tab was last told it is hers ({words:?})",
+            state.name()
+        );
+        if words.iter().any(|w| w == "chat_started") {
+            shown_then_moved += 1;
+        }
+    }
+    assert!(
+        shown_then_moved > 0,
+        "no interleaving showed the chat to the new tab before it moved: the race was never run"
+    );
+}
+
+#[tokio::test]
+async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_meanwhile() {
+    // The grace handler of a visitor gone from a missed request (a repair: the
+    // request is already ended) runs beside ben's pick_up, ben starting 0-20 store
+    // requests later or the other way round. It once read the request ended, then
+    // ended it again after ben had picked it up: ben was shown a chat that was over.
+    let waits = (0..20).map(|d| (d, 0)).chain((1..20).map(|d| (0, d)));
+    for (grace_wait, delay) in waits {
+        let h = Harness::interleaved();
+        let ana = h.agent("ana").await;
+        let (visitor, frames) = h.visitor_reaching_live_chat().await;
+        let conversation = conversation_of(&frames);
+        h.pump().await;
+        h.send(
+            &ana,
+            json!({"action": "decline", "conversation": conversation}),
+        )
+        .await;
+        h.pump().await;
+        h.chat.disconnect(&visitor).await.unwrap();
+        let ben = h.agent("ben").await;
+        h.frames(&ben);
+        let id = crate::domain::ConversationId::parse(conversation.clone()).unwrap();
+        let conv = h.chat.ports.store.conversation(&id).await.unwrap().unwrap();
+        assert_eq!(conv.state.name(), "ended", "the request was missed");
+
+        let grace = async {
+            for _ in 0..grace_wait {
+                tokio::task::yield_now().await;
+            }
+            let event = DelayedEvent::VisitorGrace {
+                visitor: conv.visitor.clone(),
+            };
+            h.chat.delayed(event).await.unwrap();
+        };
+        let pick = async {
+            for _ in 0..delay {
+                tokio::task::yield_now().await;
+            }
+            h.send(
+                &ben,
+                json!({"action": "pick_up", "conversation": conversation}),
+            )
+            .await;
+        };
+        tokio::join!(grace, pick);
+
+        assert_eq!(
+            h.types(&ben),
+            ["chat_started"],
+            "waits {grace_wait}/{delay}"
+        );
+        let state = h
+            .chat
+            .ports
+            .store
+            .conversation(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state;
+        assert!(
+            matches!(&state, crate::domain::ConversationState::Live { agent, .. } if agent.as_str() == "ben"),
+            "waits {grace_wait}/{delay}: ben picked the request up, but it is {}",
+            state.name()
+        );
+    }
 }

@@ -25,6 +25,9 @@ pub struct SimPush {
     inner: MemoryPush,
     ctx: Arc<Ctx>,
     frames: Mutex<BTreeMap<ConnectionId, Vec<String>>>,
+    /// Frames pushed but never delivered (the connection was gone, or the push
+    /// failed): the client learns of them only at its next sync.
+    lost: Mutex<BTreeMap<ConnectionId, Vec<String>>>,
 }
 
 impl SimPush {
@@ -34,6 +37,7 @@ impl SimPush {
             inner: MemoryPush::new(),
             ctx,
             frames: Mutex::new(BTreeMap::new()),
+            lost: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -50,6 +54,18 @@ impl SimPush {
     /// Takes the frames delivered to a connection so far.
     pub fn take(&self, connection: &ConnectionId) -> Vec<String> {
         lock(&self.frames).remove(connection).unwrap_or_default()
+    }
+
+    /// Takes the frames pushed to a connection so far but lost on the way.
+    pub fn take_lost(&self, connection: &ConnectionId) -> Vec<String> {
+        lock(&self.lost).remove(connection).unwrap_or_default()
+    }
+
+    fn lose(&self, connection: &ConnectionId, json: &str) {
+        lock(&self.lost)
+            .entry(connection.clone())
+            .or_default()
+            .push(json.to_string());
     }
 }
 
@@ -70,6 +86,7 @@ impl Push for SimPush {
         tokio::task::yield_now().await;
         if self.inner.push(connection, json).await? == Delivery::Gone {
             self.ctx.count_fault("push_to_closed_connection");
+            self.lose(connection, json);
             return Ok(Delivery::Gone);
         }
         let frames = self.inner.take(connection);
@@ -78,6 +95,7 @@ impl Push for SimPush {
         }) {
             self.inner.close(connection);
             lock(&self.ctx.dropped).push(connection.clone());
+            self.lose(connection, json);
             return Ok(Delivery::Gone);
         }
         if self
@@ -86,6 +104,7 @@ impl Push for SimPush {
                 connection.to_string()
             })
         {
+            self.lose(connection, json);
             return Err(PushError {
                 connection: connection.clone(),
                 source: Box::new(SimPushFailure),

@@ -38,17 +38,7 @@ use super::world::World;
 /// matches one (its invariant and a phrase of its detail) is counted apart, so that
 /// every run still fails on anything new. Remove an entry once its bug is fixed;
 /// `tests/tests/simulation.rs` replays a seed of each.
-pub const KNOWN_BUGS: &[(&str, &str, &str)] = &[
-    // An agent who reconnects as their grace period ends: the grace handler saw
-    // no connection and re-offers the chat while the new tab's sync shows it as
-    // theirs; nothing tells that tab the chat moved on (its next message is
-    // refused, its next sync drops it).
-    (
-        "B4",
-        "one_agent_per_chat",
-        "is theirs, but it is offered with",
-    ),
-];
+pub const KNOWN_BUGS: &[(&str, &str, &str)] = &[];
 
 /// The known bug a violation matches, if any.
 pub fn known_bug(invariant: &str, detail: &str) -> Option<&'static str> {

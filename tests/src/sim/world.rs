@@ -117,6 +117,9 @@ pub struct World {
     pub(super) reported: std::sync::Mutex<BTreeSet<String>>,
     owners: HashMap<ConnectionId, Owner>,
     opened: HashMap<ConnectionId, Timestamp>,
+    /// The chats each tab was told are theirs in the frames being shown, checked
+    /// once the tab has seen all of the step's frames.
+    started: Vec<(usize, ConnectionId, ConversationId)>,
     next_conn: u64,
     visitor_tokens: VisitorTokens,
     agent_tokens: AgentTokenIssuer,
@@ -197,6 +200,7 @@ impl World {
             agents,
             acked: Vec::new(),
             calls: 0,
+            started: Vec::new(),
             reported: Default::default(),
             owners: HashMap::new(),
             opened: HashMap::new(),
@@ -734,6 +738,7 @@ impl World {
             for raw in self.push.take(&conn) {
                 self.visitor_frame(i, &conn, &raw).await;
             }
+            self.push.take_lost(&conn);
         }
         for j in 0..self.agents.len() {
             let conns: Vec<ConnectionId> =
@@ -742,6 +747,7 @@ impl World {
                 for raw in self.push.take(&conn) {
                     self.agent_frame(j, &conn, &raw).await;
                 }
+                self.check_started(j, &conn).await;
             }
         }
     }
@@ -969,7 +975,7 @@ impl World {
                 for m in messages {
                     self.check_shown(conn, m).await;
                 }
-                self.check_started(j, conn, conversation).await;
+                self.started.push((j, conn.clone(), conversation.clone()));
                 let rank = self.ctx.rank(conversation);
                 if let Some(tab) = self.tab(j, conn) {
                     tab.offers.remove(&rank);
@@ -999,7 +1005,8 @@ impl World {
                     tab.offers.remove(&rank);
                 }
             }
-            ServerFrame::ChatEnded { conversation, .. } => {
+            ServerFrame::ChatEnded { conversation, .. }
+            | ServerFrame::ChatMoved { conversation } => {
                 let rank = self.ctx.rank(conversation);
                 if let Some(tab) = self.tab(j, conn) {
                     tab.offers.remove(&rank);
@@ -1030,27 +1037,57 @@ impl World {
 
     /// An agent told a chat is theirs: within one step (the clock stands still) no
     /// other agent can have it, since it only moves on after a grace period.
-    async fn check_started(&self, j: usize, conn: &ConnectionId, conversation: &ConversationId) {
-        let me = &self.agents[j].id;
-        let conv = self
-            .store
-            .truth()
-            .conversation(conversation)
-            .await
-            .ok()
-            .flatten();
-        if let Some(other) = conv.as_ref().and_then(|c| c.agent())
-            && other != me
-        {
-            self.ctx.violate(
-                "one_agent_per_chat",
-                format!(
-                    "{} was told {} is theirs, but it is {} with {other}",
-                    self.who(conn),
-                    self.ctx.alias(conversation),
-                    conv.as_ref().map_or("gone", |c| c.state.name())
-                ),
-            );
+    /// A tab told a chat is theirs (`chat_started`) must, once it has seen all of
+    /// the step's frames, show it only if it is theirs: a chat that moved on in the
+    /// meantime is followed by the news (`chat_moved`, `chat_ended`), unless that
+    /// frame was lost on the way (the next sync puts it right).
+    async fn check_started(&mut self, j: usize, conn: &ConnectionId) {
+        let me = self.agents[j].id.clone();
+        let lost = self.push.take_lost(conn);
+        let told: Vec<ConversationId> = self
+            .started
+            .iter()
+            .filter(|(a, c, _)| *a == j && c == conn)
+            .map(|(_, _, conversation)| conversation.clone())
+            .collect();
+        self.started.retain(|(a, c, _)| !(*a == j && c == conn));
+        for conversation in told {
+            let rank = self.ctx.rank(&conversation);
+            let shown = self
+                .tab(j, conn)
+                .is_some_and(|tab| tab.live.contains_key(&rank));
+            let news_lost = lost.iter().any(|raw| {
+                serde_json::from_str::<ServerFrame>(raw).is_ok_and(|f| {
+                    matches!(
+                        f,
+                        ServerFrame::ChatMoved { conversation: c }
+                        | ServerFrame::ChatEnded { conversation: c, .. } if c == conversation
+                    )
+                })
+            });
+            if !shown || news_lost {
+                continue;
+            }
+            let conv = self
+                .store
+                .truth()
+                .conversation(&conversation)
+                .await
+                .ok()
+                .flatten();
+            if let Some(other) = conv.as_ref().and_then(|c| c.agent())
+                && *other != me
+            {
+                self.ctx.violate(
+                    "one_agent_per_chat",
+                    format!(
+                        "{} was told {} is theirs, but it is {} with {other}",
+                        self.who(conn),
+                        self.ctx.alias(&conversation),
+                        conv.as_ref().map_or("gone", |c| c.state.name())
+                    ),
+                );
+            }
         }
     }
 
@@ -1092,6 +1129,7 @@ impl World {
                 messages,
                 ..
             } => format!("chat_started {} x{}", c(conversation), messages.len()),
+            ServerFrame::ChatMoved { conversation } => format!("chat_moved {}", c(conversation)),
             ServerFrame::Transcript { conversation, .. } => {
                 format!("transcript {}", c(conversation))
             }
