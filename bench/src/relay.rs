@@ -397,6 +397,19 @@ struct Visitor {
     conversation: Value,
 }
 
+impl Visitor {
+    /// Sends message `n` of conversation `conv` in `phase` as `id`, stamped now.
+    fn send_stamped(&self, id: String, phase: u32, conv: usize, n: u32) {
+        let frame = json!({
+            "action": "send_message",
+            "conversation": self.conversation,
+            "id": id,
+            "text": stamp(phase, conv, n),
+        });
+        let _ = self.tx.send(Message::Text(frame.to_string().into()));
+    }
+}
+
 /// Opens a visitor socket and walks it to an accepted chat (start, then
 /// `agent_joined`); the reader then records the agent's messages.
 async fn visitor_in_chat(url: String, conv: usize, seen: Arc<Seen>) -> Result<Visitor, String> {
@@ -680,13 +693,7 @@ async fn relay_latency(progress: &dyn Fn(String), endpoint: &str) -> Result<Vec<
             let v = visitors.clone();
             paced(n, MESSAGES, INTERVAL, move |i, k| {
                 let (conv, visitor) = &v[i];
-                let frame = json!({
-                    "action": "send_message",
-                    "conversation": visitor.conversation,
-                    "id": format!("v-{phase}-{conv}-{k}"),
-                    "text": stamp(phase, *conv, k),
-                });
-                let _ = visitor.tx.send(Message::Text(frame.to_string().into()));
+                visitor.send_stamped(format!("v-{phase}-{conv}-{k}"), phase, *conv, k);
             })
             .await;
             wait_for(&seen, phase, expected, Duration::from_secs(60)).await;
@@ -772,13 +779,7 @@ async fn load_test(progress: &dyn Fn(String)) -> Result<(Vec<Row>, LoadFacts), S
         let v = visitors.clone();
         paced(visitors.len(), LOAD_MESSAGES, LOAD_INTERVAL, move |i, k| {
             let (conv, visitor) = &v[i];
-            let frame = json!({
-                "action": "send_message",
-                "conversation": visitor.conversation,
-                "id": format!("v-{conv}-{k}"),
-                "text": stamp(LOAD_PHASE, *conv, k),
-            });
-            let _ = visitor.tx.send(Message::Text(frame.to_string().into()));
+            visitor.send_stamped(format!("v-{conv}-{k}"), LOAD_PHASE, *conv, k);
         })
         .await;
         let expected = before + 2 * visitors.len() * LOAD_MESSAGES as usize;

@@ -796,9 +796,20 @@ async fn a_notice_that_fails_does_not_stop_the_others_or_the_routing() {
 }
 
 /// A request that nobody took, with Ben's inbox open on the missed list.
+/// A request ana declined with nobody else online: missed. Returns ben, who came
+/// online after, and the conversation.
 async fn missed_request(h: &Harness) -> (ConnectionId, String) {
+    let (_visitor, conversation) = declined_request(h).await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    (ben, conversation)
+}
+
+/// Ana declines a visitor's request with nobody else online; returns the
+/// visitor's connection and the conversation.
+async fn declined_request(h: &Harness) -> (ConnectionId, String) {
     let ana = h.agent("ana").await;
-    let (_visitor, frames) = h.visitor_reaching_live_chat().await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
     let conversation = conversation_of(&frames);
     h.pump().await;
     h.send(
@@ -807,9 +818,7 @@ async fn missed_request(h: &Harness) -> (ConnectionId, String) {
     )
     .await;
     h.pump().await;
-    let ben = h.agent("ben").await;
-    h.frames(&ben);
-    (ben, conversation)
+    (visitor, conversation)
 }
 
 #[tokio::test]
@@ -1235,16 +1244,7 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
     let waits = (0..20).map(|d| (d, 0)).chain((1..20).map(|d| (0, d)));
     for (grace_wait, delay) in waits {
         let h = Harness::interleaved();
-        let ana = h.agent("ana").await;
-        let (visitor, frames) = h.visitor_reaching_live_chat().await;
-        let conversation = conversation_of(&frames);
-        h.pump().await;
-        h.send(
-            &ana,
-            json!({"action": "decline", "conversation": conversation}),
-        )
-        .await;
-        h.pump().await;
+        let (visitor, conversation) = declined_request(&h).await;
         h.chat.disconnect(&visitor).await.unwrap();
         let ben = h.agent("ben").await;
         h.frames(&ben);
