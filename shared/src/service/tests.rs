@@ -143,6 +143,18 @@ impl Harness {
             .collect()
     }
 
+    /// The stored conversation.
+    async fn stored(&self, conversation: &str) -> Conversation {
+        let id = crate::domain::ConversationId::parse(conversation.to_string()).unwrap();
+        self.chat
+            .ports
+            .store
+            .conversation(&id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     /// Delivers the delayed events due now, as the SQS consumer would.
     async fn pump(&self) {
         for event in self.scheduler.take_due(self.clock.now()) {
@@ -1205,18 +1217,8 @@ async fn an_agent_reconnecting_as_the_grace_ends_is_never_left_showing_a_chat_th
             .filter(|f| f["conversation"] == conversation.as_str())
             .map(|f| f["type"].as_str().unwrap().to_string())
             .collect();
-        let id = crate::domain::ConversationId::parse(conversation.clone()).unwrap();
-        let state = h
-            .chat
-            .ports
-            .store
-            .conversation(&id)
-            .await
-            .unwrap()
-            .unwrap()
-            .state;
-        let still_anas = matches!(&state, crate::domain::ConversationState::Live { agent, .. } if agent.as_str() == "ana");
-        if still_anas {
+        let state = h.stored(&conversation).await.state;
+        if live_with(&state, "ana") {
             continue;
         }
         assert_ne!(
@@ -1248,8 +1250,7 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
         h.chat.disconnect(&visitor).await.unwrap();
         let ben = h.agent("ben").await;
         h.frames(&ben);
-        let id = crate::domain::ConversationId::parse(conversation.clone()).unwrap();
-        let conv = h.chat.ports.store.conversation(&id).await.unwrap().unwrap();
+        let conv = h.stored(&conversation).await;
         assert_eq!(conv.state.name(), "ended", "the request was missed");
 
         let grace = async {
@@ -1278,19 +1279,15 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
             ["chat_started"],
             "waits {grace_wait}/{delay}"
         );
-        let state = h
-            .chat
-            .ports
-            .store
-            .conversation(&id)
-            .await
-            .unwrap()
-            .unwrap()
-            .state;
+        let state = h.stored(&conversation).await.state;
         assert!(
-            matches!(&state, crate::domain::ConversationState::Live { agent, .. } if agent.as_str() == "ben"),
+            live_with(&state, "ben"),
             "waits {grace_wait}/{delay}: ben picked the request up, but it is {}",
             state.name()
         );
     }
+}
+
+fn live_with(state: &crate::domain::ConversationState, agent: &str) -> bool {
+    matches!(state, crate::domain::ConversationState::Live { agent: with, .. } if with.as_str() == agent)
 }
