@@ -109,13 +109,37 @@ pub async fn upgrade(
     }
     match ws {
         Ok(ws) => {
+            // The connection exists for `@connections` from the moment `$connect`
+            // accepted it, as in API Gateway: a push that comes before the socket's
+            // task runs waits in its queue instead of finding it gone (which would
+            // make the functions forget it).
+            let (tx, rx) = mpsc::unbounded_channel();
+            let opened = Timestamp::now();
+            gw.connections().insert(
+                ctx.connection_id.clone(),
+                OpenConnection {
+                    tx,
+                    connected_at: opened,
+                    last_active: opened,
+                    source_ip: ctx.source_ip.clone(),
+                    user_agent: ctx.user_agent.clone(),
+                },
+            );
+            let (failed_gw, failed_ctx) = (gw.clone(), ctx.clone());
             // The limit is ours to enforce with API Gateway's close code, so the
             // library's own limit sits well above it.
             let library_limit = gw.options.max_message_bytes.saturating_mul(4);
             ws.max_message_size(library_limit)
                 .max_frame_size(library_limit)
                 .read_buffer_size(READ_BUFFER_BYTES)
-                .on_upgrade(move |socket| run(gw, ctx, socket))
+                .on_failed_upgrade(move |e| {
+                    warn!(connection = %failed_ctx.connection_id, error = %e, "the WebSocket upgrade failed");
+                    failed_gw.connections().remove(&failed_ctx.connection_id);
+                    tokio::spawn(async move {
+                        disconnect(&failed_gw, &failed_ctx, 1006, "upgrade failed").await;
+                    });
+                })
+                .on_upgrade(move |socket| run(gw, ctx, socket, rx, opened))
         }
         Err(_) => {
             disconnect(&gw, &ctx, 1000, "not a WebSocket upgrade").await;
@@ -133,41 +157,24 @@ async fn disconnect(gw: &Gateway, ctx: &ConnectionContext, code: u16, reason: &s
 
 /// One connection's life: messages in order, each invoked on its route; the limits;
 /// `$disconnect` at the end, whoever closed.
-async fn run(gw: Arc<Gateway>, ctx: ConnectionContext, socket: WebSocket) {
+async fn run(
+    gw: Arc<Gateway>,
+    ctx: ConnectionContext,
+    socket: WebSocket,
+    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    opened: Timestamp,
+) {
     let id = ctx.connection_id.clone();
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let opened = Timestamp::now();
-    gw.connections().insert(
-        id.clone(),
-        OpenConnection {
-            tx: tx.clone(),
-            connected_at: opened,
-            last_active: opened,
-            source_ip: ctx.source_ip.clone(),
-            user_agent: ctx.user_agent.clone(),
-        },
-    );
+    let Some(tx) = gw.connections().get(&id).map(|c| c.tx.clone()) else {
+        // Closed by a DELETE before the socket got here: what was queued goes out,
+        // its close frame last.
+        forward(&mut rx, &mut sink).await;
+        disconnect(&gw, &ctx, 1000, "closed by the server").await;
+        return;
+    };
     info!(connection = %id, "connected");
-    let writer = tokio::spawn(async move {
-        while let Some(out) = rx.recv().await {
-            match out {
-                Outbound::Text(text) => {
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Outbound::Close(code, reason) => {
-                    let frame = CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
-                }
-            }
-        }
-    });
+    let writer = tokio::spawn(async move { forward(&mut rx, &mut sink).await });
 
     let limits = &gw.options;
     let hard_deadline = tokio::time::Instant::now() + limits.max_connection;
@@ -223,6 +230,31 @@ async fn run(gw: Arc<Gateway>, ctx: ConnectionContext, socket: WebSocket) {
     let _ = writer.await;
     info!(connection = %id, code, reason = %reason, "disconnected");
     disconnect(&gw, &ctx, code, &reason).await;
+}
+
+/// Sends the queued frames down the socket until a close frame, a send error, or
+/// the end of the queue.
+async fn forward(
+    rx: &mut mpsc::UnboundedReceiver<Outbound>,
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+) {
+    while let Some(out) = rx.recv().await {
+        match out {
+            Outbound::Text(text) => {
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+            Outbound::Close(code, reason) => {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+        }
+    }
 }
 
 async fn on_message(gw: &Gateway, ctx: &ConnectionContext, body: &str, is_base64: bool) {
