@@ -262,6 +262,24 @@ impl DynamoStore {
             .map_err(failed)?;
         Ok(())
     }
+
+    /// The items of partition `pk` whose time-ordered sort key (see [`time_sk`]) is
+    /// at or after `since`, newest first.
+    fn newest_since(
+        &self,
+        pk: String,
+        since: Timestamp,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :p AND #sk >= :since")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":p", s(pk))
+            .expression_attribute_values(":since", s(format!("{:015}", since.as_millisecond())))
+            .scan_index_forward(false)
+    }
 }
 
 fn is_condition_failure<R>(
@@ -612,16 +630,7 @@ impl ConversationStore for DynamoStore {
         &self,
         since: Timestamp,
     ) -> StoreResult<Vec<(ConversationId, Timestamp)>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :p AND #sk >= :since")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":p", s(MISSED_PK))
-            .expression_attribute_values(":since", s(format!("{:015}", since.as_millisecond())))
-            .scan_index_forward(false);
+        let query = self.newest_since(MISSED_PK.to_string(), since);
         let found = query_all(query).await?.into_iter().filter_map(|item| {
             let conversation = item
                 .get("conversation")
@@ -679,15 +688,7 @@ impl ConversationStore for DynamoStore {
         // thousands of chats, and the inbox shows the latest.
         while chats.len() < limit {
             let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :p AND #sk >= :since")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":p", s(past_pk(agent)))
-                .expression_attribute_values(":since", s(format!("{:015}", since.as_millisecond())))
-                .scan_index_forward(false)
+                .newest_since(past_pk(agent), since)
                 .limit(i32::try_from(limit - chats.len()).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start)
                 .send()
