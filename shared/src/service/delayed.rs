@@ -79,19 +79,16 @@ impl Chat {
         for conversation in self.ports.store.agent_chats(agent).await? {
             let conv = self.conversation(&conversation).await?;
             self.settle_later(&conversation).await?;
+            // What the agent's tabs hear once the chat has moved, if it has.
             let news = match &conv.state {
-                ConversationState::Offered { .. } => ServerFrame::OfferWithdrawn {
-                    conversation: conversation.clone(),
-                    reason: WithdrawReason::Away,
-                },
-                _ => ServerFrame::ChatMoved {
-                    conversation: conversation.clone(),
-                },
-            };
-            let moved = match &conv.state {
-                ConversationState::Offered { agent: to, .. } if to == agent => {
-                    self.router.withdraw(&conversation, agent, None).await?
-                }
+                ConversationState::Offered { agent: to, .. } if to == agent => self
+                    .router
+                    .withdraw(&conversation, agent, None)
+                    .await?
+                    .then(|| ServerFrame::OfferWithdrawn {
+                        conversation: conversation.clone(),
+                        reason: WithdrawReason::Away,
+                    }),
                 ConversationState::Live { agent: with, .. } if with == agent => {
                     let requeued = self.router.requeue(&conversation, agent).await?;
                     if requeued {
@@ -107,11 +104,13 @@ impl Chat {
                         )
                         .await?;
                     }
-                    requeued
+                    requeued.then(|| ServerFrame::ChatMoved {
+                        conversation: conversation.clone(),
+                    })
                 }
-                _ => false,
+                _ => None,
             };
-            if moved {
+            if let Some(news) = news {
                 self.route(&conversation).await?;
                 // Read after the move: a tab that connected since the check above,
                 // and whose sync may have shown the chat as theirs, hears of it.
