@@ -10,24 +10,33 @@ cd "$(dirname "$0")/.."
 FUNCTIONS=(connect card-advance route-to-agent agent-message)
 INVOKE_PORT="${LAMBDA_INVOKE_PORT:-19000}"
 GATEWAY_LISTEN=127.0.0.1:18091   # matches events/local-invoke.env
+TARGET="${CARGO_TARGET_DIR:-target}"
 
 command -v cargo-lambda >/dev/null 2>&1 || pip install --quiet cargo-lambda
 
 rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
 echo "== cargo lambda build --release --arm64 (${FUNCTIONS[*]})"
-rm -f target/lambda/*/bootstrap.zip
+rm -f "$TARGET"/lambda/*/bootstrap.zip
 cargo lambda build --release --arm64 --output-format zip $(printf -- '-p %s ' "${FUNCTIONS[@]}")
 for f in "${FUNCTIONS[@]}"; do
-  zip="target/lambda/$f/bootstrap.zip"
+  zip="$TARGET/lambda/$f/bootstrap.zip"
   test -s "$zip" || { echo "missing $zip" >&2; exit 1; }
   printf '   %-15s %s bytes zipped (%s)\n' "$f" "$(stat -c %s "$zip")" "$(du -h "$zip" | cut -f1)"
 done
 
 echo "== cargo lambda watch + invoke"
+# Build what `cargo lambda watch` runs (`cargo run --bin F`) before starting it: a
+# function that fails to build or to start never takes its invocation, and
+# `cargo lambda invoke` then waits for it forever.
+# Each alone, as watch builds it: features unify per build, so a joint build would
+# leave watch different dependency builds to make.
 cargo build -p livechat-gateway
+for f in "${FUNCTIONS[@]}"; do cargo build --bin "$f"; done
 logs=$(mktemp -d)
-target/debug/livechat dev --listen "$GATEWAY_LISTEN" >"$logs/gateway.log" 2>&1 &
+# The gateway is only the @connections endpoint here, on its in-memory store (the
+# functions run on theirs: no TABLE_NAME), whatever DYNAMODB_ENDPOINT the caller set.
+env -u DYNAMODB_ENDPOINT "$TARGET"/debug/livechat dev --listen "$GATEWAY_LISTEN" >"$logs/gateway.log" 2>&1 &
 gateway_pid=$!
 cargo lambda watch --invoke-port "$INVOKE_PORT" --env-file events/local-invoke.env >"$logs/watch.log" 2>&1 &
 watch_pid=$!
@@ -37,20 +46,32 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for _ in $(seq 1 120); do
-  (echo >"/dev/tcp/127.0.0.1/$INVOKE_PORT") 2>/dev/null && break
-  sleep 1
-done
+# wait_port PORT WHAT: up to 120 s for a listener on PORT.
+wait_port() {
+  for _ in $(seq 1 120); do
+    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 1
+  done
+  echo "$2 is not listening on port $1 after 120 s" >&2; show_logs; exit 1
+}
+show_logs() {
+  echo "--- cargo lambda watch (last 50 lines)"; tail -50 "$logs/watch.log"
+  echo "--- gateway (last 20 lines)"; tail -20 "$logs/gateway.log"
+}
+wait_port "$INVOKE_PORT" "cargo lambda watch"
+wait_port "${GATEWAY_LISTEN##*:}" "the gateway"
 
 # invoke FUNCTION EVENT_FILE PYTHON_CHECK: the check reads the response as `r`.
+# Each call is bounded: the functions are built already, so a healthy one answers in
+# seconds, and one that crashed at start would otherwise never answer.
 invoke() {
   local function=$1 file=$2 check=$3 out
-  out=$(cargo lambda invoke "$function" --invoke-port "$INVOKE_PORT" --data-file "events/$file" --output-format json) || {
-    echo "invoke $function $file failed"; tail -50 "$logs/watch.log"; exit 1; }
+  out=$(timeout 300 cargo lambda invoke "$function" --invoke-port "$INVOKE_PORT" --data-file "events/$file" --output-format json) || {
+    echo "invoke $function < $file failed or took over 300 s (exit $?)"; show_logs; exit 1; }
   if python3 -c "import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if ($check) else 1)" "$out"; then
     echo "   ok  $function < $file"
   else
-    echo "   BAD $function < $file: $out (expected $check)"; tail -50 "$logs/watch.log"; exit 1
+    echo "   BAD $function < $file: $out (expected $check)"; show_logs; exit 1
   fi
 }
 

@@ -5,23 +5,29 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A one-shot run gains nothing from incremental compilation, which adds gigabytes of
+# target/ and time to every build.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
-echo "== cargo fmt --check"
+# section TITLE: a heading with the run's elapsed time, to see where a slow run went.
+section() { printf '== %s (at %d s)\n' "$1" "$SECONDS"; }
+
+section "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy"
+section "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== SAM template (cfn-lint, checkov)"
+section "SAM template (cfn-lint, checkov)"
 scripts/check-template.sh
 
-echo "== DynamoDB Local (for the store conformance, contention and gateway tests)"
+section "DynamoDB Local (for the store conformance, contention and gateway tests)"
 DYNAMODB_ENDPOINT=$(scripts/dynamodb-local.sh start "${DYNAMODB_PORT:-8000}")
 export DYNAMODB_ENDPOINT LIVECHAT_REQUIRE_DYNAMODB=1
 trap 'scripts/dynamodb-local.sh stop' EXIT
 echo "   $DYNAMODB_ENDPOINT"
 
-echo "== cargo test (full output: target/test-output.txt)"
+section "cargo test (full output: target/test-output.txt)"
 mkdir -p target
 set +e
 cargo test --workspace --locked -- --nocapture >target/test-output.txt 2>&1
@@ -34,11 +40,12 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
-echo "== web unit tests (node --test)"
+section "web unit tests (node --test)"
 node --test web/
 
-echo "== browser end-to-end (Debian chromium + playwright-core)"
+section "browser end-to-end (Debian chromium + playwright-core)"
 tests/browser/run.sh
 
-echo "== Lambda builds and local invoke (cargo-lambda)"
+section "Lambda builds and local invoke (cargo-lambda)"
 scripts/local-invoke.sh
+section "done"
