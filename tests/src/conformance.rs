@@ -213,7 +213,7 @@ pub async fn the_hub_tracks_subscribers_and_refuses_stale_appends(store: &dyn St
         3,
         "replacing the conversation keeps its subscribers"
     );
-    let recipients: Vec<String> = hub.recipients().map(ToString::to_string).collect();
+    let recipients: Vec<String> = hub.recipients().map(|(c, _)| c.to_string()).collect();
     assert_eq!(recipients, ["ana-tab=", "v-tab="]);
 
     let first = store

@@ -265,14 +265,35 @@ impl Conversation {
 
 /// Who wrote a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "agent", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Sender {
     /// The visitor.
     Visitor,
-    /// An agent.
-    Agent(AgentId),
+    /// An agent. `agent` is set wherever a message is stored and in frames to agents;
+    /// frames to a visitor leave it out ([`Sender::for_visitor`]): an agent's id may
+    /// be their email address, and the widget names the agent from `agent_joined`.
+    Agent {
+        /// The agent, unless this is a visitor's view.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<AgentId>,
+    },
     /// The product itself (e.g. "Ana joined the chat").
     System,
+}
+
+impl Sender {
+    /// The agent `id` as a message's author.
+    pub fn agent(id: AgentId) -> Self {
+        Sender::Agent { agent: Some(id) }
+    }
+
+    /// The sender as a visitor sees it: an agent without their id.
+    pub fn for_visitor(self) -> Self {
+        match self {
+            Sender::Agent { .. } => Sender::Agent { agent: None },
+            other => other,
+        }
+    }
 }
 
 /// A chat message.
@@ -290,6 +311,16 @@ pub struct Message {
     pub text: MessageText,
     /// When the server received it.
     pub at: Timestamp,
+}
+
+impl Message {
+    /// The message as a visitor sees it ([`Sender::for_visitor`]).
+    pub fn for_visitor(self) -> Self {
+        Message {
+            sender: self.sender.for_visitor(),
+            ..self
+        }
+    }
 }
 
 #[cfg(test)]

@@ -217,10 +217,10 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// The subscribers to push a message to now: the visitor's connections and the
-    /// live agent's. Subscriptions of an agent who no longer holds the chat are
-    /// ignored, so they need no cleanup.
-    pub fn recipients(&self) -> impl Iterator<Item = &ConnectionId> {
+    /// The subscribers to push a message to now, with who each is: the visitor's
+    /// connections and the live agent's. Subscriptions of an agent who no longer
+    /// holds the chat are ignored, so they need no cleanup.
+    pub fn recipients(&self) -> impl Iterator<Item = (&ConnectionId, &Party)> {
         let live_agent = match &self.conversation.state {
             crate::domain::ConversationState::Live { agent, .. } => Some(agent),
             _ => None,
@@ -229,9 +229,9 @@ impl Hub {
             .iter()
             .filter_map(move |(connection, party)| match party {
                 Party::Visitor { visitor } if *visitor == self.conversation.visitor => {
-                    Some(connection)
+                    Some((connection, party))
                 }
-                Party::Agent { agent } if Some(agent) == live_agent => Some(connection),
+                Party::Agent { agent } if Some(agent) == live_agent => Some((connection, party)),
                 _ => None,
             })
     }

@@ -405,6 +405,34 @@ impl ServerFrame {
 }
 
 impl ServerFrame {
+    /// The frame as a visitor may see it: message and typing senders without agent
+    /// ids ([`Sender::for_visitor`]). Every frame the service sends a visitor's
+    /// connection that can name an agent goes through it.
+    pub fn for_visitor(self) -> ServerFrame {
+        match self {
+            ServerFrame::Message {
+                conversation,
+                message,
+            } => ServerFrame::Message {
+                conversation,
+                message: message.for_visitor(),
+            },
+            ServerFrame::History { messages } => ServerFrame::History {
+                messages: messages.into_iter().map(Message::for_visitor).collect(),
+            },
+            ServerFrame::Typing {
+                conversation,
+                from,
+                typing,
+            } => ServerFrame::Typing {
+                conversation,
+                from: from.for_visitor(),
+                typing,
+            },
+            other => other,
+        }
+    }
+
     /// The message list of the frames that carry one.
     fn messages_mut(&mut self) -> Option<&mut Vec<Message>> {
         match self {
@@ -451,7 +479,7 @@ pub(super) mod tests {
             conversation: conv(),
             seq,
             sender: if seq.is_multiple_of(2) {
-                Sender::Agent(AgentId::parse("ana").unwrap())
+                Sender::agent(AgentId::parse("ana").unwrap())
             } else {
                 Sender::Visitor
             },
@@ -498,7 +526,7 @@ pub(super) mod tests {
             },
             ServerFrame::Typing {
                 conversation: conv(),
-                from: Sender::Agent(AgentId::parse("ana").unwrap()),
+                from: Sender::agent(AgentId::parse("ana").unwrap()),
                 typing: true,
             },
             ServerFrame::AgentJoined {

@@ -104,14 +104,14 @@ impl Chat {
                 let conv = self.live_chat_of(agent, &conversation, "type in").await?;
                 let frame = ServerFrame::Typing {
                     conversation,
-                    from: Sender::Agent(agent.clone()),
+                    from: Sender::agent(agent.clone()),
                     typing,
                 };
                 self.send_to(
                     &Party::Visitor {
                         visitor: conv.visitor,
                     },
-                    &frame,
+                    &frame.for_visitor(),
                 )
                 .await
             }
@@ -267,7 +267,7 @@ impl Chat {
             .send(&notice)
             .await
             .map_err(ServerError::internal)?;
-        self.store_message(conversation, id, Sender::Agent(agent.clone()), text)
+        self.store_message(conversation, id, Sender::agent(agent.clone()), text)
             .await?;
         // The request is answered: the conversation is the replying agent's (it
         // shows in their history) and ends as completed, not missed.

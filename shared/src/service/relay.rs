@@ -122,8 +122,15 @@ impl Chat {
         frame: &ServerFrame,
         first: Option<(&ConnectionId, &ServerFrame)>,
     ) {
-        let mut plan: Vec<(&ConnectionId, Vec<&ServerFrame>)> =
-            hub.recipients().map(|c| (c, vec![frame])).collect();
+        // Visitors get the frame without agent ids (`ServerFrame::for_visitor`).
+        let visitor_frame = frame.clone().for_visitor();
+        let mut plan: Vec<(&ConnectionId, Vec<&ServerFrame>)> = hub
+            .recipients()
+            .map(|(c, party)| match party {
+                Party::Visitor { .. } => (c, vec![&visitor_frame]),
+                Party::Agent { .. } => (c, vec![frame]),
+            })
+            .collect();
         if let Some((connection, early)) = first {
             match plan.iter_mut().find(|(c, _)| *c == connection) {
                 Some((_, frames)) => frames.insert(0, early),
@@ -171,7 +178,7 @@ fn may_write(hub: &Hub, party: &Party) -> Result<Sender, ServerError> {
             | ConversationState::Live { .. },
         ) => Ok(Sender::Visitor),
         (Party::Agent { agent }, ConversationState::Live { agent: with, .. }) if agent == with => {
-            Ok(Sender::Agent(agent.clone()))
+            Ok(Sender::agent(agent.clone()))
         }
         (Party::Agent { .. }, ConversationState::Live { .. }) => Err(ServerError::Forbidden {
             reason: "this chat is not yours".into(),

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::auth::AgentTokenIssuer;
+use crate::domain::{AgentId, Sender};
 use crate::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler, MemoryStore};
 use crate::ports::Clock;
 
@@ -285,6 +286,59 @@ async fn a_refreshed_visitor_resumes_the_same_conversation_with_its_history() {
     let history = frames.iter().find(|f| f["type"] == "history").unwrap();
     assert_eq!(history["messages"][0]["text"], "still there?");
     assert!(frames.iter().any(|f| f["type"] == "agent_joined"));
+}
+
+#[tokio::test]
+async fn visitors_are_never_sent_an_agents_id_agents_are() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    let token = frames.iter().find(|f| f["type"] == "session").unwrap()["visitor_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    h.send(
+        &ana,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    h.frames(&visitor);
+    h.frames(&ana);
+
+    h.send(
+        &ana,
+        json!({"action": "typing", "conversation": conversation, "typing": true}),
+    )
+    .await;
+    h.send(&ana, json!({"action": "send_message", "conversation": conversation, "id": "a1", "text": "Hello"}))
+        .await;
+    let seen = h.frames(&visitor);
+    assert_eq!(seen[0]["type"], "typing");
+    assert_eq!(seen[0]["from"], json!({"kind": "agent"}));
+    assert_eq!(seen[1]["message"]["sender"], json!({"kind": "agent"}));
+    let own = h.frames(&ana);
+    let copy = own.iter().find(|f| f["type"] == "message").unwrap();
+    assert_eq!(
+        copy["message"]["sender"],
+        json!({"kind": "agent", "agent": "ana"})
+    );
+
+    h.chat.disconnect(&visitor).await.unwrap();
+    let again = h.connect(&[("visitor_token", &token)]).await.unwrap();
+    h.send(&again, json!({"action": "start"})).await;
+    let frames = h.frames(&again);
+    let history = frames.iter().find(|f| f["type"] == "history").unwrap();
+    assert_eq!(history["messages"][0]["sender"], json!({"kind": "agent"}));
+    assert!(!serde_json::to_string(&frames).unwrap().contains("\"ana\""));
+    // What is stored keeps the author.
+    let stored = h.stored(&conversation).await;
+    let messages = h.chat.ports.store.messages(&stored.id).await.unwrap();
+    assert_eq!(
+        messages[0].sender,
+        Sender::agent(AgentId::parse("ana").unwrap())
+    );
 }
 
 #[tokio::test]

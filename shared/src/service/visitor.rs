@@ -176,8 +176,8 @@ impl Chat {
         .await;
         let messages = store.messages(&conv.id).await?;
         if !messages.is_empty() {
-            self.send(connection, &ServerFrame::History { messages })
-                .await;
+            let history = ServerFrame::History { messages }.for_visitor();
+            self.send(connection, &history).await;
         }
         let dialog = self.current_dialog().await?;
         let ctx = self.dialog_context(&dialog).await?;

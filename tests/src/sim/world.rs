@@ -769,16 +769,23 @@ impl World {
     }
 
     /// Checks a message shown to someone against the store: it must be the stored
-    /// message with that number.
-    async fn check_shown(&self, conn: &ConnectionId, m: &Message) {
+    /// message with that number, as that side sees it (a visitor without agent ids).
+    async fn check_shown(&self, conn: &ConnectionId, m: &Message, side: Side) {
         let log = self
             .store
             .truth()
             .messages(&m.conversation)
             .await
             .unwrap_or_default();
-        let stored = log.iter().find(|s| s.seq == m.seq);
-        if stored != Some(m) {
+        let stored = log
+            .iter()
+            .find(|s| s.seq == m.seq)
+            .cloned()
+            .map(|s| match side {
+                Side::Visitor => s.for_visitor(),
+                Side::Agent => s,
+            });
+        if stored.as_ref() != Some(m) {
             self.ctx.violate(
                 "messages_match_the_store",
                 format!(
@@ -894,13 +901,13 @@ impl World {
                 message,
             } => {
                 self.check_own(i, conn, conversation).await;
-                self.check_shown(conn, message).await;
+                self.check_shown(conn, message, Side::Visitor).await;
                 self.visitor_shows(i, message);
             }
             ServerFrame::History { messages } => {
                 for m in messages {
                     self.check_own(i, conn, &m.conversation).await;
-                    self.check_shown(conn, m).await;
+                    self.check_shown(conn, m, Side::Visitor).await;
                     self.visitor_shows(i, m);
                 }
             }
@@ -959,7 +966,7 @@ impl World {
                 conversation,
                 message,
             } => {
-                self.check_shown(conn, message).await;
+                self.check_shown(conn, message, Side::Agent).await;
                 let rank = self.ctx.rank(conversation);
                 if let Some(tab) = self.tab(j, conn)
                     && let Some((_, view)) = tab.live.get_mut(&rank)
@@ -973,7 +980,7 @@ impl World {
                 ..
             } => {
                 for m in messages {
-                    self.check_shown(conn, m).await;
+                    self.check_shown(conn, m, Side::Agent).await;
                 }
                 self.started.push((j, conn.clone(), conversation.clone()));
                 let rank = self.ctx.rank(conversation);
@@ -990,7 +997,7 @@ impl World {
             }
             ServerFrame::Transcript { messages, .. } => {
                 for m in messages {
-                    self.check_shown(conn, m).await;
+                    self.check_shown(conn, m, Side::Agent).await;
                 }
             }
             ServerFrame::Offer { conversation, .. } => {
@@ -1207,4 +1214,11 @@ impl World {
             .flat_map(|a| a.tabs.iter())
             .collect()
     }
+}
+
+/// Which side of a chat a connection is: what it may be shown differs.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Visitor,
+    Agent,
 }
