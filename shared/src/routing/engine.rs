@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use tracing::debug;
 
 use crate::domain::{
-    Agent, AgentId, Attributes, ConversationId, ConversationState, EndReason,
-    MAX_OFFERS_PER_REQUEST, Permission, RoutingMode, RuleTarget,
+    Agent, AgentId, Attributes, Conversation, ConversationId, ConversationState, EndReason,
+    MAX_OFFERS_PER_REQUEST, Permission, RoutingMode, RuleTarget, TransitionError,
 };
 use crate::ports::{
     AgentState, ClaimOutcome, CursorMove, DelayedEvent, OfferClaim, Ports, SchedulerError,
@@ -102,6 +102,30 @@ pub enum OfferEnd {
     Declined,
     /// The visitor wait time limit passed.
     TimedOut,
+}
+
+/// What [`Router::end_if`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Ended: the conversation as it was just before (whose agent to tell, what to
+    /// record).
+    Ended(Conversation),
+    /// Left as found: already ended, or no longer what the caller meant to end.
+    Kept(Conversation),
+}
+
+impl Ending {
+    /// `Ok` when it ended; otherwise the error for a client who asked to end it,
+    /// naming the state it was found in.
+    pub fn required(&self) -> Result<(), TransitionError> {
+        match self {
+            Ending::Ended(_) => Ok(()),
+            Ending::Kept(found) => Err(TransitionError {
+                action: "end",
+                state: found.state.name(),
+            }),
+        }
+    }
 }
 
 /// A routing failure that is not an outcome.
@@ -713,35 +737,53 @@ impl Router {
         conversation: &ConversationId,
         reason: EndReason,
     ) -> Result<bool, RouteError> {
+        let ending = self.end_if(conversation, reason, |_| true).await?;
+        Ok(matches!(ending, Ending::Ended(_)))
+    }
+
+    /// Ends a conversation for `reason` if, as stored when the end is written, it has
+    /// not ended and passes `still`; frees the capacity it held. The caller decided on
+    /// an earlier read, so it must act on what this returns, not on that read: an
+    /// agent may have accepted the request, or the chat may have moved on, since.
+    pub async fn end_if(
+        &self,
+        conversation: &ConversationId,
+        reason: EndReason,
+        still: impl Fn(&Conversation) -> bool,
+    ) -> Result<Ending, RouteError> {
         let now = self.ports.clock.now();
-        let mut holder = None;
-        let mut ended_before = None;
+        let mut found = None;
         let changed = self
             .update(conversation, |c| {
-                holder = c.agent().cloned();
-                if matches!(c.state, ConversationState::Ended { .. }) {
-                    ended_before = Some(c.clone());
-                }
-                c.end(reason, now).is_ok()
+                found = Some(c.clone());
+                !matches!(c.state, ConversationState::Ended { .. })
+                    && still(c)
+                    && c.end(reason, now).is_ok()
             })
             .await?;
-        if let (Some(ended), Some(agent)) = (&changed, holder) {
+        let Some(before) = found else {
+            return Err(RouteError::UnknownConversation(conversation.clone()));
+        };
+        let Some(ended) = changed else {
+            // Already ended: whoever it was with must not hold it still (a handler
+            // that died between the end and the release is retried into this branch).
+            if matches!(before.state, ConversationState::Ended { .. }) {
+                for agent in before.assigned.iter().chain(&before.offered_to) {
+                    self.ports
+                        .store
+                        .release_capacity_if(agent, conversation, before.version)
+                        .await?;
+                }
+            }
+            return Ok(Ending::Kept(before));
+        };
+        if let Some(agent) = before.agent() {
             self.ports
                 .store
-                .release_capacity_if(&agent, conversation, ended.version)
+                .release_capacity_if(agent, conversation, ended.version)
                 .await?;
         }
-        // Already ended: whoever it was with must not hold it still (a handler that
-        // died between the end and the release is retried into this branch).
-        if let Some(ended) = ended_before {
-            for agent in ended.assigned.iter().chain(&ended.offered_to) {
-                self.ports
-                    .store
-                    .release_capacity_if(agent, conversation, ended.version)
-                    .await?;
-            }
-        }
-        Ok(changed.is_some())
+        Ok(Ending::Ended(before))
     }
 
     /// The repair of a conversation found ended (a handler that died between the

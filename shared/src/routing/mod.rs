@@ -13,6 +13,6 @@ mod engine;
 
 pub use directory::{Directory, DirectoryError};
 pub use engine::{
-    ALL_AGENTS_POOL, OfferEnd, RetryPolicy, RouteError, RouteOutcome, Router, Via,
+    ALL_AGENTS_POOL, Ending, OfferEnd, RetryPolicy, RouteError, RouteOutcome, Router, Via,
     next_in_rotation, pool_agents,
 };

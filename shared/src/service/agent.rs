@@ -117,7 +117,12 @@ impl Chat {
             }
             AgentFrame::EndSession { conversation } => {
                 let conv = self.live_chat_of(agent, &conversation, "end").await?;
-                self.end_conversation(&conv, EndReason::Completed).await
+                // Only while it is still theirs: it may have moved on since the read.
+                let theirs = |c: &Conversation| matches!(&c.state, ConversationState::Live { agent: with, .. } if with == agent);
+                self.end_conversation(&conv, EndReason::Completed, theirs)
+                    .await?
+                    .required()?;
+                Ok(())
             }
             AgentFrame::SetAvailability { available } => {
                 let profile = self.profile(agent).await?;

@@ -6,8 +6,8 @@ use tracing::info;
 
 use super::Chat;
 use crate::domain::{
-    AgentId, ConversationId, ConversationState, EndReason, INACTIVITY_TIMEOUT, NoticeKind,
-    VisitorId,
+    AgentId, Conversation, ConversationId, ConversationState, EndReason, INACTIVITY_TIMEOUT,
+    NoticeKind, VisitorId,
 };
 use crate::ports::{DelayedEvent, Party, SETTLE_AFTER};
 use crate::protocol::{ServerError, ServerFrame, WithdrawReason};
@@ -142,7 +142,16 @@ impl Chat {
         match conv.state {
             ConversationState::Waiting { .. } | ConversationState::Offered { .. } => {
                 info!(conversation = %conv.id, "the visitor left while waiting: request cancelled");
-                self.end_conversation(&conv, EndReason::Dropped).await?;
+                // Only the request: an agent who accepted it meanwhile keeps the chat
+                // (the visitor may be back; the inactivity check ends it otherwise).
+                let still_waiting = |c: &Conversation| {
+                    matches!(
+                        c.state,
+                        ConversationState::Waiting { .. } | ConversationState::Offered { .. }
+                    )
+                };
+                self.end_conversation(&conv, EndReason::Dropped, still_waiting)
+                    .await?;
             }
             // Delivered again after a handler died between the end and the release.
             // (Not `end`: an agent may have picked the missed request up since.)
@@ -286,7 +295,12 @@ impl Chat {
         let last = messages.last().map_or(since, |m| m.at.max(since));
         let deadline = last.saturating_add(INACTIVITY_TIMEOUT).unwrap_or(last);
         if self.now() >= deadline {
-            self.end_conversation(&conv, EndReason::TimedOut).await
+            // Only the chat judged idle: not one that went back to the queue and is
+            // live again with someone else since.
+            let unchanged = |c: &Conversation| c.state == conv.state;
+            self.end_conversation(&conv, EndReason::TimedOut, unchanged)
+                .await?;
+            Ok(())
         } else {
             let check = DelayedEvent::InactivityCheck {
                 conversation: conversation.clone(),

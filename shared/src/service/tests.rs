@@ -1345,3 +1345,85 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
 fn live_with(state: &crate::domain::ConversationState, agent: &str) -> bool {
     matches!(state, crate::domain::ConversationState::Live { agent: with, .. } if with.as_str() == agent)
 }
+
+/// Whether an inbox tab that got `frames` in order shows `conversation` as a live
+/// chat of its own: `chat_started` opens it, `chat_ended` and `chat_moved` close it;
+/// `offer_withdrawn` only closes an offer.
+fn tab_shows_live(frames: &[Value], conversation: &str) -> bool {
+    frames
+        .iter()
+        .filter(|f| f["conversation"] == conversation)
+        .fold(false, |live, f| match f["type"].as_str() {
+            Some("chat_started") => true,
+            Some("chat_ended" | "chat_moved") => false,
+            _ => live,
+        })
+}
+
+/// Offers a visitor's request to ana, then runs `end` beside ana's accept, each
+/// starting 0-24 store requests after the other, and checks after each run that ana's
+/// tab shows the chat live exactly when the store has it live with her.
+async fn race_an_end_against_the_accept(end: impl AsyncFn(&Harness, &ConnectionId, &Conversation)) {
+    let waits = (0..25).map(|d| (d, 0)).chain((1..25).map(|d| (0, d)));
+    for (end_wait, accept_wait) in waits {
+        let h = Harness::interleaved();
+        let ana = h.agent("ana").await;
+        let (visitor, frames) = h.visitor_reaching_live_chat().await;
+        let conversation = conversation_of(&frames);
+        h.pump().await;
+        assert_eq!(h.types(&ana), ["availability", "offer"]);
+        let conv = h.stored(&conversation).await;
+
+        let ending = async {
+            for _ in 0..end_wait {
+                tokio::task::yield_now().await;
+            }
+            end(&h, &visitor, &conv).await;
+        };
+        let accept = async {
+            for _ in 0..accept_wait {
+                tokio::task::yield_now().await;
+            }
+            h.send(
+                &ana,
+                json!({"action": "accept", "conversation": conversation}),
+            )
+            .await;
+        };
+        tokio::join!(ending, accept);
+
+        let state = h.stored(&conversation).await.state;
+        assert_eq!(
+            tab_shows_live(&h.frames(&ana), &conversation),
+            live_with(&state, "ana"),
+            "waits {end_wait}/{accept_wait}: the store has the chat {}",
+            state.name()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_visitor_who_ends_the_chat_as_the_agent_accepts_never_leaves_the_agent_a_dead_chat() {
+    // The end once read the request offered and, the accept landing in between,
+    // ended the live chat but told ana her offer was withdrawn: her inbox kept a chat
+    // that was over.
+    race_an_end_against_the_accept(async |h, visitor, _| {
+        h.send(visitor, json!({"action": "end_chat"})).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_visitor_grace_ending_as_the_agent_accepts_leaves_the_chat_with_the_agent() {
+    // The visitor's grace handler read the request waiting for an answer and ended
+    // it after ana had accepted: now the accepted chat is kept (and the inbox shows
+    // it as the store has it, either way).
+    race_an_end_against_the_accept(async |h, visitor, conv| {
+        h.chat.disconnect(visitor).await.unwrap();
+        let event = DelayedEvent::VisitorGrace {
+            visitor: conv.visitor.clone(),
+        };
+        h.chat.delayed(event).await.unwrap();
+    })
+    .await;
+}

@@ -7,10 +7,11 @@ use super::Chat;
 use crate::dialog::{Context, DialogEvent, DialogState, ValidDialog, VisitorAction, advance};
 use crate::domain::{
     AttributeName, Attributes, ConnectionId, Conversation, ConversationId, ConversationState,
-    EndReason, MessageId, MessageText, Sender, TransitionError, VisitorId, new_ulid, well_known,
+    EndReason, MessageId, MessageText, Sender, VisitorId, new_ulid, well_known,
 };
 use crate::ports::{Appended, CasOutcome, DelayedEvent, NewMessage, Party, VisitorSession};
 use crate::protocol::{ServerError, ServerFrame, VisitorFrame, WithdrawReason};
+use crate::routing::Ending;
 
 impl Chat {
     pub(super) async fn visitor_frame(
@@ -55,7 +56,11 @@ impl Chat {
             }
             VisitorFrame::EndChat => {
                 let (_, conv) = self.visitor_conversation(visitor).await?;
-                self.end_conversation(&conv, EndReason::Completed).await
+                // Whatever it is now: the visitor wants out.
+                self.end_conversation(&conv, EndReason::Completed, |_| true)
+                    .await?
+                    .required()?;
+                Ok(())
             }
             VisitorFrame::LeaveDetails { email, message } => {
                 let (mut session, conv) = self.visitor_conversation(visitor).await?;
@@ -326,23 +331,24 @@ impl Chat {
         Ok(self.ports.store.append_message(message).await?)
     }
 
-    /// Ends a conversation for `reason` and tells both sides (an agent still deciding
-    /// on the offer sees it withdrawn).
+    /// Ends a conversation for `reason`, if it still passes `still` when the end is
+    /// written (see [`crate::routing::Router::end_if`]), and tells both sides as it
+    /// was then: the agent holding it sees it end, an agent still deciding on the
+    /// offer sees it withdrawn. `conv` is the caller's earlier read, whose state may
+    /// be out of date by now.
     pub(super) async fn end_conversation(
         &self,
         conv: &Conversation,
         reason: EndReason,
-    ) -> Result<(), ServerError> {
+        still: impl Fn(&Conversation) -> bool,
+    ) -> Result<Ending, ServerError> {
         self.settle_later(&conv.id).await?;
-        if !self.router.end(&conv.id, reason).await? {
-            return Err(TransitionError {
-                action: "end",
-                state: "ended",
-            }
-            .into());
-        }
-        if let ConversationState::Live { agent, .. } = &conv.state {
-            self.record_past(conv, agent, reason).await;
+        let ending = self.router.end_if(&conv.id, reason, still).await?;
+        let Ending::Ended(before) = &ending else {
+            return Ok(ending);
+        };
+        if let ConversationState::Live { agent, .. } = &before.state {
+            self.record_past(before, agent, reason).await;
         }
         let ended = ServerFrame::ChatEnded {
             conversation: conv.id.clone(),
@@ -350,12 +356,12 @@ impl Chat {
         };
         self.send_to(
             &Party::Visitor {
-                visitor: conv.visitor.clone(),
+                visitor: before.visitor.clone(),
             },
             &ended,
         )
         .await?;
-        match &conv.state {
+        match &before.state {
             ConversationState::Live { agent, .. } => {
                 self.send_to(
                     &Party::Agent {
@@ -380,6 +386,6 @@ impl Chat {
             }
             _ => {}
         }
-        Ok(())
+        Ok(ending)
     }
 }
