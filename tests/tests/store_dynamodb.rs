@@ -247,6 +247,9 @@ async fn request_counts_per_use_case_are_measured() {
             .map(|(_, r)| *r)
             .unwrap()
     };
+    // The conversation, the session, the directory, agent states, the cursor, the
+    // claim, the two pushes' connections and the notices' agent states.
+    assert!(cost("route (offer)") <= 9, "{measured:?}");
     assert!(cost("relay one visitor message") <= 2, "{measured:?}");
     assert!(cost("relay one agent message") <= 2, "{measured:?}");
     assert!(

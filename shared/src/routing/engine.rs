@@ -380,15 +380,31 @@ impl Router {
         visitor: &Attributes,
     ) -> Result<RouteOutcome, RouteError> {
         let store = &self.ports.store;
-        let now = self.ports.clock.now();
         let directory = store.directory().await?;
-        let mut conv = store
+        let conv = store
             .conversation(conversation)
             .await?
             .ok_or_else(|| RouteError::UnknownConversation(conversation.clone()))?;
-        let live_chat_agents = all_agents(&directory);
+        self.route_from(conv, &directory, mode, visitor).await
+    }
+
+    /// [`Router::route`] from the conversation and directory the caller has read
+    /// already, which saves reading them twice. `conv` may be out of date by now: the
+    /// offer is claimed only at the version read, and a lost race reads it again.
+    pub async fn route_from(
+        &self,
+        mut conv: Conversation,
+        directory: &Directory,
+        mode: &RoutingMode,
+        visitor: &Attributes,
+    ) -> Result<RouteOutcome, RouteError> {
+        let store = &self.ports.store;
+        let now = self.ports.clock.now();
+        let id = conv.id.clone();
+        let conversation = &id;
+        let live_chat_agents = all_agents(directory);
         let mut facts = Facts {
-            directory: &directory,
+            directory,
             now,
             states: store.agent_states(&live_chat_agents, now).await?,
         };
@@ -408,10 +424,10 @@ impl Router {
             let offers_made = u32::try_from(conv.offered_to.len()).unwrap_or(u32::MAX);
             if offers_made >= MAX_OFFERS_PER_REQUEST {
                 return self
-                    .fall_back(conversation, EndReason::Missed, &directory)
+                    .fall_back(conversation, EndReason::Missed, directory)
                     .await;
             }
-            let plan = plan(&directory, mode, visitor, &facts);
+            let plan = plan(directory, mode, visitor, &facts);
             let candidates = |pool: &Pool| -> BTreeSet<AgentId> {
                 pool.order
                     .iter()
@@ -465,7 +481,7 @@ impl Router {
                 } else {
                     EndReason::Fallback
                 };
-                return self.fall_back(conversation, reason, &directory).await;
+                return self.fall_back(conversation, reason, directory).await;
             };
             let limit = directory
                 .agent(&agent)

@@ -10,7 +10,7 @@ use crate::domain::{
     NoticeKind, VisitorId,
 };
 use crate::ports::{DelayedEvent, Party, SETTLE_AFTER};
-use crate::protocol::{ServerError, ServerFrame, WithdrawReason};
+use crate::protocol::{ServerError, ServerFrame, VisitorSummary, WithdrawReason};
 use crate::routing::RouteOutcome;
 
 impl Chat {
@@ -221,6 +221,8 @@ impl Chat {
         };
         let session = self.ports.store.session(&conv.visitor, self.now()).await?;
         let attributes = session.map(|s| s.dialog.attributes).unwrap_or_default();
+        // Read once here for the routing, the offer and the notices alike.
+        let directory = self.ports.store.directory().await?;
         let visitor = Party::Visitor {
             visitor: conv.visitor.clone(),
         };
@@ -228,7 +230,11 @@ impl Chat {
         // ones are its second attempt.
         let new_request =
             conv.offered_to.is_empty() && matches!(conv.state, ConversationState::Waiting { .. });
-        match self.router.route(conversation, &mode, &attributes).await? {
+        let outcome = self
+            .router
+            .route_from(conv.clone(), &directory, &mode, &attributes)
+            .await?;
+        match outcome {
             RouteOutcome::Offered {
                 agent,
                 expires_at,
@@ -238,7 +244,7 @@ impl Chat {
                 info!(conversation = %conversation, agent = %agent, attempt, via = ?via, "offered");
                 let offer = ServerFrame::Offer {
                     conversation: conversation.clone(),
-                    visitor: self.visitor_summary(&conv).await?,
+                    visitor: VisitorSummary::from_attributes(&attributes),
                     expires_at,
                     attempt,
                 };
@@ -246,8 +252,14 @@ impl Chat {
                 self.send_to(&visitor, &ServerFrame::Waiting { position: None })
                     .await?;
                 if new_request {
-                    self.notify_request(NoticeKind::NewRequest, &conv, &mode, &attributes)
-                        .await;
+                    self.notify_request(
+                        NoticeKind::NewRequest,
+                        &conv,
+                        &directory,
+                        &mode,
+                        &attributes,
+                    )
+                    .await;
                 }
                 Ok(())
             }
@@ -269,8 +281,14 @@ impl Chat {
                 if let Err(e) = self.announce_missed().await {
                     tracing::warn!(conversation = %conversation, error = %super::cause_chain(&e), "could not announce a missed request");
                 }
-                self.notify_request(NoticeKind::MissedRequest, &conv, &mode, &attributes)
-                    .await;
+                self.notify_request(
+                    NoticeKind::MissedRequest,
+                    &conv,
+                    &directory,
+                    &mode,
+                    &attributes,
+                )
+                .await;
                 Ok(())
             }
             RouteOutcome::NotWaiting => Ok(()),

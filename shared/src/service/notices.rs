@@ -92,11 +92,12 @@ impl Chat {
         &self,
         kind: NoticeKind,
         conversation: &Conversation,
+        directory: &Directory,
         mode: &RoutingMode,
         attributes: &Attributes,
     ) {
         if let Err(e) = self
-            .try_notify_request(kind, conversation, mode, attributes)
+            .try_notify_request(kind, conversation, directory, mode, attributes)
             .await
         {
             warn!(conversation = %conversation.id, error = %super::cause_chain(&e), "could not work out who to notify");
@@ -107,12 +108,12 @@ impl Chat {
         &self,
         kind: NoticeKind,
         conversation: &Conversation,
+        directory: &Directory,
         mode: &RoutingMode,
         attributes: &Attributes,
     ) -> Result<(), crate::protocol::ServerError> {
-        let directory = self.ports.store.directory().await?;
-        let pool = pool_agents(&directory, mode, attributes);
-        let mut agents = audience(&directory, kind, &pool);
+        let pool = pool_agents(directory, mode, attributes);
+        let mut agents = audience(directory, kind, &pool);
         if kind == NoticeKind::NewRequest {
             let ids: Vec<_> = agents.iter().map(|a| a.id.clone()).collect();
             let states = self.ports.store.agent_states(&ids, self.now()).await?;
