@@ -42,7 +42,11 @@ async fn a_thousand_simultaneous_requests_over_ten_agents_are_each_assigned_once
                 let Ok(RouteOutcome::Offered { agent, .. }) = outcome else {
                     return Err(format!("{c}: {outcome:?}"));
                 };
-                let accepted = router.accept(&c, &agent).await.map_err(|e| e.to_string())?;
+                let accepted = router
+                    .accept(&c, &agent)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_some();
                 let ended = router
                     .end(&c, EndReason::Completed)
                     .await

@@ -250,6 +250,10 @@ async fn request_counts_per_use_case_are_measured() {
     // The conversation, the session, the directory, agent states, the cursor, the
     // claim, the two pushes' connections and the notices' agent states.
     assert!(cost("route (offer)") <= 9, "{measured:?}");
+    // Who the connection is, the claim (read, write), the agent's tabs, their
+    // subscription, the session, the history, the directory (the agent's name) and
+    // the visitor's connections.
+    assert!(cost("accept") <= 9, "{measured:?}");
     assert!(cost("relay one visitor message") <= 2, "{measured:?}");
     assert!(cost("relay one agent message") <= 2, "{measured:?}");
     assert!(

@@ -570,13 +570,13 @@ impl Router {
     }
 
     /// An agent takes a missed request: the conversation goes live with them and
-    /// their capacity is claimed, in one atomic claim. `false` when it is no longer
-    /// missed (someone took it) or the agent is at their limit.
+    /// their capacity is claimed, in one atomic claim; it comes back as stored. `None`
+    /// when it is no longer missed (someone took it) or the agent is at their limit.
     pub async fn pick_up(
         &self,
         conversation: &ConversationId,
         agent: &AgentId,
-    ) -> Result<bool, RouteError> {
+    ) -> Result<Option<Conversation>, RouteError> {
         let store = &self.ports.store;
         let now = self.ports.clock.now();
         let limit = store
@@ -590,7 +590,7 @@ impl Router {
         };
         let mut taken = conv.clone();
         if taken.pick_up(agent, now).is_err() {
-            return Ok(false);
+            return Ok(None);
         }
         let claim = OfferClaim {
             conversation: taken,
@@ -599,7 +599,8 @@ impl Router {
             limit,
             cursor: None,
         };
-        Ok(store.claim_offer(&claim).await? == ClaimOutcome::Claimed)
+        let claimed = store.claim_offer(&claim).await? == ClaimOutcome::Claimed;
+        Ok(claimed.then_some(claim.conversation))
     }
 
     /// Ends the conversation with `reason`, tells the admin, and returns the fallback
@@ -664,18 +665,16 @@ impl Router {
         })
     }
 
-    /// The offered agent accepts: the chat goes live. `false` when the offer is no
-    /// longer theirs (it lapsed, or was withdrawn).
+    /// The offered agent accepts: the chat goes live, and comes back as stored. `None`
+    /// when the offer is no longer theirs (it lapsed, or was withdrawn).
     pub async fn accept(
         &self,
         conversation: &ConversationId,
         agent: &AgentId,
-    ) -> Result<bool, RouteError> {
+    ) -> Result<Option<Conversation>, RouteError> {
         let now = self.ports.clock.now();
-        Ok(self
-            .update(conversation, |c| c.accept(agent, now).is_ok())
-            .await?
-            .is_some())
+        self.update(conversation, |c| c.accept(agent, now).is_ok())
+            .await
     }
 
     /// The offer to `agent` ended without a chat (declined or timed out): the agent's

@@ -6,11 +6,13 @@ use super::Chat;
 /// How far back the missed list reaches.
 const MISSED_LIST_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 7);
 use crate::domain::{
-    AgentId, ConnectionId, Conversation, ConversationId, ConversationState, EndReason,
+    AgentId, Attributes, ConnectionId, Conversation, ConversationId, ConversationState, EndReason,
     INACTIVITY_TIMEOUT, Permission, Sender, TransitionError, next_local_midnight,
 };
 use crate::ports::{DelayedEvent, Party};
-use crate::protocol::{AgentFrame, PAST_CHATS_SHOWN, ServerError, ServerFrame, WithdrawReason};
+use crate::protocol::{
+    AgentFrame, PAST_CHATS_SHOWN, ServerError, ServerFrame, VisitorSummary, WithdrawReason,
+};
 
 impl Chat {
     pub(super) async fn agent_frame(
@@ -37,17 +39,17 @@ impl Chat {
                     });
                 };
                 self.schedule_inactivity_check(&conversation).await?;
-                if !self.router.pick_up(&conversation, agent).await? {
+                let Some(live) = self.router.pick_up(&conversation, agent).await? else {
                     return Err(ServerError::Forbidden {
                         reason: "someone took this request already, or you are at your chat limit"
                             .into(),
                     });
-                }
+                };
                 self.ports
                     .store
                     .clear_missed(&conversation, missed_at)
                     .await?;
-                self.agent_joins(&me, agent, &conversation).await
+                self.agent_joins(&me, agent, &live).await
             }
             AgentFrame::ReplyByEmail {
                 conversation,
@@ -59,12 +61,12 @@ impl Chat {
             }
             AgentFrame::Accept { conversation } => {
                 self.schedule_inactivity_check(&conversation).await?;
-                if !self.router.accept(&conversation, agent).await? {
+                let Some(live) = self.router.accept(&conversation, agent).await? else {
                     return Err(ServerError::Forbidden {
                         reason: "this offer is no longer open to you".into(),
                     });
-                }
-                self.agent_joins(&me, agent, &conversation).await
+                };
+                self.agent_joins(&me, agent, &live).await
             }
             AgentFrame::Decline { conversation } => {
                 self.settle_later(&conversation).await?;
@@ -389,20 +391,22 @@ impl Chat {
         &self,
         me: &Party,
         agent: &AgentId,
-        conversation: &ConversationId,
+        conv: &Conversation,
     ) -> Result<(), ServerError> {
-        let conv = self.conversation(conversation).await?;
-        for tab in self.ports.store.connections_of(me, self.now()).await? {
-            self.ports.store.subscribe(conversation, &tab, me).await?;
+        let now = self.now();
+        let tabs = self.ports.store.connections_of(me, now).await?;
+        for tab in &tabs {
+            self.ports.store.subscribe(&conv.id, tab, me).await?;
         }
+        let session = self.ports.store.session(&conv.visitor, now).await?;
+        let attributes = session.as_ref().map(|s| &s.dialog.attributes);
         let started = ServerFrame::ChatStarted {
-            conversation: conversation.clone(),
-            visitor: self.visitor_summary(&conv).await?,
-            messages: self.ports.store.messages(conversation).await?,
+            conversation: conv.id.clone(),
+            visitor: VisitorSummary::from_attributes(attributes.unwrap_or(&Attributes::new())),
+            messages: self.ports.store.messages(&conv.id).await?,
         };
-        self.send_to(me, &started).await?;
-        let session = self.ports.store.session(&conv.visitor, self.now()).await?;
-        if session.is_some_and(|s| &s.conversation == conversation) {
+        futures_util::future::join_all(tabs.iter().map(|tab| self.send(tab, &started))).await;
+        if session.is_some_and(|s| s.conversation == conv.id) {
             let directory = self.ports.store.directory().await?;
             let agent_name = directory
                 .agent(agent)

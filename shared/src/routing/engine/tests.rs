@@ -131,7 +131,7 @@ impl World {
         let mut got = Vec::new();
         for _ in 0..n {
             let (c, a, _) = self.offer(mode, &Attributes::new()).await;
-            assert!(self.router.accept(&c, &a).await.unwrap());
+            assert!(self.router.accept(&c, &a).await.unwrap().is_some());
             assert!(self.router.end(&c, EndReason::Completed).await.unwrap());
             got.push(a.to_string());
         }
@@ -610,7 +610,7 @@ async fn a_late_offer_timeout_after_the_agent_accepted_is_ignored() {
     else {
         panic!("no timeout scheduled");
     };
-    assert!(world.router.accept(&c, &a).await.unwrap());
+    assert!(world.router.accept(&c, &a).await.unwrap().is_some());
 
     let withdrawn = world.router.withdraw(&c, &a, Some(version)).await.unwrap();
 
@@ -649,8 +649,8 @@ async fn another_agent_cannot_accept_an_offer_made_to_someone_else() {
         id("a1")
     };
 
-    assert!(!world.router.accept(&c, &other).await.unwrap());
-    assert!(world.router.accept(&c, &a).await.unwrap());
+    assert!(world.router.accept(&c, &other).await.unwrap().is_none());
+    assert!(world.router.accept(&c, &a).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -741,7 +741,7 @@ async fn ending_again_frees_capacity_a_crashed_handler_left_held() {
     let (c, a, _) = world
         .offer(&RoutingMode::RoundRobin, &Attributes::new())
         .await;
-    assert!(world.router.accept(&c, &a).await.unwrap());
+    assert!(world.router.accept(&c, &a).await.unwrap().is_some());
     // The handler wrote the end, then died before releasing the capacity.
     let mut conv = world.store.conversation(&c).await.unwrap().unwrap();
     let version = conv.version;
@@ -782,7 +782,7 @@ async fn a_withdrawal_retried_after_a_crash_frees_the_capacity_but_never_a_live_
     let (c2, b, _) = world
         .offer(&RoutingMode::RoundRobin, &Attributes::new())
         .await;
-    assert!(world.router.accept(&c2, &b).await.unwrap());
+    assert!(world.router.accept(&c2, &b).await.unwrap().is_some());
     assert!(!world.router.withdraw(&c2, &b, Some(0)).await.unwrap());
     assert_eq!(
         load_of(&world, &b).await,
