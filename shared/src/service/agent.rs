@@ -455,6 +455,7 @@ impl Chat {
                         attempt: u32::try_from(conv.offered_to.len()).unwrap_or(u32::MAX),
                     };
                     self.send(connection, &offer).await;
+                    self.still_offered(connection, agent, &conv).await?;
                 }
                 ConversationState::Live { agent: with, .. } if with == agent => {
                     let me = Party::Agent {
@@ -472,6 +473,37 @@ impl Chat {
                 _ => {}
             }
         }
+        Ok(())
+    }
+
+    /// After a sync showed an offer (as `shown` had it): if it closed meanwhile, the
+    /// handler that closed it may have told the agent's tabs before this one showed
+    /// it, so this reads it again and withdraws it from this tab. As for a live chat
+    /// ([`Chat::still_theirs`]), the tab hears of the close from one or the other,
+    /// after the offer.
+    async fn still_offered(
+        &self,
+        connection: &ConnectionId,
+        agent: &AgentId,
+        shown: &Conversation,
+    ) -> Result<(), ServerError> {
+        let now = self.conversation(&shown.id).await?;
+        let reason = match &now.state {
+            // (A request is never offered to the same agent twice.)
+            ConversationState::Offered { agent: to, .. } if to == agent => return Ok(()),
+            ConversationState::Live { .. } => WithdrawReason::Taken,
+            ConversationState::Ended {
+                reason: EndReason::Dropped | EndReason::Completed,
+                ..
+            } => WithdrawReason::VisitorLeft,
+            // Back in the queue or on to someone else: most often the offer lapsed.
+            _ => WithdrawReason::TimedOut,
+        };
+        let withdrawn = ServerFrame::OfferWithdrawn {
+            conversation: shown.id.clone(),
+            reason,
+        };
+        self.send(connection, &withdrawn).await;
         Ok(())
     }
 

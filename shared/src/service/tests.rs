@@ -1166,12 +1166,37 @@ async fn a_decline_that_died_after_its_write_is_settled_a_few_seconds_later() {
 }
 
 /// A push over the harness's mailboxes that holds every frame to one connection
-/// until released, as a slow `@connections` round trip would.
+/// (or, with `only`, those containing that text) until released, as a slow
+/// `@connections` round trip would.
 #[derive(Default)]
 struct HeldPush {
     inner: std::sync::OnceLock<Arc<MemoryPush>>,
     held: std::sync::Mutex<Option<ConnectionId>>,
+    only: std::sync::Mutex<Option<&'static str>>,
+    holding: std::sync::atomic::AtomicBool,
     release: tokio::sync::Notify,
+}
+
+impl HeldPush {
+    /// A harness of the demo account pushing through a new `HeldPush`.
+    fn harness() -> (Harness, Arc<HeldPush>) {
+        let held = Arc::new(HeldPush::default());
+        let h = Harness::with_push(
+            |_| {},
+            |push| {
+                let _ = held.inner.set(push);
+                held.clone()
+            },
+        );
+        (h, held)
+    }
+
+    /// Waits until a push is being held.
+    async fn until_holding(&self) {
+        while !self.holding.load(Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -1181,9 +1206,16 @@ impl crate::ports::Push for HeldPush {
         connection: &ConnectionId,
         json: &str,
     ) -> Result<crate::ports::Delivery, crate::ports::PushError> {
-        let held = self.held.lock().unwrap().as_ref() == Some(connection);
+        let held = self.held.lock().unwrap().as_ref() == Some(connection)
+            && self
+                .only
+                .lock()
+                .unwrap()
+                .is_none_or(|text| json.contains(text));
         if held {
-            self.release.notified().await;
+            let released = self.release.notified();
+            self.holding.store(true, Ordering::SeqCst);
+            released.await;
         }
         self.inner
             .get()
@@ -1195,14 +1227,7 @@ impl crate::ports::Push for HeldPush {
 
 #[tokio::test]
 async fn a_message_reaches_the_agent_while_the_push_to_the_visitor_is_still_on_its_way() {
-    let held = Arc::new(HeldPush::default());
-    let h = Harness::with_push(
-        |_| {},
-        |push| {
-            let _ = held.inner.set(push);
-            held.clone()
-        },
-    );
+    let (h, held) = HeldPush::harness();
     let (ana, visitor, _) = live_chat_with_ana(&h).await;
     *held.held.lock().unwrap() = Some(visitor.clone());
 
@@ -1426,4 +1451,50 @@ async fn a_visitor_grace_ending_as_the_agent_accepts_leaves_the_chat_with_the_ag
         h.chat.delayed(event).await.unwrap();
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_tab_syncing_as_its_offer_lapses_is_never_left_showing_the_offer() {
+    // Ana's new tab syncs; its offer frame is slow to arrive, and meanwhile the offer
+    // lapses and goes on to ben, and the tab is told it is withdrawn. The offer frame
+    // landing after that must not be the tab's last word on it.
+    let (h, held) = HeldPush::harness();
+    let ana = h.agent("ana").await;
+    let (_visitor, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    assert_eq!(h.types(&ana), ["availability", "offer"]);
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    let tab = h
+        .connect(&[("agent_token", &h.token("ana"))])
+        .await
+        .unwrap();
+    *held.held.lock().unwrap() = Some(tab.clone());
+    *held.only.lock().unwrap() = Some(r#""type":"offer""#);
+
+    let sync = h.send(&tab, json!({"action": "sync"}));
+    let lapse = async {
+        held.until_holding().await;
+        h.clock.advance(SignedDuration::from_mins(5));
+        for event in h.scheduler.take_due(h.clock.now()) {
+            h.chat.delayed(event).await.unwrap();
+        }
+        held.held.lock().unwrap().take();
+        held.release.notify_waiters();
+    };
+    tokio::join!(sync, lapse);
+
+    let words: Vec<String> = h
+        .frames(&tab)
+        .iter()
+        .filter(|f| f["conversation"] == conversation.as_str())
+        .map(|f| f["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(h.types(&ben), ["offer"], "the request went on to ben");
+    assert_eq!(
+        words,
+        ["offer_withdrawn", "offer", "offer_withdrawn"],
+        "the tab must hear the offer is closed after it was shown"
+    );
 }
