@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 FUNCTIONS=(connect card-advance route-to-agent agent-message)
 INVOKE_PORT="${LAMBDA_INVOKE_PORT:-19000}"
 GATEWAY_LISTEN=127.0.0.1:18091   # matches events/local-invoke.env
+CALL_TIMEOUT="${LOCAL_INVOKE_TIMEOUT:-180}"   # seconds an invoke may wait for its answer
 TARGET="${CARGO_TARGET_DIR:-target}"
 
 command -v cargo-lambda >/dev/null 2>&1 || pip install --quiet cargo-lambda
@@ -38,18 +39,25 @@ logs=$(mktemp -d)
 # functions run on theirs: no TABLE_NAME), whatever DYNAMODB_ENDPOINT the caller set.
 env -u DYNAMODB_ENDPOINT "$TARGET"/debug/livechat dev --listen "$GATEWAY_LISTEN" >"$logs/gateway.log" 2>&1 &
 gateway_pid=$!
-cargo lambda watch --invoke-port "$INVOKE_PORT" --env-file events/local-invoke.env >"$logs/watch.log" 2>&1 &
-watch_pid=$!
+# --ignore-changes: a file written in the tree meanwhile must not restart a function
+# in the middle of an invocation (that invocation would never be answered).
+start_watch() {
+  cargo lambda watch --ignore-changes --invoke-port "$INVOKE_PORT" \
+    --env-file events/local-invoke.env >>"$logs/watch.log" 2>&1 &
+  watch_pid=$!
+}
+start_watch
 cleanup() {
   kill "$watch_pid" "$gateway_pid" 2>/dev/null || true
   wait "$watch_pid" "$gateway_pid" 2>/dev/null || true
 }
 trap cleanup EXIT
 
-# wait_port PORT WHAT: up to 120 s for a listener on PORT.
+# wait_port PORT WHAT PID: up to 120 s for a listener on PORT, while process PID lives.
 wait_port() {
   for _ in $(seq 1 120); do
     (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { echo "$2 exited before listening on port $1" >&2; show_logs; exit 1; }
     sleep 1
   done
   echo "$2 is not listening on port $1 after 120 s" >&2; show_logs; exit 1
@@ -58,16 +66,33 @@ show_logs() {
   echo "--- cargo lambda watch (last 50 lines)"; tail -50 "$logs/watch.log"
   echo "--- gateway (last 20 lines)"; tail -20 "$logs/gateway.log"
 }
-wait_port "$INVOKE_PORT" "cargo lambda watch"
-wait_port "${GATEWAY_LISTEN##*:}" "the gateway"
+wait_port "$INVOKE_PORT" "cargo lambda watch" "$watch_pid"
+wait_port "${GATEWAY_LISTEN##*:}" "the gateway" "$gateway_pid"
 
 # invoke FUNCTION EVENT_FILE PYTHON_CHECK: the check reads the response as `r`.
 # Each call is bounded: the functions are built already, so a healthy one answers in
-# seconds, and one that crashed at start would otherwise never answer.
+# seconds, and one that crashed at start would otherwise never answer. A call that
+# gets no answer is shown with the logs and tried once more under a fresh watch (a
+# CI run once hung here for an hour); a second silence fails the run.
+call() {
+  timeout "$CALL_TIMEOUT" cargo lambda invoke "$1" --invoke-port "$INVOKE_PORT" --data-file "events/$2" --output-format json
+}
 invoke() {
-  local function=$1 file=$2 check=$3 out
-  out=$(timeout 300 cargo lambda invoke "$function" --invoke-port "$INVOKE_PORT" --data-file "events/$file" --output-format json) || {
-    echo "invoke $function < $file failed or took over 300 s (exit $?)"; show_logs; exit 1; }
+  local function=$1 file=$2 check=$3 out status=0
+  out=$(call "$function" "$file") || status=$?
+  if [ "$status" -eq 124 ]; then
+    echo "   no answer from $function < $file within $CALL_TIMEOUT s; logs, then one more try under a fresh watch:"
+    show_logs
+    kill "$watch_pid" 2>/dev/null || true
+    wait "$watch_pid" 2>/dev/null || true
+    start_watch
+    wait_port "$INVOKE_PORT" "cargo lambda watch" "$watch_pid"
+    status=0
+    out=$(call "$function" "$file") || status=$?
+  fi
+  if [ "$status" -ne 0 ]; then
+    echo "invoke $function < $file failed (exit $status)"; show_logs; exit 1
+  fi
   if python3 -c "import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if ($check) else 1)" "$out"; then
     echo "   ok  $function < $file"
   else
