@@ -842,7 +842,13 @@ test('picklist and phone capture cards: shown, a bad value refused inline, the a
       } else if (f.action === 'submit' && f.card === 'size') {
         reply({ type: 'cards', cards: [phone] });
       } else if (f.action === 'submit' && f.card === 'phone') {
-        reply({ type: 'cards', cards: [/^\+?[\d ]{7,}$/.test(f.value) ? { type: 'message', card: 'bye', text: `Thanks, we will call ${f.value}.` } : { ...phone, error: PHONE_ERROR }] });
+        if (/^\+?[\d ]{7,}$/.test(f.value)) {
+          // The dialog's end: its last card, then the server's word that it is over.
+          reply({ type: 'cards', cards: [{ type: 'message', card: 'bye', text: `Thanks, we will call ${f.value}.` }] });
+          reply({ type: 'chat_ended', conversation: 'scripted-1', reason: 'completed' });
+        } else {
+          reply({ type: 'cards', cards: [{ ...phone, error: PHONE_ERROR }] });
+        }
       }
     });
   });

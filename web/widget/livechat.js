@@ -218,14 +218,6 @@ function init() {
           }
         }
         view.bumpUnread();
-        // The dialog engine stops only at a card that waits for the visitor (question,
-        // capture, live chat) or at the dialog's end, and the server sends no frame
-        // for the end: cards ending on a message mean the conversation is complete.
-        if (phase === 'dialog' && frame.cards?.length && frame.cards.at(-1).type === 'message') {
-          emit('conversation_completed', { reason: 'completed' });
-          setPhase('ended');
-          view.showEnded('');
-        }
         break;
       case 'history':
         addMessages(frame.messages || []);
@@ -282,13 +274,17 @@ function init() {
       case 'details_received':
         view.detailsReceived();
         break;
-      case 'chat_ended':
+      case 'chat_ended': {
+        if (phase === 'ended') break;
+        // A dialog that ended without a live chat: its last card said goodbye.
+        const dialogOver = phase === 'dialog';
         emit(phase === 'chat' ? 'live_chat_ended' : 'conversation_completed', { reason: frame.reason });
         stopTyping();
         setPhase('ended');
-        view.showEnded(ENDED[frame.reason] || ENDED.completed);
+        view.showEnded(dialogOver ? '' : ENDED[frame.reason] || ENDED.completed);
         view.bumpUnread();
         break;
+      }
       case 'error':
         view.showNotice(frame.code === 'internal' ? 'Something went wrong on our side; please try again.' : frame.message || 'That did not work.');
         view.enableCards();

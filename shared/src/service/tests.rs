@@ -1498,3 +1498,27 @@ async fn a_tab_syncing_as_its_offer_lapses_is_never_left_showing_the_offer() {
         "the tab must hear the offer is closed after it was shown"
     );
 }
+
+#[tokio::test]
+async fn a_dialog_that_ends_without_a_live_chat_tells_the_visitor_it_is_over() {
+    let h = Harness::new();
+    let visitor = h.connect(&[]).await.unwrap();
+    h.send(&visitor, json!({"action": "start"})).await;
+    let conversation = conversation_of(&h.frames(&visitor));
+    h.send(
+        &visitor,
+        json!({"action": "answer", "card": "ask", "answer": 1}),
+    )
+    .await;
+    let frames = h.frames(&visitor);
+    assert_eq!(
+        frames
+            .iter()
+            .map(|f| f["type"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["cards", "chat_ended"]
+    );
+    assert_eq!(frames[1]["conversation"], conversation.as_str());
+    assert_eq!(frames[1]["reason"], "completed");
+    assert_eq!(h.stored(&conversation).await.state.name(), "ended");
+}

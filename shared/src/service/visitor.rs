@@ -279,9 +279,25 @@ impl Chat {
                     }
                 }
                 DialogEvent::Finished => {
-                    self.router
+                    let ended = self
+                        .router
                         .update(conversation, |c| c.end(EndReason::Completed, now).is_ok())
                         .await?;
+                    // The widget learns the dialog is over from the server, not from
+                    // what its last card happens to be (a hidden goal may end it).
+                    if let Some(conv) = ended {
+                        let frame = ServerFrame::ChatEnded {
+                            conversation: conv.id,
+                            reason: EndReason::Completed,
+                        };
+                        self.send_to(
+                            &Party::Visitor {
+                                visitor: conv.visitor,
+                            },
+                            &frame,
+                        )
+                        .await?;
+                    }
                 }
                 DialogEvent::GoalReached { card, name, score } => {
                     info!(conversation = %conversation, card = %card, goal = %name, score = ?score, "goal reached");
