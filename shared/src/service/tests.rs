@@ -188,6 +188,35 @@ impl Harness {
     }
 }
 
+/// Lets other tasks run `n` times: on the interleaved store, `n` store requests.
+async fn yields(n: usize) {
+    for _ in 0..n {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The visitor token of a visitor's `session` frame among `frames`.
+fn visitor_token(frames: &[Value]) -> String {
+    let session = frames.iter().find(|f| f["type"] == "session").unwrap();
+    session["visitor_token"].as_str().unwrap().to_string()
+}
+
+/// A visitor walked to the live chat card and ana accepting the request: ana's and
+/// the visitor's connections, the conversation and the visitor's token.
+async fn accepted_by_ana(h: &Harness) -> (ConnectionId, ConnectionId, String, String) {
+    let ana = h.agent("ana").await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    let token = visitor_token(&frames);
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    h.send(
+        &ana,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    (ana, visitor, conversation, token)
+}
+
 fn conversation_of(frames: &[Value]) -> String {
     frames.iter().find(|f| f["type"] == "session").unwrap()["conversation"]
         .as_str()
@@ -258,19 +287,7 @@ async fn a_visitor_walks_the_dialog_to_an_agent_who_accepts_chats_and_ends_the_s
 #[tokio::test]
 async fn a_refreshed_visitor_resumes_the_same_conversation_with_its_history() {
     let h = Harness::new();
-    let ana = h.agent("ana").await;
-    let (visitor, frames) = h.visitor_reaching_live_chat().await;
-    let token = frames.iter().find(|f| f["type"] == "session").unwrap()["visitor_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let conversation = conversation_of(&frames);
-    h.pump().await;
-    h.send(
-        &ana,
-        json!({"action": "accept", "conversation": conversation}),
-    )
-    .await;
+    let (_ana, visitor, conversation, token) = accepted_by_ana(&h).await;
     h.send(
         &visitor,
         json!({"action": "send_message", "id": "v1", "text": "still there?"}),
@@ -291,19 +308,7 @@ async fn a_refreshed_visitor_resumes_the_same_conversation_with_its_history() {
 #[tokio::test]
 async fn visitors_are_never_sent_an_agents_id_agents_are() {
     let h = Harness::new();
-    let ana = h.agent("ana").await;
-    let (visitor, frames) = h.visitor_reaching_live_chat().await;
-    let token = frames.iter().find(|f| f["type"] == "session").unwrap()["visitor_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let conversation = conversation_of(&frames);
-    h.pump().await;
-    h.send(
-        &ana,
-        json!({"action": "accept", "conversation": conversation}),
-    )
-    .await;
+    let (ana, visitor, conversation, token) = accepted_by_ana(&h).await;
     h.frames(&visitor);
     h.frames(&ana);
 
@@ -1041,10 +1046,7 @@ async fn a_waiting_visitor_who_reloads_gets_routed_even_if_the_routing_was_never
     let ana = h.agent("ana").await;
     h.frames(&ana);
     let (_visitor, frames) = h.visitor_reaching_live_chat().await;
-    let token = frames.iter().find(|f| f["type"] == "session").unwrap()["visitor_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = visitor_token(&frames);
     // The handler set the conversation waiting, then died before queueing its routing.
     h.scheduler.take_due(h.clock.now());
     h.pump().await;
@@ -1283,9 +1285,7 @@ async fn an_agent_reconnecting_as_the_grace_ends_is_never_left_showing_a_chat_th
             }
         };
         let tab = async {
-            for _ in 0..delay {
-                tokio::task::yield_now().await;
-            }
+            yields(delay).await;
             h.agent("ana").await
         };
         let ((), tab) = tokio::join!(grace, tab);
@@ -1333,18 +1333,14 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
         assert_eq!(conv.state.name(), "ended", "the request was missed");
 
         let grace = async {
-            for _ in 0..grace_wait {
-                tokio::task::yield_now().await;
-            }
+            yields(grace_wait).await;
             let event = DelayedEvent::VisitorGrace {
                 visitor: conv.visitor.clone(),
             };
             h.chat.delayed(event).await.unwrap();
         };
         let pick = async {
-            for _ in 0..delay {
-                tokio::task::yield_now().await;
-            }
+            yields(delay).await;
             h.send(
                 &ben,
                 json!({"action": "pick_up", "conversation": conversation}),
@@ -1400,15 +1396,11 @@ async fn race_an_end_against_the_accept(end: impl AsyncFn(&Harness, &ConnectionI
         let conv = h.stored(&conversation).await;
 
         let ending = async {
-            for _ in 0..end_wait {
-                tokio::task::yield_now().await;
-            }
+            yields(end_wait).await;
             end(&h, &visitor, &conv).await;
         };
         let accept = async {
-            for _ in 0..accept_wait {
-                tokio::task::yield_now().await;
-            }
+            yields(accept_wait).await;
             h.send(
                 &ana,
                 json!({"action": "accept", "conversation": conversation}),
