@@ -128,3 +128,8 @@ fn b5_a_late_repair_never_ends_a_missed_request_an_agent_picked_up() {
     replays_clean(225);
     replays_clean(234);
 }
+
+#[test]
+fn b6_an_agent_whose_two_tabs_go_at_once_loses_their_chats_after_the_grace() {
+    replays_clean(178);
+}

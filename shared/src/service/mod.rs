@@ -205,18 +205,37 @@ impl Chat {
             self.ports.store.remove_connection(connection).await?;
             return Ok(());
         };
-        let others = self
-            .ports
-            .store
-            .connections_of(&record.party, now)
-            .await?
-            .into_iter()
-            .any(|c| &c != connection);
-        if !others {
-            self.start_grace(record.party).await?;
+        // The grace first when this is the party's last connection: should the
+        // removal fail, the record stays, and a push that finds it gone comes back.
+        let alone = !self
+            .others_connected(&record.party, connection, now)
+            .await?;
+        if alone {
+            self.start_grace(record.party.clone()).await?;
         }
         self.ports.store.remove_connection(connection).await?;
+        // Two connections of one party going at once (two tabs closed, or two pushes
+        // finding both gone) each saw the other still there: each looks again after
+        // its own removal, so the later look finds none.
+        if !alone
+            && !self
+                .others_connected(&record.party, connection, self.now())
+                .await?
+        {
+            self.start_grace(record.party).await?;
+        }
         Ok(())
+    }
+
+    /// Whether `party` has a live connection other than `connection`.
+    async fn others_connected(
+        &self,
+        party: &Party,
+        connection: &ConnectionId,
+        now: Timestamp,
+    ) -> Result<bool, ServerError> {
+        let connections = self.ports.store.connections_of(party, now).await?;
+        Ok(connections.iter().any(|c| c != connection))
     }
 
     /// Starts the grace timer of a party who has no connection left.

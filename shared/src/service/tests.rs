@@ -1514,3 +1514,30 @@ async fn a_dialog_that_ends_without_a_live_chat_tells_the_visitor_it_is_over() {
     assert_eq!(frames[1]["reason"], "completed");
     assert_eq!(h.stored(&conversation).await.state.name(), "ended");
 }
+
+#[tokio::test]
+async fn an_agent_whose_two_tabs_go_at_once_still_gets_a_grace_period() {
+    // Two disconnects of ana's two tabs run side by side, the second starting 0-20
+    // store requests later. Each once checked for other connections before removing
+    // its own, so both could see the other and neither queued the grace timer: ana's
+    // chat then stayed with nobody connected. Simulator seed 178 found it.
+    for delay in 0..20 {
+        let h = Harness::interleaved();
+        let (ana, _visitor, conversation) = live_chat_with_ana(&h).await;
+        let second = h.agent("ana").await;
+        let first_goes = async { h.chat.disconnect(&ana).await.unwrap() };
+        let second_goes = async {
+            yields(delay).await;
+            h.chat.disconnect(&second).await.unwrap();
+        };
+        tokio::join!(first_goes, second_goes);
+
+        h.clock.advance(SignedDuration::from_secs(61));
+        h.pump().await;
+        let state = h.stored(&conversation).await.state;
+        assert!(
+            !live_with(&state, "ana"),
+            "delay {delay}: ana has no connection left, but the chat is still hers"
+        );
+    }
+}
