@@ -133,3 +133,8 @@ fn b5_a_late_repair_never_ends_a_missed_request_an_agent_picked_up() {
 fn b6_an_agent_whose_two_tabs_go_at_once_loses_their_chats_after_the_grace() {
     replays_clean(178);
 }
+
+#[test]
+fn b7_a_tab_shown_a_chat_hears_it_moved_even_when_the_routing_after_the_move_dies() {
+    replays_clean(209);
+}

@@ -111,10 +111,13 @@ impl Chat {
                 _ => None,
             };
             if let Some(news) = news {
-                self.route(&conversation).await?;
                 // Read after the move: a tab that connected since the check above,
                 // and whose sync may have shown the chat as theirs, hears of it.
+                // Before the routing: should the routing die, a redelivery of this
+                // event finds the agent back and stops, and the tab would never hear
+                // (the Settle queued above routes the chat instead).
                 self.send_to(&party, &news).await?;
+                self.route(&conversation).await?;
             }
         }
         Ok(())
