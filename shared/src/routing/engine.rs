@@ -783,12 +783,7 @@ impl Router {
             // Already ended: whoever it was with must not hold it still (a handler
             // that died between the end and the release is retried into this branch).
             if matches!(before.state, ConversationState::Ended { .. }) {
-                for agent in before.assigned.iter().chain(&before.offered_to) {
-                    self.ports
-                        .store
-                        .release_capacity_if(agent, conversation, before.version)
-                        .await?;
-                }
+                self.release_held(&before).await?;
             }
             return Ok(Ending::Kept(before));
         };
@@ -813,9 +808,17 @@ impl Router {
         if !matches!(conv.state, ConversationState::Ended { .. }) {
             return Ok(());
         }
-        for agent in conv.assigned.iter().chain(&conv.offered_to) {
-            store
-                .release_capacity_if(agent, conversation, conv.version)
+        self.release_held(&conv).await
+    }
+
+    /// Frees the capacity an ended conversation may still hold on whoever it was
+    /// with (assigned or offered), at the version read: a conversation taken up
+    /// again since keeps its holder.
+    async fn release_held(&self, ended: &Conversation) -> Result<(), RouteError> {
+        for agent in ended.assigned.iter().chain(&ended.offered_to) {
+            self.ports
+                .store
+                .release_capacity_if(agent, &ended.id, ended.version)
                 .await?;
         }
         Ok(())

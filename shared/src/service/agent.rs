@@ -6,13 +6,11 @@ use super::Chat;
 /// How far back the missed list reaches.
 const MISSED_LIST_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 7);
 use crate::domain::{
-    AgentId, Attributes, ConnectionId, Conversation, ConversationId, ConversationState, EndReason,
+    AgentId, ConnectionId, Conversation, ConversationId, ConversationState, EndReason,
     INACTIVITY_TIMEOUT, Permission, Sender, TransitionError, next_local_midnight,
 };
 use crate::ports::{DelayedEvent, Party};
-use crate::protocol::{
-    AgentFrame, PAST_CHATS_SHOWN, ServerError, ServerFrame, VisitorSummary, WithdrawReason,
-};
+use crate::protocol::{AgentFrame, PAST_CHATS_SHOWN, ServerError, ServerFrame, WithdrawReason};
 
 impl Chat {
     pub(super) async fn agent_frame(
@@ -399,10 +397,9 @@ impl Chat {
             self.ports.store.subscribe(&conv.id, tab, me).await?;
         }
         let session = self.ports.store.session(&conv.visitor, now).await?;
-        let attributes = session.as_ref().map(|s| &s.dialog.attributes);
         let started = ServerFrame::ChatStarted {
             conversation: conv.id.clone(),
-            visitor: VisitorSummary::from_attributes(attributes.unwrap_or(&Attributes::new())),
+            visitor: super::summary_of(session.as_ref()),
             messages: self.ports.store.messages(&conv.id).await?,
         };
         futures_util::future::join_all(tabs.iter().map(|tab| self.send(tab, &started))).await;
@@ -455,7 +452,7 @@ impl Chat {
                         attempt: u32::try_from(conv.offered_to.len()).unwrap_or(u32::MAX),
                     };
                     self.send(connection, &offer).await;
-                    self.still_offered(connection, agent, &conv).await?;
+                    self.still_offered(connection, agent, &id).await?;
                 }
                 ConversationState::Live { agent: with, .. } if with == agent => {
                     let me = Party::Agent {
@@ -476,18 +473,18 @@ impl Chat {
         Ok(())
     }
 
-    /// After a sync showed an offer (as `shown` had it): if it closed meanwhile, the
-    /// handler that closed it may have told the agent's tabs before this one showed
-    /// it, so this reads it again and withdraws it from this tab. As for a live chat
+    /// After a sync showed an offer: if it closed meanwhile, the handler that closed
+    /// it may have told the agent's tabs before this one showed it, so this reads it
+    /// again and withdraws it from this tab. As for a live chat
     /// ([`Chat::still_theirs`]), the tab hears of the close from one or the other,
     /// after the offer.
     async fn still_offered(
         &self,
         connection: &ConnectionId,
         agent: &AgentId,
-        shown: &Conversation,
+        id: &ConversationId,
     ) -> Result<(), ServerError> {
-        let now = self.conversation(&shown.id).await?;
+        let now = self.conversation(id).await?;
         let reason = match &now.state {
             // (A request is never offered to the same agent twice.)
             ConversationState::Offered { agent: to, .. } if to == agent => return Ok(()),
@@ -500,7 +497,7 @@ impl Chat {
             _ => WithdrawReason::TimedOut,
         };
         let withdrawn = ServerFrame::OfferWithdrawn {
-            conversation: shown.id.clone(),
+            conversation: id.clone(),
             reason,
         };
         self.send(connection, &withdrawn).await;

@@ -354,8 +354,14 @@ impl Chat {
             .store
             .session(&conversation.visitor, self.now())
             .await?;
-        Ok(session
-            .map(|s| VisitorSummary::from_attributes(&s.dialog.attributes))
-            .unwrap_or_else(|| VisitorSummary::from_attributes(&crate::domain::Attributes::new())))
+        Ok(summary_of(session.as_ref()))
     }
+}
+
+/// What the inbox shows of the visitor of `session` (nothing known without one).
+pub(crate) fn summary_of(session: Option<&crate::ports::VisitorSession>) -> VisitorSummary {
+    session.map_or_else(
+        || VisitorSummary::from_attributes(&crate::domain::Attributes::new()),
+        |s| VisitorSummary::from_attributes(&s.dialog.attributes),
+    )
 }

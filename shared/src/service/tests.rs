@@ -195,6 +195,29 @@ async fn yields(n: usize) {
     }
 }
 
+/// Head starts for two handlers raced on the interleaved store: the second starts
+/// 0 to n-1 store requests ahead of the first, then the first 1 to n-1 ahead.
+fn staggered(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).map(|d| (d, 0)).chain((1..n).map(|d| (0, d)))
+}
+
+/// Runs `first` and `second` side by side, each once it has yielded its wait.
+async fn side_by_side(
+    (first_wait, second_wait): (usize, usize),
+    first: impl Future<Output = ()>,
+    second: impl Future<Output = ()>,
+) {
+    let first = async {
+        yields(first_wait).await;
+        first.await;
+    };
+    let second = async {
+        yields(second_wait).await;
+        second.await;
+    };
+    tokio::join!(first, second);
+}
+
 /// The visitor token of a visitor's `session` frame among `frames`.
 fn visitor_token(frames: &[Value]) -> String {
     let session = frames.iter().find(|f| f["type"] == "session").unwrap();
@@ -594,15 +617,7 @@ async fn a_push_to_a_gone_connection_forgets_that_connection_only() {
 }
 
 async fn live_chat_with_ana(h: &Harness) -> (ConnectionId, ConnectionId, String) {
-    let ana = h.agent("ana").await;
-    let (visitor, frames) = h.visitor_reaching_live_chat().await;
-    let conversation = conversation_of(&frames);
-    h.pump().await;
-    h.send(
-        &ana,
-        json!({"action": "accept", "conversation": conversation}),
-    )
-    .await;
+    let (ana, visitor, conversation, _token) = accepted_by_ana(h).await;
     h.send(
         &visitor,
         json!({"action": "send_message", "id": "before", "text": "are you there?"}),
@@ -1322,8 +1337,7 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
     // request is already ended) runs beside ben's pick_up, ben starting 0-20 store
     // requests later or the other way round. It once read the request ended, then
     // ended it again after ben had picked it up: ben was shown a chat that was over.
-    let waits = (0..20).map(|d| (d, 0)).chain((1..20).map(|d| (0, d)));
-    for (grace_wait, delay) in waits {
+    for (grace_wait, delay) in staggered(20) {
         let h = Harness::interleaved();
         let (visitor, conversation) = declined_request(&h).await;
         h.chat.disconnect(&visitor).await.unwrap();
@@ -1333,21 +1347,16 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
         assert_eq!(conv.state.name(), "ended", "the request was missed");
 
         let grace = async {
-            yields(grace_wait).await;
             let event = DelayedEvent::VisitorGrace {
                 visitor: conv.visitor.clone(),
             };
             h.chat.delayed(event).await.unwrap();
         };
-        let pick = async {
-            yields(delay).await;
-            h.send(
-                &ben,
-                json!({"action": "pick_up", "conversation": conversation}),
-            )
-            .await;
-        };
-        tokio::join!(grace, pick);
+        let pick = h.send(
+            &ben,
+            json!({"action": "pick_up", "conversation": conversation}),
+        );
+        side_by_side((grace_wait, delay), grace, pick).await;
 
         assert_eq!(
             h.types(&ben),
@@ -1385,8 +1394,7 @@ fn tab_shows_live(frames: &[Value], conversation: &str) -> bool {
 /// starting 0-24 store requests after the other, and checks after each run that ana's
 /// tab shows the chat live exactly when the store has it live with her.
 async fn race_an_end_against_the_accept(end: impl AsyncFn(&Harness, &ConnectionId, &Conversation)) {
-    let waits = (0..25).map(|d| (d, 0)).chain((1..25).map(|d| (0, d)));
-    for (end_wait, accept_wait) in waits {
+    for (end_wait, accept_wait) in staggered(25) {
         let h = Harness::interleaved();
         let ana = h.agent("ana").await;
         let (visitor, frames) = h.visitor_reaching_live_chat().await;
@@ -1395,19 +1403,11 @@ async fn race_an_end_against_the_accept(end: impl AsyncFn(&Harness, &ConnectionI
         assert_eq!(h.types(&ana), ["availability", "offer"]);
         let conv = h.stored(&conversation).await;
 
-        let ending = async {
-            yields(end_wait).await;
-            end(&h, &visitor, &conv).await;
-        };
-        let accept = async {
-            yields(accept_wait).await;
-            h.send(
-                &ana,
-                json!({"action": "accept", "conversation": conversation}),
-            )
-            .await;
-        };
-        tokio::join!(ending, accept);
+        let accept = h.send(
+            &ana,
+            json!({"action": "accept", "conversation": conversation}),
+        );
+        side_by_side((end_wait, accept_wait), end(&h, &visitor, &conv), accept).await;
 
         let state = h.stored(&conversation).await.state;
         assert_eq!(
@@ -1526,11 +1526,8 @@ async fn an_agent_whose_two_tabs_go_at_once_still_gets_a_grace_period() {
         let (ana, _visitor, conversation) = live_chat_with_ana(&h).await;
         let second = h.agent("ana").await;
         let first_goes = async { h.chat.disconnect(&ana).await.unwrap() };
-        let second_goes = async {
-            yields(delay).await;
-            h.chat.disconnect(&second).await.unwrap();
-        };
-        tokio::join!(first_goes, second_goes);
+        let second_goes = async { h.chat.disconnect(&second).await.unwrap() };
+        side_by_side((0, delay), first_goes, second_goes).await;
 
         h.clock.advance(SignedDuration::from_secs(61));
         h.pump().await;
