@@ -37,7 +37,13 @@ for f in "${FUNCTIONS[@]}"; do cargo build --bin "$f"; done
 logs=$(mktemp -d)
 # The gateway is only the @connections endpoint here, on its in-memory store (the
 # functions run on theirs: no TABLE_NAME), whatever DYNAMODB_ENDPOINT the caller set.
-env -u DYNAMODB_ENDPOINT "$TARGET"/debug/livechat dev --listen "$GATEWAY_LISTEN" >"$logs/gateway.log" 2>&1 &
+# Its @connections API accepts only requests signed with the credentials the functions
+# have in their env file.
+env_value() { sed -n "s/^$1=//p" events/local-invoke.env; }
+env -u DYNAMODB_ENDPOINT \
+  LIVECHAT_CONNECTIONS_ACCESS_KEY_ID="$(env_value AWS_ACCESS_KEY_ID)" \
+  LIVECHAT_CONNECTIONS_SECRET_ACCESS_KEY="$(env_value AWS_SECRET_ACCESS_KEY)" \
+  "$TARGET"/debug/livechat dev --listen "$GATEWAY_LISTEN" >"$logs/gateway.log" 2>&1 &
 gateway_pid=$!
 # --ignore-changes: a file written in the tree meanwhile must not restart a function
 # in the middle of an invocation (that invocation would never be answered).
