@@ -223,7 +223,9 @@ fn every_function_crate_is_deployed_once_from_the_workspace_root() {
 
 /// A value `Config::from_lookup` accepts for `name`.
 fn plausible(name: &str) -> String {
-    if name.ends_with("ENDPOINT") {
+    if name == livechat_aws::config::LOCAL {
+        "0".into()
+    } else if name.ends_with("ENDPOINT") {
         "https://abc123.execute-api.eu-west-1.amazonaws.com/prod".into()
     } else if name.ends_with("SECONDS") {
         "100".into()
@@ -266,6 +268,13 @@ fn every_function_sets_the_variables_the_config_requires_and_no_others() {
         if let Err(e) = result {
             panic!("{binary} ({id}) would not start: {e} (set it in the template)");
         }
+
+        // Deployed, not local: nothing may fall back to memory in Lambda.
+        assert!(
+            !variables.contains_key(livechat_aws::config::LOCAL),
+            "{binary} ({id}) sets {}: a deployed function must never run as a local one",
+            livechat_aws::config::LOCAL
+        );
 
         // Known: every variable set is one the code reads.
         let unknown: Vec<&String> = variables
