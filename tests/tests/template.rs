@@ -1,7 +1,8 @@
 //! The SAM template (`infra/template.yaml`) against the code it deploys: the
 //! WebSocket routes and the function serving each, the four Lambda binaries, the
-//! functions' environment variables and the DynamoDB table's definition. A change on
-//! either side that the other does not follow fails here, naming what differs.
+//! functions' environment variables, the DynamoDB table's definition, and each
+//! function's IAM policy against the calls its code makes. A change on either side
+//! that the other does not follow fails here, naming what differs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -401,12 +402,165 @@ fn the_table_matches_its_definition_in_code() {
         "{id}: TTL attribute differs from livechat_aws::dynamo::table::TTL"
     );
     assert_eq!(ttl["Enabled"], true, "{id}: TTL must be enabled");
+}
 
-    // The functions reach the index by its ARN.
-    let index_arn = format!("${{{id}.Arn}}/index/{}", table::GSI1);
-    let everything = serde_json::to_string(resources(&template)).unwrap();
-    assert!(
-        everything.contains(&index_arn),
-        "no function policy grants the index ARN {index_arn}"
-    );
+/// Each statement's actions and resources of a function's inline policies: action
+/// to the resources (as JSON text) it is allowed on, and the statement itself.
+fn granted(template: &Value, id: &str) -> BTreeMap<String, Vec<(String, Value)>> {
+    let mut out: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
+    let policies = resources(template)[id]["Properties"]["Policies"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{id}: Policies is not a list"));
+    for policy in policies {
+        let statements = policy["Statement"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: a policy is not an inline document: {policy}"));
+        for statement in statements {
+            assert_eq!(statement["Effect"], "Allow", "{id}: {statement}");
+            let list = |v: &Value| match v {
+                Value::Array(items) => items.clone(),
+                other => vec![other.clone()],
+            };
+            for action in list(&statement["Action"]) {
+                let action = action
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{id}: {statement}"));
+                assert!(!action.contains('*'), "{id}: wildcard action {action}");
+                for resource in list(&statement["Resource"]) {
+                    out.entry(action.to_string())
+                        .or_default()
+                        .push((resource.to_string(), statement.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What each function's code calls, as IAM actions: worked out from its code paths
+/// (the handler's routes through `livechat_core::service` to `livechat_aws`'s
+/// adapters), a DynamoDB transaction counting as the item actions it holds (a
+/// `ConditionCheck` is `dynamodb:ConditionCheckItem`), plus what the platform does
+/// with the function's role (the SQS event source mapping's polling; KMS for the
+/// encrypted environment and queue).
+fn expected_actions(function: &str) -> BTreeSet<&'static str> {
+    let dynamo_common = [
+        // the directory, connections, presence, sessions, conversations
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        // $disconnect, and any push that finds its connection gone
+        "dynamodb:DeleteItem",
+    ];
+    let kms = ["kms:Decrypt", "kms:GenerateDataKey"];
+    let mut actions: BTreeSet<&str> = dynamo_common.into_iter().chain(kms).collect();
+    // Every function schedules: grace, settle, routing, offer and inactivity timers.
+    actions.insert("sqs:SendMessage");
+    let more: &[&str] = match function {
+        "connect" => &[],
+        "card-advance" => &[
+            "dynamodb:Query",        // the history at start
+            "dynamodb:BatchGetItem", // who is available, for the dialog
+            "execute-api:ManageConnections",
+        ],
+        "route-to-agent" => &[
+            "dynamodb:Query",              // history, missed list
+            "dynamodb:BatchGetItem",       // the pool's agents
+            "dynamodb:ConditionCheckItem", // capacity releases
+            "execute-api:ManageConnections",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+            "ses:SendEmail", // new and missed request notices
+        ],
+        "agent-message" => &[
+            "dynamodb:Query",              // history, missed list, past chats
+            "dynamodb:ConditionCheckItem", // capacity releases
+            "execute-api:ManageConnections",
+            "ses:SendEmail", // reply_by_email
+        ],
+        other => panic!("no expected actions for function {other}"),
+    };
+    actions.extend(more);
+    actions
+}
+
+#[test]
+fn each_function_is_allowed_exactly_what_its_code_calls() {
+    let template = template();
+    let functions = functions_by_binary(&template);
+    for function in livechat_aws::runtime::Function::ALL {
+        let id = &functions[function.name];
+        let granted = granted(&template, id);
+        let actions: BTreeSet<&str> = granted.keys().map(String::as_str).collect();
+        let expected = expected_actions(function.name);
+        assert_eq!(
+            actions,
+            expected,
+            "{} ({id}): not granted {:?}, granted beyond its calls {:?}",
+            function.name,
+            expected.difference(&actions).collect::<Vec<_>>(),
+            actions.difference(&expected).collect::<Vec<_>>()
+        );
+
+        // Pushing and the pre-warm go together (livechat_aws::runtime::Function).
+        assert_eq!(
+            actions.contains("execute-api:ManageConnections"),
+            function.pushes,
+            "{} ({id}): execute-api:ManageConnections is granted iff the function pushes",
+            function.name
+        );
+
+        for (action, on) in &granted {
+            let service = action.split(':').next().unwrap_or_default();
+            for (resource, statement) in on {
+                let ok = match service {
+                    "dynamodb" => resource == r#"{"Fn::GetAtt":["Table","Arn"]}"#,
+                    "sqs" => resource == r#"{"Fn::GetAtt":["DelayQueue","Arn"]}"#,
+                    "kms" => resource == r#"{"Fn::GetAtt":["DataKey","Arn"]}"#,
+                    "execute-api" => {
+                        resource.contains("${WebSocketApi}/${Stage}/POST/@connections/*")
+                    }
+                    "ses" => {
+                        resource.contains(":identity/*")
+                            && statement["Condition"]["StringEquals"]["ses:FromAddress"]["Ref"]
+                                == "NotifyFromEmail"
+                    }
+                    _ => false,
+                };
+                assert!(
+                    ok,
+                    "{} ({id}): {action} on {resource} is broader than, or not, its resource",
+                    function.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_function_is_granted_an_index_no_request_reads() {
+    let template = template();
+    let dir = repo().join("aws/src/dynamo");
+    // table.rs defines the index (for DynamoDB Local); a request reading it would
+    // name it in `.index_name(...)` elsewhere.
+    let reads_an_index = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name() != "table.rs")
+        .any(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .contains(".index_name(")
+        });
+    for (binary, id) in functions_by_binary(&template) {
+        let policies = resources(&template)[&id]["Properties"]["Policies"].to_string();
+        let grants_an_index = policies.contains("/index/");
+        assert!(
+            reads_an_index || !grants_an_index,
+            "{binary} ({id}) is granted an index ({}) that no request of livechat_aws::dynamo reads",
+            table::GSI1
+        );
+    }
 }
