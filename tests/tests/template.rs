@@ -1,8 +1,9 @@
 //! The SAM template (`infra/template.yaml`) against the code it deploys: the
 //! WebSocket routes and the function serving each, the four Lambda binaries, the
-//! functions' environment variables, the DynamoDB table's definition, and each
-//! function's IAM policy against the calls its code makes. A change on either side
-//! that the other does not follow fails here, naming what differs.
+//! functions' environment variables, the DynamoDB table's definition, each
+//! function's IAM policy against the calls its code makes, and the retention and
+//! naming of stateful and global resources. A change on either side that the other
+//! does not follow fails here, naming what differs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -563,4 +564,75 @@ fn no_function_is_granted_an_index_no_request_reads() {
             table::GSI1
         );
     }
+}
+
+#[test]
+fn stateful_resources_are_retained_except_when_their_first_create_rolls_back() {
+    let template = template();
+    let stateful = [
+        "AWS::DynamoDB::Table",
+        "AWS::KMS::Key",
+        "AWS::S3::Bucket",
+        "AWS::Cognito::UserPool",
+    ];
+    for kind in stateful {
+        let found = of_type(&template, kind);
+        assert!(!found.is_empty(), "no {kind} in the template");
+        for (id, resource) in found {
+            assert_eq!(
+                resource["DeletionPolicy"], "RetainExceptOnCreate",
+                "{id}: DeletionPolicy (a rolled-back first create must not orphan it)"
+            );
+            assert_eq!(
+                resource["UpdateReplacePolicy"], "Retain",
+                "{id}: UpdateReplacePolicy"
+            );
+        }
+    }
+    // Plain Retain only where a rolled-back create must keep it too: the account's
+    // API Gateway logging role, which ApiGatewayAccount may point the account at.
+    for (id, resource) in resources(&template) {
+        if resource["DeletionPolicy"] == "Retain" {
+            assert_eq!(
+                (id.as_str(), resource["Type"].as_str()),
+                ("ApiGatewayLoggingRole", Some("AWS::IAM::Role")),
+                "{id}: DeletionPolicy Retain"
+            );
+        }
+    }
+}
+
+#[test]
+fn cloudfront_names_are_unique_per_region() {
+    let template = template();
+    let mut named = 0;
+    for (id, resource) in resources(&template) {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        if !kind.starts_with("AWS::CloudFront::") {
+            continue;
+        }
+        // `Name` is on the properties or on the resource's `...Config` object.
+        let properties = resource["Properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let names = std::iter::once(&resource["Properties"]["Name"]).chain(
+            properties
+                .iter()
+                .filter(|(k, _)| k.ends_with("Config"))
+                .map(|(_, v)| &v["Name"]),
+        );
+        for name in names.filter(|n| !n.is_null()) {
+            named += 1;
+            let text = name["Fn::Sub"].as_str().unwrap_or_default();
+            assert!(
+                text.contains("${AWS::StackName}") && text.contains("${AWS::Region}"),
+                "{id} ({kind}): the name {name} is global per account: include ${{AWS::Region}}"
+            );
+        }
+    }
+    assert_eq!(
+        named, 3,
+        "expected the origin access control, the function and the headers policy"
+    );
 }
