@@ -480,3 +480,105 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncBufReadExt;
+
+    /// A Runtime API stand-in answering one request with `status`; returns its
+    /// address and the request's head and body.
+    async fn answering(status: &'static str) -> (String, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let served = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut stream = tokio::io::BufReader::new(stream);
+            let mut request = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                stream.read_line(&mut line).await.unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                request.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            stream.read_exact(&mut body).await.unwrap();
+            request.push_str(&String::from_utf8(body).unwrap());
+            let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+            stream.get_mut().write_all(answer.as_bytes()).await.unwrap();
+            request
+        });
+        (addr, served)
+    }
+
+    #[tokio::test]
+    async fn the_init_error_is_posted_as_the_runtime_api_defines_it() {
+        let (api, served) = answering("202 Accepted").await;
+        post_init_error(
+            &api,
+            "Runtime.MissingVariable",
+            "environment variable X is not set",
+        )
+        .await
+        .unwrap();
+        let request = served.await.unwrap();
+        let (head, body) = request.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("POST /2018-06-01/runtime/init/error HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains("\r\nLambda-Runtime-Function-Error-Type: Runtime.MissingVariable\r\n"),
+            "{head}"
+        );
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "errorMessage": "environment variable X is not set",
+                "errorType": "Runtime.MissingVariable",
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_or_unreachable_report_is_an_error() {
+        let (api, _served) = answering("500 Internal Server Error").await;
+        assert!(post_init_error(&api, "Runtime.X", "m").await.is_err());
+
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = closed.local_addr().unwrap().to_string();
+        drop(closed);
+        assert!(post_init_error(&api, "Runtime.X", "m").await.is_err());
+    }
+
+    #[test]
+    fn each_start_error_names_its_type_and_what_is_at_fault() {
+        let missing = StartError::Config(crate::config::ConfigError::Missing("TABLE_NAME"));
+        assert_eq!(missing.error_type(), "Runtime.MissingVariable");
+        assert_eq!(missing.variable(), Some("TABLE_NAME"));
+        let table = StartError::Store {
+            table: "livechat-Table-1".into(),
+            source: livechat_core::ports::StoreError::Throttled,
+        };
+        assert_eq!(table.error_type(), "Runtime.TableUnavailable");
+        assert_eq!(table.table(), Some("livechat-Table-1"));
+        assert!(cause_chain(&table).contains("livechat-Table-1"));
+    }
+
+    #[test]
+    fn only_functions_that_push_prewarm() {
+        let pushing: Vec<&str> = Function::ALL
+            .iter()
+            .filter(|f| f.pushes)
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(pushing, ["card-advance", "route-to-agent", "agent-message"]);
+    }
+}
