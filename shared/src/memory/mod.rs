@@ -513,7 +513,14 @@ impl MemoryPush {
 
 #[async_trait]
 impl Push for MemoryPush {
+    /// As API Gateway does, refuses a body over its 128 KB message limit.
     async fn push(&self, connection: &ConnectionId, json: &str) -> Result<Delivery, PushError> {
+        if json.len() > crate::protocol::MAX_FRAME_BYTES {
+            return Err(PushError {
+                connection: connection.clone(),
+                source: format!("PayloadTooLargeException: {} bytes", json.len()).into(),
+            });
+        }
         match lock(&self.mailboxes).get_mut(connection) {
             Some(mailbox) => {
                 mailbox.push(json.to_string());

@@ -17,7 +17,7 @@ use super::{FieldError, FrameError, MAX_FRAME_BYTES};
 use crate::dialog::VisitorAction;
 use crate::domain::{
     AttributeName, Attributes, CardId, ConversationId, Email, IdError, MAX_MESSAGE_CHARS,
-    MessageId, MessageText,
+    MessageId, MessageText, check_attribute_value,
 };
 
 /// Longest `page_url` accepted, in characters (the de facto browser URL limit).
@@ -240,7 +240,7 @@ impl TryFrom<RawFrame> for VisitorFrame {
         let action = f.action.clone();
         Ok(match action.as_str() {
             "start" => VisitorFrame::Start {
-                page_url: f.optional_string("page_url", MAX_PAGE_URL_CHARS)?,
+                page_url: f.optional_attribute("page_url", MAX_PAGE_URL_CHARS)?,
                 attributes: f.attributes("attributes")?,
             },
             "answer" => VisitorFrame::Answer {
@@ -544,6 +544,19 @@ impl Fields {
         }
     }
 
+    /// An optional string stored as an attribute: no control characters.
+    fn optional_attribute(
+        &mut self,
+        field: &str,
+        max: usize,
+    ) -> Result<Option<String>, FrameError> {
+        let value = self.optional_string(field, max)?;
+        if let Some(v) = &value {
+            check_attribute_value(v).map_err(|e| self.bad(field, e))?;
+        }
+        Ok(value)
+    }
+
     fn id<T: TryFrom<String, Error = IdError>>(&mut self, field: &str) -> Result<T, FrameError> {
         match self.required(field)? {
             Value::String(s) => T::try_from(s).map_err(|e| self.bad(field, e)),
@@ -655,6 +668,7 @@ impl Fields {
                     },
                 ));
             }
+            check_attribute_value(&text).map_err(|e| self.bad(&entry, e))?;
             let name = AttributeName::parse(name).map_err(|e| self.bad(&entry, e))?;
             attributes.set(name, text);
         }
@@ -991,6 +1005,23 @@ mod tests {
             bad_field(visitor(json!({"action": "start", "attributes": too_many})));
         assert_eq!(field, "attributes");
         assert!(matches!(reason, FieldError::TooMany { .. }));
+    }
+
+    #[test]
+    fn an_attribute_value_or_page_url_with_control_characters_is_refused_by_name() {
+        let (_, field, reason) = bad_field(visitor(
+            json!({"action": "start", "attributes": {"first_name": "Ana\u{7}\u{7}"}}),
+        ));
+        assert_eq!(field, "attributes.first_name");
+        assert!(matches!(reason, FieldError::AttributeValue(_)));
+        assert_eq!(
+            reason.to_string(),
+            "an attribute value must not contain control characters (found U+0007)"
+        );
+        let (_, field, _) = bad_field(visitor(
+            json!({"action": "start", "page_url": "https://acme.example/\n"}),
+        ));
+        assert_eq!(field, "page_url");
     }
 
     #[test]

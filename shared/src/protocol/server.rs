@@ -10,6 +10,10 @@ use crate::dialog::CardView;
 use crate::domain::{
     Attributes, ConversationId, Email, EndReason, Message, MessageId, Sender, well_known,
 };
+use crate::limits::{
+    SUMMARY_ANSWER_VALUE_BYTES, SUMMARY_ANSWERS_BYTES, SUMMARY_NAME_BYTES, SUMMARY_PAGE_URL_BYTES,
+    SUMMARY_PHONE_BYTES, clip,
+};
 
 /// The frame [`ServerFrame::to_json`] sends if serialization ever failed. It cannot
 /// for these types (string keys, no custom serializer that errors); this keeps the
@@ -55,7 +59,9 @@ pub struct MissedChat {
 pub const PAST_CHATS_SHOWN: usize = 80;
 
 /// Who the visitor is, for the inbox's visitor panel. Every field may be unknown
-/// (`null` on the wire); the inbox shows "-" for those.
+/// (`null` on the wire); the inbox shows "-" for those. Its JSON is at most
+/// [`crate::limits::MAX_SUMMARY_BYTES`]: text fields are clipped (see [`crate::limits::clip`]) and
+/// answers that do not fit are left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitorSummary {
     /// Full name.
@@ -97,6 +103,7 @@ impl VisitorSummary {
             (None, Some(last)) => Some(last),
             (None, None) => known(NAME),
         };
+        let clipped = |value: Option<String>, max: usize| value.map(|v| clip(&v, max));
         let shown = [
             well_known::FIRST_NAME,
             LAST_NAME,
@@ -106,20 +113,30 @@ impl VisitorSummary {
             PHONE,
             well_known::PAGE_URL,
         ];
+        // `[]`, then each answer and a comma between neighbours.
+        let mut answers_bytes = 2;
         let answers = attributes
             .iter()
             .filter(|(k, v)| !shown.contains(&k.as_str()) && !v.trim().is_empty())
             .map(|(k, v)| CapturedAnswer {
                 label: k.to_string(),
-                value: v.to_string(),
+                value: clip(v, SUMMARY_ANSWER_VALUE_BYTES),
+            })
+            .filter(|answer| {
+                let bytes = serde_json::to_vec(answer).map_or(usize::MAX, |v| v.len()) + 1;
+                let fits = answers_bytes + bytes <= SUMMARY_ANSWERS_BYTES;
+                if fits {
+                    answers_bytes += bytes;
+                }
+                fits
             })
             .collect();
         Self {
-            name,
-            job_title: known(JOB_TITLE),
+            name: clipped(name, SUMMARY_NAME_BYTES),
+            job_title: clipped(known(JOB_TITLE), SUMMARY_NAME_BYTES),
             email: attributes.email(),
-            phone: known(PHONE),
-            page_url: known(well_known::PAGE_URL),
+            phone: clipped(known(PHONE), SUMMARY_PHONE_BYTES),
+            page_url: clipped(known(well_known::PAGE_URL), SUMMARY_PAGE_URL_BYTES),
             answers,
         }
     }
@@ -777,6 +794,61 @@ pub(super) mod tests {
                 value: "500".into()
             }]
         );
+    }
+
+    /// The largest attributes a visitor could ever hold, each value as costly in
+    /// JSON as possible (quotes escape to two bytes, emoji take four).
+    fn worst_attributes() -> Attributes {
+        let mut attrs = Attributes::new();
+        let mut set = |k: &str, v: String| attrs.set(AttributeName::parse(k).unwrap(), v);
+        for k in [
+            "first_name",
+            "last_name",
+            "name",
+            "job_title",
+            "phone",
+            "page_url",
+        ] {
+            set(k, "\"".repeat(2_048));
+        }
+        set(
+            "email",
+            format!("{}@{}.com", "\"".repeat(64), "a".repeat(180)),
+        );
+        for i in 0..200 {
+            set(&format!("answer_{i:0>56}"), "😀".repeat(500));
+        }
+        attrs
+    }
+
+    fn worst_id() -> ConversationId {
+        ConversationId::parse("c".repeat(crate::domain::MAX_ID_LEN)).unwrap()
+    }
+
+    #[test]
+    fn a_visitor_summary_stays_within_its_budget_whatever_the_attributes() {
+        let summary = VisitorSummary::from_attributes(&worst_attributes());
+        let bytes = serde_json::to_vec(&summary).unwrap().len();
+        assert!(bytes <= crate::limits::MAX_SUMMARY_BYTES, "{bytes}");
+        assert!(
+            !summary.answers.is_empty(),
+            "as many answers as fit are kept"
+        );
+        assert!(summary.name.as_deref().is_some_and(|n| n.ends_with('…')));
+    }
+
+    #[test]
+    fn a_chat_started_with_the_largest_summary_is_split_into_frames_that_fit() {
+        let frames = ServerFrame::ChatStarted {
+            conversation: worst_id(),
+            visitor: VisitorSummary::from_attributes(&worst_attributes()),
+            messages: (1..=60)
+                .map(|seq| message(seq, &"😀".repeat(4_000)))
+                .collect(),
+        }
+        .fit();
+        assert!(frames.len() > 1);
+        assert!(frames.iter().all(|f| f.to_json().len() <= MAX_FRAME_BYTES));
     }
 
     #[test]
