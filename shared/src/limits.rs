@@ -10,6 +10,8 @@
 //! `start`, value lengths, message length) sit beside the parser, in
 //! [`crate::protocol`].
 
+use jiff::SignedDuration;
+
 /// Most attributes one visitor session keeps: host-page attributes, the page URL
 /// and the dialog's answers together. A `start` that would go past it is refused.
 pub const MAX_SESSION_ATTRIBUTES: usize = 100;
@@ -38,6 +40,15 @@ pub const SUMMARY_ANSWER_VALUE_BYTES: usize = 256;
 
 /// A summary's whole `answers` list at most, in bytes of JSON.
 pub const SUMMARY_ANSWERS_BYTES: usize = 2 * 1024;
+
+/// Most entries in one `missed` frame; older ones come with `before`.
+pub const MISSED_PAGE_SIZE: usize = 25;
+
+/// Most entries in one `past_chats` frame; older ones come with `before`.
+pub const PAST_CHATS_PAGE_SIZE: usize = 80;
+
+/// How far back the missed list reaches.
+pub const MISSED_LIST_SPAN: SignedDuration = SignedDuration::from_hours(24 * 7);
 
 /// `value` without control characters, cut at a character boundary so that it takes
 /// at most `max` bytes as the content of a JSON string (`"` and `\` take two); a cut

@@ -123,6 +123,9 @@ pub enum FieldError {
     /// More attributes than a visitor session keeps.
     #[error(transparent)]
     AttributeLimit(#[from] AttributeLimitError),
+    /// Not a list cursor.
+    #[error(transparent)]
+    Cursor(#[from] crate::ports::ListCursorError),
 }
 
 /// Why a client frame was refused before any handler logic ran. Always the client's

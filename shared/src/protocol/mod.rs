@@ -25,8 +25,8 @@ pub use client::{
 pub use error::{ErrorCode, FieldError, FrameError, INTERNAL_ERROR_MESSAGE, ServerError};
 pub use route::{AGENT_MESSAGE_ACTIONS, CARD_ADVANCE_ACTIONS, Function, RouteKey, route_key};
 pub use server::{
-    CapturedAnswer, FALLBACK_ERROR_JSON, MissedChat, PAST_CHATS_SHOWN, ServerFrame, VisitorSummary,
-    WithdrawReason, panel_attributes,
+    CapturedAnswer, FALLBACK_ERROR_JSON, MissedChat, ServerFrame, VisitorSummary, WithdrawReason,
+    panel_attributes,
 };
 
 /// Largest body accepted, in bytes: API Gateway's WebSocket message limit (128 KB).

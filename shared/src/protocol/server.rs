@@ -14,6 +14,7 @@ use crate::limits::{
     SUMMARY_ANSWER_VALUE_BYTES, SUMMARY_ANSWERS_BYTES, SUMMARY_NAME_BYTES, SUMMARY_PAGE_URL_BYTES,
     SUMMARY_PHONE_BYTES, clip,
 };
+use crate::ports::ListCursor;
 
 /// The frame [`ServerFrame::to_json`] sends if serialization ever failed. It cannot
 /// for these types (string keys, no custom serializer that errors); this keeps the
@@ -53,10 +54,6 @@ pub struct MissedChat {
     /// `fallback` (nobody eligible) or `missed` (offers went unanswered).
     pub reason: EndReason,
 }
-
-/// At most this many past chats go in one `past_chats` frame: about 250 bytes each,
-/// so the frame stays well under API Gateway's 32 KB frame limit.
-pub const PAST_CHATS_SHOWN: usize = 80;
 
 /// Who the visitor is, for the inbox's visitor panel. Every field may be unknown
 /// (`null` on the wire); the inbox shows "-" for those. Its JSON is at most
@@ -284,16 +281,27 @@ pub enum ServerFrame {
         /// The agent's score of the conversation (0-3), if scored.
         score: Option<u8>,
     },
-    /// To an agent after `past_chats`: chats that ended with an agent in the last
-    /// 90 days, newest first (at most [`PAST_CHATS_SHOWN`]).
+    /// To an agent after `past_chats`: one page of the chats that ended with an
+    /// agent in the last 90 days, newest first (at most
+    /// [`crate::limits::PAST_CHATS_PAGE_SIZE`]).
     PastChats {
         /// The chats.
         chats: Vec<crate::ports::PastChat>,
+        /// The `before` this page answers; `null` for the newest page.
+        before: Option<ListCursor>,
+        /// The `before` of the next (older) page; `null` when this is the last.
+        next: Option<ListCursor>,
     },
-    /// To an agent: the requests nobody took, newest first.
+    /// To an agent: one page of the requests nobody took, newest first (at most
+    /// [`crate::limits::MISSED_PAGE_SIZE`]).
     Missed {
         /// The missed chats.
         chats: Vec<MissedChat>,
+        /// The `before` this page answers; `null` for the newest page, which
+        /// replaces the list (the server pushes it when the list changes).
+        before: Option<ListCursor>,
+        /// The `before` of the next (older) page; `null` when this is the last.
+        next: Option<ListCursor>,
     },
     /// To either side: a frame was refused or failed.
     Error {
@@ -604,6 +612,11 @@ pub(super) mod tests {
                     visitor_name: Some("Jo".into()),
                     visitor_email: None,
                 }],
+                before: None,
+                next: Some(ListCursor {
+                    at: "2026-03-02T10:20:00Z".parse().unwrap(),
+                    conversation: conv(),
+                }),
             },
             ServerFrame::Missed {
                 chats: vec![MissedChat {
@@ -612,6 +625,8 @@ pub(super) mod tests {
                     at: "2026-03-02T10:05:00Z".parse().unwrap(),
                     reason: EndReason::Fallback,
                 }],
+                before: None,
+                next: None,
             },
             ServerFrame::Error {
                 code: ErrorCode::BadField,
@@ -825,6 +840,10 @@ pub(super) mod tests {
         ConversationId::parse("c".repeat(crate::domain::MAX_ID_LEN)).unwrap()
     }
 
+    fn worst_at() -> Timestamp {
+        "2026-03-02T10:05:00.123456789Z".parse().unwrap()
+    }
+
     #[test]
     fn a_visitor_summary_stays_within_its_budget_whatever_the_attributes() {
         let summary = VisitorSummary::from_attributes(&worst_attributes());
@@ -835,6 +854,56 @@ pub(super) mod tests {
             "as many answers as fit are kept"
         );
         assert!(summary.name.as_deref().is_some_and(|n| n.ends_with('…')));
+    }
+
+    #[test]
+    fn a_full_missed_page_of_the_largest_summaries_fits_in_one_frame() {
+        let visitor = VisitorSummary::from_attributes(&worst_attributes());
+        let cursor = Some(ListCursor {
+            at: worst_at(),
+            conversation: worst_id(),
+        });
+        let chats = (0..crate::limits::MISSED_PAGE_SIZE)
+            .map(|_| MissedChat {
+                conversation: worst_id(),
+                visitor: visitor.clone(),
+                at: worst_at(),
+                reason: EndReason::Fallback,
+            })
+            .collect();
+        let frame = ServerFrame::Missed {
+            chats,
+            before: cursor.clone(),
+            next: cursor,
+        };
+        let bytes = frame.to_json().len();
+        assert!(bytes <= MAX_FRAME_BYTES, "{bytes}");
+    }
+
+    #[test]
+    fn a_full_past_chats_page_of_the_largest_entries_fits_in_one_frame() {
+        let visitor = VisitorSummary::from_attributes(&worst_attributes());
+        let cursor = Some(ListCursor {
+            at: worst_at(),
+            conversation: worst_id(),
+        });
+        let chats = (0..crate::limits::PAST_CHATS_PAGE_SIZE)
+            .map(|_| crate::ports::PastChat {
+                conversation: worst_id(),
+                agent: AgentId::parse("a".repeat(crate::domain::MAX_ID_LEN)).unwrap(),
+                ended_at: worst_at(),
+                reason: EndReason::Fallback,
+                visitor_name: visitor.name.clone(),
+                visitor_email: visitor.email.clone(),
+            })
+            .collect();
+        let frame = ServerFrame::PastChats {
+            chats,
+            before: cursor.clone(),
+            next: cursor,
+        };
+        let bytes = frame.to_json().len();
+        assert!(bytes <= MAX_FRAME_BYTES, "{bytes}");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! What one visitor can make the service keep and send: attributes capped per
-//! session and summaries bounded, so that no frame outgrows API Gateway's 128 KB.
+//! session, summaries bounded, and lists to agents paged so that no frame outgrows
+//! API Gateway's 128 KB and no entry is lost.
 
 use serde_json::{Map, Value, json};
 
 use super::{Harness, conversation_of};
 use crate::domain::ConnectionId;
-use crate::limits::MAX_SESSION_ATTRIBUTE_BYTES;
+use crate::limits::{MAX_SESSION_ATTRIBUTE_BYTES, MISSED_PAGE_SIZE};
 use crate::protocol::MAX_FRAME_BYTES;
 
 /// `count` attributes named `<prefix><n>`, each a 500-character value that costs
@@ -156,4 +157,62 @@ async fn after_two_100_kb_starts_the_visitors_offer_still_reaches_the_agent() {
     .await;
     let frames = fitting_frames(&h, &ana);
     assert_eq!(frames[0]["type"], "chat_started", "{frames:?}");
+}
+
+#[tokio::test]
+async fn the_heaviest_visitors_cannot_break_the_missed_list_every_entry_is_listed_in_pages() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let visitors = 2 * MISSED_PAGE_SIZE + 3;
+    let mut asked = std::collections::BTreeSet::new();
+    for _ in 0..visitors {
+        let v = h.connect(&[]).await.unwrap();
+        let (_, conversation) = heaviest_visitor_asking_for_chat(&h, v).await;
+        h.pump().await;
+        h.send(
+            &ana,
+            json!({"action": "decline", "conversation": conversation}),
+        )
+        .await;
+        h.pump().await;
+        let frames = fitting_frames(&h, &ana);
+        assert!(frames.iter().any(|f| f["type"] == "missed"), "{frames:?}");
+        asked.insert(conversation);
+    }
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+
+    let mut listed = Vec::new();
+    let mut before = Value::Null;
+    let mut pages = 0;
+    loop {
+        let mut frame = json!({"action": "missed"});
+        if !before.is_null() {
+            frame["before"] = before.clone();
+        }
+        h.send(&ben, frame).await;
+        let page = fitting_frames(&h, &ben).remove(0);
+        assert_eq!(page["type"], "missed", "{page}");
+        assert_eq!(page["before"], before);
+        let chats = page["chats"].as_array().unwrap();
+        assert!(chats.len() <= MISSED_PAGE_SIZE);
+        listed.extend(
+            chats
+                .iter()
+                .map(|c| c["conversation"].as_str().unwrap().to_string()),
+        );
+        pages += 1;
+        before = page["next"].clone();
+        if before.is_null() {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(listed.len(), visitors, "each entry once");
+    assert_eq!(
+        listed
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>(),
+        asked
+    );
 }
