@@ -1,6 +1,7 @@
 //! What one visitor can make the service keep and send: attributes capped per
 //! session, summaries bounded, and lists to agents paged so that no frame outgrows
-//! API Gateway's 128 KB and no entry is lost.
+//! API Gateway's 128 KB and no entry is lost; message text relayed without the
+//! characters that spoof how it is shown.
 
 use serde_json::{Map, Value, json};
 
@@ -215,4 +216,19 @@ async fn the_heaviest_visitors_cannot_break_the_missed_list_every_entry_is_liste
             .collect::<std::collections::BTreeSet<_>>(),
         asked
     );
+}
+
+#[tokio::test]
+async fn a_message_with_an_override_reaches_the_agent_isolated_and_without_controls() {
+    let h = Harness::new();
+    let (ana, visitor, _, _) = super::accepted_by_ana(&h).await;
+    h.frames(&ana);
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "v1", "text": "see \u{202E}fdp.exe\u{1b}[2J"}),
+    )
+    .await;
+    let frames = h.frames(&ana);
+    let message = frames.iter().find(|f| f["type"] == "message").unwrap();
+    assert_eq!(message["message"]["text"], "see \u{2067}fdp.exe[2J\u{2069}");
 }
