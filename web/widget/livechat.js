@@ -38,7 +38,7 @@ function init() {
   let typingIdle = null;
   const submitted = new Map();
 
-  // Widget events for the host page (PRODUCT.md section 6), one `livechat:event`
+  // Widget events for the host page (web/README.md lists them), one `livechat:event`
   // with `detail.name`: conversation_triggered / engaged / completed / closed,
   // live_chat_requested / initiated / ended / request_timeout. All but `closed` fire
   // once per conversation; the record is stored because a reload continues the same

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AgentId, Email, TeamId};
 
-/// A role an admin gives an agent (PRODUCT.md section 5).
+/// A role an admin gives an agent (docs/config.md lists what each allows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

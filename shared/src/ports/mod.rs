@@ -497,7 +497,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// How long the inbox lists a past chat (PRODUCT.md section 4: 90 days).
+/// How long the inbox lists a past chat: 90 days.
 pub const PAST_CHATS_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 90);
 
 /// Why a list cursor was refused.

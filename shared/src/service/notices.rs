@@ -13,7 +13,7 @@ use crate::protocol::VisitorSummary;
 use crate::routing::{Directory, pool_agents};
 
 /// Who may hear of a request: agents who may take chats in its pool, and every Sales
-/// Admin for a missed one (PRODUCT.md: "the admin is notified").
+/// Admin for a missed one (a missed request notifies the admin).
 fn audience<'d>(directory: &'d Directory, kind: NoticeKind, pool: &[AgentId]) -> Vec<&'d Agent> {
     directory
         .agents

@@ -1,4 +1,4 @@
-//! Routing behaviour, as PRODUCT.md section 3 states it, on the in-memory ports.
+//! Routing behaviour (round robin, a specific agent, rules, teams, the fallback) on the in-memory ports.
 
 use std::sync::Arc;
 
