@@ -58,6 +58,7 @@ impl Chat {
                     .await
             }
             AgentFrame::Accept { conversation } => {
+                self.offered_to(agent, &conversation).await?;
                 self.schedule_inactivity_check(&conversation).await?;
                 let Some(live) = self.router.accept(&conversation, agent).await? else {
                     return Err(ServerError::Forbidden {
@@ -67,6 +68,7 @@ impl Chat {
                 self.agent_joins(&me, agent, &live).await
             }
             AgentFrame::Decline { conversation } => {
+                self.offered_to(agent, &conversation).await?;
                 self.settle_later(&conversation).await?;
                 if !self.router.withdraw(&conversation, agent, None).await? {
                     return Err(ServerError::Forbidden {
@@ -527,6 +529,18 @@ impl Chat {
         };
         self.send(connection, &news).await;
         Ok(())
+    }
+
+    /// Checks the conversation exists (`not_found`) and is offered to `agent` now
+    /// (`forbidden`), before an `accept` or `decline` queues any timer: a frame that
+    /// names someone else's offer, or a made-up id, leaves nothing behind.
+    async fn offered_to(&self, agent: &AgentId, id: &ConversationId) -> Result<(), ServerError> {
+        match self.conversation(id).await?.state {
+            ConversationState::Offered { agent: to, .. } if &to == agent => Ok(()),
+            _ => Err(ServerError::Forbidden {
+                reason: "this offer is no longer open to you".into(),
+            }),
+        }
     }
 
     /// The conversation, if it is a live chat of `agent`.

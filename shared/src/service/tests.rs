@@ -552,6 +552,60 @@ async fn an_agent_cannot_write_into_a_chat_that_is_not_theirs() {
 }
 
 #[tokio::test]
+async fn declines_and_accepts_of_made_up_conversations_are_not_found_and_queue_no_timer() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    h.frames(&ana);
+    let queued = h.scheduler.pending();
+
+    for n in 0..20 {
+        h.send(
+            &ana,
+            json!({"action": "decline", "conversation": format!("made-up-{n}")}),
+        )
+        .await;
+    }
+    h.send(&ana, json!({"action": "accept", "conversation": "made-up"}))
+        .await;
+
+    let codes: Vec<Value> = h.frames(&ana).iter().map(|f| f["code"].clone()).collect();
+    assert_eq!(codes, vec![json!("not_found"); 21]);
+    assert_eq!(h.scheduler.pending(), queued, "no timer queued");
+}
+
+#[tokio::test]
+async fn an_accept_or_decline_of_another_agents_offer_is_forbidden_and_queues_no_timer() {
+    let h = Harness::new();
+    let _ana = h.agent("ana").await;
+    let (_, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    let queued = h.scheduler.pending();
+
+    h.send(
+        &ben,
+        json!({"action": "decline", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &ben,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+
+    let codes: Vec<Value> = h.frames(&ben).iter().map(|f| f["code"].clone()).collect();
+    assert_eq!(codes, [json!("forbidden"), json!("forbidden")]);
+    assert_eq!(h.scheduler.pending(), queued, "no timer queued");
+    assert_eq!(
+        h.stored(&conversation).await.agent().map(AgentId::as_str),
+        Some("ana"),
+        "still offered to ana"
+    );
+}
+
+#[tokio::test]
 async fn a_live_chat_with_no_message_for_ten_minutes_ends_as_timed_out() {
     let h = Harness::new();
     let ana = h.agent("ana").await;
