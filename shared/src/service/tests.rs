@@ -606,6 +606,51 @@ async fn an_accept_or_decline_of_another_agents_offer_is_forbidden_and_queues_no
 }
 
 #[tokio::test]
+async fn a_visitor_naming_another_visitors_conversation_or_a_made_up_one_is_not_found_and_nothing_is_stored()
+ {
+    let h = Harness::new();
+    let _ana = h.agent("ana").await;
+    let (_a, a_frames) = h.visitor_reaching_live_chat().await;
+    let (b, b_frames) = h.visitor_reaching_live_chat().await;
+    let (a_conv, b_conv) = (conversation_of(&a_frames), conversation_of(&b_frames));
+    h.frames(&b);
+
+    h.send(
+        &b,
+        json!({"action": "send_message", "conversation": a_conv, "id": "b1", "text": "hi"}),
+    )
+    .await;
+    h.send(
+        &b,
+        json!({"action": "send_message", "conversation": "made-up", "id": "b2", "text": "hi"}),
+    )
+    .await;
+
+    let frames = h.frames(&b);
+    let answers: Vec<(&Value, &Value)> =
+        frames.iter().map(|f| (&f["code"], &f["message"])).collect();
+    assert_eq!(
+        answers,
+        [
+            (
+                &json!("not_found"),
+                &json!(format!("conversation {a_conv} was not found"))
+            ),
+            (
+                &json!("not_found"),
+                &json!("conversation made-up was not found")
+            ),
+        ],
+        "the same answer for another visitor's chat as for none"
+    );
+    for conversation in [a_conv, b_conv] {
+        let id = ConversationId::parse(conversation).unwrap();
+        let messages = h.chat.ports().store.messages(&id).await.unwrap();
+        assert!(messages.is_empty(), "nothing stored: {messages:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_live_chat_with_no_message_for_ten_minutes_ends_as_timed_out() {
     let h = Harness::new();
     let ana = h.agent("ana").await;

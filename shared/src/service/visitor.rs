@@ -33,8 +33,13 @@ impl Chat {
                 self.dialog_step(connection, visitor, VisitorAction::Submit { card, value })
                     .await
             }
-            VisitorFrame::SendMessage { id, text, .. } => {
-                self.visitor_message(connection, visitor, id, text).await
+            VisitorFrame::SendMessage {
+                id,
+                text,
+                conversation,
+            } => {
+                self.visitor_message(connection, visitor, conversation, id, text)
+                    .await
             }
             VisitorFrame::Typing { typing } => {
                 let (_, conv) = self.visitor_conversation(visitor).await?;
@@ -308,22 +313,31 @@ impl Chat {
         Ok(())
     }
 
+    /// A visitor's message to the conversation it names, or without one to their
+    /// session's. A named conversation that is not theirs is refused exactly as an
+    /// unknown one is (`not_found`), so that an id does not reveal a chat exists.
     async fn visitor_message(
         &self,
         connection: &ConnectionId,
         visitor: &VisitorId,
+        named: Option<ConversationId>,
         id: MessageId,
         text: MessageText,
     ) -> Result<(), ServerError> {
-        let session = self
-            .ports
-            .store
-            .session(visitor, self.now())
-            .await?
-            .ok_or_else(|| ServerError::NotFound {
-                what: "your session (send start first)".into(),
-            })?;
-        let hub = self.hub(&session.conversation).await?;
+        let conversation = match named {
+            Some(conversation) => conversation,
+            None => {
+                self.ports
+                    .store
+                    .session(visitor, self.now())
+                    .await?
+                    .ok_or_else(|| ServerError::NotFound {
+                        what: "your session (send start first)".into(),
+                    })?
+                    .conversation
+            }
+        };
+        let hub = self.hub(&conversation).await?;
         let party = Party::Visitor {
             visitor: visitor.clone(),
         };
