@@ -650,6 +650,74 @@ async fn a_visitor_naming_another_visitors_conversation_or_a_made_up_one_is_not_
     }
 }
 
+/// The email address the visitor of `conversation` is known by, and the texts of
+/// its messages.
+async fn email_and_texts(h: &Harness, conversation: &str) -> (Option<String>, Vec<String>) {
+    let conv = h.stored(conversation).await;
+    let store = &h.chat.ports().store;
+    let session = store.session(&conv.visitor, h.clock.now()).await.unwrap();
+    let email = session.and_then(|s| s.dialog.attributes.email().map(|e| e.to_string()));
+    let messages = store.messages(&conv.id).await.unwrap();
+    (
+        email,
+        messages
+            .into_iter()
+            .map(|m| m.text.as_str().to_string())
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn details_left_during_a_live_chat_are_refused_and_change_nothing() {
+    let h = Harness::new();
+    let (_ana, visitor, conversation) = live_chat_with_ana(&h).await;
+
+    h.send(
+        &visitor,
+        json!({"action": "leave_details", "email": "mallory@evil.example", "message": "hidden"}),
+    )
+    .await;
+
+    let refused = h.frames(&visitor).remove(0);
+    assert_eq!(refused["code"], "invalid_state");
+    assert_eq!(
+        refused["message"],
+        "cannot leave details for a conversation that is live"
+    );
+    let (email, texts) = email_and_texts(&h, &conversation).await;
+    assert_eq!(email.as_deref(), Some("jo@small.example"));
+    assert_eq!(texts, ["are you there?"]);
+}
+
+#[tokio::test]
+async fn details_are_left_once_after_a_request_nobody_took() {
+    let h = Harness::new();
+    let (visitor, conversation) = declined_request(&h).await;
+    h.frames(&visitor);
+
+    h.send(
+        &visitor,
+        json!({"action": "leave_details", "email": "jo@work.example", "message": "Call me"}),
+    )
+    .await;
+    h.send(
+        &visitor,
+        json!({"action": "leave_details", "email": "x@evil.example", "message": "again"}),
+    )
+    .await;
+
+    let frames = h.frames(&visitor);
+    assert_eq!(frames[0]["type"], "details_received");
+    assert_eq!(frames[1]["code"], "invalid_state");
+    assert_eq!(
+        frames[1]["message"],
+        "cannot leave details again for a conversation that is ended"
+    );
+    let (email, texts) = email_and_texts(&h, &conversation).await;
+    assert_eq!(email.as_deref(), Some("jo@work.example"));
+    assert_eq!(texts, ["Call me"]);
+}
+
 #[tokio::test]
 async fn a_live_chat_with_no_message_for_ten_minutes_ends_as_timed_out() {
     let h = Harness::new();

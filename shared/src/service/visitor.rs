@@ -7,11 +7,14 @@ use super::Chat;
 use crate::dialog::{Context, DialogEvent, DialogState, ValidDialog, VisitorAction, advance};
 use crate::domain::{
     AttributeName, Attributes, ConnectionId, Conversation, ConversationId, ConversationState,
-    EndReason, MessageId, MessageText, Sender, VisitorId, new_ulid, well_known,
+    EndReason, MessageId, MessageText, Sender, VisitorId, well_known,
 };
 use crate::ports::{Appended, CasOutcome, DelayedEvent, NewMessage, Party, VisitorSession};
 use crate::protocol::{ServerError, ServerFrame, VisitorFrame, WithdrawReason};
 use crate::routing::Ending;
+
+/// The id of the message left with the fallback form: one per conversation.
+const DETAILS_MESSAGE_ID: &str = "leave_details";
 
 impl Chat {
     pub(super) async fn visitor_frame(
@@ -68,26 +71,55 @@ impl Chat {
                 Ok(())
             }
             VisitorFrame::LeaveDetails { email, message } => {
-                let (mut session, conv) = self.visitor_conversation(visitor).await?;
-                let email_attr =
-                    AttributeName::parse(well_known::EMAIL).map_err(ServerError::internal)?;
-                session.dialog.attributes.set(email_attr, email.to_string());
-                session.updated_at = self.now();
-                self.ports.store.put_session(&session).await?;
-                if let Some(text) = message {
-                    let id = MessageId::parse(new_ulid()).map_err(ServerError::internal)?;
-                    self.store_message(&conv.id, id, Sender::Visitor, text)
-                        .await?;
-                }
-                info!(conversation = %conv.id, "visitor left their details after the fallback");
-                self.send(connection, &ServerFrame::DetailsReceived).await;
-                Ok(())
+                self.leave_details(connection, visitor, email, message)
+                    .await
             }
             VisitorFrame::Ping => {
                 self.send(connection, &ServerFrame::Pong).await;
                 Ok(())
             }
         }
+    }
+
+    /// The fallback form, for a request nobody took, once: the email replaces the
+    /// visitor's, the message joins the conversation. Checked on the read, written,
+    /// then marked left with compare-and-set: a retry after a handler died part-way
+    /// writes the same again (the message has a fixed id, so it is stored once).
+    async fn leave_details(
+        &self,
+        connection: &ConnectionId,
+        visitor: &VisitorId,
+        email: crate::domain::Email,
+        message: Option<MessageText>,
+    ) -> Result<(), ServerError> {
+        let (mut session, conv) = self.visitor_conversation(visitor).await?;
+        let now = self.now();
+        conv.clone().leave_details(now)?;
+        let email_attr = AttributeName::parse(well_known::EMAIL).map_err(ServerError::internal)?;
+        session.dialog.attributes.set(email_attr, email.to_string());
+        session.updated_at = now;
+        self.ports.store.put_session(&session).await?;
+        if let Some(text) = message {
+            let id = MessageId::parse(DETAILS_MESSAGE_ID).map_err(ServerError::internal)?;
+            self.store_message(&conv.id, id, Sender::Visitor, text)
+                .await?;
+        }
+        let mut refused = None;
+        let left = self.router.update(&conv.id, |c| {
+            let left = c.leave_details(now);
+            let ok = left.is_ok();
+            refused = left.err();
+            ok
+        });
+        if left.await?.is_none() {
+            // Another frame got in between the read and the write.
+            return Err(
+                refused.map_or_else(|| ServerError::internal("no details were left"), Into::into)
+            );
+        }
+        info!(conversation = %conv.id, "visitor left their details after the fallback");
+        self.send(connection, &ServerFrame::DetailsReceived).await;
+        Ok(())
     }
 
     async fn visitor_conversation(
