@@ -2,6 +2,10 @@
 //! incoming webhooks by an HTTPS POST of `{"text": ...}`. Without a sender address
 //! (`NOTIFY_FROM_EMAIL`), emails are logged instead of sent, which is what the local
 //! gateway does; webhooks are always posted.
+//!
+//! What visitors typed reaches both: Slack's markup characters are escaped in the
+//! webhook text, and line breaks are taken out of every email header. Email bodies
+//! are plain text and go as they are.
 
 use std::time::Duration;
 
@@ -53,16 +57,16 @@ impl AwsNotifier {
                 .map_err(|e| error(e.to_string()))
         };
         let message = Message::builder()
-            .subject(text(&notice.subject)?)
+            .subject(text(&header(&notice.subject))?)
             .body(Body::builder().text(text(&notice.body)?).build())
             .build();
         let mut send = ses
             .send_email()
-            .from_email_address(from)
-            .destination(Destination::builder().to_addresses(to).build())
+            .from_email_address(header(from))
+            .destination(Destination::builder().to_addresses(header(to)).build())
             .content(EmailContent::builder().simple(message).build());
         if let Some(reply_to) = &notice.reply_to {
-            send = send.reply_to_addresses(reply_to.as_str());
+            send = send.reply_to_addresses(header(reply_to.as_str()));
         }
         let sent = send
             .send()
@@ -78,11 +82,7 @@ impl AwsNotifier {
         notice: &Notice,
         error: impl Fn(String) -> NotifyError,
     ) -> Result<(), NotifyError> {
-        // Slack's mrkdwn: the subject in bold, then the body. Other tools that take
-        // Slack's format (Mattermost, Rocket.Chat, Teams workflows) read `text` too.
-        let payload = serde_json::json!({
-            "text": format!("*{}*\n{}", notice.subject, notice.body),
-        });
+        let payload = serde_json::json!({ "text": slack_text(notice) });
         let response = self
             .http
             .post(url)
@@ -99,6 +99,42 @@ impl AwsNotifier {
     }
 }
 
+/// A header value on one line: line breaks (and other control characters) become
+/// spaces, so a visitor's name cannot add headers or end them.
+pub fn header(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Text with Slack's control characters escaped, as Slack requires: `<!channel>`
+/// or `<https://evil.example|Open the inbox>` typed by a visitor shows as typed,
+/// never as a mention or a disguised link.
+pub fn slack_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The webhook message in Slack's mrkdwn: the subject in bold, then the body. Other
+/// tools that take Slack's format (Mattermost, Rocket.Chat, Teams workflows) read
+/// `text` too.
+pub fn slack_text(notice: &Notice) -> String {
+    format!(
+        "*{}*\n{}",
+        slack_escape(&header(&notice.subject)),
+        slack_escape(&notice.body)
+    )
+}
+
 #[async_trait]
 impl Notifier for AwsNotifier {
     async fn send(&self, notice: &Notice) -> Result<(), NotifyError> {
@@ -110,5 +146,49 @@ impl Notifier for AwsNotifier {
             Recipient::Email(to) => self.email(to.as_str(), notice, error).await,
             Recipient::Webhook(url) => self.webhook(url.as_str(), notice, error).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livechat_core::domain::{Email, WebhookUrl};
+
+    fn notice(to: Recipient, subject: &str, body: &str) -> Notice {
+        Notice {
+            to,
+            subject: subject.into(),
+            body: body.into(),
+            reply_to: Some(Email::parse("ben@acme.example").unwrap()),
+        }
+    }
+
+    fn hook() -> Recipient {
+        Recipient::Webhook(WebhookUrl::parse("https://hooks.slack.com/services/T/B/x").unwrap())
+    }
+
+    #[test]
+    fn a_visitors_slack_markup_reaches_the_webhook_escaped() {
+        let name = "<!channel> <https://evil.example/login|Open the Agent Inbox> & co";
+        let text = slack_text(&notice(
+            hook(),
+            &format!("New chat request from {name}"),
+            &format!("Name: {name}\n"),
+        ));
+        let escaped =
+            "&lt;!channel&gt; &lt;https://evil.example/login|Open the Agent Inbox&gt; &amp; co";
+        assert_eq!(
+            text,
+            format!("*New chat request from {escaped}*\nName: {escaped}\n")
+        );
+        assert!(!text.contains('<') && !text.contains('>'));
+    }
+
+    #[test]
+    fn header_values_lose_their_line_breaks() {
+        assert_eq!(
+            header("New chat request from Jo\r\nBcc: all@acme.example\n"),
+            "New chat request from Jo  Bcc: all@acme.example "
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The notifier's real adapters against local HTTP endpoints: webhooks are posted in
 //! Slack's format, and emails go out as SES v2 `SendEmail` requests made by the real
 //! AWS SDK client (pointed at a local endpoint that records what it receives).
+//! What a visitor typed is escaped for Slack and kept out of email headers'
+//! structure.
 
 use std::sync::{Arc, Mutex};
 
@@ -132,6 +134,70 @@ async fn an_email_is_an_ses_send_email_request_from_the_configured_address() {
         "Name: Jo\nEmail: jo@small.example\n"
     );
     assert_eq!(simple["Body"]["Text"]["Charset"], "UTF-8");
+}
+
+#[tokio::test]
+async fn a_visitors_slack_markup_is_posted_escaped_not_as_a_mention_or_a_link() {
+    let received: Received = Arc::default();
+    let base = serve(
+        Router::new()
+            .route("/services/T0/B0/secret", post(record))
+            .with_state(received.clone()),
+    )
+    .await;
+    let url = WebhookUrl::parse(&format!("{base}/services/T0/B0/secret")).unwrap();
+    let notifier = AwsNotifier::new(None).unwrap();
+    let name = "<!channel> <https://evil.example/login|Open the Agent Inbox>";
+
+    notifier
+        .send(&Notice {
+            to: Recipient::Webhook(url),
+            subject: format!("New chat request from {name}"),
+            body: format!("Name: {name}\n"),
+            reply_to: None,
+        })
+        .await
+        .unwrap();
+
+    let text = received.lock().unwrap()[0].1["text"].clone();
+    let escaped = "&lt;!channel&gt; &lt;https://evil.example/login|Open the Agent Inbox&gt;";
+    assert_eq!(
+        text,
+        json!(format!(
+            "*New chat request from {escaped}*\nName: {escaped}\n"
+        ))
+    );
+}
+
+#[tokio::test]
+async fn an_email_subject_with_line_breaks_reaches_ses_on_one_line() {
+    let received: Received = Arc::default();
+    let base = serve(
+        Router::new()
+            .fallback(any(record))
+            .with_state(received.clone()),
+    )
+    .await;
+    let mut config = livechat_gateway::local_config("127.0.0.1:1".parse().unwrap(), "local");
+    config.notify_from_email = Some(Email::parse("chat@acme.example").unwrap());
+    config.ses_endpoint = Some(base);
+    let sdk = livechat_gateway::local_sdk_config();
+    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config).unwrap();
+    let mut email = notice(Recipient::Email(Email::parse("jo@small.example").unwrap()));
+    email.subject = "Missed chat request from Jo\r\nBcc: all@acme.example".into();
+
+    notifier.send(&email).await.unwrap();
+
+    let received = received.lock().unwrap().clone();
+    let simple = &received[0].1["Content"]["Simple"];
+    assert_eq!(
+        simple["Subject"]["Data"],
+        "Missed chat request from Jo  Bcc: all@acme.example"
+    );
+    assert_eq!(
+        simple["Body"]["Text"]["Data"], "Name: Jo\nEmail: jo@small.example\n",
+        "the body is plain text, as it was"
+    );
 }
 
 #[tokio::test]
