@@ -51,8 +51,12 @@ pub struct Config {
     /// the configuration a new table is seeded with (the stack's parameters).
     pub seed_settings: SeedSettings,
     /// `NOTIFY_FROM_EMAIL`: the SES-verified address notices are emailed from; unset,
-    /// emails are logged instead of sent (webhooks are posted either way).
+    /// emails go to `EMAIL_OUTBOX` if set and are refused otherwise (webhooks are
+    /// posted either way).
     pub notify_from_email: Option<livechat_core::domain::Email>,
+    /// `EMAIL_OUTBOX`: local runs only: a file emails are appended to instead of
+    /// being sent, when there is no `NOTIFY_FROM_EMAIL`.
+    pub email_outbox: Option<PathBuf>,
     /// `SES_ENDPOINT`: an SES endpoint other than AWS's (a local capture in tests).
     pub ses_endpoint: Option<String>,
 }
@@ -178,6 +182,7 @@ impl Config {
                     })
                 })
                 .transpose()?,
+            email_outbox: get("EMAIL_OUTBOX").map(PathBuf::from),
             ses_endpoint: get("SES_ENDPOINT"),
         })
     }

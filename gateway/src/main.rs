@@ -46,6 +46,10 @@ enum Command {
         /// The DynamoDB table (created when missing).
         #[arg(long, env = "TABLE_NAME", default_value = "livechat")]
         table: String,
+        /// The file emails (agents' notices, replies to visitors) are written to
+        /// instead of being sent; printed at start.
+        #[arg(long, env = "LIVECHAT_OUTBOX")]
+        outbox: Option<std::path::PathBuf>,
     },
     /// Check a configuration file (agents, teams, rules, account routing, settings,
     /// dialog) or a dialog file; every error names the file, line and rule.
@@ -83,6 +87,7 @@ async fn main() -> ExitCode {
             invoke_url,
             dynamodb_endpoint,
             table,
+            outbox,
         } => {
             let options = Options {
                 listen,
@@ -92,6 +97,7 @@ async fn main() -> ExitCode {
                 invoke_url,
                 dynamodb_endpoint,
                 table,
+                outbox,
                 ..Options::default()
             };
             dev(options).await
@@ -118,6 +124,9 @@ async fn dev(options: Options) -> ExitCode {
     println!("  widget demo page:   {base}/");
     println!("  WebSocket API:      ws://{}/ws", running.addr);
     println!("  @connections API:   {base}/local/@connections/{{id}}");
+    if let Some(outbox) = &running.outbox {
+        println!("  emails (not sent):  {}", outbox.display());
+    }
     println!("  Agent Inbox, one link per demo agent (tokens valid 7 days):");
     for (agent, token) in &running.agent_tokens {
         println!("    {agent:<6} {base}/inbox/#token={token}");

@@ -2,7 +2,7 @@
 //! Slack's format, and emails go out as SES v2 `SendEmail` requests made by the real
 //! AWS SDK client (pointed at a local endpoint that records what it receives).
 //! What a visitor typed is escaped for Slack and kept out of email headers'
-//! structure.
+//! structure; with no sender address an email is refused, or written to an outbox.
 
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +13,7 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::{any, post};
 use livechat_aws::notifier::AwsNotifier;
 use livechat_core::domain::{Email, WebhookUrl};
-use livechat_core::ports::{Notice, Notifier, Recipient};
+use livechat_core::ports::{Notice, Notifier, NotifyError, Recipient};
 use serde_json::{Value, json};
 
 /// What the local endpoint received: `(path, body)`.
@@ -201,12 +201,31 @@ async fn an_email_subject_with_line_breaks_reaches_ses_on_one_line() {
 }
 
 #[tokio::test]
-async fn without_a_sender_address_emails_are_logged_not_sent() {
-    let notifier = AwsNotifier::new(None).unwrap();
-    notifier
-        .send(&notice(Recipient::Email(
-            Email::parse("jo@small.example").unwrap(),
-        )))
-        .await
-        .expect("logged, which is success for the local gateway");
+async fn without_a_sender_address_an_email_is_not_configured_unless_an_outbox_takes_it() {
+    let sdk = livechat_gateway::local_sdk_config();
+    let mut config = livechat_gateway::local_config("127.0.0.1:1".parse().unwrap(), "local");
+    let email = notice(Recipient::Email(Email::parse("jo@small.example").unwrap()));
+    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config).unwrap();
+
+    let refused = notifier.send(&email).await;
+
+    assert_eq!(
+        refused,
+        Err(NotifyError::EmailNotConfigured),
+        "nothing sent, and said so"
+    );
+    let outbox = std::env::temp_dir().join(format!(
+        "livechat-outbox-notifier-{}.txt",
+        std::process::id()
+    ));
+    config.email_outbox = Some(outbox.clone());
+    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config).unwrap();
+    notifier.send(&email).await.unwrap();
+    let written = std::fs::read_to_string(&outbox).unwrap();
+    std::fs::remove_file(&outbox).unwrap();
+    assert!(written.contains("To: jo@small.example\n"), "{written}");
+    assert!(
+        written.contains("Subject: Missed chat request from Jo\n"),
+        "{written}"
+    );
 }

@@ -226,7 +226,8 @@ impl Chat {
 
     /// Emails an agent's answer to a missed request to the visitor, keeps it in the
     /// conversation's history and takes the request off the missed list. Nothing is
-    /// stored or cleared when the email could not be sent, so the agent can retry.
+    /// stored or cleared when the email could not be sent, so the agent can retry,
+    /// nor when the deployment sends no email (`email_not_configured`).
     async fn reply_by_email(
         &self,
         connection: &ConnectionId,
@@ -273,7 +274,10 @@ impl Chat {
             .notifier
             .send(&notice)
             .await
-            .map_err(ServerError::internal)?;
+            .map_err(|e| match e {
+                crate::ports::NotifyError::EmailNotConfigured => ServerError::EmailNotConfigured,
+                e => ServerError::internal(e),
+            })?;
         self.store_message(conversation, id, Sender::agent(agent.clone()), text)
             .await?;
         // The request is answered: the conversation is the replying agent's (it

@@ -1140,6 +1140,85 @@ async fn an_email_reply_that_cannot_be_sent_leaves_the_request_missed() {
 }
 
 #[tokio::test]
+async fn an_email_reply_with_no_sender_address_is_email_not_configured_and_the_request_stays_missed()
+ {
+    let h = Harness::new();
+    let (ben, conversation) = missed_request(&h).await;
+    h.notifier.without_email();
+
+    h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r1", "text": "Hi Jo"})).await;
+
+    let refused = h.frames(&ben).remove(0);
+    assert_eq!(refused["code"], "email_not_configured", "{refused}");
+    h.send(&ben, json!({"action": "missed"})).await;
+    let missed = h.frames(&ben).remove(0);
+    assert_eq!(missed["chats"][0]["conversation"], conversation.as_str());
+    let conv = h.stored(&conversation).await;
+    assert_eq!(conv.assigned, None, "not answered");
+    let messages = h.chat.ports().store.messages(&conv.id).await.unwrap();
+    assert!(messages.iter().all(|m| m.text.as_str() != "Hi Jo"));
+}
+
+/// Every log line written while `run` runs, at every level.
+async fn logs_of(run: impl Future<Output = ()>) -> String {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test's runtime runs on this thread: the default catches every handler.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    run.await;
+    String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+}
+
+#[tokio::test]
+async fn no_log_line_holds_an_email_address_a_name_or_a_message() {
+    let h = with_notification_settings();
+    let logs = logs_of(async {
+        let (visitor, conversation) = declined_request(&h).await;
+        h.send(&visitor, json!({"action": "send_message", "id": "v1", "text": "hello there"}))
+            .await;
+        h.send(&visitor, json!({"action": "leave_details", "email": "jo@small.example", "message": "Call me"}))
+            .await;
+        let ben = h.agent("ben").await;
+        let jo = crate::domain::Email::parse("jo@small.example").unwrap();
+        h.notifier.fail_for(crate::ports::Recipient::Email(jo));
+        h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r1", "text": "Hi Jo"})).await;
+        h.notifier.without_email();
+        h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r2", "text": "Hi Jo"})).await;
+    })
+    .await;
+
+    assert!(logs.contains("notified"), "the scenario logged: {logs}");
+    for secret in [
+        "jo@small.example",
+        "acme-analytics.example",
+        "127.0.0.1:9",
+        "Ben Okafor",
+        "chat request from",
+        "hello there",
+        "Call me",
+        "Hi Jo",
+    ] {
+        assert!(!logs.contains(secret), "{secret:?} is in the logs:\n{logs}");
+    }
+}
+
+#[tokio::test]
 async fn an_ended_chat_is_listed_in_past_chats_with_its_score_in_the_transcript() {
     let h = Harness::new();
     let cleo = h.agent("cleo").await;
