@@ -13,7 +13,17 @@ GATEWAY_LISTEN=127.0.0.1:18091   # matches events/local-invoke.env
 CALL_TIMEOUT="${LOCAL_INVOKE_TIMEOUT:-180}"   # seconds an invoke may wait for its answer
 TARGET="${CARGO_TARGET_DIR:-target}"
 
-command -v cargo-lambda >/dev/null 2>&1 || pip install --quiet cargo-lambda
+# cargo-lambda from PyPI into a private virtualenv when it is not on PATH: a plain
+# `pip install` is refused by Debian 12's and recent Ubuntu's system Python.
+if ! command -v cargo-lambda >/dev/null 2>&1; then
+  LAMBDA_TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/livechat/cargo-lambda"
+  if [ ! -x "$LAMBDA_TOOLS/bin/cargo-lambda" ]; then
+    echo "installing cargo-lambda into $LAMBDA_TOOLS"
+    python3 -m venv "$LAMBDA_TOOLS"
+    "$LAMBDA_TOOLS/bin/pip" install --quiet cargo-lambda
+  fi
+  export PATH="$LAMBDA_TOOLS/bin:$PATH"
+fi
 
 rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
@@ -37,7 +47,13 @@ for f in "${FUNCTIONS[@]}"; do cargo build --bin "$f"; done
 logs=$(mktemp -d)
 # The gateway is only the @connections endpoint here, on its in-memory store (the
 # functions run on theirs: no TABLE_NAME), whatever DYNAMODB_ENDPOINT the caller set.
-env -u DYNAMODB_ENDPOINT "$TARGET"/debug/livechat dev --listen "$GATEWAY_LISTEN" >"$logs/gateway.log" 2>&1 &
+# Its @connections API accepts only requests signed with the credentials the functions
+# have in their env file.
+env_value() { sed -n "s/^$1=//p" events/local-invoke.env; }
+env -u DYNAMODB_ENDPOINT \
+  LIVECHAT_CONNECTIONS_ACCESS_KEY_ID="$(env_value AWS_ACCESS_KEY_ID)" \
+  LIVECHAT_CONNECTIONS_SECRET_ACCESS_KEY="$(env_value AWS_SECRET_ACCESS_KEY)" \
+  "$TARGET"/debug/livechat dev --listen "$GATEWAY_LISTEN" >"$logs/gateway.log" 2>&1 &
 gateway_pid=$!
 # --ignore-changes: a file written in the tree meanwhile must not restart a function
 # in the middle of an invocation (that invocation would never be answered).

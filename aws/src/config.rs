@@ -1,5 +1,14 @@
 //! The functions' configuration, read once at cold start. A missing or bad variable
-//! is named in the error, so a misconfigured deployment fails loudly at start.
+//! is named in the error ([`ConfigError`]); [`crate::runtime::serve`] then fails the
+//! init: one JSON log line naming the variable, the error posted to the Lambda
+//! Runtime API's `/runtime/init/error`, and a non-zero exit.
+//!
+//! Nothing falls back silently. `TABLE_NAME` and `DELAY_QUEUE_URL` are required:
+//! without them a function would keep its data in memory and its timers in a process
+//! that Lambda freezes between invocations and discards at will. Only a run that
+//! says it is local (`LIVECHAT_LOCAL=1`: `cargo lambda watch`, the bench) may leave
+//! them unset, and then gets the in-memory store and in-process timers. The local
+//! gateway builds its own [`Config`] and never reads the environment for it.
 
 use std::path::PathBuf;
 
@@ -26,8 +35,8 @@ impl std::fmt::Debug for AgentKeys {
 pub struct Config {
     /// `WEBSOCKET_MANAGEMENT_ENDPOINT`: `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`.
     pub management_endpoint: String,
-    /// `DELAY_QUEUE_URL`: the SQS delay queue; unset only for local runs (events then
-    /// stay in the process).
+    /// `DELAY_QUEUE_URL`: the SQS delay queue. Required unless `LIVECHAT_LOCAL=1`;
+    /// `None` only in a local run, whose delayed events stay in the process.
     pub delay_queue_url: Option<String>,
     /// `TOKEN_ISSUER`: the `iss` of agent tokens and of visitor tokens.
     pub token_issuer: String,
@@ -43,7 +52,8 @@ pub struct Config {
     /// routing, settings, dialog; YAML or JSON, docs/config.md); the demo one when
     /// unset. Seeds the store when it has no directory yet.
     pub directory_path: Option<PathBuf>,
-    /// `TABLE_NAME`: the DynamoDB table; unset only for local runs on the in-memory store.
+    /// `TABLE_NAME`: the DynamoDB table. Required unless `LIVECHAT_LOCAL=1`; `None`
+    /// only in a local run, on the in-memory store.
     pub table_name: Option<String>,
     /// `DYNAMODB_ENDPOINT`: a DynamoDB endpoint other than AWS's (DynamoDB Local).
     pub dynamodb_endpoint: Option<String>,
@@ -105,6 +115,10 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// `LIVECHAT_LOCAL`: `1` marks a local run, which may leave `TABLE_NAME` and
+/// `DELAY_QUEUE_URL` unset. Never set in the SAM template (a test checks it).
+pub const LOCAL: &str = "LIVECHAT_LOCAL";
+
 /// A configuration problem, naming the variable.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -112,6 +126,15 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {var}: {reason}")]
     Invalid { var: &'static str, reason: String },
+}
+
+impl ConfigError {
+    /// The variable at fault.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            ConfigError::Missing(var) | ConfigError::Invalid { var, .. } => var,
+        }
+    }
 }
 
 impl Config {
@@ -124,6 +147,23 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
         let required = |var: &'static str| get(var).ok_or(ConfigError::Missing(var));
+        let local = match get(LOCAL).as_deref().map(str::trim) {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: LOCAL,
+                    reason: format!("{other:?} is neither 1 (a local run) nor 0"),
+                });
+            }
+        };
+        // Required in Lambda; a local run may do without (see the module's doc).
+        let deployed = |var: &'static str| match get(var) {
+            None if !local => Err(ConfigError::Missing(var)),
+            value => Ok(value),
+        };
+        let table_name = deployed("TABLE_NAME")?;
+        let delay_queue_url = deployed("DELAY_QUEUE_URL")?;
         let agent_keys = match (get("AGENT_JWKS"), get("AGENT_TOKEN_SECRET")) {
             (Some(jwks), _) => AgentKeys::Jwks(jwks),
             (None, Some(secret)) => AgentKeys::Secret(secret),
@@ -147,14 +187,14 @@ impl Config {
         }
         Ok(Self {
             management_endpoint,
-            delay_queue_url: get("DELAY_QUEUE_URL"),
+            delay_queue_url,
             token_issuer: required("TOKEN_ISSUER")?,
             agent_audience: required("AGENT_TOKEN_AUDIENCE")?,
             agent_keys,
             visitor_secret,
             dialog_path: get("DIALOG_PATH").map(PathBuf::from),
             directory_path: get("DIRECTORY_PATH").map(PathBuf::from),
-            table_name: get("TABLE_NAME"),
+            table_name,
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
             seed_settings: SeedSettings {
                 wait_time_limit: get("WAIT_TIME_LIMIT_SECONDS")
@@ -201,7 +241,7 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const FULL: [(&str, &str); 5] = [
+    const FULL: [(&str, &str); 7] = [
         (
             "WEBSOCKET_MANAGEMENT_ENDPOINT",
             "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
@@ -210,22 +250,65 @@ mod tests {
         ("AGENT_TOKEN_AUDIENCE", "inbox"),
         ("AGENT_TOKEN_SECRET", "s"),
         ("VISITOR_TOKEN_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("TABLE_NAME", "livechat-Table-1"),
+        (
+            "DELAY_QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/livechat-DelayQueue",
+        ),
     ];
+
+    fn without(names: &[&str]) -> Vec<(&'static str, &'static str)> {
+        FULL.iter()
+            .copied()
+            .filter(|(k, _)| !names.contains(k))
+            .collect()
+    }
 
     #[test]
     fn a_complete_environment_reads_into_the_config() {
         let config = Config::from_lookup(env(&FULL)).unwrap();
         assert_eq!(config.agent_keys, AgentKeys::Secret("s".into()));
+        assert_eq!(config.table_name.as_deref(), Some("livechat-Table-1"));
+        assert!(config.delay_queue_url.is_some());
+    }
+
+    #[test]
+    fn the_table_and_the_queue_are_required_unless_the_run_is_local() {
+        for var in ["TABLE_NAME", "DELAY_QUEUE_URL"] {
+            let partial = without(&[var]);
+            assert_eq!(
+                Config::from_lookup(env(&partial)),
+                Err(ConfigError::Missing(var))
+            );
+            let mut off = partial.clone();
+            off.push((LOCAL, "0"));
+            assert_eq!(
+                Config::from_lookup(env(&off)),
+                Err(ConfigError::Missing(var))
+            );
+        }
+
+        let mut local = without(&["TABLE_NAME", "DELAY_QUEUE_URL"]);
+        local.push((LOCAL, "1"));
+        let config = Config::from_lookup(env(&local)).unwrap();
+        assert_eq!(config.table_name, None);
         assert_eq!(config.delay_queue_url, None);
+
+        // A local run still uses a table it is given.
+        let mut local_table = without(&["DELAY_QUEUE_URL"]);
+        local_table.push((LOCAL, "1"));
+        let config = Config::from_lookup(env(&local_table)).unwrap();
+        assert_eq!(config.table_name.as_deref(), Some("livechat-Table-1"));
+
+        let mut unclear = FULL.to_vec();
+        unclear.push((LOCAL, "yes"));
+        let err = Config::from_lookup(env(&unclear)).unwrap_err();
+        assert_eq!(err.variable(), LOCAL);
     }
 
     #[test]
     fn a_missing_variable_is_named() {
-        let partial: Vec<_> = FULL
-            .iter()
-            .copied()
-            .filter(|(k, _)| *k != "TOKEN_ISSUER")
-            .collect();
+        let partial = without(&["TOKEN_ISSUER"]);
         assert_eq!(
             Config::from_lookup(env(&partial)),
             Err(ConfigError::Missing("TOKEN_ISSUER"))

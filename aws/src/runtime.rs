@@ -1,7 +1,9 @@
 //! What every function does once per process: tracing, the SDK clients (one shared
-//! config, with timeouts), the [`Chat`], and the Lambda runtime loop.
+//! config, with timeouts), the [`Chat`], and the Lambda runtime loop. An init that
+//! fails is reported as the Lambda Runtime API expects ([`fail_init`]).
 
 use std::future::Future;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +14,10 @@ use livechat_core::dialog::{Dialog, ValidDialog, validate};
 use livechat_core::memory::{MemoryScheduler, MemoryStore};
 use livechat_core::ports::{Clock, DirectoryStore, Ports, Scheduler, Store, SystemClock};
 use livechat_core::routing::Directory;
-use livechat_core::service::Chat;
+use livechat_core::service::{Chat, cause_chain};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{AgentKeys, Config};
 use crate::notifier::AwsNotifier;
@@ -32,10 +35,96 @@ pub enum StartError {
     Keys(#[from] livechat_core::auth::AuthError),
     #[error("demo configuration: {0}")]
     Demo(#[from] livechat_core::demo::DemoError),
-    #[error("the store could not be prepared")]
-    Store(#[from] livechat_core::ports::StoreError),
+    #[error("the DynamoDB table {table} could not be read (or seeded at first start)")]
+    Store {
+        table: String,
+        #[source]
+        source: livechat_core::ports::StoreError,
+    },
     #[error("the webhook client could not be built: {0}")]
     Http(#[from] reqwest::Error),
+}
+
+impl StartError {
+    /// The `errorType` reported to `/runtime/init/error` (and its
+    /// `Lambda-Runtime-Function-Error-Type` header).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            StartError::Config(crate::config::ConfigError::Missing(_)) => "Runtime.MissingVariable",
+            StartError::Config(crate::config::ConfigError::Invalid { .. }) => {
+                "Runtime.InvalidVariable"
+            }
+            StartError::File { .. } | StartError::Demo(_) => "Runtime.InvalidConfiguration",
+            StartError::Keys(_) => "Runtime.InvalidAgentKeys",
+            StartError::Store { .. } => "Runtime.TableUnavailable",
+            StartError::Http(_) => "Runtime.HttpClient",
+        }
+    }
+
+    /// The environment variable at fault, if a variable is.
+    pub fn variable(&self) -> Option<&'static str> {
+        match self {
+            StartError::Config(e) => Some(e.variable()),
+            _ => None,
+        }
+    }
+
+    /// The table that could not be prepared, if that is the problem.
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            StartError::Store { table, .. } => Some(table),
+            _ => None,
+        }
+    }
+}
+
+/// A Lambda function of the stack, and whether its IAM policy lets it post to
+/// `@connections` (`execute-api:ManageConnections`; a test checks the template).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Function {
+    /// The crate, binary and template name.
+    pub name: &'static str,
+    /// Whether it pushes frames. `connect` does not: API Gateway refuses posts
+    /// inside `$connect`, and `$disconnect` has nobody to tell.
+    pub pushes: bool,
+}
+
+impl Function {
+    /// `$connect` and `$disconnect`.
+    pub const CONNECT: Self = Self {
+        name: "connect",
+        pushes: false,
+    };
+    /// The visitor's dialog steps and the fallback form.
+    pub const CARD_ADVANCE: Self = Self {
+        name: "card-advance",
+        pushes: true,
+    };
+    /// Routing requests and timers from the delay queue.
+    pub const ROUTE_TO_AGENT: Self = Self {
+        name: "route-to-agent",
+        pushes: true,
+    };
+    /// Chat messages, agent actions and `$default`.
+    pub const AGENT_MESSAGE: Self = Self {
+        name: "agent-message",
+        pushes: true,
+    };
+    /// Every function the template deploys.
+    pub const ALL: [Self; 4] = [
+        Self::CONNECT,
+        Self::CARD_ADVANCE,
+        Self::ROUTE_TO_AGENT,
+        Self::AGENT_MESSAGE,
+    ];
+}
+
+/// The Lambda Runtime API's `host:port` (`AWS_LAMBDA_RUNTIME_API`): set inside
+/// Lambda (and by `cargo lambda watch`), unset anywhere else.
+pub fn runtime_api() -> Option<String> {
+    std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
 }
 
 /// Installs the tracing subscriber: JSON lines in Lambda (or with `LOG_FORMAT=json`),
@@ -46,7 +135,8 @@ pub fn init_tracing() {
     let json = std::env::var("LOG_FORMAT")
         .map(|f| f == "json")
         .unwrap_or(false)
-        || std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        || std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+        || runtime_api().is_some();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
@@ -201,7 +291,9 @@ pub fn build_notifier(
 }
 
 /// The store of `config`: DynamoDB when `TABLE_NAME` is set (seeded with `directory`
-/// when it has none yet), otherwise the in-memory store holding `directory`.
+/// when it has none yet), otherwise (a local run: [`Config::from_lookup`] refuses
+/// that in Lambda) the in-memory store holding `directory`. A table that cannot be
+/// read (missing, unreachable, not allowed) is named in the error.
 pub async fn build_store(
     sdk: &aws_config::SdkConfig,
     config: &Config,
@@ -210,11 +302,15 @@ pub async fn build_store(
     let Some(table) = &config.table_name else {
         return Ok(Arc::new(MemoryStore::with_directory(directory)));
     };
+    let failed = |source| StartError::Store {
+        table: table.clone(),
+        source,
+    };
     let store = crate::dynamo::DynamoStore::new(dynamodb_client(sdk, config), table.clone());
-    if store.directory().await? == Directory::default() {
+    if store.directory().await.map_err(failed)? == Directory::default() {
         let mut seed = directory;
         config.seed_settings.apply(&mut seed.settings);
-        store.put_directory(&seed).await?;
+        store.put_directory(&seed).await.map_err(failed)?;
     }
     Ok(Arc::new(store))
 }
@@ -224,10 +320,12 @@ pub async fn build_store(
 /// at full CPU before the first request arrives; `bench/` measures the difference).
 /// DynamoDB needs no such call: [`build_store`] already reads the table at init.
 /// It posts to a connection id that cannot exist, which API Gateway answers with
-/// 410 Gone and delivers nothing. `LIVECHAT_PREWARM=0` skips it; any failure is only
-/// logged, and it gives up after 2 s so that init never waits on it for long.
-async fn prewarm(management: &aws_sdk_apigatewaymanagement::Client) {
-    if std::env::var("LIVECHAT_PREWARM").is_ok_and(|v| v == "0") {
+/// 410 Gone and delivers nothing. Only a function that pushes does it (`connect`
+/// may not post: each of its cold starts would be a 403); `LIVECHAT_PREWARM=0` skips
+/// it too. Any failure is only logged, and it gives up after 2 s so that init never
+/// waits on it for long.
+async fn prewarm(function: Function, management: &aws_sdk_apigatewaymanagement::Client) {
+    if !function.pushes || std::env::var("LIVECHAT_PREWARM").is_ok_and(|v| v == "0") {
         return;
     }
     let post = management
@@ -246,9 +344,9 @@ async fn prewarm(management: &aws_sdk_apigatewaymanagement::Client) {
 }
 
 /// Builds the chat of a Lambda function: pushes through `@connections`, delayed
-/// events on the SQS queue (or kept in the process when no queue is configured), the
-/// store of [`build_store`].
-pub async fn build_chat(config: &Config) -> Result<Chat, StartError> {
+/// events on the SQS queue (or, in a local run without one, kept in the process),
+/// the store of [`build_store`].
+pub async fn build_chat(config: &Config, function: Function) -> Result<Chat, StartError> {
     let sdk = sdk_config().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let directory = load_directory(config)?;
@@ -260,13 +358,18 @@ pub async fn build_chat(config: &Config) -> Result<Chat, StartError> {
             clock.clone(),
         )),
         None => {
-            tracing::warn!("DELAY_QUEUE_URL is not set: delayed events stay in this process");
+            tracing::warn!(
+                "a local run without DELAY_QUEUE_URL: delayed events stay in this process"
+            );
             Arc::new(MemoryScheduler::new())
         }
     };
     let management = management_client(&sdk, &config.management_endpoint);
     // Both open their connections at once, so the pre-warm adds little to init.
-    let (store, ()) = tokio::join!(build_store(&sdk, config, directory), prewarm(&management));
+    let (store, ()) = tokio::join!(
+        build_store(&sdk, config, directory),
+        prewarm(function, &management)
+    );
     let ports = Ports {
         store: store?,
         push: Arc::new(ApiGatewayPush::new(management)),
@@ -278,9 +381,81 @@ pub async fn build_chat(config: &Config) -> Result<Chat, StartError> {
     Ok(Chat::new(ports, dialog, agents, visitors))
 }
 
-/// A function's `main`: tracing, configuration, the chat, then the Lambda runtime
-/// loop calling `handler` with each event's payload.
-pub async fn serve<E, R, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+/// Reads the environment and builds the chat of `function`: the whole init.
+pub async fn start(function: Function) -> Result<Chat, StartError> {
+    let config = Config::from_env()?;
+    build_chat(&config, function).await
+}
+
+/// Fails an init as Lambda expects: one JSON log line naming what is wrong (the
+/// variable, or the table) and, inside Lambda, the error posted to the Runtime API's
+/// `/runtime/init/error`. The caller then exits non-zero.
+pub async fn fail_init(error: &StartError) {
+    let message = cause_chain(error);
+    let error_type = error.error_type();
+    tracing::error!(
+        error_type,
+        variable = error.variable(),
+        table = error.table(),
+        error = %message,
+        "init failed"
+    );
+    let Some(api) = runtime_api() else {
+        return;
+    };
+    if let Err(e) = post_init_error(&api, error_type, &message).await {
+        tracing::error!(runtime_api = %api, error = %e, "could not report the init error to Lambda");
+    }
+}
+
+/// Posts `{errorMessage, errorType}` to `http://{api}/2018-06-01/runtime/init/error`
+/// with the `Lambda-Runtime-Function-Error-Type` header, as the Lambda Runtime API
+/// defines it, and checks the answer (Lambda's is `202 Accepted`). Plain HTTP/1.1
+/// over a local socket, bounded by 2 s.
+pub async fn post_init_error(api: &str, error_type: &str, message: &str) -> std::io::Result<()> {
+    let body = serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string();
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\n\
+         Host: {api}\r\n\
+         Lambda-Runtime-Function-Error-Type: {error_type}\r\n\
+         Content-Type: application/json\r\n\
+         Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(api).await?;
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 512];
+        while !answer.windows(2).any(|w| w == b"\r\n") {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(2), exchange)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 2 s"))??;
+    let status_line = String::from_utf8_lossy(&answer);
+    let status_line = status_line.lines().next().unwrap_or_default();
+    let status = status_line.split_whitespace().nth(1).unwrap_or_default();
+    if status.starts_with('2') {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "the Runtime API answered {status_line:?}"
+        )))
+    }
+}
+
+/// A function's `main`: tracing, the init ([`start`]; a failure goes to
+/// [`fail_init`] and exits non-zero), then the Lambda runtime loop calling `handler`
+/// with each event's payload.
+pub async fn serve<E, R, F, Fut>(function: Function, handler: F) -> ExitCode
 where
     E: DeserializeOwned + Send + 'static,
     R: Serialize + Send + 'static,
@@ -288,14 +463,128 @@ where
     Fut: Future<Output = R> + Send + 'static,
 {
     init_tracing();
-    let config = Config::from_env()?;
-    let chat = Arc::new(build_chat(&config).await?);
+    let chat = match start(function).await {
+        Ok(chat) => Arc::new(chat),
+        Err(e) => {
+            fail_init(&e).await;
+            return ExitCode::FAILURE;
+        }
+    };
     let handler = Arc::new(handler);
-    lambda_runtime::run(lambda_runtime::service_fn(
+    let run = lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<E>| {
             let (chat, handler) = (chat.clone(), handler.clone());
             async move { Ok::<R, std::convert::Infallible>(handler(chat, event.payload).await) }
         },
     ))
-    .await
+    .await;
+    match run {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(function = function.name, error = %e, "the Lambda runtime loop stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncBufReadExt;
+
+    /// A Runtime API stand-in answering one request with `status`; returns its
+    /// address and the request's head and body.
+    async fn answering(status: &'static str) -> (String, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let served = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut stream = tokio::io::BufReader::new(stream);
+            let mut request = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                stream.read_line(&mut line).await.unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                request.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            stream.read_exact(&mut body).await.unwrap();
+            request.push_str(&String::from_utf8(body).unwrap());
+            let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+            stream.get_mut().write_all(answer.as_bytes()).await.unwrap();
+            request
+        });
+        (addr, served)
+    }
+
+    #[tokio::test]
+    async fn the_init_error_is_posted_as_the_runtime_api_defines_it() {
+        let (api, served) = answering("202 Accepted").await;
+        post_init_error(
+            &api,
+            "Runtime.MissingVariable",
+            "environment variable X is not set",
+        )
+        .await
+        .unwrap();
+        let request = served.await.unwrap();
+        let (head, body) = request.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("POST /2018-06-01/runtime/init/error HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains("\r\nLambda-Runtime-Function-Error-Type: Runtime.MissingVariable\r\n"),
+            "{head}"
+        );
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "errorMessage": "environment variable X is not set",
+                "errorType": "Runtime.MissingVariable",
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_or_unreachable_report_is_an_error() {
+        let (api, _served) = answering("500 Internal Server Error").await;
+        assert!(post_init_error(&api, "Runtime.X", "m").await.is_err());
+
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = closed.local_addr().unwrap().to_string();
+        drop(closed);
+        assert!(post_init_error(&api, "Runtime.X", "m").await.is_err());
+    }
+
+    #[test]
+    fn each_start_error_names_its_type_and_what_is_at_fault() {
+        let missing = StartError::Config(crate::config::ConfigError::Missing("TABLE_NAME"));
+        assert_eq!(missing.error_type(), "Runtime.MissingVariable");
+        assert_eq!(missing.variable(), Some("TABLE_NAME"));
+        let table = StartError::Store {
+            table: "livechat-Table-1".into(),
+            source: livechat_core::ports::StoreError::Throttled,
+        };
+        assert_eq!(table.error_type(), "Runtime.TableUnavailable");
+        assert_eq!(table.table(), Some("livechat-Table-1"));
+        assert!(cause_chain(&table).contains("livechat-Table-1"));
+    }
+
+    #[test]
+    fn only_functions_that_push_prewarm() {
+        let pushing: Vec<&str> = Function::ALL
+            .iter()
+            .filter(|f| f.pushes)
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(pushing, ["card-advance", "route-to-agent", "agent-message"]);
+    }
 }

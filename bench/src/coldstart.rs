@@ -343,6 +343,9 @@ pub fn function_env(
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
         ("LIVECHAT_PREWARM", if prewarm { "1" } else { "0" }),
+        // No delay queue here: the functions refuse to start without one unless
+        // the run says it is local.
+        ("LIVECHAT_LOCAL", "1"),
     ];
     let mut env: Vec<(String, String)> = pairs
         .iter()

@@ -27,7 +27,17 @@ pub struct ConnectionContext {
     pub user_agent: String,
 }
 
-/// A random id in the style of API Gateway's (16 characters, base64-like).
+/// A connection id in the style of API Gateway's (16 characters, base64-like), from
+/// the operating system's random source: an id is the handle to a socket, so one
+/// must not be guessable from the ids seen before.
+pub fn connection_id() -> Result<String, getrandom::Error> {
+    const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut id = crate::sigv4::random_token(15, URL_SAFE)?;
+    id.push('=');
+    Ok(id)
+}
+
+/// A request or message id in the style of API Gateway's: unique, not secret.
 pub fn random_id(len: usize) -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut id: String = (0..len - 1)

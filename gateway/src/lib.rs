@@ -8,7 +8,8 @@
 //!   `$request.body.action`, `$default`, `$disconnect`, the 128 KB message limit
 //!   (close 1009), the idle timeout and the maximum connection time.
 //! - [`management`]: the `@connections` API (POST, GET, DELETE; 410 for an unknown
-//!   connection) that the handlers' `aws-sdk-apigatewaymanagement` client talks to.
+//!   connection) that the handlers' `aws-sdk-apigatewaymanagement` client talks to;
+//!   only SigV4-signed requests with the gateway's credentials and Host ([`sigv4`]).
 //! - [`events`]: API Gateway and SQS event shapes.
 //! - [`invoke`]: runs the functions in process, or through the Lambda invoke API.
 //! - [`queue`]: the SQS delay queue, emulated on the in-memory scheduler.
@@ -19,6 +20,7 @@ pub mod events;
 pub mod invoke;
 pub mod management;
 pub mod queue;
+pub mod sigv4;
 pub mod ws;
 
 use std::collections::HashMap;
@@ -71,6 +73,9 @@ pub struct Options {
     /// The file emails are written to instead of being sent (with in-process
     /// functions); by default [`default_outbox`] of the port listened on.
     pub outbox: Option<std::path::PathBuf>,
+    /// The credentials `@connections` requests must be signed with; made per run from
+    /// the OS random source when `None`.
+    pub connections_credentials: Option<sigv4::Credentials>,
 }
 
 impl Default for Options {
@@ -86,6 +91,7 @@ impl Default for Options {
             table: "livechat".into(),
             clock: Arc::new(SystemClock),
             outbox: None,
+            connections_credentials: None,
         }
     }
 }
@@ -115,6 +121,8 @@ pub enum StartError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read the operating system's random source: {0}")]
+    Random(#[from] getrandom::Error),
 }
 
 /// Creates the table on DynamoDB Local when it does not exist yet.
@@ -149,11 +157,20 @@ pub enum Outbound {
     Close(u16, String),
 }
 
+/// How many bytes of frames may wait for a client that does not read them. Beyond
+/// it the gateway closes the connection rather than grow without bound: one frame is
+/// at most 128 KB, and a client that reads keeps this near zero.
+pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;
+
 /// One open WebSocket connection.
 #[derive(Debug, Clone)]
 pub struct OpenConnection {
     /// Frames to send.
     pub tx: mpsc::UnboundedSender<Outbound>,
+    /// Bytes of text frames queued and not yet written to the socket.
+    pub queued: Arc<std::sync::atomic::AtomicUsize>,
+    /// Woken when the queue went over [`MAX_QUEUED_BYTES`]: the socket is closed.
+    pub overflow: Arc<tokio::sync::Notify>,
     /// When it opened.
     pub connected_at: Timestamp,
     /// The last frame either way.
@@ -164,12 +181,54 @@ pub struct OpenConnection {
     pub user_agent: String,
 }
 
+impl OpenConnection {
+    /// A new connection's sending side and the receiver its writer drains.
+    pub fn new(
+        opened: Timestamp,
+        source_ip: String,
+        user_agent: String,
+    ) -> (Self, mpsc::UnboundedReceiver<Outbound>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let connection = Self {
+            tx,
+            queued: Arc::default(),
+            overflow: Arc::default(),
+            connected_at: opened,
+            last_active: opened,
+            source_ip,
+            user_agent,
+        };
+        (connection, rx)
+    }
+
+    /// Queues a text frame; `false` when the connection is closing, or when the
+    /// frame would take the queue over [`MAX_QUEUED_BYTES`] (the connection is then
+    /// closed: its client reads nothing).
+    pub fn send_text(&self, text: String) -> bool {
+        use std::sync::atomic::Ordering;
+        let len = text.len();
+        let before = self.queued.fetch_add(len, Ordering::AcqRel);
+        if before.saturating_add(len) > MAX_QUEUED_BYTES {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            self.overflow.notify_one();
+            return false;
+        }
+        if self.tx.send(Outbound::Text(text)).is_err() {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+}
+
 /// Shared state of the gateway.
 pub struct Gateway {
     options: Options,
     invoker: Invoker,
     connections: Mutex<HashMap<String, OpenConnection>>,
     domain: String,
+    listen: SocketAddr,
+    credentials: sigv4::Credentials,
 }
 
 impl Gateway {
@@ -182,6 +241,11 @@ impl Gateway {
         let mut ids: Vec<String> = self.connections().keys().cloned().collect();
         ids.sort();
         ids
+    }
+
+    /// Where the gateway listens.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
     }
 
     /// Marks a connection active now (for the idle timeout).
@@ -205,6 +269,8 @@ pub struct Running {
     pub outbox: Option<std::path::PathBuf>,
     /// The gateway's state (open connections).
     pub gateway: Arc<Gateway>,
+    /// What `@connections` requests must be signed with.
+    pub credentials: sigv4::Credentials,
     /// Serves until dropped or aborted.
     pub server: tokio::task::JoinHandle<()>,
 }
@@ -232,11 +298,21 @@ pub fn local_config(addr: SocketAddr, stage: &str) -> Config {
 }
 
 /// The SDK configuration of local clients: a fixed region and placeholder
-/// credentials (the gateway does not check signatures).
+/// credentials (DynamoDB Local does not check them; `@connections` needs
+/// [`connections_sdk_config`]).
 pub fn local_sdk_config() -> aws_config::SdkConfig {
+    sdk_config_signed_by("local", "local")
+}
+
+/// The SDK configuration of a client of this gateway's `@connections` API.
+pub fn connections_sdk_config(credentials: &sigv4::Credentials) -> aws_config::SdkConfig {
+    sdk_config_signed_by(&credentials.access_key_id, &credentials.secret_access_key)
+}
+
+fn sdk_config_signed_by(access_key_id: &str, secret: &str) -> aws_config::SdkConfig {
     let credentials = aws_sdk_apigatewaymanagement::config::Credentials::new(
-        "local",
-        "local",
+        access_key_id,
+        secret,
         None,
         None,
         "livechat-local",
@@ -265,6 +341,10 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         addr: options.listen,
         source,
     })?;
+    let credentials = match &options.connections_credentials {
+        Some(c) => c.clone(),
+        None => sigv4::Credentials::generate()?,
+    };
     let mut config = local_config(addr, &options.stage);
     if let Some(endpoint) = &options.dynamodb_endpoint {
         config.dynamodb_endpoint = Some(endpoint.clone());
@@ -319,7 +399,10 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
             let ports = Ports {
                 store,
                 push: Arc::new(livechat_aws::push::ApiGatewayPush::new(
-                    livechat_aws::runtime::management_client(&sdk, &config.management_endpoint),
+                    livechat_aws::runtime::management_client(
+                        &connections_sdk_config(&credentials),
+                        &config.management_endpoint,
+                    ),
                 )),
                 scheduler: scheduler.clone(),
                 clock: options.clock.clone(),
@@ -339,9 +422,11 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
 
     let gateway = Arc::new(Gateway {
         domain: addr.to_string(),
+        listen: addr,
         options,
         invoker,
         connections: Mutex::new(HashMap::new()),
+        credentials: credentials.clone(),
     });
     let state = gateway.clone();
     let app = Router::new()
@@ -372,6 +457,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         outbox: chat.as_ref().and(config.email_outbox.clone()),
         chat,
         gateway: state,
+        credentials,
         server,
     })
 }

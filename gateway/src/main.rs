@@ -50,6 +50,23 @@ enum Command {
         /// instead of being sent; printed at start.
         #[arg(long, env = "LIVECHAT_OUTBOX")]
         outbox: Option<std::path::PathBuf>,
+        /// The access key id `@connections` requests must be signed with (made
+        /// afresh each run when unset); give the functions the same as
+        /// AWS_ACCESS_KEY_ID when they run as separate processes.
+        #[arg(
+            long,
+            env = "LIVECHAT_CONNECTIONS_ACCESS_KEY_ID",
+            requires = "connections_secret_access_key"
+        )]
+        connections_access_key_id: Option<String>,
+        /// The secret access key that goes with it.
+        #[arg(
+            long,
+            env = "LIVECHAT_CONNECTIONS_SECRET_ACCESS_KEY",
+            requires = "connections_access_key_id",
+            hide_env_values = true
+        )]
+        connections_secret_access_key: Option<String>,
     },
     /// Check a configuration file (agents, teams, rules, account routing, settings,
     /// dialog) or a dialog file; every error names the file, line and rule.
@@ -88,8 +105,19 @@ async fn main() -> ExitCode {
             dynamodb_endpoint,
             table,
             outbox,
+            connections_access_key_id,
+            connections_secret_access_key,
         } => {
+            let connections_credentials = connections_access_key_id
+                .zip(connections_secret_access_key)
+                .map(
+                    |(access_key_id, secret_access_key)| livechat_gateway::sigv4::Credentials {
+                        access_key_id,
+                        secret_access_key,
+                    },
+                );
             let options = Options {
+                connections_credentials,
                 listen,
                 stage,
                 idle_timeout: Duration::from_secs(idle_timeout),
@@ -127,10 +155,22 @@ async fn dev(options: Options) -> ExitCode {
     if let Some(outbox) = &running.outbox {
         println!("  emails (not sent):  {}", outbox.display());
     }
+    println!("    SigV4-signed only (service execute-api, any region), with:");
+    println!(
+        "    AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+        running.credentials.access_key_id, running.credentials.secret_access_key
+    );
     println!("  Agent Inbox, one link per demo agent (tokens valid 7 days):");
     for (agent, token) in &running.agent_tokens {
         println!("    {agent:<6} {base}/inbox/#token={token}");
     }
+    println!(
+        "  Agent tokens for tests: HS256 JWTs with the secret {:?}, iss {:?}, aud {:?},",
+        livechat_gateway::LOCAL_AGENT_SECRET,
+        livechat_gateway::LOCAL_ISSUER,
+        livechat_gateway::LOCAL_AUDIENCE
+    );
+    println!("    sub the agent id and an exp; present one as /ws?agent_token=...");
     tokio::select! {
         _ = running.server => ExitCode::FAILURE,
         _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,

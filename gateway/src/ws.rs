@@ -25,6 +25,13 @@ use crate::{Gateway, OpenConnection, Outbound};
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// API Gateway's close code for the idle timeout and the maximum connection time.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// API Gateway's close code for a binary frame on a text API.
+pub const CLOSE_UNSUPPORTED: u16 = 1003;
+/// Ours for a client that reads no frames while more than
+/// [`crate::MAX_QUEUED_BYTES`] wait for it (policy violation).
+pub const CLOSE_NOT_READING: u16 = 1008;
+/// How long the last queued frames and the close frame may take to go out.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Each socket's read buffer. The library's default (128 KiB, allocated up front)
 /// made a thousand idle sockets cost 140 MB; chat frames are a few hundred bytes,
 /// and a larger message is still read whole, in several reads.
@@ -64,6 +71,10 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let now = Timestamp::now();
+    let Ok(connection_id) = events::connection_id() else {
+        error!("the operating system's random source failed");
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response();
+    };
     let header = |name: &str| {
         headers
             .get(name)
@@ -72,7 +83,7 @@ pub async fn upgrade(
             .to_string()
     };
     let ctx = ConnectionContext {
-        connection_id: events::random_id(16),
+        connection_id,
         domain_name: gw.domain.clone(),
         stage: gw.options.stage.clone(),
         api_id: "local".into(),
@@ -113,18 +124,11 @@ pub async fn upgrade(
             // accepted it, as in API Gateway: a push that comes before the socket's
             // task runs waits in its queue instead of finding it gone (which would
             // make the functions forget it).
-            let (tx, rx) = mpsc::unbounded_channel();
             let opened = Timestamp::now();
-            gw.connections().insert(
-                ctx.connection_id.clone(),
-                OpenConnection {
-                    tx,
-                    connected_at: opened,
-                    last_active: opened,
-                    source_ip: ctx.source_ip.clone(),
-                    user_agent: ctx.user_agent.clone(),
-                },
-            );
+            let (connection, rx) =
+                OpenConnection::new(opened, ctx.source_ip.clone(), ctx.user_agent.clone());
+            gw.connections()
+                .insert(ctx.connection_id.clone(), connection);
             let (failed_gw, failed_ctx) = (gw.clone(), ctx.clone());
             // The limit is ours to enforce with API Gateway's close code, so the
             // library's own limit sits well above it.
@@ -166,15 +170,17 @@ async fn run(
 ) {
     let id = ctx.connection_id.clone();
     let (mut sink, mut stream) = socket.split();
-    let Some(tx) = gw.connections().get(&id).map(|c| c.tx.clone()) else {
+    let Some(connection) = gw.connections().get(&id).cloned() else {
         // Closed by a DELETE before the socket got here: what was queued goes out,
         // its close frame last.
-        forward(&mut rx, &mut sink).await;
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, forward(&mut rx, &mut sink, None)).await;
         disconnect(&gw, &ctx, 1000, "closed by the server").await;
         return;
     };
+    let tx = connection.tx.clone();
     info!(connection = %id, "connected");
-    let writer = tokio::spawn(async move { forward(&mut rx, &mut sink).await });
+    let queued = connection.queued.clone();
+    let writer = tokio::spawn(async move { forward(&mut rx, &mut sink, Some(&queued)).await });
 
     let limits = &gw.options;
     let hard_deadline = tokio::time::Instant::now() + limits.max_connection;
@@ -198,15 +204,10 @@ async fn run(
                     gw.touch(&id);
                     on_message(&gw, &ctx, text.as_str(), false).await;
                 }
-                Some(Ok(Message::Binary(bytes))) => {
-                    if bytes.len() > limits.max_message_bytes {
-                        let _ = tx.send(Outbound::Close(CLOSE_TOO_BIG, "Message too big".into()));
-                        break (CLOSE_TOO_BIG, "Message too big".to_string());
-                    }
-                    gw.touch(&id);
-                    // API Gateway hands binary frames over base64-encoded; the protocol
-                    // is JSON text, so the handler answers with an error frame either way.
-                    on_message(&gw, &ctx, "", true).await;
+                Some(Ok(Message::Binary(_))) => {
+                    // A WebSocket API whose routes take text closes on a binary frame.
+                    let _ = tx.send(Outbound::Close(CLOSE_UNSUPPORTED, "Unsupported data".into()));
+                    break (CLOSE_UNSUPPORTED, "binary frame".to_string());
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => gw.touch(&id),
             },
@@ -219,6 +220,10 @@ async fn run(
                     break (CLOSE_GOING_AWAY, "idle timeout".to_string());
                 }
             }
+            () = connection.overflow.notified() => {
+                warn!(connection = %id, "closing a connection that reads no frames");
+                break (CLOSE_NOT_READING, "the client reads no frames".to_string());
+            }
             () = tokio::time::sleep_until(hard_deadline) => {
                 let _ = tx.send(Outbound::Close(CLOSE_GOING_AWAY, "Going away".into()));
                 break (CLOSE_GOING_AWAY, "maximum connection duration".to_string());
@@ -226,8 +231,17 @@ async fn run(
         }
     };
     gw.connections().remove(&id);
-    drop(tx);
-    let _ = writer.await;
+    if code == CLOSE_NOT_READING {
+        // The socket is full: neither the queue nor a close frame can go out.
+        writer.abort();
+    } else {
+        drop(tx);
+        drop(connection);
+        let abort = writer.abort_handle();
+        if tokio::time::timeout(FLUSH_TIMEOUT, writer).await.is_err() {
+            abort.abort();
+        }
+    }
     info!(connection = %id, code, reason = %reason, "disconnected");
     disconnect(&gw, &ctx, code, &reason).await;
 }
@@ -237,11 +251,17 @@ async fn run(
 async fn forward(
     rx: &mut mpsc::UnboundedReceiver<Outbound>,
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    queued: Option<&std::sync::atomic::AtomicUsize>,
 ) {
     while let Some(out) = rx.recv().await {
         match out {
             Outbound::Text(text) => {
-                if sink.send(Message::Text(text.into())).await.is_err() {
+                let len = text.len();
+                let sent = sink.send(Message::Text(text.into())).await;
+                if let Some(q) = queued {
+                    q.fetch_sub(len, std::sync::atomic::Ordering::AcqRel);
+                }
+                if sent.is_err() {
                     break;
                 }
             }
@@ -272,7 +292,7 @@ async fn on_message(gw: &Gateway, ctx: &ConnectionContext, body: &str, is_base64
                 + &serde_json::to_string(&ctx.connection_id).unwrap_or_default()
                 + "}";
             if let Some(c) = gw.connections().get(&ctx.connection_id) {
-                let _ = c.tx.send(Outbound::Text(frame));
+                c.send_text(frame);
             }
         }
     }

@@ -125,6 +125,38 @@ function jwtSubject(token) {
   return JSON.parse(Buffer.from(String(token).split('.')[1], 'base64url').toString('utf8')).sub;
 }
 
+/** How far the page is wider than its screen, in CSS pixels (0 when it fits). */
+function pageOverflow(page) {
+  return page.evaluate(() => ({ x: Math.max(0, document.documentElement.scrollWidth - window.visualViewport.width) }));
+}
+
+/**
+ * Asserts what a visitor on a phone needs of the open panel: it covers the screen
+ * (the visual viewport: what is shown, whatever the layout viewport is), and its
+ * header and Send button lie inside it. Boxes are in the page's client coordinates,
+ * so the screen is the visual viewport's rectangle in them.
+ */
+async function fitsScreen(page) {
+  const geo = await page.evaluate(() => {
+    const s = document.querySelector('#lc-livechat-host').shadowRoot;
+    const box = (q) => { const r = s.querySelector(q).getBoundingClientRect(); return { l: r.left, t: r.top, r: r.right, b: r.bottom }; };
+    const vv = window.visualViewport;
+    return { screen: { l: vv.offsetLeft, t: vv.offsetTop, r: vv.offsetLeft + vv.width, b: vv.offsetTop + vv.height },
+      panel: box('.lc-panel'), head: box('.lc-head'), send: box('.lc-compose button') };
+  });
+  const inside = (b, what) => {
+    const { screen: v } = geo;
+    assert.ok(b.l >= v.l - 1 && b.t >= v.t - 1 && b.r <= v.r + 1 && b.b <= v.b + 1,
+      `${what} lies inside the screen: ${JSON.stringify(b)} in ${JSON.stringify(v)}`);
+  };
+  inside(geo.panel, 'the panel');
+  inside(geo.head, 'the header');
+  inside(geo.send, 'the Send button');
+  const { screen: v, panel: p } = geo;
+  assert.ok(Math.abs(p.r - p.l - (v.r - v.l)) <= 1 && Math.abs(p.b - p.t - (v.b - v.t)) <= 1,
+    `the panel covers the whole screen: ${JSON.stringify(p)} for ${JSON.stringify(v)}`);
+}
+
 async function gone(loc) {
   await loc.first().waitFor({ state: 'detached', timeout: TIMEOUT });
 }
@@ -288,6 +320,8 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000,
   });
+  // Layout differs between Chromium versions and fonts: say which one this run used.
+  console.log(`browser: Chromium ${browser.version()} (${CHROMIUM})`);
 });
 
 after(async () => {
@@ -502,6 +536,8 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       assert.equal(await v2.stream.getAttribute('role'), 'log');
       const box = await v2.panel.boundingBox();
       assert.equal(Math.round(box.width), 375, 'the panel takes the whole width of a phone');
+      assert.deepEqual(await pageOverflow(page), { x: 0 }, 'the demo page fits a 375 px phone');
+      await fitsScreen(page);
       // Focus follows the dialog: the first answer, then each field.
       await v2.card('Would you like to talk to someone from sales?');
       await focusOn(page, '.lc-answers button:first-child');
@@ -792,6 +828,45 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
     dumpLogs(t, failed());
   }
   assert.equal(failed(), false, 'every step passed');
+});
+
+test('on a phone, a host page wider than the screen: the launcher is on screen and the panel fits it', async (t) => {
+  // Many real pages overflow sideways on a phone. The browser then widens the layout
+  // viewport, which position: fixed follows; the widget must follow the screen.
+  const page = await newPage(await newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true }), 'wide');
+  let ok = false;
+  try {
+    await page.goto(`${gw.base}/`);
+    await page.waitForFunction(() => Boolean(window.LiveChat));
+    await page.evaluate(() => {
+      const wide = document.createElement('div');
+      wide.style.cssText = 'width: 620px; height: 40px; background: #ddd';
+      wide.textContent = 'a table a host page did not make responsive';
+      document.querySelector('main').prepend(wide);
+    });
+    assert.ok((await pageOverflow(page)).x >= 200, 'the host page overflows the screen');
+    // Look from where the visitor stands: scrolled down and sideways.
+    await page.mouse.wheel(150, 400);
+    await page.waitForFunction(() => window.visualViewport.offsetLeft > 0 || window.scrollX > 0);
+    const { bubble, screen } = await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(() => {
+      const r = document.querySelector('#lc-livechat-host').shadowRoot.querySelector('.lc-bubble').getBoundingClientRect();
+      const vv = window.visualViewport;
+      ok({ bubble: { x: r.left + r.width / 2, y: r.top + r.height / 2, l: r.left, r: r.right, t: r.top, b: r.bottom },
+        screen: { l: vv.offsetLeft, t: vv.offsetTop, r: vv.offsetLeft + vv.width, b: vv.offsetTop + vv.height } });
+    }))));
+    assert.ok(bubble.l >= screen.l && bubble.r <= screen.r && bubble.t >= screen.t && bubble.b <= screen.b,
+      `the launcher is on screen: ${JSON.stringify(bubble)} in ${JSON.stringify(screen)}`);
+    // A tap where the visitor sees the launcher (screen coordinates) opens the panel.
+    await page.touchscreen.tap(bubble.x - screen.l, bubble.y - screen.t);
+    await page.locator('#lc-livechat-host .lc-panel:not([hidden])').waitFor();
+    await page.locator('#lc-livechat-host .lc-card').filter({ hasText: 'Would you like to talk to someone from sales?' }).waitFor();
+    await page.waitForFunction(() => new Promise((ok) => requestAnimationFrame(() => ok(true))));
+    await fitsScreen(page);
+    ok = true;
+  } finally {
+    if (!ok) await page.screenshot({ path: join(FAILURES, 'livechat-failure-wide.png') }).catch(() => {});
+    dumpLogs(t, !ok);
+  }
 });
 
 test('the inbox signs in with a pasted agent token and refuses a bad one', async (t) => {

@@ -156,6 +156,14 @@ pub mod client {
                 .expect("socket open");
         }
 
+        /// Sends a binary frame.
+        pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+            self.socket
+                .send(Message::Binary(bytes.into()))
+                .await
+                .expect("socket open");
+        }
+
         /// The next message of any kind, or `None` when the socket ended.
         pub async fn next_message(&mut self) -> Option<Message> {
             match tokio::time::timeout(WAIT, self.socket.next()).await {

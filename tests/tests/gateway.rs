@@ -271,7 +271,7 @@ async fn the_connections_api_answers_the_real_sdk_client() {
     let g = gateway(Options::default()).await;
     let mut v = Client::connect(&ws_url(&g, "")).await.unwrap();
     let id = g.gateway.open_connections().pop().unwrap();
-    let sdk = livechat_gateway::local_sdk_config();
+    let sdk = livechat_gateway::connections_sdk_config(&g.credentials);
     let client =
         livechat_aws::runtime::management_client(&sdk, &format!("http://{}/local", g.addr));
 
@@ -329,4 +329,169 @@ async fn the_connections_api_answers_the_real_sdk_client() {
             .as_service_error()
             .is_some_and(|e| e.is_gone_exception())
     );
+}
+
+/// What a web page (a cross-site POST, or a DNS-rebound one) or a client without the
+/// gateway's credentials gets from `@connections`: 403, and nothing reaches the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connections_api_refuses_unsigned_wrongly_signed_and_foreign_host_requests() {
+    let g = gateway(Options::default()).await;
+    let mut v = Client::connect(&ws_url(&g, "")).await.unwrap();
+    let id = g.gateway.open_connections().pop().unwrap();
+    let url = format!("http://{}/local/@connections/{id}", g.addr);
+    let http = reqwest::Client::new();
+    let fake = r#"{"type":"agent_joined","agent":{"name":"Support"}}"#;
+
+    // A cross-site `text/plain` POST, as any web page can send.
+    let unsigned = http
+        .post(&url)
+        .header("content-type", "text/plain")
+        .header("origin", "https://evil.example")
+        .body(fake)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 403);
+    assert_eq!(
+        unsigned.headers()["x-amzn-errortype"],
+        "MissingAuthenticationTokenException"
+    );
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let r = http.request(method, &url).send().await.unwrap();
+        assert_eq!(r.status(), 403, "an unsigned GET or DELETE");
+    }
+
+    // The real SDK client with other credentials.
+    let stranger = livechat_gateway::sigv4::Credentials {
+        access_key_id: g.credentials.access_key_id.clone(),
+        secret_access_key: "not-the-secret-not-the-secret-not-the-se".into(),
+    };
+    let client = livechat_aws::runtime::management_client(
+        &livechat_gateway::connections_sdk_config(&stranger),
+        &format!("http://{}/local", g.addr),
+    );
+    let refused = client
+        .post_to_connection()
+        .connection_id(&id)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(fake))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "{refused:?}"
+    );
+    let other_key = livechat_aws::runtime::management_client(
+        &livechat_gateway::connections_sdk_config(
+            &livechat_gateway::sigv4::Credentials::generate().unwrap(),
+        ),
+        &format!("http://{}/local", g.addr),
+    );
+    let refused = other_key
+        .get_connection()
+        .connection_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "{refused:?}"
+    );
+
+    // A DNS-rebound name for the gateway's address: the right signature for the
+    // wrong Host is still refused.
+    let rebound = http
+        .post(&url)
+        .header("host", format!("evil.example:{}", g.addr.port()))
+        .body(fake)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+
+    // The visitor's socket received none of it, and is still open.
+    v.send(json!({"action": "ping"})).await;
+    match v.next_message().await {
+        Some(tungstenite::Message::Text(t)) => assert_eq!(
+            serde_json::from_str::<Value>(t.as_str()).unwrap()["type"],
+            "pong",
+            "the first frame after the refusals is the pong"
+        ),
+        other => panic!("expected the pong, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_gateway_knows_its_own_host_names_and_no_others() {
+    use livechat_gateway::management::is_own_host;
+    let local = "127.0.0.1:8080".parse().unwrap();
+    assert!(is_own_host(local, "127.0.0.1:8080"));
+    assert!(is_own_host(local, "localhost:8080"));
+    assert!(!is_own_host(local, "127.0.0.1:8081"));
+    assert!(!is_own_host(local, "evil.example:8080"));
+    assert!(!is_own_host(local, "127.0.0.1"));
+    let any = "0.0.0.0:8080".parse().unwrap();
+    assert!(is_own_host(any, "192.168.1.20:8080"));
+    assert!(!is_own_host(any, "rebind.evil.example:8080"));
+    let v6 = "[::1]:8080".parse().unwrap();
+    assert!(is_own_host(v6, "[::1]:8080"));
+    assert!(is_own_host(v6, "localhost:8080"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_frame_closes_the_connection_with_1003_as_api_gateway_does() {
+    let g = gateway(Options::default()).await;
+    let mut v = Client::connect(&ws_url(&g, "")).await.unwrap();
+    v.send_binary(br#"{"action":"ping"}"#.to_vec()).await;
+    assert_eq!(v.closed().await, Some(1003));
+}
+
+/// A client that never reads its frames: the gateway holds at most about a
+/// megabyte for it, then closes it, and pushes to it answer 410 Gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_reads_nothing_is_closed_instead_of_growing_the_gateway() {
+    let g = gateway(Options::default()).await;
+    let _deaf = Client::connect(&ws_url(&g, "")).await.unwrap();
+    let id = g.gateway.open_connections().pop().unwrap();
+    let client = livechat_aws::runtime::management_client(
+        &livechat_gateway::connections_sdk_config(&g.credentials),
+        &format!("http://{}/local", g.addr),
+    );
+    let frame = format!(r#"{{"type":"pong","pad":"{}"}}"#, "x".repeat(100 * 1024));
+    let mut accepted = 0usize;
+    let gone = loop {
+        let sent = client
+            .post_to_connection()
+            .connection_id(&id)
+            .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                frame.as_bytes(),
+            ))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => accepted += frame.len(),
+            Err(e) => break e,
+        }
+        assert!(
+            accepted < 64 * 1024 * 1024,
+            "64 MB queued for a client that reads nothing"
+        );
+    };
+    assert!(
+        gone.as_service_error()
+            .is_some_and(|e| e.is_gone_exception()),
+        "{gone:?}"
+    );
+    // The kernel's socket buffers take a few megabytes first; the gateway's queue at
+    // most one more.
+    assert!(accepted < 32 * 1024 * 1024, "{accepted} bytes accepted");
+    for _ in 0..50 {
+        if g.gateway.open_connections().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the connection is still open");
 }

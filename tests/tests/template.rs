@@ -1,7 +1,9 @@
 //! The SAM template (`infra/template.yaml`) against the code it deploys: the
 //! WebSocket routes and the function serving each, the four Lambda binaries, the
-//! functions' environment variables and the DynamoDB table's definition. A change on
-//! either side that the other does not follow fails here, naming what differs.
+//! functions' environment variables, the DynamoDB table's definition, each
+//! function's IAM policy against the calls its code makes, and the retention and
+//! naming of stateful and global resources. A change on either side that the other
+//! does not follow fails here, naming what differs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -223,7 +225,9 @@ fn every_function_crate_is_deployed_once_from_the_workspace_root() {
 
 /// A value `Config::from_lookup` accepts for `name`.
 fn plausible(name: &str) -> String {
-    if name.ends_with("ENDPOINT") {
+    if name == livechat_aws::config::LOCAL {
+        "0".into()
+    } else if name.ends_with("ENDPOINT") {
         "https://abc123.execute-api.eu-west-1.amazonaws.com/prod".into()
     } else if name.ends_with("SECONDS") {
         "100".into()
@@ -266,6 +270,13 @@ fn every_function_sets_the_variables_the_config_requires_and_no_others() {
         if let Err(e) = result {
             panic!("{binary} ({id}) would not start: {e} (set it in the template)");
         }
+
+        // Deployed, not local: nothing may fall back to memory in Lambda.
+        assert!(
+            !variables.contains_key(livechat_aws::config::LOCAL),
+            "{binary} ({id}) sets {}: a deployed function must never run as a local one",
+            livechat_aws::config::LOCAL
+        );
 
         // Known: every variable set is one the code reads.
         let unknown: Vec<&String> = variables
@@ -392,12 +403,236 @@ fn the_table_matches_its_definition_in_code() {
         "{id}: TTL attribute differs from livechat_aws::dynamo::table::TTL"
     );
     assert_eq!(ttl["Enabled"], true, "{id}: TTL must be enabled");
+}
 
-    // The functions reach the index by its ARN.
-    let index_arn = format!("${{{id}.Arn}}/index/{}", table::GSI1);
-    let everything = serde_json::to_string(resources(&template)).unwrap();
-    assert!(
-        everything.contains(&index_arn),
-        "no function policy grants the index ARN {index_arn}"
+/// Each statement's actions and resources of a function's inline policies: action
+/// to the resources (as JSON text) it is allowed on, and the statement itself.
+fn granted(template: &Value, id: &str) -> BTreeMap<String, Vec<(String, Value)>> {
+    let mut out: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
+    let policies = resources(template)[id]["Properties"]["Policies"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{id}: Policies is not a list"));
+    for policy in policies {
+        let statements = policy["Statement"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: a policy is not an inline document: {policy}"));
+        for statement in statements {
+            assert_eq!(statement["Effect"], "Allow", "{id}: {statement}");
+            let list = |v: &Value| match v {
+                Value::Array(items) => items.clone(),
+                other => vec![other.clone()],
+            };
+            for action in list(&statement["Action"]) {
+                let action = action
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{id}: {statement}"));
+                assert!(!action.contains('*'), "{id}: wildcard action {action}");
+                for resource in list(&statement["Resource"]) {
+                    out.entry(action.to_string())
+                        .or_default()
+                        .push((resource.to_string(), statement.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What each function's code calls, as IAM actions: worked out from its code paths
+/// (the handler's routes through `livechat_core::service` to `livechat_aws`'s
+/// adapters), a DynamoDB transaction counting as the item actions it holds (a
+/// `ConditionCheck` is `dynamodb:ConditionCheckItem`), plus what the platform does
+/// with the function's role (the SQS event source mapping's polling; KMS for the
+/// encrypted environment and queue).
+fn expected_actions(function: &str) -> BTreeSet<&'static str> {
+    let dynamo_common = [
+        // the directory, connections, presence, sessions, conversations
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        // $disconnect, and any push that finds its connection gone
+        "dynamodb:DeleteItem",
+    ];
+    let kms = ["kms:Decrypt", "kms:GenerateDataKey"];
+    let mut actions: BTreeSet<&str> = dynamo_common.into_iter().chain(kms).collect();
+    // Every function schedules: grace, settle, routing, offer and inactivity timers.
+    actions.insert("sqs:SendMessage");
+    let more: &[&str] = match function {
+        "connect" => &[],
+        "card-advance" => &[
+            "dynamodb:Query",        // the history at start
+            "dynamodb:BatchGetItem", // who is available, for the dialog
+            "execute-api:ManageConnections",
+        ],
+        "route-to-agent" => &[
+            "dynamodb:Query",              // history, missed list
+            "dynamodb:BatchGetItem",       // the pool's agents
+            "dynamodb:ConditionCheckItem", // capacity releases
+            "execute-api:ManageConnections",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+            "ses:SendEmail", // new and missed request notices
+        ],
+        "agent-message" => &[
+            "dynamodb:Query",              // history, missed list, past chats
+            "dynamodb:ConditionCheckItem", // capacity releases
+            "execute-api:ManageConnections",
+            "ses:SendEmail", // reply_by_email
+        ],
+        other => panic!("no expected actions for function {other}"),
+    };
+    actions.extend(more);
+    actions
+}
+
+#[test]
+fn each_function_is_allowed_exactly_what_its_code_calls() {
+    let template = template();
+    let functions = functions_by_binary(&template);
+    for function in livechat_aws::runtime::Function::ALL {
+        let id = &functions[function.name];
+        let granted = granted(&template, id);
+        let actions: BTreeSet<&str> = granted.keys().map(String::as_str).collect();
+        let expected = expected_actions(function.name);
+        assert_eq!(
+            actions,
+            expected,
+            "{} ({id}): not granted {:?}, granted beyond its calls {:?}",
+            function.name,
+            expected.difference(&actions).collect::<Vec<_>>(),
+            actions.difference(&expected).collect::<Vec<_>>()
+        );
+
+        // Pushing and the pre-warm go together (livechat_aws::runtime::Function).
+        assert_eq!(
+            actions.contains("execute-api:ManageConnections"),
+            function.pushes,
+            "{} ({id}): execute-api:ManageConnections is granted iff the function pushes",
+            function.name
+        );
+
+        for (action, on) in &granted {
+            let service = action.split(':').next().unwrap_or_default();
+            for (resource, statement) in on {
+                let ok = match service {
+                    "dynamodb" => resource == r#"{"Fn::GetAtt":["Table","Arn"]}"#,
+                    "sqs" => resource == r#"{"Fn::GetAtt":["DelayQueue","Arn"]}"#,
+                    "kms" => resource == r#"{"Fn::GetAtt":["DataKey","Arn"]}"#,
+                    "execute-api" => {
+                        resource.contains("${WebSocketApi}/${Stage}/POST/@connections/*")
+                    }
+                    "ses" => {
+                        resource.contains(":identity/*")
+                            && statement["Condition"]["StringEquals"]["ses:FromAddress"]["Ref"]
+                                == "NotifyFromEmail"
+                    }
+                    _ => false,
+                };
+                assert!(
+                    ok,
+                    "{} ({id}): {action} on {resource} is broader than, or not, its resource",
+                    function.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_function_is_granted_an_index_no_request_reads() {
+    let template = template();
+    let dir = repo().join("aws/src/dynamo");
+    // table.rs defines the index (for DynamoDB Local); a request reading it would
+    // name it in `.index_name(...)` elsewhere.
+    let reads_an_index = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name() != "table.rs")
+        .any(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .contains(".index_name(")
+        });
+    for (binary, id) in functions_by_binary(&template) {
+        let policies = resources(&template)[&id]["Properties"]["Policies"].to_string();
+        let grants_an_index = policies.contains("/index/");
+        assert!(
+            reads_an_index || !grants_an_index,
+            "{binary} ({id}) is granted an index ({}) that no request of livechat_aws::dynamo reads",
+            table::GSI1
+        );
+    }
+}
+
+#[test]
+fn stateful_resources_are_retained_except_when_their_first_create_rolls_back() {
+    let template = template();
+    let stateful = [
+        "AWS::DynamoDB::Table",
+        "AWS::KMS::Key",
+        "AWS::S3::Bucket",
+        "AWS::Cognito::UserPool",
+    ];
+    for kind in stateful {
+        let found = of_type(&template, kind);
+        assert!(!found.is_empty(), "no {kind} in the template");
+        for (id, resource) in found {
+            assert_eq!(
+                resource["DeletionPolicy"], "RetainExceptOnCreate",
+                "{id}: DeletionPolicy (a rolled-back first create must not orphan it)"
+            );
+            assert_eq!(
+                resource["UpdateReplacePolicy"], "Retain",
+                "{id}: UpdateReplacePolicy"
+            );
+        }
+    }
+    // Plain Retain only where a rolled-back create must keep it too: the account's
+    // API Gateway logging role, which ApiGatewayAccount may point the account at.
+    for (id, resource) in resources(&template) {
+        if resource["DeletionPolicy"] == "Retain" {
+            assert_eq!(
+                (id.as_str(), resource["Type"].as_str()),
+                ("ApiGatewayLoggingRole", Some("AWS::IAM::Role")),
+                "{id}: DeletionPolicy Retain"
+            );
+        }
+    }
+}
+
+#[test]
+fn cloudfront_names_are_unique_per_region() {
+    let template = template();
+    let mut named = 0;
+    for (id, resource) in resources(&template) {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        if !kind.starts_with("AWS::CloudFront::") {
+            continue;
+        }
+        // `Name` is on the properties or on the resource's `...Config` object.
+        let properties = resource["Properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let names = std::iter::once(&resource["Properties"]["Name"]).chain(
+            properties
+                .iter()
+                .filter(|(k, _)| k.ends_with("Config"))
+                .map(|(_, v)| &v["Name"]),
+        );
+        for name in names.filter(|n| !n.is_null()) {
+            named += 1;
+            let text = name["Fn::Sub"].as_str().unwrap_or_default();
+            assert!(
+                text.contains("${AWS::StackName}") && text.contains("${AWS::Region}"),
+                "{id} ({kind}): the name {name} is global per account: include ${{AWS::Region}}"
+            );
+        }
+    }
+    assert_eq!(
+        named, 3,
+        "expected the origin access control, the function and the headers policy"
     );
 }

@@ -6,15 +6,22 @@ import { linkify, safeHref } from './links.js';
 const CSS = `
 :host { all: initial; }
 * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-.lc-root { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; color: #1f2430; font-size: 14px; line-height: 1.4; }
+/* Fixed boxes follow the layout viewport, which a host page that overflows on a phone
+   makes wider and taller than the screen. The launcher and the phone panel follow the
+   visual viewport instead (the screen the visitor sees, above the keyboard too):
+   fitToScreen() sets --lc-x/-y/-w/-h from window.visualViewport; the fallbacks are the
+   layout viewport. right/bottom percentages are of the layout viewport. */
+.lc-root { --lc-gap: 20px; position: fixed; z-index: 2147483000; color: #1f2430; font-size: 14px; line-height: 1.4;
+  right: calc(100% - var(--lc-x, 0px) - var(--lc-w, 100%) + var(--lc-gap));
+  bottom: calc(100% - var(--lc-y, 0px) - var(--lc-h, 100%) + var(--lc-gap)); }
 .lc-bubble { width: 56px; height: 56px; border-radius: 50%; border: 0; background: #3b5bdb; color: #fff; cursor: pointer;
   box-shadow: 0 6px 18px rgba(0,0,0,.25); display: grid; place-items: center; position: relative; }
 .lc-bubble:hover { background: #364fc7; }
 .lc-bubble svg { width: 26px; height: 26px; fill: currentColor; }
 .lc-badge { position: absolute; top: -2px; right: -2px; min-width: 20px; height: 20px; border-radius: 10px; background: #e03131;
   color: #fff; font-size: 12px; font-weight: 600; display: grid; place-items: center; padding: 0 5px; }
-.lc-panel { position: absolute; right: 0; bottom: 72px; width: 360px; height: 520px; max-width: calc(100vw - 40px);
-  max-height: calc(100vh - 110px); background: #fff; border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.22);
+.lc-panel { position: absolute; right: 0; bottom: 72px; width: 360px; height: 520px; max-width: calc(var(--lc-w, 100vw) - 40px);
+  max-height: calc(var(--lc-h, 100vh) - 110px); background: #fff; border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.22);
   display: flex; flex-direction: column; overflow: hidden; }
 .lc-panel[hidden], [hidden] { display: none !important; }
 .lc-head { background: #3b5bdb; color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 8px; }
@@ -61,8 +68,9 @@ button:focus-visible, a:focus-visible, select:focus-visible { outline: 2px solid
 .lc-bubble:focus-visible { outline: 3px solid #91a7ff; outline-offset: 3px; }
 /* Phones: the panel takes the whole screen, above the page and the launcher. */
 @media (max-width: 480px) {
-  .lc-root { right: 12px; bottom: 12px; }
-  .lc-panel { position: fixed; inset: 0; width: auto; height: auto; max-width: none; max-height: none; border-radius: 0; }
+  .lc-root { --lc-gap: 12px; }
+  .lc-panel { position: fixed; left: var(--lc-x, 0px); top: var(--lc-y, 0px); right: auto; bottom: auto;
+    width: var(--lc-w, 100%); height: var(--lc-h, 100%); max-width: none; max-height: none; border-radius: 0; }
   .lc-open .lc-bubble { display: none; }
   .lc-input, .lc-compose textarea { font-size: 16px; }
   .lc-card, .lc-msg { max-width: 92%; }
@@ -95,6 +103,33 @@ function dots() {
 function fmtTime(at) {
   const d = new Date(at);
   return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/**
+ * Keeps `root`'s --lc-x/-y/-w/-h on the visual viewport (what the screen shows), so the
+ * launcher and the phone panel stay on screen when the host page is wider than the
+ * phone, when it is pinch-zoomed, and above an on-screen keyboard.
+ */
+function fitToScreen(root) {
+  const vv = window.visualViewport;
+  if (!vv) return; // the CSS falls back to the layout viewport
+  let queued = false;
+  const fit = () => {
+    queued = false;
+    root.style.setProperty('--lc-x', `${vv.offsetLeft}px`);
+    root.style.setProperty('--lc-y', `${vv.offsetTop}px`);
+    root.style.setProperty('--lc-w', `${vv.width}px`);
+    root.style.setProperty('--lc-h', `${vv.height}px`);
+  };
+  const later = () => {
+    if (!queued) {
+      queued = true;
+      requestAnimationFrame(fit);
+    }
+  };
+  vv.addEventListener('resize', later);
+  vv.addEventListener('scroll', later);
+  fit();
 }
 
 /**
@@ -192,6 +227,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
   root.append(bubble, panel);
   shadow.append(style, root);
   document.body.append(host);
+  fitToScreen(root);
 
   // Escape closes the panel from anywhere inside it and gives focus back to the launcher.
   panel.addEventListener('keydown', (e) => {

@@ -1,9 +1,11 @@
 //! The `card-advance` Lambda function: wiring only; see `handler.rs`.
 
+use livechat_aws::runtime::{Function, serve};
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    livechat_aws::runtime::serve(
-        |chat, event| async move { card_advance::handle(&chat, event).await },
-    )
+async fn main() -> std::process::ExitCode {
+    serve(Function::CARD_ADVANCE, |chat, event| async move {
+        card_advance::handle(&chat, event).await
+    })
     .await
 }

@@ -1,7 +1,11 @@
 //! The `connect` Lambda function: wiring only; see `handler.rs`.
 
+use livechat_aws::runtime::{Function, serve};
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    livechat_aws::runtime::serve(|chat, event| async move { connect::handle(&chat, event).await })
-        .await
+async fn main() -> std::process::ExitCode {
+    serve(Function::CONNECT, |chat, event| async move {
+        connect::handle(&chat, event).await
+    })
+    .await
 }

@@ -1,9 +1,11 @@
 //! The `route-to-agent` Lambda function: wiring only; see `handler.rs`.
 
+use livechat_aws::runtime::{Function, serve};
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    livechat_aws::runtime::serve(
-        |chat, event| async move { route_to_agent::handle(&chat, event).await },
-    )
+async fn main() -> std::process::ExitCode {
+    serve(Function::ROUTE_TO_AGENT, |chat, event| async move {
+        route_to_agent::handle(&chat, event).await
+    })
     .await
 }
