@@ -10,6 +10,7 @@
 //! - [`routing`]: picks the agent for a live chat card: account routing, the card's
 //!   mode, eligibility, the 2-offer rule, round robin on a compare-and-set cursor.
 //! - [`protocol`]: every JSON frame the widget and the inbox send and receive.
+//! - [`limits`]: the caps on what visitors make the service keep and send.
 //! - [`service`]: the use cases the handlers call: connect, messages from either
 //!   side, delayed events.
 //! - [`ports`]: the narrow async traits the core needs from the world (store, push,
@@ -29,6 +30,7 @@ pub mod config;
 pub mod demo;
 pub mod dialog;
 pub mod domain;
+pub mod limits;
 pub mod memory;
 pub mod ports;
 pub mod protocol;

@@ -12,8 +12,8 @@ use livechat_core::domain::{
 };
 use livechat_core::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler};
 use livechat_core::ports::{
-    Appended, CasOutcome, ClaimOutcome, ConnectionRecord, CursorMove, NewMessage, OfferClaim,
-    Party, Ports, Store, VisitorSession,
+    Appended, CasOutcome, ClaimOutcome, ConnectionRecord, CursorMove, ListCursor, NewMessage,
+    OfferClaim, Party, Ports, Store, VisitorSession,
 };
 use livechat_core::routing::{Directory, RouteError, RouteOutcome, Router};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -431,7 +431,8 @@ pub async fn an_offer_claim_is_all_or_nothing(store: &dyn Store) {
     assert!(store.agent_chats(&agent("ana")).await.unwrap().is_empty());
 }
 
-/// The missed list: newest first, from a time on, and a taken request leaves it.
+/// The missed list: newest first, from a time on, a page at a time, and a taken
+/// request leaves it.
 pub async fn the_missed_list_is_newest_first_and_cleared_when_taken(store: &dyn Store) {
     let at = |mins: i64| test_now() + SignedDuration::from_mins(mins);
     let id = |s: &str| ConversationId::parse(s).unwrap();
@@ -439,13 +440,52 @@ pub async fn the_missed_list_is_newest_first_and_cleared_when_taken(store: &dyn 
     store.record_missed(&id("c-late"), at(30)).await.unwrap();
     store.record_missed(&id("c-mid"), at(10)).await.unwrap();
 
-    let listed = store.missed_since(at(5)).await.unwrap();
+    let listed = store.missed_since(at(5), None, 10).await.unwrap();
     assert_eq!(listed, vec![(id("c-late"), at(30)), (id("c-mid"), at(10))]);
+    assert!(store.is_missed(&id("c-late"), at(30)).await.unwrap());
 
     store.clear_missed(&id("c-late"), at(30)).await.unwrap();
     store.clear_missed(&id("c-late"), at(30)).await.unwrap();
-    let listed = store.missed_since(at(0)).await.unwrap();
+    assert!(!store.is_missed(&id("c-late"), at(30)).await.unwrap());
+    let listed = store.missed_since(at(0), None, 10).await.unwrap();
     assert_eq!(listed, vec![(id("c-mid"), at(10)), (id("c-early"), at(1))]);
+}
+
+/// The missed list in pages: each page at most the limit, the next one from after
+/// the last entry of the one before, ties on time in conversation order; a cursor
+/// whose entry was taken meanwhile still pages on.
+pub async fn the_missed_list_pages_from_a_cursor_without_gaps_or_repeats(store: &dyn Store) {
+    let at = |mins: i64| test_now() + SignedDuration::from_mins(mins);
+    let id = |s: &str| ConversationId::parse(s).unwrap();
+    let names = ["m-a", "m-b", "m-c", "m-d", "m-e"];
+    for (i, name) in names.iter().enumerate() {
+        // Two pairs share a time, so the order within a time counts too.
+        let mins = i64::try_from(i / 2).unwrap();
+        store.record_missed(&id(name), at(mins)).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.missed_since(at(0), before.as_ref(), 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some((conversation, at)) = page.last().cloned() else {
+            break;
+        };
+        seen.extend(page.into_iter().map(|(c, _)| c.to_string()));
+        before = Some(ListCursor { at, conversation });
+    }
+    assert_eq!(seen, ["m-e", "m-d", "m-c", "m-b", "m-a"]);
+
+    let cursor = ListCursor {
+        at: at(1),
+        conversation: id("m-d"),
+    };
+    store.clear_missed(&id("m-d"), at(1)).await.unwrap();
+    let after = store.missed_since(at(0), Some(&cursor), 10).await.unwrap();
+    let after: Vec<_> = after.into_iter().map(|(c, _)| c.to_string()).collect();
+    assert_eq!(after, ["m-c", "m-b", "m-a"]);
+    let none = store.missed_since(at(5), Some(&cursor), 10).await.unwrap();
+    assert!(none.is_empty(), "a cursor older than `since` ends the list");
 }
 
 /// Past chats: per agent and for the account, newest first, from a time on, at most
@@ -479,18 +519,36 @@ pub async fn past_chats_are_listed_per_agent_and_for_the_account(store: &dyn Sto
     };
 
     let ana = store
-        .past_chats(Some(&agent("ana")), at(5), 10)
+        .past_chats(Some(&agent("ana")), at(5), None, 10)
         .await
         .unwrap();
     assert_eq!(ana[0], chats[2], "stored whole");
     assert_eq!(ids(ana), ["p-new", "p-mid"]);
-    let all = store.past_chats(None, at(0), 10).await.unwrap();
+    let all = store.past_chats(None, at(0), None, 10).await.unwrap();
     assert_eq!(ids(all), ["p-new", "p-ben", "p-mid", "p-old"]);
-    let latest = store.past_chats(None, at(0), 2).await.unwrap();
+    let latest = store.past_chats(None, at(0), None, 2).await.unwrap();
     assert_eq!(ids(latest), ["p-new", "p-ben"]);
+    let cursor = ListCursor {
+        at: at(20),
+        conversation: ConversationId::parse("p-ben").unwrap(),
+    };
+    let older = store
+        .past_chats(None, at(0), Some(&cursor), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(older), ["p-mid", "p-old"], "the page after p-ben");
+    let cursor = ListCursor {
+        at: at(30),
+        conversation: ConversationId::parse("p-new").unwrap(),
+    };
+    let theirs = store
+        .past_chats(Some(&agent("ana")), at(0), Some(&cursor), 1)
+        .await
+        .unwrap();
+    assert_eq!(ids(theirs), ["p-mid"]);
     assert!(
         store
-            .past_chats(Some(&agent("cleo")), at(0), 10)
+            .past_chats(Some(&agent("cleo")), at(0), None, 10)
             .await
             .unwrap()
             .is_empty()

@@ -62,6 +62,12 @@ async fn the_missed_list_is_newest_first_and_cleared_when_taken() {
 }
 
 #[tokio::test]
+async fn the_missed_list_pages_from_a_cursor_without_gaps_or_repeats() {
+    let Some(store) = store().await else { return };
+    suite::the_missed_list_pages_from_a_cursor_without_gaps_or_repeats(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn sessions_round_trip() {
     let Some(store) = store().await else { return };
     suite::sessions_round_trip(store.as_ref()).await;

@@ -46,6 +46,11 @@ async fn the_missed_list_is_newest_first_and_cleared_when_taken() {
 }
 
 #[tokio::test]
+async fn the_missed_list_pages_from_a_cursor_without_gaps_or_repeats() {
+    suite::the_missed_list_pages_from_a_cursor_without_gaps_or_repeats(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn sessions_round_trip() {
     suite::sessions_round_trip(&MemoryStore::new()).await;
 }

@@ -33,6 +33,11 @@ let typingSentAt = 0;
 let typingIdle = null;
 const pickingUp = new Set(); // missed requests this inbox asked to pick up
 let missedTimer = null;
+// `missed` and `past_chats` come a page at a time: a page with `before: null` is the
+// newest (it replaces the missed list); `next` asks for the page after it.
+let missed = [];
+let missedNext = null;
+let pastNext = null;
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -185,9 +190,14 @@ function handle(frame) {
       renderAll();
       break;
     }
-    case 'missed':
-      renderMissed(frame.chats || []);
+    case 'missed': {
+      const page = frame.chats || [];
+      if (frame.before == null) missed = page;
+      else missed = missed.concat(page.filter((m) => !missed.some((o) => o.conversation === m.conversation)));
+      missedNext = frame.next ?? null;
+      renderMissed(missed);
       break;
+    }
     case 'email_sent':
       toast(`Email sent to ${frame.to}`);
       break;
@@ -200,6 +210,8 @@ function handle(frame) {
       }
       break;
     case 'past_chats':
+      pastNext = frame.next ?? null;
+      $('ib-past-more').hidden = !pastNext;
       for (const p of frame.chats || []) {
         if (chats.has(p.conversation)) continue;
         chats.set(p.conversation, {
@@ -456,6 +468,7 @@ function renderMissed(missed) {
   });
   $('ib-missed').replaceChildren(...items);
   $('ib-missed-empty').hidden = items.length > 0;
+  $('ib-missed-more').hidden = !missedNext;
 }
 
 // For a visitor who left their address and has gone: a short form that emails the
@@ -605,6 +618,12 @@ function wire() {
     selected = null;
     renderAll();
     showSignIn(false);
+  });
+  $('ib-missed-more').addEventListener('click', () => {
+    if (missedNext) socket?.send({ action: 'missed', before: missedNext });
+  });
+  $('ib-past-more').addEventListener('click', () => {
+    if (pastNext) socket?.send({ action: 'past_chats', before: pastNext });
   });
   $('ib-avail').addEventListener('change', (e) => {
     const wanted = e.target.checked;

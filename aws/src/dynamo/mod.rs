@@ -28,8 +28,9 @@ use livechat_core::domain::{
 };
 use livechat_core::ports::{
     AgentState, AppendAfter, CasOutcome, ClaimOutcome, ConnectionRecord, ConnectionStore,
-    ConversationStore, Cursor, DirectoryStore, Hub, NewMessage, OfferClaim, PAST_CHATS_KEPT, Party,
-    PastChat, RoutingStore, SESSION_TTL, SessionStore, StoreError, StoreResult, VisitorSession,
+    ConversationStore, Cursor, DirectoryStore, Hub, ListCursor, NewMessage, OfferClaim,
+    PAST_CHATS_KEPT, Party, PastChat, RoutingStore, SESSION_TTL, SessionStore, StoreError,
+    StoreResult, VisitorSession,
 };
 use livechat_core::routing::Directory;
 use serde::de::DeserializeOwned;
@@ -279,6 +280,59 @@ impl DynamoStore {
             .expression_attribute_values(":p", s(pk))
             .expression_attribute_values(":since", s(format!("{:015}", since.as_millisecond())))
             .scan_index_forward(false)
+    }
+
+    /// At most `limit` items of partition `pk` whose time-ordered sort key (see
+    /// [`time_sk`]) is at or after `since` and, with `before`, before its key: newest
+    /// first, read page by page until `limit`.
+    async fn newest_page(
+        &self,
+        pk: String,
+        since: Timestamp,
+        before: Option<&ListCursor>,
+        limit: usize,
+    ) -> StoreResult<Vec<Item>> {
+        let query = match before {
+            None => self.newest_since(pk, since),
+            // BETWEEN wants its bounds in order: a cursor older than `since` ends the list.
+            Some(b) if b.at < since => return Ok(Vec::new()),
+            Some(b) => self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :p AND #sk BETWEEN :since AND :before")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":p", s(pk))
+                .expression_attribute_values(":since", s(format!("{:015}", since.as_millisecond())))
+                .expression_attribute_values(":before", s(time_sk(&b.conversation, b.at)))
+                .scan_index_forward(false),
+        };
+        // BETWEEN includes its bound: the cursor's own entry, if still there, is skipped.
+        let skip = before.map(|b| time_sk(&b.conversation, b.at));
+        let mut items = Vec::new();
+        let mut start = None;
+        while items.len() < limit {
+            let wanted = (limit - items.len()).saturating_add(1);
+            let page = query
+                .clone()
+                .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(failed)?;
+            for item in page.items.unwrap_or_default() {
+                let sk = item.get(SK).and_then(|v| v.as_s().ok());
+                if items.len() < limit && (skip.is_none() || sk != skip.as_ref()) {
+                    items.push(item);
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(items)
     }
 }
 
@@ -629,9 +683,13 @@ impl ConversationStore for DynamoStore {
     async fn missed_since(
         &self,
         since: Timestamp,
+        before: Option<&ListCursor>,
+        limit: usize,
     ) -> StoreResult<Vec<(ConversationId, Timestamp)>> {
-        let query = self.newest_since(MISSED_PK.to_string(), since);
-        let found = query_all(query).await?.into_iter().filter_map(|item| {
+        let items = self
+            .newest_page(MISSED_PK.to_string(), since, before, limit)
+            .await?;
+        let found = items.into_iter().filter_map(|item| {
             let conversation = item
                 .get("conversation")
                 .and_then(|v| v.as_s().ok())
@@ -643,6 +701,13 @@ impl ConversationStore for DynamoStore {
             conversation.zip(at)
         });
         Ok(found.collect())
+    }
+
+    async fn is_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<bool> {
+        let item = self
+            .get(key(MISSED_PK.into(), &time_sk(conversation, at)))
+            .await?;
+        Ok(item.is_some())
     }
 
     async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
@@ -680,30 +745,19 @@ impl ConversationStore for DynamoStore {
         &self,
         agent: Option<&AgentId>,
         since: Timestamp,
+        before: Option<&ListCursor>,
         limit: usize,
     ) -> StoreResult<Vec<PastChat>> {
+        // Newest first, a page: an agent's 90 days can be thousands of chats.
+        let items = self
+            .newest_page(past_pk(agent), since, before, limit)
+            .await?;
         let mut chats = Vec::new();
-        let mut start = None;
-        // Newest first, page by page, until `limit`: an agent's 90 days can be
-        // thousands of chats, and the inbox shows the latest.
-        while chats.len() < limit {
-            let page = self
-                .newest_since(past_pk(agent), since)
-                .limit(i32::try_from(limit - chats.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(failed)?;
-            for item in page.items.unwrap_or_default() {
-                let item: PastItem = from_item(item)?;
-                // DynamoDB deletes expired items late: skip them here.
-                if item.chat.ended_at >= since {
-                    chats.push(item.chat);
-                }
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
+        for item in items {
+            let item: PastItem = from_item(item)?;
+            // DynamoDB deletes expired items late: skip them here.
+            if item.chat.ended_at >= since {
+                chats.push(item.chat);
             }
         }
         Ok(chats)

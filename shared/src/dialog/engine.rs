@@ -310,6 +310,9 @@ fn check_value(card: &CaptureCard, raw: &str) -> Result<String, String> {
                 Err(TEXT_REQUIRED_ERROR.to_owned())
             } else if value.chars().count() > MAX_TEXT_CHARS {
                 Err(format!("enter at most {MAX_TEXT_CHARS} characters"))
+            } else if let Err(e) = crate::domain::check_attribute_value(value) {
+                // Stored as an attribute, so held to the same rule as the host page's.
+                Err(e.to_string())
             } else {
                 Ok(value.to_owned())
             }

@@ -278,6 +278,25 @@ fn a_text_must_be_non_blank_and_at_most_500_characters() {
 }
 
 #[test]
+fn a_text_with_control_characters_is_refused_and_not_captured() {
+    // Arrange
+    let d = valid(
+        "name",
+        "  - {id: name, type: capture, field: text, prompt: Name?, attribute: first_name}\n",
+    );
+    let at = start(&d, &DialogState::default(), &AVAILABLE);
+
+    // Act
+    let bell = submit(&d, &at.state, "name", "Ana\u{7}", &AVAILABLE);
+
+    // Assert
+    assert_eq!(bell.state, at.state);
+    assert!(
+        matches!(&bell.cards[..], [CardView::Capture { error: Some(e), .. }] if e.contains("control characters"))
+    );
+}
+
+#[test]
 fn an_optional_capture_accepts_an_empty_submit_and_stores_nothing() {
     // Arrange
     let d = valid(

@@ -32,4 +32,7 @@ pub use routing_config::{
     WaitTimeLimitError,
 };
 pub use text::{Email, EmailError, MAX_MESSAGE_CHARS, MessageText, MessageTextError};
-pub use visitor::{AttributeName, AttributeNameError, Attributes, Visitor, well_known};
+pub use visitor::{
+    AttributeLimitError, AttributeName, AttributeNameError, AttributeValueError, Attributes,
+    Visitor, check_attribute_value, well_known,
+};

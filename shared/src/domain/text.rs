@@ -90,23 +90,84 @@ pub enum MessageTextError {
 }
 
 /// The text of a chat message: not blank, at most [`MAX_MESSAGE_CHARS`] characters.
-/// Kept exactly as typed (new lines included); only the blank check trims.
+///
+/// Kept as typed (new lines and tabs included) except for what could change how
+/// other text is shown (display spoofing), so that every path (visitor, agent,
+/// stored, emailed) carries the same safe text:
+/// - other control characters (`char::is_control`: CR, NUL, ESC, BEL...) are removed;
+/// - bidi embeddings and overrides become isolates (LRE and LRO become LRI, RLE
+///   and RLO become RLI, PDF becomes PDI), which can reorder only the text inside
+///   them; a PDI with nothing open is dropped, and every isolate still open at the
+///   end of a line is closed there, so no direction change leaks past its line;
+/// - the marks right-to-left text needs (LRM, RLM, ALM) stay.
+///
+/// The length limit and the blank check apply to the text after this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct MessageText(String);
 
+/// Left-to-right and right-to-left isolates, first strong isolate, and their end.
+const LRI: char = '\u{2066}';
+const RLI: char = '\u{2067}';
+const FSI: char = '\u{2068}';
+const PDI: char = '\u{2069}';
+
+/// `raw` with control characters removed and bidi controls made balanced
+/// isolates, line by line; see [`MessageText`].
+fn neutralise(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut open = 0usize;
+    for c in raw.chars() {
+        match c {
+            // LRE, LRO.
+            '\u{202A}' | '\u{202D}' => {
+                out.push(LRI);
+                open += 1;
+            }
+            // RLE, RLO.
+            '\u{202B}' | '\u{202E}' => {
+                out.push(RLI);
+                open += 1;
+            }
+            LRI | RLI | FSI => {
+                out.push(c);
+                open += 1;
+            }
+            // PDF, PDI.
+            '\u{202C}' | PDI => {
+                if open > 0 {
+                    out.push(PDI);
+                    open -= 1;
+                }
+            }
+            // The paragraph separators kept: a paragraph ends every isolate anyway.
+            '\n' | '\u{2029}' => {
+                out.extend(std::iter::repeat_n(PDI, open));
+                open = 0;
+                out.push(c);
+            }
+            '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.extend(std::iter::repeat_n(PDI, open));
+    out
+}
+
 impl MessageText {
     /// Parses message text; see the type's contract.
     pub fn parse(raw: impl Into<String>) -> Result<Self, MessageTextError> {
-        let raw = raw.into();
-        if raw.trim().is_empty() {
+        let raw: String = raw.into();
+        let text = neutralise(&raw);
+        if text.trim().is_empty() {
             return Err(MessageTextError::Empty);
         }
-        let chars = raw.chars().count();
+        let chars = text.chars().count();
         if chars > MAX_MESSAGE_CHARS {
             return Err(MessageTextError::TooLong(chars));
         }
-        Ok(Self(raw))
+        Ok(Self(text))
     }
 
     /// The text.
@@ -170,5 +231,94 @@ mod tests {
     #[test]
     fn blank_message_text_is_refused() {
         assert_eq!(MessageText::parse(" \n\t"), Err(MessageTextError::Empty));
+    }
+
+    #[test]
+    fn control_characters_are_removed_but_new_lines_and_tabs_kept() {
+        let text = MessageText::parse("a\u{1b}[2Jb\r\nc\td\u{7}\u{0}").unwrap();
+        assert_eq!(text.as_str(), "a[2Jb\nc\td");
+        assert_eq!(
+            MessageText::parse("\u{7}\u{1b}\r"),
+            Err(MessageTextError::Empty)
+        );
+    }
+
+    #[test]
+    fn an_override_becomes_an_isolate_closed_before_the_line_ends() {
+        // "invoice_\u{202E}fdp.exe" would show as "invoice_exe.pdf" and spill over.
+        let text = MessageText::parse("invoice_\u{202E}fdp.exe\nnext line").unwrap();
+        assert_eq!(text.as_str(), "invoice_\u{2067}fdp.exe\u{2069}\nnext line");
+        let text = MessageText::parse("\u{202A}a\u{202C}\u{202C}b\u{2069}").unwrap();
+        assert_eq!(
+            text.as_str(),
+            "\u{2066}a\u{2069}b",
+            "closers with nothing open go"
+        );
+    }
+
+    #[test]
+    fn balanced_isolates_and_the_marks_rtl_text_needs_are_kept_as_typed() {
+        for typed in [
+            "שלום \u{2067}עולם\u{2069} 123",
+            "\u{200F}مرحبا\u{061C} 5\u{200E}",
+            "Zoë\t\u{2068}x\u{2069}",
+        ] {
+            assert_eq!(MessageText::parse(typed).unwrap().as_str(), typed);
+        }
+    }
+
+    /// Whether every line of `text` opens no more isolates than it closes, never
+    /// closes one it did not open, and holds no embedding or override.
+    fn balanced(text: &str) -> bool {
+        text.split(['\n', '\u{2029}']).all(|line| {
+            let mut depth: i64 = 0;
+            for c in line.chars() {
+                match c {
+                    '\u{202A}'..='\u{202E}' => return false,
+                    LRI | RLI | FSI => depth += 1,
+                    PDI => depth -= 1,
+                    _ => {}
+                }
+                if depth < 0 {
+                    return false;
+                }
+            }
+            depth == 0
+        })
+    }
+
+    fn tricky_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let pick = prop::sample::select(vec![
+            'a', 'Z', ' ', '1', 'é', 'ש', 'م', '😀', '\n', '\t', '\r', '\u{0}', '\u{7}', '\u{1b}',
+            '\u{7f}', '\u{85}', '\u{2029}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{202A}',
+            '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', LRI, RLI, FSI, PDI,
+        ]);
+        prop::collection::vec(pick, 0..60).prop_map(|cs| cs.into_iter().collect())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn message_text_never_holds_an_unbalanced_override_or_a_stray_control(raw in tricky_text()) {
+            if let Ok(text) = MessageText::parse(raw.as_str()) {
+                let out = text.as_str();
+                proptest::prop_assert!(balanced(out), "{:?} -> {:?}", raw, out);
+                proptest::prop_assert!(
+                    out.chars().all(|c| !c.is_control() || c == '\n' || c == '\t'),
+                    "{:?}", out
+                );
+                let marks = |s: &str| s.chars().filter(|c| matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')).count();
+                proptest::prop_assert_eq!(marks(out), marks(&raw));
+                let again = MessageText::parse(out).unwrap();
+                proptest::prop_assert_eq!(again.as_str(), out, "parsing is idempotent");
+            }
+        }
+
+        #[test]
+        fn text_without_bidi_or_control_characters_is_kept_exactly(raw in "[a-zA-Z0-9 éשم😀.,!?\n\t]{1,80}") {
+            if let Ok(text) = MessageText::parse(raw.as_str()) {
+                proptest::prop_assert_eq!(text.as_str(), raw.as_str());
+            }
+        }
     }
 }

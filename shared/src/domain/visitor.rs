@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{Email, VisitorId};
+use crate::limits::{MAX_SESSION_ATTRIBUTE_BYTES, MAX_SESSION_ATTRIBUTES};
 
 /// Why a string was refused as an attribute name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,6 +15,45 @@ use super::{Email, VisitorId};
     "attribute name {0:?} must be 1-64 characters of a-z, 0-9, _ and ., starting with a letter"
 )]
 pub struct AttributeNameError(pub String);
+
+/// Why an attribute value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an attribute value must not contain control characters (found U+{0:04X})")]
+pub struct AttributeValueError(pub u32);
+
+/// Checks an attribute value from a visitor: no control characters (`char::is_control`,
+/// new lines and tabs included). They have no place in a name, a URL or an answer,
+/// and each one takes 6 bytes once JSON-escaped.
+pub fn check_attribute_value(value: &str) -> Result<(), AttributeValueError> {
+    match value.chars().find(|c| c.is_control()) {
+        Some(c) => Err(AttributeValueError(u32::from(c))),
+        None => Ok(()),
+    }
+}
+
+/// Why a merge into a visitor's attributes was refused: it would take them past
+/// [`MAX_SESSION_ATTRIBUTES`] or [`MAX_SESSION_ATTRIBUTE_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttributeLimitError {
+    /// Too many attributes.
+    #[error(
+        "a visitor keeps at most {max} attributes; these would make {found}",
+        max = MAX_SESSION_ATTRIBUTES
+    )]
+    TooMany {
+        /// How many the visitor would have.
+        found: usize,
+    },
+    /// Too many bytes.
+    #[error(
+        "a visitor's attributes hold at most {max} bytes; these would make {found}",
+        max = MAX_SESSION_ATTRIBUTE_BYTES
+    )]
+    TooLarge {
+        /// How many bytes the visitor's attributes would hold.
+        found: usize,
+    },
+}
 
 /// The name of a visitor attribute, such as `first_name`, `email`, `page_url`,
 /// `country` or `company_size`. Lower-case so that dialogs, rules and tokens agree.
@@ -118,6 +158,32 @@ impl Attributes {
             .and_then(|e| Email::parse(e).ok())
     }
 
+    /// Sets every attribute of `incoming`, replacing earlier values, unless the result
+    /// would hold more than [`MAX_SESSION_ATTRIBUTES`] attributes or more than
+    /// [`MAX_SESSION_ATTRIBUTE_BYTES`] bytes: then nothing changes. A merge that
+    /// grows neither the count nor the size is always accepted, so that attributes
+    /// already over a cap (dialog answers count too) never lock a visitor out.
+    pub fn merge_capped(&mut self, incoming: &Attributes) -> Result<(), AttributeLimitError> {
+        let mut merged = self.clone();
+        for (name, value) in incoming.iter() {
+            merged.set(name.clone(), value);
+        }
+        let (count, bytes) = (merged.0.len(), merged.bytes());
+        if count > MAX_SESSION_ATTRIBUTES && count > self.0.len() {
+            return Err(AttributeLimitError::TooMany { found: count });
+        }
+        if bytes > MAX_SESSION_ATTRIBUTE_BYTES && bytes > self.bytes() {
+            return Err(AttributeLimitError::TooLarge { found: bytes });
+        }
+        *self = merged;
+        Ok(())
+    }
+
+    /// The size of the attributes: names and values, in UTF-8 bytes.
+    pub fn bytes(&self) -> usize {
+        self.0.iter().map(|(k, v)| k.as_str().len() + v.len()).sum()
+    }
+
     /// Iterates the attributes in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&AttributeName, &str)> {
         self.0.iter().map(|(k, v)| (k, v.as_str()))
@@ -152,6 +218,61 @@ mod tests {
         let mut attrs = Attributes::new();
         attrs.set(AttributeName::parse("email").unwrap(), "ana@acme.com");
         assert_eq!(attrs.get("email_domain"), Some("acme.com"));
+    }
+
+    fn many(prefix: &str, count: usize, value: &str) -> Attributes {
+        let mut attrs = Attributes::new();
+        for i in 0..count {
+            attrs.set(AttributeName::parse(format!("{prefix}{i}")).unwrap(), value);
+        }
+        attrs
+    }
+
+    #[test]
+    fn merges_accumulate_only_up_to_the_session_cap_on_attributes() {
+        let mut session = Attributes::new();
+        session.merge_capped(&many("a", 50, "x")).unwrap();
+        session.merge_capped(&many("b", 50, "x")).unwrap();
+        let refused = session.merge_capped(&many("c", 1, "x"));
+        assert_eq!(refused, Err(AttributeLimitError::TooMany { found: 101 }));
+        assert_eq!(session.iter().count(), MAX_SESSION_ATTRIBUTES, "unchanged");
+        session.merge_capped(&many("a", 50, "y")).unwrap();
+        assert_eq!(
+            session.get("a0"),
+            Some("y"),
+            "replacing a value still works"
+        );
+    }
+
+    #[test]
+    fn merges_accumulate_only_up_to_the_session_cap_on_bytes() {
+        let mut session = Attributes::new();
+        let big = "é".repeat(500);
+        session.merge_capped(&many("a", 15, &big)).unwrap();
+        let refused = session.merge_capped(&many("b", 10, &big)).unwrap_err();
+        assert!(matches!(refused, AttributeLimitError::TooLarge { .. }));
+        assert!(session.bytes() <= MAX_SESSION_ATTRIBUTE_BYTES);
+        assert!(
+            session.get("b0").is_none(),
+            "nothing of a refused merge is kept"
+        );
+    }
+
+    #[test]
+    fn a_merge_that_does_not_grow_attributes_over_a_cap_is_accepted() {
+        let mut session = many("a", 120, "x");
+        session.merge_capped(&many("a", 10, "y")).unwrap();
+        assert_eq!(session.get("a3"), Some("y"));
+    }
+
+    #[test]
+    fn attribute_values_with_control_characters_are_refused() {
+        assert_eq!(
+            check_attribute_value("Ana\u{1}"),
+            Err(AttributeValueError(1))
+        );
+        assert_eq!(check_attribute_value("a\nb"), Err(AttributeValueError(10)));
+        assert!(check_attribute_value("Zoë \u{202B}שלום").is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! delayed events delivered at least once. The local gateway and the tests run on them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -13,9 +14,9 @@ use jiff::Timestamp;
 use crate::domain::{AgentId, ConnectionId, Conversation, ConversationId, ManualToggle, Message};
 use crate::ports::{
     AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
-    ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, Hub, NewMessage, Notice,
-    Notifier, NotifyError, OfferClaim, Party, PastChat, Push, PushError, Recipient, RoutingStore,
-    Scheduler, SchedulerError, SessionStore, StoreResult, VisitorSession,
+    ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, Hub, ListCursor, NewMessage,
+    Notice, Notifier, NotifyError, OfferClaim, Party, PastChat, Push, PushError, Recipient,
+    RoutingStore, Scheduler, SchedulerError, SessionStore, StoreResult, VisitorSession,
 };
 use crate::routing::Directory;
 
@@ -283,16 +284,29 @@ impl ConversationStore for MemoryStore {
     async fn missed_since(
         &self,
         since: Timestamp,
+        before: Option<&ListCursor>,
+        limit: usize,
     ) -> StoreResult<Vec<(ConversationId, Timestamp)>> {
         self.round_trip().await;
         let inner = lock(&self.inner);
+        let upper = before.map_or(Bound::Unbounded, |b| {
+            Bound::Excluded((b.at, b.conversation.clone()))
+        });
         Ok(inner
             .missed
-            .iter()
+            .range((Bound::Unbounded, upper))
             .rev()
-            .filter(|(at, _)| *at >= since)
+            .take_while(|(at, _)| *at >= since)
+            .take(limit)
             .map(|(at, c)| (c.clone(), *at))
             .collect())
+    }
+
+    async fn is_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<bool> {
+        self.round_trip().await;
+        Ok(lock(&self.inner)
+            .missed
+            .contains(&(at, conversation.clone())))
     }
 
     async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
@@ -313,13 +327,18 @@ impl ConversationStore for MemoryStore {
         &self,
         agent: Option<&AgentId>,
         since: Timestamp,
+        before: Option<&ListCursor>,
         limit: usize,
     ) -> StoreResult<Vec<PastChat>> {
         self.round_trip().await;
         let inner = lock(&self.inner);
+        let upper = before.map_or(Bound::Unbounded, |b| {
+            Bound::Excluded((b.at, b.conversation.clone()))
+        });
         Ok(inner
             .past
-            .values()
+            .range((Bound::Unbounded, upper))
+            .map(|(_, chat)| chat)
             .rev()
             .take_while(|chat| chat.ended_at >= since)
             .filter(|chat| agent.is_none_or(|a| *a == chat.agent))
@@ -513,7 +532,14 @@ impl MemoryPush {
 
 #[async_trait]
 impl Push for MemoryPush {
+    /// As API Gateway does, refuses a body over its 128 KB message limit.
     async fn push(&self, connection: &ConnectionId, json: &str) -> Result<Delivery, PushError> {
+        if json.len() > crate::protocol::MAX_FRAME_BYTES {
+            return Err(PushError {
+                connection: connection.clone(),
+                source: format!("PayloadTooLargeException: {} bytes", json.len()).into(),
+            });
+        }
         match lock(&self.mailboxes).get_mut(connection) {
             Some(mailbox) => {
                 mailbox.push(json.to_string());

@@ -280,20 +280,29 @@ pub trait ConversationStore: Send + Sync {
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>>;
     /// Puts a request nobody took on the missed list agents see, at `at`.
     async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()>;
-    /// The missed list since `since`, newest first.
-    async fn missed_since(&self, since: Timestamp)
-    -> StoreResult<Vec<(ConversationId, Timestamp)>>;
+    /// The missed list since `since`, newest first: at most `limit` entries, and
+    /// only those after `before` in that order when it is given (one page).
+    async fn missed_since(
+        &self,
+        since: Timestamp,
+        before: Option<&ListCursor>,
+        limit: usize,
+    ) -> StoreResult<Vec<(ConversationId, Timestamp)>>;
+    /// Whether the request recorded at `at` is still on the missed list.
+    async fn is_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<bool>;
     /// Takes a request recorded at `at` off the missed list. Harmless twice.
     async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()>;
     /// Lists a chat that ended with an agent among that agent's past chats and the
     /// account's, for [`PAST_CHATS_KEPT`]. Harmless twice.
     async fn record_past(&self, chat: &PastChat) -> StoreResult<()>;
-    /// Past chats that ended at or after `since`, newest first, at most `limit`:
+    /// Past chats that ended at or after `since`, newest first, at most `limit`, and
+    /// only those after `before` in that order when it is given (one page):
     /// `agent`'s, or the whole account's for `None`.
     async fn past_chats(
         &self,
         agent: Option<&AgentId>,
         since: Timestamp,
+        before: Option<&ListCursor>,
         limit: usize,
     ) -> StoreResult<Vec<PastChat>>;
 
@@ -490,6 +499,49 @@ impl Clock for SystemClock {
 
 /// How long the inbox lists a past chat (PRODUCT.md section 4: 90 days).
 pub const PAST_CHATS_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 90);
+
+/// Why a list cursor was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a cursor as a list frame's `next` gives it")]
+pub struct ListCursorError;
+
+/// A place in a newest-first list (the missed list, past chats): its entry at `at`
+/// for `conversation`. The page after it holds the entries that come after it in
+/// the list's order (older, or as old with a smaller conversation id). On the wire
+/// it is one string, `<RFC 3339 time>/<conversation id>`, handed out as a list
+/// frame's `next` and sent back as `before`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ListCursor {
+    /// When the entry was made.
+    pub at: Timestamp,
+    /// The entry's conversation.
+    pub conversation: ConversationId,
+}
+
+impl ListCursor {
+    /// Parses the wire form; see the type's contract.
+    pub fn parse(raw: &str) -> Result<Self, ListCursorError> {
+        let (at, conversation) = raw.rsplit_once('/').ok_or(ListCursorError)?;
+        Ok(Self {
+            at: at.parse().map_err(|_| ListCursorError)?,
+            conversation: ConversationId::parse(conversation).map_err(|_| ListCursorError)?,
+        })
+    }
+}
+
+impl TryFrom<String> for ListCursor {
+    type Error = ListCursorError;
+    fn try_from(raw: String) -> Result<Self, ListCursorError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<ListCursor> for String {
+    fn from(c: ListCursor) -> String {
+        format!("{}/{}", c.at, c.conversation)
+    }
+}
 
 /// A chat that ended with an agent, as the inbox lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

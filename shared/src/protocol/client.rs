@@ -17,8 +17,9 @@ use super::{FieldError, FrameError, MAX_FRAME_BYTES};
 use crate::dialog::VisitorAction;
 use crate::domain::{
     AttributeName, Attributes, CardId, ConversationId, Email, IdError, MAX_MESSAGE_CHARS,
-    MessageId, MessageText,
+    MessageId, MessageText, check_attribute_value,
 };
+use crate::ports::ListCursor;
 
 /// Longest `page_url` accepted, in characters (the de facto browser URL limit).
 pub const MAX_PAGE_URL_CHARS: usize = 2_048;
@@ -240,7 +241,7 @@ impl TryFrom<RawFrame> for VisitorFrame {
         let action = f.action.clone();
         Ok(match action.as_str() {
             "start" => VisitorFrame::Start {
-                page_url: f.optional_string("page_url", MAX_PAGE_URL_CHARS)?,
+                page_url: f.optional_attribute("page_url", MAX_PAGE_URL_CHARS)?,
                 attributes: f.attributes("attributes")?,
             },
             "answer" => VisitorFrame::Answer {
@@ -330,16 +331,26 @@ pub enum AgentFrame {
     /// `$connect`): answered with `availability`, then `offer` for each pending offer
     /// and `chat_started` for each live chat of the agent.
     Sync,
-    /// The requests nobody took (the last 7 days), answered with `missed`.
-    Missed,
+    /// The requests nobody took (the last 7 days), answered with `missed`: newest
+    /// first, a page at a time.
+    Missed {
+        /// Absent for the newest page; a `missed` frame's `next` for the page after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<ListCursor>,
+    },
     /// Take a missed request: the chat opens with this agent and its history.
     PickUp {
         /// The missed chat.
         conversation: ConversationId,
     },
     /// The agent's past chats of the last 90 days (a Sales Admin's: the account's),
-    /// newest first; answered with `past_chats`.
-    PastChats,
+    /// newest first, a page at a time; answered with `past_chats`.
+    PastChats {
+        /// Absent for the newest page; a `past_chats` frame's `next` for the page
+        /// after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<ListCursor>,
+    },
     /// Answer a missed request by email (the visitor left their address): the text
     /// is emailed to the visitor with the agent's address to reply to, stored in the
     /// conversation's history, and the request leaves the missed list. Answered
@@ -391,10 +402,10 @@ impl AgentFrame {
             AgentFrame::History { .. } => "history",
             AgentFrame::Ping => "ping",
             AgentFrame::Sync => "sync",
-            AgentFrame::Missed => "missed",
+            AgentFrame::Missed { .. } => "missed",
             AgentFrame::PickUp { .. } => "pick_up",
             AgentFrame::ReplyByEmail { .. } => "reply_by_email",
-            AgentFrame::PastChats => "past_chats",
+            AgentFrame::PastChats { .. } => "past_chats",
         }
     }
 
@@ -414,8 +425,8 @@ impl AgentFrame {
             AgentFrame::SetAvailability { .. }
             | AgentFrame::Ping
             | AgentFrame::Sync
-            | AgentFrame::Missed
-            | AgentFrame::PastChats => None,
+            | AgentFrame::Missed { .. }
+            | AgentFrame::PastChats { .. } => None,
         }
     }
 }
@@ -457,11 +468,15 @@ impl TryFrom<RawFrame> for AgentFrame {
             },
             "ping" => AgentFrame::Ping,
             "sync" => AgentFrame::Sync,
-            "missed" => AgentFrame::Missed,
+            "missed" => AgentFrame::Missed {
+                before: f.optional_cursor("before")?,
+            },
             "pick_up" => AgentFrame::PickUp {
                 conversation: f.id("conversation")?,
             },
-            "past_chats" => AgentFrame::PastChats,
+            "past_chats" => AgentFrame::PastChats {
+                before: f.optional_cursor("before")?,
+            },
             "reply_by_email" => AgentFrame::ReplyByEmail {
                 conversation: f.id("conversation")?,
                 id: f.id("id")?,
@@ -544,6 +559,19 @@ impl Fields {
         }
     }
 
+    /// An optional string stored as an attribute: no control characters.
+    fn optional_attribute(
+        &mut self,
+        field: &str,
+        max: usize,
+    ) -> Result<Option<String>, FrameError> {
+        let value = self.optional_string(field, max)?;
+        if let Some(v) = &value {
+            check_attribute_value(v).map_err(|e| self.bad(field, e))?;
+        }
+        Ok(value)
+    }
+
     fn id<T: TryFrom<String, Error = IdError>>(&mut self, field: &str) -> Result<T, FrameError> {
         match self.required(field)? {
             Value::String(s) => T::try_from(s).map_err(|e| self.bad(field, e)),
@@ -559,6 +587,16 @@ impl Fields {
             None => Ok(None),
             Some(Value::String(s)) => T::try_from(s).map(Some).map_err(|e| self.bad(field, e)),
             Some(other) => Err(self.invalid(field, "an id (a string)", &other)),
+        }
+    }
+
+    fn optional_cursor(&mut self, field: &str) -> Result<Option<ListCursor>, FrameError> {
+        match self.take(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => ListCursor::parse(&s)
+                .map(Some)
+                .map_err(|e| self.bad(field, e)),
+            Some(other) => Err(self.invalid(field, "a cursor (a string)", &other)),
         }
     }
 
@@ -655,6 +693,7 @@ impl Fields {
                     },
                 ));
             }
+            check_attribute_value(&text).map_err(|e| self.bad(&entry, e))?;
             let name = AttributeName::parse(name).map_err(|e| self.bad(&entry, e))?;
             attributes.set(name, text);
         }
@@ -749,9 +788,21 @@ mod tests {
             AgentFrame::History { conversation: c() },
             AgentFrame::Ping,
             AgentFrame::Sync,
-            AgentFrame::Missed,
+            AgentFrame::Missed { before: None },
+            AgentFrame::Missed {
+                before: Some(ListCursor {
+                    at: "2026-03-02T10:05:00.25Z".parse().unwrap(),
+                    conversation: c(),
+                }),
+            },
             AgentFrame::PickUp { conversation: c() },
-            AgentFrame::PastChats,
+            AgentFrame::PastChats { before: None },
+            AgentFrame::PastChats {
+                before: Some(ListCursor {
+                    at: "2026-03-02T10:20:00Z".parse().unwrap(),
+                    conversation: c(),
+                }),
+            },
             AgentFrame::ReplyByEmail {
                 conversation: c(),
                 id: MessageId::parse("m-2").unwrap(),
@@ -804,7 +855,8 @@ mod tests {
         let mut visitor_actions: Vec<_> = visitor_samples().iter().map(|f| f.action()).collect();
         visitor_actions.dedup();
         assert_eq!(visitor_actions, VisitorFrame::ACTIONS);
-        let agent_actions: Vec<_> = agent_samples().iter().map(|f| f.action()).collect();
+        let mut agent_actions: Vec<_> = agent_samples().iter().map(|f| f.action()).collect();
+        agent_actions.dedup();
         assert_eq!(agent_actions, AgentFrame::ACTIONS);
         for frame in visitor_samples() {
             let json = serde_json::to_value(&frame).unwrap();
@@ -991,6 +1043,47 @@ mod tests {
             bad_field(visitor(json!({"action": "start", "attributes": too_many})));
         assert_eq!(field, "attributes");
         assert!(matches!(reason, FieldError::TooMany { .. }));
+    }
+
+    #[test]
+    fn an_attribute_value_or_page_url_with_control_characters_is_refused_by_name() {
+        let (_, field, reason) = bad_field(visitor(
+            json!({"action": "start", "attributes": {"first_name": "Ana\u{7}\u{7}"}}),
+        ));
+        assert_eq!(field, "attributes.first_name");
+        assert!(matches!(reason, FieldError::AttributeValue(_)));
+        assert_eq!(
+            reason.to_string(),
+            "an attribute value must not contain control characters (found U+0007)"
+        );
+        let (_, field, _) = bad_field(visitor(
+            json!({"action": "start", "page_url": "https://acme.example/\n"}),
+        ));
+        assert_eq!(field, "page_url");
+    }
+
+    #[test]
+    fn a_list_cursor_is_the_time_and_conversation_of_the_last_entry_shown() {
+        let frame = AgentFrame::parse(
+            r#"{"action":"missed","before":"2026-03-02T10:05:00.25Z/01JQ0000000000000000000001"}"#,
+        )
+        .unwrap();
+        let AgentFrame::Missed {
+            before: Some(cursor),
+        } = frame
+        else {
+            panic!("not a missed page")
+        };
+        assert_eq!(cursor.at, "2026-03-02T10:05:00.25Z".parse().unwrap());
+        assert_eq!(
+            String::from(cursor),
+            "2026-03-02T10:05:00.25Z/01JQ0000000000000000000001"
+        );
+        let err = AgentFrame::parse(r#"{"action":"past_chats","before":"yesterday"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\"past_chats\" frame, field \"before\": expected a cursor as a list frame's `next` gives it"
+        );
     }
 
     #[test]

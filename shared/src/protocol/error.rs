@@ -7,7 +7,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::MAX_FRAME_BYTES;
-use crate::domain::{AttributeNameError, EmailError, IdError, MessageTextError, TransitionError};
+use crate::domain::{
+    AttributeLimitError, AttributeNameError, AttributeValueError, EmailError, IdError,
+    MessageTextError, TransitionError,
+};
 
 /// The machine-readable code of an `error` frame. Widgets and the inbox branch on it;
 /// the spelling (`snake_case`) is part of the protocol and never changes.
@@ -119,6 +122,15 @@ pub enum FieldError {
     /// Not a valid attribute name.
     #[error(transparent)]
     AttributeName(#[from] AttributeNameError),
+    /// Not a valid attribute value (control characters).
+    #[error(transparent)]
+    AttributeValue(#[from] AttributeValueError),
+    /// More attributes than a visitor session keeps.
+    #[error(transparent)]
+    AttributeLimit(#[from] AttributeLimitError),
+    /// Not a list cursor.
+    #[error(transparent)]
+    Cursor(#[from] crate::ports::ListCursorError),
 }
 
 /// Why a client frame was refused before any handler logic ran. Always the client's

@@ -25,8 +25,8 @@ pub use client::{
 pub use error::{ErrorCode, FieldError, FrameError, INTERNAL_ERROR_MESSAGE, ServerError};
 pub use route::{AGENT_MESSAGE_ACTIONS, CARD_ADVANCE_ACTIONS, Function, RouteKey, route_key};
 pub use server::{
-    CapturedAnswer, FALLBACK_ERROR_JSON, MissedChat, PAST_CHATS_SHOWN, ServerFrame, VisitorSummary,
-    WithdrawReason, panel_attributes,
+    CapturedAnswer, FALLBACK_ERROR_JSON, MissedChat, ServerFrame, VisitorSummary, WithdrawReason,
+    panel_attributes,
 };
 
 /// Largest body accepted, in bytes: API Gateway's WebSocket message limit (128 KB).
@@ -122,5 +122,52 @@ mod tests {
                 "error code {code} missing from the doc's table"
             );
         }
+    }
+
+    /// `n` as the doc writes it: `16,384`.
+    fn thousands(n: usize) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, d) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(d);
+        }
+        out
+    }
+
+    #[test]
+    fn the_protocol_doc_gives_the_caps_limits_declares() {
+        use crate::limits::*;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        for expected in [
+            format!(
+                "at most {} attributes and {} bytes",
+                MAX_SESSION_ATTRIBUTES,
+                thousands(MAX_SESSION_ATTRIBUTE_BYTES)
+            ),
+            format!(
+                "at most {} bytes of JSON: `name` and `job_title` {} bytes each, `phone` {}, `page_url` {}, each answer's `value` {}, all `answers` {}",
+                thousands(MAX_SUMMARY_BYTES),
+                SUMMARY_NAME_BYTES,
+                SUMMARY_PHONE_BYTES,
+                SUMMARY_PAGE_URL_BYTES,
+                SUMMARY_ANSWER_VALUE_BYTES,
+                thousands(SUMMARY_ANSWERS_BYTES)
+            ),
+            format!("| `past_chats` `visitor_name` | {SUMMARY_NAME_BYTES} bytes |"),
+            format!(
+                "| `missed` page | {MISSED_PAGE_SIZE} requests; the list reaches back 7 days |"
+            ),
+            format!("| `past_chats` page | {PAST_CHATS_PAGE_SIZE} chats;"),
+        ] {
+            assert!(
+                doc.contains(&expected),
+                "docs/protocol.md should say: {expected}"
+            );
+        }
+        assert_eq!(MISSED_LIST_SPAN, jiff::SignedDuration::from_hours(24 * 7));
     }
 }

@@ -10,6 +10,11 @@ use crate::dialog::CardView;
 use crate::domain::{
     Attributes, ConversationId, Email, EndReason, Message, MessageId, Sender, well_known,
 };
+use crate::limits::{
+    SUMMARY_ANSWER_VALUE_BYTES, SUMMARY_ANSWERS_BYTES, SUMMARY_NAME_BYTES, SUMMARY_PAGE_URL_BYTES,
+    SUMMARY_PHONE_BYTES, clip,
+};
+use crate::ports::ListCursor;
 
 /// The frame [`ServerFrame::to_json`] sends if serialization ever failed. It cannot
 /// for these types (string keys, no custom serializer that errors); this keeps the
@@ -50,12 +55,10 @@ pub struct MissedChat {
     pub reason: EndReason,
 }
 
-/// At most this many past chats go in one `past_chats` frame: about 250 bytes each,
-/// so the frame stays well under API Gateway's 32 KB frame limit.
-pub const PAST_CHATS_SHOWN: usize = 80;
-
 /// Who the visitor is, for the inbox's visitor panel. Every field may be unknown
-/// (`null` on the wire); the inbox shows "-" for those.
+/// (`null` on the wire); the inbox shows "-" for those. Its JSON is at most
+/// [`crate::limits::MAX_SUMMARY_BYTES`]: text fields are clipped (see [`crate::limits::clip`]) and
+/// answers that do not fit are left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitorSummary {
     /// Full name.
@@ -97,6 +100,7 @@ impl VisitorSummary {
             (None, Some(last)) => Some(last),
             (None, None) => known(NAME),
         };
+        let clipped = |value: Option<String>, max: usize| value.map(|v| clip(&v, max));
         let shown = [
             well_known::FIRST_NAME,
             LAST_NAME,
@@ -106,20 +110,30 @@ impl VisitorSummary {
             PHONE,
             well_known::PAGE_URL,
         ];
+        // `[]`, then each answer and a comma between neighbours.
+        let mut answers_bytes = 2;
         let answers = attributes
             .iter()
             .filter(|(k, v)| !shown.contains(&k.as_str()) && !v.trim().is_empty())
             .map(|(k, v)| CapturedAnswer {
                 label: k.to_string(),
-                value: v.to_string(),
+                value: clip(v, SUMMARY_ANSWER_VALUE_BYTES),
+            })
+            .filter(|answer| {
+                let bytes = serde_json::to_vec(answer).map_or(usize::MAX, |v| v.len()) + 1;
+                let fits = answers_bytes + bytes <= SUMMARY_ANSWERS_BYTES;
+                if fits {
+                    answers_bytes += bytes;
+                }
+                fits
             })
             .collect();
         Self {
-            name,
-            job_title: known(JOB_TITLE),
+            name: clipped(name, SUMMARY_NAME_BYTES),
+            job_title: clipped(known(JOB_TITLE), SUMMARY_NAME_BYTES),
             email: attributes.email(),
-            phone: known(PHONE),
-            page_url: known(well_known::PAGE_URL),
+            phone: clipped(known(PHONE), SUMMARY_PHONE_BYTES),
+            page_url: clipped(known(well_known::PAGE_URL), SUMMARY_PAGE_URL_BYTES),
             answers,
         }
     }
@@ -267,16 +281,27 @@ pub enum ServerFrame {
         /// The agent's score of the conversation (0-3), if scored.
         score: Option<u8>,
     },
-    /// To an agent after `past_chats`: chats that ended with an agent in the last
-    /// 90 days, newest first (at most [`PAST_CHATS_SHOWN`]).
+    /// To an agent after `past_chats`: one page of the chats that ended with an
+    /// agent in the last 90 days, newest first (at most
+    /// [`crate::limits::PAST_CHATS_PAGE_SIZE`]).
     PastChats {
         /// The chats.
         chats: Vec<crate::ports::PastChat>,
+        /// The `before` this page answers; `null` for the newest page.
+        before: Option<ListCursor>,
+        /// The `before` of the next (older) page; `null` when this is the last.
+        next: Option<ListCursor>,
     },
-    /// To an agent: the requests nobody took, newest first.
+    /// To an agent: one page of the requests nobody took, newest first (at most
+    /// [`crate::limits::MISSED_PAGE_SIZE`]).
     Missed {
         /// The missed chats.
         chats: Vec<MissedChat>,
+        /// The `before` this page answers; `null` for the newest page, which
+        /// replaces the list (the server pushes it when the list changes).
+        before: Option<ListCursor>,
+        /// The `before` of the next (older) page; `null` when this is the last.
+        next: Option<ListCursor>,
     },
     /// To either side: a frame was refused or failed.
     Error {
@@ -587,6 +612,11 @@ pub(super) mod tests {
                     visitor_name: Some("Jo".into()),
                     visitor_email: None,
                 }],
+                before: None,
+                next: Some(ListCursor {
+                    at: "2026-03-02T10:20:00Z".parse().unwrap(),
+                    conversation: conv(),
+                }),
             },
             ServerFrame::Missed {
                 chats: vec![MissedChat {
@@ -595,6 +625,8 @@ pub(super) mod tests {
                     at: "2026-03-02T10:05:00Z".parse().unwrap(),
                     reason: EndReason::Fallback,
                 }],
+                before: None,
+                next: None,
             },
             ServerFrame::Error {
                 code: ErrorCode::BadField,
@@ -777,6 +809,115 @@ pub(super) mod tests {
                 value: "500".into()
             }]
         );
+    }
+
+    /// The largest attributes a visitor could ever hold, each value as costly in
+    /// JSON as possible (quotes escape to two bytes, emoji take four).
+    fn worst_attributes() -> Attributes {
+        let mut attrs = Attributes::new();
+        let mut set = |k: &str, v: String| attrs.set(AttributeName::parse(k).unwrap(), v);
+        for k in [
+            "first_name",
+            "last_name",
+            "name",
+            "job_title",
+            "phone",
+            "page_url",
+        ] {
+            set(k, "\"".repeat(2_048));
+        }
+        set(
+            "email",
+            format!("{}@{}.com", "\"".repeat(64), "a".repeat(180)),
+        );
+        for i in 0..200 {
+            set(&format!("answer_{i:0>56}"), "😀".repeat(500));
+        }
+        attrs
+    }
+
+    fn worst_id() -> ConversationId {
+        ConversationId::parse("c".repeat(crate::domain::MAX_ID_LEN)).unwrap()
+    }
+
+    fn worst_at() -> Timestamp {
+        "2026-03-02T10:05:00.123456789Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_visitor_summary_stays_within_its_budget_whatever_the_attributes() {
+        let summary = VisitorSummary::from_attributes(&worst_attributes());
+        let bytes = serde_json::to_vec(&summary).unwrap().len();
+        assert!(bytes <= crate::limits::MAX_SUMMARY_BYTES, "{bytes}");
+        assert!(
+            !summary.answers.is_empty(),
+            "as many answers as fit are kept"
+        );
+        assert!(summary.name.as_deref().is_some_and(|n| n.ends_with('…')));
+    }
+
+    #[test]
+    fn a_full_missed_page_of_the_largest_summaries_fits_in_one_frame() {
+        let visitor = VisitorSummary::from_attributes(&worst_attributes());
+        let cursor = Some(ListCursor {
+            at: worst_at(),
+            conversation: worst_id(),
+        });
+        let chats = (0..crate::limits::MISSED_PAGE_SIZE)
+            .map(|_| MissedChat {
+                conversation: worst_id(),
+                visitor: visitor.clone(),
+                at: worst_at(),
+                reason: EndReason::Fallback,
+            })
+            .collect();
+        let frame = ServerFrame::Missed {
+            chats,
+            before: cursor.clone(),
+            next: cursor,
+        };
+        let bytes = frame.to_json().len();
+        assert!(bytes <= MAX_FRAME_BYTES, "{bytes}");
+    }
+
+    #[test]
+    fn a_full_past_chats_page_of_the_largest_entries_fits_in_one_frame() {
+        let visitor = VisitorSummary::from_attributes(&worst_attributes());
+        let cursor = Some(ListCursor {
+            at: worst_at(),
+            conversation: worst_id(),
+        });
+        let chats = (0..crate::limits::PAST_CHATS_PAGE_SIZE)
+            .map(|_| crate::ports::PastChat {
+                conversation: worst_id(),
+                agent: AgentId::parse("a".repeat(crate::domain::MAX_ID_LEN)).unwrap(),
+                ended_at: worst_at(),
+                reason: EndReason::Fallback,
+                visitor_name: visitor.name.clone(),
+                visitor_email: visitor.email.clone(),
+            })
+            .collect();
+        let frame = ServerFrame::PastChats {
+            chats,
+            before: cursor.clone(),
+            next: cursor,
+        };
+        let bytes = frame.to_json().len();
+        assert!(bytes <= MAX_FRAME_BYTES, "{bytes}");
+    }
+
+    #[test]
+    fn a_chat_started_with_the_largest_summary_is_split_into_frames_that_fit() {
+        let frames = ServerFrame::ChatStarted {
+            conversation: worst_id(),
+            visitor: VisitorSummary::from_attributes(&worst_attributes()),
+            messages: (1..=60)
+                .map(|seq| message(seq, &"😀".repeat(4_000)))
+                .collect(),
+        }
+        .fit();
+        assert!(frames.len() > 1);
+        assert!(frames.iter().all(|f| f.to_json().len() <= MAX_FRAME_BYTES));
     }
 
     #[test]

@@ -2,15 +2,13 @@
 //! end session, availability, score and transcripts.
 
 use super::Chat;
-
-/// How far back the missed list reaches.
-const MISSED_LIST_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 7);
 use crate::domain::{
     AgentId, ConnectionId, Conversation, ConversationId, ConversationState, EndReason,
     INACTIVITY_TIMEOUT, Permission, Sender, TransitionError, next_local_midnight,
 };
-use crate::ports::{DelayedEvent, Party};
-use crate::protocol::{AgentFrame, PAST_CHATS_SHOWN, ServerError, ServerFrame, WithdrawReason};
+use crate::limits::{MISSED_LIST_SPAN, MISSED_PAGE_SIZE, PAST_CHATS_PAGE_SIZE, SUMMARY_NAME_BYTES};
+use crate::ports::{DelayedEvent, ListCursor, Party};
+use crate::protocol::{AgentFrame, ServerError, ServerFrame, WithdrawReason};
 
 impl Chat {
     pub(super) async fn agent_frame(
@@ -24,8 +22,8 @@ impl Chat {
         };
         match frame {
             AgentFrame::Sync => self.sync(connection, agent).await,
-            AgentFrame::Missed => {
-                let frame = self.missed_list().await?;
+            AgentFrame::Missed { before } => {
+                let frame = self.missed_list(before).await?;
                 self.send(connection, &frame).await;
                 Ok(())
             }
@@ -173,7 +171,7 @@ impl Chat {
                 .await;
                 Ok(())
             }
-            AgentFrame::PastChats => {
+            AgentFrame::PastChats { before } => {
                 let directory = self.ports.store.directory().await?;
                 let sees_all = directory
                     .agent(agent)
@@ -182,13 +180,36 @@ impl Chat {
                     .now()
                     .checked_sub(crate::ports::PAST_CHATS_KEPT)
                     .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-                let chats = self
+                let mut chats = self
                     .ports
                     .store
-                    .past_chats((!sees_all).then_some(agent), since, PAST_CHATS_SHOWN)
+                    .past_chats(
+                        (!sees_all).then_some(agent),
+                        since,
+                        before.as_ref(),
+                        PAST_CHATS_PAGE_SIZE,
+                    )
                     .await?;
-                self.send(connection, &ServerFrame::PastChats { chats })
-                    .await;
+                let next = (chats.len() == PAST_CHATS_PAGE_SIZE)
+                    .then(|| chats.last())
+                    .flatten()
+                    .map(|c| ListCursor {
+                        at: c.ended_at,
+                        conversation: c.conversation.clone(),
+                    });
+                // Listed before names were clipped when recorded: clip them here too.
+                for chat in &mut chats {
+                    chat.visitor_name = chat
+                        .visitor_name
+                        .as_deref()
+                        .map(|n| crate::limits::clip(n, SUMMARY_NAME_BYTES));
+                }
+                let page = ServerFrame::PastChats {
+                    chats,
+                    before,
+                    next,
+                };
+                self.send(connection, &page).await;
                 Ok(())
             }
             AgentFrame::Ping => {
@@ -198,14 +219,31 @@ impl Chat {
         }
     }
 
-    /// The `missed` frame: requests nobody took in the last [`MISSED_LIST_SPAN`].
-    pub(super) async fn missed_list(&self) -> Result<ServerFrame, ServerError> {
+    /// One page of the `missed` frame: requests nobody took in the last
+    /// [`MISSED_LIST_SPAN`], at most [`MISSED_PAGE_SIZE`], after `before`.
+    pub(super) async fn missed_list(
+        &self,
+        before: Option<ListCursor>,
+    ) -> Result<ServerFrame, ServerError> {
         let since = self
             .now()
             .checked_sub(MISSED_LIST_SPAN)
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let entries = self
+            .ports
+            .store
+            .missed_since(since, before.as_ref(), MISSED_PAGE_SIZE)
+            .await?;
+        // From the entries read, not those shown: one taken meanwhile is skipped.
+        let next = (entries.len() == MISSED_PAGE_SIZE)
+            .then(|| entries.last())
+            .flatten()
+            .map(|(conversation, at)| ListCursor {
+                at: *at,
+                conversation: conversation.clone(),
+            });
         let mut chats = Vec::new();
-        for (conversation, at) in self.ports.store.missed_since(since).await? {
+        for (conversation, at) in entries {
             let conv = self.conversation(&conversation).await?;
             if let ConversationState::Ended {
                 reason: reason @ (EndReason::Missed | EndReason::Fallback),
@@ -221,7 +259,11 @@ impl Chat {
                 });
             }
         }
-        Ok(ServerFrame::Missed { chats })
+        Ok(ServerFrame::Missed {
+            chats,
+            before,
+            next,
+        })
     }
 
     /// Emails an agent's answer to a missed request to the visitor, keeps it in the
@@ -246,14 +288,7 @@ impl Chat {
                 reason: "this request is no longer missed".into(),
             });
         };
-        let listed = self
-            .ports
-            .store
-            .missed_since(missed_at)
-            .await?
-            .iter()
-            .any(|(c, _)| c == conversation);
-        if !listed {
+        if !self.ports.store.is_missed(conversation, missed_at).await? {
             return Err(ServerError::Forbidden {
                 reason: "this request was answered already".into(),
             });
@@ -349,7 +384,7 @@ impl Chat {
     /// Tells every agent who may take chats and is online about the missed list
     /// (the inbox shows it; an agent who becomes available can pick a request up).
     pub(super) async fn announce_missed(&self) -> Result<(), ServerError> {
-        let frame = self.missed_list().await?;
+        let frame = self.missed_list(None).await?;
         let directory = self.ports.store.directory().await?;
         for agent in directory
             .agents

@@ -13,6 +13,8 @@ use crate::domain::{AgentId, Sender};
 use crate::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler, MemoryStore};
 use crate::ports::Clock;
 
+mod caps;
+
 const SECRET: &[u8] = b"service-test-secret-32-bytes-long!";
 
 struct Harness {

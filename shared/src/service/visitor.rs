@@ -10,7 +10,7 @@ use crate::domain::{
     EndReason, MessageId, MessageText, Sender, VisitorId, well_known,
 };
 use crate::ports::{Appended, CasOutcome, DelayedEvent, NewMessage, Party, VisitorSession};
-use crate::protocol::{ServerError, ServerFrame, VisitorFrame, WithdrawReason};
+use crate::protocol::{FrameError, ServerError, ServerFrame, VisitorFrame, WithdrawReason};
 use crate::routing::Ending;
 
 /// The id of the message left with the fallback form: one per conversation.
@@ -168,6 +168,24 @@ impl Chat {
                 .filter(|c| !matches!(c.state, ConversationState::Ended { .. })),
             None => None,
         };
+        // Capped per session, not only per frame, so repeated `start`s cannot grow
+        // them; checked before anything is written.
+        let mut incoming = attributes;
+        if let Some(url) = page_url {
+            let name = AttributeName::parse(well_known::PAGE_URL).map_err(ServerError::internal)?;
+            incoming.set(name, url);
+        }
+        let mut merged = existing
+            .as_ref()
+            .map(|s| s.dialog.attributes.clone())
+            .unwrap_or_default();
+        merged
+            .merge_capped(&incoming)
+            .map_err(|e| FrameError::BadField {
+                action: "start".into(),
+                field: "attributes".into(),
+                reason: e.into(),
+            })?;
         let (mut session, conv) = match (existing, current) {
             (Some(session), Some(conv)) => (session, conv),
             (previous, _) => {
@@ -194,13 +212,7 @@ impl Chat {
                 (session, conv)
             }
         };
-        if let Some(url) = page_url {
-            let name = AttributeName::parse(well_known::PAGE_URL).map_err(ServerError::internal)?;
-            session.dialog.attributes.set(name, url);
-        }
-        for (name, value) in attributes.iter() {
-            session.dialog.attributes.set(name.clone(), value);
-        }
+        session.dialog.attributes = merged;
 
         // This page gets the conversation's pushes (messages, typing, the end).
         let me = Party::Visitor {

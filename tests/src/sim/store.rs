@@ -23,8 +23,8 @@ use livechat_core::domain::{
 use livechat_core::memory::{ManualClock, MemoryStore};
 use livechat_core::ports::{
     AgentState, AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
-    ConversationStore, Cursor, DirectoryStore, Hub, NewMessage, OfferClaim, Party, PastChat,
-    RoutingStore, SessionStore, StoreError, StoreResult, VisitorSession,
+    ConversationStore, Cursor, DirectoryStore, Hub, ListCursor, NewMessage, OfferClaim, Party,
+    PastChat, RoutingStore, SessionStore, StoreError, StoreResult, VisitorSession,
 };
 use livechat_core::routing::{ALL_AGENTS_POOL, Directory, next_in_rotation};
 
@@ -350,11 +350,18 @@ impl ConversationStore for SimStore {
     async fn missed_since(
         &self,
         since: Timestamp,
+        before: Option<&ListCursor>,
+        limit: usize,
     ) -> StoreResult<Vec<(ConversationId, Timestamp)>> {
         self.call("missed_since").await?;
-        let mut missed = self.inner.missed_since(since).await?;
+        let mut missed = self.inner.missed_since(since, before, limit).await?;
         missed.sort_by_key(|(c, at)| std::cmp::Reverse((*at, self.ctx.rank(c))));
         Ok(missed)
+    }
+
+    async fn is_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<bool> {
+        self.call("is_missed").await?;
+        self.inner.is_missed(conversation, at).await
     }
 
     async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
@@ -373,10 +380,11 @@ impl ConversationStore for SimStore {
         &self,
         agent: Option<&AgentId>,
         since: Timestamp,
+        before: Option<&ListCursor>,
         limit: usize,
     ) -> StoreResult<Vec<PastChat>> {
         self.call("past_chats").await?;
-        self.inner.past_chats(agent, since, limit).await
+        self.inner.past_chats(agent, since, before, limit).await
     }
 }
 

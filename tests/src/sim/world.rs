@@ -1020,11 +1020,16 @@ impl World {
                     tab.live.remove(&rank);
                 }
             }
-            ServerFrame::Missed { chats } => {
+            ServerFrame::Missed { chats, before, .. } => {
                 let missed: Vec<ConversationId> =
                     chats.iter().map(|c| c.conversation.clone()).collect();
                 if let Some(tab) = self.tab(j, conn) {
-                    tab.missed = missed;
+                    // The newest page replaces the list; an older one extends it.
+                    if before.is_none() {
+                        tab.missed = missed;
+                    } else {
+                        tab.missed.extend(missed);
+                    }
                 }
             }
             ServerFrame::Typing { .. } | ServerFrame::Availability { .. } | ServerFrame::Pong => {}
@@ -1140,7 +1145,7 @@ impl World {
             ServerFrame::Transcript { conversation, .. } => {
                 format!("transcript {}", c(conversation))
             }
-            ServerFrame::Missed { chats } => format!(
+            ServerFrame::Missed { chats, .. } => format!(
                 "missed [{}]",
                 chats
                     .iter()

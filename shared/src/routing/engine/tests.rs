@@ -45,7 +45,7 @@ fn agent(name: &str) -> Agent {
 async fn assert_missed_list_is(world: &World, ids: &[&ConversationId]) {
     let missed = world
         .store
-        .missed_since(Timestamp::UNIX_EPOCH)
+        .missed_since(Timestamp::UNIX_EPOCH, None, usize::MAX)
         .await
         .unwrap();
     let listed: Vec<&ConversationId> = missed.iter().map(|(id, _)| id).collect();
@@ -831,7 +831,7 @@ async fn a_routing_delivered_again_restores_a_lost_offer_timeout_and_missed_entr
         .unwrap();
     let missed = world
         .store
-        .missed_since(Timestamp::UNIX_EPOCH)
+        .missed_since(Timestamp::UNIX_EPOCH, None, usize::MAX)
         .await
         .unwrap();
     world.store.clear_missed(&c, missed[0].1).await.unwrap();
