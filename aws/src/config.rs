@@ -61,8 +61,12 @@ pub struct Config {
     /// the configuration a new table is seeded with (the stack's parameters).
     pub seed_settings: SeedSettings,
     /// `NOTIFY_FROM_EMAIL`: the SES-verified address notices are emailed from; unset,
-    /// emails are logged instead of sent (webhooks are posted either way).
+    /// emails go to `EMAIL_OUTBOX` if set and are refused otherwise (webhooks are
+    /// posted either way).
     pub notify_from_email: Option<livechat_core::domain::Email>,
+    /// `EMAIL_OUTBOX`: a file emails are appended to instead of being sent, when
+    /// there is no `NOTIFY_FROM_EMAIL`. Read only in a local run (`LIVECHAT_LOCAL=1`).
+    pub email_outbox: Option<PathBuf>,
     /// `SES_ENDPOINT`: an SES endpoint other than AWS's (a local capture in tests).
     pub ses_endpoint: Option<String>,
 }
@@ -218,6 +222,9 @@ impl Config {
                     })
                 })
                 .transpose()?,
+            // Never in Lambda: a deployed function would answer email_sent for
+            // emails left in a file nobody reads.
+            email_outbox: get("EMAIL_OUTBOX").filter(|_| local).map(PathBuf::from),
             ses_endpoint: get("SES_ENDPOINT"),
         })
     }
@@ -299,6 +306,18 @@ mod tests {
         unclear.push((LOCAL, "yes"));
         let err = Config::from_lookup(env(&unclear)).unwrap_err();
         assert_eq!(err.variable(), LOCAL);
+    }
+
+    #[test]
+    fn an_email_outbox_is_only_read_in_a_local_run() {
+        let mut deployed = FULL.to_vec();
+        deployed.push(("EMAIL_OUTBOX", "/tmp/outbox.txt"));
+        let config = Config::from_lookup(env(&deployed)).unwrap();
+        assert_eq!(config.email_outbox, None, "emails are refused, not filed");
+
+        deployed.push((LOCAL, "1"));
+        let config = Config::from_lookup(env(&deployed)).unwrap();
+        assert_eq!(config.email_outbox, Some(PathBuf::from("/tmp/outbox.txt")));
     }
 
     #[test]

@@ -265,12 +265,18 @@ pub fn dynamodb_client(sdk: &aws_config::SdkConfig, config: &Config) -> aws_sdk_
     aws_sdk_dynamodb::Client::from_conf(builder.build())
 }
 
-/// The notifier of `config`: SES email from `NOTIFY_FROM_EMAIL` (logged when unset)
+/// The notifier of `config`: SES email from `NOTIFY_FROM_EMAIL`, else into the
+/// `EMAIL_OUTBOX` file, else none ([`livechat_core::ports::NotifyError::EmailNotConfigured`]);
 /// and webhooks.
 pub fn build_notifier(
     sdk: &aws_config::SdkConfig,
     config: &Config,
 ) -> Result<AwsNotifier, StartError> {
+    if config.notify_from_email.is_none()
+        && let Some(outbox) = &config.email_outbox
+    {
+        return Ok(AwsNotifier::with_outbox(outbox.clone())?);
+    }
     let ses = config.notify_from_email.as_ref().map(|from| {
         let mut builder = aws_sdk_sesv2::config::Builder::from(sdk);
         if let Some(endpoint) = &config.ses_endpoint {

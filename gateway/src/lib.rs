@@ -70,6 +70,9 @@ pub struct Options {
     pub table: String,
     /// The functions' clock (tests move a manual one; the socket timeouts use real time).
     pub clock: Arc<dyn livechat_core::ports::Clock>,
+    /// The file emails are written to instead of being sent (with in-process
+    /// functions); by default [`default_outbox`] of the port listened on.
+    pub outbox: Option<std::path::PathBuf>,
     /// The credentials `@connections` requests must be signed with; made per run from
     /// the OS random source when `None`.
     pub connections_credentials: Option<sigv4::Credentials>,
@@ -87,9 +90,18 @@ impl Default for Options {
             dynamodb_endpoint: None,
             table: "livechat".into(),
             clock: Arc::new(SystemClock),
+            outbox: None,
             connections_credentials: None,
         }
     }
+}
+
+/// Where a gateway listening on `port` writes its emails unless told otherwise:
+/// `livechat-dev/outbox-<port>.txt` in the system's temporary directory.
+pub fn default_outbox(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir()
+        .join("livechat-dev")
+        .join(format!("outbox-{port}.txt"))
 }
 
 /// Why the gateway could not start.
@@ -104,6 +116,11 @@ pub enum StartError {
     Chat(#[from] livechat_aws::runtime::StartError),
     #[error("cannot create the DynamoDB table {table}: {reason}")]
     Table { table: String, reason: String },
+    #[error("cannot create the outbox's folder {path}: {source}")]
+    Outbox {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read the operating system's random source: {0}")]
     Random(#[from] getrandom::Error),
 }
@@ -247,6 +264,9 @@ pub struct Running {
     pub agent_tokens: Vec<(String, String)>,
     /// The in-process chat and its delay queue, when functions run in process.
     pub chat: Option<(Arc<Chat>, Arc<MemoryScheduler>)>,
+    /// The file the in-process functions write emails to (none with `invoke_url`:
+    /// the functions' own `EMAIL_OUTBOX` decides).
+    pub outbox: Option<std::path::PathBuf>,
     /// The gateway's state (open connections).
     pub gateway: Arc<Gateway>,
     /// What `@connections` requests must be signed with.
@@ -270,8 +290,9 @@ pub fn local_config(addr: SocketAddr, stage: &str) -> Config {
         table_name: None,
         dynamodb_endpoint: None,
         seed_settings: livechat_aws::config::SeedSettings::default(),
-        // Emails are logged, not sent; webhooks are posted.
+        // Emails go to the outbox `start` sets, not out; webhooks are posted.
         notify_from_email: None,
+        email_outbox: None,
         ses_endpoint: None,
     }
 }
@@ -353,6 +374,17 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
             None,
         ),
         None => {
+            let outbox = options
+                .outbox
+                .clone()
+                .unwrap_or_else(|| default_outbox(addr.port()));
+            if let Some(folder) = outbox.parent() {
+                std::fs::create_dir_all(folder).map_err(|source| StartError::Outbox {
+                    path: folder.to_path_buf(),
+                    source,
+                })?;
+            }
+            config.email_outbox = Some(outbox);
             let dialog = livechat_aws::runtime::load_dialog(&config, &directory)?;
             let scheduler = Arc::new(MemoryScheduler::new());
             let sdk = local_sdk_config();
@@ -422,6 +454,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     Ok(Running {
         addr,
         agent_tokens,
+        outbox: chat.as_ref().and(config.email_outbox.clone()),
         chat,
         gateway: state,
         credentials,

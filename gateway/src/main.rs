@@ -46,6 +46,10 @@ enum Command {
         /// The DynamoDB table (created when missing).
         #[arg(long, env = "TABLE_NAME", default_value = "livechat")]
         table: String,
+        /// The file emails (agents' notices, replies to visitors) are written to
+        /// instead of being sent; printed at start.
+        #[arg(long, env = "LIVECHAT_OUTBOX")]
+        outbox: Option<std::path::PathBuf>,
         /// The access key id `@connections` requests must be signed with (made
         /// afresh each run when unset); give the functions the same as
         /// AWS_ACCESS_KEY_ID when they run as separate processes.
@@ -100,6 +104,7 @@ async fn main() -> ExitCode {
             invoke_url,
             dynamodb_endpoint,
             table,
+            outbox,
             connections_access_key_id,
             connections_secret_access_key,
         } => {
@@ -120,6 +125,7 @@ async fn main() -> ExitCode {
                 invoke_url,
                 dynamodb_endpoint,
                 table,
+                outbox,
                 ..Options::default()
             };
             dev(options).await
@@ -146,6 +152,9 @@ async fn dev(options: Options) -> ExitCode {
     println!("  widget demo page:   {base}/");
     println!("  WebSocket API:      ws://{}/ws", running.addr);
     println!("  @connections API:   {base}/local/@connections/{{id}}");
+    if let Some(outbox) = &running.outbox {
+        println!("  emails (not sent):  {}", outbox.display());
+    }
     println!("    SigV4-signed only (service execute-api, any region), with:");
     println!(
         "    AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",

@@ -399,6 +399,12 @@ async fn a_missed_request_is_answered_by_email_and_leaves_the_missed_list() {
     ben.send(json!({"action": "reply_by_email", "conversation": c, "id": "r1", "text": "Hi Jo, here is the price list."}))
         .await;
     assert_eq!(ben.expect("email_sent").await["to"], "jo@small.example");
+    let outbox = std::fs::read_to_string(life.g.outbox.as_ref().unwrap()).unwrap();
+    assert!(
+        outbox.contains("To: jo@small.example\n")
+            && outbox.contains("Hi Jo, here is the price list."),
+        "the local gateway writes the email to its outbox: {outbox}"
+    );
     // The announcement of the fallback may reach Ben's new inbox too, before the
     // refreshed list: the list it ends on is empty.
     ben.send(json!({"action": "missed"})).await;

@@ -116,6 +116,9 @@ pub struct Conversation {
     /// The agent's score of the conversation, 0-3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<u8>,
+    /// When the visitor left their details after nobody took the request (once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details_left_at: Option<Timestamp>,
 }
 
 impl Conversation {
@@ -133,6 +136,7 @@ impl Conversation {
             routing: None,
             assigned: None,
             score: None,
+            details_left_at: None,
         }
     }
 
@@ -253,6 +257,26 @@ impl Conversation {
                 self.go(ConversationState::Ended { reason, at: now });
                 Ok(())
             }
+        }
+    }
+
+    /// The visitor leaves their details (the fallback form): only for a request
+    /// nobody took (ended `missed` or `fallback`), and only once.
+    pub fn leave_details(&mut self, now: Timestamp) -> Result<(), TransitionError> {
+        match self.state {
+            ConversationState::Ended {
+                reason: EndReason::Missed | EndReason::Fallback,
+                ..
+            } if self.details_left_at.is_none() => {
+                self.details_left_at = Some(now);
+                self.version += 1;
+                Ok(())
+            }
+            ConversationState::Ended {
+                reason: EndReason::Missed | EndReason::Fallback,
+                ..
+            } => Err(self.refuse("leave details again for")),
+            _ => Err(self.refuse("leave details for")),
         }
     }
 
@@ -381,6 +405,30 @@ mod tests {
         c.withdraw_offer(&ana(), t).unwrap();
         assert_eq!(c.state.name(), "waiting");
         assert_eq!(c.offered_to, vec![ana()]);
+    }
+
+    #[test]
+    fn details_are_left_once_and_only_for_a_request_nobody_took() {
+        let t = Timestamp::UNIX_EPOCH;
+        let mut live = conv();
+        live.request_live_chat(t).unwrap();
+        live.offer(ana(), t).unwrap();
+        live.accept(&ana(), t).unwrap();
+        assert_eq!(
+            live.leave_details(t).unwrap_err().to_string(),
+            "cannot leave details for a conversation that is live"
+        );
+        live.end(EndReason::Completed, t).unwrap();
+        assert!(live.leave_details(t).is_err(), "a chat that was answered");
+
+        let mut missed = conv();
+        missed.end(EndReason::Fallback, t).unwrap();
+        missed.leave_details(t).unwrap();
+        assert_eq!(missed.details_left_at, Some(t));
+        assert_eq!(
+            missed.leave_details(t).unwrap_err().to_string(),
+            "cannot leave details again for a conversation that is ended"
+        );
     }
 
     #[test]

@@ -627,11 +627,13 @@ impl Clock for ManualClock {
     }
 }
 
-/// Records the notices sent; refuses those to recipients set to fail.
+/// Records the notices sent; refuses those to recipients set to fail, and every
+/// email once set to have no sender address.
 #[derive(Default)]
 pub struct MemoryNotifier {
     sent: Mutex<Vec<Notice>>,
     failing: Mutex<Vec<Recipient>>,
+    no_email: Mutex<bool>,
 }
 
 impl MemoryNotifier {
@@ -649,14 +651,23 @@ impl MemoryNotifier {
     pub fn fail_for(&self, to: Recipient) {
         lock(&self.failing).push(to);
     }
+
+    /// Emails are refused from now on as by a deployment with no sender address
+    /// ([`NotifyError::EmailNotConfigured`]); webhooks still go.
+    pub fn without_email(&self) {
+        *lock(&self.no_email) = true;
+    }
 }
 
 #[async_trait]
 impl Notifier for MemoryNotifier {
     async fn send(&self, notice: &Notice) -> Result<(), NotifyError> {
+        if *lock(&self.no_email) && matches!(notice.to, Recipient::Email(_)) {
+            return Err(NotifyError::EmailNotConfigured);
+        }
         if lock(&self.failing).contains(&notice.to) {
-            return Err(NotifyError {
-                to: notice.to.to_string(),
+            return Err(NotifyError::Failed {
+                channel: notice.to.channel(),
                 reason: "refused (set to fail)".into(),
             });
         }

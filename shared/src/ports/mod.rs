@@ -571,6 +571,17 @@ pub enum Recipient {
     Webhook(crate::domain::WebhookUrl),
 }
 
+impl Recipient {
+    /// The kind of channel, `email` or `webhook`: all that logs and errors say of a
+    /// recipient (addresses are personal data, webhook URLs are secrets).
+    pub fn channel(&self) -> &'static str {
+        match self {
+            Self::Email(_) => "email",
+            Self::Webhook(_) => "webhook",
+        }
+    }
+}
+
 impl std::fmt::Display for Recipient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -594,14 +605,22 @@ pub struct Notice {
     pub reply_to: Option<crate::domain::Email>,
 }
 
-/// A notice that could not be delivered.
-#[derive(Debug, thiserror::Error)]
-#[error("could not notify {to}: {reason}")]
-pub struct NotifyError {
-    /// The recipient, as printable (webhook URLs are secrets; see `WebhookUrl`).
-    pub to: String,
-    /// What went wrong.
-    pub reason: String,
+/// A notice that was not delivered. Its message names the channel, never the
+/// recipient, nor anything of the notice's text: it goes to the logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    /// No sender address is configured, so no email can be sent (webhooks still
+    /// are). Nothing was sent; retrying cannot help.
+    #[error("email is not configured: no sender address is set")]
+    EmailNotConfigured,
+    /// The delivery failed.
+    #[error("could not deliver a notice by {channel}: {reason}")]
+    Failed {
+        /// [`Recipient::channel`].
+        channel: &'static str,
+        /// What went wrong, without the recipient.
+        reason: String,
+    },
 }
 
 /// Delivers notices by email and webhook.

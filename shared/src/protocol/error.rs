@@ -36,11 +36,14 @@ pub enum ErrorCode {
     InvalidState,
     /// Our fault; the message is generic, the detail is in our logs.
     Internal,
+    /// No email can be sent: the deployment has no sender address. Nothing was
+    /// sent and nothing changed.
+    EmailNotConfigured,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the docs' table.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::TooLarge,
         ErrorCode::NotJson,
         ErrorCode::MissingAction,
@@ -50,6 +53,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::InvalidState,
         ErrorCode::Internal,
+        ErrorCode::EmailNotConfigured,
     ];
 
     /// The code as it appears on the wire, e.g. `not_json`.
@@ -64,6 +68,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::Internal => "internal",
+            ErrorCode::EmailNotConfigured => "email_not_configured",
         }
     }
 }
@@ -211,6 +216,12 @@ pub enum ServerError {
     /// The dialog refused the step (an answer to a card that is not the current one…).
     #[error(transparent)]
     Dialog(#[from] crate::dialog::ActionError),
+    /// The deployment sends no email (no sender address): a setting to fix, not a
+    /// failure to retry.
+    #[error(
+        "email is not configured on this server (it has no sender address), so nothing was sent"
+    )]
+    EmailNotConfigured,
     /// Our fault: a store, push or bug. Log it with its cause chain.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -229,11 +240,13 @@ impl ServerError {
             ServerError::Forbidden { .. } => ErrorCode::Forbidden,
             ServerError::NotFound { .. } => ErrorCode::NotFound,
             ServerError::InvalidState(_) | ServerError::Dialog(_) => ErrorCode::InvalidState,
+            ServerError::EmailNotConfigured => ErrorCode::EmailNotConfigured,
             ServerError::Internal(_) => ErrorCode::Internal,
         }
     }
 
-    /// Whether the client caused it (and should not simply retry).
+    /// Whether the client caused it (and should not simply retry); a refusal for a
+    /// deployment's setting (`email_not_configured`) counts too: no failure of ours.
     pub fn is_client_fault(&self) -> bool {
         !matches!(self, ServerError::Internal(_))
     }

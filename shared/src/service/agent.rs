@@ -56,6 +56,7 @@ impl Chat {
                     .await
             }
             AgentFrame::Accept { conversation } => {
+                self.offered_to(agent, &conversation).await?;
                 self.schedule_inactivity_check(&conversation).await?;
                 let Some(live) = self.router.accept(&conversation, agent).await? else {
                     return Err(ServerError::Forbidden {
@@ -65,6 +66,7 @@ impl Chat {
                 self.agent_joins(&me, agent, &live).await
             }
             AgentFrame::Decline { conversation } => {
+                self.offered_to(agent, &conversation).await?;
                 self.settle_later(&conversation).await?;
                 if !self.router.withdraw(&conversation, agent, None).await? {
                     return Err(ServerError::Forbidden {
@@ -266,7 +268,8 @@ impl Chat {
 
     /// Emails an agent's answer to a missed request to the visitor, keeps it in the
     /// conversation's history and takes the request off the missed list. Nothing is
-    /// stored or cleared when the email could not be sent, so the agent can retry.
+    /// stored or cleared when the email could not be sent, so the agent can retry,
+    /// nor when the deployment sends no email (`email_not_configured`).
     async fn reply_by_email(
         &self,
         connection: &ConnectionId,
@@ -306,7 +309,10 @@ impl Chat {
             .notifier
             .send(&notice)
             .await
-            .map_err(ServerError::internal)?;
+            .map_err(|e| match e {
+                crate::ports::NotifyError::EmailNotConfigured => ServerError::EmailNotConfigured,
+                e => ServerError::internal(e),
+            })?;
         self.store_message(conversation, id, Sender::agent(agent.clone()), text)
             .await?;
         // The request is answered: the conversation is the replying agent's (it
@@ -562,6 +568,18 @@ impl Chat {
         };
         self.send(connection, &news).await;
         Ok(())
+    }
+
+    /// Checks the conversation exists (`not_found`) and is offered to `agent` now
+    /// (`forbidden`), before an `accept` or `decline` queues any timer: a frame that
+    /// names someone else's offer, or a made-up id, leaves nothing behind.
+    async fn offered_to(&self, agent: &AgentId, id: &ConversationId) -> Result<(), ServerError> {
+        match self.conversation(id).await?.state {
+            ConversationState::Offered { agent: to, .. } if &to == agent => Ok(()),
+            _ => Err(ServerError::Forbidden {
+                reason: "this offer is no longer open to you".into(),
+            }),
+        }
     }
 
     /// The conversation, if it is a live chat of `agent`.

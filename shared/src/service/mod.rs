@@ -65,7 +65,13 @@ impl From<StoreError> for ServerError {
 
 impl From<RouteError> for ServerError {
     fn from(e: RouteError) -> Self {
-        ServerError::internal(e)
+        match e {
+            // A client naming a conversation that does not exist: its mistake.
+            RouteError::UnknownConversation(id) => ServerError::NotFound {
+                what: format!("conversation {id}"),
+            },
+            e => ServerError::internal(e),
+        }
     }
 }
 

@@ -131,7 +131,7 @@ impl Chat {
                 };
                 match self.ports.notifier.send(&notice).await {
                     Ok(()) => {
-                        info!(conversation = %conversation.id, agent = %agent.id, to = %notice.to, kind = ?kind, "notified");
+                        info!(conversation = %conversation.id, agent = %agent.id, channel = notice.to.channel(), kind = ?kind, "notified");
                     }
                     Err(e) => {
                         warn!(conversation = %conversation.id, agent = %agent.id, error = %e, "a notice failed");

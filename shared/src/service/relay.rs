@@ -22,9 +22,7 @@ impl Chat {
             .store
             .hub(conversation)
             .await?
-            .ok_or_else(|| ServerError::NotFound {
-                what: format!("conversation {conversation}"),
-            })
+            .ok_or_else(|| not_found(conversation))
     }
 
     /// The fast path: a `send_message` naming its conversation, from a connection
@@ -161,16 +159,20 @@ impl Chat {
     }
 }
 
+/// The answer to a conversation that does not exist, and to a visitor naming
+/// another visitor's: the same, so that a visitor cannot probe for ids.
+fn not_found(conversation: &ConversationId) -> ServerError {
+    ServerError::NotFound {
+        what: format!("conversation {conversation}"),
+    }
+}
+
 /// Who may write: the conversation's visitor while waiting, offered or live; the
 /// agent holding the live chat.
 fn may_write(hub: &Hub, party: &Party) -> Result<Sender, ServerError> {
     let conv = &hub.conversation;
     match (party, &conv.state) {
-        (Party::Visitor { visitor }, _) if *visitor != conv.visitor => {
-            Err(ServerError::Forbidden {
-                reason: "this chat is not yours".into(),
-            })
-        }
+        (Party::Visitor { visitor }, _) if *visitor != conv.visitor => Err(not_found(&conv.id)),
         (
             Party::Visitor { .. },
             ConversationState::Waiting { .. }

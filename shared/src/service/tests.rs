@@ -554,6 +554,173 @@ async fn an_agent_cannot_write_into_a_chat_that_is_not_theirs() {
 }
 
 #[tokio::test]
+async fn declines_and_accepts_of_made_up_conversations_are_not_found_and_queue_no_timer() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    h.frames(&ana);
+    let queued = h.scheduler.pending();
+
+    for n in 0..20 {
+        h.send(
+            &ana,
+            json!({"action": "decline", "conversation": format!("made-up-{n}")}),
+        )
+        .await;
+    }
+    h.send(&ana, json!({"action": "accept", "conversation": "made-up"}))
+        .await;
+
+    let codes: Vec<Value> = h.frames(&ana).iter().map(|f| f["code"].clone()).collect();
+    assert_eq!(codes, vec![json!("not_found"); 21]);
+    assert_eq!(h.scheduler.pending(), queued, "no timer queued");
+}
+
+#[tokio::test]
+async fn an_accept_or_decline_of_another_agents_offer_is_forbidden_and_queues_no_timer() {
+    let h = Harness::new();
+    let _ana = h.agent("ana").await;
+    let (_, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    let queued = h.scheduler.pending();
+
+    h.send(
+        &ben,
+        json!({"action": "decline", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &ben,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+
+    let codes: Vec<Value> = h.frames(&ben).iter().map(|f| f["code"].clone()).collect();
+    assert_eq!(codes, [json!("forbidden"), json!("forbidden")]);
+    assert_eq!(h.scheduler.pending(), queued, "no timer queued");
+    assert_eq!(
+        h.stored(&conversation).await.agent().map(AgentId::as_str),
+        Some("ana"),
+        "still offered to ana"
+    );
+}
+
+#[tokio::test]
+async fn a_visitor_naming_another_visitors_conversation_or_a_made_up_one_is_not_found_and_nothing_is_stored()
+ {
+    let h = Harness::new();
+    let _ana = h.agent("ana").await;
+    let (_a, a_frames) = h.visitor_reaching_live_chat().await;
+    let (b, b_frames) = h.visitor_reaching_live_chat().await;
+    let (a_conv, b_conv) = (conversation_of(&a_frames), conversation_of(&b_frames));
+    h.frames(&b);
+
+    h.send(
+        &b,
+        json!({"action": "send_message", "conversation": a_conv, "id": "b1", "text": "hi"}),
+    )
+    .await;
+    h.send(
+        &b,
+        json!({"action": "send_message", "conversation": "made-up", "id": "b2", "text": "hi"}),
+    )
+    .await;
+
+    let frames = h.frames(&b);
+    let answers: Vec<(&Value, &Value)> =
+        frames.iter().map(|f| (&f["code"], &f["message"])).collect();
+    assert_eq!(
+        answers,
+        [
+            (
+                &json!("not_found"),
+                &json!(format!("conversation {a_conv} was not found"))
+            ),
+            (
+                &json!("not_found"),
+                &json!("conversation made-up was not found")
+            ),
+        ],
+        "the same answer for another visitor's chat as for none"
+    );
+    for conversation in [a_conv, b_conv] {
+        let id = ConversationId::parse(conversation).unwrap();
+        let messages = h.chat.ports().store.messages(&id).await.unwrap();
+        assert!(messages.is_empty(), "nothing stored: {messages:?}");
+    }
+}
+
+/// The email address the visitor of `conversation` is known by, and the texts of
+/// its messages.
+async fn email_and_texts(h: &Harness, conversation: &str) -> (Option<String>, Vec<String>) {
+    let conv = h.stored(conversation).await;
+    let store = &h.chat.ports().store;
+    let session = store.session(&conv.visitor, h.clock.now()).await.unwrap();
+    let email = session.and_then(|s| s.dialog.attributes.email().map(|e| e.to_string()));
+    let messages = store.messages(&conv.id).await.unwrap();
+    (
+        email,
+        messages
+            .into_iter()
+            .map(|m| m.text.as_str().to_string())
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn details_left_during_a_live_chat_are_refused_and_change_nothing() {
+    let h = Harness::new();
+    let (_ana, visitor, conversation) = live_chat_with_ana(&h).await;
+
+    h.send(
+        &visitor,
+        json!({"action": "leave_details", "email": "mallory@evil.example", "message": "hidden"}),
+    )
+    .await;
+
+    let refused = h.frames(&visitor).remove(0);
+    assert_eq!(refused["code"], "invalid_state");
+    assert_eq!(
+        refused["message"],
+        "cannot leave details for a conversation that is live"
+    );
+    let (email, texts) = email_and_texts(&h, &conversation).await;
+    assert_eq!(email.as_deref(), Some("jo@small.example"));
+    assert_eq!(texts, ["are you there?"]);
+}
+
+#[tokio::test]
+async fn details_are_left_once_after_a_request_nobody_took() {
+    let h = Harness::new();
+    let (visitor, conversation) = declined_request(&h).await;
+    h.frames(&visitor);
+
+    h.send(
+        &visitor,
+        json!({"action": "leave_details", "email": "jo@work.example", "message": "Call me"}),
+    )
+    .await;
+    h.send(
+        &visitor,
+        json!({"action": "leave_details", "email": "x@evil.example", "message": "again"}),
+    )
+    .await;
+
+    let frames = h.frames(&visitor);
+    assert_eq!(frames[0]["type"], "details_received");
+    assert_eq!(frames[1]["code"], "invalid_state");
+    assert_eq!(
+        frames[1]["message"],
+        "cannot leave details again for a conversation that is ended"
+    );
+    let (email, texts) = email_and_texts(&h, &conversation).await;
+    assert_eq!(email.as_deref(), Some("jo@work.example"));
+    assert_eq!(texts, ["Call me"]);
+}
+
+#[tokio::test]
 async fn a_live_chat_with_no_message_for_ten_minutes_ends_as_timed_out() {
     let h = Harness::new();
     let ana = h.agent("ana").await;
@@ -972,6 +1139,85 @@ async fn an_email_reply_that_cannot_be_sent_leaves_the_request_missed() {
         messages.iter().all(|m| m.text.as_str() != "Hi Jo"),
         "nothing stored for an email that did not go"
     );
+}
+
+#[tokio::test]
+async fn an_email_reply_with_no_sender_address_is_email_not_configured_and_the_request_stays_missed()
+ {
+    let h = Harness::new();
+    let (ben, conversation) = missed_request(&h).await;
+    h.notifier.without_email();
+
+    h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r1", "text": "Hi Jo"})).await;
+
+    let refused = h.frames(&ben).remove(0);
+    assert_eq!(refused["code"], "email_not_configured", "{refused}");
+    h.send(&ben, json!({"action": "missed"})).await;
+    let missed = h.frames(&ben).remove(0);
+    assert_eq!(missed["chats"][0]["conversation"], conversation.as_str());
+    let conv = h.stored(&conversation).await;
+    assert_eq!(conv.assigned, None, "not answered");
+    let messages = h.chat.ports().store.messages(&conv.id).await.unwrap();
+    assert!(messages.iter().all(|m| m.text.as_str() != "Hi Jo"));
+}
+
+/// Every log line written while `run` runs, at every level.
+async fn logs_of(run: impl Future<Output = ()>) -> String {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test's runtime runs on this thread: the default catches every handler.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    run.await;
+    String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+}
+
+#[tokio::test]
+async fn no_log_line_holds_an_email_address_a_name_or_a_message() {
+    let h = with_notification_settings();
+    let logs = logs_of(async {
+        let (visitor, conversation) = declined_request(&h).await;
+        h.send(&visitor, json!({"action": "send_message", "id": "v1", "text": "hello there"}))
+            .await;
+        h.send(&visitor, json!({"action": "leave_details", "email": "jo@small.example", "message": "Call me"}))
+            .await;
+        let ben = h.agent("ben").await;
+        let jo = crate::domain::Email::parse("jo@small.example").unwrap();
+        h.notifier.fail_for(crate::ports::Recipient::Email(jo));
+        h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r1", "text": "Hi Jo"})).await;
+        h.notifier.without_email();
+        h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r2", "text": "Hi Jo"})).await;
+    })
+    .await;
+
+    assert!(logs.contains("notified"), "the scenario logged: {logs}");
+    for secret in [
+        "jo@small.example",
+        "acme-analytics.example",
+        "127.0.0.1:9",
+        "Ben Okafor",
+        "chat request from",
+        "hello there",
+        "Call me",
+        "Hi Jo",
+    ] {
+        assert!(!logs.contains(secret), "{secret:?} is in the logs:\n{logs}");
+    }
 }
 
 #[tokio::test]

@@ -7,11 +7,14 @@ use super::Chat;
 use crate::dialog::{Context, DialogEvent, DialogState, ValidDialog, VisitorAction, advance};
 use crate::domain::{
     AttributeName, Attributes, ConnectionId, Conversation, ConversationId, ConversationState,
-    EndReason, MessageId, MessageText, Sender, VisitorId, new_ulid, well_known,
+    EndReason, MessageId, MessageText, Sender, VisitorId, well_known,
 };
 use crate::ports::{Appended, CasOutcome, DelayedEvent, NewMessage, Party, VisitorSession};
 use crate::protocol::{FrameError, ServerError, ServerFrame, VisitorFrame, WithdrawReason};
 use crate::routing::Ending;
+
+/// The id of the message left with the fallback form: one per conversation.
+const DETAILS_MESSAGE_ID: &str = "leave_details";
 
 impl Chat {
     pub(super) async fn visitor_frame(
@@ -33,8 +36,13 @@ impl Chat {
                 self.dialog_step(connection, visitor, VisitorAction::Submit { card, value })
                     .await
             }
-            VisitorFrame::SendMessage { id, text, .. } => {
-                self.visitor_message(connection, visitor, id, text).await
+            VisitorFrame::SendMessage {
+                id,
+                text,
+                conversation,
+            } => {
+                self.visitor_message(connection, visitor, conversation, id, text)
+                    .await
             }
             VisitorFrame::Typing { typing } => {
                 let (_, conv) = self.visitor_conversation(visitor).await?;
@@ -63,26 +71,55 @@ impl Chat {
                 Ok(())
             }
             VisitorFrame::LeaveDetails { email, message } => {
-                let (mut session, conv) = self.visitor_conversation(visitor).await?;
-                let email_attr =
-                    AttributeName::parse(well_known::EMAIL).map_err(ServerError::internal)?;
-                session.dialog.attributes.set(email_attr, email.to_string());
-                session.updated_at = self.now();
-                self.ports.store.put_session(&session).await?;
-                if let Some(text) = message {
-                    let id = MessageId::parse(new_ulid()).map_err(ServerError::internal)?;
-                    self.store_message(&conv.id, id, Sender::Visitor, text)
-                        .await?;
-                }
-                info!(conversation = %conv.id, "visitor left their details after the fallback");
-                self.send(connection, &ServerFrame::DetailsReceived).await;
-                Ok(())
+                self.leave_details(connection, visitor, email, message)
+                    .await
             }
             VisitorFrame::Ping => {
                 self.send(connection, &ServerFrame::Pong).await;
                 Ok(())
             }
         }
+    }
+
+    /// The fallback form, for a request nobody took, once: the email replaces the
+    /// visitor's, the message joins the conversation. Checked on the read, written,
+    /// then marked left with compare-and-set: a retry after a handler died part-way
+    /// writes the same again (the message has a fixed id, so it is stored once).
+    async fn leave_details(
+        &self,
+        connection: &ConnectionId,
+        visitor: &VisitorId,
+        email: crate::domain::Email,
+        message: Option<MessageText>,
+    ) -> Result<(), ServerError> {
+        let (mut session, conv) = self.visitor_conversation(visitor).await?;
+        let now = self.now();
+        conv.clone().leave_details(now)?;
+        let email_attr = AttributeName::parse(well_known::EMAIL).map_err(ServerError::internal)?;
+        session.dialog.attributes.set(email_attr, email.to_string());
+        session.updated_at = now;
+        self.ports.store.put_session(&session).await?;
+        if let Some(text) = message {
+            let id = MessageId::parse(DETAILS_MESSAGE_ID).map_err(ServerError::internal)?;
+            self.store_message(&conv.id, id, Sender::Visitor, text)
+                .await?;
+        }
+        let mut refused = None;
+        let left = self.router.update(&conv.id, |c| {
+            let left = c.leave_details(now);
+            let ok = left.is_ok();
+            refused = left.err();
+            ok
+        });
+        if left.await?.is_none() {
+            // Another frame got in between the read and the write.
+            return Err(
+                refused.map_or_else(|| ServerError::internal("no details were left"), Into::into)
+            );
+        }
+        info!(conversation = %conv.id, "visitor left their details after the fallback");
+        self.send(connection, &ServerFrame::DetailsReceived).await;
+        Ok(())
     }
 
     async fn visitor_conversation(
@@ -320,22 +357,31 @@ impl Chat {
         Ok(())
     }
 
+    /// A visitor's message to the conversation it names, or without one to their
+    /// session's. A named conversation that is not theirs is refused exactly as an
+    /// unknown one is (`not_found`), so that an id does not reveal a chat exists.
     async fn visitor_message(
         &self,
         connection: &ConnectionId,
         visitor: &VisitorId,
+        named: Option<ConversationId>,
         id: MessageId,
         text: MessageText,
     ) -> Result<(), ServerError> {
-        let session = self
-            .ports
-            .store
-            .session(visitor, self.now())
-            .await?
-            .ok_or_else(|| ServerError::NotFound {
-                what: "your session (send start first)".into(),
-            })?;
-        let hub = self.hub(&session.conversation).await?;
+        let conversation = match named {
+            Some(conversation) => conversation,
+            None => {
+                self.ports
+                    .store
+                    .session(visitor, self.now())
+                    .await?
+                    .ok_or_else(|| ServerError::NotFound {
+                        what: "your session (send start first)".into(),
+                    })?
+                    .conversation
+            }
+        };
+        let hub = self.hub(&conversation).await?;
         let party = Party::Visitor {
             visitor: visitor.clone(),
         };
