@@ -31,5 +31,8 @@ pub use routing_config::{
     MAX_OFFERS_PER_REQUEST, RoutingMode, RuleTarget, STANDARD_FALLBACK, Settings, WaitTimeLimit,
     WaitTimeLimitError,
 };
-pub use text::{Email, EmailError, MAX_MESSAGE_CHARS, MessageText, MessageTextError};
+pub(crate) use text::Quoted;
+pub use text::{
+    Email, EmailError, MAX_MESSAGE_CHARS, MAX_QUOTED_CHARS, MessageText, MessageTextError,
+};
 pub use visitor::{AttributeName, AttributeNameError, Attributes, Visitor, well_known};

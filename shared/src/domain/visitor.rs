@@ -6,12 +6,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Email, VisitorId};
+use super::{Email, Quoted, VisitorId};
 
 /// Why a string was refused as an attribute name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "attribute name {0:?} must be 1-64 characters of a-z, 0-9, _ and ., starting with a letter"
+    "attribute name {} must be 1-64 characters of a-z, 0-9, _ and ., starting with a letter",
+    Quoted(.0)
 )]
 pub struct AttributeNameError(pub String);
 
