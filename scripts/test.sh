@@ -14,6 +14,7 @@ section() { printf '== %s (at %d s)\n' "$1" "$SECONDS"; }
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 section "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -42,6 +43,9 @@ fi
 
 section "web unit tests (node --test)"
 node --test web/
+
+section "fuzz targets, bounded (scripts/fuzz.sh ci)"
+scripts/fuzz.sh ci
 
 section "browser end-to-end (Debian chromium + playwright-core)"
 tests/browser/run.sh

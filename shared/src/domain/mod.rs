@@ -31,7 +31,10 @@ pub use routing_config::{
     MAX_OFFERS_PER_REQUEST, RoutingMode, RuleTarget, STANDARD_FALLBACK, Settings, WaitTimeLimit,
     WaitTimeLimitError,
 };
-pub use text::{Email, EmailError, MAX_MESSAGE_CHARS, MessageText, MessageTextError};
+pub(crate) use text::Quoted;
+pub use text::{
+    Email, EmailError, MAX_MESSAGE_CHARS, MAX_QUOTED_CHARS, MessageText, MessageTextError,
+};
 pub use visitor::{
     AttributeLimitError, AttributeName, AttributeNameError, AttributeValueError, Attributes,
     Visitor, check_attribute_value, well_known,

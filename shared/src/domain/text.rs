@@ -189,9 +189,43 @@ impl From<MessageText> for String {
     }
 }
 
+/// Most characters of a client's string that an error message quotes.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// A string a client sent, quoted in an error message as `{:?}` quotes it, cut with
+/// `…` after [`MAX_QUOTED_CHARS`] characters, so that an error message stays short
+/// whatever was sent. Quoted whole, a name of characters that `{:?}` escapes (U+007F
+/// is one byte sent, seven once quoted in JSON) turned a frame that fits in 128 KB
+/// into an `error` frame far over the 128 KB API Gateway lets a function push.
+pub(crate) struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(MAX_QUOTED_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => write!(f, "{:?}", format!("{}…", &self.0[..cut])),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_string_is_cut_after_64_characters_and_short_ones_are_quoted_whole() {
+        assert_eq!(Quoted("fly").to_string(), r#""fly""#);
+        assert_eq!(Quoted("a\"b").to_string(), r#""a\"b""#);
+        let exactly = "é".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(Quoted(&exactly).to_string(), format!("{exactly:?}"));
+        let long = format!("{exactly}\u{7f}{}", "x".repeat(100_000));
+        assert_eq!(Quoted(&long).to_string(), format!("\"{exactly}…\""));
+        let escaped = "\u{7f}".repeat(1_000);
+        assert_eq!(
+            Quoted(&escaped).to_string().len(),
+            r#""…""#.len() + MAX_QUOTED_CHARS * r"\u{7f}".len()
+        );
+    }
 
     #[test]
     fn email_domain_is_lower_cased_for_account_routing() {

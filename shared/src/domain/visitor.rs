@@ -6,13 +6,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Email, VisitorId};
+use super::{Email, Quoted, VisitorId};
 use crate::limits::{MAX_SESSION_ATTRIBUTE_BYTES, MAX_SESSION_ATTRIBUTES};
 
 /// Why a string was refused as an attribute name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "attribute name {0:?} must be 1-64 characters of a-z, 0-9, _ and ., starting with a letter"
+    "attribute name {} must be 1-64 characters of a-z, 0-9, _ and ., starting with a letter",
+    Quoted(.0)
 )]
 pub struct AttributeNameError(pub String);
 

@@ -1132,6 +1132,21 @@ mod tests {
     }
 
     #[test]
+    fn the_error_for_a_frame_that_fits_fits_too_however_its_names_escape() {
+        // U+007F is one byte in a body and `\u{7f}` once quoted: an unknown action or
+        // an attribute name of them came back in an error frame 7 times the body.
+        let long = "\u{7f}".repeat(MAX_FRAME_BYTES - 64);
+        let unknown = format!(r#"{{"action":"{long}"}}"#);
+        let attribute = format!(r#"{{"action":"start","attributes":{{"{long}":"x"}}}}"#);
+        for body in [unknown, attribute] {
+            assert!(body.len() <= MAX_FRAME_BYTES);
+            let err = VisitorFrame::parse(&body).unwrap_err();
+            let frame = crate::protocol::ServerFrame::error(&err.into()).to_json();
+            assert!(frame.len() <= 1_024, "a {} byte error frame", frame.len());
+        }
+    }
+
+    #[test]
     fn agent_frames_name_the_conversation_they_act_on() {
         let frame = agent(json!({"action": "end_session", "conversation": "c1"})).unwrap();
         assert_eq!(frame.conversation().map(|c| c.as_str()), Some("c1"));

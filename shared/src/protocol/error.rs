@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::MAX_FRAME_BYTES;
 use crate::domain::{
     AttributeLimitError, AttributeNameError, AttributeValueError, EmailError, IdError,
-    MessageTextError, TransitionError,
+    MessageTextError, Quoted, TransitionError,
 };
 
 /// The machine-readable code of an `error` frame. Widgets and the inbox branch on it;
@@ -154,13 +154,13 @@ pub enum FrameError {
     MissingAction,
     /// The `action` is not one this kind of client may send (a visitor sending an
     /// agent action lands here too).
-    #[error("unknown action {action:?}")]
+    #[error("unknown action {}", Quoted(.action))]
     UnknownAction {
         /// The action sent.
         action: String,
     },
     /// A field of a known action is missing or invalid.
-    #[error("{action:?} frame, field {field:?}: {reason}")]
+    #[error("{action:?} frame, field {}: {reason}", Quoted(.field))]
     BadField {
         /// The frame's action.
         action: String,
