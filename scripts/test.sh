@@ -52,4 +52,7 @@ tests/browser/run.sh
 
 section "Lambda builds and local invoke (cargo-lambda)"
 scripts/local-invoke.sh
+
+section "arm64 bootstraps under qemu, with the template's environment"
+scripts/arm64-boot.sh
 section "done"
