@@ -3,7 +3,7 @@
 //! the same seed gives the same run; and the self-test: a deliberately broken store
 //! is caught, so the invariants can fail.
 //!
-//! The simulation found five core bugs (described in `docs/simulation.md`), all
+//! The simulation found eight core bugs (described in `docs/simulation.md`), all
 //! fixed: their seeds replay below with no violation at all.
 
 use livechat_tests::sim::{Config, FaultRates, Report, run};
@@ -137,4 +137,9 @@ fn b6_an_agent_whose_two_tabs_go_at_once_loses_their_chats_after_the_grace() {
 #[test]
 fn b7_a_tab_shown_a_chat_hears_it_moved_even_when_the_routing_after_the_move_dies() {
     replays_clean(209);
+}
+
+#[test]
+fn b8_an_agent_whose_lapsed_offer_lost_its_release_is_freed_before_a_pick_up() {
+    replays_clean(1229);
 }
