@@ -201,7 +201,15 @@ impl Chat {
     /// `$disconnect` is best effort, and may never come.
     pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), ServerError> {
         let now = self.now();
-        let Some(record) = self.ports.store.connection(connection, now).await? else {
+        // The record however old: reads stop seeing it once it expires, but a
+        // `$disconnect` or a push finding the connection gone after that still means
+        // the party left, and their grace must start.
+        let stored = self
+            .ports
+            .store
+            .connection(connection, Timestamp::MIN)
+            .await?;
+        let Some(record) = stored else {
             self.ports.store.remove_connection(connection).await?;
             return Ok(());
         };

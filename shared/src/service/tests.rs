@@ -1056,6 +1056,27 @@ async fn an_agent_whose_connection_is_found_gone_loses_the_chat_after_the_grace_
 }
 
 #[tokio::test]
+async fn a_disconnect_that_comes_after_the_connection_record_expired_still_starts_the_grace() {
+    let h = Harness::new();
+    let (ana, _visitor, _) = live_chat_with_ana(&h).await;
+    // The `$disconnect` (or a push finding the tab gone) comes once the record's
+    // 2 h 10 min are up: reads no longer see the record, but the agent left.
+    h.clock
+        .advance(CONNECTION_TTL + SignedDuration::from_secs(1));
+
+    h.chat.disconnect(&ana).await.unwrap();
+
+    let ana_id = AgentId::parse("ana").unwrap();
+    let graces = h
+        .scheduler
+        .pending()
+        .into_iter()
+        .filter(|(_, e)| matches!(e, DelayedEvent::AgentGrace { agent, .. } if *agent == ana_id))
+        .count();
+    assert_eq!(graces, 1, "{:?}", h.scheduler.pending());
+}
+
+#[tokio::test]
 async fn a_waiting_visitor_who_reloads_gets_routed_even_if_the_routing_was_never_queued() {
     let h = Harness::new();
     let ana = h.agent("ana").await;

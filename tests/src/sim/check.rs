@@ -66,7 +66,6 @@ async fn conversations(world: &World) -> Vec<livechat_core::domain::Conversation
 /// The invariants that hold between steps.
 pub async fn after_step(world: &World) {
     let truth: &MemoryStore = world.store.truth();
-    let now = world.now();
     let pending: Vec<DelayedEvent> = world
         .scheduler
         .pending()
@@ -167,8 +166,11 @@ pub async fn after_step(world: &World) {
                 let party = Party::Agent {
                     agent: agent.clone(),
                 };
+                // A record past its expiry counts until the core is told the
+                // connection went: its `$disconnect` was lost, and the next push to
+                // it (a message) finds it gone and starts the grace.
                 let connected = !truth
-                    .connections_of(&party, now)
+                    .connections_of(&party, jiff::Timestamp::MIN)
                     .await
                     .unwrap_or_default()
                     .is_empty();
