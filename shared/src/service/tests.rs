@@ -780,6 +780,104 @@ async fn an_agent_set_to_a_short_grace_period_loses_the_chat_sooner() {
     assert_eq!(h.types(&ben), ["offer"]);
 }
 
+/// The demo account with a 10 s grace period.
+fn ten_second_grace() -> Harness {
+    Harness::with(|d| {
+        d.settings.grace_period = crate::domain::GracePeriod::from_secs(10).unwrap();
+    })
+}
+
+/// Moves the clock to `secs` after `start`.
+fn at(h: &Harness, start: Timestamp, secs: f64) {
+    let to = start + SignedDuration::from_secs_f64(secs);
+    h.clock.set(to);
+}
+
+#[tokio::test]
+async fn an_agent_who_drops_comes_back_and_drops_again_keeps_the_chat_when_the_first_grace_ends() {
+    let h = ten_second_grace();
+    let (first_tab, visitor, conversation) = live_chat_with_ana(&h).await;
+    let start = h.clock.now();
+
+    h.chat.disconnect(&first_tab).await.unwrap();
+    at(&h, start, 0.01);
+    let second_tab = h.agent("ana").await;
+    at(&h, start, 9.01);
+    h.chat.disconnect(&second_tab).await.unwrap();
+    at(&h, start, 10.0);
+    h.pump().await;
+
+    assert!(
+        h.types(&visitor).is_empty(),
+        "the first drop's timer is for an absence that ended at 0.01 s"
+    );
+    assert!(live_with(&h.stored(&conversation).await.state, "ana"));
+    at(&h, start, 11.02);
+    let third_tab = h.agent("ana").await;
+    h.frames(&third_tab);
+    at(&h, start, 30.0);
+    h.pump().await;
+    assert!(h.types(&visitor).is_empty(), "back within the second grace");
+    h.send(&third_tab, json!({"action": "send_message", "conversation": conversation, "id": "back", "text": "back!"})).await;
+    assert_eq!(h.types(&visitor), ["message"]);
+}
+
+#[tokio::test]
+async fn an_agent_who_drops_again_and_stays_away_loses_the_chat_a_whole_grace_after_the_second_drop()
+ {
+    let h = ten_second_grace();
+    let (first_tab, visitor, _) = live_chat_with_ana(&h).await;
+    let start = h.clock.now();
+
+    h.chat.disconnect(&first_tab).await.unwrap();
+    at(&h, start, 0.01);
+    let second_tab = h.agent("ana").await;
+    at(&h, start, 9.01);
+    h.chat.disconnect(&second_tab).await.unwrap();
+    at(&h, start, 19.0);
+    h.pump().await;
+    assert!(
+        h.types(&visitor).is_empty(),
+        "within 10 s of the second drop"
+    );
+    at(&h, start, 19.01);
+    h.pump().await;
+
+    assert_eq!(h.types(&visitor)[0], "agent_left");
+}
+
+#[tokio::test]
+async fn a_waiting_visitor_who_drops_comes_back_and_drops_again_keeps_the_request_when_the_first_grace_ends()
+ {
+    let h = ten_second_grace();
+    let ana = h.agent("ana").await;
+    let (first_page, frames) = h.visitor_reaching_live_chat().await;
+    let token = visitor_token(&frames);
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    h.frames(&ana);
+    let start = h.clock.now();
+
+    h.chat.disconnect(&first_page).await.unwrap();
+    at(&h, start, 0.01);
+    let second_page = h.connect(&[("visitor_token", &token)]).await.unwrap();
+    h.send(&second_page, json!({"action": "start"})).await;
+    at(&h, start, 9.01);
+    h.chat.disconnect(&second_page).await.unwrap();
+    at(&h, start, 10.0);
+    h.pump().await;
+
+    assert!(h.types(&ana).is_empty(), "the offer stands");
+    assert_eq!(h.stored(&conversation).await.state.name(), "offered");
+    at(&h, start, 19.01);
+    h.pump().await;
+    assert_eq!(
+        h.stored(&conversation).await.state.name(),
+        "ended",
+        "gone a whole grace after the second drop"
+    );
+}
+
 /// Who got which notice: `(recipient, subject)` in sending order.
 fn notices(h: &Harness) -> Vec<(String, String)> {
     h.notifier
@@ -1370,6 +1468,7 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
         let grace = async {
             let event = DelayedEvent::VisitorGrace {
                 visitor: conv.visitor.clone(),
+                connects: None,
             };
             h.chat.delayed(event).await.unwrap();
         };
@@ -1460,6 +1559,7 @@ async fn a_visitor_grace_ending_as_the_agent_accepts_leaves_the_chat_with_the_ag
         h.chat.disconnect(visitor).await.unwrap();
         let event = DelayedEvent::VisitorGrace {
             visitor: conv.visitor.clone(),
+            connects: None,
         };
         h.chat.delayed(event).await.unwrap();
     })

@@ -174,10 +174,18 @@ pub async fn after_step(world: &World) {
                     .await
                     .unwrap_or_default()
                     .is_empty();
+                // Only a timer for this absence: one started by an earlier
+                // disconnection does nothing once the agent came back.
+                let connects = truth
+                    .presence(&party, jiff::Timestamp::MIN)
+                    .await
+                    .map(|p| p.connects)
+                    .unwrap_or_default();
                 let grace = dropping.contains(agent)
-                    || queued(
-                        &|e| matches!(e, DelayedEvent::AgentGrace { agent: a } if a == agent),
-                    );
+                    || queued(&|e| {
+                        matches!(e, DelayedEvent::AgentGrace { agent: a, connects: n }
+                            if a == agent && n.is_none_or(|n| n == connects))
+                    });
                 if !checked {
                     Some(format!("live with {agent} with no inactivity check queued"))
                 } else if !connected && !grace {
