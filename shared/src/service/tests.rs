@@ -878,6 +878,183 @@ async fn a_waiting_visitor_who_drops_comes_back_and_drops_again_keeps_the_reques
     );
 }
 
+/// A visitor's request offered to ben, who declines, then taken by cleo: ben's and
+/// cleo's connections and the conversation. Ana (a Sales Admin) is not online.
+async fn declined_by_ben_taken_by_cleo(h: &Harness) -> (ConnectionId, ConnectionId, String) {
+    let ben = h.agent("ben").await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    assert_eq!(h.types(&ben), ["availability", "offer"]);
+    h.send(
+        &ben,
+        json!({"action": "decline", "conversation": conversation}),
+    )
+    .await;
+    let cleo = h.agent("cleo").await;
+    h.pump().await;
+    h.send(
+        &cleo,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "later", "text": "a later message"}),
+    )
+    .await;
+    h.frames(&ben);
+    h.frames(&cleo);
+    (ben, cleo, conversation)
+}
+
+#[tokio::test]
+async fn an_agent_who_declined_a_chat_another_agent_took_can_neither_read_nor_score_it() {
+    let h = Harness::new();
+    let (ben, cleo, conversation) = declined_by_ben_taken_by_cleo(&h).await;
+
+    h.send(
+        &ben,
+        json!({"action": "history", "conversation": conversation}),
+    )
+    .await;
+    let refused = h.frames(&ben);
+    h.send(
+        &ben,
+        json!({"action": "score", "conversation": conversation, "score": 0}),
+    )
+    .await;
+    let refused_score = h.frames(&ben);
+    let unknown = crate::domain::ConversationId::generate();
+    h.send(
+        &ben,
+        json!({"action": "history", "conversation": unknown.as_str()}),
+    )
+    .await;
+    let unknown_answer = h.frames(&ben);
+
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["type"], "error");
+    assert_eq!(refused[0]["code"], "not_found");
+    assert_eq!(
+        refused[0].to_string().replace(&conversation, "ID"),
+        unknown_answer[0]
+            .to_string()
+            .replace(unknown.as_str(), "ID"),
+        "answered as an unknown id"
+    );
+    assert_eq!(refused_score[0]["code"], "not_found");
+    assert_eq!(h.stored(&conversation).await.score, None, "the score stays");
+    h.send(
+        &cleo,
+        json!({"action": "history", "conversation": conversation}),
+    )
+    .await;
+    let transcript = h.frames(&cleo).remove(0);
+    assert_eq!(transcript["type"], "transcript");
+    assert_eq!(transcript["messages"][0]["text"], "a later message");
+}
+
+#[tokio::test]
+async fn only_the_agent_who_holds_or_last_held_a_chat_or_an_admin_scores_it() {
+    let h = Harness::new();
+    let (ben, cleo, conversation) = declined_by_ben_taken_by_cleo(&h).await;
+    let ana = h.agent("ana").await;
+    h.frames(&ana);
+
+    h.send(
+        &cleo,
+        json!({"action": "score", "conversation": conversation, "score": 2}),
+    )
+    .await;
+    assert!(h.frames(&cleo).is_empty(), "cleo holds it");
+    assert_eq!(h.stored(&conversation).await.score, Some(2));
+    h.send(
+        &cleo,
+        json!({"action": "end_session", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &cleo,
+        json!({"action": "score", "conversation": conversation, "score": 3}),
+    )
+    .await;
+    assert_eq!(
+        h.stored(&conversation).await.score,
+        Some(3),
+        "cleo held it last"
+    );
+    h.send(
+        &ana,
+        json!({"action": "score", "conversation": conversation, "score": 1}),
+    )
+    .await;
+    assert!(h.frames(&ana).is_empty(), "a Sales Admin scores any chat");
+    assert_eq!(h.stored(&conversation).await.score, Some(1));
+    h.send(
+        &ben,
+        json!({"action": "score", "conversation": conversation, "score": 0}),
+    )
+    .await;
+    assert_eq!(h.frames(&ben)[0]["code"], "not_found");
+    assert_eq!(h.stored(&conversation).await.score, Some(1));
+}
+
+#[tokio::test]
+async fn an_agent_who_handed_a_chat_over_still_reads_it_but_no_longer_scores_it() {
+    let h = Harness::new();
+    let (ben, visitor, conversation) = {
+        let ben = h.agent("ben").await;
+        let (visitor, frames) = h.visitor_reaching_live_chat().await;
+        let conversation = conversation_of(&frames);
+        h.pump().await;
+        h.send(
+            &ben,
+            json!({"action": "accept", "conversation": conversation}),
+        )
+        .await;
+        (ben, visitor, conversation)
+    };
+    let cleo = h.agent("cleo").await;
+    // Ben's inbox is gone for a whole grace period: the chat goes to cleo.
+    h.chat.disconnect(&ben).await.unwrap();
+    h.clock.advance(SignedDuration::from_secs(61));
+    h.pump().await;
+    h.send(
+        &cleo,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "after", "text": "after the hand-over"}),
+    )
+    .await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    h.frames(&cleo);
+
+    h.send(
+        &ben,
+        json!({"action": "history", "conversation": conversation}),
+    )
+    .await;
+    assert_eq!(h.frames(&ben)[0]["type"], "transcript", "ben held it");
+    h.send(
+        &ben,
+        json!({"action": "score", "conversation": conversation, "score": 0}),
+    )
+    .await;
+    assert_eq!(h.frames(&ben)[0]["code"], "forbidden", "cleo holds it now");
+    h.send(
+        &cleo,
+        json!({"action": "score", "conversation": conversation, "score": 3}),
+    )
+    .await;
+    assert!(h.frames(&cleo).is_empty());
+    assert_eq!(h.stored(&conversation).await.score, Some(3));
+}
+
 /// Who got which notice: `(recipient, subject)` in sending order.
 fn notices(h: &Harness) -> Vec<(String, String)> {
     h.notifier
