@@ -753,7 +753,7 @@ impl Router {
     /// message), at the version now stored, unless the chat is the agent's again.
     /// Leaving a lost release to the settle is not enough: a pick-up before the
     /// settle names only the agent who picked it up.
-    async fn release_unless_theirs(
+    pub(crate) async fn release_unless_theirs(
         &self,
         agent: &AgentId,
         conversation: &ConversationId,

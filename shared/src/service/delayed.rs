@@ -192,9 +192,10 @@ impl Chat {
         let holder = conv.agent().cloned();
         for agent in conv.offered_to.iter().chain(&conv.assigned) {
             if Some(agent) != holder.as_ref() {
-                self.ports
-                    .store
-                    .release_capacity_if(agent, conversation, conv.version)
+                // Again at the version stored should a write land first (an accept):
+                // nothing after this settle would free them.
+                self.router
+                    .release_unless_theirs(agent, conversation, conv.version)
                     .await?;
             }
         }

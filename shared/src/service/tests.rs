@@ -1055,6 +1055,55 @@ async fn an_agent_who_handed_a_chat_over_still_reads_it_but_no_longer_scores_it(
     assert_eq!(h.stored(&conversation).await.score, Some(3));
 }
 
+#[tokio::test]
+async fn a_settle_racing_an_accept_still_frees_an_agent_whose_offer_lost_its_release() {
+    let mut raced = false;
+    for starts in staggered(16) {
+        let h = Harness::interleaved();
+        let ben = h.agent("ben").await;
+        let (_visitor, frames) = h.visitor_reaching_live_chat().await;
+        let conversation = conversation_of(&frames);
+        let id = crate::domain::ConversationId::parse(conversation.clone()).unwrap();
+        h.pump().await;
+        // Ben's offer lapsed and its handler died before the release: ben holds it.
+        let store = &h.chat.ports().store;
+        let mut conv = h.stored(&conversation).await;
+        let version = conv.version;
+        let ben_id = AgentId::parse("ben").unwrap();
+        conv.withdraw_offer(&ben_id, h.clock.now()).unwrap();
+        store.replace_conversation(&conv, version).await.unwrap();
+        h.frames(&ben);
+        let cleo = h.agent("cleo").await;
+        let attributes = crate::domain::Attributes::new();
+        let mode = crate::domain::RoutingMode::RoundRobin;
+        let to_cleo = h.chat.router().route(&id, &mode, &attributes).await;
+        assert!(matches!(
+            to_cleo.unwrap(),
+            crate::routing::RouteOutcome::Offered { .. }
+        ));
+        let settle = async {
+            h.chat
+                .delayed(DelayedEvent::Settle {
+                    conversation: id.clone(),
+                })
+                .await
+                .unwrap();
+        };
+        let accept = h.send(
+            &cleo,
+            json!({"action": "accept", "conversation": conversation}),
+        );
+        side_by_side(starts, settle, accept).await;
+        raced |= live_with(&h.stored(&conversation).await.state, "cleo");
+        let held = store.agent_chats(&ben_id).await.unwrap();
+        assert!(
+            held.is_empty(),
+            "head starts {starts:?}: ben holds {held:?}"
+        );
+    }
+    assert!(raced, "cleo never took the chat");
+}
+
 /// Who got which notice: `(recipient, subject)` in sending order.
 fn notices(h: &Harness) -> Vec<(String, String)> {
     h.notifier
