@@ -334,6 +334,40 @@ pub async fn connections_expire_on_read_and_are_found_by_party(store: &dyn Store
     );
 }
 
+/// A party's presence counts every connection it made, in the write that records
+/// it, and the count never goes down: a grace timer tells one absence from the next
+/// by it.
+pub async fn presence_counts_every_connection_made_and_never_goes_down(store: &dyn Store) {
+    let ben = Party::Agent {
+        agent: agent("ben"),
+    };
+    let record = |id: &str| ConnectionRecord {
+        id: ConnectionId::parse(id).unwrap(),
+        party: ben.clone(),
+        connected_at: test_now(),
+        expires_at: test_now() + SignedDuration::from_hours(2),
+    };
+    let now = test_now();
+    let before = store.presence(&ben, now).await.unwrap();
+    assert!(before.connections.is_empty());
+    assert_eq!(before.connects, 0);
+
+    store.put_connection(&record("b1=")).await.unwrap();
+    store.remove_connection(&record("b1=").id).await.unwrap();
+    store.put_connection(&record("b2=")).await.unwrap();
+
+    let presence = store.presence(&ben, now).await.unwrap();
+    assert_eq!(presence.connects, 2);
+    assert_eq!(presence.connections, [record("b2=").id]);
+    store.remove_connection(&record("b2=").id).await.unwrap();
+    let after = store.presence(&ben, now).await.unwrap();
+    assert!(after.connections.is_empty());
+    assert_eq!(
+        after.connects, 2,
+        "removing a connection does not count down"
+    );
+}
+
 /// An offer claim writes all three items or none: a stale conversation, a full
 /// agent or a moved cursor each leave everything as it was.
 pub async fn an_offer_claim_is_all_or_nothing(store: &dyn Store) {

@@ -3,7 +3,7 @@
 //! the same seed gives the same run; and the self-test: a deliberately broken store
 //! is caught, so the invariants can fail.
 //!
-//! The simulation found five core bugs (described in `docs/simulation.md`), all
+//! The simulation found eleven core bugs (one still open) (described in `docs/simulation.md`), all
 //! fixed: their seeds replay below with no violation at all.
 
 use livechat_tests::sim::{Config, FaultRates, Report, run};
@@ -94,7 +94,16 @@ fn the_same_seeds_without_the_broken_cursor_keep_round_robin_fair() {
 /// A seed that showed a bug now fixed runs with no violation of any kind but the
 /// known bugs still open.
 fn replays_clean(seed: u64) {
-    let report = run(seed, &Config::default());
+    replays_clean_for(seed, Config::default().steps);
+}
+
+/// [`replays_clean`] for a seed that showed its bug only in a longer run.
+fn replays_clean_for(seed: u64, steps: u64) {
+    let config = Config {
+        steps,
+        ..Config::default()
+    };
+    let report = run(seed, &config);
     let new: Vec<_> = report
         .violations
         .iter()
@@ -137,4 +146,20 @@ fn b6_an_agent_whose_two_tabs_go_at_once_loses_their_chats_after_the_grace() {
 #[test]
 fn b7_a_tab_shown_a_chat_hears_it_moved_even_when_the_routing_after_the_move_dies() {
     replays_clean(209);
+}
+
+#[test]
+fn b8_an_agent_whose_lapsed_offer_lost_its_release_is_freed_before_a_pick_up() {
+    replays_clean(1229);
+}
+
+#[test]
+fn b9_a_disconnect_after_the_connection_record_expired_still_starts_the_grace() {
+    replays_clean_for(59, 1000);
+    replays_clean_for(92, 1000);
+}
+
+#[test]
+fn b11_a_settle_whose_release_loses_to_an_accept_still_frees_the_agent() {
+    replays_clean_for(4544, 1000);
 }

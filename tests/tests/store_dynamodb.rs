@@ -44,6 +44,12 @@ async fn connections_expire_on_read_and_are_found_by_party() {
 }
 
 #[tokio::test]
+async fn presence_counts_every_connection_made_and_never_goes_down() {
+    let Some(store) = store().await else { return };
+    suite::presence_counts_every_connection_made_and_never_goes_down(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn an_offer_claim_is_all_or_nothing() {
     let Some(store) = store().await else { return };
     suite::an_offer_claim_is_all_or_nothing(store.as_ref()).await;

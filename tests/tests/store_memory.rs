@@ -31,6 +31,11 @@ async fn connections_expire_on_read_and_are_found_by_party() {
 }
 
 #[tokio::test]
+async fn presence_counts_every_connection_made_and_never_goes_down() {
+    suite::presence_counts_every_connection_made_and_never_goes_down(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn an_offer_claim_is_all_or_nothing() {
     suite::an_offer_claim_is_all_or_nothing(&MemoryStore::new()).await;
 }

@@ -29,8 +29,8 @@ use livechat_core::domain::{
 use livechat_core::ports::{
     AgentState, AppendAfter, CasOutcome, ClaimOutcome, ConnectionRecord, ConnectionStore,
     ConversationStore, Cursor, DirectoryStore, Hub, ListCursor, NewMessage, OfferClaim,
-    PAST_CHATS_KEPT, Party, PastChat, RoutingStore, SESSION_TTL, SessionStore, StoreError,
-    StoreResult, VisitorSession,
+    PAST_CHATS_KEPT, Party, PastChat, Presence, RoutingStore, SESSION_TTL, SessionStore,
+    StoreError, StoreResult, VisitorSession,
 };
 use livechat_core::routing::Directory;
 use serde::de::DeserializeOwned;
@@ -476,10 +476,22 @@ impl ConnectionStore for DynamoStore {
         party: &Party,
         now: Timestamp,
     ) -> StoreResult<Vec<ConnectionId>> {
+        Ok(ConnectionStore::presence(self, party, now)
+            .await?
+            .connections)
+    }
+
+    async fn presence(&self, party: &Party, now: Timestamp) -> StoreResult<Presence> {
         // The party's presence item, read strongly consistent: a connection made a
         // moment ago is there (the gsi1 index would only catch up eventually).
         let (pk, sk) = presence_key(party);
         let item = self.get(key(pk, sk)).await?;
+        let connects = item
+            .as_ref()
+            .and_then(|i| i.get("connects"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         let entries = item
             .as_ref()
             .and_then(|i| i.get("conns"))
@@ -495,7 +507,10 @@ impl ConnectionStore for DynamoStore {
             })
             .collect();
         ids.sort();
-        Ok(ids)
+        Ok(Presence {
+            connections: ids,
+            connects,
+        })
     }
 }
 
@@ -911,20 +926,24 @@ impl DynamoStore {
     /// Adds or removes a connection's presence entry.
     async fn presence(&self, record: &ConnectionRecord, add: bool) -> StoreResult<()> {
         let (pk, sk) = presence_key(&record.party);
+        // A connection made also counts in `connects` (`Presence::connects`), in the
+        // same write.
         let action = if add {
-            "ADD conns :e"
+            "ADD conns :e, connects :one"
         } else {
             "DELETE conns :e"
         };
-        self.client
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
             .update_expression(action)
-            .expression_attribute_values(":e", AttributeValue::Ss(vec![presence_entry(record)]))
-            .send()
-            .await
-            .map_err(failed)?;
+            .expression_attribute_values(":e", AttributeValue::Ss(vec![presence_entry(record)]));
+        if add {
+            update = update.expression_attribute_values(":one", n(1u64));
+        }
+        update.send().await.map_err(failed)?;
         Ok(())
     }
 }

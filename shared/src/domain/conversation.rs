@@ -110,9 +110,14 @@ pub struct Conversation {
     /// How the live chat card asked to route this conversation; set with the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing: Option<RoutingMode>,
-    /// The agent who accepted the chat; kept after it ends, for transcripts and scores.
+    /// The agent who holds or last held the chat (accepted or picked it up, or
+    /// answered the request by email); kept after it ends, for transcripts and scores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned: Option<AgentId>,
+    /// Every agent the chat was live with, in the order they took it: each keeps
+    /// reading its transcript after a hand-over ([`Conversation::readable_by`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_by: Vec<AgentId>,
     /// The agent's score of the conversation, 0-3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<u8>,
@@ -135,6 +140,7 @@ impl Conversation {
             last_message_at: None,
             routing: None,
             assigned: None,
+            held_by: Vec::new(),
             score: None,
             details_left_at: None,
         }
@@ -159,6 +165,33 @@ impl Conversation {
                 Some(agent)
             }
             _ => None,
+        }
+    }
+
+    /// Whether `agent` may read the conversation's transcript (besides agents who may
+    /// read every conversation): an agent it was live with (a hand-over keeps theirs),
+    /// who answered it, or the one it is offered to now. An agent whose offer lapsed
+    /// or who declined reads it only until it is offered to or taken by someone else.
+    pub fn readable_by(&self, agent: &AgentId) -> bool {
+        self.held_by.contains(agent)
+            || self.assigned.as_ref() == Some(agent)
+            || self.offered_to.last() == Some(agent)
+    }
+
+    /// Whether `agent` may score the conversation (besides admins): the agent it is
+    /// live with, or, when it is not live, the one who held it last.
+    pub fn scorable_by(&self, agent: &AgentId) -> bool {
+        match &self.state {
+            ConversationState::Live { agent: with, .. } => with == agent,
+            _ => self.assigned.as_ref() == Some(agent),
+        }
+    }
+
+    /// `by` holds the chat now.
+    fn taken_by(&mut self, by: &AgentId) {
+        self.assigned = Some(by.clone());
+        if !self.held_by.contains(by) {
+            self.held_by.push(by.clone());
         }
     }
 
@@ -190,6 +223,7 @@ impl Conversation {
     pub fn accept(&mut self, by: &AgentId, now: Timestamp) -> Result<(), TransitionError> {
         match &self.state {
             ConversationState::Offered { agent, .. } if agent == by => {
+                self.taken_by(by);
                 self.go(ConversationState::Live {
                     agent: by.clone(),
                     since: now,
@@ -238,7 +272,7 @@ impl Conversation {
                 ..
             } => {
                 self.offered_to = vec![by.clone()];
-                self.assigned = Some(by.clone());
+                self.taken_by(by);
                 self.go(ConversationState::Live {
                     agent: by.clone(),
                     since: now,
@@ -429,6 +463,47 @@ mod tests {
             missed.leave_details(t).unwrap_err().to_string(),
             "cannot leave details again for a conversation that is ended"
         );
+    }
+
+    #[test]
+    fn an_agent_who_declined_reads_a_chat_until_another_agent_is_offered_it() {
+        let (ben, cleo) = (
+            AgentId::parse("ben").unwrap(),
+            AgentId::parse("cleo").unwrap(),
+        );
+        let mut c = conv();
+        let t = Timestamp::UNIX_EPOCH;
+        c.request_live_chat(t).unwrap();
+        c.offer(ben.clone(), t).unwrap();
+        assert!(c.readable_by(&ben), "offered to ben now");
+        c.withdraw_offer(&ben, t).unwrap();
+        assert!(c.readable_by(&ben), "nobody else has it yet");
+        c.offer(cleo.clone(), t).unwrap();
+        assert!(!c.readable_by(&ben), "offered to cleo");
+        c.accept(&cleo, t).unwrap();
+        assert!(!c.readable_by(&ben) && !c.scorable_by(&ben));
+        assert!(c.readable_by(&cleo) && c.scorable_by(&cleo));
+    }
+
+    #[test]
+    fn a_hand_over_keeps_the_first_agents_read_access_and_gives_the_score_to_the_last() {
+        let (ben, cleo) = (
+            AgentId::parse("ben").unwrap(),
+            AgentId::parse("cleo").unwrap(),
+        );
+        let mut c = conv();
+        let t = Timestamp::UNIX_EPOCH;
+        c.request_live_chat(t).unwrap();
+        c.offer(ben.clone(), t).unwrap();
+        c.accept(&ben, t).unwrap();
+        c.requeue(t).unwrap();
+        assert!(c.scorable_by(&ben), "ben held it last");
+        c.offer(cleo.clone(), t).unwrap();
+        c.accept(&cleo, t).unwrap();
+        c.end(EndReason::Completed, t).unwrap();
+        assert!(c.readable_by(&ben) && !c.scorable_by(&ben));
+        assert!(c.readable_by(&cleo) && c.scorable_by(&cleo));
+        assert_eq!(c.held_by, [ben, cleo]);
     }
 
     #[test]

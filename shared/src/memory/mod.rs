@@ -15,8 +15,8 @@ use crate::domain::{AgentId, ConnectionId, Conversation, ConversationId, ManualT
 use crate::ports::{
     AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
     ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, Hub, ListCursor, NewMessage,
-    Notice, Notifier, NotifyError, OfferClaim, Party, PastChat, Push, PushError, Recipient,
-    RoutingStore, Scheduler, SchedulerError, SessionStore, StoreResult, VisitorSession,
+    Notice, Notifier, NotifyError, OfferClaim, Party, PastChat, Presence, Push, PushError,
+    Recipient, RoutingStore, Scheduler, SchedulerError, SessionStore, StoreResult, VisitorSession,
 };
 use crate::routing::Directory;
 
@@ -30,6 +30,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Inner {
     directory: Directory,
     connections: HashMap<ConnectionId, ConnectionRecord>,
+    connects: HashMap<Party, u64>,
     conversations: HashMap<ConversationId, Conversation>,
     messages: HashMap<ConversationId, Vec<Message>>,
     cursors: HashMap<String, Cursor>,
@@ -132,9 +133,9 @@ impl DirectoryStore for MemoryStore {
 impl ConnectionStore for MemoryStore {
     async fn put_connection(&self, record: &ConnectionRecord) -> StoreResult<()> {
         self.round_trip().await;
-        lock(&self.inner)
-            .connections
-            .insert(record.id.clone(), record.clone());
+        let mut inner = lock(&self.inner);
+        inner.connections.insert(record.id.clone(), record.clone());
+        *inner.connects.entry(record.party.clone()).or_default() += 1;
         Ok(())
     }
 
@@ -171,6 +172,22 @@ impl ConnectionStore for MemoryStore {
             .collect();
         ids.sort();
         Ok(ids)
+    }
+
+    async fn presence(&self, party: &Party, now: Timestamp) -> StoreResult<Presence> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        let mut connections: Vec<_> = inner
+            .connections
+            .values()
+            .filter(|c| &c.party == party && c.expires_at > now)
+            .map(|c| c.id.clone())
+            .collect();
+        connections.sort();
+        Ok(Presence {
+            connections,
+            connects: inner.connects.get(party).copied().unwrap_or(0),
+        })
     }
 }
 

@@ -52,7 +52,7 @@ pub enum CasOutcome {
 }
 
 /// Who is on the other end of a WebSocket connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Party {
     /// A visitor's widget.
@@ -201,6 +201,22 @@ pub trait ConnectionStore: Send + Sync {
     /// The live connections of a party at `now` (an agent may have several tabs).
     async fn connections_of(&self, party: &Party, now: Timestamp)
     -> StoreResult<Vec<ConnectionId>>;
+    /// The live connections of a party at `now` and how many it ever made, in one
+    /// consistent read.
+    async fn presence(&self, party: &Party, now: Timestamp) -> StoreResult<Presence>;
+}
+
+/// A party's connections, as [`ConnectionStore::presence`] reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Presence {
+    /// The live connections (an agent may have several tabs).
+    pub connections: Vec<ConnectionId>,
+    /// How many connections the party has made so far: every
+    /// [`ConnectionStore::put_connection`] counts one, in the same write that
+    /// records the connection, and the count never goes down. A grace timer
+    /// compares it with the count its disconnection saw, to tell one absence from
+    /// the next.
+    pub connects: u64,
 }
 
 /// A conversation with what relaying a message needs: who to push to, and how many
@@ -439,10 +455,23 @@ pub enum DelayedEvent {
     /// End a live chat if nobody wrote since `last_message_at`.
     InactivityCheck { conversation: ConversationId },
     /// An agent lost their last connection; re-offer their chats if still gone.
-    AgentGrace { agent: AgentId },
+    /// `connects` is [`Presence::connects`] as that disconnection saw it: the timer
+    /// acts only while it is unchanged, so an agent who came back meanwhile (and
+    /// maybe left again, which started a timer of its own) keeps their chats.
+    /// Absent in an event queued before it existed: then it acts on any absence.
+    AgentGrace {
+        agent: AgentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connects: Option<u64>,
+    },
     /// A waiting visitor lost their last connection; cancel the request if they are
     /// still gone (a page refresh reconnects well within the grace period).
-    VisitorGrace { visitor: VisitorId },
+    /// `connects` as for [`DelayedEvent::AgentGrace`].
+    VisitorGrace {
+        visitor: VisitorId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connects: Option<u64>,
+    },
     /// Route a waiting conversation (sent with no delay when the visitor reaches a
     /// live chat card, and after a declined or lapsed offer).
     Route { conversation: ConversationId },

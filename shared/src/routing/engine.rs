@@ -592,6 +592,11 @@ impl Router {
         if taken.pick_up(agent, now).is_err() {
             return Ok(None);
         }
+        // Picking up starts the list of agents offered anew, so an agent the request
+        // was offered to and whose release was lost (it lost a race, or its handler
+        // died) would no longer be named for the settle to free: free them first, at
+        // the version the claim expects (a claim that lands meanwhile fails ours).
+        self.release_held(&conv).await?;
         let claim = OfferClaim {
             conversation: taken,
             expected_version: conv.version,
@@ -737,12 +742,37 @@ impl Router {
             (None, _) => None,
         };
         if let Some(version) = release_at {
-            self.ports
-                .store
-                .release_capacity_if(agent, conversation, version)
+            self.release_unless_theirs(agent, conversation, version)
                 .await?;
         }
         Ok(written.is_some())
+    }
+
+    /// Frees the capacity `conversation` holds on `agent` at `version` and, when a
+    /// write landed since (a routing that ended or offered the request again, a
+    /// message), at the version now stored, unless the chat is the agent's again.
+    /// Leaving a lost release to the settle is not enough: a pick-up before the
+    /// settle names only the agent who picked it up.
+    pub(crate) async fn release_unless_theirs(
+        &self,
+        agent: &AgentId,
+        conversation: &ConversationId,
+        mut version: u64,
+    ) -> Result<(), RouteError> {
+        let store = &self.ports.store;
+        for _ in 0..self.retry.max_attempts {
+            if store
+                .release_capacity_if(agent, conversation, version)
+                .await?
+            {
+                return Ok(());
+            }
+            match store.conversation(conversation).await? {
+                Some(now) if now.agent() != Some(agent) => version = now.version,
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
     }
 
     /// Ends a conversation for `reason` and frees the agent's capacity. `false` when it

@@ -149,12 +149,22 @@ impl Chat {
                 score,
             } => {
                 self.readable_by(agent, &conversation).await?;
+                let admin = self.sees_all(agent).await?;
+                // Checked on the conversation as written: it may have moved on.
                 let scored = self.router.update(&conversation, |c| {
+                    if !admin && !c.scorable_by(agent) {
+                        return false;
+                    }
                     c.score = Some(score.get());
                     c.version += 1;
                     true
                 });
-                scored.await?;
+                if scored.await?.is_none() {
+                    return Err(ServerError::Forbidden {
+                        reason: "only the agent who holds or last held this chat, or an admin, scores it"
+                            .into(),
+                    });
+                }
                 Ok(())
             }
             AgentFrame::History { conversation } => {
@@ -603,28 +613,29 @@ impl Chat {
         }
     }
 
-    /// Checks the agent may read the conversation: they were offered or took it, or
-    /// they may read every conversation.
+    /// The conversation, if the agent may read it ([`Conversation::readable_by`], or
+    /// they may read every conversation). A refusal is answered as an unknown id is,
+    /// so that it does not tell the conversation exists.
     async fn readable_by(
         &self,
         agent: &AgentId,
         id: &ConversationId,
     ) -> Result<Conversation, ServerError> {
         let conv = self.conversation(id).await?;
-        let theirs = conv.assigned.as_ref() == Some(agent) || conv.offered_to.contains(agent);
-        if theirs {
-            return Ok(conv);
-        }
-        let directory = self.ports.store.directory().await?;
-        if directory
-            .agent(agent)
-            .is_some_and(|a| a.has_permission(Permission::ReadAllConversations))
-        {
+        if conv.readable_by(agent) || self.sees_all(agent).await? {
             Ok(conv)
         } else {
-            Err(ServerError::Forbidden {
-                reason: "this chat is not yours".into(),
+            Err(ServerError::NotFound {
+                what: format!("conversation {id}"),
             })
         }
+    }
+
+    /// Whether the agent may read (and score) every conversation: an admin.
+    async fn sees_all(&self, agent: &AgentId) -> Result<bool, ServerError> {
+        let directory = self.ports.store.directory().await?;
+        Ok(directory
+            .agent(agent)
+            .is_some_and(|a| a.has_permission(Permission::ReadAllConversations)))
     }
 }

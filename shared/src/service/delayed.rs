@@ -51,25 +51,22 @@ impl Chat {
             DelayedEvent::InactivityCheck { conversation } => {
                 self.check_inactivity(&conversation).await
             }
-            DelayedEvent::AgentGrace { agent } => self.agent_gone(&agent).await,
-            DelayedEvent::VisitorGrace { visitor } => self.visitor_gone(&visitor).await,
+            DelayedEvent::AgentGrace { agent, connects } => self.agent_gone(&agent, connects).await,
+            DelayedEvent::VisitorGrace { visitor, connects } => {
+                self.visitor_gone(&visitor, connects).await
+            }
         }
     }
 
-    /// An agent's grace period is over: if they are still without a connection, each
-    /// pending offer goes to someone else, and each live chat goes back to waiting,
-    /// with its history, after the visitor is told.
-    async fn agent_gone(&self, agent: &AgentId) -> Result<(), ServerError> {
+    /// An agent's grace period is over: if they have been without a connection ever
+    /// since the disconnection that started it (`connects`), each pending offer goes
+    /// to someone else, and each live chat goes back to waiting, with its history,
+    /// after the visitor is told.
+    async fn agent_gone(&self, agent: &AgentId, connects: Option<u64>) -> Result<(), ServerError> {
         let party = Party::Agent {
             agent: agent.clone(),
         };
-        if !self
-            .ports
-            .store
-            .connections_of(&party, self.now())
-            .await?
-            .is_empty()
-        {
+        if !self.still_gone(&party, connects).await? {
             return Ok(());
         }
         let directory = self.ports.store.directory().await?;
@@ -123,19 +120,18 @@ impl Chat {
         Ok(())
     }
 
-    /// A waiting visitor's grace period is over: if they are still gone, the request
-    /// is cancelled (an offered agent sees it withdrawn).
-    async fn visitor_gone(&self, visitor: &VisitorId) -> Result<(), ServerError> {
+    /// A waiting visitor's grace period is over: if they have been gone ever since
+    /// the disconnection that started it (`connects`), the request is cancelled (an
+    /// offered agent sees it withdrawn).
+    async fn visitor_gone(
+        &self,
+        visitor: &VisitorId,
+        connects: Option<u64>,
+    ) -> Result<(), ServerError> {
         let party = Party::Visitor {
             visitor: visitor.clone(),
         };
-        if !self
-            .ports
-            .store
-            .connections_of(&party, self.now())
-            .await?
-            .is_empty()
-        {
+        if !self.still_gone(&party, connects).await? {
             return Ok(());
         }
         let Some(session) = self.ports.store.session(visitor, self.now()).await? else {
@@ -196,9 +192,10 @@ impl Chat {
         let holder = conv.agent().cloned();
         for agent in conv.offered_to.iter().chain(&conv.assigned) {
             if Some(agent) != holder.as_ref() {
-                self.ports
-                    .store
-                    .release_capacity_if(agent, conversation, conv.version)
+                // Again at the version stored should a write land first (an accept):
+                // nothing after this settle would free them.
+                self.router
+                    .release_unless_theirs(agent, conversation, conv.version)
                     .await?;
             }
         }

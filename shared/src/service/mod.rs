@@ -207,48 +207,70 @@ impl Chat {
     /// `$disconnect` is best effort, and may never come.
     pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), ServerError> {
         let now = self.now();
-        let Some(record) = self.ports.store.connection(connection, now).await? else {
+        // The record however old: reads stop seeing it once it expires, but a
+        // `$disconnect` or a push finding the connection gone after that still means
+        // the party left, and their grace must start.
+        let stored = self
+            .ports
+            .store
+            .connection(connection, Timestamp::MIN)
+            .await?;
+        let Some(record) = stored else {
             self.ports.store.remove_connection(connection).await?;
             return Ok(());
         };
         // The grace first when this is the party's last connection: should the
         // removal fail, the record stays, and a push that finds it gone comes back.
-        let alone = !self
-            .others_connected(&record.party, connection, now)
-            .await?;
-        if alone {
-            self.start_grace(record.party.clone()).await?;
+        let alone = self.alone(&record.party, connection, now).await?;
+        if let Some(connects) = alone {
+            self.start_grace(record.party.clone(), connects).await?;
         }
         self.ports.store.remove_connection(connection).await?;
         // Two connections of one party going at once (two tabs closed, or two pushes
         // finding both gone) each saw the other still there: each looks again after
         // its own removal, so the later look finds none.
-        if !alone
-            && !self
-                .others_connected(&record.party, connection, self.now())
-                .await?
+        if alone.is_none()
+            && let Some(connects) = self.alone(&record.party, connection, self.now()).await?
         {
-            self.start_grace(record.party).await?;
+            self.start_grace(record.party, connects).await?;
         }
         Ok(())
     }
 
-    /// Whether `party` has a live connection other than `connection`.
-    async fn others_connected(
+    /// `None` when `party` has a live connection other than `connection`; otherwise
+    /// how many connections it has made ([`crate::ports::Presence::connects`]),
+    /// which the grace timer started now carries.
+    async fn alone(
         &self,
         party: &Party,
         connection: &ConnectionId,
         now: Timestamp,
-    ) -> Result<bool, ServerError> {
-        let connections = self.ports.store.connections_of(party, now).await?;
-        Ok(connections.iter().any(|c| c != connection))
+    ) -> Result<Option<u64>, ServerError> {
+        let presence = self.ports.store.presence(party, now).await?;
+        let others = presence.connections.iter().any(|c| c != connection);
+        Ok((!others).then_some(presence.connects))
     }
 
-    /// Starts the grace timer of a party who has no connection left.
-    async fn start_grace(&self, party: Party) -> Result<(), ServerError> {
+    /// Whether the grace timer of `party` that carries `connects` is still for the
+    /// absence it was started for: the party has no connection, and has made none
+    /// since (one who came back and left again has a timer of their own, which
+    /// gives them the whole grace period again).
+    pub(crate) async fn still_gone(
+        &self,
+        party: &Party,
+        connects: Option<u64>,
+    ) -> Result<bool, ServerError> {
+        let presence = self.ports.store.presence(party, self.now()).await?;
+        Ok(presence.connections.is_empty() && connects.is_none_or(|n| n == presence.connects))
+    }
+
+    /// Starts the grace timer of a party who has no connection left, after
+    /// `connects` connections.
+    async fn start_grace(&self, party: Party, connects: u64) -> Result<(), ServerError> {
+        let connects = Some(connects);
         let event = match party {
-            Party::Agent { agent } => DelayedEvent::AgentGrace { agent },
-            Party::Visitor { visitor } => DelayedEvent::VisitorGrace { visitor },
+            Party::Agent { agent } => DelayedEvent::AgentGrace { agent, connects },
+            Party::Visitor { visitor } => DelayedEvent::VisitorGrace { visitor, connects },
         };
         // The account's grace period (`settings.grace_period`, default 60 s).
         let grace = self.ports.store.directory().await?.settings.grace_period;

@@ -949,6 +949,330 @@ async fn an_agent_set_to_a_short_grace_period_loses_the_chat_sooner() {
     assert_eq!(h.types(&ben), ["offer"]);
 }
 
+/// The demo account with a 10 s grace period.
+fn ten_second_grace() -> Harness {
+    Harness::with(|d| {
+        d.settings.grace_period = crate::domain::GracePeriod::from_secs(10).unwrap();
+    })
+}
+
+/// Moves the clock to `secs` after `start`.
+fn at(h: &Harness, start: Timestamp, secs: f64) {
+    let to = start + SignedDuration::from_secs_f64(secs);
+    h.clock.set(to);
+}
+
+#[tokio::test]
+async fn an_agent_who_drops_comes_back_and_drops_again_keeps_the_chat_when_the_first_grace_ends() {
+    let h = ten_second_grace();
+    let (first_tab, visitor, conversation) = live_chat_with_ana(&h).await;
+    let start = h.clock.now();
+
+    h.chat.disconnect(&first_tab).await.unwrap();
+    at(&h, start, 0.01);
+    let second_tab = h.agent("ana").await;
+    at(&h, start, 9.01);
+    h.chat.disconnect(&second_tab).await.unwrap();
+    at(&h, start, 10.0);
+    h.pump().await;
+
+    assert!(
+        h.types(&visitor).is_empty(),
+        "the first drop's timer is for an absence that ended at 0.01 s"
+    );
+    assert!(live_with(&h.stored(&conversation).await.state, "ana"));
+    at(&h, start, 11.02);
+    let third_tab = h.agent("ana").await;
+    h.frames(&third_tab);
+    at(&h, start, 30.0);
+    h.pump().await;
+    assert!(h.types(&visitor).is_empty(), "back within the second grace");
+    h.send(&third_tab, json!({"action": "send_message", "conversation": conversation, "id": "back", "text": "back!"})).await;
+    assert_eq!(h.types(&visitor), ["message"]);
+}
+
+#[tokio::test]
+async fn an_agent_who_drops_again_and_stays_away_loses_the_chat_a_whole_grace_after_the_second_drop()
+ {
+    let h = ten_second_grace();
+    let (first_tab, visitor, _) = live_chat_with_ana(&h).await;
+    let start = h.clock.now();
+
+    h.chat.disconnect(&first_tab).await.unwrap();
+    at(&h, start, 0.01);
+    let second_tab = h.agent("ana").await;
+    at(&h, start, 9.01);
+    h.chat.disconnect(&second_tab).await.unwrap();
+    at(&h, start, 19.0);
+    h.pump().await;
+    assert!(
+        h.types(&visitor).is_empty(),
+        "within 10 s of the second drop"
+    );
+    at(&h, start, 19.01);
+    h.pump().await;
+
+    assert_eq!(h.types(&visitor)[0], "agent_left");
+}
+
+#[tokio::test]
+async fn a_waiting_visitor_who_drops_comes_back_and_drops_again_keeps_the_request_when_the_first_grace_ends()
+ {
+    let h = ten_second_grace();
+    let ana = h.agent("ana").await;
+    let (first_page, frames) = h.visitor_reaching_live_chat().await;
+    let token = visitor_token(&frames);
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    h.frames(&ana);
+    let start = h.clock.now();
+
+    h.chat.disconnect(&first_page).await.unwrap();
+    at(&h, start, 0.01);
+    let second_page = h.connect(&[("visitor_token", &token)]).await.unwrap();
+    h.send(&second_page, json!({"action": "start"})).await;
+    at(&h, start, 9.01);
+    h.chat.disconnect(&second_page).await.unwrap();
+    at(&h, start, 10.0);
+    h.pump().await;
+
+    assert!(h.types(&ana).is_empty(), "the offer stands");
+    assert_eq!(h.stored(&conversation).await.state.name(), "offered");
+    at(&h, start, 19.01);
+    h.pump().await;
+    assert_eq!(
+        h.stored(&conversation).await.state.name(),
+        "ended",
+        "gone a whole grace after the second drop"
+    );
+}
+
+/// A visitor's request offered to ben, who declines, then taken by cleo: ben's and
+/// cleo's connections and the conversation. Ana (a Sales Admin) is not online.
+async fn declined_by_ben_taken_by_cleo(h: &Harness) -> (ConnectionId, ConnectionId, String) {
+    let ben = h.agent("ben").await;
+    let (visitor, frames) = h.visitor_reaching_live_chat().await;
+    let conversation = conversation_of(&frames);
+    h.pump().await;
+    assert_eq!(h.types(&ben), ["availability", "offer"]);
+    h.send(
+        &ben,
+        json!({"action": "decline", "conversation": conversation}),
+    )
+    .await;
+    let cleo = h.agent("cleo").await;
+    h.pump().await;
+    h.send(
+        &cleo,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "later", "text": "a later message"}),
+    )
+    .await;
+    h.frames(&ben);
+    h.frames(&cleo);
+    (ben, cleo, conversation)
+}
+
+#[tokio::test]
+async fn an_agent_who_declined_a_chat_another_agent_took_can_neither_read_nor_score_it() {
+    let h = Harness::new();
+    let (ben, cleo, conversation) = declined_by_ben_taken_by_cleo(&h).await;
+
+    h.send(
+        &ben,
+        json!({"action": "history", "conversation": conversation}),
+    )
+    .await;
+    let refused = h.frames(&ben);
+    h.send(
+        &ben,
+        json!({"action": "score", "conversation": conversation, "score": 0}),
+    )
+    .await;
+    let refused_score = h.frames(&ben);
+    let unknown = crate::domain::ConversationId::generate();
+    h.send(
+        &ben,
+        json!({"action": "history", "conversation": unknown.as_str()}),
+    )
+    .await;
+    let unknown_answer = h.frames(&ben);
+
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["type"], "error");
+    assert_eq!(refused[0]["code"], "not_found");
+    assert_eq!(
+        refused[0].to_string().replace(&conversation, "ID"),
+        unknown_answer[0]
+            .to_string()
+            .replace(unknown.as_str(), "ID"),
+        "answered as an unknown id"
+    );
+    assert_eq!(refused_score[0]["code"], "not_found");
+    assert_eq!(h.stored(&conversation).await.score, None, "the score stays");
+    h.send(
+        &cleo,
+        json!({"action": "history", "conversation": conversation}),
+    )
+    .await;
+    let transcript = h.frames(&cleo).remove(0);
+    assert_eq!(transcript["type"], "transcript");
+    assert_eq!(transcript["messages"][0]["text"], "a later message");
+}
+
+#[tokio::test]
+async fn only_the_agent_who_holds_or_last_held_a_chat_or_an_admin_scores_it() {
+    let h = Harness::new();
+    let (ben, cleo, conversation) = declined_by_ben_taken_by_cleo(&h).await;
+    let ana = h.agent("ana").await;
+    h.frames(&ana);
+
+    h.send(
+        &cleo,
+        json!({"action": "score", "conversation": conversation, "score": 2}),
+    )
+    .await;
+    assert!(h.frames(&cleo).is_empty(), "cleo holds it");
+    assert_eq!(h.stored(&conversation).await.score, Some(2));
+    h.send(
+        &cleo,
+        json!({"action": "end_session", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &cleo,
+        json!({"action": "score", "conversation": conversation, "score": 3}),
+    )
+    .await;
+    assert_eq!(
+        h.stored(&conversation).await.score,
+        Some(3),
+        "cleo held it last"
+    );
+    h.send(
+        &ana,
+        json!({"action": "score", "conversation": conversation, "score": 1}),
+    )
+    .await;
+    assert!(h.frames(&ana).is_empty(), "a Sales Admin scores any chat");
+    assert_eq!(h.stored(&conversation).await.score, Some(1));
+    h.send(
+        &ben,
+        json!({"action": "score", "conversation": conversation, "score": 0}),
+    )
+    .await;
+    assert_eq!(h.frames(&ben)[0]["code"], "not_found");
+    assert_eq!(h.stored(&conversation).await.score, Some(1));
+}
+
+#[tokio::test]
+async fn an_agent_who_handed_a_chat_over_still_reads_it_but_no_longer_scores_it() {
+    let h = Harness::new();
+    let (ben, visitor, conversation) = {
+        let ben = h.agent("ben").await;
+        let (visitor, frames) = h.visitor_reaching_live_chat().await;
+        let conversation = conversation_of(&frames);
+        h.pump().await;
+        h.send(
+            &ben,
+            json!({"action": "accept", "conversation": conversation}),
+        )
+        .await;
+        (ben, visitor, conversation)
+    };
+    let cleo = h.agent("cleo").await;
+    // Ben's inbox is gone for a whole grace period: the chat goes to cleo.
+    h.chat.disconnect(&ben).await.unwrap();
+    h.clock.advance(SignedDuration::from_secs(61));
+    h.pump().await;
+    h.send(
+        &cleo,
+        json!({"action": "accept", "conversation": conversation}),
+    )
+    .await;
+    h.send(
+        &visitor,
+        json!({"action": "send_message", "id": "after", "text": "after the hand-over"}),
+    )
+    .await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    h.frames(&cleo);
+
+    h.send(
+        &ben,
+        json!({"action": "history", "conversation": conversation}),
+    )
+    .await;
+    assert_eq!(h.frames(&ben)[0]["type"], "transcript", "ben held it");
+    h.send(
+        &ben,
+        json!({"action": "score", "conversation": conversation, "score": 0}),
+    )
+    .await;
+    assert_eq!(h.frames(&ben)[0]["code"], "forbidden", "cleo holds it now");
+    h.send(
+        &cleo,
+        json!({"action": "score", "conversation": conversation, "score": 3}),
+    )
+    .await;
+    assert!(h.frames(&cleo).is_empty());
+    assert_eq!(h.stored(&conversation).await.score, Some(3));
+}
+
+#[tokio::test]
+async fn a_settle_racing_an_accept_still_frees_an_agent_whose_offer_lost_its_release() {
+    let mut raced = false;
+    for starts in staggered(16) {
+        let h = Harness::interleaved();
+        let ben = h.agent("ben").await;
+        let (_visitor, frames) = h.visitor_reaching_live_chat().await;
+        let conversation = conversation_of(&frames);
+        let id = crate::domain::ConversationId::parse(conversation.clone()).unwrap();
+        h.pump().await;
+        // Ben's offer lapsed and its handler died before the release: ben holds it.
+        let store = &h.chat.ports().store;
+        let mut conv = h.stored(&conversation).await;
+        let version = conv.version;
+        let ben_id = AgentId::parse("ben").unwrap();
+        conv.withdraw_offer(&ben_id, h.clock.now()).unwrap();
+        store.replace_conversation(&conv, version).await.unwrap();
+        h.frames(&ben);
+        let cleo = h.agent("cleo").await;
+        let attributes = crate::domain::Attributes::new();
+        let mode = crate::domain::RoutingMode::RoundRobin;
+        let to_cleo = h.chat.router().route(&id, &mode, &attributes).await;
+        assert!(matches!(
+            to_cleo.unwrap(),
+            crate::routing::RouteOutcome::Offered { .. }
+        ));
+        let settle = async {
+            h.chat
+                .delayed(DelayedEvent::Settle {
+                    conversation: id.clone(),
+                })
+                .await
+                .unwrap();
+        };
+        let accept = h.send(
+            &cleo,
+            json!({"action": "accept", "conversation": conversation}),
+        );
+        side_by_side(starts, settle, accept).await;
+        raced |= live_with(&h.stored(&conversation).await.state, "cleo");
+        let held = store.agent_chats(&ben_id).await.unwrap();
+        assert!(
+            held.is_empty(),
+            "head starts {starts:?}: ben holds {held:?}"
+        );
+    }
+    assert!(raced, "cleo never took the chat");
+}
+
 /// Who got which notice: `(recipient, subject)` in sending order.
 fn notices(h: &Harness) -> Vec<(String, String)> {
     h.notifier
@@ -1304,6 +1628,27 @@ async fn an_agent_whose_connection_is_found_gone_loses_the_chat_after_the_grace_
 }
 
 #[tokio::test]
+async fn a_disconnect_that_comes_after_the_connection_record_expired_still_starts_the_grace() {
+    let h = Harness::new();
+    let (ana, _visitor, _) = live_chat_with_ana(&h).await;
+    // The `$disconnect` (or a push finding the tab gone) comes once the record's
+    // 2 h 10 min are up: reads no longer see the record, but the agent left.
+    h.clock
+        .advance(CONNECTION_TTL + SignedDuration::from_secs(1));
+
+    h.chat.disconnect(&ana).await.unwrap();
+
+    let ana_id = AgentId::parse("ana").unwrap();
+    let graces = h
+        .scheduler
+        .pending()
+        .into_iter()
+        .filter(|(_, e)| matches!(e, DelayedEvent::AgentGrace { agent, .. } if *agent == ana_id))
+        .count();
+    assert_eq!(graces, 1, "{:?}", h.scheduler.pending());
+}
+
+#[tokio::test]
 async fn a_waiting_visitor_who_reloads_gets_routed_even_if_the_routing_was_never_queued() {
     let h = Harness::new();
     let ana = h.agent("ana").await;
@@ -1597,6 +1942,7 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
         let grace = async {
             let event = DelayedEvent::VisitorGrace {
                 visitor: conv.visitor.clone(),
+                connects: None,
             };
             h.chat.delayed(event).await.unwrap();
         };
@@ -1687,6 +2033,7 @@ async fn a_visitor_grace_ending_as_the_agent_accepts_leaves_the_chat_with_the_ag
         h.chat.disconnect(visitor).await.unwrap();
         let event = DelayedEvent::VisitorGrace {
             visitor: conv.visitor.clone(),
+            connects: None,
         };
         h.chat.delayed(event).await.unwrap();
     })

@@ -66,7 +66,6 @@ async fn conversations(world: &World) -> Vec<livechat_core::domain::Conversation
 /// The invariants that hold between steps.
 pub async fn after_step(world: &World) {
     let truth: &MemoryStore = world.store.truth();
-    let now = world.now();
     let pending: Vec<DelayedEvent> = world
         .scheduler
         .pending()
@@ -167,15 +166,26 @@ pub async fn after_step(world: &World) {
                 let party = Party::Agent {
                     agent: agent.clone(),
                 };
+                // A record past its expiry counts until the core is told the
+                // connection went: its `$disconnect` was lost, and the next push to
+                // it (a message) finds it gone and starts the grace.
                 let connected = !truth
-                    .connections_of(&party, now)
+                    .connections_of(&party, jiff::Timestamp::MIN)
                     .await
                     .unwrap_or_default()
                     .is_empty();
+                // Only a timer for this absence: one started by an earlier
+                // disconnection does nothing once the agent came back.
+                let connects = truth
+                    .presence(&party, jiff::Timestamp::MIN)
+                    .await
+                    .map(|p| p.connects)
+                    .unwrap_or_default();
                 let grace = dropping.contains(agent)
-                    || queued(
-                        &|e| matches!(e, DelayedEvent::AgentGrace { agent: a } if a == agent),
-                    );
+                    || queued(&|e| {
+                        matches!(e, DelayedEvent::AgentGrace { agent: a, connects: n }
+                            if a == agent && n.is_none_or(|n| n == connects))
+                    });
                 if !checked {
                     Some(format!("live with {agent} with no inactivity check queued"))
                 } else if !connected && !grace {

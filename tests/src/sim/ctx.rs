@@ -309,8 +309,8 @@ impl Ctx {
             E::InactivityCheck { conversation } => {
                 format!("inactivity_check {}", self.alias(conversation))
             }
-            E::AgentGrace { agent } => format!("agent_grace {agent}"),
-            E::VisitorGrace { visitor } => format!("visitor_grace {visitor}"),
+            E::AgentGrace { agent, .. } => format!("agent_grace {agent}"),
+            E::VisitorGrace { visitor, .. } => format!("visitor_grace {visitor}"),
         }
     }
 }

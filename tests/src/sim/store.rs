@@ -24,7 +24,7 @@ use livechat_core::memory::{ManualClock, MemoryStore};
 use livechat_core::ports::{
     AgentState, AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
     ConversationStore, Cursor, DirectoryStore, Hub, ListCursor, NewMessage, OfferClaim, Party,
-    PastChat, RoutingStore, SessionStore, StoreError, StoreResult, VisitorSession,
+    PastChat, Presence, RoutingStore, SessionStore, StoreError, StoreResult, VisitorSession,
 };
 use livechat_core::routing::{ALL_AGENTS_POOL, Directory, next_in_rotation};
 
@@ -265,6 +265,11 @@ impl ConnectionStore for SimStore {
     ) -> StoreResult<Vec<ConnectionId>> {
         self.call("connections_of").await?;
         self.inner.connections_of(party, now).await
+    }
+
+    async fn presence(&self, party: &Party, now: Timestamp) -> StoreResult<Presence> {
+        self.call("presence").await?;
+        self.inner.presence(party, now).await
     }
 }
 

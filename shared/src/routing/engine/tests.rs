@@ -61,7 +61,18 @@ struct World {
 
 impl World {
     async fn new(directory: Directory) -> Self {
-        let store = Arc::new(MemoryStore::with_directory(directory.clone()));
+        Self::on(MemoryStore::with_directory(directory.clone()), directory).await
+    }
+
+    /// On a store whose every request yields first, so that calls run side by side
+    /// interleave request by request.
+    async fn interleaved(directory: Directory) -> Self {
+        let store = MemoryStore::with_directory(directory.clone()).interleaving();
+        Self::on(store, directory).await
+    }
+
+    async fn on(store: MemoryStore, directory: Directory) -> Self {
+        let store = Arc::new(store);
         let scheduler = Arc::new(MemoryScheduler::new());
         let clock = Arc::new(ManualClock::new(monday_ten()));
         let ports = Ports {
@@ -841,4 +852,79 @@ async fn a_routing_delivered_again_restores_a_lost_offer_timeout_and_missed_entr
         .await
         .unwrap();
     assert_missed_list_is(&world, &[&c]).await;
+}
+
+#[tokio::test]
+async fn picking_up_a_missed_request_frees_an_agent_it_was_offered_to_whose_release_was_lost() {
+    let world = World::new(five_agents()).await;
+    let (c, a, _) = world
+        .offer(&RoutingMode::RoundRobin, &Attributes::new())
+        .await;
+    // The offer lapsed and the request ended missed, but the release of the
+    // offered agent never landed (it lost a race with the end, or its handler died).
+    let mut conv = world.store.conversation(&c).await.unwrap().unwrap();
+    let version = conv.version;
+    conv.withdraw_offer(&a, world.clock.now()).unwrap();
+    conv.end(EndReason::Missed, world.clock.now()).unwrap();
+    world
+        .store
+        .replace_conversation(&conv, version)
+        .await
+        .unwrap();
+    assert_eq!(load_of(&world, &a).await, 1, "the leak");
+    let other = five_agents()
+        .agents
+        .into_iter()
+        .map(|x| x.id)
+        .find(|x| *x != a)
+        .unwrap();
+
+    let live = world.router.pick_up(&c, &other).await.unwrap();
+
+    assert!(live.is_some(), "picked up");
+    assert_eq!(
+        load_of(&world, &a).await,
+        0,
+        "freed before the pick-up renamed who it was offered to"
+    );
+    assert_eq!(load_of(&world, &other).await, 1);
+}
+
+#[tokio::test]
+async fn a_withdrawal_whose_release_loses_to_a_concurrent_end_still_frees_the_agent() {
+    // The offer is withdrawn while another handler ends the request (a routing that
+    // falls back), 0-12 store requests apart: whenever the end lands between the
+    // withdrawal's write and its release, the release must follow it.
+    let mut raced = false;
+    for starts in (0..12).map(|d| (d, 0)).chain((1..12).map(|d| (0, d))) {
+        let world = World::interleaved(five_agents()).await;
+        let (c, a, _) = world
+            .offer(&RoutingMode::RoundRobin, &Attributes::new())
+            .await;
+        let withdraw = async {
+            for _ in 0..starts.0 {
+                tokio::task::yield_now().await;
+            }
+            world.router.withdraw(&c, &a, None).await.unwrap()
+        };
+        let end = async {
+            for _ in 0..starts.1 {
+                tokio::task::yield_now().await;
+            }
+            world
+                .router
+                .end_if(&c, EndReason::Missed, |c| {
+                    matches!(c.state, ConversationState::Waiting { .. })
+                })
+                .await
+                .unwrap()
+        };
+        let (withdrawn, ending) = tokio::join!(withdraw, end);
+        raced |= withdrawn && matches!(ending, Ending::Ended(_));
+        assert_eq!(load_of(&world, &a).await, 0, "head starts {starts:?}");
+    }
+    assert!(
+        raced,
+        "no head start ended the request after the withdrawal"
+    );
 }
