@@ -643,6 +643,17 @@ impl Router {
     pub(crate) async fn update(
         &self,
         conversation: &ConversationId,
+        change: impl FnMut(&mut crate::domain::Conversation) -> bool,
+    ) -> Result<Option<crate::domain::Conversation>, RouteError> {
+        self.update_from(conversation, None, change).await
+    }
+
+    /// [`Router::update`], starting from `read` (the caller's read of it, so the
+    /// first attempt costs no read); a lost race reads it again.
+    async fn update_from(
+        &self,
+        conversation: &ConversationId,
+        mut read: Option<crate::domain::Conversation>,
         mut change: impl FnMut(&mut crate::domain::Conversation) -> bool,
     ) -> Result<Option<crate::domain::Conversation>, RouteError> {
         let store = &self.ports.store;
@@ -651,10 +662,13 @@ impl Router {
                 self.conflicts.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(self.retry.backoff(attempt - 1)).await;
             }
-            let mut conv = store
-                .conversation(conversation)
-                .await?
-                .ok_or_else(|| RouteError::UnknownConversation(conversation.clone()))?;
+            let mut conv = match read.take() {
+                Some(c) => c,
+                None => store
+                    .conversation(conversation)
+                    .await?
+                    .ok_or_else(|| RouteError::UnknownConversation(conversation.clone()))?,
+            };
             let expected = conv.version;
             if !change(&mut conv) {
                 return Ok(None);
@@ -677,8 +691,18 @@ impl Router {
         conversation: &ConversationId,
         agent: &AgentId,
     ) -> Result<Option<Conversation>, RouteError> {
+        self.accept_from(conversation, None, agent).await
+    }
+
+    /// [`Router::accept`] on the caller's fresh `read` of the conversation.
+    pub async fn accept_from(
+        &self,
+        conversation: &ConversationId,
+        read: Option<Conversation>,
+        agent: &AgentId,
+    ) -> Result<Option<Conversation>, RouteError> {
         let now = self.ports.clock.now();
-        self.update(conversation, |c| c.accept(agent, now).is_ok())
+        self.update_from(conversation, read, |c| c.accept(agent, now).is_ok())
             .await
     }
 

@@ -56,9 +56,13 @@ impl Chat {
                     .await
             }
             AgentFrame::Accept { conversation } => {
-                self.offered_to(agent, &conversation).await?;
+                let offered = self.offered_to(agent, &conversation).await?;
                 self.schedule_inactivity_check(&conversation).await?;
-                let Some(live) = self.router.accept(&conversation, agent).await? else {
+                let Some(live) = self
+                    .router
+                    .accept_from(&conversation, Some(offered), agent)
+                    .await?
+                else {
                     return Err(ServerError::Forbidden {
                         reason: "this offer is no longer open to you".into(),
                     });
@@ -583,9 +587,15 @@ impl Chat {
     /// Checks the conversation exists (`not_found`) and is offered to `agent` now
     /// (`forbidden`), before an `accept` or `decline` queues any timer: a frame that
     /// names someone else's offer, or a made-up id, leaves nothing behind.
-    async fn offered_to(&self, agent: &AgentId, id: &ConversationId) -> Result<(), ServerError> {
-        match self.conversation(id).await?.state {
-            ConversationState::Offered { agent: to, .. } if &to == agent => Ok(()),
+    /// The conversation as read, for the claim to start from.
+    async fn offered_to(
+        &self,
+        agent: &AgentId,
+        id: &ConversationId,
+    ) -> Result<Conversation, ServerError> {
+        let conversation = self.conversation(id).await?;
+        match &conversation.state {
+            ConversationState::Offered { agent: to, .. } if to == agent => Ok(conversation),
             _ => Err(ServerError::Forbidden {
                 reason: "this offer is no longer open to you".into(),
             }),

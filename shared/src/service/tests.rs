@@ -1485,30 +1485,48 @@ async fn an_email_reply_with_no_sender_address_is_email_not_configured_and_the_r
     assert!(messages.iter().all(|m| m.text.as_str() != "Hi Jo"));
 }
 
-/// Every log line written while `run` runs, at every level.
-async fn logs_of(run: impl Future<Output = ()>) -> String {
-    #[derive(Clone, Default)]
-    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+thread_local! {
+    /// Where this thread's log lines go while [`logs_of`] runs on it.
+    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes a log line to the capture of the thread that logged it, if any.
+struct ToCapture;
+
+impl std::io::Write for ToCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.with(|c| {
+            if let Some(lines) = c.borrow_mut().as_mut() {
+                lines.extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
     }
-    let lines = Lines::default();
-    let writer = lines.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // The test's runtime runs on this thread: the default catches every handler.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line written on this thread while `run` runs, at every level. A global
+/// subscriber (installed once), not a scoped one: tracing caches each callsite's
+/// interest globally, and a callsite first reached by a test on another thread
+/// with no subscriber would stay silent under a scoped subscriber here.
+async fn logs_of(run: impl Future<Output = ()>) -> String {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| ToCapture)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in the core's tests");
+    });
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    // The test's runtime runs on this thread, and so does every handler it calls.
     run.await;
-    String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+    let lines = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    String::from_utf8(lines).unwrap()
 }
 
 #[tokio::test]
