@@ -495,3 +495,72 @@ async fn a_socket_that_reads_nothing_is_closed_instead_of_growing_the_gateway() 
     }
     panic!("the connection is still open");
 }
+
+/// The HTTP status of a refused handshake; panics on anything else.
+fn refused_with(outcome: Result<Client, tungstenite::Error>) -> u16 {
+    match outcome {
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("the socket was accepted"),
+    }
+}
+
+const EVIL: &str = "https://evil.example";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_another_site_opens_a_visitor_socket_only_while_the_account_lists_no_sites() {
+    // Unset: every site's page may, so that existing embeds keep working.
+    let open = gateway(Options::default()).await;
+    Client::connect_from(&ws_url(&open, ""), EVIL)
+        .await
+        .expect("any site while allowed_origins is unset");
+
+    let g = gateway(Options::default()).await;
+    let store = g.chat.as_ref().unwrap().0.ports().store.clone();
+    let mut directory = store.directory().await.unwrap();
+    directory.settings.allowed_origins = Some(vec![
+        livechat_core::domain::Origin::parse("https://www.acme.example").unwrap(),
+    ]);
+    store.put_directory(&directory).await.unwrap();
+
+    assert_eq!(
+        refused_with(Client::connect_from(&ws_url(&g, ""), EVIL).await),
+        403
+    );
+    assert!(g.gateway.open_connections().is_empty());
+    // The listed site, the gateway's own pages, and clients that are not browsers.
+    for origin in [
+        Some("https://www.acme.example".to_string()),
+        Some(format!("http://{}", g.addr)),
+        Some(format!("http://localhost:{}", g.addr.port())),
+        None,
+    ] {
+        let url = ws_url(&g, "");
+        let mut v = match &origin {
+            Some(o) => Client::connect_from(&url, o).await,
+            None => Client::connect(&url).await,
+        }
+        .unwrap_or_else(|e| panic!("{origin:?}: {e}"));
+        v.send(json!({"action": "start"})).await;
+        v.expect("session").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_socket_opens_only_from_the_gateways_own_pages() {
+    let g = gateway(Options::default()).await;
+    let url = ws_url(&g, &format!("?agent_token={}", token(&g, "ana")));
+    assert_eq!(refused_with(Client::connect_from(&url, EVIL).await), 403);
+    assert!(g.gateway.open_connections().is_empty());
+
+    for origin in [
+        format!("http://{}", g.addr),
+        format!("http://localhost:{}", g.addr.port()),
+    ] {
+        let mut c = Client::connect_from(&url, &origin)
+            .await
+            .unwrap_or_else(|e| panic!("{origin}: {e}"));
+        c.send(json!({"action": "sync"})).await;
+        c.expect("availability").await;
+    }
+}

@@ -233,6 +233,8 @@ fn plausible(name: &str) -> String {
         "100".into()
     } else if name.ends_with("EMAIL") {
         "livechat@acme.example".into()
+    } else if name.ends_with("ORIGIN") {
+        "https://d111.cloudfront.net".into()
     } else {
         "0123456789abcdef".repeat(4)
     }
