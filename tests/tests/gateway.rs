@@ -564,3 +564,85 @@ async fn an_inbox_socket_opens_only_from_the_gateways_own_pages() {
         c.expect("availability").await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_are_served_with_a_content_security_policy_and_are_never_framed() {
+    let g = gateway(Options::default()).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("http://{}{path}", g.addr)).send();
+
+    let inbox = get("/inbox/").await.unwrap();
+    assert_eq!(inbox.status(), 200);
+    let demo = get("/").await.unwrap();
+    assert_eq!(demo.status(), 200);
+    let script = get("/widget/livechat.js").await.unwrap();
+    for (page, response) in [("/inbox/", &inbox), ("/", &demo), ("/widget", &script)] {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{page}: no {name}"))
+                .to_string()
+        };
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'self'",
+            "connect-src 'self' ws: wss:",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{page}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-eval"), "{page}: {csp}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{page}");
+        assert_eq!(header("x-frame-options"), "DENY", "{page}");
+        assert_eq!(
+            header("referrer-policy"),
+            "strict-origin-when-cross-origin",
+            "{page}"
+        );
+    }
+    let csp = |r: &reqwest::Response| {
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    // The inbox allows no inline script or style; the demo page no inline script.
+    assert!(!csp(&inbox).contains("unsafe-inline"), "{}", csp(&inbox));
+    assert!(csp(&demo).contains("script-src 'self';"), "{}", csp(&demo));
+
+    // What the pages load must pass them: no inline script in either page, and no
+    // inline style in the inbox.
+    for (page, text, styles_allowed) in [
+        ("/inbox/", inbox.text().await.unwrap(), false),
+        ("/", demo.text().await.unwrap(), true),
+    ] {
+        for tag in text.split("<script").skip(1) {
+            let open = tag.split('>').next().unwrap();
+            assert!(
+                open.contains(" src="),
+                "{page}: an inline script: <script{open}>"
+            );
+        }
+        if !styles_allowed {
+            assert!(
+                !text.contains("<style") && !text.contains(" style="),
+                "{page}"
+            );
+        }
+        assert!(!has_handler(&text), "{page}: an inline event handler");
+    }
+}
+
+/// Whether an HTML text has an inline event handler attribute (`onclick="…"`).
+fn has_handler(text: &str) -> bool {
+    text.split('<').skip(1).any(|tag| {
+        let open = tag.split('>').next().unwrap_or("");
+        open.split_whitespace()
+            .skip(1)
+            .any(|attr| attr.starts_with("on") && attr.contains('='))
+    })
+}
