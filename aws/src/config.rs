@@ -69,6 +69,12 @@ pub struct Config {
     pub email_outbox: Option<PathBuf>,
     /// `SES_ENDPOINT`: an SES endpoint other than AWS's (a local capture in tests).
     pub ses_endpoint: Option<String>,
+    /// `INBOX_ORIGIN`: the Agent Inbox's origin (`https://d111.cloudfront.net`; several
+    /// separated by commas): inbox sockets are accepted only from its pages, and
+    /// visitor sockets from them besides the account's `allowed_origins`. Required
+    /// unless `LIVECHAT_LOCAL=1`; `None` only in a local run, where any page may
+    /// open an inbox socket.
+    pub inbox_origins: Option<Vec<livechat_core::domain::Origin>>,
 }
 
 /// Settings given at deploy time for the first configuration; empty values keep
@@ -111,6 +117,7 @@ impl std::fmt::Debug for Config {
             .field("table_name", &self.table_name)
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
             .field("seed_settings", &self.seed_settings)
+            .field("inbox_origins", &self.inbox_origins)
             .finish_non_exhaustive()
     }
 }
@@ -163,6 +170,20 @@ impl Config {
             value => Ok(value),
         };
         let table_name = deployed("TABLE_NAME")?;
+        let inbox_origins = deployed("INBOX_ORIGIN")?
+            .map(|v| {
+                v.split(',')
+                    .map(|o| {
+                        livechat_core::domain::Origin::parse(o.trim()).map_err(|e| {
+                            ConfigError::Invalid {
+                                var: "INBOX_ORIGIN",
+                                reason: e.to_string(),
+                            }
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
         let delay_queue_url = deployed("DELAY_QUEUE_URL")?;
         let agent_keys = match (get("AGENT_JWKS"), get("AGENT_TOKEN_SECRET")) {
             (Some(jwks), _) => AgentKeys::Jwks(jwks),
@@ -226,6 +247,7 @@ impl Config {
             // emails left in a file nobody reads.
             email_outbox: get("EMAIL_OUTBOX").filter(|_| local).map(PathBuf::from),
             ses_endpoint: get("SES_ENDPOINT"),
+            inbox_origins,
         })
     }
 }
@@ -243,7 +265,7 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const FULL: [(&str, &str); 7] = [
+    const FULL: [(&str, &str); 8] = [
         (
             "WEBSOCKET_MANAGEMENT_ENDPOINT",
             "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
@@ -257,6 +279,7 @@ mod tests {
             "DELAY_QUEUE_URL",
             "https://sqs.eu-west-1.amazonaws.com/123456789012/livechat-DelayQueue",
         ),
+        ("INBOX_ORIGIN", "https://d111.cloudfront.net"),
     ];
 
     fn without(names: &[&str]) -> Vec<(&'static str, &'static str)> {
@@ -318,6 +341,48 @@ mod tests {
         deployed.push((LOCAL, "1"));
         let config = Config::from_lookup(env(&deployed)).unwrap();
         assert_eq!(config.email_outbox, Some(PathBuf::from("/tmp/outbox.txt")));
+    }
+
+    #[test]
+    fn the_inbox_origin_is_required_unless_the_run_is_local_and_must_be_an_origin() {
+        let config = Config::from_lookup(env(&FULL)).unwrap();
+        assert_eq!(
+            config.inbox_origins,
+            Some(vec![
+                livechat_core::domain::Origin::parse("https://d111.cloudfront.net").unwrap()
+            ])
+        );
+
+        let partial = without(&["INBOX_ORIGIN"]);
+        assert_eq!(
+            Config::from_lookup(env(&partial)),
+            Err(ConfigError::Missing("INBOX_ORIGIN"))
+        );
+        let mut local = partial.clone();
+        local.push((LOCAL, "1"));
+        assert_eq!(
+            Config::from_lookup(env(&local)).unwrap().inbox_origins,
+            None
+        );
+
+        let mut two = partial.clone();
+        two.push((
+            "INBOX_ORIGIN",
+            "https://d111.cloudfront.net, https://chat.acme.example",
+        ));
+        assert_eq!(
+            Config::from_lookup(env(&two))
+                .unwrap()
+                .inbox_origins
+                .map(|o| o.len()),
+            Some(2)
+        );
+
+        let mut path = partial;
+        path.push(("INBOX_ORIGIN", "https://d111.cloudfront.net/inbox/"));
+        let err = Config::from_lookup(env(&path)).unwrap_err();
+        assert_eq!(err.variable(), "INBOX_ORIGIN");
+        assert!(err.to_string().contains("no path"), "{err}");
     }
 
     #[test]

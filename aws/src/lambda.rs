@@ -27,6 +27,15 @@ fn query(request: &ApiGatewayWebsocketProxyRequest) -> HashMap<String, String> {
         .collect()
 }
 
+/// The upgrade request's `Origin` header (`None` when the client sent none; one that
+/// is not text is kept, and then matches no allowed origin).
+fn origin(request: &ApiGatewayWebsocketProxyRequest) -> Option<String> {
+    request
+        .headers
+        .get(aws_lambda_events::http::header::ORIGIN)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
 /// Handles one WebSocket event on any route: `$connect` (authenticates; a refusal
 /// answers 401/403 and API Gateway refuses the upgrade), `$disconnect`, and every
 /// message route (`$default` included), whose answers go back as pushes.
@@ -45,7 +54,10 @@ pub async fn websocket(
         return response(400, "missing or invalid requestContext.connectionId");
     };
     match route {
-        "$connect" => match chat.connect(&connection, &query(&request)).await {
+        "$connect" => match chat
+            .connect(&connection, &query(&request), origin(&request).as_deref())
+            .await
+        {
             Ok(party) => {
                 info!(connection = %connection, party = ?party, "connected");
                 response(200, "connected")

@@ -378,7 +378,14 @@ pub async fn build_chat(config: &Config, function: Function) -> Result<Chat, Sta
         notifier: Arc::new(build_notifier(&sdk, config)?),
     };
     let (agents, visitors) = verifiers(config)?;
-    Ok(Chat::new(ports, dialog, agents, visitors))
+    let chat = Chat::new(ports, dialog, agents, visitors);
+    Ok(match &config.inbox_origins {
+        Some(origins) => chat.with_inbox_origins(origins.clone()),
+        None => {
+            tracing::warn!("a local run without INBOX_ORIGIN: any page may open an inbox socket");
+            chat
+        }
+    })
 }
 
 /// Reads the environment and builds the chat of `function`: the whole init.

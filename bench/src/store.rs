@@ -196,10 +196,14 @@ async fn use_case_counts(endpoint: &str) -> Result<UseCases, String> {
         (total, counts)
     };
     counter.reset();
-    chat.connect(&ana, &HashMap::from([("agent_token".to_string(), token)]))
-        .await
-        .map_err(|e| format!("agent connect: {e:?}"))?;
-    chat.connect(&visitor, &HashMap::new())
+    chat.connect(
+        &ana,
+        &HashMap::from([("agent_token".to_string(), token)]),
+        None,
+    )
+    .await
+    .map_err(|e| format!("agent connect: {e:?}"))?;
+    chat.connect(&visitor, &HashMap::new(), None)
         .await
         .map_err(|e| format!("visitor connect: {e:?}"))?;
     take(&counter, &mut setup);

@@ -1,7 +1,7 @@
 //! The web front ends (`web/`: the widget demo page at `/`, the Agent Inbox at
 //! `/inbox/`), embedded in the binary so the gateway runs from anywhere.
 
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 #[derive(rust_embed::Embed)]
@@ -10,9 +10,46 @@ use axum::response::{IntoResponse, Response};
 #[exclude = "README.md"]
 struct Web;
 
+/// The Agent Inbox's Content-Security-Policy: its own scripts, styles and images,
+/// sockets to its own host (`ws:`/`wss:` spelled out for browsers whose `'self'`
+/// does not cover them), never framed (`frame-ancestors 'none'`: no clickjacking).
+pub const INBOX_CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The demo page's (and the widget files'): as the inbox's, but inline styles are
+/// allowed, since the widget puts its stylesheet in a `<style>` element of its
+/// Shadow DOM root (as it must on any host page). Scripts only from the page's own
+/// origin: the page's integration code is `demo.js`, not an inline script.
+pub const DEMO_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The security headers of every response: the CSP of the page (the inbox's under
+/// `/inbox`), no MIME sniffing, no framing (for browsers without
+/// `frame-ancestors`), and the origin alone as the referrer to other sites. The
+/// CloudFront distribution sends the same (infra/template.yaml).
+fn secure(path: &str, mut response: Response) -> Response {
+    let csp = if path == "inbox" || path.starts_with("inbox/") {
+        INBOX_CSP
+    } else {
+        DEMO_CSP
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, csp),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
 /// Serves a file of `web/`; a folder path serves its `index.html`.
 pub async fn serve(uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
+    secure(path, file(path))
+}
+
+fn file(path: &str) -> Response {
     let path = if path.is_empty() || path.ends_with('/') {
         format!("{path}index.html")
     } else {

@@ -294,7 +294,32 @@ pub fn local_config(addr: SocketAddr, stage: &str) -> Config {
         notify_from_email: None,
         email_outbox: None,
         ses_endpoint: None,
+        inbox_origins: Some(own_origins(addr)),
     }
+}
+
+/// The origins of the pages the gateway serves at `addr` (the demo page and the
+/// Agent Inbox): its address, and on a loopback or every-interface address also
+/// `localhost`, `127.0.0.1` and `[::1]` on its port. Inbox sockets are accepted
+/// only from these, visitor sockets from these besides the account's
+/// `allowed_origins`.
+pub fn own_origins(addr: SocketAddr) -> Vec<livechat_core::domain::Origin> {
+    let mut hosts = vec![addr.to_string()];
+    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+        let port = addr.port();
+        hosts.extend([
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ]);
+    }
+    let mut origins: Vec<_> = hosts
+        .iter()
+        .filter_map(|h| livechat_core::domain::Origin::parse(&format!("http://{h}")).ok())
+        .collect();
+    origins.sort();
+    origins.dedup();
+    origins
 }
 
 /// The SDK configuration of local clients: a fixed region and placeholder
@@ -409,7 +434,11 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                 notifier: Arc::new(livechat_aws::runtime::build_notifier(&sdk, &config)?),
             };
             let (agents, visitors) = livechat_aws::runtime::verifiers(&config)?;
-            let chat = Arc::new(Chat::new(ports, dialog, agents, visitors));
+            let mut chat = Chat::new(ports, dialog, agents, visitors);
+            if let Some(origins) = &config.inbox_origins {
+                chat = chat.with_inbox_origins(origins.clone());
+            }
+            let chat = Arc::new(chat);
             let invoker = Invoker::InProcess(chat.clone());
             tokio::spawn(queue::pump(
                 scheduler.clone(),

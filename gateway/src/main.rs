@@ -200,6 +200,9 @@ fn validate(file: &std::path::Path, config_file: Option<&std::path::Path>) -> Ex
                     directory.teams.len(),
                     directory.rules.len()
                 );
+                for warning in livechat_core::config::warnings(&directory) {
+                    eprintln!("{}: warning: {warning}", file.display());
+                }
                 ExitCode::SUCCESS
             }
             Err(code) => code,

@@ -209,6 +209,20 @@ pub fn load(
     Ok(directory)
 }
 
+/// What a valid configuration leaves open, for `livechat validate` to warn about:
+/// nothing here is an error, since existing embeds must keep working.
+pub fn warnings(directory: &Directory) -> Vec<String> {
+    let mut out = Vec::new();
+    if directory.settings.allowed_origins.is_none() {
+        out.push(
+            "settings.allowed_origins is not set: pages of any site may open visitor sockets \
+             (list the sites that embed the widget, e.g. [\"https://www.acme.example\"])"
+                .into(),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +298,38 @@ mod tests {
         let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
         assert!(err.to_string().starts_with("c.yaml:7"), "{err}");
         assert!(err.to_string().contains("10 to 600 seconds"), "{err}");
+    }
+
+    #[test]
+    fn allowed_origins_load_as_origins_a_bad_one_names_its_line_and_none_is_warned_about() {
+        let text = format!(
+            "{AGENTS}settings:\n  allowed_origins:\n    - https://www.acme.example\n    - \"HTTPS://Acme.example:443\"\n"
+        );
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap();
+        let allowed: Vec<&str> = directory
+            .settings
+            .allowed_origins
+            .iter()
+            .flatten()
+            .map(|o| o.as_str())
+            .collect();
+        assert_eq!(
+            allowed,
+            ["https://www.acme.example", "https://acme.example"]
+        );
+        assert!(warnings(&directory).is_empty());
+
+        let text = format!(
+            "{AGENTS}settings:\n  allowed_origins:\n    - https://www.acme.example\n    - https://acme.example/pricing\n"
+        );
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert!(err.to_string().starts_with("c.yaml:9"), "{err}");
+        assert!(err.to_string().contains("no path"), "{err}");
+
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", AGENTS)])).unwrap();
+        let warned = warnings(&directory);
+        assert_eq!(warned.len(), 1);
+        assert!(warned[0].contains("allowed_origins"), "{warned:?}");
     }
 
     #[test]

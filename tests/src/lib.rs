@@ -143,6 +143,24 @@ pub mod client {
             })
         }
 
+        /// Connects to `url` as a page of `origin` would (its `Origin` header).
+        pub async fn connect_from(
+            url: &str,
+            origin: &str,
+        ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+            use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+            let mut request = url.into_client_request()?;
+            let origin = origin
+                .parse()
+                .map_err(tokio_tungstenite::tungstenite::http::Error::from)?;
+            request.headers_mut().insert("origin", origin);
+            let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+            Ok(Self {
+                socket,
+                seen: Vec::new(),
+            })
+        }
+
         /// Sends a JSON frame.
         pub async fn send(&mut self, frame: Value) {
             self.send_text(frame.to_string()).await;

@@ -123,3 +123,36 @@ async fn the_repository_event_files_get_their_documented_answers() {
     );
     assert_eq!(frames[2]["code"], "not_json");
 }
+
+#[tokio::test]
+async fn the_connect_handler_passes_the_origin_header_of_api_gateways_event() {
+    let path = repo().join("events/connect-visitor.json");
+    let event = |origin: &str| {
+        let mut raw: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        // API Gateway spells it `Origin`; the handler reads headers case-insensitively.
+        raw["headers"]["Origin"] = origin.into();
+        raw["multiValueHeaders"]["Origin"] = serde_json::json!([origin]);
+        serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(raw).unwrap()
+    };
+    let (chat, _) = memory_chat();
+    let chat = chat.with_inbox_origins(vec![
+        livechat_core::domain::Origin::parse("https://d111.cloudfront.net").unwrap(),
+    ]);
+    let store = chat.ports().store.clone();
+    let mut directory = store.directory().await.unwrap();
+    directory.settings.allowed_origins = Some(vec![
+        livechat_core::domain::Origin::parse("https://www.acme.example").unwrap(),
+    ]);
+    store.put_directory(&directory).await.unwrap();
+
+    let refused = connect::handle(&chat, event("https://evil.example")).await;
+    assert_eq!(refused.status_code, 403);
+    for origin in ["https://www.acme.example", "https://d111.cloudfront.net"] {
+        assert_eq!(
+            connect::handle(&chat, event(origin)).await.status_code,
+            200,
+            "{origin}"
+        );
+    }
+}

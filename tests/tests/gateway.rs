@@ -495,3 +495,154 @@ async fn a_socket_that_reads_nothing_is_closed_instead_of_growing_the_gateway() 
     }
     panic!("the connection is still open");
 }
+
+/// The HTTP status of a refused handshake; panics on anything else.
+fn refused_with(outcome: Result<Client, tungstenite::Error>) -> u16 {
+    match outcome {
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("the socket was accepted"),
+    }
+}
+
+const EVIL: &str = "https://evil.example";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_another_site_opens_a_visitor_socket_only_while_the_account_lists_no_sites() {
+    // Unset: every site's page may, so that existing embeds keep working.
+    let open = gateway(Options::default()).await;
+    Client::connect_from(&ws_url(&open, ""), EVIL)
+        .await
+        .expect("any site while allowed_origins is unset");
+
+    let g = gateway(Options::default()).await;
+    let store = g.chat.as_ref().unwrap().0.ports().store.clone();
+    let mut directory = store.directory().await.unwrap();
+    directory.settings.allowed_origins = Some(vec![
+        livechat_core::domain::Origin::parse("https://www.acme.example").unwrap(),
+    ]);
+    store.put_directory(&directory).await.unwrap();
+
+    assert_eq!(
+        refused_with(Client::connect_from(&ws_url(&g, ""), EVIL).await),
+        403
+    );
+    assert!(g.gateway.open_connections().is_empty());
+    // The listed site, the gateway's own pages, and clients that are not browsers.
+    for origin in [
+        Some("https://www.acme.example".to_string()),
+        Some(format!("http://{}", g.addr)),
+        Some(format!("http://localhost:{}", g.addr.port())),
+        None,
+    ] {
+        let url = ws_url(&g, "");
+        let mut v = match &origin {
+            Some(o) => Client::connect_from(&url, o).await,
+            None => Client::connect(&url).await,
+        }
+        .unwrap_or_else(|e| panic!("{origin:?}: {e}"));
+        v.send(json!({"action": "start"})).await;
+        v.expect("session").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_socket_opens_only_from_the_gateways_own_pages() {
+    let g = gateway(Options::default()).await;
+    let url = ws_url(&g, &format!("?agent_token={}", token(&g, "ana")));
+    assert_eq!(refused_with(Client::connect_from(&url, EVIL).await), 403);
+    assert!(g.gateway.open_connections().is_empty());
+
+    for origin in [
+        format!("http://{}", g.addr),
+        format!("http://localhost:{}", g.addr.port()),
+    ] {
+        let mut c = Client::connect_from(&url, &origin)
+            .await
+            .unwrap_or_else(|e| panic!("{origin}: {e}"));
+        c.send(json!({"action": "sync"})).await;
+        c.expect("availability").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_are_served_with_a_content_security_policy_and_are_never_framed() {
+    let g = gateway(Options::default()).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("http://{}{path}", g.addr)).send();
+
+    let inbox = get("/inbox/").await.unwrap();
+    assert_eq!(inbox.status(), 200);
+    let demo = get("/").await.unwrap();
+    assert_eq!(demo.status(), 200);
+    let script = get("/widget/livechat.js").await.unwrap();
+    for (page, response) in [("/inbox/", &inbox), ("/", &demo), ("/widget", &script)] {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{page}: no {name}"))
+                .to_string()
+        };
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'self'",
+            "connect-src 'self' ws: wss:",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{page}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-eval"), "{page}: {csp}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{page}");
+        assert_eq!(header("x-frame-options"), "DENY", "{page}");
+        assert_eq!(
+            header("referrer-policy"),
+            "strict-origin-when-cross-origin",
+            "{page}"
+        );
+    }
+    let csp = |r: &reqwest::Response| {
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    // The inbox allows no inline script or style; the demo page no inline script.
+    assert!(!csp(&inbox).contains("unsafe-inline"), "{}", csp(&inbox));
+    assert!(csp(&demo).contains("script-src 'self';"), "{}", csp(&demo));
+
+    // What the pages load must pass them: no inline script in either page, and no
+    // inline style in the inbox.
+    for (page, text, styles_allowed) in [
+        ("/inbox/", inbox.text().await.unwrap(), false),
+        ("/", demo.text().await.unwrap(), true),
+    ] {
+        for tag in text.split("<script").skip(1) {
+            let open = tag.split('>').next().unwrap();
+            assert!(
+                open.contains(" src="),
+                "{page}: an inline script: <script{open}>"
+            );
+        }
+        if !styles_allowed {
+            assert!(
+                !text.contains("<style") && !text.contains(" style="),
+                "{page}"
+            );
+        }
+        assert!(!has_handler(&text), "{page}: an inline event handler");
+    }
+}
+
+/// Whether an HTML text has an inline event handler attribute (`onclick="…"`).
+fn has_handler(text: &str) -> bool {
+    text.split('<').skip(1).any(|tag| {
+        let open = tag.split('>').next().unwrap_or("");
+        open.split_whitespace()
+            .skip(1)
+            .any(|attr| attr.starts_with("on") && attr.contains('='))
+    })
+}

@@ -187,11 +187,15 @@ async fn request_counts_per_use_case_are_measured() {
     };
 
     counter.reset();
-    chat.connect(&ana, &HashMap::from([("agent_token".to_string(), token)]))
-        .await
-        .unwrap();
+    chat.connect(
+        &ana,
+        &HashMap::from([("agent_token".to_string(), token)]),
+        None,
+    )
+    .await
+    .unwrap();
     step("agent $connect", &counter);
-    chat.connect(&visitor, &HashMap::new()).await.unwrap();
+    chat.connect(&visitor, &HashMap::new(), None).await.unwrap();
     step("visitor $connect", &counter);
     chat.message(&visitor, &json!({"action": "start"}).to_string())
         .await;

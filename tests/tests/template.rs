@@ -233,6 +233,8 @@ fn plausible(name: &str) -> String {
         "100".into()
     } else if name.ends_with("EMAIL") {
         "livechat@acme.example".into()
+    } else if name.ends_with("ORIGIN") {
+        "https://d111.cloudfront.net".into()
     } else {
         "0123456789abcdef".repeat(4)
     }
@@ -632,7 +634,61 @@ fn cloudfront_names_are_unique_per_region() {
         }
     }
     assert_eq!(
-        named, 3,
-        "expected the origin access control, the function and the headers policy"
+        named, 4,
+        "expected the origin access control, the function and the two headers policies"
+    );
+}
+
+#[test]
+fn the_deployed_pages_send_the_local_gateways_security_headers_and_the_inbox_its_origin() {
+    let template = template();
+    let distribution = &resources(&template)["WebDistribution"]["Properties"]["DistributionConfig"];
+    let policy_of = |behavior: &Value| {
+        let id = referenced(&behavior["ResponseHeadersPolicyId"])
+            .expect("a behavior names its response headers policy");
+        resources(&template)[id]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+            .clone()
+    };
+    let inbox = distribution["CacheBehaviors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["PathPattern"] == "/inbox/*")
+        .expect("a behavior for the Agent Inbox");
+    for (page, headers, csp) in [
+        (
+            "/inbox/*",
+            policy_of(inbox),
+            livechat_gateway::assets::INBOX_CSP,
+        ),
+        (
+            "default",
+            policy_of(&distribution["DefaultCacheBehavior"]),
+            livechat_gateway::assets::DEMO_CSP,
+        ),
+    ] {
+        assert_eq!(
+            headers["ContentSecurityPolicy"]["ContentSecurityPolicy"], csp,
+            "{page}: the CSP `livechat dev` sends"
+        );
+        assert_eq!(headers["FrameOptions"]["FrameOption"], "DENY", "{page}");
+        assert_eq!(
+            headers["ReferrerPolicy"]["ReferrerPolicy"], "strict-origin-when-cross-origin",
+            "{page}"
+        );
+        for header in [
+            "ContentSecurityPolicy",
+            "FrameOptions",
+            "ContentTypeOptions",
+        ] {
+            assert_eq!(headers[header]["Override"], true, "{page}: {header}");
+        }
+    }
+
+    // Inbox sockets open only from the distribution's pages.
+    let origin = &template["Globals"]["Function"]["Environment"]["Variables"]["INBOX_ORIGIN"];
+    assert_eq!(
+        origin["Fn::Sub"], "https://${WebDistribution.DomainName}",
+        "INBOX_ORIGIN"
     );
 }

@@ -103,6 +103,7 @@ fn environment(leave_out: &[&str], add: &[(&str, String)]) -> Vec<(String, Strin
             "test-only-visitor-token-secret-0123456789",
         ),
         ("TABLE_NAME", "livechat-test-table"),
+        ("INBOX_ORIGIN", "https://d111.cloudfront.net"),
         ("RUST_LOG", "info"),
         ("AWS_REGION", "eu-west-1"),
         ("AWS_ACCESS_KEY_ID", "test"),

@@ -138,6 +138,11 @@ pub struct Settings {
     /// The Agent Inbox's address, linked from email and webhook notices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbox_url: Option<String>,
+    /// The sites whose pages may open visitor sockets (their `Origin`), besides the
+    /// chat's own pages; unset, every site may. A socket with no `Origin` (not a
+    /// browser) is accepted either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<super::Origin>>,
 }
 
 /// Why a grace period was refused.

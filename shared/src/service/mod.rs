@@ -12,6 +12,7 @@
 mod agent;
 mod delayed;
 mod notices;
+mod origins;
 mod relay;
 mod visitor;
 
@@ -27,7 +28,7 @@ use tracing::{error, warn};
 
 use crate::auth::{AgentVerifier, AuthError, VisitorTokens};
 use crate::dialog::ValidDialog;
-use crate::domain::{ConnectionId, Conversation, ConversationId, Permission};
+use crate::domain::{ConnectionId, Conversation, ConversationId, Origin, Permission};
 use crate::ports::{ConnectionRecord, DelayedEvent, Delivery, Party, Ports, StoreError};
 use crate::protocol::{AgentFrame, ServerError, ServerFrame, VisitorFrame, VisitorSummary};
 use crate::routing::{RouteError, Router};
@@ -42,6 +43,9 @@ pub enum ConnectError {
     /// A bad or unauthorised token: answered with [`AuthError::status`].
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// A page of a site that may not open this socket (its `Origin`): answered with 403.
+    #[error("Forbidden: this page's origin may not open the socket")]
+    Origin,
     /// Our failure: answered with 500.
     #[error("could not record the connection")]
     Store(#[from] StoreError),
@@ -52,6 +56,7 @@ impl ConnectError {
     pub fn status(&self) -> u16 {
         match self {
             ConnectError::Auth(e) => e.status(),
+            ConnectError::Origin => 403,
             ConnectError::Store(_) => 500,
         }
     }
@@ -99,6 +104,11 @@ pub struct Chat {
     applied: tokio::sync::RwLock<Option<(std::time::Instant, Arc<ValidDialog>)>>,
     agents: AgentVerifier,
     visitors: VisitorTokens,
+    /// The Agent Inbox's origins (which serve the chat's own pages): `None` takes
+    /// any ([`Chat::with_inbox_origins`]).
+    inbox_origins: Option<Vec<Origin>>,
+    /// The account's `allowed_origins`, as last read.
+    allowed_origins: origins::AllowedCache,
 }
 
 /// How long a process keeps the dialog it read from the directory.
@@ -119,7 +129,32 @@ impl Chat {
             applied: tokio::sync::RwLock::new(None),
             agents,
             visitors,
+            inbox_origins: None,
+            allowed_origins: origins::AllowedCache::default(),
         }
+    }
+
+    /// Accepts inbox sockets only from `origins` (and from clients that send no
+    /// `Origin`), and visitor sockets from them besides the account's
+    /// `allowed_origins`. Without it (a local run that names none) any origin may
+    /// open an inbox socket.
+    pub fn with_inbox_origins(mut self, origins: Vec<Origin>) -> Self {
+        self.inbox_origins = Some(origins);
+        self
+    }
+
+    /// The account's `settings.allowed_origins`, read from the directory at most
+    /// every [`DIALOG_REFRESH`].
+    async fn allowed_origins(&self) -> Result<Option<Arc<[Origin]>>, StoreError> {
+        if let Some((at, allowed)) = self.allowed_origins.get().await
+            && at.elapsed() < DIALOG_REFRESH
+        {
+            return Ok(allowed);
+        }
+        let directory = self.ports.store.directory().await?;
+        let allowed = directory.settings.allowed_origins.map(Arc::from);
+        self.allowed_origins.set(allowed.clone()).await;
+        Ok(allowed)
     }
 
     /// The ports.
@@ -161,12 +196,32 @@ impl Chat {
     /// agent must exist and have the live chat permission); a `visitor_token` resumes
     /// that visitor; neither starts a new anonymous visitor. Nothing is pushed here:
     /// API Gateway refuses posts to a connection still inside its `$connect`.
+    ///
+    /// `origin` is the request's `Origin` header: an agent socket is refused (403,
+    /// nothing stored) from a page other than the inbox's, a visitor socket from a
+    /// site the account does not allow; with no `Origin` (not a browser) either is
+    /// accepted.
     pub async fn connect(
         &self,
         connection: &ConnectionId,
         query: &HashMap<String, String>,
+        origin: Option<&str>,
     ) -> Result<Party, ConnectError> {
         let now = self.now();
+        let inbox = self.inbox_origins.as_deref();
+        if query.contains_key("agent_token") {
+            if !origins::accepts(origin, origins::Opener::Agent, inbox, None) {
+                return Err(ConnectError::Origin);
+            }
+        } else if origin.is_some()
+            && !origins::accepts(origin, origins::Opener::Visitor, inbox, Some(&[]))
+        {
+            // Not one of the chat's own pages: the account's list decides.
+            let allowed = self.allowed_origins().await?;
+            if !origins::accepts(origin, origins::Opener::Visitor, inbox, allowed.as_deref()) {
+                return Err(ConnectError::Origin);
+            }
+        }
         let party = if let Some(token) = query.get("agent_token") {
             let agent = self.agents.verify(token, now)?;
             let directory = self.ports.store.directory().await?;

@@ -14,6 +14,7 @@ use crate::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler, Me
 use crate::ports::Clock;
 
 mod caps;
+mod origins;
 
 const SECRET: &[u8] = b"service-test-secret-32-bytes-long!";
 
@@ -105,7 +106,7 @@ impl Harness {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        self.chat.connect(&id, &query).await?;
+        self.chat.connect(&id, &query, None).await?;
         Ok(id)
     }
 

@@ -670,7 +670,7 @@ impl World {
                         conn,
                         query,
                         bodies,
-                    } => match chat.connect(&conn, &query).await {
+                    } => match chat.connect(&conn, &query, None).await {
                         Ok(_) => {
                             for body in bodies {
                                 chat.message(&conn, &body).await;
