@@ -34,5 +34,5 @@ pub use routing_config::{
 pub use text::{Email, EmailError, MAX_MESSAGE_CHARS, MessageText, MessageTextError};
 pub use visitor::{
     AttributeLimitError, AttributeName, AttributeNameError, AttributeValueError, Attributes,
-    Visitor, check_attribute_value, well_known,
+    PageUrl, Visitor, check_attribute_value, well_known,
 };
