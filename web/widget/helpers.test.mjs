@@ -1,7 +1,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStorage } from './storage.js';
-import { backoffDelay, socketUrl, LiveSocket } from './socket.js';
+import { backoffDelay, handshakeRefused, socketUrl, LiveSocket } from './socket.js';
 import { Thread, transcriptText, newMessageId } from './thread.js';
 
 const msg = (seq, id = `m${seq}`, kind = 'visitor', text = `t${seq}`) => ({
@@ -163,4 +163,22 @@ test('socket pings through a long idle chat and reconnects on its own before the
   assert.equal(FakeSocket.all[1].sent.filter((f) => f.action === 'ping').length, 2);
   s.stop();
   mock.timers.reset();
+});
+
+test('a failed handshake counts as refused only when the server answers 401 or 403 over HTTP', async () => {
+  const asked = [];
+  const answering = (status) => async (url) => {
+    asked.push(url);
+    return { status };
+  };
+  assert.equal(await handshakeRefused('wss://h/ws?visitor_token=old', 1, answering(401)), true);
+  assert.equal(asked[0], 'https://h/ws?visitor_token=old', 'the same URL over plain HTTP');
+  assert.equal(await handshakeRefused('ws://h/ws?agent_token=t', 1, answering(403)), true);
+  assert.equal(await handshakeRefused('ws://h/ws?visitor_token=t', 1, answering(426)), false, 'one failure: maybe the network');
+  assert.equal(await handshakeRefused('ws://h/ws?visitor_token=t', 3, answering(426)), true, 'failing while HTTP answers');
+  assert.equal(await handshakeRefused('ws://h/ws?visitor_token=t', 5, answering(503)), false, 'our outage is no refusal');
+  const offline = async () => {
+    throw new TypeError('network');
+  };
+  assert.equal(await handshakeRefused('ws://h/ws?visitor_token=t', 9, offline), false, 'unreachable: keep the token');
 });

@@ -29,6 +29,23 @@ export function socketUrl(configured, loc, params = {}) {
   return url.href;
 }
 
+/**
+ * Whether a handshake that failed at `url` was refused (a bad or revoked token) rather
+ * than lost to the network. A browser cannot read a failed handshake's status, so the
+ * same URL is asked over plain HTTP: 401 or 403 is a refusal, and so are `failures`
+ * (3 or more) failed attempts while the server answers HTTP below 500. Unreachable:
+ * not refused, keep retrying.
+ */
+export async function handshakeRefused(url, failures, fetchImpl = globalThis.fetch) {
+  let status = 0;
+  try {
+    status = (await fetchImpl(url.replace(/^ws/, 'http'), { cache: 'no-store' })).status;
+  } catch {
+    return false;
+  }
+  return status === 401 || status === 403 || (failures >= 3 && status !== 0 && status < 500);
+}
+
 export class LiveSocket {
   /**
    * `url()` is called before every attempt. `onOpen()`, `onFrame(frame)` and
