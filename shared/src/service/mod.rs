@@ -95,7 +95,15 @@ pub struct Chat {
     applied: tokio::sync::RwLock<Option<Applied>>,
     agents: AgentVerifier,
     visitors: VisitorTokens,
+    /// Agent connections' token expiries as this process last read them, so that
+    /// the fast relay path needs no read of the connection record: an expiry only
+    /// ever moves later (`renew_token`), so a remembered one that has not passed
+    /// still holds. One that has passed, or none, is read again.
+    authorized: std::sync::Mutex<HashMap<ConnectionId, Timestamp>>,
 }
+
+/// Most agent connection expiries a process remembers.
+const AUTHORIZED_REMEMBERED: usize = 10_000;
 
 /// How long a process keeps the directory (and the dialog in it) it read: the
 /// bound on how stale the dialog visitors see and the permissions checked on every
@@ -124,6 +132,7 @@ impl Chat {
             applied: tokio::sync::RwLock::new(None),
             agents,
             visitors,
+            authorized: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -376,12 +385,46 @@ impl Chat {
         record: &ConnectionRecord,
         agent: &crate::domain::AgentId,
     ) -> Result<(), ServerError> {
-        if record
-            .authorized_until
-            .is_some_and(|until| crate::auth::has_expired(until, self.now()))
-        {
-            return Err(ServerError::TokenExpired);
+        if let Some(until) = record.authorized_until {
+            if crate::auth::has_expired(until, self.now()) {
+                return Err(ServerError::TokenExpired);
+            }
+            self.remember_authorized(&record.id, until);
         }
+        self.still_permitted(agent).await
+    }
+
+    /// Whether an agent connection's token is known (to this process) to be
+    /// unexpired: then its record need not be read again.
+    pub(super) fn known_authorized(&self, connection: &ConnectionId) -> bool {
+        let remembered = self
+            .authorized
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(connection)
+            .copied();
+        remembered.is_some_and(|until| !crate::auth::has_expired(until, self.now()))
+    }
+
+    fn remember_authorized(&self, connection: &ConnectionId, until: Timestamp) {
+        let now = self.now();
+        let mut authorized = self.authorized.lock().unwrap_or_else(|e| e.into_inner());
+        if authorized.len() >= AUTHORIZED_REMEMBERED {
+            authorized.retain(|_, u| !crate::auth::has_expired(*u, now));
+            if authorized.len() >= AUTHORIZED_REMEMBERED {
+                authorized.clear();
+            }
+        }
+        let entry = authorized.entry(connection.clone()).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+
+    /// The agent still has the live chat permission, in the directory as read at
+    /// most [`DIRECTORY_REFRESH`] ago.
+    pub(super) async fn still_permitted(
+        &self,
+        agent: &crate::domain::AgentId,
+    ) -> Result<(), ServerError> {
         let allowed = self
             .cached_directory()
             .await?
@@ -425,6 +468,7 @@ impl Chat {
             ..record.clone()
         };
         self.ports.store.put_connection(&record).await?;
+        self.remember_authorized(connection, until);
         self.send(connection, &ServerFrame::TokenRenewed { expires_at: until })
             .await;
         Ok(())
