@@ -1,7 +1,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStorage } from './storage.js';
-import { backoffDelay, handshakeRefused, socketUrl, LiveSocket } from './socket.js';
+import { backoffDelay, handshakeRefused, newerToken, socketUrl, LiveSocket } from './socket.js';
 import { Thread, transcriptText, newMessageId } from './thread.js';
 
 const msg = (seq, id = `m${seq}`, kind = 'visitor', text = `t${seq}`) => ({
@@ -181,4 +181,16 @@ test('a failed handshake counts as refused only when the server answers 401 or 4
     throw new TypeError('network');
   };
   assert.equal(await handshakeRefused('ws://h/ws?visitor_token=t', 9, offline), false, 'unreachable: keep the token');
+});
+
+test('a tab keeps the newest visitor token another tab stored meanwhile', () => {
+  const jwt = (claims) => `h.${btoa(JSON.stringify(claims)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')}.sig`;
+  const v3 = jwt({ sub: 'v1', ver: 3 });
+  const v4 = jwt({ sub: 'v1', ver: 4 });
+  assert.equal(newerToken(null, v3), v3);
+  assert.equal(newerToken(v3, v4), v4);
+  assert.equal(newerToken(v4, v3), v4, 'a late session frame does not bring back an older token');
+  const other = jwt({ sub: 'v2', ver: 1 });
+  assert.equal(newerToken(v4, other), other, 'another visitor (a new chat): the new token');
+  assert.equal(newerToken('garbage', v3), v3);
 });

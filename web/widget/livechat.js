@@ -1,7 +1,7 @@
 // The chat widget's entry: reads its <script> tag, mounts the view, drives the
 // visitor side of the protocol (docs/protocol.md) and exposes `window.LiveChat`.
 import { createStorage } from './storage.js';
-import { LiveSocket, handshakeRefused, socketUrl } from './socket.js';
+import { LiveSocket, handshakeRefused, newerToken, socketUrl } from './socket.js';
 import { Thread, newMessageId } from './thread.js';
 import { mountWidget } from './render.js';
 
@@ -205,7 +205,7 @@ function init() {
   function handle(frame) {
     switch (frame.type) {
       case 'session':
-        if (frame.visitor_token) store.set('visitor_token', frame.visitor_token);
+        if (frame.visitor_token) store.set('visitor_token', newerToken(store.get('visitor_token'), frame.visitor_token));
         conversation = frame.conversation || null;
         // A conversation other than the stored one (the old one was over) starts its
         // own events.

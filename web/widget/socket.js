@@ -46,6 +46,28 @@ export async function handshakeRefused(url, failures, fetchImpl = globalThis.fet
   return status === 401 || status === 403 || (failures >= 3 && status !== 0 && status < 500);
 }
 
+/** The claims of a JWT (unverified: only for choosing between the server's tokens). */
+function tokenClaims(token) {
+  try {
+    const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part));
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The visitor token to keep: `incoming` (from a `session` frame), unless `stored` is
+ * the same visitor's at a later version, stored meanwhile by another tab whose
+ * `start` the server saw last. Only the newest version stays accepted.
+ */
+export function newerToken(stored, incoming) {
+  if (!stored) return incoming;
+  const [was, now] = [tokenClaims(stored), tokenClaims(incoming)];
+  const later = was.sub === now.sub && Number(was.ver) > Number(now.ver);
+  return later ? stored : incoming;
+}
+
 export class LiveSocket {
   /**
    * `url()` is called before every attempt. `onOpen()`, `onFrame(frame)` and
