@@ -1,5 +1,5 @@
-//! Pushes frames through the API Gateway Management API. A `GoneException` (410)
-//! means the connection closed: the caller forgets it.
+//! Pushes frames through the API Gateway Management API, and closes connections
+//! with it. A `GoneException` (410) means the connection closed: the caller forgets it.
 
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::Client;
@@ -33,6 +33,27 @@ impl Push for ApiGatewayPush {
             .send()
             .await;
         match sent {
+            Ok(_) => Ok(Delivery::Delivered),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
+                Ok(Delivery::Gone)
+            }
+            Err(e) => Err(PushError {
+                connection: connection.clone(),
+                source: Box::new(e),
+            }),
+        }
+    }
+
+    /// `DeleteConnection` (`@connections` DELETE), under the same IAM permission
+    /// (`execute-api:ManageConnections`) as the posts.
+    async fn close(&self, connection: &ConnectionId) -> Result<Delivery, PushError> {
+        let deleted = self
+            .client
+            .delete_connection()
+            .connection_id(connection.as_str())
+            .send()
+            .await;
+        match deleted {
             Ok(_) => Ok(Delivery::Delivered),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
                 Ok(Delivery::Gone)

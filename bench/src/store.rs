@@ -428,6 +428,7 @@ async fn contended_routing(
             },
             connected_at: test_now(),
             expires_at: test_now() + jiff::SignedDuration::from_hours(2),
+            authorized_until: None,
         };
         store
             .put_connection(&record)

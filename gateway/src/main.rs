@@ -234,7 +234,7 @@ async fn apply(file: &std::path::Path, table: &str, endpoint: Option<String>) ->
                 directory.agents.len(),
                 directory.teams.len(),
                 directory.rules.len(),
-                livechat_core::service::DIALOG_REFRESH.as_secs()
+                livechat_core::service::DIRECTORY_REFRESH.as_secs()
             );
             ExitCode::SUCCESS
         }

@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{AgentId, VisitorId};
 
-/// How long a visitor session token lasts: a returning visitor within a month
-/// continues their conversation.
-pub const VISITOR_TOKEN_TTL: SignedDuration = SignedDuration::from_hours(24 * 30);
+/// How long a visitor session token lasts. It travels in the `$connect` URL, so it is
+/// short-lived, and every `start` replaces it (see [`VisitorTokens::issue`]): a visitor
+/// who refreshes or comes back within a day continues their conversation.
+pub const VISITOR_TOKEN_TTL: SignedDuration = SignedDuration::from_hours(24);
 
 /// The audience of visitor tokens, so an agent token can never pass as one.
 const VISITOR_AUDIENCE: &str = "livechat-visitor";
@@ -40,6 +41,10 @@ pub enum AuthError {
     /// Valid, but the agent is unknown or lacks the live chat permission.
     #[error("this agent may not use the inbox")]
     NotAllowed,
+    /// A visitor token the visitor's session no longer accepts: replaced by a newer
+    /// one more than [`VISITOR_TOKEN_OVERLAP`] ago, or revoked by the end of its chat.
+    #[error("this visitor token was replaced or revoked")]
+    Revoked,
     /// The verifier's keys could not be read (a configuration error).
     #[error("the signing keys are unusable: {0}")]
     Keys(String),
@@ -111,6 +116,16 @@ impl AgentVerifier {
 
     /// The agent a token names, if it verifies at `now`.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<AgentId, AuthError> {
+        self.verify_until(token, now).map(|(agent, _)| agent)
+    }
+
+    /// The agent a token names and when the token expires (its `exp`), if it
+    /// verifies at `now`.
+    pub fn verify_until(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<(AgentId, Timestamp), AuthError> {
         let claims = match &self.keys {
             Keys::Shared(key) => jsonwebtoken::decode::<AgentClaims>(token, key, &self.validation),
             Keys::Jwks(set) => {
@@ -127,7 +142,9 @@ impl AgentVerifier {
         .map_err(refusal)?
         .claims;
         check_expiry(claims.exp, now)?;
-        AgentId::parse(claims.sub).map_err(|_| AuthError::BadSubject)
+        let exp = Timestamp::from_second(claims.exp).map_err(|_| AuthError::Invalid)?;
+        let agent = AgentId::parse(claims.sub).map_err(|_| AuthError::BadSubject)?;
+        Ok((agent, exp))
     }
 }
 
@@ -144,6 +161,12 @@ fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
 
 /// Seconds of clock skew tolerated on `exp`.
 const LEEWAY_SECS: i64 = 30;
+
+/// Whether a token expiring at `exp` has expired at `now`, with the same leeway as
+/// at `$connect`: an open connection is held to its token's expiry frame by frame.
+pub fn has_expired(exp: Timestamp, now: Timestamp) -> bool {
+    check_expiry(exp.as_second(), now).is_err()
+}
 
 fn check_expiry(exp: i64, now: Timestamp) -> Result<(), AuthError> {
     if exp.saturating_add(LEEWAY_SECS) < now.as_second() {
@@ -185,12 +208,30 @@ impl AgentTokenIssuer {
     }
 }
 
+/// How long a visitor token stays accepted after a newer one replaced it: two tabs
+/// reconnecting at once, or a `session` frame lost in a reconnect, do not lock the
+/// visitor out.
+pub const VISITOR_TOKEN_OVERLAP: SignedDuration = SignedDuration::from_mins(2);
+
 #[derive(Debug, Serialize, Deserialize)]
 struct VisitorClaims {
     sub: String,
+    /// The session's token version the token was issued for (0 before versions).
+    #[serde(default)]
+    ver: u64,
     exp: i64,
     iss: String,
     aud: String,
+}
+
+/// What a verified visitor token says: whose it is and which of their session's
+/// token versions it carries ([`crate::ports::TokenVersion`] decides if it still counts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitorToken {
+    /// The visitor.
+    pub visitor: VisitorId,
+    /// The session's token version when it was issued.
+    pub version: u64,
 }
 
 /// Signs and verifies visitor session tokens (HS256 with the server's secret).
@@ -212,10 +253,12 @@ impl VisitorTokens {
         }
     }
 
-    /// A token for `visitor`, valid for [`VISITOR_TOKEN_TTL`] from `now`.
-    pub fn issue(&self, visitor: &VisitorId, now: Timestamp) -> String {
+    /// A token for `visitor` at their session's token `version`, valid for
+    /// [`VISITOR_TOKEN_TTL`] from `now`.
+    pub fn issue(&self, visitor: &VisitorId, version: u64, now: Timestamp) -> String {
         let claims = VisitorClaims {
             sub: visitor.to_string(),
+            ver: version,
             exp: now.as_second().saturating_add(VISITOR_TOKEN_TTL.as_secs()),
             iss: self.issuer.clone(),
             aud: VISITOR_AUDIENCE.into(),
@@ -224,13 +267,18 @@ impl VisitorTokens {
             .unwrap_or_default()
     }
 
-    /// The visitor a token names, if it verifies at `now`.
-    pub fn verify(&self, token: &str, now: Timestamp) -> Result<VisitorId, AuthError> {
+    /// The visitor a token names and its version, if it verifies at `now` (whether
+    /// the visitor's session still accepts that version is the caller's check).
+    pub fn verify(&self, token: &str, now: Timestamp) -> Result<VisitorToken, AuthError> {
         let claims = jsonwebtoken::decode::<VisitorClaims>(token, &self.decoding, &self.validation)
             .map_err(refusal)?
             .claims;
         check_expiry(claims.exp, now)?;
-        VisitorId::parse(claims.sub).map_err(|_| AuthError::BadSubject)
+        let visitor = VisitorId::parse(claims.sub).map_err(|_| AuthError::BadSubject)?;
+        Ok(VisitorToken {
+            visitor,
+            version: claims.ver,
+        })
     }
 }
 
@@ -291,9 +339,15 @@ mod tests {
     fn a_visitor_token_resumes_its_own_visitor_and_cannot_pass_as_an_agent_token() {
         let tokens = VisitorTokens::new(SECRET, "livechat-local");
         let visitor = VisitorId::generate();
-        let token = tokens.issue(&visitor, Timestamp::now());
+        let token = tokens.issue(&visitor, 7, Timestamp::now());
 
-        assert_eq!(tokens.verify(&token, Timestamp::now()), Ok(visitor));
+        assert_eq!(
+            tokens.verify(&token, Timestamp::now()),
+            Ok(VisitorToken {
+                visitor,
+                version: 7
+            })
+        );
         let agents = AgentVerifier::hs256(SECRET, "livechat-local", "inbox");
         assert_eq!(
             agents.verify(&token, Timestamp::now()),

@@ -13,7 +13,7 @@ use livechat_core::domain::{
 use livechat_core::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler};
 use livechat_core::ports::{
     Appended, CasOutcome, ClaimOutcome, ConnectionRecord, CursorMove, ListCursor, NewMessage,
-    OfferClaim, Party, Ports, Store, VisitorSession,
+    OfferClaim, Party, Ports, Store, TokenVersion, VisitorSession,
 };
 use livechat_core::routing::{Directory, RouteError, RouteOutcome, Router};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -259,6 +259,7 @@ pub async fn connections_expire_on_read_and_are_found_by_party(store: &dyn Store
         party: ana.clone(),
         connected_at: test_now(),
         expires_at: test_now() + SignedDuration::from_hours(hours),
+        authorized_until: None,
     };
     store.put_connection(&record("tab1=", 2)).await.unwrap();
     store.put_connection(&record("tab2=", 4)).await.unwrap();
@@ -269,6 +270,17 @@ pub async fn connections_expire_on_read_and_are_found_by_party(store: &dyn Store
         ..record("vis1=", 2)
     };
     store.put_connection(&visitor).await.unwrap();
+    // An agent's connection keeps its token's expiry.
+    let tab3 = ConnectionRecord {
+        authorized_until: Some(test_now() + SignedDuration::from_hours(1)),
+        ..record("tab3=", 2)
+    };
+    store.put_connection(&tab3).await.unwrap();
+    assert_eq!(
+        store.connection(&tab3.id, test_now()).await.unwrap(),
+        Some(tab3.clone())
+    );
+    store.remove_connection(&tab3.id).await.unwrap();
 
     let now = test_now();
     let later = test_now() + SignedDuration::from_hours(3);
@@ -346,6 +358,7 @@ pub async fn presence_counts_every_connection_made_and_never_goes_down(store: &d
         party: ben.clone(),
         connected_at: test_now(),
         expires_at: test_now() + SignedDuration::from_hours(2),
+        authorized_until: None,
     };
     let now = test_now();
     let before = store.presence(&ben, now).await.unwrap();
@@ -601,6 +614,10 @@ pub async fn sessions_round_trip(store: &dyn Store) {
         conversation: ConversationId::parse("c-session").unwrap(),
         dialog: DialogState::new(attributes),
         updated_at: test_now(),
+        token: TokenVersion {
+            current: 3,
+            previous_until: Some(test_now() + SignedDuration::from_mins(2)),
+        },
     };
     assert_eq!(
         store.session(&session.visitor, test_now()).await.unwrap(),
@@ -640,6 +657,7 @@ async fn connect_agents(store: &dyn Store, directory: &Directory) {
             },
             connected_at: test_now(),
             expires_at: test_now() + SignedDuration::from_hours(2),
+            authorized_until: None,
         };
         store.put_connection(&record).await.unwrap();
     }

@@ -84,6 +84,7 @@ impl MemoryWorld {
                 },
                 connected_at: test_now(),
                 expires_at: test_now() + SignedDuration::from_hours(2),
+                authorized_until: None,
             };
             store.put_connection(&record).await.expect("memory store");
         }

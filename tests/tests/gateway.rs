@@ -646,3 +646,37 @@ fn has_handler(text: &str) -> bool {
             .any(|attr| attr.starts_with("on") && attr.contains('='))
     })
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_frame_after_the_token_expires_gets_token_expired_and_the_gateway_closes_the_socket()
+ {
+    use livechat_core::auth::AgentTokenIssuer;
+    use livechat_gateway::{LOCAL_AGENT_SECRET, LOCAL_AUDIENCE, LOCAL_ISSUER};
+    let g = gateway(Options::default()).await;
+    // Expired 28 s ago: still inside the 30 s of clock skew $connect allows, and
+    // past it a few seconds later.
+    let issuer =
+        AgentTokenIssuer::hs256(LOCAL_AGENT_SECRET.as_bytes(), LOCAL_ISSUER, LOCAL_AUDIENCE);
+    let ana = livechat_core::domain::AgentId::parse("ana").unwrap();
+    let now = jiff::Timestamp::now();
+    let token = issuer.issue(
+        &ana,
+        now - jiff::SignedDuration::from_secs(29),
+        jiff::SignedDuration::from_secs(1),
+    );
+    let mut c = Client::connect(&ws_url(&g, &format!("?agent_token={token}")))
+        .await
+        .unwrap();
+    c.send(json!({"action": "ping"})).await;
+    c.expect("pong").await;
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    c.send(json!({"action": "ping"})).await;
+
+    assert_eq!(c.expect("error").await["code"], "token_expired");
+    assert_eq!(
+        c.closed().await,
+        Some(1000),
+        "closed through @connections DELETE"
+    );
+}

@@ -522,8 +522,12 @@ fn each_function_is_allowed_exactly_what_its_code_calls() {
                     "dynamodb" => resource == r#"{"Fn::GetAtt":["Table","Arn"]}"#,
                     "sqs" => resource == r#"{"Fn::GetAtt":["DelayQueue","Arn"]}"#,
                     "kms" => resource == r#"{"Fn::GetAtt":["DataKey","Arn"]}"#,
+                    // DELETE only where a client frame is handled: an agent's
+                    // connection whose authorization ended is closed there.
                     "execute-api" => {
                         resource.contains("${WebSocketApi}/${Stage}/POST/@connections/*")
+                            || (resource.contains("${WebSocketApi}/${Stage}/DELETE/@connections/*")
+                                && ["card-advance", "agent-message"].contains(&function.name))
                     }
                     "ses" => {
                         resource.contains(":identity/*")

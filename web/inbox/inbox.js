@@ -76,6 +76,26 @@ function tokenFromHash() {
   }
 }
 
+// The socket is held to the token's expiry (docs/protocol.md, "Connecting"): warn 5
+// minutes before it; a new token reaching this page renews the open socket.
+let expiryTimer = null;
+function watchExpiry(exp) {
+  clearTimeout(expiryTimer);
+  const warnIn = exp * 1000 - Date.now() - 5 * 60_000;
+  if (!(warnIn < 2 ** 31)) return; // no exp, or beyond what setTimeout can wait
+  const at = new Date(exp * 1000).toLocaleTimeString();
+  expiryTimer = setTimeout(() => toast(`Your sign-in expires at ${at}: open a new sign-in link to keep your chats.`, true), Math.max(0, warnIn));
+}
+
+function tokenArrived() {
+  const before = session.get('agent_token');
+  tokenFromHash();
+  const token = session.get('agent_token');
+  if (!token || token === before) return;
+  if (socket?.isOpen) socket.send({ action: 'renew_token', token });
+  else signIn();
+}
+
 function showSignIn(failed) {
   socket?.stop();
   socket = null;
@@ -92,6 +112,7 @@ function signIn() {
   if (!token) return showSignIn(false);
   const claims = jwtClaims(token);
   me = claims.sub || claims.agent || null;
+  watchExpiry(claims.exp);
   $('ib-me').textContent = claims.name || claims.email || me || '';
   restorePast();
   renderAll();
@@ -257,6 +278,10 @@ function handle(frame) {
       renderAll();
       break;
     }
+    case 'token_renewed':
+      watchExpiry(Date.parse(frame.expires_at) / 1000);
+      toast('Sign-in renewed.');
+      break;
     case 'error':
       toast(frame.code === 'internal' ? 'Something went wrong on our side; please try again.' : frame.message || frame.code, true);
       for (const o of offers.values()) if (o.accepting) { o.accepting = false; o.setBusy(false); }
@@ -675,5 +700,6 @@ function wire() {
 wire();
 setupNotifyButton();
 tokenFromHash();
+window.addEventListener('hashchange', tokenArrived);
 renderAll();
 signIn();

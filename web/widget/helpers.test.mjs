@@ -1,7 +1,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStorage } from './storage.js';
-import { backoffDelay, socketUrl, LiveSocket } from './socket.js';
+import { backoffDelay, handshakeRefused, newerToken, socketUrl, LiveSocket } from './socket.js';
 import { Thread, transcriptText, newMessageId } from './thread.js';
 
 const msg = (seq, id = `m${seq}`, kind = 'visitor', text = `t${seq}`) => ({
@@ -163,4 +163,34 @@ test('socket pings through a long idle chat and reconnects on its own before the
   assert.equal(FakeSocket.all[1].sent.filter((f) => f.action === 'ping').length, 2);
   s.stop();
   mock.timers.reset();
+});
+
+test('a failed handshake counts as refused only when the server answers 401 or 403 over HTTP', async () => {
+  const asked = [];
+  const answering = (status) => async (url) => {
+    asked.push(url);
+    return { status };
+  };
+  assert.equal(await handshakeRefused('wss://h/ws?visitor_token=old', 1, answering(401)), true);
+  assert.equal(asked[0], 'https://h/ws?visitor_token=old', 'the same URL over plain HTTP');
+  assert.equal(await handshakeRefused('ws://h/ws?agent_token=t', 1, answering(403)), true);
+  assert.equal(await handshakeRefused('ws://h/ws?visitor_token=t', 1, answering(426)), false, 'one failure: maybe the network');
+  assert.equal(await handshakeRefused('ws://h/ws?visitor_token=t', 3, answering(426)), true, 'failing while HTTP answers');
+  assert.equal(await handshakeRefused('ws://h/ws?visitor_token=t', 5, answering(503)), false, 'our outage is no refusal');
+  const offline = async () => {
+    throw new TypeError('network');
+  };
+  assert.equal(await handshakeRefused('ws://h/ws?visitor_token=t', 9, offline), false, 'unreachable: keep the token');
+});
+
+test('a tab keeps the newest visitor token another tab stored meanwhile', () => {
+  const jwt = (claims) => `h.${btoa(JSON.stringify(claims)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')}.sig`;
+  const v3 = jwt({ sub: 'v1', ver: 3 });
+  const v4 = jwt({ sub: 'v1', ver: 4 });
+  assert.equal(newerToken(null, v3), v3);
+  assert.equal(newerToken(v3, v4), v4);
+  assert.equal(newerToken(v4, v3), v4, 'a late session frame does not bring back an older token');
+  const other = jwt({ sub: 'v2', ver: 1 });
+  assert.equal(newerToken(v4, other), other, 'another visitor (a new chat): the new token');
+  assert.equal(newerToken('garbage', v3), v3);
 });

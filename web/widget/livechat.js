@@ -1,7 +1,7 @@
 // The chat widget's entry: reads its <script> tag, mounts the view, drives the
 // visitor side of the protocol (docs/protocol.md) and exposes `window.LiveChat`.
 import { createStorage } from './storage.js';
-import { LiveSocket, socketUrl } from './socket.js';
+import { LiveSocket, handshakeRefused, newerToken, socketUrl } from './socket.js';
 import { Thread, newMessageId } from './thread.js';
 import { mountWidget } from './render.js';
 
@@ -93,9 +93,17 @@ function init() {
     },
   });
 
+  const socketAt = () => socketUrl(configuredUrl, location, { visitor_token: store.get('visitor_token') });
   const socket = new LiveSocket({
     debug,
-    url: () => socketUrl(configuredUrl, location, { visitor_token: store.get('visitor_token') }),
+    url: socketAt,
+    // A token the server refuses (replaced more than 2 minutes ago, or revoked when
+    // the chat ended) never works again: start fresh, as a new visitor.
+    async onClose({ opened, failures }) {
+      const token = store.get('visitor_token');
+      if (opened || !token) return;
+      if (await handshakeRefused(socketAt(), failures) && store.get('visitor_token') === token) restart();
+    },
     onState(state) {
       view.setStatus(state === 'waiting' ? 'Connection lost — reconnecting…' : null);
     },
@@ -197,7 +205,7 @@ function init() {
   function handle(frame) {
     switch (frame.type) {
       case 'session':
-        if (frame.visitor_token) store.set('visitor_token', frame.visitor_token);
+        if (frame.visitor_token) store.set('visitor_token', newerToken(store.get('visitor_token'), frame.visitor_token));
         conversation = frame.conversation || null;
         // A conversation other than the stored one (the old one was over) starts its
         // own events.

@@ -29,6 +29,45 @@ export function socketUrl(configured, loc, params = {}) {
   return url.href;
 }
 
+/**
+ * Whether a handshake that failed at `url` was refused (a bad or revoked token) rather
+ * than lost to the network. A browser cannot read a failed handshake's status, so the
+ * same URL is asked over plain HTTP: 401 or 403 is a refusal, and so are `failures`
+ * (3 or more) failed attempts while the server answers HTTP below 500. Unreachable:
+ * not refused, keep retrying.
+ */
+export async function handshakeRefused(url, failures, fetchImpl = globalThis.fetch) {
+  let status = 0;
+  try {
+    status = (await fetchImpl(url.replace(/^ws/, 'http'), { cache: 'no-store' })).status;
+  } catch {
+    return false;
+  }
+  return status === 401 || status === 403 || (failures >= 3 && status !== 0 && status < 500);
+}
+
+/** The claims of a JWT (unverified: only for choosing between the server's tokens). */
+function tokenClaims(token) {
+  try {
+    const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part));
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The visitor token to keep: `incoming` (from a `session` frame), unless `stored` is
+ * the same visitor's at a later version, stored meanwhile by another tab whose
+ * `start` the server saw last. Only the newest version stays accepted.
+ */
+export function newerToken(stored, incoming) {
+  if (!stored) return incoming;
+  const [was, now] = [tokenClaims(stored), tokenClaims(incoming)];
+  const later = was.sub === now.sub && Number(was.ver) > Number(now.ver);
+  return later ? stored : incoming;
+}
+
 export class LiveSocket {
   /**
    * `url()` is called before every attempt. `onOpen()`, `onFrame(frame)` and

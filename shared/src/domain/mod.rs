@@ -39,5 +39,5 @@ pub use text::{
 };
 pub use visitor::{
     AttributeLimitError, AttributeName, AttributeNameError, AttributeValueError, Attributes,
-    Visitor, check_attribute_value, well_known,
+    PageUrl, Visitor, check_attribute_value, well_known,
 };

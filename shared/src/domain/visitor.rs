@@ -191,6 +191,71 @@ impl Attributes {
     }
 }
 
+/// The page a visitor is on, as stored: the URL without its query and fragment
+/// (they may hold session ids, emails or tokens the site put there), and the
+/// campaign parameters of the query (`utm_source`, `utm_campaign`...) that sales
+/// teams route and report on, to keep as attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageUrl {
+    /// Scheme, host and path.
+    pub url: String,
+    /// The `utm_*` query parameters, decoded, in the order given (a repeated one
+    /// keeps its last value); names that are not attribute names and values with
+    /// control characters are left out.
+    pub campaign: Vec<(AttributeName, String)>,
+}
+
+impl PageUrl {
+    /// Splits a page URL as the widget sends it (`location.href`).
+    pub fn parse(raw: &str) -> Self {
+        let without_fragment = raw.split_once('#').map_or(raw, |(before, _)| before);
+        let (url, query) = match without_fragment.split_once('?') {
+            Some((url, query)) => (url, query),
+            None => (without_fragment, ""),
+        };
+        let campaign = query
+            .split('&')
+            .filter_map(|pair| {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let name = percent_decode(name).to_ascii_lowercase();
+                let value = percent_decode(value);
+                if !name.starts_with("utm_") || check_attribute_value(&value).is_err() {
+                    return None;
+                }
+                Some((AttributeName::parse(name).ok()?, value))
+            })
+            .collect();
+        Self {
+            url: url.to_string(),
+            campaign,
+        }
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte;
+/// a malformed escape is kept as is, invalid UTF-8 becomes U+FFFD.
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A visitor: an anonymous session until they give their details.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Visitor {
@@ -274,6 +339,33 @@ mod tests {
         );
         assert_eq!(check_attribute_value("a\nb"), Err(AttributeValueError(10)));
         assert!(check_attribute_value("Zoë \u{202B}שלום").is_ok());
+    }
+
+    #[test]
+    fn a_page_url_is_kept_without_query_and_fragment_and_its_utm_parameters_as_attributes() {
+        let page = PageUrl::parse(
+            "https://acme.example/pricing?session=s3cr3t&utm_source=news%20letter&UTM_Medium=e+mail&utm_bad=%01&email=jo%40x.example#token=abc",
+        );
+        assert_eq!(page.url, "https://acme.example/pricing");
+        let campaign: Vec<(&str, &str)> = page
+            .campaign
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            campaign,
+            [("utm_source", "news letter"), ("utm_medium", "e mail")]
+        );
+        assert_eq!(
+            PageUrl::parse("https://a.example/#x").url,
+            "https://a.example/"
+        );
+        assert_eq!(
+            PageUrl::parse("https://a.example/p?utm_id=%E2%82")
+                .campaign
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -520,6 +520,9 @@ impl SessionStore for MemoryStore {
 #[derive(Default)]
 pub struct MemoryPush {
     mailboxes: Mutex<HashMap<ConnectionId, Vec<String>>>,
+    /// Closed by the server ([`Push::close`]): later pushes are `Gone`, what was
+    /// pushed before can still be taken.
+    closed: Mutex<BTreeSet<ConnectionId>>,
 }
 
 impl MemoryPush {
@@ -536,6 +539,11 @@ impl MemoryPush {
     /// Closes a connection; later pushes to it are `Gone`.
     pub fn close(&self, connection: &ConnectionId) {
         lock(&self.mailboxes).remove(connection);
+    }
+
+    /// Whether a connection is open (opened, and not closed since).
+    pub fn is_open(&self, connection: &ConnectionId) -> bool {
+        lock(&self.mailboxes).contains_key(connection) && !lock(&self.closed).contains(connection)
     }
 
     /// Takes the frames pushed to a connection so far.
@@ -557,6 +565,9 @@ impl Push for MemoryPush {
                 source: format!("PayloadTooLargeException: {} bytes", json.len()).into(),
             });
         }
+        if lock(&self.closed).contains(connection) {
+            return Ok(Delivery::Gone);
+        }
         match lock(&self.mailboxes).get_mut(connection) {
             Some(mailbox) => {
                 mailbox.push(json.to_string());
@@ -564,6 +575,14 @@ impl Push for MemoryPush {
             }
             None => Ok(Delivery::Gone),
         }
+    }
+
+    async fn close(&self, connection: &ConnectionId) -> Result<Delivery, PushError> {
+        if !self.is_open(connection) {
+            return Ok(Delivery::Gone);
+        }
+        lock(&self.closed).insert(connection.clone());
+        Ok(Delivery::Delivered)
     }
 }
 

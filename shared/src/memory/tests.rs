@@ -184,6 +184,7 @@ async fn expired_connections_are_ignored_on_read() {
         },
         connected_at: t0(),
         expires_at: t0() + SignedDuration::from_hours(2),
+        authorized_until: None,
     };
     store.put_connection(&record).await.unwrap();
     let later = t0() + SignedDuration::from_hours(3);

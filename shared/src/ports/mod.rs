@@ -72,6 +72,10 @@ pub struct ConnectionRecord {
     pub connected_at: Timestamp,
     /// When API Gateway closes it at the latest (2 h) plus slack; reads ignore it after.
     pub expires_at: Timestamp,
+    /// For an agent: when the token that opened it (or its last `renew_token`)
+    /// expires. Every frame after it is refused and the connection closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_until: Option<Timestamp>,
 }
 
 /// The round-robin position of one pool. Moves only by compare-and-set on `version`.
@@ -386,6 +390,47 @@ pub struct VisitorSession {
     pub dialog: crate::dialog::DialogState,
     /// Last activity; a session idle for [`SESSION_TTL`] expires.
     pub updated_at: Timestamp,
+    /// Which visitor tokens still open a connection for this visitor.
+    #[serde(default)]
+    pub token: TokenVersion,
+}
+
+/// The server-side state of a visitor's tokens: each token carries the version it
+/// was issued at, and only the current version (or, for
+/// [`crate::auth::VISITOR_TOKEN_OVERLAP`] after a rotation, the one before) is
+/// accepted. Rotating replaces the token on use; revoking refuses every token
+/// issued so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenVersion {
+    /// The version of the newest token issued (0 for sessions from before versions).
+    pub current: u64,
+    /// Until when the version before `current` is still accepted; `None` after a
+    /// revocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_until: Option<Timestamp>,
+}
+
+impl TokenVersion {
+    /// Whether a token of `version` is accepted at `now`.
+    pub fn accepts(&self, version: u64, now: Timestamp) -> bool {
+        version == self.current
+            || (version.checked_add(1) == Some(self.current)
+                && self.previous_until.is_some_and(|until| now <= until))
+    }
+
+    /// A new token replaces the current one, which stays accepted until `overlap`
+    /// after `now`. Returns the new version.
+    pub fn rotate(&mut self, now: Timestamp, overlap: jiff::SignedDuration) -> u64 {
+        self.current = self.current.saturating_add(1);
+        self.previous_until = Some(now.saturating_add(overlap).unwrap_or(now));
+        self.current
+    }
+
+    /// Refuses every token issued so far; the next one gets a version of its own.
+    pub fn revoke(&mut self) {
+        self.current = self.current.saturating_add(1);
+        self.previous_until = None;
+    }
 }
 
 /// How long an idle visitor session lasts.
@@ -439,6 +484,10 @@ pub struct PushError {
 pub trait Push: Send + Sync {
     /// Sends one JSON text frame.
     async fn push(&self, connection: &ConnectionId, json: &str) -> Result<Delivery, PushError>;
+    /// Closes the connection from the server's side (`@connections` DELETE); its
+    /// `$disconnect` follows. Frames pushed before it are delivered first. `Gone`
+    /// when it was closed already.
+    async fn close(&self, connection: &ConnectionId) -> Result<Delivery, PushError>;
 }
 
 /// Something routing must do later. Delivered at least once, possibly late: each

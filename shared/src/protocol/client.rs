@@ -363,11 +363,22 @@ pub enum AgentFrame {
         /// The reply.
         text: MessageText,
     },
+    /// A new agent token for the open connection, verified as at `$connect` (it
+    /// must name the same agent): the connection is then held to its expiry
+    /// instead of the old token's. Answered with `token_renewed`.
+    RenewToken {
+        /// The new agent token.
+        token: String,
+    },
 }
+
+/// Longest agent token accepted by `renew_token`, in characters (a Cognito ID token
+/// with many groups stays well under it).
+pub const MAX_TOKEN_CHARS: usize = 8_192;
 
 impl AgentFrame {
     /// Every action an agent may send.
-    pub const ACTIONS: [&'static str; 14] = [
+    pub const ACTIONS: [&'static str; 15] = [
         "accept",
         "decline",
         "send_message",
@@ -382,6 +393,7 @@ impl AgentFrame {
         "pick_up",
         "past_chats",
         "reply_by_email",
+        "renew_token",
     ];
 
     /// Parses an inbox frame; every refusal is a precise [`FrameError`].
@@ -406,6 +418,7 @@ impl AgentFrame {
             AgentFrame::PickUp { .. } => "pick_up",
             AgentFrame::ReplyByEmail { .. } => "reply_by_email",
             AgentFrame::PastChats { .. } => "past_chats",
+            AgentFrame::RenewToken { .. } => "renew_token",
         }
     }
 
@@ -426,7 +439,8 @@ impl AgentFrame {
             | AgentFrame::Ping
             | AgentFrame::Sync
             | AgentFrame::Missed { .. }
-            | AgentFrame::PastChats { .. } => None,
+            | AgentFrame::PastChats { .. }
+            | AgentFrame::RenewToken { .. } => None,
         }
     }
 }
@@ -481,6 +495,9 @@ impl TryFrom<RawFrame> for AgentFrame {
                 conversation: f.id("conversation")?,
                 id: f.id("id")?,
                 text: f.text("text")?,
+            },
+            "renew_token" => AgentFrame::RenewToken {
+                token: f.string("token", MAX_TOKEN_CHARS)?,
             },
             _ => return Err(FrameError::UnknownAction { action }),
         })
@@ -807,6 +824,9 @@ mod tests {
                 conversation: c(),
                 id: MessageId::parse("m-2").unwrap(),
                 text: MessageText::parse("Thanks for asking: yes, we ship to Peru.").unwrap(),
+            },
+            AgentFrame::RenewToken {
+                token: "eyJhbGciOiJIUzI1NiJ9.e30.sig".into(),
             },
         ]
     }

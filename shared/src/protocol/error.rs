@@ -34,6 +34,9 @@ pub enum ErrorCode {
     /// The conversation is not in a state that allows this (e.g. a message to an
     /// ended chat).
     InvalidState,
+    /// The agent token the connection was opened with (or last renewed with) has
+    /// expired; the server closes the connection after this frame.
+    TokenExpired,
     /// Our fault; the message is generic, the detail is in our logs.
     Internal,
     /// No email can be sent: the deployment has no sender address. Nothing was
@@ -43,7 +46,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the docs' table.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::TooLarge,
         ErrorCode::NotJson,
         ErrorCode::MissingAction,
@@ -52,6 +55,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::InvalidState,
+        ErrorCode::TokenExpired,
         ErrorCode::Internal,
         ErrorCode::EmailNotConfigured,
     ];
@@ -67,6 +71,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::TokenExpired => "token_expired",
             ErrorCode::Internal => "internal",
             ErrorCode::EmailNotConfigured => "email_not_configured",
         }
@@ -222,6 +227,13 @@ pub enum ServerError {
         "email is not configured on this server (it has no sender address), so nothing was sent"
     )]
     EmailNotConfigured,
+    /// The agent token behind the connection expired: the connection is closed.
+    #[error("your sign-in has expired: connect again with a new token")]
+    TokenExpired,
+    /// The agent behind the connection lost the live chat permission (or was
+    /// removed): the connection is closed.
+    #[error("this agent may no longer use the inbox")]
+    NoLongerAllowed,
     /// Our fault: a store, push or bug. Log it with its cause chain.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -241,8 +253,19 @@ impl ServerError {
             ServerError::NotFound { .. } => ErrorCode::NotFound,
             ServerError::InvalidState(_) | ServerError::Dialog(_) => ErrorCode::InvalidState,
             ServerError::EmailNotConfigured => ErrorCode::EmailNotConfigured,
+            ServerError::TokenExpired => ErrorCode::TokenExpired,
+            ServerError::NoLongerAllowed => ErrorCode::Forbidden,
             ServerError::Internal(_) => ErrorCode::Internal,
         }
+    }
+
+    /// Whether the server closes the connection after the `error` frame: its
+    /// authorization ended, so no later frame on it would be served.
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            ServerError::TokenExpired | ServerError::NoLongerAllowed
+        )
     }
 
     /// Whether the client caused it (and should not simply retry); a refusal for a

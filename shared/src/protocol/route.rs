@@ -89,7 +89,7 @@ pub const CARD_ADVANCE_ACTIONS: [&str; 4] = ["start", "answer", "submit", "leave
 /// Routes served by `agent-message`. `send_message`, `typing` and `ping` come from
 /// both visitors and agents: the handler tells them apart by the connection's party,
 /// never by the frame.
-pub const AGENT_MESSAGE_ACTIONS: [&str; 15] = [
+pub const AGENT_MESSAGE_ACTIONS: [&str; 16] = [
     "send_message",
     "typing",
     "end_chat",
@@ -105,6 +105,7 @@ pub const AGENT_MESSAGE_ACTIONS: [&str; 15] = [
     "pick_up",
     "past_chats",
     "reply_by_email",
+    "renew_token",
 ];
 
 #[cfg(test)]

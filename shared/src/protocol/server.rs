@@ -318,6 +318,12 @@ pub enum ServerFrame {
         /// The visitor's address.
         to: Email,
     },
+    /// To an agent after `renew_token`: the connection is now held to the new
+    /// token's expiry.
+    TokenRenewed {
+        /// When the new token expires (its `exp`).
+        expires_at: Timestamp,
+    },
     /// Answer to `ping`.
     Pong,
     /// To the sender of `send_message`: the message is stored (sent once per id,
@@ -353,6 +359,7 @@ impl ServerFrame {
             ServerFrame::Missed { .. } => "missed",
             ServerFrame::Error { .. } => "error",
             ServerFrame::EmailSent { .. } => "email_sent",
+            ServerFrame::TokenRenewed { .. } => "token_renewed",
             ServerFrame::Pong => "pong",
             ServerFrame::Ack { .. } => "ack",
         }
@@ -636,6 +643,7 @@ pub(super) mod tests {
                 conversation: conv(),
                 to: Email::parse("jo@acme.example").unwrap(),
             },
+            ServerFrame::TokenRenewed { expires_at: at() },
             ServerFrame::Pong,
             ServerFrame::Ack {
                 id: MessageId::parse("m1").unwrap(),

@@ -21,6 +21,10 @@ impl Chat {
             agent: agent.clone(),
         };
         match frame {
+            // Served with the connection record, before the authorization check.
+            AgentFrame::RenewToken { .. } => Err(ServerError::internal(
+                "renew_token reached the agent's frame handler",
+            )),
             AgentFrame::Sync => self.sync(connection, agent).await,
             AgentFrame::Missed { before } => {
                 let frame = self.missed_list(before).await?;

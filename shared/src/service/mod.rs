@@ -31,6 +31,7 @@ use crate::dialog::ValidDialog;
 use crate::domain::{ConnectionId, Conversation, ConversationId, Origin, Permission};
 use crate::ports::{ConnectionRecord, DelayedEvent, Delivery, Party, Ports, StoreError};
 use crate::protocol::{AgentFrame, ServerError, ServerFrame, VisitorFrame, VisitorSummary};
+use crate::routing::Directory;
 use crate::routing::{RouteError, Router};
 
 /// API Gateway closes a connection after 2 hours; the record outlives it a little so
@@ -99,9 +100,10 @@ pub struct Chat {
     router: Router,
     /// The dialog shown when the directory holds none.
     dialog: Arc<ValidDialog>,
-    /// The directory's dialog as last read, and when: configuration applied with
-    /// `livechat apply` reaches every process within [`DIALOG_REFRESH`].
-    applied: tokio::sync::RwLock<Option<(std::time::Instant, Arc<ValidDialog>)>>,
+    /// The directory and its dialog as last read, and when: configuration applied
+    /// with `livechat apply` (an agent's role removed included) reaches every
+    /// process within [`DIRECTORY_REFRESH`].
+    applied: tokio::sync::RwLock<Option<Applied>>,
     agents: AgentVerifier,
     visitors: VisitorTokens,
     /// The Agent Inbox's origins (which serve the chat's own pages): `None` takes
@@ -109,10 +111,27 @@ pub struct Chat {
     inbox_origins: Option<Vec<Origin>>,
     /// The account's `allowed_origins`, as last read.
     allowed_origins: origins::AllowedCache,
+    /// Agent connections' token expiries as this process last read them, so that
+    /// the fast relay path needs no read of the connection record: an expiry only
+    /// ever moves later (`renew_token`), so a remembered one that has not passed
+    /// still holds. One that has passed, or none, is read again.
+    authorized: std::sync::Mutex<HashMap<ConnectionId, Timestamp>>,
 }
 
-/// How long a process keeps the dialog it read from the directory.
-pub const DIALOG_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+/// Most agent connection expiries a process remembers.
+const AUTHORIZED_REMEMBERED: usize = 10_000;
+
+/// How long a process keeps the directory (and the dialog in it) it read: the
+/// bound on how stale the dialog visitors see and the permissions checked on every
+/// agent frame may be.
+pub const DIRECTORY_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The directory as last read, with its dialog.
+struct Applied {
+    at: std::time::Instant,
+    directory: Arc<Directory>,
+    dialog: Arc<ValidDialog>,
+}
 
 impl Chat {
     /// The chat over `ports`, showing `dialog` to visitors.
@@ -131,6 +150,7 @@ impl Chat {
             visitors,
             inbox_origins: None,
             allowed_origins: origins::AllowedCache::default(),
+            authorized: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -147,7 +167,7 @@ impl Chat {
     /// every [`DIALOG_REFRESH`].
     async fn allowed_origins(&self) -> Result<Option<Arc<[Origin]>>, StoreError> {
         if let Some((at, allowed)) = self.allowed_origins.get().await
-            && at.elapsed() < DIALOG_REFRESH
+            && at.elapsed() < DIRECTORY_REFRESH
         {
             return Ok(allowed);
         }
@@ -168,12 +188,25 @@ impl Chat {
     }
 
     /// The dialog visitors walk: the directory's (refreshed every
-    /// [`DIALOG_REFRESH`]) or, when it holds none or an invalid one, the built-in one.
+    /// [`DIRECTORY_REFRESH`]) or, when it holds none or an invalid one, the built-in one.
     pub(crate) async fn current_dialog(&self) -> Result<Arc<ValidDialog>, ServerError> {
-        if let Some((at, dialog)) = self.applied.read().await.as_ref()
-            && at.elapsed() < DIALOG_REFRESH
+        Ok(self.applied().await?.dialog)
+    }
+
+    /// The directory as read at most [`DIRECTORY_REFRESH`] ago.
+    pub(crate) async fn cached_directory(&self) -> Result<Arc<Directory>, ServerError> {
+        Ok(self.applied().await?.directory)
+    }
+
+    async fn applied(&self) -> Result<Applied, ServerError> {
+        if let Some(applied) = self.applied.read().await.as_ref()
+            && applied.at.elapsed() < DIRECTORY_REFRESH
         {
-            return Ok(dialog.clone());
+            return Ok(Applied {
+                at: applied.at,
+                directory: applied.directory.clone(),
+                dialog: applied.dialog.clone(),
+            });
         }
         let directory = self.ports.store.directory().await?;
         let dialog = match directory.valid_dialog() {
@@ -184,8 +217,23 @@ impl Chat {
             }
             None => self.dialog.clone(),
         };
-        *self.applied.write().await = Some((std::time::Instant::now(), dialog.clone()));
-        Ok(dialog)
+        let applied = Applied {
+            at: std::time::Instant::now(),
+            directory: Arc::new(directory),
+            dialog,
+        };
+        *self.applied.write().await = Some(Applied {
+            at: applied.at,
+            directory: applied.directory.clone(),
+            dialog: applied.dialog.clone(),
+        });
+        Ok(applied)
+    }
+
+    /// Forgets the directory read, as if [`DIRECTORY_REFRESH`] had passed.
+    #[cfg(test)]
+    pub(crate) async fn forget_directory(&self) {
+        *self.applied.write().await = None;
     }
 
     fn now(&self) -> Timestamp {
@@ -193,9 +241,11 @@ impl Chat {
     }
 
     /// `$connect`: an `agent_token` query parameter makes an agent connection (the
-    /// agent must exist and have the live chat permission); a `visitor_token` resumes
-    /// that visitor; neither starts a new anonymous visitor. Nothing is pushed here:
-    /// API Gateway refuses posts to a connection still inside its `$connect`.
+    /// agent must exist and have the live chat permission; the connection is held
+    /// to the token's expiry); a `visitor_token` resumes that visitor, if their
+    /// session still accepts it (see [`crate::ports::TokenVersion`]); neither starts
+    /// a new anonymous visitor. Nothing is pushed here: API Gateway refuses posts
+    /// to a connection still inside its `$connect`.
     ///
     /// `origin` is the request's `Origin` header: an agent socket is refused (403,
     /// nothing stored) from a page other than the inbox's, a visitor socket from a
@@ -222,33 +272,49 @@ impl Chat {
                 return Err(ConnectError::Origin);
             }
         }
-        let party = if let Some(token) = query.get("agent_token") {
-            let agent = self.agents.verify(token, now)?;
-            let directory = self.ports.store.directory().await?;
-            let allowed = directory
-                .agent(&agent)
-                .is_some_and(|a| a.has_permission(Permission::LiveChat));
-            if !allowed {
-                return Err(AuthError::NotAllowed.into());
-            }
-            Party::Agent { agent }
+        let (party, authorized_until) = if let Some(token) = query.get("agent_token") {
+            let (agent, until) = self.verify_agent(token, now).await?;
+            (Party::Agent { agent }, Some(until))
         } else if let Some(token) = query.get("visitor_token") {
-            Party::Visitor {
-                visitor: self.visitors.verify(token, now)?,
+            let token = self.visitors.verify(token, now)?;
+            // A token naming no session has nothing to resume or protect.
+            let session = self.ports.store.session(&token.visitor, now).await?;
+            if session.is_some_and(|s| !s.token.accepts(token.version, now)) {
+                return Err(AuthError::Revoked.into());
             }
+            let visitor = token.visitor;
+            (Party::Visitor { visitor }, None)
         } else {
-            Party::Visitor {
-                visitor: crate::domain::VisitorId::generate(),
-            }
+            let visitor = crate::domain::VisitorId::generate();
+            (Party::Visitor { visitor }, None)
         };
         let record = ConnectionRecord {
             id: connection.clone(),
             party: party.clone(),
             connected_at: now,
             expires_at: now.saturating_add(CONNECTION_TTL).unwrap_or(now),
+            authorized_until,
         };
         self.ports.store.put_connection(&record).await?;
         Ok(party)
+    }
+
+    /// The agent an agent token names and when it expires, if it verifies at `now`
+    /// and the agent has the live chat permission (in the directory as stored).
+    async fn verify_agent(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<(crate::domain::AgentId, Timestamp), ConnectError> {
+        let (agent, until) = self.agents.verify_until(token, now)?;
+        let directory = self.ports.store.directory().await?;
+        let allowed = directory
+            .agent(&agent)
+            .is_some_and(|a| a.has_permission(Permission::LiveChat));
+        if !allowed {
+            return Err(AuthError::NotAllowed.into());
+        }
+        Ok((agent, until))
     }
 
     /// `$disconnect` (best effort: API Gateway may not send it; connection records
@@ -351,6 +417,12 @@ impl Chat {
                 error!(connection = %connection, error = %cause_chain(&e), "failed to handle a frame");
             }
             self.send(connection, &ServerFrame::error(&e)).await;
+            if e.closes_connection() {
+                // The frame above goes out first; `$disconnect` follows the close.
+                if let Err(e) = self.ports.push.close(connection).await {
+                    warn!(connection = %connection, error = %cause_chain(&e), "could not close a connection");
+                }
+            }
         }
     }
 
@@ -372,11 +444,121 @@ impl Chat {
                 let frame = VisitorFrame::try_from(raw)?;
                 self.visitor_frame(connection, &visitor, frame).await
             }
-            Party::Agent { agent } => {
+            Party::Agent { ref agent } => {
+                if raw.action() == Some("renew_token") {
+                    let AgentFrame::RenewToken { token } = AgentFrame::try_from(raw)? else {
+                        return Err(ServerError::internal(
+                            "a renew_token frame parsed as another action",
+                        ));
+                    };
+                    return self.renew_token(connection, &record, &token).await;
+                }
+                self.still_authorized(&record, agent).await?;
                 let frame = AgentFrame::try_from(raw)?;
-                self.agent_frame(connection, &agent, frame).await
+                self.agent_frame(connection, agent, frame).await
             }
         }
+    }
+
+    /// Every agent frame is served only while the connection's token is unexpired
+    /// and the agent still has the live chat permission in the directory as read at
+    /// most [`DIRECTORY_REFRESH`] ago: no request beyond the connection record.
+    pub(super) async fn still_authorized(
+        &self,
+        record: &ConnectionRecord,
+        agent: &crate::domain::AgentId,
+    ) -> Result<(), ServerError> {
+        if let Some(until) = record.authorized_until {
+            if crate::auth::has_expired(until, self.now()) {
+                return Err(ServerError::TokenExpired);
+            }
+            self.remember_authorized(&record.id, until);
+        }
+        self.still_permitted(agent).await
+    }
+
+    /// Whether an agent connection's token is known (to this process) to be
+    /// unexpired: then its record need not be read again.
+    pub(super) fn known_authorized(&self, connection: &ConnectionId) -> bool {
+        let remembered = self
+            .authorized
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(connection)
+            .copied();
+        remembered.is_some_and(|until| !crate::auth::has_expired(until, self.now()))
+    }
+
+    fn remember_authorized(&self, connection: &ConnectionId, until: Timestamp) {
+        let now = self.now();
+        let mut authorized = self.authorized.lock().unwrap_or_else(|e| e.into_inner());
+        if authorized.len() >= AUTHORIZED_REMEMBERED {
+            authorized.retain(|_, u| !crate::auth::has_expired(*u, now));
+            if authorized.len() >= AUTHORIZED_REMEMBERED {
+                authorized.clear();
+            }
+        }
+        let entry = authorized.entry(connection.clone()).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+
+    /// The agent still has the live chat permission, in the directory as read at
+    /// most [`DIRECTORY_REFRESH`] ago.
+    pub(super) async fn still_permitted(
+        &self,
+        agent: &crate::domain::AgentId,
+    ) -> Result<(), ServerError> {
+        let allowed = self
+            .cached_directory()
+            .await?
+            .agent(agent)
+            .is_some_and(|a| a.has_permission(Permission::LiveChat));
+        if !allowed {
+            return Err(ServerError::NoLongerAllowed);
+        }
+        Ok(())
+    }
+
+    /// `renew_token`: a new token for the same agent, verified as at `$connect`,
+    /// moves the connection's expiry to the new token's. Accepted after the old
+    /// token expired too: the new one proves as much as a new connection would.
+    async fn renew_token(
+        &self,
+        connection: &ConnectionId,
+        record: &ConnectionRecord,
+        token: &str,
+    ) -> Result<(), ServerError> {
+        let Party::Agent { agent } = &record.party else {
+            return Err(ServerError::internal("renew_token on a visitor connection"));
+        };
+        let (renewed, until) = match self.verify_agent(token, self.now()).await {
+            Ok(verified) => verified,
+            Err(ConnectError::Auth(AuthError::Expired)) => return Err(ServerError::TokenExpired),
+            Err(ConnectError::Auth(e)) => {
+                return Err(ServerError::Forbidden {
+                    reason: format!("the new token was refused: {e}"),
+                });
+            }
+            Err(ConnectError::Store(e)) => return Err(e.into()),
+            // verify_agent checks no Origin.
+            Err(ConnectError::Origin) => {
+                return Err(ServerError::internal("an Origin refusal while renewing"));
+            }
+        };
+        if renewed != *agent {
+            return Err(ServerError::Forbidden {
+                reason: "the new token names another agent".into(),
+            });
+        }
+        let record = ConnectionRecord {
+            authorized_until: Some(until),
+            ..record.clone()
+        };
+        self.ports.store.put_connection(&record).await?;
+        self.remember_authorized(connection, until);
+        self.send(connection, &ServerFrame::TokenRenewed { expires_at: until })
+            .await;
+        Ok(())
     }
 
     /// Pushes a frame (split if it is too large) to one connection; `false` when the

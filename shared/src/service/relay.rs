@@ -1,7 +1,9 @@
 //! Relaying chat messages through the conversation's hub: who may write, one write
 //! to store the message with its sequence number, pushes to every subscribed tab of
 //! both sides. A frame that names its conversation from a subscribed connection is
-//! relayed with one read (the hub) and that one write.
+//! relayed with one read (the hub) and that one write; an agent's is also held to
+//! the agent's authorization, as every agent frame is (its connection record is
+//! read only by a process that has not yet seen the connection).
 
 use serde_json::Value;
 
@@ -56,14 +58,32 @@ impl Chat {
                     ));
                 }
             },
-            Party::Agent { .. } => match AgentFrame::try_from(raw)? {
-                AgentFrame::SendMessage { id, text, .. } => (id, text),
-                _ => {
-                    return Err(ServerError::internal(
-                        "a send_message frame parsed as another action",
-                    ));
+            Party::Agent { agent } => {
+                // An agent's authorization (the token's expiry, the role) is checked
+                // on every frame: the expiry against the record, unless this process
+                // already knows it has not passed.
+                if self.known_authorized(connection) {
+                    self.still_permitted(agent).await?;
+                } else {
+                    let record = self
+                        .ports
+                        .store
+                        .connection(connection, self.now())
+                        .await?
+                        .ok_or_else(|| ServerError::NotFound {
+                            what: "this connection (reconnect)".into(),
+                        })?;
+                    self.still_authorized(&record, agent).await?;
                 }
-            },
+                match AgentFrame::try_from(raw)? {
+                    AgentFrame::SendMessage { id, text, .. } => (id, text),
+                    _ => {
+                        return Err(ServerError::internal(
+                            "a send_message frame parsed as another action",
+                        ));
+                    }
+                }
+            }
         };
         self.relay(connection, &party, hub, id, text)
             .await

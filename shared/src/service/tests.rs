@@ -15,6 +15,7 @@ use crate::ports::Clock;
 
 mod caps;
 mod origins;
+mod tokens;
 
 const SECRET: &[u8] = b"service-test-secret-32-bytes-long!";
 
@@ -1851,6 +1852,14 @@ impl crate::ports::Push for HeldPush {
             .expect("set by the harness")
             .push(connection, json)
             .await
+    }
+
+    async fn close(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<crate::ports::Delivery, crate::ports::PushError> {
+        let inner = self.inner.get().expect("set by the harness");
+        crate::ports::Push::close(inner.as_ref(), connection).await
     }
 }
 

@@ -4,10 +4,11 @@
 use tracing::info;
 
 use super::Chat;
+use crate::auth::VISITOR_TOKEN_OVERLAP;
 use crate::dialog::{Context, DialogEvent, DialogState, ValidDialog, VisitorAction, advance};
 use crate::domain::{
     AttributeName, Attributes, ConnectionId, Conversation, ConversationId, ConversationState,
-    EndReason, MessageId, MessageText, Sender, VisitorId, well_known,
+    EndReason, MessageId, MessageText, PageUrl, Sender, VisitorId, well_known,
 };
 use crate::ports::{Appended, CasOutcome, DelayedEvent, NewMessage, Party, VisitorSession};
 use crate::protocol::{FrameError, ServerError, ServerFrame, VisitorFrame, WithdrawReason};
@@ -63,11 +64,15 @@ impl Chat {
                 Ok(())
             }
             VisitorFrame::EndChat => {
-                let (_, conv) = self.visitor_conversation(visitor).await?;
+                let (mut session, conv) = self.visitor_conversation(visitor).await?;
                 // Whatever it is now: the visitor wants out.
                 self.end_conversation(&conv, EndReason::Completed, |_| true)
                     .await?
                     .required()?;
+                // No token issued so far reopens the ended chat's session.
+                session.token.revoke();
+                session.updated_at = self.now();
+                self.ports.store.put_session(&session).await?;
                 Ok(())
             }
             VisitorFrame::LeaveDetails { email, message } => {
@@ -171,9 +176,10 @@ impl Chat {
         // Capped per session, not only per frame, so repeated `start`s cannot grow
         // them; checked before anything is written.
         let mut incoming = attributes;
-        if let Some(url) = page_url {
+        let page = page_url.as_deref().map(PageUrl::parse);
+        if let Some(page) = &page {
             let name = AttributeName::parse(well_known::PAGE_URL).map_err(ServerError::internal)?;
-            incoming.set(name, url);
+            incoming.set(name, page.url.clone());
         }
         let mut merged = existing
             .as_ref()
@@ -186,11 +192,26 @@ impl Chat {
                 field: "attributes".into(),
                 reason: e.into(),
             })?;
+        // Campaign parameters of the page's URL, each while it fits the caps: a
+        // link with too many must not keep the visitor from starting.
+        for (name, value) in page.iter().flat_map(|p| &p.campaign) {
+            let mut one = Attributes::new();
+            one.set(name.clone(), value.clone());
+            let _ = merged.merge_capped(&one);
+        }
         let (mut session, conv) = match (existing, current) {
-            (Some(session), Some(conv)) => (session, conv),
+            (Some(mut session), Some(conv)) => {
+                // A resume: the token used is replaced, and stays accepted a little
+                // while (another tab, or a `session` frame lost on the way).
+                session.token.rotate(now, VISITOR_TOKEN_OVERLAP);
+                (session, conv)
+            }
             (previous, _) => {
                 // A first visit, or the last conversation ended: start a new one,
                 // keeping what we know of the visitor.
+                // Tokens of the ended chat are refused from now on.
+                let mut token = previous.as_ref().map(|s| s.token).unwrap_or_default();
+                token.revoke();
                 let known = previous.map(|s| s.dialog.attributes).unwrap_or_default();
                 let conv = Conversation::new(
                     ConversationId::generate(),
@@ -208,6 +229,7 @@ impl Chat {
                     conversation: conv.id.clone(),
                     dialog: DialogState::new(known),
                     updated_at: now,
+                    token,
                 };
                 (session, conv)
             }
@@ -219,7 +241,15 @@ impl Chat {
             visitor: visitor.clone(),
         };
         store.subscribe(&conv.id, connection, &me).await?;
-        let token = self.visitors.issue(visitor, now);
+        let dialog = self.current_dialog().await?;
+        let ctx = self.dialog_context(&dialog).await?;
+        let step = advance(&dialog, &session.dialog, &VisitorAction::Start, &ctx)?;
+        session.dialog = step.state;
+        session.updated_at = now;
+        // Stored before the token goes out: a token is only ever handed out at a
+        // version its session holds.
+        store.put_session(&session).await?;
+        let token = self.visitors.issue(visitor, session.token.current, now);
         self.send(
             connection,
             &ServerFrame::Session {
@@ -233,12 +263,6 @@ impl Chat {
             let history = ServerFrame::History { messages }.for_visitor();
             self.send(connection, &history).await;
         }
-        let dialog = self.current_dialog().await?;
-        let ctx = self.dialog_context(&dialog).await?;
-        let step = advance(&dialog, &session.dialog, &VisitorAction::Start, &ctx)?;
-        session.dialog = step.state;
-        session.updated_at = now;
-        store.put_session(&session).await?;
         if !step.cards.is_empty() {
             self.send(connection, &ServerFrame::Cards { cards: step.cards })
                 .await;

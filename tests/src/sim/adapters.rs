@@ -116,6 +116,16 @@ impl Push for SimPush {
             .extend(frames);
         Ok(Delivery::Delivered)
     }
+
+    /// The server closes the connection: the client notices as of a drop.
+    async fn close(&self, connection: &ConnectionId) -> Result<Delivery, PushError> {
+        tokio::task::yield_now().await;
+        let closed = Push::close(&self.inner, connection).await?;
+        if closed == Delivery::Delivered {
+            lock(&self.ctx.dropped).push(connection.clone());
+        }
+        Ok(closed)
+    }
 }
 
 /// [`MemoryScheduler`] that delays, duplicates and reorders deliveries.

@@ -83,6 +83,8 @@ pub struct Visitor {
     pub made: u64,
     /// Messages sent and not acknowledged, by id.
     pub pending: BTreeMap<String, Pending>,
+    /// The visitor token of the last `session` frame, as the widget stores it.
+    pub token: Option<String>,
 }
 
 /// One inbox tab.

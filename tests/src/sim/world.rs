@@ -14,7 +14,7 @@ use livechat_core::domain::{
     Agent, AgentId, ChatLimit, ConnectionId, ConversationId, Email, Message, TeamId, VisitorId,
 };
 use livechat_core::memory::{ManualClock, MemoryNotifier};
-use livechat_core::ports::{Clock, ConversationStore, DelayedEvent, Ports};
+use livechat_core::ports::{Clock, ConversationStore, DelayedEvent, Ports, SessionStore};
 use livechat_core::protocol::{ErrorCode, ServerFrame};
 use livechat_core::routing::Directory;
 use livechat_core::service::Chat;
@@ -175,6 +175,7 @@ impl World {
                 page: None,
                 made: 0,
                 pending: Default::default(),
+                token: None,
             })
             .collect();
         let agents = directory
@@ -364,6 +365,16 @@ impl World {
         }
     }
 
+    /// The token visitor `i`'s widget connects with: the last one a `session` frame
+    /// brought, else (a first visit) one the server would accept for a visitor
+    /// with no session yet.
+    fn visitor_token(&self, i: usize, now: Timestamp) -> String {
+        self.visitors[i]
+            .token
+            .clone()
+            .unwrap_or_else(|| self.visitor_tokens.issue(&self.visitors[i].id, 0, now))
+    }
+
     fn start_body(&self, i: usize) -> String {
         let v = &self.visitors[i];
         let mut frame = json!({"action": "start", "page_url": "https://acme.example/pricing"});
@@ -378,7 +389,7 @@ impl World {
         let Some(page) = self.visitors[i].page.clone() else {
             if self.ctx.chance(0.6) {
                 let conn = self.new_conn(Owner::Visitor(i));
-                let token = self.visitor_tokens.issue(&self.visitors[i].id, now);
+                let token = self.visitor_token(i, now);
                 let mut bodies = vec![self.start_body(i)];
                 for (id, p) in &self.visitors[i].pending {
                     bodies.push(
@@ -512,7 +523,7 @@ impl World {
 
     fn visitor_acts_open(&mut self, i: usize, calls: &mut Vec<Call>) {
         let conn = self.new_conn(Owner::Visitor(i));
-        let token = self.visitor_tokens.issue(&self.visitors[i].id, self.now());
+        let token = self.visitor_token(i, self.now());
         let bodies = vec![self.start_body(i)];
         self.visitors[i].page = Some(Page::new(conn.clone()));
         self.trace_call(&conn, "opens the widget", &bodies);
@@ -715,6 +726,9 @@ impl World {
                     // The connection never opened: API Gateway sends no `$disconnect`.
                     self.ctx
                         .trace(format!("  $connect of {} refused", self.who(&conn)));
+                    if let Some(Owner::Visitor(i)) = self.owners.get(&conn).cloned() {
+                        self.token_refused(i).await;
+                    }
                     self.forget(&conn);
                 }
                 Outcome::EventFailed(event) => {
@@ -727,6 +741,23 @@ impl World {
                 }
             }
         }
+    }
+
+    /// Visitor `i`'s token was refused (its `session` frames got lost beyond the
+    /// overlap): the widget forgets it, and the simulated visitor comes back with
+    /// the newest token, as another tab of theirs would have stored it.
+    async fn token_refused(&mut self, i: usize) {
+        self.ctx.count_fault("visitor_token_refused");
+        let id = self.visitors[i].id.clone();
+        let session = self
+            .store
+            .truth()
+            .session(&id, self.now())
+            .await
+            .ok()
+            .flatten();
+        self.visitors[i].token =
+            session.map(|s| self.visitor_tokens.issue(&id, s.token.current, self.now()));
     }
 
     /// Shows every open page and tab the frames pushed to it.
@@ -880,7 +911,11 @@ impl World {
         };
         self.trace_frame(conn, &frame);
         match &frame {
-            ServerFrame::Session { conversation, .. } => {
+            ServerFrame::Session {
+                conversation,
+                visitor_token,
+            } => {
+                self.visitors[i].token = Some(visitor_token.clone());
                 self.check_own(i, conn, conversation).await;
                 if let Some(p) = self.visitors[i].page.as_mut()
                     && p.conversation.as_ref() != Some(conversation)

@@ -103,6 +103,7 @@ impl World {
             connected_at: monday_ten(),
             // Longer than API Gateway's 2 h so that tests may move the clock by a day.
             expires_at: monday_ten() + SignedDuration::from_hours(48),
+            authorized_until: None,
         };
         self.store.put_connection(&record).await.unwrap();
     }
