@@ -32,6 +32,18 @@ async fn messages_are_stored_once_per_id_in_sequence() {
 }
 
 #[tokio::test]
+async fn rate_counters_ride_on_the_message_write() {
+    let Some(store) = store().await else { return };
+    suite::rate_counters_ride_on_the_message_write(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn rate_counters_count_to_their_limit_per_window() {
+    let Some(store) = store().await else { return };
+    suite::rate_counters_count_to_their_limit_per_window(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn the_hub_tracks_subscribers_and_refuses_stale_appends() {
     let Some(store) = store().await else { return };
     suite::the_hub_tracks_subscribers_and_refuses_stale_appends(store.as_ref()).await;

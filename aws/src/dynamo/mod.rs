@@ -194,6 +194,9 @@ struct ConversationItem {
     /// Connections subscribed to the conversation's pushes.
     #[serde(default)]
     subs: BTreeMap<ConnectionId, Party>,
+    /// The message rate-limit counters, written with each message.
+    #[serde(default)]
+    rl: livechat_core::domain::Windows,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -509,6 +512,7 @@ impl ConversationStore for DynamoStore {
             conversation: conversation.clone(),
             msgs: 0,
             subs: BTreeMap::new(),
+            rl: Default::default(),
         };
         let result = self
             .client
@@ -551,6 +555,7 @@ impl ConversationStore for DynamoStore {
                 conversation: c.conversation,
                 subscribers: c.subs,
                 messages: c.msgs,
+                windows: c.rl,
             }))
     }
 
@@ -626,10 +631,17 @@ impl ConversationStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        let count = Update::builder()
+        // The message's rate-limit counters ride on the count's update.
+        let mut count = Update::builder();
+        count = match &message.windows {
+            Some(windows) => count
+                .update_expression("SET msgs = :next, rl = :rl")
+                .expression_attribute_values(":rl", to_attribute(windows)?),
+            None => count.update_expression("SET msgs = :next"),
+        };
+        let count = count
             .table_name(&self.table)
             .set_key(Some(key(pk.clone(), "META")))
-            .update_expression("SET msgs = :next")
             .condition_expression("attribute_exists(pk) AND (msgs = :expected OR (attribute_not_exists(msgs) AND :expected = :zero))")
             .expression_attribute_values(":next", n(stored.seq))
             .expression_attribute_values(":expected", n(expected))
@@ -761,6 +773,45 @@ impl ConversationStore for DynamoStore {
             }
         }
         Ok(chats)
+    }
+
+    async fn messages_page(
+        &self,
+        conversation: &ConversationId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        let Some(below) = before.map_or(Some(u64::MAX), |b| b.checked_sub(1)) else {
+            return Ok(Vec::new());
+        };
+        if below == 0 || limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Newest first from `below` down, `Limit` items: only the page is read.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :p AND #sk BETWEEN :lo AND :hi")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":p", s(conv_pk(conversation)))
+            .expression_attribute_values(":lo", s(msg_sk(1)))
+            .expression_attribute_values(":hi", s(msg_sk(below)))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        let mut page = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<MessageItem>(item).map(|m| m.message))
+            .collect::<StoreResult<Vec<_>>>()?;
+        page.reverse();
+        Ok(page)
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {
@@ -1144,5 +1195,81 @@ impl SessionStore for DynamoStore {
             session: session.clone(),
         };
         self.put(to_item(&item)?).await
+    }
+
+    async fn count_rate(
+        &self,
+        key_name: &str,
+        rate: livechat_core::domain::Rate,
+        now: Timestamp,
+    ) -> StoreResult<Result<(), u32>> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let start = rate.window_start(now);
+        let pk = format!("RATE#{key_name}");
+        let expires = start + i64::from(rate.per_secs) + 60;
+        // A fixed-window counter: one update in the window's usual case; a put
+        // opens the next window.
+        for _ in 0..3 {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.clone(), "RATE")))
+                .update_expression("ADD n :one")
+                .condition_expression("w = :w AND n < :limit")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":w", n(start))
+                .expression_attribute_values(":limit", n(rate.count))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let old = match counted {
+                Ok(_) => return Ok(Ok(())),
+                Err(SdkError::ServiceError(se))
+                    if matches!(
+                        se.err(),
+                        UpdateItemError::ConditionalCheckFailedException(_)
+                    ) =>
+                {
+                    match se.err() {
+                        UpdateItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+                        _ => None,
+                    }
+                }
+                Err(e) => return Err(failed(e)),
+            };
+            let window = old
+                .as_ref()
+                .and_then(|i| i.get("w"))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|w| w.parse::<i64>().ok());
+            if window == Some(start) {
+                return Ok(Err(rate.retry_after(now)));
+            }
+            let mut item = key(pk.clone(), "RATE");
+            item.insert("w".into(), n(start));
+            item.insert("n".into(), n(1));
+            item.insert(table::TTL.into(), n(expires));
+            let opened = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk) OR w < :w")
+                .expression_attribute_values(":w", n(start))
+                .send()
+                .await;
+            match opened {
+                Ok(_) => return Ok(Ok(())),
+                // Another request opened the window first: count in it.
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the rate-limit window kept moving".into(),
+        ))
     }
 }

@@ -7,6 +7,7 @@ mod condition;
 mod conversation;
 mod ids;
 mod notify;
+mod rate;
 mod routing_config;
 mod text;
 mod visitor;
@@ -26,6 +27,7 @@ pub use ids::{
 pub use notify::{
     NoticeKind, Notifications, NotifyOn, WebhookSettings, WebhookUrl, WebhookUrlError,
 };
+pub use rate::{Rate, RateLimits, RateLimitsError, Window, Windows, count_in};
 pub use routing_config::{
     AccountRouting, CustomRule, FallbackMessage, GracePeriod, GracePeriodError, INACTIVITY_TIMEOUT,
     MAX_OFFERS_PER_REQUEST, RoutingMode, RuleTarget, STANDARD_FALLBACK, Settings, WaitTimeLimit,

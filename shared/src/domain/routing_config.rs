@@ -138,6 +138,9 @@ pub struct Settings {
     /// The Agent Inbox's address, linked from email and webhook notices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbox_url: Option<String>,
+    /// Per-connection and per-visitor rate limits.
+    #[serde(default)]
+    pub rate_limits: super::RateLimits,
 }
 
 /// Why a grace period was refused.

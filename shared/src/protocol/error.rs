@@ -34,13 +34,19 @@ pub enum ErrorCode {
     /// The conversation is not in a state that allows this (e.g. a message to an
     /// ended chat).
     InvalidState,
+    /// Too many frames of this kind from this connection or visitor: the frame was
+    /// not acted on; send it again after the error's `retry_after` seconds.
+    RateLimited,
+    /// The conversation holds as many messages as a conversation may
+    /// ([`crate::limits::MAX_CONVERSATION_MESSAGES`]); nothing was stored.
+    ConversationFull,
     /// Our fault; the message is generic, the detail is in our logs.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the docs' table.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::TooLarge,
         ErrorCode::NotJson,
         ErrorCode::MissingAction,
@@ -49,6 +55,8 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::InvalidState,
+        ErrorCode::RateLimited,
+        ErrorCode::ConversationFull,
         ErrorCode::Internal,
     ];
 
@@ -63,6 +71,8 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ConversationFull => "conversation_full",
             ErrorCode::Internal => "internal",
         }
     }
@@ -211,6 +221,17 @@ pub enum ServerError {
     /// The dialog refused the step (an answer to a card that is not the current one…).
     #[error(transparent)]
     Dialog(#[from] crate::dialog::ActionError),
+    /// Too many frames of this kind: try again after `retry_after` seconds.
+    #[error("too many {what}; try again in {retry_after} s")]
+    RateLimited {
+        /// What was counted, e.g. `messages from this connection`.
+        what: &'static str,
+        /// Seconds until the window that refused it ends.
+        retry_after: u32,
+    },
+    /// The conversation holds the most messages a conversation may.
+    #[error("this conversation holds {max} messages, the most it may; start a new chat", max = crate::limits::MAX_CONVERSATION_MESSAGES)]
+    ConversationFull,
     /// Our fault: a store, push or bug. Log it with its cause chain.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -229,7 +250,17 @@ impl ServerError {
             ServerError::Forbidden { .. } => ErrorCode::Forbidden,
             ServerError::NotFound { .. } => ErrorCode::NotFound,
             ServerError::InvalidState(_) | ServerError::Dialog(_) => ErrorCode::InvalidState,
+            ServerError::RateLimited { .. } => ErrorCode::RateLimited,
+            ServerError::ConversationFull => ErrorCode::ConversationFull,
             ServerError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// For `rate_limited`: the seconds to wait before sending again.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            ServerError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 

@@ -45,6 +45,12 @@ pub enum ConnectError {
     /// Our failure: answered with 500.
     #[error("could not record the connection")]
     Store(#[from] StoreError),
+    /// Too many connections with one visitor token: answered with 429.
+    #[error("too many connections for this visitor; try again in {retry_after} s")]
+    RateLimited {
+        /// Seconds until the window that refused it ends.
+        retry_after: u32,
+    },
 }
 
 impl ConnectError {
@@ -53,6 +59,7 @@ impl ConnectError {
         match self {
             ConnectError::Auth(e) => e.status(),
             ConnectError::Store(_) => 500,
+            ConnectError::RateLimited { .. } => 429,
         }
     }
 }
@@ -90,12 +97,20 @@ pub struct Chat {
     dialog: Arc<ValidDialog>,
     /// The directory's dialog as last read, and when: configuration applied with
     /// `livechat apply` reaches every process within [`DIALOG_REFRESH`].
-    applied: tokio::sync::RwLock<Option<(std::time::Instant, Arc<ValidDialog>)>>,
+    applied: tokio::sync::RwLock<Option<Applied>>,
     agents: AgentVerifier,
     visitors: VisitorTokens,
 }
 
-/// How long a process keeps the dialog it read from the directory.
+/// What a process keeps of the directory it read, and when it read it.
+struct Applied {
+    at: std::time::Instant,
+    dialog: Arc<ValidDialog>,
+    rate_limits: crate::domain::RateLimits,
+}
+
+/// How long a process keeps the dialog (and the rate limits) it read from the
+/// directory.
 pub const DIALOG_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Chat {
@@ -129,10 +144,20 @@ impl Chat {
     /// The dialog visitors walk: the directory's (refreshed every
     /// [`DIALOG_REFRESH`]) or, when it holds none or an invalid one, the built-in one.
     pub(crate) async fn current_dialog(&self) -> Result<Arc<ValidDialog>, ServerError> {
-        if let Some((at, dialog)) = self.applied.read().await.as_ref()
-            && at.elapsed() < DIALOG_REFRESH
+        Ok(self.applied().await?.0)
+    }
+
+    /// The account's rate limits (`settings.rate_limits`), as current as the dialog:
+    /// read with it, so that the message path makes no read of its own for them.
+    pub(crate) async fn rate_limits(&self) -> Result<crate::domain::RateLimits, ServerError> {
+        Ok(self.applied().await?.1)
+    }
+
+    async fn applied(&self) -> Result<(Arc<ValidDialog>, crate::domain::RateLimits), ServerError> {
+        if let Some(applied) = self.applied.read().await.as_ref()
+            && applied.at.elapsed() < DIALOG_REFRESH
         {
-            return Ok(dialog.clone());
+            return Ok((applied.dialog.clone(), applied.rate_limits));
         }
         let directory = self.ports.store.directory().await?;
         let dialog = match directory.valid_dialog() {
@@ -143,8 +168,13 @@ impl Chat {
             }
             None => self.dialog.clone(),
         };
-        *self.applied.write().await = Some((std::time::Instant::now(), dialog.clone()));
-        Ok(dialog)
+        let rate_limits = directory.settings.rate_limits;
+        *self.applied.write().await = Some(Applied {
+            at: std::time::Instant::now(),
+            dialog: dialog.clone(),
+            rate_limits,
+        });
+        Ok((dialog, rate_limits))
     }
 
     fn now(&self) -> Timestamp {
@@ -172,9 +202,25 @@ impl Chat {
             }
             Party::Agent { agent }
         } else if let Some(token) = query.get("visitor_token") {
-            Party::Visitor {
-                visitor: self.visitors.verify(token, now)?,
+            let visitor = self.visitors.verify(token, now)?;
+            // Only a known visitor is counted: a new one has a fresh id each time,
+            // and nothing is counted per address (see `RateLimits`).
+            let limits = self.rate_limits().await.map_err(|e| match e {
+                ServerError::Internal(source) => {
+                    ConnectError::Store(StoreError::Unavailable(source))
+                }
+                other => ConnectError::Store(StoreError::Unavailable(other.to_string().into())),
+            })?;
+            let key = format!("connect#visitor#{visitor}");
+            if let Err(retry_after) = self
+                .ports
+                .store
+                .count_rate(&key, limits.reconnects_per_visitor, now)
+                .await?
+            {
+                return Err(ConnectError::RateLimited { retry_after });
             }
+            Party::Visitor { visitor }
         } else {
             Party::Visitor {
                 visitor: crate::domain::VisitorId::generate(),

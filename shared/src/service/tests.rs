@@ -14,6 +14,7 @@ use crate::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler, Me
 use crate::ports::Clock;
 
 mod caps;
+mod rate;
 
 const SECRET: &[u8] = b"service-test-secret-32-bytes-long!";
 
