@@ -255,6 +255,13 @@ async fn request_counts_per_use_case_are_measured() {
         &counter,
     );
 
+    chat.message(
+        &visitor,
+        &json!({"action": "typing", "typing": true}).to_string(),
+    )
+    .await;
+    step("relay a visitor's typing", &counter);
+
     for (name, requests) in &measured {
         println!("DynamoDB requests: {name}: {requests}");
     }
@@ -272,7 +279,11 @@ async fn request_counts_per_use_case_are_measured() {
     // subscription, the session, the history, the directory (the agent's name) and
     // the visitor's connections.
     assert!(cost("accept") <= 9, "{measured:?}");
+    // The message rate limits ride on the message's own write.
     assert!(cost("relay one visitor message") <= 2, "{measured:?}");
+    // Who the connection is, the rate-limit count (one UpdateItem: typing has no
+    // write to ride on), the session, the conversation and the agent's connections.
+    assert!(cost("relay a visitor's typing") <= 5, "{measured:?}");
     assert!(cost("relay one agent message") <= 2, "{measured:?}");
     assert!(
         cost("a retried visitor message (stored once)") <= 2,

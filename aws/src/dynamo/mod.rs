@@ -1203,73 +1203,27 @@ impl SessionStore for DynamoStore {
         rate: livechat_core::domain::Rate,
         now: Timestamp,
     ) -> StoreResult<Result<(), u32>> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         let start = rate.window_start(now);
-        let pk = format!("RATE#{key_name}");
         let expires = start + i64::from(rate.per_secs) + 60;
-        // A fixed-window counter: one update in the window's usual case; a put
-        // opens the next window.
-        for _ in 0..3 {
-            let counted = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(pk.clone(), "RATE")))
-                .update_expression("ADD n :one")
-                .condition_expression("w = :w AND n < :limit")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":w", n(start))
-                .expression_attribute_values(":limit", n(rate.count))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let old = match counted {
-                Ok(_) => return Ok(Ok(())),
-                Err(SdkError::ServiceError(se))
-                    if matches!(
-                        se.err(),
-                        UpdateItemError::ConditionalCheckFailedException(_)
-                    ) =>
-                {
-                    match se.err() {
-                        UpdateItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
-                        _ => None,
-                    }
-                }
-                Err(e) => return Err(failed(e)),
-            };
-            let window = old
-                .as_ref()
-                .and_then(|i| i.get("w"))
-                .and_then(|v| v.as_n().ok())
-                .and_then(|w| w.parse::<i64>().ok());
-            if window == Some(start) {
-                return Ok(Err(rate.retry_after(now)));
-            }
-            let mut item = key(pk.clone(), "RATE");
-            item.insert("w".into(), n(start));
-            item.insert("n".into(), n(1));
-            item.insert(table::TTL.into(), n(expires));
-            let opened = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk) OR w < :w")
-                .expression_attribute_values(":w", n(start))
-                .send()
-                .await;
-            match opened {
-                Ok(_) => return Ok(Ok(())),
-                // Another request opened the window first: count in it.
-                Err(e) if is_condition_failure(&e) => {}
-                Err(e) => return Err(failed(e)),
-            }
+        // One item per window (TTL deletes it after), so that counting is always
+        // one conditional UpdateItem: the first action of a window creates it.
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("RATE#{key_name}#{start}"), "RATE")))
+            .update_expression("ADD n :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(n) OR n < :limit")
+            .expression_attribute_names("#ttl", table::TTL)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(expires))
+            .expression_attribute_values(":limit", n(rate.count))
+            .send()
+            .await;
+        match counted {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if is_condition_failure(&e) => Ok(Err(rate.retry_after(now))),
+            Err(e) => Err(failed(e)),
         }
-        Err(StoreError::Unavailable(
-            "the rate-limit window kept moving".into(),
-        ))
     }
 }
