@@ -47,6 +47,13 @@ pub const MISSED_PAGE_SIZE: usize = 25;
 /// Most entries in one `past_chats` frame; older ones come with `before`.
 pub const PAST_CHATS_PAGE_SIZE: usize = 80;
 
+/// Most messages one conversation holds; a message past it is refused with
+/// `conversation_full` (a visitor starts a new chat).
+pub const MAX_CONVERSATION_MESSAGES: u64 = 2_000;
+
+/// Most messages in one `history` frame; older ones come with `before`.
+pub const HISTORY_PAGE_SIZE: usize = 50;
+
 /// How far back the missed list reaches.
 pub const MISSED_LIST_SPAN: SignedDuration = SignedDuration::from_hours(24 * 7);
 

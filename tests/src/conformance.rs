@@ -12,8 +12,8 @@ use livechat_core::domain::{
 };
 use livechat_core::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler};
 use livechat_core::ports::{
-    Appended, CasOutcome, ClaimOutcome, ConnectionRecord, CursorMove, ListCursor, NewMessage,
-    OfferClaim, Party, Ports, Store, TokenVersion, VisitorSession,
+    AppendAfter, Appended, CasOutcome, ClaimOutcome, ConnectionRecord, CursorMove, ListCursor,
+    NewMessage, OfferClaim, Party, Ports, Store, TokenVersion, VisitorSession,
 };
 use livechat_core::routing::{Directory, RouteError, RouteOutcome, Router};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,6 +60,7 @@ fn message(conversation: &str, id: &str, text: &str) -> NewMessage {
         sender: Sender::Visitor,
         text: MessageText::parse(text).expect("text"),
         at: test_now(),
+        windows: None,
     }
 }
 
@@ -161,6 +162,63 @@ pub async fn messages_are_stored_once_per_id_in_sequence(store: &dyn Store) {
     let ids: Vec<&str> = log.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["m-1", "m-2", "m-3"]);
     assert_eq!(log[1].text.as_str(), "again");
+}
+
+/// A message's rate-limit counters are stored in the message's own write and come
+/// back with the hub; a write that names none leaves them; a duplicate writes none.
+pub async fn rate_counters_ride_on_the_message_write(store: &dyn Store) {
+    use livechat_core::domain::{Window, Windows};
+    store.create_conversation(&waiting("c-rate")).await.unwrap();
+    let id = ConversationId::parse("c-rate").unwrap();
+    assert!(store.hub(&id).await.unwrap().unwrap().windows.is_empty());
+    let counted = Windows::from([
+        (
+            "conn#a=".to_string(),
+            Window {
+                start: 100,
+                count: 1,
+            },
+        ),
+        (
+            "visitor".to_string(),
+            Window {
+                start: 60,
+                count: 4,
+            },
+        ),
+    ]);
+    let mut first = message("c-rate", "r-1", "one");
+    first.windows = Some(counted.clone());
+    store.append_after(first, 0).await.unwrap();
+    assert_eq!(store.hub(&id).await.unwrap().unwrap().windows, counted);
+
+    let mut retry = message("c-rate", "r-1", "one");
+    retry.windows = Some(Windows::new());
+    assert!(matches!(
+        store.append_after(retry, 1).await.unwrap(),
+        AppendAfter::Duplicate(_)
+    ));
+    store
+        .append_after(message("c-rate", "r-2", "two"), 1)
+        .await
+        .unwrap();
+    let hub = store.hub(&id).await.unwrap().unwrap();
+    assert_eq!((hub.messages, hub.windows), (2, counted));
+}
+
+/// A fixed-window counter shared by every caller: `count` actions per window, the
+/// next refused with the seconds left, a new window counting from one again.
+pub async fn rate_counters_count_to_their_limit_per_window(store: &dyn Store) {
+    use livechat_core::domain::Rate;
+    let rate = Rate::new(2, 10);
+    let at = |s: i64| jiff::Timestamp::from_second(1_800_000_000 + s).unwrap();
+    assert_eq!(store.count_rate("k1", rate, at(1)).await.unwrap(), Ok(()));
+    assert_eq!(store.count_rate("k1", rate, at(2)).await.unwrap(), Ok(()));
+    assert_eq!(store.count_rate("k1", rate, at(3)).await.unwrap(), Err(7));
+    assert_eq!(store.count_rate("k2", rate, at(3)).await.unwrap(), Ok(()));
+    assert_eq!(store.count_rate("k1", rate, at(10)).await.unwrap(), Ok(()));
+    assert_eq!(store.count_rate("k1", rate, at(11)).await.unwrap(), Ok(()));
+    assert_eq!(store.count_rate("k1", rate, at(12)).await.unwrap(), Err(8));
 }
 
 /// The hub: subscribers of a conversation, its message count, and an append that

@@ -32,6 +32,18 @@ async fn messages_are_stored_once_per_id_in_sequence() {
 }
 
 #[tokio::test]
+async fn rate_counters_ride_on_the_message_write() {
+    let Some(store) = store().await else { return };
+    suite::rate_counters_ride_on_the_message_write(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn rate_counters_count_to_their_limit_per_window() {
+    let Some(store) = store().await else { return };
+    suite::rate_counters_count_to_their_limit_per_window(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn the_hub_tracks_subscribers_and_refuses_stale_appends() {
     let Some(store) = store().await else { return };
     suite::the_hub_tracks_subscribers_and_refuses_stale_appends(store.as_ref()).await;
@@ -253,6 +265,13 @@ async fn request_counts_per_use_case_are_measured() {
         &counter,
     );
 
+    chat.message(
+        &visitor,
+        &json!({"action": "typing", "typing": true}).to_string(),
+    )
+    .await;
+    step("relay a visitor's typing", &counter);
+
     for (name, requests) in &measured {
         println!("DynamoDB requests: {name}: {requests}");
     }
@@ -270,7 +289,11 @@ async fn request_counts_per_use_case_are_measured() {
     // subscription, the session, the history, the directory (the agent's name) and
     // the visitor's connections.
     assert!(cost("accept") <= 9, "{measured:?}");
+    // The message rate limits ride on the message's own write.
     assert!(cost("relay one visitor message") <= 2, "{measured:?}");
+    // Who the connection is, the rate-limit count (one UpdateItem: typing has no
+    // write to ride on), the session, the conversation and the agent's connections.
+    assert!(cost("relay a visitor's typing") <= 5, "{measured:?}");
     assert!(cost("relay one agent message") <= 2, "{measured:?}");
     assert!(
         cost("a retried visitor message (stored once)") <= 2,

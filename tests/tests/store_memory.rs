@@ -70,3 +70,13 @@ async fn simultaneous_requests_are_assigned_once_and_evenly() {
     let store = Arc::new(MemoryStore::new().interleaving());
     suite::simultaneous_requests_are_assigned_once_and_evenly(store, 500, 32).await;
 }
+
+#[tokio::test]
+async fn rate_counters_ride_on_the_message_write() {
+    suite::rate_counters_ride_on_the_message_write(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn rate_counters_count_to_their_limit_per_window() {
+    suite::rate_counters_count_to_their_limit_per_window(&MemoryStore::new()).await;
+}

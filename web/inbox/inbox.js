@@ -197,6 +197,8 @@ function handle(frame) {
       const chat = chatFor(frame.conversation, frame.visitor);
       chat.ended = false;
       chat.thread.merge(frame.messages || []);
+      // The latest page of at most 50; `next` asks for the page before it.
+      chat.older = frame.next ?? null;
       const accepted = offers.get(frame.conversation)?.accepting || pickingUp.delete(frame.conversation);
       removeOffer(frame.conversation);
       if (accepted || (fresh && !selected)) select(frame.conversation);
@@ -227,6 +229,13 @@ function handle(frame) {
         const chat = chats.get(frame.conversation);
         chat.thread.merge(frame.messages || []);
         if (frame.score != null) chat.score = frame.score;
+        if (frame.before == null ? chat.older === undefined : frame.before === chat.older) chat.older = frame.next ?? null;
+        chat.askedOlder = false;
+        // A download waits for every page: ask for the next one, or save.
+        if (chat.downloading) {
+          if (chat.older != null) askOlder(chat);
+          else { chat.downloading = false; download(chat); }
+        }
         renderAll();
       }
       break;
@@ -572,11 +581,37 @@ function renderScore(chat) {
   }
 }
 
+/** Asks for the page of `chat`'s messages older than those shown. */
+function askOlder(chat) {
+  if (chat.older == null || chat.askedOlder) return;
+  if (socket?.send({ action: 'history', conversation: chat.conversation, before: chat.older })) chat.askedOlder = true;
+}
+
+/** Saves the whole transcript as text (every page is loaded first). */
+function download(chat) {
+  const text = transcriptText({ ...chat, messages: [...chat.thread.byId.values()], label });
+  const a = el('a');
+  a.href = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }));
+  a.download = `transcript-${chat.conversation}.txt`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
 function renderTranscript(chat) {
   const box = $('ib-transcript');
   const stick = box.scrollHeight - box.scrollTop - box.clientHeight < 80 || box.dataset.conv !== chat.conversation;
   box.dataset.conv = chat.conversation;
-  box.replaceChildren(...chat.thread.list().map((m) => {
+  const older = [];
+  if (chat.older != null) {
+    const b = el('button', 'ib-older', 'Show older');
+    b.type = 'button';
+    b.disabled = !!chat.askedOlder;
+    b.addEventListener('click', () => { askOlder(chat); renderAll(); });
+    older.push(b);
+  }
+  box.replaceChildren(...older, ...chat.thread.list().map((m) => {
     const kind = m.pending ? 'agent' : m.sender?.kind;
     const div = el('div', `ib-msg${kind === 'agent' ? ' ib-msg-me' : ''}${kind === 'system' ? ' ib-msg-system' : ''}${m.pending && !m.acked ? ' ib-msg-pending' : ''}`);
     div.append(linkify(m.text));
@@ -680,14 +715,13 @@ function wire() {
   $('ib-download').addEventListener('click', () => {
     const chat = chats.get(selected);
     if (!chat) return;
-    const text = transcriptText({ ...chat, messages: [...chat.thread.byId.values()], label });
-    const a = el('a');
-    a.href = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }));
-    a.download = `transcript-${chat.conversation}.txt`;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    // The whole chat: older pages are fetched first (the server sends 50 a page).
+    if (chat.older != null) {
+      chat.downloading = true;
+      askOlder(chat);
+      return;
+    }
+    download(chat);
   });
   document.addEventListener('visibilitychange', () => {
     const chat = chats.get(selected);

@@ -65,7 +65,10 @@ function init() {
   }
   const engage = () => emit('conversation_engaged');
 
+  // The `before` of the chat's next older page of history, `null` when all is shown.
+  let older = null;
   const view = mountWidget({
+    onOlder: () => { if (older != null) send({ action: 'history', before: older }); },
     onToggle(open) {
       store.set('open', open ? '1' : '0');
       if (open) {
@@ -183,6 +186,7 @@ function init() {
     store.remove('conversation');
     forgetEvents();
     thread = new Thread();
+    older = null;
     agentName = null;
     joinedNote = null;
     submitted.clear();
@@ -228,6 +232,11 @@ function init() {
         view.bumpUnread();
         break;
       case 'history':
+        // A page of at most 50: the latest after `start`, an older one after `history`.
+        if (frame.before == null || frame.before === older) {
+          older = frame.next ?? null;
+          view.setOlder(older != null);
+        }
         addMessages(frame.messages || []);
         break;
       case 'message':

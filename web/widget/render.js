@@ -44,6 +44,7 @@ const CSS = `
 .lc-btn { border: 1px solid #3b5bdb; color: #3b5bdb; background: #fff; border-radius: 16px; padding: 5px 12px; cursor: pointer; font-size: 13px; }
 .lc-btn:hover:not(:disabled) { background: #edf2ff; }
 .lc-btn:disabled { cursor: default; opacity: .55; }
+.lc-older { align-self: center; margin-bottom: 6px; }
 .lc-btn-chosen:disabled { background: #3b5bdb; color: #fff; opacity: 1; }
 .lc-btn-solid { background: #3b5bdb; color: #fff; }
 .lc-btn-solid:hover:not(:disabled) { background: #364fc7; }
@@ -430,6 +431,16 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       const firstPending = stream.querySelector('.lc-msg-pending, [data-pending]');
       if (m.pending) bubbleEl.dataset.pending = '1';
       put(bubbleEl, later || (m.pending ? null : firstPending));
+    },
+    /** Shows or hides the "Show older messages" control at the top of the chat. */
+    setOlder(shown) {
+      let b = stream.querySelector('.lc-older');
+      if (!shown) return void b?.remove();
+      if (!b) {
+        b = button('Show older messages', 'lc-btn lc-older', () => { b.disabled = true; handlers.onOlder(); });
+        stream.insertBefore(b, stream.firstChild);
+      }
+      b.disabled = false;
     },
     /** A centred note; before the message with id `beforeId` when it is shown. */
     note(text, beforeId) {

@@ -194,6 +194,9 @@ struct ConversationItem {
     /// Connections subscribed to the conversation's pushes.
     #[serde(default)]
     subs: BTreeMap<ConnectionId, Party>,
+    /// The message rate-limit counters, written with each message.
+    #[serde(default)]
+    rl: livechat_core::domain::Windows,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -524,6 +527,7 @@ impl ConversationStore for DynamoStore {
             conversation: conversation.clone(),
             msgs: 0,
             subs: BTreeMap::new(),
+            rl: Default::default(),
         };
         let result = self
             .client
@@ -566,6 +570,7 @@ impl ConversationStore for DynamoStore {
                 conversation: c.conversation,
                 subscribers: c.subs,
                 messages: c.msgs,
+                windows: c.rl,
             }))
     }
 
@@ -641,10 +646,17 @@ impl ConversationStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        let count = Update::builder()
+        // The message's rate-limit counters ride on the count's update.
+        let mut count = Update::builder();
+        count = match &message.windows {
+            Some(windows) => count
+                .update_expression("SET msgs = :next, rl = :rl")
+                .expression_attribute_values(":rl", to_attribute(windows)?),
+            None => count.update_expression("SET msgs = :next"),
+        };
+        let count = count
             .table_name(&self.table)
             .set_key(Some(key(pk.clone(), "META")))
-            .update_expression("SET msgs = :next")
             .condition_expression("attribute_exists(pk) AND (msgs = :expected OR (attribute_not_exists(msgs) AND :expected = :zero))")
             .expression_attribute_values(":next", n(stored.seq))
             .expression_attribute_values(":expected", n(expected))
@@ -776,6 +788,45 @@ impl ConversationStore for DynamoStore {
             }
         }
         Ok(chats)
+    }
+
+    async fn messages_page(
+        &self,
+        conversation: &ConversationId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        let Some(below) = before.map_or(Some(u64::MAX), |b| b.checked_sub(1)) else {
+            return Ok(Vec::new());
+        };
+        if below == 0 || limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Newest first from `below` down, `Limit` items: only the page is read.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :p AND #sk BETWEEN :lo AND :hi")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":p", s(conv_pk(conversation)))
+            .expression_attribute_values(":lo", s(msg_sk(1)))
+            .expression_attribute_values(":hi", s(msg_sk(below)))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        let mut page = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<MessageItem>(item).map(|m| m.message))
+            .collect::<StoreResult<Vec<_>>>()?;
+        page.reverse();
+        Ok(page)
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {
@@ -1163,5 +1214,35 @@ impl SessionStore for DynamoStore {
             session: session.clone(),
         };
         self.put(to_item(&item)?).await
+    }
+
+    async fn count_rate(
+        &self,
+        key_name: &str,
+        rate: livechat_core::domain::Rate,
+        now: Timestamp,
+    ) -> StoreResult<Result<(), u32>> {
+        let start = rate.window_start(now);
+        let expires = start + i64::from(rate.per_secs) + 60;
+        // One item per window (TTL deletes it after), so that counting is always
+        // one conditional UpdateItem: the first action of a window creates it.
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("RATE#{key_name}#{start}"), "RATE")))
+            .update_expression("ADD n :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(n) OR n < :limit")
+            .expression_attribute_names("#ttl", table::TTL)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(expires))
+            .expression_attribute_values(":limit", n(rate.count))
+            .send()
+            .await;
+        match counted {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if is_condition_failure(&e) => Ok(Err(rate.retry_after(now))),
+            Err(e) => Err(failed(e)),
+        }
     }
 }

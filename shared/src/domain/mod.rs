@@ -8,6 +8,7 @@ mod conversation;
 mod ids;
 mod notify;
 mod origin;
+mod rate;
 mod routing_config;
 mod text;
 mod visitor;
@@ -28,6 +29,7 @@ pub use notify::{
     NoticeKind, Notifications, NotifyOn, WebhookSettings, WebhookUrl, WebhookUrlError,
 };
 pub use origin::{Origin, OriginError};
+pub use rate::{Rate, RateLimits, RateLimitsError, Window, Windows, count_in};
 pub use routing_config::{
     AccountRouting, CustomRule, FallbackMessage, GracePeriod, GracePeriodError, INACTIVITY_TIMEOUT,
     MAX_OFFERS_PER_REQUEST, RoutingMode, RuleTarget, STANDARD_FALLBACK, Settings, WaitTimeLimit,

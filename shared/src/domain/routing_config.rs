@@ -143,6 +143,9 @@ pub struct Settings {
     /// browser) is accepted either way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_origins: Option<Vec<super::Origin>>,
+    /// Per-connection and per-visitor rate limits.
+    #[serde(default)]
+    pub rate_limits: super::RateLimits,
 }
 
 /// Why a grace period was refused.

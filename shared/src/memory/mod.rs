@@ -41,6 +41,8 @@ struct Inner {
     subscribers: HashMap<ConversationId, BTreeMap<ConnectionId, Party>>,
     missed: BTreeSet<(Timestamp, ConversationId)>,
     past: BTreeMap<(Timestamp, ConversationId), PastChat>,
+    windows: HashMap<ConversationId, crate::domain::Windows>,
+    rates: crate::domain::Windows,
 }
 
 /// The in-memory store: every store port over one mutex-guarded state.
@@ -233,6 +235,7 @@ impl ConversationStore for MemoryStore {
             conversation: c.clone(),
             subscribers: inner.subscribers.get(id).cloned().unwrap_or_default(),
             messages: inner.messages.get(id).map_or(0, |log| log.len() as u64),
+            windows: inner.windows.get(id).cloned().unwrap_or_default(),
         }))
     }
 
@@ -289,7 +292,30 @@ impl ConversationStore for MemoryStore {
             at: message.at,
         };
         log.push(stored.clone());
+        if let Some(windows) = message.windows {
+            inner.windows.insert(stored.conversation.clone(), windows);
+        }
         Ok(AppendAfter::Stored(stored))
+    }
+
+    async fn messages_page(
+        &self,
+        conversation: &ConversationId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        let log = inner
+            .messages
+            .get(conversation)
+            .map_or(&[][..], Vec::as_slice);
+        let below: Vec<&Message> = log
+            .iter()
+            .filter(|m| before.is_none_or(|b| m.seq < b))
+            .collect();
+        let skip = below.len().saturating_sub(limit);
+        Ok(below.into_iter().skip(skip).cloned().collect())
     }
 
     async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
@@ -504,6 +530,25 @@ impl SessionStore for MemoryStore {
                 .is_ok_and(|end| end > now)
         };
         Ok(inner.sessions.get(visitor).filter(live).cloned())
+    }
+
+    async fn count_rate(
+        &self,
+        key: &str,
+        rate: crate::domain::Rate,
+        now: Timestamp,
+    ) -> StoreResult<Result<(), u32>> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        let checks = [(key.to_string(), rate)];
+        let one = inner
+            .rates
+            .get(key)
+            .map(|w| crate::domain::Windows::from([(key.to_string(), *w)]))
+            .unwrap_or_default();
+        Ok(crate::domain::count_in(&one, &checks, now).map(|next| {
+            inner.rates.insert(key.to_string(), next[key]);
+        }))
     }
 
     async fn put_session(&self, session: &VisitorSession) -> StoreResult<()> {

@@ -29,6 +29,7 @@ fn message(conversation: &str, id: &str, text: &str) -> NewMessage {
         sender: Sender::Visitor,
         text: MessageText::parse(text).unwrap(),
         at: t0(),
+        windows: None,
     }
 }
 

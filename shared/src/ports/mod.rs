@@ -171,6 +171,9 @@ pub struct NewMessage {
     pub text: MessageText,
     /// When the server received it.
     pub at: Timestamp,
+    /// The conversation's rate-limit counters after this message, stored in the
+    /// same write (`None` leaves them as they are).
+    pub windows: Option<crate::domain::Windows>,
 }
 
 /// Configuration: agents, teams, rules, account routing, settings.
@@ -234,6 +237,9 @@ pub struct Hub {
     pub subscribers: BTreeMap<ConnectionId, Party>,
     /// Messages stored so far; the next is number `messages + 1`.
     pub messages: u64,
+    /// The rate-limit counters of the messages written to it (per connection, per
+    /// visitor), as the last message stored them.
+    pub windows: crate::domain::Windows,
 }
 
 impl Hub {
@@ -298,6 +304,15 @@ pub trait ConversationStore: Send + Sync {
     async fn append_after(&self, message: NewMessage, expected: u64) -> StoreResult<AppendAfter>;
     /// The messages of a conversation in sequence order.
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>>;
+    /// One page of a conversation's messages: the latest `limit` of those numbered
+    /// below `before` (of all, when `None`), in sequence order. One query, reading
+    /// only the page.
+    async fn messages_page(
+        &self,
+        conversation: &ConversationId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>>;
     /// Puts a request nobody took on the missed list agents see, at `at`.
     async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()>;
     /// The missed list since `since`, newest first: at most `limit` entries, and
@@ -447,6 +462,17 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<Option<VisitorSession>>;
     /// Stores a visitor's session (last write wins: one visitor acts one step at a time).
     async fn put_session(&self, session: &VisitorSession) -> StoreResult<()>;
+    /// Counts one action under `key` in `rate`'s fixed window holding `now`, atomically
+    /// (the counter is shared by every process): `Err(retry_after)` in seconds, and
+    /// nothing counted, when the window already holds `rate.count` actions. For
+    /// actions with no write of their own to carry the counter (typing, `start`,
+    /// `$connect`).
+    async fn count_rate(
+        &self,
+        key: &str,
+        rate: crate::domain::Rate,
+        now: Timestamp,
+    ) -> StoreResult<Result<(), u32>>;
 }
 
 /// Every store port, for callers that need them all.

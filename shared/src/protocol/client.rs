@@ -177,6 +177,12 @@ pub enum VisitorFrame {
     /// Keeps the connection from API Gateway's 10 minute idle timeout; answered with
     /// `pong`.
     Ping,
+    /// An older page of the chat's messages, below `before` (a `history` frame's
+    /// `next`); answered with `history`.
+    History {
+        /// The page's upper bound, exclusive.
+        before: u64,
+    },
 }
 
 fn attributes_are_empty(attributes: &Attributes) -> bool {
@@ -185,7 +191,7 @@ fn attributes_are_empty(attributes: &Attributes) -> bool {
 
 impl VisitorFrame {
     /// Every action a visitor may send.
-    pub const ACTIONS: [&'static str; 8] = [
+    pub const ACTIONS: [&'static str; 9] = [
         "start",
         "answer",
         "submit",
@@ -194,6 +200,7 @@ impl VisitorFrame {
         "end_chat",
         "leave_details",
         "ping",
+        "history",
     ];
 
     /// Parses a widget frame; every refusal is a precise [`FrameError`].
@@ -212,6 +219,7 @@ impl VisitorFrame {
             VisitorFrame::EndChat => "end_chat",
             VisitorFrame::LeaveDetails { .. } => "leave_details",
             VisitorFrame::Ping => "ping",
+            VisitorFrame::History { .. } => "history",
         }
     }
 
@@ -266,6 +274,11 @@ impl TryFrom<RawFrame> for VisitorFrame {
                 message: f.optional_text("message")?,
             },
             "ping" => VisitorFrame::Ping,
+            "history" => VisitorFrame::History {
+                before: f
+                    .before_seq("before")?
+                    .ok_or_else(|| f.bad("before", FieldError::Missing))?,
+            },
             _ => return Err(FrameError::UnknownAction { action }),
         })
     }
@@ -320,10 +333,14 @@ pub enum AgentFrame {
         /// The score.
         score: ConversationScore,
     },
-    /// Ask for a conversation's transcript (answered with `transcript`).
+    /// Ask for a page of a conversation's transcript (answered with `transcript`):
+    /// the latest, or the one below `before` (a `transcript`'s `next`).
     History {
         /// The chat.
         conversation: ConversationId,
+        /// The page's upper bound, exclusive; absent for the latest page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
     },
     /// Keeps the connection alive; answered with `pong`.
     Ping,
@@ -432,7 +449,7 @@ impl AgentFrame {
             | AgentFrame::Typing { conversation, .. }
             | AgentFrame::EndSession { conversation }
             | AgentFrame::Score { conversation, .. }
-            | AgentFrame::History { conversation }
+            | AgentFrame::History { conversation, .. }
             | AgentFrame::PickUp { conversation }
             | AgentFrame::ReplyByEmail { conversation, .. } => Some(conversation),
             AgentFrame::SetAvailability { .. }
@@ -479,6 +496,7 @@ impl TryFrom<RawFrame> for AgentFrame {
             },
             "history" => AgentFrame::History {
                 conversation: f.id("conversation")?,
+                before: f.before_seq("before")?,
             },
             "ping" => AgentFrame::Ping,
             "sync" => AgentFrame::Sync,
@@ -604,6 +622,17 @@ impl Fields {
             None => Ok(None),
             Some(Value::String(s)) => T::try_from(s).map(Some).map_err(|e| self.bad(field, e)),
             Some(other) => Err(self.invalid(field, "an id (a string)", &other)),
+        }
+    }
+
+    /// A history page's bound: a message number (a page's `next`), at least 1.
+    fn before_seq(&mut self, field: &str) -> Result<Option<u64>, FrameError> {
+        match self.take(field) {
+            None => Ok(None),
+            Some(value) => match value.as_u64().filter(|&n| n >= 1) {
+                Some(n) => Ok(Some(n)),
+                None => Err(self.invalid(field, "a message number (a page's `next`)", &value)),
+            },
         }
     }
 
@@ -779,6 +808,7 @@ mod tests {
                 message: None,
             },
             VisitorFrame::Ping,
+            VisitorFrame::History { before: 51 },
         ]
     }
 
@@ -802,7 +832,14 @@ mod tests {
                 conversation: c(),
                 score: ConversationScore::new(3).unwrap(),
             },
-            AgentFrame::History { conversation: c() },
+            AgentFrame::History {
+                conversation: c(),
+                before: None,
+            },
+            AgentFrame::History {
+                conversation: c(),
+                before: Some(51),
+            },
             AgentFrame::Ping,
             AgentFrame::Sync,
             AgentFrame::Missed { before: None },

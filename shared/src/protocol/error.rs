@@ -37,6 +37,12 @@ pub enum ErrorCode {
     /// The agent token the connection was opened with (or last renewed with) has
     /// expired; the server closes the connection after this frame.
     TokenExpired,
+    /// Too many frames of this kind from this connection or visitor: the frame was
+    /// not acted on; send it again after the error's `retry_after` seconds.
+    RateLimited,
+    /// The conversation holds as many messages as a conversation may
+    /// ([`crate::limits::MAX_CONVERSATION_MESSAGES`]); nothing was stored.
+    ConversationFull,
     /// Our fault; the message is generic, the detail is in our logs.
     Internal,
     /// No email can be sent: the deployment has no sender address. Nothing was
@@ -46,7 +52,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the docs' table.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::TooLarge,
         ErrorCode::NotJson,
         ErrorCode::MissingAction,
@@ -56,6 +62,8 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::InvalidState,
         ErrorCode::TokenExpired,
+        ErrorCode::RateLimited,
+        ErrorCode::ConversationFull,
         ErrorCode::Internal,
         ErrorCode::EmailNotConfigured,
     ];
@@ -72,6 +80,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ConversationFull => "conversation_full",
             ErrorCode::Internal => "internal",
             ErrorCode::EmailNotConfigured => "email_not_configured",
         }
@@ -234,6 +244,17 @@ pub enum ServerError {
     /// removed): the connection is closed.
     #[error("this agent may no longer use the inbox")]
     NoLongerAllowed,
+    /// Too many frames of this kind: try again after `retry_after` seconds.
+    #[error("too many {what}; try again in {retry_after} s")]
+    RateLimited {
+        /// What was counted, e.g. `messages from this connection`.
+        what: &'static str,
+        /// Seconds until the window that refused it ends.
+        retry_after: u32,
+    },
+    /// The conversation holds the most messages a conversation may.
+    #[error("this conversation holds {max} messages, the most it may; start a new chat", max = crate::limits::MAX_CONVERSATION_MESSAGES)]
+    ConversationFull,
     /// Our fault: a store, push or bug. Log it with its cause chain.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -255,6 +276,8 @@ impl ServerError {
             ServerError::EmailNotConfigured => ErrorCode::EmailNotConfigured,
             ServerError::TokenExpired => ErrorCode::TokenExpired,
             ServerError::NoLongerAllowed => ErrorCode::Forbidden,
+            ServerError::RateLimited { .. } => ErrorCode::RateLimited,
+            ServerError::ConversationFull => ErrorCode::ConversationFull,
             ServerError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -266,6 +289,14 @@ impl ServerError {
             self,
             ServerError::TokenExpired | ServerError::NoLongerAllowed
         )
+    }
+
+    /// For `rate_limited`: the seconds to wait before sending again.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            ServerError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     /// Whether the client caused it (and should not simply retry); a refusal for a

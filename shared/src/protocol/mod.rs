@@ -137,6 +137,27 @@ mod tests {
         out
     }
 
+    /// The Limits rows of the default rate limits, as the doc writes them.
+    fn rate_rows() -> Vec<String> {
+        let d = crate::domain::RateLimits::default();
+        [
+            ("`send_message` per connection", d.messages_per_connection),
+            (
+                "`send_message` per visitor, all their pages together",
+                d.messages_per_visitor,
+            ),
+            ("`typing` per connection", d.typing_per_connection),
+            ("`start` per visitor", d.starts_per_visitor),
+            (
+                "`$connect` with one `visitor_token`",
+                d.reconnects_per_visitor,
+            ),
+        ]
+        .into_iter()
+        .map(|(what, r)| format!("| {what} | default {} per {} s", r.count, r.per_secs))
+        .collect()
+    }
+
     #[test]
     fn the_protocol_doc_gives_the_caps_limits_declares() {
         use crate::limits::*;
@@ -162,7 +183,15 @@ mod tests {
                 "| `missed` page | {MISSED_PAGE_SIZE} requests; the list reaches back 7 days |"
             ),
             format!("| `past_chats` page | {PAST_CHATS_PAGE_SIZE} chats;"),
-        ] {
+            format!(
+                "| messages in one conversation | at most {} |",
+                thousands(MAX_CONVERSATION_MESSAGES as usize)
+            ),
+            format!("| `history` page | {HISTORY_PAGE_SIZE} messages |"),
+        ]
+        .into_iter()
+        .chain(rate_rows())
+        {
             assert!(
                 doc.contains(&expected),
                 "docs/protocol.md should say: {expected}"

@@ -181,11 +181,20 @@ pub enum ServerFrame {
         /// The message.
         message: Message,
     },
-    /// To a visitor after a reconnect: the chat so far. Clients merge messages by
-    /// `seq` (ignoring ids they have), since a long history comes in several frames.
+    /// To a visitor after `start` (the latest page) and after `history` (an older
+    /// page): at most [`crate::limits::HISTORY_PAGE_SIZE`] messages. Clients merge
+    /// messages by `seq` (ignoring ids they have), since a page may come in several
+    /// frames.
     History {
         /// Messages in `seq` order.
         messages: Vec<Message>,
+        /// The `before` this page answers; `null` for the latest page.
+        #[serde(default)]
+        before: Option<u64>,
+        /// The `before` of the next (older) page; `null` when this page starts the
+        /// chat.
+        #[serde(default)]
+        next: Option<u64>,
     },
     /// To both sides: the other side started or stopped typing.
     Typing {
@@ -261,8 +270,12 @@ pub enum ServerFrame {
         conversation: ConversationId,
         /// Who the visitor is.
         visitor: VisitorSummary,
-        /// Messages in `seq` order (a requeued chat has some).
+        /// The latest page of messages in `seq` order (a requeued chat has some).
         messages: Vec<Message>,
+        /// The `before` of the older page (ask with `history`); `null` when the
+        /// page starts the chat.
+        #[serde(default)]
+        next: Option<u64>,
     },
     /// To an agent: their availability as the server sees it.
     Availability {
@@ -276,8 +289,15 @@ pub enum ServerFrame {
     Transcript {
         /// The chat.
         conversation: ConversationId,
-        /// Messages in `seq` order.
+        /// One page of messages in `seq` order: the latest, or those below `before`.
         messages: Vec<Message>,
+        /// The `before` this page answers; `null` for the latest page.
+        #[serde(default)]
+        before: Option<u64>,
+        /// The `before` of the next (older) page; `null` when this page starts the
+        /// chat.
+        #[serde(default)]
+        next: Option<u64>,
         /// The agent's score of the conversation (0-3), if scored.
         score: Option<u8>,
     },
@@ -309,6 +329,9 @@ pub enum ServerFrame {
         code: ErrorCode,
         /// Human-readable; generic for `internal`.
         message: String,
+        /// For `rate_limited`: seconds until the frame may be sent again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u32>,
     },
     /// To an agent after `reply_by_email`: the reply went to the visitor's address
     /// and the request left the missed list.
@@ -365,6 +388,12 @@ impl ServerFrame {
         }
     }
 
+    /// The `next` of a page of messages: the `before` of the page older than it
+    /// (its first message's number), unless it starts the chat.
+    pub fn next_page(messages: &[Message]) -> Option<u64> {
+        messages.first().map(|m| m.seq).filter(|&seq| seq > 1)
+    }
+
     /// A `message` frame; its `conversation` is taken from the message, so the two
     /// cannot disagree.
     pub fn message(message: Message) -> Self {
@@ -380,6 +409,7 @@ impl ServerFrame {
         ServerFrame::Error {
             code: error.code(),
             message: error.client_message(),
+            retry_after: error.retry_after(),
         }
     }
 
@@ -449,8 +479,14 @@ impl ServerFrame {
                 conversation,
                 message: message.for_visitor(),
             },
-            ServerFrame::History { messages } => ServerFrame::History {
+            ServerFrame::History {
+                messages,
+                before,
+                next,
+            } => ServerFrame::History {
                 messages: messages.into_iter().map(Message::for_visitor).collect(),
+                before,
+                next,
             },
             ServerFrame::Typing {
                 conversation,
@@ -468,7 +504,7 @@ impl ServerFrame {
     /// The message list of the frames that carry one.
     fn messages_mut(&mut self) -> Option<&mut Vec<Message>> {
         match self {
-            ServerFrame::History { messages }
+            ServerFrame::History { messages, .. }
             | ServerFrame::Transcript { messages, .. }
             | ServerFrame::ChatStarted { messages, .. } => Some(messages),
             _ => None,
@@ -481,6 +517,7 @@ impl From<&FrameError> for ServerFrame {
         ServerFrame::Error {
             code: error.code(),
             message: error.to_string(),
+            retry_after: None,
         }
     }
 }
@@ -554,6 +591,8 @@ pub(super) mod tests {
             },
             ServerFrame::message(message(1, "Hello")),
             ServerFrame::History {
+                before: None,
+                next: None,
                 messages: vec![message(1, "Hello"), message(2, "Hi")],
             },
             ServerFrame::Typing {
@@ -597,6 +636,7 @@ pub(super) mod tests {
                 conversation: conv(),
             },
             ServerFrame::ChatStarted {
+                next: None,
                 conversation: conv(),
                 visitor: VisitorSummary::default(),
                 messages: vec![message(1, "Hello")],
@@ -606,6 +646,8 @@ pub(super) mod tests {
                 until: Some(at()),
             },
             ServerFrame::Transcript {
+                before: None,
+                next: None,
                 conversation: conv(),
                 messages: vec![message(1, "Hello")],
                 score: Some(2),
@@ -636,8 +678,9 @@ pub(super) mod tests {
                 next: None,
             },
             ServerFrame::Error {
-                code: ErrorCode::BadField,
-                message: "bad".into(),
+                code: ErrorCode::RateLimited,
+                message: "too many messages from this connection; try again in 4 s".into(),
+                retry_after: Some(4),
             },
             ServerFrame::EmailSent {
                 conversation: conv(),
@@ -695,7 +738,8 @@ pub(super) mod tests {
             serde_json::from_str::<ServerFrame>(&json).unwrap(),
             ServerFrame::Error {
                 code: ErrorCode::Internal,
-                message: INTERNAL_ERROR_MESSAGE.into()
+                message: INTERNAL_ERROR_MESSAGE.into(),
+                retry_after: None,
             }
         );
         let source = std::error::Error::source(&error).map(|s| s.to_string());
@@ -711,7 +755,8 @@ pub(super) mod tests {
             frame,
             ServerFrame::Error {
                 code: ErrorCode::BadField,
-                message: "\"typing\" frame, field \"typing\": missing".into()
+                message: "\"typing\" frame, field \"typing\": missing".into(),
+                retry_after: None,
             }
         );
         let refused = ServerError::from(TransitionError {
@@ -722,7 +767,8 @@ pub(super) mod tests {
             ServerFrame::from(&refused),
             ServerFrame::Error {
                 code: ErrorCode::InvalidState,
-                message: "cannot accept a conversation that is ended".into()
+                message: "cannot accept a conversation that is ended".into(),
+                retry_after: None,
             }
         );
         assert!(refused.is_client_fault());
@@ -752,6 +798,8 @@ pub(super) mod tests {
             .map(|seq| message(seq, &"é".repeat(4_000)))
             .collect();
         let frames = ServerFrame::Transcript {
+            before: None,
+            next: None,
             conversation: conv(),
             messages: messages.clone(),
             score: None,
@@ -774,7 +822,12 @@ pub(super) mod tests {
         let messages: Vec<Message> = (1..=200)
             .map(|seq| message(seq, &"a".repeat(1_000)))
             .collect();
-        let frames = ServerFrame::History { messages }.fit();
+        let frames = ServerFrame::History {
+            messages,
+            before: None,
+            next: None,
+        }
+        .fit();
         let first = frames[0].to_json().len();
         assert!(
             first <= MAX_FRAME_BYTES && first > MAX_FRAME_BYTES - 1_200,
@@ -785,7 +838,11 @@ pub(super) mod tests {
     #[test]
     fn a_small_frame_is_not_split() {
         assert_eq!(ServerFrame::Pong.fit(), vec![ServerFrame::Pong]);
-        let history = ServerFrame::History { messages: vec![] };
+        let history = ServerFrame::History {
+            messages: vec![],
+            before: None,
+            next: None,
+        };
         assert_eq!(history.clone().fit(), vec![history]);
     }
 
@@ -917,6 +974,7 @@ pub(super) mod tests {
     #[test]
     fn a_chat_started_with_the_largest_summary_is_split_into_frames_that_fit() {
         let frames = ServerFrame::ChatStarted {
+            next: None,
             conversation: worst_id(),
             visitor: VisitorSummary::from_attributes(&worst_attributes()),
             messages: (1..=60)

@@ -109,6 +109,9 @@ impl Chat {
                 conversation,
                 typing,
             } => {
+                if !self.typing_allowed(connection).await? {
+                    return Ok(());
+                }
                 let conv = self.live_chat_of(agent, &conversation, "type in").await?;
                 let frame = ServerFrame::Typing {
                     conversation,
@@ -175,14 +178,23 @@ impl Chat {
                 }
                 Ok(())
             }
-            AgentFrame::History { conversation } => {
+            AgentFrame::History {
+                conversation,
+                before,
+            } => {
                 let conv = self.readable_by(agent, &conversation).await?;
-                let messages = self.ports.store.messages(&conversation).await?;
+                let messages = self
+                    .ports
+                    .store
+                    .messages_page(&conversation, before, crate::limits::HISTORY_PAGE_SIZE)
+                    .await?;
                 self.send(
                     connection,
                     &ServerFrame::Transcript {
                         conversation,
+                        next: ServerFrame::next_page(&messages),
                         messages,
+                        before,
                         score: conv.score,
                     },
                 )
@@ -456,10 +468,16 @@ impl Chat {
             self.ports.store.subscribe(&conv.id, tab, me).await?;
         }
         let session = self.ports.store.session(&conv.visitor, now).await?;
+        let latest = self
+            .ports
+            .store
+            .messages_page(&conv.id, None, crate::limits::HISTORY_PAGE_SIZE)
+            .await?;
         let started = ServerFrame::ChatStarted {
             conversation: conv.id.clone(),
             visitor: super::summary_of(session.as_ref()),
-            messages: self.ports.store.messages(&conv.id).await?,
+            messages: latest.clone(),
+            next: ServerFrame::next_page(&latest),
         };
         futures_util::future::join_all(tabs.iter().map(|tab| self.send(tab, &started))).await;
         if session.is_some_and(|s| s.conversation == conv.id) {
@@ -518,10 +536,16 @@ impl Chat {
                         agent: agent.clone(),
                     };
                     self.ports.store.subscribe(&id, connection, &me).await?;
+                    let latest = self
+                        .ports
+                        .store
+                        .messages_page(&id, None, crate::limits::HISTORY_PAGE_SIZE)
+                        .await?;
                     let started = ServerFrame::ChatStarted {
                         conversation: id.clone(),
                         visitor: self.visitor_summary(&conv).await?,
-                        messages: self.ports.store.messages(&id).await?,
+                        next: ServerFrame::next_page(&latest),
+                        messages: latest,
                     };
                     self.send(connection, &started).await;
                     self.still_theirs(connection, agent, &id).await?;

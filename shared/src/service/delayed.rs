@@ -309,7 +309,12 @@ impl Chat {
             }
             _ => return Ok(()),
         };
-        let messages = self.ports.store.messages(conversation).await?;
+        // Only the last message's time is needed: a page of one.
+        let messages = self
+            .ports
+            .store
+            .messages_page(conversation, None, 1)
+            .await?;
         let last = messages.last().map_or(since, |m| m.at.max(since));
         let deadline = last.saturating_add(INACTIVITY_TIMEOUT).unwrap_or(last);
         if self.now() >= deadline {

@@ -50,6 +50,12 @@ pub enum ConnectError {
     /// Our failure: answered with 500.
     #[error("could not record the connection")]
     Store(#[from] StoreError),
+    /// Too many connections with one visitor token: answered with 429.
+    #[error("too many connections for this visitor; try again in {retry_after} s")]
+    RateLimited {
+        /// Seconds until the window that refused it ends.
+        retry_after: u32,
+    },
 }
 
 impl ConnectError {
@@ -59,6 +65,7 @@ impl ConnectError {
             ConnectError::Auth(e) => e.status(),
             ConnectError::Origin => 403,
             ConnectError::Store(_) => 500,
+            ConnectError::RateLimited { .. } => 429,
         }
     }
 }
@@ -164,7 +171,7 @@ impl Chat {
     }
 
     /// The account's `settings.allowed_origins`, read from the directory at most
-    /// every [`DIALOG_REFRESH`].
+    /// every [`DIRECTORY_REFRESH`].
     async fn allowed_origins(&self) -> Result<Option<Arc<[Origin]>>, StoreError> {
         if let Some((at, allowed)) = self.allowed_origins.get().await
             && at.elapsed() < DIRECTORY_REFRESH
@@ -191,6 +198,12 @@ impl Chat {
     /// [`DIRECTORY_REFRESH`]) or, when it holds none or an invalid one, the built-in one.
     pub(crate) async fn current_dialog(&self) -> Result<Arc<ValidDialog>, ServerError> {
         Ok(self.applied().await?.dialog)
+    }
+
+    /// The account's rate limits (`settings.rate_limits`), as current as the dialog:
+    /// read with it, so that the message path makes no read of its own for them.
+    pub(crate) async fn rate_limits(&self) -> Result<crate::domain::RateLimits, ServerError> {
+        Ok(self.applied().await?.directory.settings.rate_limits)
     }
 
     /// The directory as read at most [`DIRECTORY_REFRESH`] ago.
@@ -283,6 +296,23 @@ impl Chat {
                 return Err(AuthError::Revoked.into());
             }
             let visitor = token.visitor;
+            // Only a known visitor is counted: a new one has a fresh id each time,
+            // and nothing is counted per address (see `RateLimits`).
+            let limits = self.rate_limits().await.map_err(|e| match e {
+                ServerError::Internal(source) => {
+                    ConnectError::Store(StoreError::Unavailable(source))
+                }
+                other => ConnectError::Store(StoreError::Unavailable(other.to_string().into())),
+            })?;
+            let key = format!("connect#visitor#{visitor}");
+            if let Err(retry_after) = self
+                .ports
+                .store
+                .count_rate(&key, limits.reconnects_per_visitor, now)
+                .await?
+            {
+                return Err(ConnectError::RateLimited { retry_after });
+            }
             (Party::Visitor { visitor }, None)
         } else {
             let visitor = crate::domain::VisitorId::generate();
@@ -540,8 +570,8 @@ impl Chat {
                 });
             }
             Err(ConnectError::Store(e)) => return Err(e.into()),
-            // verify_agent checks no Origin.
-            Err(ConnectError::Origin) => {
+            // verify_agent checks no Origin and counts nothing.
+            Err(ConnectError::Origin | ConnectError::RateLimited { .. }) => {
                 return Err(ServerError::internal("an Origin refusal while renewing"));
             }
         };

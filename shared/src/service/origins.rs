@@ -41,7 +41,7 @@ pub(crate) fn accepts(
 }
 
 /// The account's `allowed_origins` as last read, and when: a change applied with
-/// `livechat apply` holds everywhere within [`super::DIALOG_REFRESH`], and a
+/// `livechat apply` holds everywhere within [`super::DIRECTORY_REFRESH`], and a
 /// visitor's `$connect` costs no directory read in between.
 #[derive(Default)]
 pub(crate) struct AllowedCache(tokio::sync::RwLock<Option<(Instant, Allowed)>>);

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::Chat;
 use crate::domain::{
     ConnectionId, ConversationId, ConversationState, MessageId, MessageText, Sender,
-    TransitionError,
+    TransitionError, count_in,
 };
 use crate::ports::{AppendAfter, Hub, NewMessage, Party};
 use crate::protocol::{AgentFrame, RawFrame, ServerError, ServerFrame, VisitorFrame};
@@ -90,6 +90,23 @@ impl Chat {
             .map(|()| None)
     }
 
+    /// Whether a `typing` frame from `connection` is within the account's limit;
+    /// one over it is dropped silently (typing is a hint, and a refusal would only
+    /// add frames).
+    pub(super) async fn typing_allowed(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<bool, ServerError> {
+        let limits = self.rate_limits().await?;
+        let key = format!("typing#conn#{connection}");
+        Ok(self
+            .ports
+            .store
+            .count_rate(&key, limits.typing_per_connection, self.now())
+            .await?
+            .is_ok())
+    }
+
     /// Stores a message once per id and, when new, pushes it to the visitor's and the
     /// live agent's subscribed connections; the sender gets an `ack` either way.
     pub(super) async fn relay(
@@ -100,14 +117,35 @@ impl Chat {
         id: MessageId,
         text: MessageText,
     ) -> Result<(), ServerError> {
+        let limits = self.rate_limits().await?;
         for _ in 0..APPEND_ATTEMPTS {
             let sender = may_write(&hub, party)?;
+            if hub.messages >= crate::limits::MAX_CONVERSATION_MESSAGES {
+                return Err(ServerError::ConversationFull);
+            }
+            // The counters ride on the message's own write (a compare-and-set on
+            // the message count), so they cost no request and hold across processes.
+            let now = self.now();
+            let mut checks = vec![(format!("conn#{connection}"), limits.messages_per_connection)];
+            if matches!(party, Party::Visitor { .. }) {
+                checks.push(("visitor".to_string(), limits.messages_per_visitor));
+            }
+            let windows = match count_in(&hub.windows, &checks, now) {
+                Ok(windows) => windows,
+                Err(retry_after) => {
+                    return Err(ServerError::RateLimited {
+                        what: "messages",
+                        retry_after,
+                    });
+                }
+            };
             let message = NewMessage {
                 id: id.clone(),
                 conversation: hub.conversation.id.clone(),
                 sender,
                 text: text.clone(),
-                at: self.now(),
+                at: now,
+                windows: Some(windows),
             };
             match self.ports.store.append_after(message, hub.messages).await? {
                 AppendAfter::Stored(stored) => {

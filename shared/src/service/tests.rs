@@ -15,6 +15,7 @@ use crate::ports::Clock;
 
 mod caps;
 mod origins;
+mod rate;
 mod tokens;
 
 const SECRET: &[u8] = b"service-test-secret-32-bytes-long!";

@@ -46,6 +46,9 @@ impl Chat {
                     .await
             }
             VisitorFrame::Typing { typing } => {
+                if !self.typing_allowed(connection).await? {
+                    return Ok(());
+                }
                 let (_, conv) = self.visitor_conversation(visitor).await?;
                 if let ConversationState::Live { agent, .. } = &conv.state {
                     let frame = ServerFrame::Typing {
@@ -81,6 +84,25 @@ impl Chat {
             }
             VisitorFrame::Ping => {
                 self.send(connection, &ServerFrame::Pong).await;
+                Ok(())
+            }
+            VisitorFrame::History { before } => {
+                let (session, _) = self.visitor_conversation(visitor).await?;
+                let messages = self
+                    .ports
+                    .store
+                    .messages_page(
+                        &session.conversation,
+                        Some(before),
+                        crate::limits::HISTORY_PAGE_SIZE,
+                    )
+                    .await?;
+                let page = ServerFrame::History {
+                    next: ServerFrame::next_page(&messages),
+                    messages,
+                    before: Some(before),
+                };
+                self.send(connection, &page.for_visitor()).await;
                 Ok(())
             }
         }
@@ -165,6 +187,17 @@ impl Chat {
     ) -> Result<(), ServerError> {
         let now = self.now();
         let store = &self.ports.store;
+        let limits = self.rate_limits().await?;
+        let key = format!("start#visitor#{visitor}");
+        if let Err(retry_after) = store
+            .count_rate(&key, limits.starts_per_visitor, now)
+            .await?
+        {
+            return Err(ServerError::RateLimited {
+                what: "start frames from this visitor",
+                retry_after,
+            });
+        }
         let existing = store.session(visitor, now).await?;
         let current = match &existing {
             Some(s) => store
@@ -258,9 +291,17 @@ impl Chat {
             },
         )
         .await;
-        let messages = store.messages(&conv.id).await?;
+        // The latest page only: older ones come with `history`.
+        let messages = store
+            .messages_page(&conv.id, None, crate::limits::HISTORY_PAGE_SIZE)
+            .await?;
         if !messages.is_empty() {
-            let history = ServerFrame::History { messages }.for_visitor();
+            let history = ServerFrame::History {
+                next: ServerFrame::next_page(&messages),
+                messages,
+                before: None,
+            }
+            .for_visitor();
             self.send(connection, &history).await;
         }
         if !step.cards.is_empty() {
@@ -425,6 +466,7 @@ impl Chat {
             sender,
             text,
             at: self.now(),
+            windows: None,
         };
         Ok(self.ports.store.append_message(message).await?)
     }

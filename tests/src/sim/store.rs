@@ -341,6 +341,16 @@ impl ConversationStore for SimStore {
         Ok(outcome)
     }
 
+    async fn messages_page(
+        &self,
+        conversation: &ConversationId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        self.call("messages_page").await?;
+        self.inner.messages_page(conversation, before, limit).await
+    }
+
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {
         self.call("messages").await?;
         self.inner.messages(conversation).await
@@ -485,6 +495,16 @@ impl SessionStore for SimStore {
     ) -> StoreResult<Option<VisitorSession>> {
         self.call("session").await?;
         self.inner.session(visitor, now).await
+    }
+
+    async fn count_rate(
+        &self,
+        key: &str,
+        rate: livechat_core::domain::Rate,
+        now: Timestamp,
+    ) -> StoreResult<Result<(), u32>> {
+        self.call("count_rate").await?;
+        self.inner.count_rate(key, rate, now).await
     }
 
     async fn put_session(&self, session: &VisitorSession) -> StoreResult<()> {

@@ -939,7 +939,7 @@ impl World {
                 self.check_shown(conn, message, Side::Visitor).await;
                 self.visitor_shows(i, message);
             }
-            ServerFrame::History { messages } => {
+            ServerFrame::History { messages, .. } => {
                 for m in messages {
                     self.check_own(i, conn, &m.conversation).await;
                     self.check_shown(conn, m, Side::Visitor).await;
@@ -1156,7 +1156,7 @@ impl World {
                 message.seq,
                 self.ctx.scrub(message.id.as_str())
             ),
-            ServerFrame::History { messages } => format!("history x{}", messages.len()),
+            ServerFrame::History { messages, .. } => format!("history x{}", messages.len()),
             ServerFrame::Typing { .. } | ServerFrame::Pong => return,
             ServerFrame::ChatEnded {
                 conversation,
@@ -1188,7 +1188,7 @@ impl World {
                     .collect::<Vec<_>>()
                     .join(",")
             ),
-            ServerFrame::Error { code, message } => {
+            ServerFrame::Error { code, message, .. } => {
                 format!("error {code:?}: {}", self.ctx.scrub(message))
             }
             ServerFrame::Ack { id } => format!("ack {}", self.ctx.scrub(id.as_str())),
