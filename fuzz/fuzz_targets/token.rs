@@ -43,7 +43,7 @@ fuzz_target!(
             panic!("an RS256 token for {agent} verified without the private key");
         }
         if let Ok(visitor) = v.visitor.verify(token, now()) {
-            assert_genuine(token, VISITOR_SECRET, VISITOR_AUDIENCE, visitor.as_str());
+            assert_genuine(token, VISITOR_SECRET, VISITOR_AUDIENCE, visitor.visitor.as_str());
         }
     }
 );

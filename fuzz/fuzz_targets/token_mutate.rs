@@ -95,7 +95,7 @@ fuzz_target!(|input: Input| {
         .map(|a| a.to_string());
     let visitor = visitor_tokens()
         .verify(&edited, now())
-        .map(|v| v.to_string());
+        .map(|v| v.visitor.to_string());
     if edited == token {
         assert_eq!(
             agent,
