@@ -101,6 +101,7 @@ declare -A VALUE=(
   [FALLBACK_MESSAGE]=""
   [MEETING_LINK]=""
   [NOTIFY_FROM_EMAIL]=""
+  [INBOX_ORIGIN]="https://d111111abcdef8.cloudfront.net"
   [RUST_LOG]=info
   [LOG_FORMAT]=json
 )
