@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{FieldError, FrameError, MAX_FRAME_BYTES};
+use super::{FieldError, FrameError, MAX_FRAME_BYTES, MAX_JSON_DEPTH};
 use crate::dialog::VisitorAction;
 use crate::domain::{
     AttributeName, Attributes, CardId, ConversationId, Email, IdError, MAX_MESSAGE_CHARS,
@@ -84,6 +84,35 @@ pub struct RawFrame {
     fields: Map<String, Value>,
 }
 
+/// The deepest nesting of objects and arrays in `body`, brackets inside strings not
+/// counted; one pass, no allocation. Meant for a bound checked before parsing, so
+/// it does not validate the JSON (the parser does).
+pub fn json_depth(body: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for byte in body.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 impl RawFrame {
     /// Checks the size (at most [`MAX_FRAME_BYTES`]) and that the body is a JSON
     /// object. A non-object JSON value is [`FrameError::MissingAction`], as API
@@ -91,6 +120,11 @@ impl RawFrame {
     pub fn parse(body: &str) -> Result<Self, FrameError> {
         if body.len() > MAX_FRAME_BYTES {
             return Err(FrameError::TooLarge { bytes: body.len() });
+        }
+        if json_depth(body) > MAX_JSON_DEPTH {
+            return Err(FrameError::NotJson {
+                detail: format!("it nests objects and arrays deeper than {MAX_JSON_DEPTH} levels"),
+            });
         }
         let value: Value = serde_json::from_str(body).map_err(|e| FrameError::NotJson {
             detail: e.to_string(),
@@ -1051,6 +1085,37 @@ mod tests {
     fn typing_must_be_a_boolean() {
         let (_, field, _) = bad_field(visitor(json!({"action": "typing", "typing": "yes"})));
         assert_eq!(field, "typing");
+    }
+
+    #[test]
+    fn a_frame_may_nest_32_levels_and_no_deeper() {
+        // The frame object is level 1; `pad` holds 31 more.
+        let nested = |levels: usize| {
+            format!(
+                r#"{{"action":"ping","pad":{}{}}}"#,
+                "[".repeat(levels),
+                "]".repeat(levels)
+            )
+        };
+        assert_eq!(json_depth(&nested(31)), MAX_JSON_DEPTH);
+        assert_eq!(VisitorFrame::parse(&nested(31)), Ok(VisitorFrame::Ping));
+        let refused = VisitorFrame::parse(&nested(32)).unwrap_err();
+        assert_eq!(refused.code(), crate::protocol::ErrorCode::NotJson);
+        assert!(
+            refused.to_string().contains("deeper than 32 levels"),
+            "{refused}"
+        );
+        // Far deeper than serde_json's own limit, still one clear error.
+        let deep = AgentFrame::parse(&nested(60_000)).unwrap_err();
+        assert_eq!(deep.code(), crate::protocol::ErrorCode::NotJson);
+    }
+
+    #[test]
+    fn brackets_in_strings_do_not_count_as_nesting() {
+        assert_eq!(json_depth(r#"{"a":"[[[{{{"}"#), 1);
+        assert_eq!(json_depth(r#"{"a":"\"[[[","b":[]}"#), 2);
+        assert_eq!(json_depth(r#"{"a":"\\","b":[[]]}"#), 3);
+        assert_eq!(json_depth("not json"), 0);
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod error;
 mod route;
 mod server;
 
+pub use client::json_depth;
 pub use client::{
     AgentFrame, ConversationScore, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES, MAX_PAGE_URL_CHARS,
     MAX_SUBMIT_CHARS, RawFrame, ScoreError, VisitorFrame,
@@ -33,6 +34,11 @@ pub use server::{
 /// It applies both ways: client frames over it are refused, and server frames are
 /// split to fit (see [`ServerFrame::fit`]).
 pub const MAX_FRAME_BYTES: usize = 131_072;
+
+/// Deepest nesting of objects and arrays a client frame may have. The deepest frame
+/// of the protocol has 2 levels (`start`'s `attributes`); the bound keeps a hostile
+/// frame from making the parser recurse far (serde_json stops at 128 by itself).
+pub const MAX_JSON_DEPTH: usize = 32;
 
 #[cfg(test)]
 mod tests {

@@ -263,6 +263,9 @@ pub enum ServerFrame {
     ChatMoved {
         /// The chat.
         conversation: ConversationId,
+        /// The conversation's version after the move: a `chat_started` with a
+        /// lower one was read before the move and is stale.
+        version: u64,
     },
     /// To an agent after `accept`: the chat is theirs, with its history so far.
     ChatStarted {
@@ -276,6 +279,10 @@ pub enum ServerFrame {
         /// page starts the chat.
         #[serde(default)]
         next: Option<u64>,
+        /// The conversation's version this was read at. Two handlers' pushes to one
+        /// tab may arrive in either order: a tab that already got a `chat_moved`
+        /// with a higher version ignores this one.
+        version: u64,
     },
     /// To an agent: their availability as the server sees it.
     Availability {
@@ -634,8 +641,10 @@ pub(super) mod tests {
             },
             ServerFrame::ChatMoved {
                 conversation: conv(),
+                version: 7,
             },
             ServerFrame::ChatStarted {
+                version: 6,
                 next: None,
                 conversation: conv(),
                 visitor: VisitorSummary::default(),
@@ -974,6 +983,7 @@ pub(super) mod tests {
     #[test]
     fn a_chat_started_with_the_largest_summary_is_split_into_frames_that_fit() {
         let frames = ServerFrame::ChatStarted {
+            version: u64::MAX,
             next: None,
             conversation: worst_id(),
             visitor: VisitorSummary::from_attributes(&worst_attributes()),

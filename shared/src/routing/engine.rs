@@ -722,21 +722,24 @@ impl Router {
             expected_version.is_none_or(|v| v == c.version) && c.withdraw_offer(agent, now).is_ok()
         })
         .await
+        .map(|withdrawn| withdrawn.is_some())
     }
 
     /// The live agent is gone for good: the conversation waits again, with its
     /// history, for another agent (not `agent` first), and the agent's capacity is
-    /// freed. `false` when it is no longer `agent`'s live chat.
+    /// freed. The conversation's version after the move; `None` when it is no
+    /// longer `agent`'s live chat.
     pub async fn requeue(
         &self,
         conversation: &ConversationId,
         agent: &AgentId,
-    ) -> Result<bool, RouteError> {
+    ) -> Result<Option<u64>, RouteError> {
         let now = self.ports.clock.now();
         self.update_releasing(conversation, agent, |c| {
             c.agent() == Some(agent) && c.requeue(now).is_ok()
         })
         .await
+        .map(|moved| moved.map(|c| c.version))
     }
 
     /// Applies `change` as [`Router::update`] does and, when it took effect, frees
@@ -749,7 +752,7 @@ impl Router {
         conversation: &ConversationId,
         agent: &AgentId,
         mut change: impl FnMut(&mut crate::domain::Conversation) -> bool,
-    ) -> Result<bool, RouteError> {
+    ) -> Result<Option<crate::domain::Conversation>, RouteError> {
         let mut seen = None;
         let written = self
             .update(conversation, |c| {
@@ -769,7 +772,7 @@ impl Router {
             self.release_unless_theirs(agent, conversation, version)
                 .await?;
         }
-        Ok(written.is_some())
+        Ok(written)
     }
 
     /// Frees the capacity `conversation` holds on `agent` at `version` and, when a

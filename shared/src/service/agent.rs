@@ -478,6 +478,7 @@ impl Chat {
             visitor: super::summary_of(session.as_ref()),
             messages: latest.clone(),
             next: ServerFrame::next_page(&latest),
+            version: conv.version,
         };
         futures_util::future::join_all(tabs.iter().map(|tab| self.send(tab, &started))).await;
         if session.is_some_and(|s| s.conversation == conv.id) {
@@ -546,6 +547,7 @@ impl Chat {
                         visitor: self.visitor_summary(&conv).await?,
                         next: ServerFrame::next_page(&latest),
                         messages: latest,
+                        version: conv.version,
                     };
                     self.send(connection, &started).await;
                     self.still_theirs(connection, agent, &id).await?;
@@ -598,7 +600,8 @@ impl Chat {
         agent: &AgentId,
         id: &ConversationId,
     ) -> Result<(), ServerError> {
-        let news = match self.conversation(id).await?.state {
+        let now = self.conversation(id).await?;
+        let news = match now.state {
             ConversationState::Live { agent: with, .. } if &with == agent => return Ok(()),
             ConversationState::Ended { reason, .. } => ServerFrame::ChatEnded {
                 conversation: id.clone(),
@@ -606,6 +609,7 @@ impl Chat {
             },
             _ => ServerFrame::ChatMoved {
                 conversation: id.clone(),
+                version: now.version,
             },
         };
         self.send(connection, &news).await;

@@ -88,7 +88,7 @@ impl Chat {
                     }),
                 ConversationState::Live { agent: with, .. } if with == agent => {
                     let requeued = self.router.requeue(&conversation, agent).await?;
-                    if requeued {
+                    if requeued.is_some() {
                         info!(conversation = %conversation, agent = %agent, "agent gone: chat goes to another agent");
                         let visitor = Party::Visitor {
                             visitor: conv.visitor.clone(),
@@ -101,8 +101,9 @@ impl Chat {
                         )
                         .await?;
                     }
-                    requeued.then(|| ServerFrame::ChatMoved {
+                    requeued.map(|version| ServerFrame::ChatMoved {
                         conversation: conversation.clone(),
+                        version,
                     })
                 }
                 _ => None,

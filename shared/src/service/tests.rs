@@ -1954,6 +1954,78 @@ async fn an_agent_reconnecting_as_the_grace_ends_is_never_left_showing_a_chat_th
 }
 
 #[tokio::test]
+async fn a_chat_started_that_arrives_after_the_chat_moved_is_known_to_be_stale() {
+    // B10: the grace handler moves the chat and tells the new tab before the tab's
+    // sync, which read the chat live just before the move, pushes chat_started.
+    // Sync's re-read then puts it right, but only if it succeeds: a throttled read
+    // left the tab showing the chat. The frames carry the conversation's version,
+    // so the tab needs nothing after chat_started to know it is stale.
+    let mut overtaken = 0;
+    for delay in 0..60 {
+        let h = Harness::interleaved();
+        let (ana, _visitor, conversation) = live_chat_with_ana(&h).await;
+        h.chat.disconnect(&ana).await.unwrap();
+        h.clock.advance(SignedDuration::from_secs(61));
+        let due = h.scheduler.take_due(h.clock.now());
+        let grace = async {
+            for event in due {
+                h.chat.delayed(event).await.unwrap();
+            }
+        };
+        let tab = async {
+            yields(delay).await;
+            h.agent("ana").await
+        };
+        let ((), tab) = tokio::join!(grace, tab);
+
+        let frames: Vec<Value> = h
+            .frames(&tab)
+            .into_iter()
+            .filter(|f| f["conversation"] == conversation.as_str())
+            .collect();
+        let Some(started) = frames.iter().position(|f| f["type"] == "chat_started") else {
+            continue;
+        };
+        if !frames[..started].iter().any(|f| f["type"] == "chat_moved") {
+            continue;
+        }
+        overtaken += 1;
+        // What the tab shows had the re-read after chat_started failed.
+        assert!(
+            !tab_shows_live_by_version(&frames[..=started]),
+            "delay {delay}: chat_started came after chat_moved and does not say it is older: {frames:?}"
+        );
+    }
+    assert!(
+        overtaken > 0,
+        "no interleaving had chat_moved overtake chat_started: the race was never run"
+    );
+}
+
+/// Whether an inbox tab that got `frames` (of one conversation) in order shows it
+/// live, as the inbox decides: `chat_started` opens it unless its `version` is below
+/// that of a `chat_moved` already seen.
+fn tab_shows_live_by_version(frames: &[Value]) -> bool {
+    let mut moved = None;
+    frames
+        .iter()
+        .fold(false, |live, f| match f["type"].as_str() {
+            // A move writes the version it carries; a later start has a higher one.
+            Some("chat_started") => match (f["version"].as_u64(), moved) {
+                (Some(version), Some(moved)) => version > moved,
+                // Without a version, the tab cannot tell and shows it.
+                _ => true,
+            },
+            Some("chat_moved") => {
+                moved = moved.max(f["version"].as_u64());
+                false
+            }
+            Some("chat_ended") => false,
+            _ => live,
+        })
+}
+
+#[tokio::test]
 async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_meanwhile() {
     // The grace handler of a visitor gone from a missed request (a repair: the
     // request is already ended) runs beside ben's pick_up, ben starting 0-20 store

@@ -96,6 +96,9 @@ pub struct Tab {
     pub offers: BTreeMap<u64, ConversationId>,
     /// Live chats shown, by conversation rank.
     pub live: BTreeMap<u64, (ConversationId, ChatView)>,
+    /// The version of the last `chat_moved` of each conversation, by rank: a
+    /// `chat_started` below it is stale, as the inbox treats it.
+    pub moved: BTreeMap<u64, u64>,
     /// The missed list shown, in its order.
     pub missed: Vec<ConversationId>,
     /// The last frame sent, to send again after an `internal` error.
@@ -147,6 +150,7 @@ impl Tab {
             conn,
             offers: BTreeMap::new(),
             live: BTreeMap::new(),
+            moved: BTreeMap::new(),
             missed: Vec::new(),
             last_body: None,
             retry: false,

@@ -1012,13 +1012,22 @@ impl World {
             ServerFrame::ChatStarted {
                 conversation,
                 messages,
+                version,
                 ..
             } => {
                 for m in messages {
                     self.check_shown(conn, m, Side::Agent).await;
                 }
-                self.started.push((j, conn.clone(), conversation.clone()));
                 let rank = self.ctx.rank(conversation);
+                // Read before a move this tab has already heard of: the inbox
+                // ignores it.
+                let stale = self
+                    .tab(j, conn)
+                    .is_some_and(|tab| tab.moved.get(&rank).is_some_and(|moved| version < moved));
+                if stale {
+                    return;
+                }
+                self.started.push((j, conn.clone(), conversation.clone()));
                 if let Some(tab) = self.tab(j, conn) {
                     tab.offers.remove(&rank);
                     let (_, view) = tab
@@ -1047,12 +1056,23 @@ impl World {
                     tab.offers.remove(&rank);
                 }
             }
-            ServerFrame::ChatEnded { conversation, .. }
-            | ServerFrame::ChatMoved { conversation } => {
+            ServerFrame::ChatEnded { conversation, .. } => {
                 let rank = self.ctx.rank(conversation);
                 if let Some(tab) = self.tab(j, conn) {
                     tab.offers.remove(&rank);
                     tab.live.remove(&rank);
+                }
+            }
+            ServerFrame::ChatMoved {
+                conversation,
+                version,
+            } => {
+                let rank = self.ctx.rank(conversation);
+                if let Some(tab) = self.tab(j, conn) {
+                    tab.offers.remove(&rank);
+                    tab.live.remove(&rank);
+                    let moved = tab.moved.entry(rank).or_default();
+                    *moved = (*moved).max(*version);
                 }
             }
             ServerFrame::Missed { chats, before, .. } => {
@@ -1107,7 +1127,7 @@ impl World {
                 serde_json::from_str::<ServerFrame>(raw).is_ok_and(|f| {
                     matches!(
                         f,
-                        ServerFrame::ChatMoved { conversation: c }
+                        ServerFrame::ChatMoved { conversation: c, .. }
                         | ServerFrame::ChatEnded { conversation: c, .. } if c == conversation
                     )
                 })
@@ -1174,9 +1194,17 @@ impl World {
             ServerFrame::ChatStarted {
                 conversation,
                 messages,
+                version,
                 ..
-            } => format!("chat_started {} x{}", c(conversation), messages.len()),
-            ServerFrame::ChatMoved { conversation } => format!("chat_moved {}", c(conversation)),
+            } => format!(
+                "chat_started {} x{} v{version}",
+                c(conversation),
+                messages.len()
+            ),
+            ServerFrame::ChatMoved {
+                conversation,
+                version,
+            } => format!("chat_moved {} v{version}", c(conversation)),
             ServerFrame::Transcript { conversation, .. } => {
                 format!("transcript {}", c(conversation))
             }
