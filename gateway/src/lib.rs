@@ -76,6 +76,9 @@ pub struct Options {
     /// The credentials `@connections` requests must be signed with; made per run from
     /// the OS random source when `None`.
     pub connections_credentials: Option<sigv4::Credentials>,
+    /// The account's configuration file (agents, teams, settings, dialog) instead
+    /// of `DIRECTORY_PATH`'s or the demo account.
+    pub directory_path: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -92,6 +95,7 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             outbox: None,
             connections_credentials: None,
+            directory_path: None,
         }
     }
 }
@@ -371,6 +375,9 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         None => sigv4::Credentials::generate()?,
     };
     let mut config = local_config(addr, &options.stage);
+    if let Some(path) = &options.directory_path {
+        config.directory_path = Some(path.clone());
+    }
     if let Some(endpoint) = &options.dynamodb_endpoint {
         config.dynamodb_endpoint = Some(endpoint.clone());
         config.table_name = Some(options.table.clone());
