@@ -314,6 +314,35 @@ impl Conversation {
         }
     }
 
+    /// `agent` scores the chat 0-3: the agent who holds or last held it
+    /// ([`Conversation::scorable_by`]), or anyone when `admin`.
+    pub fn score_by(
+        &mut self,
+        agent: &AgentId,
+        admin: bool,
+        score: u8,
+    ) -> Result<(), TransitionError> {
+        if !admin && !self.scorable_by(agent) {
+            return Err(self.refuse("score someone else's"));
+        }
+        self.score = Some(score);
+        self.version += 1;
+        Ok(())
+    }
+
+    /// `agent` answered a request nobody took by email: it is theirs now (it shows
+    /// in their history) and ended as completed, not missed. Only for an ended
+    /// conversation: one picked up meanwhile keeps its agent.
+    pub fn answer_by_email(&mut self, agent: &AgentId) -> Result<(), TransitionError> {
+        let ConversationState::Ended { reason, .. } = &mut self.state else {
+            return Err(self.refuse("answer by email"));
+        };
+        *reason = EndReason::Completed;
+        self.assigned = Some(agent.clone());
+        self.version += 1;
+        Ok(())
+    }
+
     /// Notes a message from either side (for the inactivity timeout).
     pub fn touch(&mut self, now: Timestamp) {
         self.last_message_at = Some(now);
@@ -396,6 +425,10 @@ mod tests {
 
     fn ana() -> AgentId {
         AgentId::parse("ana").unwrap()
+    }
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(secs).unwrap()
     }
 
     #[test]
@@ -504,6 +537,42 @@ mod tests {
         assert!(c.readable_by(&ben) && !c.scorable_by(&ben));
         assert!(c.readable_by(&cleo) && c.scorable_by(&cleo));
         assert_eq!(c.held_by, [ben, cleo]);
+    }
+
+    #[test]
+    fn only_the_last_holder_or_an_admin_scores_and_a_score_is_a_change() {
+        let mut c = conv();
+        c.request_live_chat(at(0)).unwrap();
+        c.offer(ana(), at(10)).unwrap();
+        c.accept(&ana(), at(1)).unwrap();
+        let ben = AgentId::parse("ben").unwrap();
+        let version = c.version;
+        assert!(c.score_by(&ben, false, 3).is_err());
+        assert_eq!((c.score, c.version), (None, version));
+        c.score_by(&ana(), false, 2).unwrap();
+        c.score_by(&ben, true, 1).unwrap();
+        assert_eq!((c.score, c.version), (Some(1), version + 2));
+    }
+
+    #[test]
+    fn only_an_ended_request_is_answered_by_email() {
+        let mut c = conv();
+        c.request_live_chat(at(0)).unwrap();
+        assert!(c.answer_by_email(&ana()).is_err());
+        c.end(EndReason::Missed, at(1)).unwrap();
+        let version = c.version;
+        c.answer_by_email(&ana()).unwrap();
+        assert!(matches!(
+            c.state,
+            ConversationState::Ended {
+                reason: EndReason::Completed,
+                ..
+            }
+        ));
+        assert_eq!(
+            (c.assigned.as_ref(), c.version),
+            (Some(&ana()), version + 1)
+        );
     }
 
     #[test]

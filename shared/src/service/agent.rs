@@ -11,15 +11,13 @@ use crate::ports::{DelayedEvent, ListCursor, Party};
 use crate::protocol::{AgentFrame, ServerError, ServerFrame, WithdrawReason};
 
 impl Chat {
+    /// One frame from an agent's inbox, to the use case of its action.
     pub(super) async fn agent_frame(
         &self,
         connection: &ConnectionId,
         agent: &AgentId,
         frame: AgentFrame,
     ) -> Result<(), ServerError> {
-        let me = Party::Agent {
-            agent: agent.clone(),
-        };
         match frame {
             // Served with the connection record, before the authorization check.
             AgentFrame::RenewToken { .. } => Err(ServerError::internal(
@@ -31,26 +29,7 @@ impl Chat {
                 self.send(connection, &frame).await;
                 Ok(())
             }
-            AgentFrame::PickUp { conversation } => {
-                let before = self.conversation(&conversation).await?;
-                let ConversationState::Ended { at: missed_at, .. } = before.state else {
-                    return Err(ServerError::Forbidden {
-                        reason: "this request is no longer missed".into(),
-                    });
-                };
-                self.schedule_inactivity_check(&conversation).await?;
-                let Some(live) = self.router.pick_up(&conversation, agent).await? else {
-                    return Err(ServerError::Forbidden {
-                        reason: "someone took this request already, or you are at your chat limit"
-                            .into(),
-                    });
-                };
-                self.ports
-                    .store
-                    .clear_missed(&conversation, missed_at)
-                    .await?;
-                self.agent_joins(&me, agent, &live).await
-            }
+            AgentFrame::PickUp { conversation } => self.pick_up(agent, conversation).await,
             AgentFrame::ReplyByEmail {
                 conversation,
                 id,
@@ -59,194 +38,281 @@ impl Chat {
                 self.reply_by_email(connection, agent, &conversation, id, text)
                     .await
             }
-            AgentFrame::Accept { conversation } => {
-                let offered = self.offered_to(agent, &conversation).await?;
-                self.schedule_inactivity_check(&conversation).await?;
-                let Some(live) = self
-                    .router
-                    .accept_from(&conversation, Some(offered), agent)
-                    .await?
-                else {
-                    return Err(ServerError::Forbidden {
-                        reason: "this offer is no longer open to you".into(),
-                    });
-                };
-                self.agent_joins(&me, agent, &live).await
-            }
-            AgentFrame::Decline { conversation } => {
-                self.offered_to(agent, &conversation).await?;
-                self.settle_later(&conversation).await?;
-                if !self.router.withdraw(&conversation, agent, None).await? {
-                    return Err(ServerError::Forbidden {
-                        reason: "this offer is no longer open to you".into(),
-                    });
-                }
-                // The next routing first: the pushes below must not stand between
-                // a withdrawn offer and its second attempt.
-                let retry = DelayedEvent::Route {
-                    conversation: conversation.clone(),
-                };
-                self.ports
-                    .scheduler
-                    .schedule(retry, self.now())
-                    .await
-                    .map_err(ServerError::internal)?;
-                let withdrawn = ServerFrame::OfferWithdrawn {
-                    conversation,
-                    reason: WithdrawReason::Declined,
-                };
-                self.send_to(&me, &withdrawn).await
-            }
+            AgentFrame::Accept { conversation } => self.accept(agent, conversation).await,
+            AgentFrame::Decline { conversation } => self.decline(agent, conversation).await,
             AgentFrame::SendMessage {
                 conversation,
                 id,
                 text,
             } => {
                 let hub = self.hub(&conversation).await?;
-                self.relay(connection, &me, hub, id, text).await
+                self.relay(connection, &agent_party(agent), hub, id, text)
+                    .await
             }
             AgentFrame::Typing {
                 conversation,
                 typing,
             } => {
-                if !self.typing_allowed(connection).await? {
-                    return Ok(());
-                }
-                let conv = self.live_chat_of(agent, &conversation, "type in").await?;
-                let frame = ServerFrame::Typing {
-                    conversation,
-                    from: Sender::agent(agent.clone()),
-                    typing,
-                };
-                self.send_to(
-                    &Party::Visitor {
-                        visitor: conv.visitor,
-                    },
-                    &frame.for_visitor(),
-                )
-                .await
+                self.agent_typing(connection, agent, conversation, typing)
+                    .await
             }
-            AgentFrame::EndSession { conversation } => {
-                let conv = self.live_chat_of(agent, &conversation, "end").await?;
-                // Only while it is still theirs: it may have moved on since the read.
-                let theirs = |c: &Conversation| matches!(&c.state, ConversationState::Live { agent: with, .. } if with == agent);
-                self.end_conversation(&conv, EndReason::Completed, theirs)
-                    .await?
-                    .required()?;
-                Ok(())
-            }
+            AgentFrame::EndSession { conversation } => self.end_session(agent, conversation).await,
             AgentFrame::SetAvailability { available } => {
-                let profile = self.profile(agent).await?;
-                let now = self.now();
-                let toggle = crate::domain::ManualToggle {
-                    available,
-                    until: next_local_midnight(now, &profile.zone()),
-                };
-                self.ports
-                    .store
-                    .set_manual_availability(agent, toggle)
-                    .await?;
-                self.send_to(
-                    &me,
-                    &ServerFrame::Availability {
-                        available,
-                        until: Some(toggle.until),
-                    },
-                )
-                .await
+                self.set_availability(agent, available).await
             }
             AgentFrame::Score {
                 conversation,
                 score,
-            } => {
-                self.readable_by(agent, &conversation).await?;
-                let admin = self.sees_all(agent).await?;
-                // Checked on the conversation as written: it may have moved on.
-                let scored = self.router.update(&conversation, |c| {
-                    if !admin && !c.scorable_by(agent) {
-                        return false;
-                    }
-                    c.score = Some(score.get());
-                    c.version += 1;
-                    true
-                });
-                if scored.await?.is_none() {
-                    return Err(ServerError::Forbidden {
-                        reason: "only the agent who holds or last held this chat, or an admin, scores it"
-                            .into(),
-                    });
-                }
-                Ok(())
-            }
+            } => self.score(agent, conversation, score.get()).await,
             AgentFrame::History {
                 conversation,
                 before,
             } => {
-                let conv = self.readable_by(agent, &conversation).await?;
-                let messages = self
-                    .ports
-                    .store
-                    .messages_page(&conversation, before, crate::limits::HISTORY_PAGE_SIZE)
-                    .await?;
-                self.send(
-                    connection,
-                    &ServerFrame::Transcript {
-                        conversation,
-                        next: ServerFrame::next_page(&messages),
-                        messages,
-                        before,
-                        score: conv.score,
-                    },
-                )
-                .await;
-                Ok(())
+                self.transcript(connection, agent, conversation, before)
+                    .await
             }
-            AgentFrame::PastChats { before } => {
-                let directory = self.ports.store.directory().await?;
-                let sees_all = directory
-                    .agent(agent)
-                    .is_some_and(|a| a.has_permission(Permission::ReadAllConversations));
-                let since = self
-                    .now()
-                    .checked_sub(crate::ports::PAST_CHATS_KEPT)
-                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-                let mut chats = self
-                    .ports
-                    .store
-                    .past_chats(
-                        (!sees_all).then_some(agent),
-                        since,
-                        before.as_ref(),
-                        PAST_CHATS_PAGE_SIZE,
-                    )
-                    .await?;
-                let next = (chats.len() == PAST_CHATS_PAGE_SIZE)
-                    .then(|| chats.last())
-                    .flatten()
-                    .map(|c| ListCursor {
-                        at: c.ended_at,
-                        conversation: c.conversation.clone(),
-                    });
-                // Listed before names were clipped when recorded: clip them here too.
-                for chat in &mut chats {
-                    chat.visitor_name = chat
-                        .visitor_name
-                        .as_deref()
-                        .map(|n| crate::limits::clip(n, SUMMARY_NAME_BYTES));
-                }
-                let page = ServerFrame::PastChats {
-                    chats,
-                    before,
-                    next,
-                };
-                self.send(connection, &page).await;
-                Ok(())
-            }
+            AgentFrame::PastChats { before } => self.past_chats(connection, agent, before).await,
             AgentFrame::Ping => {
                 self.send(connection, &ServerFrame::Pong).await;
                 Ok(())
             }
         }
+    }
+
+    /// `pick_up`: a missed request opens as a live chat with `agent`.
+    async fn pick_up(
+        &self,
+        agent: &AgentId,
+        conversation: ConversationId,
+    ) -> Result<(), ServerError> {
+        let before = self.conversation(&conversation).await?;
+        let ConversationState::Ended { at: missed_at, .. } = before.state else {
+            return Err(ServerError::Forbidden {
+                reason: "this request is no longer missed".into(),
+            });
+        };
+        self.schedule_inactivity_check(&conversation).await?;
+        let Some(live) = self.router.pick_up(&conversation, agent).await? else {
+            return Err(ServerError::Forbidden {
+                reason: "someone took this request already, or you are at your chat limit".into(),
+            });
+        };
+        self.ports
+            .store
+            .clear_missed(&conversation, missed_at)
+            .await?;
+        self.agent_joins(&agent_party(agent), agent, &live).await
+    }
+
+    /// `accept`: the offer is taken, the chat goes live with `agent`.
+    async fn accept(
+        &self,
+        agent: &AgentId,
+        conversation: ConversationId,
+    ) -> Result<(), ServerError> {
+        let offered = self.offered_to(agent, &conversation).await?;
+        self.schedule_inactivity_check(&conversation).await?;
+        let Some(live) = self
+            .router
+            .accept_from(&conversation, Some(offered), agent)
+            .await?
+        else {
+            return Err(ServerError::Forbidden {
+                reason: "this offer is no longer open to you".into(),
+            });
+        };
+        self.agent_joins(&agent_party(agent), agent, &live).await
+    }
+
+    /// `decline`: the offer is withdrawn and the request routed again.
+    async fn decline(
+        &self,
+        agent: &AgentId,
+        conversation: ConversationId,
+    ) -> Result<(), ServerError> {
+        self.offered_to(agent, &conversation).await?;
+        self.settle_later(&conversation).await?;
+        if !self.router.withdraw(&conversation, agent, None).await? {
+            return Err(ServerError::Forbidden {
+                reason: "this offer is no longer open to you".into(),
+            });
+        }
+        // The next routing first: the pushes below must not stand between a
+        // withdrawn offer and its second attempt.
+        let retry = DelayedEvent::Route {
+            conversation: conversation.clone(),
+        };
+        self.ports
+            .scheduler
+            .schedule(retry, self.now())
+            .await
+            .map_err(ServerError::internal)?;
+        let withdrawn = ServerFrame::OfferWithdrawn {
+            conversation,
+            reason: WithdrawReason::Declined,
+        };
+        self.send_to(&agent_party(agent), &withdrawn).await
+    }
+
+    /// `typing` in a live chat of `agent`'s, relayed to the visitor.
+    async fn agent_typing(
+        &self,
+        connection: &ConnectionId,
+        agent: &AgentId,
+        conversation: ConversationId,
+        typing: bool,
+    ) -> Result<(), ServerError> {
+        if !self.typing_allowed(connection).await? {
+            return Ok(());
+        }
+        let conv = self.live_chat_of(agent, &conversation, "type in").await?;
+        let frame = ServerFrame::Typing {
+            conversation,
+            from: Sender::agent(agent.clone()),
+            typing,
+        };
+        self.send_to(
+            &Party::Visitor {
+                visitor: conv.visitor,
+            },
+            &frame.for_visitor(),
+        )
+        .await
+    }
+
+    /// `end_session`: `agent` ends a live chat of theirs.
+    async fn end_session(
+        &self,
+        agent: &AgentId,
+        conversation: ConversationId,
+    ) -> Result<(), ServerError> {
+        let conv = self.live_chat_of(agent, &conversation, "end").await?;
+        // Only while it is still theirs: it may have moved on since the read.
+        let theirs = |c: &Conversation| matches!(&c.state, ConversationState::Live { agent: with, .. } if with == agent);
+        self.end_conversation(&conv, EndReason::Completed, theirs)
+            .await?
+            .required()?;
+        Ok(())
+    }
+
+    /// `set_availability`: a manual toggle until the agent's local midnight.
+    async fn set_availability(&self, agent: &AgentId, available: bool) -> Result<(), ServerError> {
+        let profile = self.profile(agent).await?;
+        let now = self.now();
+        let toggle = crate::domain::ManualToggle {
+            available,
+            until: next_local_midnight(now, &profile.zone()),
+        };
+        self.ports
+            .store
+            .set_manual_availability(agent, toggle)
+            .await?;
+        self.send_to(
+            &agent_party(agent),
+            &ServerFrame::Availability {
+                available,
+                until: Some(toggle.until),
+            },
+        )
+        .await
+    }
+
+    /// `score`: by the agent who holds or last held the chat, or an admin.
+    async fn score(
+        &self,
+        agent: &AgentId,
+        conversation: ConversationId,
+        score: u8,
+    ) -> Result<(), ServerError> {
+        self.readable_by(agent, &conversation).await?;
+        let admin = self.sees_all(agent).await?;
+        // Checked on the conversation as written: it may have moved on.
+        let scored = self
+            .router
+            .update(&conversation, |c| c.score_by(agent, admin, score).is_ok());
+        if scored.await?.is_none() {
+            return Err(ServerError::Forbidden {
+                reason: "only the agent who holds or last held this chat, or an admin, scores it"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `history`: one page of a transcript the agent may read.
+    async fn transcript(
+        &self,
+        connection: &ConnectionId,
+        agent: &AgentId,
+        conversation: ConversationId,
+        before: Option<u64>,
+    ) -> Result<(), ServerError> {
+        let conv = self.readable_by(agent, &conversation).await?;
+        let messages = self
+            .ports
+            .store
+            .messages_page(&conversation, before, crate::limits::HISTORY_PAGE_SIZE)
+            .await?;
+        self.send(
+            connection,
+            &ServerFrame::Transcript {
+                conversation,
+                next: ServerFrame::next_page(&messages),
+                messages,
+                before,
+                score: conv.score,
+            },
+        )
+        .await;
+        Ok(())
+    }
+
+    /// `past_chats`: a page of the agent's ended chats (everyone's for an admin).
+    async fn past_chats(
+        &self,
+        connection: &ConnectionId,
+        agent: &AgentId,
+        before: Option<ListCursor>,
+    ) -> Result<(), ServerError> {
+        let directory = self.ports.store.directory().await?;
+        let sees_all = directory
+            .agent(agent)
+            .is_some_and(|a| a.has_permission(Permission::ReadAllConversations));
+        let since = self
+            .now()
+            .checked_sub(crate::ports::PAST_CHATS_KEPT)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let mut chats = self
+            .ports
+            .store
+            .past_chats(
+                (!sees_all).then_some(agent),
+                since,
+                before.as_ref(),
+                PAST_CHATS_PAGE_SIZE,
+            )
+            .await?;
+        let next = (chats.len() == PAST_CHATS_PAGE_SIZE)
+            .then(|| chats.last())
+            .flatten()
+            .map(|c| ListCursor {
+                at: c.ended_at,
+                conversation: c.conversation.clone(),
+            });
+        // Listed before names were clipped when recorded: clip them here too.
+        for chat in &mut chats {
+            chat.visitor_name = chat
+                .visitor_name
+                .as_deref()
+                .map(|n| crate::limits::clip(n, SUMMARY_NAME_BYTES));
+        }
+        let page = ServerFrame::PastChats {
+            chats,
+            before,
+            next,
+        };
+        self.send(connection, &page).await;
+        Ok(())
     }
 
     /// One page of the `missed` frame: requests nobody took in the last
@@ -345,17 +411,10 @@ impl Chat {
             })?;
         self.store_message(conversation, id, Sender::agent(agent.clone()), text)
             .await?;
-        // The request is answered: the conversation is the replying agent's (it
-        // shows in their history) and ends as completed, not missed.
-        let owned = self.router.update(conversation, |c| {
-            c.assigned = Some(agent.clone());
-            if let ConversationState::Ended { reason, .. } = &mut c.state {
-                *reason = EndReason::Completed;
-            }
-            c.version += 1;
-            true
-        });
-        owned.await?;
+        // The request is answered: the conversation is the replying agent's.
+        self.router
+            .update(conversation, |c| c.answer_by_email(agent).is_ok())
+            .await?;
         self.record_past(&conv, agent, EndReason::Completed).await;
         self.ports
             .store
@@ -679,5 +738,12 @@ impl Chat {
         Ok(directory
             .agent(agent)
             .is_some_and(|a| a.has_permission(Permission::ReadAllConversations)))
+    }
+}
+
+/// The party an agent's pushes go to: every tab of theirs.
+fn agent_party(agent: &AgentId) -> Party {
+    Party::Agent {
+        agent: agent.clone(),
     }
 }
