@@ -2,7 +2,6 @@ import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectInbox, MISSED_EVERY_MS } from './socket.js';
 import * as S from './state.js';
-import { agentSession, forgetOldPastChats, OLD_PAST_PREFIX, tokenInHash } from './storage.js';
 
 class FakeSocket {
   static all = [];
@@ -11,19 +10,6 @@ class FakeSocket {
   close() { this.readyState = 3; }
   open() { this.readyState = 1; this.onopen?.(); }
   drop(code = 1006) { this.readyState = 3; this.onclose?.({ code }); }
-}
-
-/** A Web Storage over a map, with `length` and `key(i)` as browsers have. */
-function webStorage(entries = {}) {
-  const map = new Map(Object.entries(entries));
-  return {
-    map,
-    get length() { return map.size; },
-    key: (i) => [...map.keys()][i] ?? null,
-    getItem: (k) => (map.has(k) ? map.get(k) : null),
-    setItem: (k, v) => void map.set(k, String(v)),
-    removeItem: (k) => void map.delete(k),
-  };
 }
 
 const loc = new URL('http://127.0.0.1:8080/inbox/');
@@ -80,31 +66,4 @@ test('a refused handshake is told once; a network failure is not', async () => {
   assert.deepEqual(refusals, [1]);
   assert.deepEqual(asked, ['http://127.0.0.1:8080/ws?agent_token=bad', 'http://127.0.0.1:8080/ws?agent_token=bad']);
   again.stop();
-});
-
-test('the agent token lives in the session store only', () => {
-  const session = webStorage();
-  const s = agentSession(session);
-  s.set('t1');
-  assert.deepEqual([...session.map], [['livechat:agent_token', 't1']]);
-  assert.equal(s.token(), 't1');
-  s.forget();
-  assert.equal(session.map.size, 0);
-});
-
-test('a token comes from #token= (local links) or #id_token= (Cognito)', () => {
-  assert.equal(tokenInHash('#token=a.b.c'), 'a.b.c');
-  assert.equal(tokenInHash('#id_token=x.y.z&token_type=Bearer'), 'x.y.z');
-  assert.equal(tokenInHash(''), null);
-  assert.equal(tokenInHash('#state=1'), null);
-});
-
-test('the past chats earlier versions kept in localStorage are removed, and nothing else', () => {
-  const local = webStorage({
-    [`${OLD_PAST_PREFIX}ana`]: '[{"visitor":{"name":"Maria"}}]', [`${OLD_PAST_PREFIX}agent`]: '[]',
-    'livechat:visitor_token': 'widget-token', other: 'x',
-  });
-  assert.equal(forgetOldPastChats(local), 2);
-  assert.deepEqual([...local.map.keys()], ['livechat:visitor_token', 'other']);
-  assert.equal(forgetOldPastChats({ get length() { throw new Error('denied'); } }), 0, 'a refused storage');
 });
