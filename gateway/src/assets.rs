@@ -1,5 +1,6 @@
 //! The web front ends (`web/`: the widget demo page at `/`, the Agent Inbox at
-//! `/inbox/`), embedded in the binary so the gateway runs from anywhere.
+//! `/inbox/`, the modules both import at `/shared/`), embedded in the binary so the
+//! gateway runs from anywhere. Everything of `web/` is served but its tests and README.
 
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};

@@ -719,6 +719,7 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
 
       // Past chats come from the server (past_chats), even with this browser's memory
       // of them wiped; the transcript and the score come back with history.
+      assert.deepEqual(await first.page.evaluate(() => Object.keys(localStorage)), [], 'the inbox keeps nothing in localStorage');
       await first.page.evaluate(() => localStorage.clear());
       await first.page.reload();
       await first.page.locator('#ib-conn[data-state="open"]').waitFor();
@@ -816,6 +817,26 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       assert.deepEqual(await v3.events(), ['conversation_triggered', 'conversation_engaged', 'live_chat_requested',
         'live_chat_request_timeout', 'live_chat_initiated']);
       assert.deepEqual(await v4.events(), ['conversation_triggered', 'conversation_engaged', 'conversation_completed']);
+    });
+
+    await step('signing out leaves nothing of the visitors in the page or the browser', async () => {
+      const rows = (agent) => agent.page.locator('#ib-active li, #ib-missed li, #ib-past li, #ib-offers > *').count();
+      for (const agent of [first, second]) {
+        assert.ok(await rows(agent) > 0, `${agent.id} lists chats`);
+        await agent.page.getByRole('button', { name: 'Sign out' }).click();
+        await agent.page.locator('#ib-signin').waitFor();
+        assert.equal(await rows(agent), 0, `${agent.id}: no list row left in the page`);
+        const left = await agent.page.evaluate(() => ({
+          local: Object.keys(localStorage),
+          session: Object.keys(sessionStorage),
+          text: document.body.textContent,
+        }));
+        assert.deepEqual(left.local, [], `${agent.id}: nothing in localStorage`);
+        assert.deepEqual(left.session, [], `${agent.id}: the token is forgotten`);
+        for (const v of [maria, noor, xss, omar]) {
+          assert.ok(!left.text.includes(v.email) && !left.text.includes(v.name), `${agent.id}: ${v.name} gone from the page`);
+        }
+      }
     });
 
     await step('no page errors, console errors, failed requests or alerts', async () => {

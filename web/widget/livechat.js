@@ -1,8 +1,9 @@
 // The chat widget's entry: reads its <script> tag, mounts the view, drives the
 // visitor side of the protocol (docs/protocol.md) and exposes `window.LiveChat`.
-import { createStorage } from './storage.js';
-import { LiveSocket, handshakeRefused, newerToken, socketUrl } from './socket.js';
-import { Thread, newMessageId } from './thread.js';
+import { createStorage } from '../shared/storage.js';
+import { LiveSocket, handshakeRefused, newerToken, socketUrl } from '../shared/socket.js';
+import { Thread, newMessageId } from '../shared/thread.js';
+import { typingThrottle } from '../shared/typing.js';
 import { mountWidget } from './render.js';
 
 const ENDED = {
@@ -12,8 +13,6 @@ const ENDED = {
   fallback: 'No agent is available right now.',
   timed_out: 'The chat ended after 10 minutes without a message.',
 };
-const TYPING_EVERY_MS = 3000;
-const TYPING_IDLE_MS = 4000;
 
 function scriptTag() {
   const own = new URL(import.meta.url).href;
@@ -34,8 +33,6 @@ function init() {
   let joinedNote = null; // the agent whose "joined" note is shown (a reconnect repeats agent_joined)
   let phase = 'dialog'; // dialog | waiting | chat | fallback | ended
   let started = false;
-  let lastTypingSent = 0;
-  let typingIdle = null;
   const submitted = new Map();
 
   // Widget events for the host page (web/README.md lists them), one `livechat:event`
@@ -164,21 +161,14 @@ function init() {
     stopTyping();
   }
 
+  const typing = typingThrottle((on) => socket.send({ action: 'typing', typing: on }));
+
   function typingNow() {
-    if (phase !== 'chat') return;
-    const now = Date.now();
-    if (now - lastTypingSent > TYPING_EVERY_MS) {
-      lastTypingSent = now;
-      socket.send({ action: 'typing', typing: true });
-    }
-    clearTimeout(typingIdle);
-    typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
+    if (phase === 'chat') typing.input();
   }
 
   function stopTyping() {
-    clearTimeout(typingIdle);
-    if (lastTypingSent) socket.send({ action: 'typing', typing: false });
-    lastTypingSent = 0;
+    typing.stop();
   }
 
   function restart() {

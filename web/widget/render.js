@@ -1,7 +1,10 @@
 // The widget's DOM: a bubble and a panel inside a Shadow DOM root so host-page CSS
 // cannot reach in and ours cannot leak out. Everything people wrote goes in as text
 // (textContent, or `linkify` for clickable links); no innerHTML with data.
-import { linkify, safeHref } from './links.js';
+import { el } from '../shared/dom.js';
+import { clockTime } from '../shared/format.js';
+import { linkify, safeHref } from '../shared/links.js';
+import { TYPING_SHOWN_MS } from '../shared/typing.js';
 
 const CSS = `
 :host { all: initial; }
@@ -81,13 +84,6 @@ button:focus-visible, a:focus-visible, select:focus-visible { outline: 2px solid
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const ICON = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z';
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-}
-
 function button(label, className, onClick) {
   const b = el('button', className, label);
   b.type = 'button';
@@ -99,11 +95,6 @@ function dots() {
   const d = el('span', 'lc-dots');
   d.append(el('i'), el('i'), el('i'));
   return d;
-}
-
-function fmtTime(at) {
-  const d = new Date(at);
-  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
 /**
@@ -421,7 +412,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       if (m.seq != null) bubbleEl.dataset.seq = String(m.seq);
       bubbleEl.append(linkify(m.text));
       if (m.sender?.kind !== 'system') {
-        const meta = [who, m.pending ? (m.acked ? 'Sent' : 'Sending…') : fmtTime(m.at)].filter(Boolean).join(' · ');
+        const meta = [who, m.pending ? (m.acked ? 'Sent' : 'Sending…') : clockTime(m.at)].filter(Boolean).join(' · ');
         bubbleEl.append(el('div', 'lc-meta', meta));
       }
       const old = [...stream.children].find((n) => n.dataset.id === id);
@@ -451,7 +442,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       clearTimeout(typingTimer);
       typing.hidden = !on;
       typingLabel.textContent = `${who || 'Agent'} is typing…`;
-      if (on) typingTimer = setTimeout(() => { typing.hidden = true; }, 8000);
+      if (on) typingTimer = setTimeout(() => { typing.hidden = true; }, TYPING_SHOWN_MS);
     },
     showNotice(text) {
       clearTimeout(noticeTimer);

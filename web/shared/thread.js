@@ -1,6 +1,7 @@
 // Pure chat-thread model shared by the widget and the inbox: messages ordered by the
 // server's `seq`, de-duplicated by id, plus own messages still pending (not yet acked
 // or not yet echoed back) so they show at once and are resent after a reconnect.
+import { dash } from './format.js';
 
 /** A client-made message id (letters, digits and `-`, as the protocol allows). */
 export function newMessageId() {
@@ -69,11 +70,10 @@ function stamp(at) {
  * of multi-line messages are indented.
  */
 export function transcriptText({ conversation, visitor = {}, messages = [], label }) {
-  const v = (x) => (x == null || x === '' ? '-' : String(x));
   const head = [
-    `Conversation: ${v(conversation)}`,
-    `Visitor: ${v(visitor.name)} <${v(visitor.email)}>`,
-    `Page: ${v(visitor.page_url)}`,
+    `Conversation: ${dash(conversation)}`,
+    `Visitor: ${dash(visitor.name)} <${dash(visitor.email)}>`,
+    `Page: ${dash(visitor.page_url)}`,
     '',
   ];
   const lines = [...messages]

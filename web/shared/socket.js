@@ -1,7 +1,8 @@
 // One WebSocket with reconnect (exponential backoff with jitter), a heartbeat ping
 // (the server drops connections idle for 10 minutes), a planned reconnect before the
 // server's 2-hour connection limit, and a fresh URL on every attempt, so a visitor
-// token stored meanwhile is used to resume the conversation.
+// token stored meanwhile is used to resume the conversation. The widget and the inbox
+// both connect through it.
 
 const HEARTBEAT_MS = 5 * 60 * 1000;
 // API Gateway closes every connection after 2 hours. Reconnecting on our own a few
@@ -46,11 +47,18 @@ export async function handshakeRefused(url, failures, fetchImpl = globalThis.fet
   return status === 401 || status === 403 || (failures >= 3 && status !== 0 && status < 500);
 }
 
-/** The claims of a JWT (unverified: only for choosing between the server's tokens). */
-function tokenClaims(token) {
+/**
+ * The claims of a JWT, `{}` when it is not one. Unverified: only for choosing between
+ * the server's tokens and for showing who is signed in; the server verifies every
+ * token. The payload is base64url of UTF-8 JSON, so a name such as "Zoë" is decoded
+ * from bytes (atob alone gives one character per byte).
+ */
+export function tokenClaims(token) {
   try {
     const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-    return JSON.parse(atob(part));
+    const bytes = Uint8Array.from(atob(part), (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return claims && typeof claims === 'object' ? claims : {};
   } catch {
     return {};
   }

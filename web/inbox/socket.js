@@ -1,0 +1,53 @@
+// The inbox's connection, over the shared socket (backoff, heartbeat, the planned
+// renewal): the agent token in the URL, and on every open the frames that bring the
+// inbox up to date (`sync`, the newest pages of past chats and missed requests, the
+// replies not acked yet); missed requests are asked for again every minute. A
+// handshake the server refuses (a bad or expired token) is told to `onRefused`.
+import { LiveSocket, handshakeRefused, socketUrl } from '../shared/socket.js';
+import { resends } from './state.js';
+
+export const MISSED_EVERY_MS = 60_000;
+
+/** What an inbox sends on each open: docs/protocol.md, "Connecting". */
+export function openingFrames(state) {
+  return [{ action: 'sync' }, { action: 'past_chats' }, { action: 'missed' }, ...resends(state)];
+}
+
+/**
+ * Connects as the agent whose token `token()` gives (read before every attempt).
+ * Returns `{send(frame), isOpen, stop()}`; `send` is false when not connected.
+ */
+export function connectInbox({ state, token, onFrame, onState, onRefused, loc = globalThis.location,
+  WebSocketImpl = globalThis.WebSocket, fetchImpl = globalThis.fetch }) {
+  const url = () => socketUrl('', loc, { agent_token: token() });
+  let missedTimer = null;
+  const socket = new LiveSocket({
+    url,
+    onState,
+    onFrame,
+    WebSocketImpl,
+    onOpen() {
+      for (const frame of openingFrames(state)) socket.send(frame);
+      clearInterval(missedTimer);
+      missedTimer = setInterval(() => socket.send({ action: 'missed' }), MISSED_EVERY_MS);
+    },
+    // A browser cannot read a failed handshake's status: ask the same URL over HTTP.
+    async onClose({ opened, failures }) {
+      clearInterval(missedTimer);
+      if (opened) return;
+      const refused = await handshakeRefused(url(), failures, fetchImpl);
+      if (refused && socket.state !== 'stopped') onRefused?.();
+    },
+  });
+  socket.start();
+  return {
+    send: (frame) => socket.send(frame),
+    get isOpen() {
+      return socket.isOpen;
+    },
+    stop() {
+      clearInterval(missedTimer);
+      socket.stop();
+    },
+  };
+}
