@@ -30,6 +30,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, Input,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde::{Deserialize, Serialize};
 
@@ -435,11 +436,13 @@ impl Intercept for RecordCalls {
         "RecordCalls"
     }
 
-    /// Once per operation, before its first attempt: a call refused or failed on
-    /// the way still needed its permission.
-    fn read_before_execution(
+    /// Once per operation, before its first attempt (a call refused or failed on the
+    /// way still needed its permission); not `read_before_execution`, which a
+    /// client's interceptor sees before the operation's metadata is in `cfg`.
+    fn read_before_serialization(
         &self,
         context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let Some(function) = self.log.function.or_else(|| FUNCTION.try_with(|f| *f).ok()) else {
