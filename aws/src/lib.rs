@@ -2,6 +2,7 @@
 //! functions' shared wiring. The DynamoDB store adapter comes with its own module.
 //!
 //! # Layout
+//! - [`calls`]: records the AWS operations each function performs, for the IAM check.
 //! - [`config`]: the functions' configuration, read once at cold start from the
 //!   environment, naming any missing variable.
 //! - [`dynamo`]: every store port on one DynamoDB table, and a request counter.
@@ -13,6 +14,7 @@
 //!
 //! [`Chat`]: livechat_core::service::Chat
 
+pub mod calls;
 pub mod config;
 pub mod dynamo;
 pub mod lambda;

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::calls::{CallLog, Service};
 use crate::config::{AgentKeys, Config};
 use crate::notifier::AwsNotifier;
 use crate::push::ApiGatewayPush;
@@ -43,6 +44,8 @@ pub enum StartError {
     },
     #[error("the webhook client could not be built: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("LIVECHAT_AWS_CALL_LOG names a file that cannot be opened: {0}")]
+    CallLog(#[source] std::io::Error),
 }
 
 impl StartError {
@@ -58,6 +61,7 @@ impl StartError {
             StartError::Keys(_) => "Runtime.InvalidAgentKeys",
             StartError::Store { .. } => "Runtime.TableUnavailable",
             StartError::Http(_) => "Runtime.HttpClient",
+            StartError::CallLog(_) => "Runtime.InvalidVariable",
         }
     }
 
@@ -65,6 +69,7 @@ impl StartError {
     pub fn variable(&self) -> Option<&'static str> {
         match self {
             StartError::Config(e) => Some(e.variable()),
+            StartError::CallLog(_) => Some(crate::calls::CALL_LOG),
             _ => None,
         }
     }
@@ -170,15 +175,19 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// The API Gateway Management API client for `endpoint`.
+/// The API Gateway Management API client for `endpoint`, its calls recorded in
+/// `calls` when given.
 pub fn management_client(
     sdk: &aws_config::SdkConfig,
     endpoint: &str,
+    calls: Option<&CallLog>,
 ) -> aws_sdk_apigatewaymanagement::Client {
-    let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-        .endpoint_url(endpoint)
-        .build();
-    aws_sdk_apigatewaymanagement::Client::from_conf(config)
+    let mut builder =
+        aws_sdk_apigatewaymanagement::config::Builder::from(sdk).endpoint_url(endpoint);
+    if let Some(calls) = calls {
+        builder = builder.interceptor(calls.interceptor(Service::ExecuteApi, endpoint));
+    }
+    aws_sdk_apigatewaymanagement::Client::from_conf(builder.build())
 }
 
 fn read(path: &std::path::Path) -> Result<String, StartError> {
@@ -256,21 +265,44 @@ pub fn verifiers(config: &Config) -> Result<(AgentVerifier, VisitorTokens), Star
     ))
 }
 
-/// The DynamoDB client of `config` (its endpoint override, if any).
-pub fn dynamodb_client(sdk: &aws_config::SdkConfig, config: &Config) -> aws_sdk_dynamodb::Client {
+/// The DynamoDB client of `config` (its endpoint override, if any), its calls
+/// recorded in `calls` when given.
+pub fn dynamodb_client(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    calls: Option<&CallLog>,
+) -> aws_sdk_dynamodb::Client {
     let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(endpoint) = &config.dynamodb_endpoint {
         builder = builder.endpoint_url(endpoint);
     }
+    if let Some(calls) = calls {
+        let table = config.table_name.clone().unwrap_or_default();
+        builder = builder.interceptor(calls.interceptor(Service::DynamoDb, table));
+    }
     aws_sdk_dynamodb::Client::from_conf(builder.build())
+}
+
+/// The SQS client of the delay queue, its calls recorded in `calls` when given.
+pub fn sqs_client(
+    sdk: &aws_config::SdkConfig,
+    queue_url: &str,
+    calls: Option<&CallLog>,
+) -> aws_sdk_sqs::Client {
+    let mut builder = aws_sdk_sqs::config::Builder::from(sdk);
+    if let Some(calls) = calls {
+        builder = builder.interceptor(calls.interceptor(Service::Sqs, queue_url));
+    }
+    aws_sdk_sqs::Client::from_conf(builder.build())
 }
 
 /// The notifier of `config`: SES email from `NOTIFY_FROM_EMAIL`, else into the
 /// `EMAIL_OUTBOX` file, else none ([`livechat_core::ports::NotifyError::EmailNotConfigured`]);
-/// and webhooks.
+/// and webhooks. SES calls are recorded in `calls` when given.
 pub fn build_notifier(
     sdk: &aws_config::SdkConfig,
     config: &Config,
+    calls: Option<&CallLog>,
 ) -> Result<AwsNotifier, StartError> {
     if config.notify_from_email.is_none()
         && let Some(outbox) = &config.email_outbox
@@ -281,6 +313,9 @@ pub fn build_notifier(
         let mut builder = aws_sdk_sesv2::config::Builder::from(sdk);
         if let Some(endpoint) = &config.ses_endpoint {
             builder = builder.endpoint_url(endpoint);
+        }
+        if let Some(calls) = calls {
+            builder = builder.interceptor(calls.interceptor(Service::Ses, "identity/?"));
         }
         (
             aws_sdk_sesv2::Client::from_conf(builder.build()),
@@ -293,11 +328,13 @@ pub fn build_notifier(
 /// The store of `config`: DynamoDB when `TABLE_NAME` is set (seeded with `directory`
 /// when it has none yet), otherwise (a local run: [`Config::from_lookup`] refuses
 /// that in Lambda) the in-memory store holding `directory`. A table that cannot be
-/// read (missing, unreachable, not allowed) is named in the error.
+/// read (missing, unreachable, not allowed) is named in the error. Its DynamoDB
+/// calls are recorded in `calls` when given.
 pub async fn build_store(
     sdk: &aws_config::SdkConfig,
     config: &Config,
     directory: Directory,
+    calls: Option<&CallLog>,
 ) -> Result<Arc<dyn Store>, StartError> {
     let Some(table) = &config.table_name else {
         return Ok(Arc::new(MemoryStore::with_directory(directory)));
@@ -306,7 +343,7 @@ pub async fn build_store(
         table: table.clone(),
         source,
     };
-    let store = crate::dynamo::DynamoStore::new(dynamodb_client(sdk, config), table.clone());
+    let store = crate::dynamo::DynamoStore::new(dynamodb_client(sdk, config, calls), table.clone());
     if store.directory().await.map_err(failed)? == Directory::default() {
         let mut seed = directory;
         config.seed_settings.apply(&mut seed.settings);
@@ -345,15 +382,29 @@ async fn prewarm(function: Function, management: &aws_sdk_apigatewaymanagement::
 
 /// Builds the chat of a Lambda function: pushes through `@connections`, delayed
 /// events on the SQS queue (or, in a local run without one, kept in the process),
-/// the store of [`build_store`].
+/// the store of [`build_store`]. Every client's calls are recorded, as `function`'s,
+/// in the file [`crate::calls::CALL_LOG`] names, if it names one.
 pub async fn build_chat(config: &Config, function: Function) -> Result<Chat, StartError> {
+    let calls = CallLog::from_env().map_err(StartError::CallLog)?;
+    build_chat_recorded(config, function, calls.as_ref()).await
+}
+
+/// [`build_chat`], recording every client's calls as `function`'s in `calls` when
+/// given (a test reads them back with [`CallLog::calls`]).
+pub async fn build_chat_recorded(
+    config: &Config,
+    function: Function,
+    calls: Option<&CallLog>,
+) -> Result<Chat, StartError> {
+    let calls = calls.map(|c| c.for_function(function.name));
+    let calls = calls.as_ref();
     let sdk = sdk_config().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let directory = load_directory(config)?;
     let dialog = load_dialog(config, &directory)?;
     let scheduler: Arc<dyn Scheduler> = match &config.delay_queue_url {
         Some(url) => Arc::new(SqsScheduler::new(
-            aws_sdk_sqs::Client::new(&sdk),
+            sqs_client(&sdk, url, calls),
             url.clone(),
             clock.clone(),
         )),
@@ -364,10 +415,10 @@ pub async fn build_chat(config: &Config, function: Function) -> Result<Chat, Sta
             Arc::new(MemoryScheduler::new())
         }
     };
-    let management = management_client(&sdk, &config.management_endpoint);
+    let management = management_client(&sdk, &config.management_endpoint, calls);
     // Both open their connections at once, so the pre-warm adds little to init.
     let (store, ()) = tokio::join!(
-        build_store(&sdk, config, directory),
+        build_store(&sdk, config, directory, calls),
         prewarm(function, &management)
     );
     let ports = Ports {
@@ -375,7 +426,7 @@ pub async fn build_chat(config: &Config, function: Function) -> Result<Chat, Sta
         push: Arc::new(ApiGatewayPush::new(management)),
         scheduler,
         clock,
-        notifier: Arc::new(build_notifier(&sdk, config)?),
+        notifier: Arc::new(build_notifier(&sdk, config, calls)?),
     };
     let (agents, visitors) = verifiers(config)?;
     let chat = Chat::new(ports, dialog, agents, visitors);

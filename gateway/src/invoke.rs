@@ -77,24 +77,31 @@ impl Invoker {
     /// Invokes `function` with `event` and returns its response.
     pub async fn invoke(&self, function: Function, event: Value) -> Result<Value, InvokeError> {
         match self {
-            Invoker::InProcess(chat) => match function {
-                Function::Connect => to_value(
-                    function,
-                    &connect::handle(chat, parse(function, event)?).await,
-                ),
-                Function::CardAdvance => to_value(
-                    function,
-                    &card_advance::handle(chat, parse(function, event)?).await,
-                ),
-                Function::AgentMessage => to_value(
-                    function,
-                    &agent_message::handle(chat, parse(function, event)?).await,
-                ),
-                Function::RouteToAgent => to_value(
-                    function,
-                    &route_to_agent::handle(chat, parse(function, event)?).await,
-                ),
-            },
+            // Each handler runs as its function: the AWS calls it makes on the
+            // shared clients are recorded as that function's (livechat_aws::calls).
+            Invoker::InProcess(chat) => {
+                let run = async {
+                    match function {
+                        Function::Connect => to_value(
+                            function,
+                            &connect::handle(chat, parse(function, event)?).await,
+                        ),
+                        Function::CardAdvance => to_value(
+                            function,
+                            &card_advance::handle(chat, parse(function, event)?).await,
+                        ),
+                        Function::AgentMessage => to_value(
+                            function,
+                            &agent_message::handle(chat, parse(function, event)?).await,
+                        ),
+                        Function::RouteToAgent => to_value(
+                            function,
+                            &route_to_agent::handle(chat, parse(function, event)?).await,
+                        ),
+                    }
+                };
+                livechat_aws::calls::as_function(function.name(), run).await
+            }
             Invoker::LambdaApi { base, client } => {
                 let url = format!(
                     "{}/2015-03-31/functions/{}/invocations",

@@ -79,6 +79,13 @@ pub struct Options {
     /// The account's configuration file (agents, teams, settings, dialog) instead
     /// of `DIRECTORY_PATH`'s or the demo account.
     pub directory_path: Option<std::path::PathBuf>,
+    /// Send the in-process functions' emails through SES v2 at this endpoint (a
+    /// local stand-in), from this address, instead of writing them to the outbox.
+    pub ses: Option<(String, livechat_core::domain::Email)>,
+    /// Record the in-process functions' AWS calls here, each attributed to the
+    /// function whose handler made it; by default in the file
+    /// `LIVECHAT_AWS_CALL_LOG` names, if any ([`livechat_aws::calls`]).
+    pub calls: Option<livechat_aws::calls::CallLog>,
 }
 
 impl Default for Options {
@@ -96,6 +103,8 @@ impl Default for Options {
             outbox: None,
             connections_credentials: None,
             directory_path: None,
+            ses: None,
+            calls: None,
         }
     }
 }
@@ -417,28 +426,39 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                 })?;
             }
             config.email_outbox = Some(outbox);
+            if let Some((endpoint, from)) = &options.ses {
+                config.ses_endpoint = Some(endpoint.clone());
+                config.notify_from_email = Some(from.clone());
+            }
+            let calls = match &options.calls {
+                Some(calls) => Some(calls.clone()),
+                None => livechat_aws::calls::CallLog::from_env()
+                    .map_err(livechat_aws::runtime::StartError::CallLog)?,
+            };
+            let calls = calls.as_ref();
             let dialog = livechat_aws::runtime::load_dialog(&config, &directory)?;
             let scheduler = Arc::new(MemoryScheduler::new());
             let sdk = local_sdk_config();
             if config.table_name.is_some() {
                 ensure_table(
-                    &livechat_aws::runtime::dynamodb_client(&sdk, &config),
+                    &livechat_aws::runtime::dynamodb_client(&sdk, &config, None),
                     &options.table,
                 )
                 .await?;
             }
-            let store = livechat_aws::runtime::build_store(&sdk, &config, directory).await?;
+            let store = livechat_aws::runtime::build_store(&sdk, &config, directory, calls).await?;
             let ports = Ports {
                 store,
                 push: Arc::new(livechat_aws::push::ApiGatewayPush::new(
                     livechat_aws::runtime::management_client(
                         &connections_sdk_config(&credentials),
                         &config.management_endpoint,
+                        calls,
                     ),
                 )),
                 scheduler: scheduler.clone(),
                 clock: options.clock.clone(),
-                notifier: Arc::new(livechat_aws::runtime::build_notifier(&sdk, &config)?),
+                notifier: Arc::new(livechat_aws::runtime::build_notifier(&sdk, &config, calls)?),
             };
             let (agents, visitors) = livechat_aws::runtime::verifiers(&config)?;
             let mut chat = Chat::new(ports, dialog, agents, visitors);

@@ -290,6 +290,8 @@ pub fn chat_with(
 
 pub mod conformance;
 
+pub mod iam;
+
 pub mod sim;
 
 /// DynamoDB Local, when the test command started it (`DYNAMODB_ENDPOINT`).

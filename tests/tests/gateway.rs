@@ -273,7 +273,7 @@ async fn the_connections_api_answers_the_real_sdk_client() {
     let id = g.gateway.open_connections().pop().unwrap();
     let sdk = livechat_gateway::connections_sdk_config(&g.credentials);
     let client =
-        livechat_aws::runtime::management_client(&sdk, &format!("http://{}/local", g.addr));
+        livechat_aws::runtime::management_client(&sdk, &format!("http://{}/local", g.addr), None);
 
     client
         .post_to_connection()
@@ -369,6 +369,7 @@ async fn the_connections_api_refuses_unsigned_wrongly_signed_and_foreign_host_re
     let client = livechat_aws::runtime::management_client(
         &livechat_gateway::connections_sdk_config(&stranger),
         &format!("http://{}/local", g.addr),
+        None,
     );
     let refused = client
         .post_to_connection()
@@ -387,6 +388,7 @@ async fn the_connections_api_refuses_unsigned_wrongly_signed_and_foreign_host_re
             &livechat_gateway::sigv4::Credentials::generate().unwrap(),
         ),
         &format!("http://{}/local", g.addr),
+        None,
     );
     let refused = other_key
         .get_connection()
@@ -458,6 +460,7 @@ async fn a_socket_that_reads_nothing_is_closed_instead_of_growing_the_gateway() 
     let client = livechat_aws::runtime::management_client(
         &livechat_gateway::connections_sdk_config(&g.credentials),
         &format!("http://{}/local", g.addr),
+        None,
     );
     let frame = format!(r#"{{"type":"pong","pad":"{}"}}"#, "x".repeat(100 * 1024));
     let mut accepted = 0usize;

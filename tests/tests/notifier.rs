@@ -108,7 +108,7 @@ async fn an_email_is_an_ses_send_email_request_from_the_configured_address() {
     config.notify_from_email = Some(Email::parse("chat@acme.example").unwrap());
     config.ses_endpoint = Some(base);
     let sdk = livechat_gateway::local_sdk_config();
-    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config).unwrap();
+    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config, None).unwrap();
 
     notifier
         .send(&notice(Recipient::Email(
@@ -182,7 +182,7 @@ async fn an_email_subject_with_line_breaks_reaches_ses_on_one_line() {
     config.notify_from_email = Some(Email::parse("chat@acme.example").unwrap());
     config.ses_endpoint = Some(base);
     let sdk = livechat_gateway::local_sdk_config();
-    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config).unwrap();
+    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config, None).unwrap();
     let mut email = notice(Recipient::Email(Email::parse("jo@small.example").unwrap()));
     email.subject = "Missed chat request from Jo\r\nBcc: all@acme.example".into();
 
@@ -205,7 +205,7 @@ async fn without_a_sender_address_an_email_is_not_configured_unless_an_outbox_ta
     let sdk = livechat_gateway::local_sdk_config();
     let mut config = livechat_gateway::local_config("127.0.0.1:1".parse().unwrap(), "local");
     let email = notice(Recipient::Email(Email::parse("jo@small.example").unwrap()));
-    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config).unwrap();
+    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config, None).unwrap();
 
     let refused = notifier.send(&email).await;
 
@@ -219,7 +219,7 @@ async fn without_a_sender_address_an_email_is_not_configured_unless_an_outbox_ta
         std::process::id()
     ));
     config.email_outbox = Some(outbox.clone());
-    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config).unwrap();
+    let notifier = livechat_aws::runtime::build_notifier(&sdk, &config, None).unwrap();
     notifier.send(&email).await.unwrap();
     let written = std::fs::read_to_string(&outbox).unwrap();
     std::fs::remove_file(&outbox).unwrap();
