@@ -31,6 +31,7 @@ export function createState() {
     chats: new Map(),
     offers: new Map(), // conversation -> {accepting}
     pickingUp: new Set(), // missed requests this inbox asked to pick up
+    moved: new Map(), // conversation -> the highest `version` of its `chat_moved`
     missed: { items: [], next: null },
     pastNext: undefined,
   };
@@ -70,8 +71,13 @@ export function chatFor(state, conversation, visitor) {
 /**
  * `chat_started`: the chat is live with its latest page of history. Returns whether
  * to show it: this inbox accepted or picked it up, or it is new and nothing is shown.
+ * A frame whose `version` is not above that of a `chat_moved` already received for
+ * the chat is stale and ignored (docs/protocol.md, "sync").
  */
 export function chatStarted(state, frame) {
+  // Read before a move this page has heard of already (pushes from two handlers may
+  // arrive in either order): the chat is not ours, whatever this frame says.
+  if (isStale(state, frame)) return false;
   const known = state.chats.get(frame.conversation);
   const fresh = !known || known.ended;
   const chat = chatFor(state, frame.conversation, frame.visitor);
@@ -170,8 +176,17 @@ export function seen(state) {
   return true;
 }
 
+/** Whether a `chat_started` was read before a move this page already heard of. */
+function isStale(state, frame) {
+  const moved = state.moved.get(frame.conversation);
+  return moved !== undefined && Number.isInteger(frame.version) && frame.version <= moved;
+}
+
 /** `chat_moved`: a live chat went back to the queue (offline past the grace period). Returns whether one did. */
 export function chatMoved(state, frame) {
+  if (Number.isInteger(frame.version)) {
+    state.moved.set(frame.conversation, Math.max(frame.version, state.moved.get(frame.conversation) ?? -1));
+  }
   const chat = state.chats.get(frame.conversation);
   if (!chat || chat.ended) return false;
   state.chats.delete(frame.conversation);

@@ -170,6 +170,19 @@ test('typing from the visitor only; a moved chat leaves; an error frees the offe
   assert.equal(state.offers.get('o1').accepting, false);
 });
 
+test('a chat_started read before a chat_moved that came first is ignored; a later start is not', () => {
+  const state = S.createState();
+  // The move's news overtook the sync's chat_started (read at version 3).
+  assert.equal(S.chatMoved(state, { conversation: 'c1', version: 4 }), false, 'nothing shown yet');
+  assert.equal(S.chatStarted(state, { conversation: 'c1', messages: [], version: 3 }), false);
+  assert.equal(state.chats.has('c1'), false, 'the stale start opens nothing');
+  assert.equal(S.chatStarted(state, { conversation: 'c1', messages: [], version: 4 }), false);
+  assert.equal(state.chats.has('c1'), false, 'read at the move itself: still stale');
+  // Offered again and accepted here later: a higher version.
+  S.chatStarted(state, { conversation: 'c1', messages: [], version: 7 });
+  assert.equal(state.chats.has('c1'), true);
+});
+
 test('sign-out forgets every visitor, chat, offer and cursor', () => {
   const state = S.createState();
   state.me = 'ana';
