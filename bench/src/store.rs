@@ -451,7 +451,7 @@ async fn contended_routing(
                     .create_conversation(&c)
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok::<_, String>(c.id)
+                Ok::<_, String>(c.id().clone())
             }
         }))
         .await;
@@ -514,7 +514,7 @@ async fn contended_routing(
             .await
             .map_err(|e| e.to_string())?
             .ok_or("conversation vanished")?;
-        doubles += stored.offered_to.len().saturating_sub(1);
+        doubles += stored.offered_to().len().saturating_sub(1);
     }
     let counts: Vec<usize> = directory
         .agents

@@ -42,7 +42,7 @@ fn claim(c: &Conversation, to: &str, limit: u32, cursor_version: Option<u64>) ->
         .expect("waiting to offered");
     OfferClaim {
         conversation: offered,
-        expected_version: c.version,
+        expected_version: c.version(),
         agent: agent(to),
         limit: ChatLimit::new(limit).expect("limit"),
         cursor: cursor_version.map(|v| CursorMove {
@@ -111,15 +111,18 @@ pub async fn conversations_are_written_by_compare_and_set(store: &dyn Store) {
     let mut ended = c.clone();
     ended.end(EndReason::Dropped, test_now()).unwrap();
     assert_eq!(
-        store.replace_conversation(&ended, c.version).await.unwrap(),
+        store
+            .replace_conversation(&ended, c.version())
+            .await
+            .unwrap(),
         CasOutcome::Written
     );
 
     assert_eq!(
-        store.replace_conversation(&c, c.version).await.unwrap(),
+        store.replace_conversation(&c, c.version()).await.unwrap(),
         CasOutcome::Conflict
     );
-    assert_eq!(store.conversation(&c.id).await.unwrap(), Some(ended));
+    assert_eq!(store.conversation(c.id()).await.unwrap(), Some(ended));
     assert_eq!(
         store
             .conversation(&ConversationId::parse("nope").unwrap())
@@ -228,7 +231,7 @@ pub async fn the_hub_tracks_subscribers_and_refuses_stale_appends(store: &dyn St
     let mut c = waiting("c-hub");
     store.create_conversation(&c).await.unwrap();
     let visitor = Party::Visitor {
-        visitor: c.visitor.clone(),
+        visitor: c.visitor().clone(),
     };
     let ana = Party::Agent {
         agent: agent("ana"),
@@ -238,7 +241,7 @@ pub async fn the_hub_tracks_subscribers_and_refuses_stale_appends(store: &dyn St
     };
     for (conn, party) in [("v-tab=", &visitor), ("ana-tab=", &ana), ("ben-tab=", &ben)] {
         store
-            .subscribe(&c.id, &ConnectionId::parse(conn).unwrap(), party)
+            .subscribe(c.id(), &ConnectionId::parse(conn).unwrap(), party)
             .await
             .unwrap();
     }
@@ -258,14 +261,14 @@ pub async fn the_hub_tracks_subscribers_and_refuses_stale_appends(store: &dyn St
             .is_none()
     );
 
-    let expected = c.version;
+    let expected = c.version();
     c.offer(agent("ana"), test_now()).unwrap();
     c.accept(&agent("ana"), test_now()).unwrap();
     assert_eq!(
         store.replace_conversation(&c, expected).await.unwrap(),
         CasOutcome::Written
     );
-    let hub = store.hub(&c.id).await.unwrap().unwrap();
+    let hub = store.hub(c.id()).await.unwrap().unwrap();
     assert_eq!(
         hub.subscribers.len(),
         3,
@@ -295,14 +298,14 @@ pub async fn the_hub_tracks_subscribers_and_refuses_stale_appends(store: &dyn St
     );
 
     store
-        .unsubscribe(&c.id, &ConnectionId::parse("ana-tab=").unwrap())
+        .unsubscribe(c.id(), &ConnectionId::parse("ana-tab=").unwrap())
         .await
         .unwrap();
     store
-        .unsubscribe(&c.id, &ConnectionId::parse("ana-tab=").unwrap())
+        .unsubscribe(c.id(), &ConnectionId::parse("ana-tab=").unwrap())
         .await
         .unwrap();
-    let hub = store.hub(&c.id).await.unwrap().unwrap();
+    let hub = store.hub(c.id()).await.unwrap().unwrap();
     assert_eq!((hub.subscribers.len(), hub.messages), (2, 1));
 }
 
@@ -477,29 +480,25 @@ pub async fn an_offer_claim_is_all_or_nothing(store: &dyn Store) {
         .unwrap();
     assert_eq!(stale_conversation, ClaimOutcome::ConversationChanged);
 
-    assert_eq!(store.conversation(&b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(store.conversation(b.id()).await.unwrap(), Some(b.clone()));
     assert_eq!(store.cursor("all").await.unwrap().version, 1);
-    let loads = store
-        .agent_loads(&[agent("ana"), agent("ben")])
-        .await
-        .unwrap();
-    assert_eq!(loads.get(&agent("ana")), Some(&1));
-    assert_eq!(loads.get(&agent("ben")).copied().unwrap_or(0), 0);
+    assert_eq!(store.agent_chats(&agent("ana")).await.unwrap().len(), 1);
+    assert_eq!(store.agent_chats(&agent("ben")).await.unwrap(), []);
     assert_eq!(
         store.agent_chats(&agent("ana")).await.unwrap(),
-        vec![a.id.clone()]
+        vec![a.id().clone()]
     );
 
-    let version = store.conversation(&a.id).await.unwrap().unwrap().version;
+    let version = store.conversation(a.id()).await.unwrap().unwrap().version();
     assert!(
         store
-            .release_capacity_if(&agent("ana"), &a.id, version)
+            .release_capacity_if(&agent("ana"), a.id(), version)
             .await
             .unwrap()
     );
     assert!(
         store
-            .release_capacity_if(&agent("ana"), &a.id, version)
+            .release_capacity_if(&agent("ana"), a.id(), version)
             .await
             .unwrap()
     );
@@ -509,27 +508,27 @@ pub async fn an_offer_claim_is_all_or_nothing(store: &dyn Store) {
     );
     assert_eq!(
         store.agent_chats(&agent("ana")).await.unwrap(),
-        vec![c.id.clone()]
+        vec![c.id().clone()]
     );
 
     // A conditional release frees the slot only while the conversation is at the
     // version the caller saw.
-    let offered = store.conversation(&c.id).await.unwrap().unwrap();
-    let stale = offered.version - 1;
+    let offered = store.conversation(c.id()).await.unwrap().unwrap();
+    let stale = offered.version() - 1;
     assert!(
         !store
-            .release_capacity_if(&agent("ana"), &c.id, stale)
+            .release_capacity_if(&agent("ana"), c.id(), stale)
             .await
             .unwrap()
     );
     assert_eq!(
         store.agent_chats(&agent("ana")).await.unwrap(),
-        vec![c.id.clone()],
+        vec![c.id().clone()],
         "kept: the conversation moved on since"
     );
     assert!(
         store
-            .release_capacity_if(&agent("ana"), &c.id, offered.version)
+            .release_capacity_if(&agent("ana"), c.id(), offered.version())
             .await
             .unwrap()
     );
@@ -738,14 +737,14 @@ pub async fn round_robin_follows_the_documented_sequence(store: Arc<dyn Store>) 
         let c = waiting(&format!("c-seq-{i}"));
         store.create_conversation(&c).await.unwrap();
         let RouteOutcome::Offered { agent, .. } = router
-            .route(&c.id, &RoutingMode::RoundRobin, &Attributes::new())
+            .route(c.id(), &RoutingMode::RoundRobin, &Attributes::new())
             .await
             .unwrap()
         else {
             panic!("not offered");
         };
-        assert!(router.accept(&c.id, &agent).await.unwrap().is_some());
-        assert!(router.end(&c.id, EndReason::Completed).await.unwrap());
+        assert!(router.accept(c.id(), &agent).await.unwrap().is_some());
+        assert!(router.end(c.id(), EndReason::Completed).await.unwrap());
         got.push(agent.to_string());
     }
 
@@ -777,7 +776,7 @@ pub async fn simultaneous_requests_are_assigned_once_and_evenly(
     for i in 0..requests {
         let c = waiting(&format!("c-many-{i}"));
         store.create_conversation(&c).await.unwrap();
-        conversations.push(c.id);
+        conversations.push(c.id().clone());
     }
     // `clients` concurrent callers (Lambda instances), each taking requests from one
     // queue as fast as it can; every chat ends once offered, freeing its capacity.
@@ -816,14 +815,8 @@ pub async fn simultaneous_requests_are_assigned_once_and_evenly(
                     let Ok(RouteOutcome::Offered { agent, .. }) = outcome else {
                         panic!("{c} not offered: {outcome:?}");
                     };
-                    let held = store
-                        .agent_loads(std::slice::from_ref(&agent))
-                        .await
-                        .unwrap();
-                    assert!(
-                        held.get(&agent).copied().unwrap_or(0) <= 10,
-                        "{agent} over its limit"
-                    );
+                    let held = store.agent_chats(&agent).await.unwrap();
+                    assert!(held.len() <= 10, "{agent} over its limit");
                     assert!(router.end(&c, EndReason::Completed).await.unwrap());
                     got.push(agent);
                 }
@@ -841,7 +834,7 @@ pub async fn simultaneous_requests_are_assigned_once_and_evenly(
 
     for c in &conversations {
         let stored = store.conversation(c).await.unwrap().unwrap();
-        assert_eq!(stored.offered_to.len(), 1, "{c} offered once");
+        assert_eq!(stored.offered_to().len(), 1, "{c} offered once");
     }
     assert_eq!(per_agent.values().sum::<usize>(), requests);
     let (min, max) = (
@@ -852,20 +845,10 @@ pub async fn simultaneous_requests_are_assigned_once_and_evenly(
         max - min <= 1,
         "counts differ by at most one: {per_agent:?}"
     );
-    let loads = store
-        .agent_loads(
-            &directory
-                .agents
-                .iter()
-                .map(|a| a.id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .await
-        .unwrap();
-    assert!(
-        loads.values().all(|l| *l == 0),
-        "every claim was released: {loads:?}"
-    );
+    for a in &directory.agents {
+        let held = store.agent_chats(&a.id).await.unwrap();
+        assert_eq!(held, [], "every claim of {} was released", a.id);
+    }
     (
         requests as f64 / elapsed,
         router.conflicts_retried(),

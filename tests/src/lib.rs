@@ -110,7 +110,7 @@ impl MemoryWorld {
             .create_conversation(&c)
             .await
             .expect("memory store");
-        c.id
+        c.id().clone()
     }
 }
 

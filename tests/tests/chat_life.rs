@@ -122,7 +122,7 @@ impl Life {
                 let agent = agent.clone();
                 async move { store.agent_chats(&agent).await.unwrap().contains(&id) }
             };
-            match &conv.state {
+            match conv.state() {
                 ConversationState::Bot => {}
                 ConversationState::Waiting { .. } => {
                     assert!(

@@ -68,9 +68,9 @@ async fn a_thousand_simultaneous_requests_over_ten_agents_are_each_assigned_once
     // Assert: once each, evenly, never over the limit.
     for c in &conversations {
         let stored = world.store.conversation(c).await.unwrap().unwrap();
-        assert_eq!(stored.offered_to.len(), 1, "{c} was offered once");
+        assert_eq!(stored.offered_to().len(), 1, "{c} was offered once");
         assert!(matches!(
-            stored.state,
+            stored.state(),
             ConversationState::Ended {
                 reason: EndReason::Completed,
                 ..

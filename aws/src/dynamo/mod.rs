@@ -521,9 +521,9 @@ impl ConnectionStore for DynamoStore {
 impl ConversationStore for DynamoStore {
     async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome> {
         let item = ConversationItem {
-            pk: conv_pk(&conversation.id),
+            pk: conv_pk(conversation.id()),
             sk: "META".into(),
-            version: conversation.version,
+            version: conversation.version(),
             conversation: conversation.clone(),
             msgs: 0,
             subs: BTreeMap::new(),
@@ -910,11 +910,11 @@ impl DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(conv_pk(&conversation.id), "META")))
+            .set_key(Some(key(conv_pk(conversation.id()), "META")))
             .update_expression("SET conversation = :c, version = :next")
             .condition_expression("version = :v")
             .expression_attribute_values(":c", value)
-            .expression_attribute_values(":next", n(conversation.version))
+            .expression_attribute_values(":next", n(conversation.version()))
             .expression_attribute_values(":v", n(expected_version)))
     }
 
@@ -1018,14 +1018,6 @@ impl RoutingStore for DynamoStore {
             .unwrap_or_default())
     }
 
-    async fn agent_loads(&self, agents: &[AgentId]) -> StoreResult<BTreeMap<AgentId, u32>> {
-        let states = self.agent_items(agents).await?;
-        Ok(states
-            .into_iter()
-            .map(|(agent, item)| (agent, count(&item, "chats")))
-            .collect())
-    }
-
     async fn agent_states(
         &self,
         agents: &[AgentId],
@@ -1058,11 +1050,11 @@ impl RoutingStore for DynamoStore {
     async fn claim_offer(&self, claim: &OfferClaim) -> StoreResult<ClaimOutcome> {
         let put_conversation = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(conv_pk(&claim.conversation.id), "META")))
+            .set_key(Some(key(conv_pk(claim.conversation.id()), "META")))
             .update_expression("SET conversation = :c, version = :next")
             .condition_expression("version = :v")
             .expression_attribute_values(":c", to_attribute(&claim.conversation)?)
-            .expression_attribute_values(":next", n(claim.conversation.version))
+            .expression_attribute_values(":next", n(claim.conversation.version()))
             .expression_attribute_values(":v", n(claim.expected_version))
             .build()
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
@@ -1073,7 +1065,7 @@ impl RoutingStore for DynamoStore {
             .condition_expression("attribute_not_exists(chats) OR size(chats) < :limit")
             .expression_attribute_values(
                 ":c",
-                AttributeValue::Ss(vec![claim.conversation.id.to_string()]),
+                AttributeValue::Ss(vec![claim.conversation.id().to_string()]),
             )
             .expression_attribute_values(":limit", n(claim.limit.get()))
             .build()

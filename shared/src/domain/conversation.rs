@@ -89,41 +89,38 @@ pub struct TransitionError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     /// Stable id.
-    pub id: ConversationId,
+    id: ConversationId,
     /// The visitor.
-    pub visitor: VisitorId,
+    visitor: VisitorId,
     /// The dialog the visitor walks.
-    pub dialog: DialogId,
+    dialog: DialogId,
     /// Where the conversation is.
-    pub state: ConversationState,
+    state: ConversationState,
     /// Agents offered this chat by the current routing request, in order. At most
     /// [`super::MAX_OFFERS_PER_REQUEST`]; cleared when a new request starts.
     #[serde(default)]
-    pub offered_to: Vec<AgentId>,
+    offered_to: Vec<AgentId>,
     /// Bumped by every change; stores compare it to refuse lost updates.
-    pub version: u64,
+    version: u64,
     /// When the conversation started.
-    pub created_at: Timestamp,
-    /// The last message from either side, for the inactivity timeout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_message_at: Option<Timestamp>,
+    created_at: Timestamp,
     /// How the live chat card asked to route this conversation; set with the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub routing: Option<RoutingMode>,
+    routing: Option<RoutingMode>,
     /// The agent who holds or last held the chat (accepted or picked it up, or
     /// answered the request by email); kept after it ends, for transcripts and scores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assigned: Option<AgentId>,
+    assigned: Option<AgentId>,
     /// Every agent the chat was live with, in the order they took it: each keeps
     /// reading its transcript after a hand-over ([`Conversation::readable_by`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub held_by: Vec<AgentId>,
+    held_by: Vec<AgentId>,
     /// The agent's score of the conversation, 0-3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub score: Option<u8>,
+    score: Option<u8>,
     /// When the visitor left their details after nobody took the request (once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details_left_at: Option<Timestamp>,
+    details_left_at: Option<Timestamp>,
 }
 
 impl Conversation {
@@ -137,13 +134,72 @@ impl Conversation {
             offered_to: Vec::new(),
             version: 0,
             created_at: now,
-            last_message_at: None,
             routing: None,
             assigned: None,
             held_by: Vec::new(),
             score: None,
             details_left_at: None,
         }
+    }
+
+    /// Stable id.
+    pub fn id(&self) -> &ConversationId {
+        &self.id
+    }
+
+    /// The visitor.
+    pub fn visitor(&self) -> &VisitorId {
+        &self.visitor
+    }
+
+    /// The dialog the visitor walks.
+    pub fn dialog(&self) -> &DialogId {
+        &self.dialog
+    }
+
+    /// Where the conversation is.
+    pub fn state(&self) -> &ConversationState {
+        &self.state
+    }
+
+    /// Agents offered this chat by the current routing request, in order.
+    pub fn offered_to(&self) -> &[AgentId] {
+        &self.offered_to
+    }
+
+    /// Bumped by every change; stores compare it to refuse lost updates.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// When the conversation started.
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    /// How the live chat card asked to route this conversation.
+    pub fn routing(&self) -> Option<&RoutingMode> {
+        self.routing.as_ref()
+    }
+
+    /// The agent who holds or last held the chat.
+    pub fn assigned(&self) -> Option<&AgentId> {
+        self.assigned.as_ref()
+    }
+
+    /// Every agent the chat was live with, in the order they took it.
+    pub fn held_by(&self) -> &[AgentId] {
+        &self.held_by
+    }
+
+    /// The agent's score of the conversation, 0-3.
+    pub fn score(&self) -> Option<u8> {
+        self.score
+    }
+
+    /// When the visitor left their details after nobody took the request.
+    pub fn details_left_at(&self) -> Option<Timestamp> {
+        self.details_left_at
     }
 
     fn refuse(&self, action: &'static str) -> TransitionError {
@@ -205,6 +261,17 @@ impl Conversation {
             }
             _ => Err(self.refuse("request a live chat for")),
         }
+    }
+
+    /// [`Conversation::request_live_chat`] as the live chat card asks it to be routed.
+    pub fn request_live_chat_routed(
+        &mut self,
+        routing: RoutingMode,
+        now: Timestamp,
+    ) -> Result<(), TransitionError> {
+        self.request_live_chat(now)?;
+        self.routing = Some(routing);
+        Ok(())
     }
 
     /// Offer to `agent` until `expires_at`: `waiting` → `offered`.
@@ -341,12 +408,6 @@ impl Conversation {
         self.assigned = Some(agent.clone());
         self.version += 1;
         Ok(())
-    }
-
-    /// Notes a message from either side (for the inactivity timeout).
-    pub fn touch(&mut self, now: Timestamp) {
-        self.last_message_at = Some(now);
-        self.version += 1;
     }
 }
 

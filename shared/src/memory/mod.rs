@@ -198,12 +198,12 @@ impl ConversationStore for MemoryStore {
     async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome> {
         self.round_trip().await;
         let mut inner = lock(&self.inner);
-        if inner.conversations.contains_key(&conversation.id) {
+        if inner.conversations.contains_key(conversation.id()) {
             return Ok(self.conflict(CasOutcome::Conflict));
         }
         inner
             .conversations
-            .insert(conversation.id.clone(), conversation.clone());
+            .insert(conversation.id().clone(), conversation.clone());
         Ok(CasOutcome::Written)
     }
 
@@ -219,8 +219,8 @@ impl ConversationStore for MemoryStore {
     ) -> StoreResult<CasOutcome> {
         self.round_trip().await;
         let mut inner = lock(&self.inner);
-        match inner.conversations.get_mut(&conversation.id) {
-            Some(stored) if stored.version == expected_version => {
+        match inner.conversations.get_mut(conversation.id()) {
+            Some(stored) if stored.version() == expected_version => {
                 *stored = conversation.clone();
                 Ok(CasOutcome::Written)
             }
@@ -430,20 +430,6 @@ impl RoutingStore for MemoryStore {
             .collect())
     }
 
-    async fn agent_loads(&self, agents: &[AgentId]) -> StoreResult<BTreeMap<AgentId, u32>> {
-        self.round_trip().await;
-        let inner = lock(&self.inner);
-        Ok(agents
-            .iter()
-            .filter_map(|a| {
-                inner
-                    .loads
-                    .get(a)
-                    .map(|chats| (a.clone(), chats.len() as u32))
-            })
-            .collect())
-    }
-
     async fn claim_offer(&self, claim: &OfferClaim) -> StoreResult<ClaimOutcome> {
         self.round_trip().await;
         let mut guard = lock(&self.inner);
@@ -451,8 +437,8 @@ impl RoutingStore for MemoryStore {
         // Check all three conditions before writing anything: all or nothing.
         let conversation_ok = inner
             .conversations
-            .get(&claim.conversation.id)
-            .is_some_and(|c| c.version == claim.expected_version);
+            .get(claim.conversation.id())
+            .is_some_and(|c| c.version() == claim.expected_version);
         if !conversation_ok {
             return Ok(self.conflict(ClaimOutcome::ConversationChanged));
         }
@@ -470,9 +456,9 @@ impl RoutingStore for MemoryStore {
         }
         inner
             .conversations
-            .insert(claim.conversation.id.clone(), claim.conversation.clone());
+            .insert(claim.conversation.id().clone(), claim.conversation.clone());
         let chats = inner.loads.entry(claim.agent.clone()).or_default();
-        chats.insert(claim.conversation.id.clone());
+        chats.insert(claim.conversation.id().clone());
         let now_held = chats.len() as u32;
         let peak = inner.peak_loads.entry(claim.agent.clone()).or_default();
         *peak = (*peak).max(now_held);
@@ -496,7 +482,7 @@ impl RoutingStore for MemoryStore {
     ) -> StoreResult<bool> {
         self.round_trip().await;
         let mut inner = lock(&self.inner);
-        if inner.conversations.get(conversation).map(|c| c.version) != Some(version) {
+        if inner.conversations.get(conversation).map(|c| c.version()) != Some(version) {
             return Ok(false);
         }
         if let Some(chats) = inner.loads.get_mut(agent) {

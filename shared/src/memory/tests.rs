@@ -38,7 +38,7 @@ fn claim(c: &Conversation, agent: &str, limit: u32, cursor: Option<u64>) -> Offe
     offered.offer(AgentId::parse(agent).unwrap(), t0()).unwrap();
     OfferClaim {
         conversation: offered,
-        expected_version: c.version,
+        expected_version: c.version(),
         agent: AgentId::parse(agent).unwrap(),
         limit: ChatLimit::new(limit).unwrap(),
         cursor: cursor.map(|v| CursorMove {
@@ -94,14 +94,17 @@ async fn a_stale_conversation_write_loses_and_changes_nothing() {
     let mut newer = c.clone();
     newer.end(crate::domain::EndReason::Dropped, t0()).unwrap();
     assert_eq!(
-        store.replace_conversation(&newer, c.version).await.unwrap(),
+        store
+            .replace_conversation(&newer, c.version())
+            .await
+            .unwrap(),
         CasOutcome::Written
     );
 
-    let stale = store.replace_conversation(&c, c.version).await.unwrap();
+    let stale = store.replace_conversation(&c, c.version()).await.unwrap();
 
     assert_eq!(stale, CasOutcome::Conflict);
-    assert_eq!(store.conversation(&c.id).await.unwrap(), Some(newer));
+    assert_eq!(store.conversation(c.id()).await.unwrap(), Some(newer));
     assert_eq!(store.cas_conflicts(), 2);
 }
 
@@ -126,15 +129,9 @@ async fn a_claim_with_a_stale_cursor_writes_nothing_at_all() {
         .unwrap();
 
     assert!(matches!(lost, ClaimOutcome::CursorMoved { current: Some(ref c) } if c.version == 1));
-    assert_eq!(store.conversation(&b.id).await.unwrap(), Some(b));
+    assert_eq!(store.conversation(b.id()).await.unwrap(), Some(b));
     let ben = AgentId::parse("ben").unwrap();
-    assert!(
-        store
-            .agent_loads(std::slice::from_ref(&ben))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.agent_chats(&ben).await.unwrap().is_empty());
     let cursor = store.cursor("all").await.unwrap();
     assert_eq!((cursor.last.unwrap().as_str(), cursor.version), ("ana", 1));
 }
@@ -155,16 +152,16 @@ async fn a_claim_over_the_agents_limit_is_refused() {
 
     assert_eq!(full, ClaimOutcome::AgentAtCapacity);
     let ana = AgentId::parse("ana").unwrap();
-    let version = store.conversation(&a.id).await.unwrap().unwrap().version;
+    let version = store.conversation(a.id()).await.unwrap().unwrap().version();
     assert!(
         store
-            .release_capacity_if(&ana, &a.id, version)
+            .release_capacity_if(&ana, a.id(), version)
             .await
             .unwrap()
     );
     assert!(
         store
-            .release_capacity_if(&ana, &a.id, version)
+            .release_capacity_if(&ana, a.id(), version)
             .await
             .unwrap()
     );

@@ -247,14 +247,14 @@ impl Hub {
     /// connections and the live agent's. Subscriptions of an agent who no longer
     /// holds the chat are ignored, so they need no cleanup.
     pub fn recipients(&self) -> impl Iterator<Item = (&ConnectionId, &Party)> {
-        let live_agent = match &self.conversation.state {
+        let live_agent = match &self.conversation.state() {
             crate::domain::ConversationState::Live { agent, .. } => Some(agent),
             _ => None,
         };
         self.subscribers
             .iter()
             .filter_map(move |(connection, party)| match party {
-                Party::Visitor { visitor } if *visitor == self.conversation.visitor => {
+                Party::Visitor { visitor } if visitor == self.conversation.visitor() => {
                     Some((connection, party))
                 }
                 Party::Agent { agent } if Some(agent) == live_agent => Some((connection, party)),
@@ -368,8 +368,6 @@ pub trait ConversationStore: Send + Sync {
 pub trait RoutingStore: Send + Sync {
     /// A pool's cursor (the default one for a pool that never routed).
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor>;
-    /// How many chats (offered or live) each agent holds; absent means 0.
-    async fn agent_loads(&self, agents: &[AgentId]) -> StoreResult<BTreeMap<AgentId, u32>>;
     /// For each of `agents`: the chats they hold and whether they have a live
     /// connection at `now`. Routing's one read of a pool's agents.
     async fn agent_states(
@@ -527,7 +525,8 @@ pub enum DelayedEvent {
         agent: AgentId,
         version: u64,
     },
-    /// End a live chat if nobody wrote since `last_message_at`.
+    /// End a live chat if nobody wrote for [`crate::domain::INACTIVITY_TIMEOUT`]
+    /// (the time of its last stored message decides).
     InactivityCheck { conversation: ConversationId },
     /// An agent lost their last connection; re-offer their chats if still gone.
     /// `connects` is [`Presence::connects`] as that disconnection saw it: the timer

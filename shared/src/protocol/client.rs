@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{FieldError, FrameError, MAX_FRAME_BYTES, MAX_JSON_DEPTH};
-use crate::dialog::VisitorAction;
 use crate::domain::{
     AttributeName, Attributes, CardId, ConversationId, Email, IdError, MAX_MESSAGE_CHARS,
     MessageId, MessageText, check_attribute_value,
@@ -256,23 +255,6 @@ impl VisitorFrame {
             VisitorFrame::History { .. } => "history",
         }
     }
-
-    /// The dialog step this frame is, if it is one (`start`, `answer`, `submit`);
-    /// the card engine takes it as is.
-    pub fn dialog_action(&self) -> Option<VisitorAction> {
-        match self {
-            VisitorFrame::Start { .. } => Some(VisitorAction::Start),
-            VisitorFrame::Answer { card, answer } => Some(VisitorAction::Answer {
-                card: card.clone(),
-                answer: *answer,
-            }),
-            VisitorFrame::Submit { card, value } => Some(VisitorAction::Submit {
-                card: card.clone(),
-                value: value.clone(),
-            }),
-            _ => None,
-        }
-    }
 }
 
 impl TryFrom<RawFrame> for VisitorFrame {
@@ -470,28 +452,6 @@ impl AgentFrame {
             AgentFrame::ReplyByEmail { .. } => "reply_by_email",
             AgentFrame::PastChats { .. } => "past_chats",
             AgentFrame::RenewToken { .. } => "renew_token",
-        }
-    }
-
-    /// The conversation the frame acts on, if any: the handler checks the agent
-    /// holds it before doing anything.
-    pub fn conversation(&self) -> Option<&ConversationId> {
-        match self {
-            AgentFrame::Accept { conversation }
-            | AgentFrame::Decline { conversation }
-            | AgentFrame::SendMessage { conversation, .. }
-            | AgentFrame::Typing { conversation, .. }
-            | AgentFrame::EndSession { conversation }
-            | AgentFrame::Score { conversation, .. }
-            | AgentFrame::History { conversation, .. }
-            | AgentFrame::PickUp { conversation }
-            | AgentFrame::ReplyByEmail { conversation, .. } => Some(conversation),
-            AgentFrame::SetAvailability { .. }
-            | AgentFrame::Ping
-            | AgentFrame::Sync
-            | AgentFrame::Missed { .. }
-            | AgentFrame::PastChats { .. }
-            | AgentFrame::RenewToken { .. } => None,
         }
     }
 }
@@ -1209,25 +1169,21 @@ mod tests {
     }
 
     #[test]
-    fn dialog_steps_become_card_engine_actions_and_chat_frames_do_not() {
-        let answer = visitor(json!({"action": "answer", "card": "q1", "answer": 0})).unwrap();
+    fn dialog_steps_keep_their_card_and_answer() {
         assert_eq!(
-            answer.dialog_action(),
-            Some(VisitorAction::Answer {
+            visitor(json!({"action": "answer", "card": "q1", "answer": 0})),
+            Ok(VisitorFrame::Answer {
                 card: CardId::parse("q1").unwrap(),
                 answer: 0
             })
         );
         assert_eq!(
-            visitor(json!({"action": "start"})).unwrap().dialog_action(),
-            Some(VisitorAction::Start)
+            visitor(json!({"action": "submit", "card": "e", "value": "x"})),
+            Ok(VisitorFrame::Submit {
+                card: CardId::parse("e").unwrap(),
+                value: "x".into()
+            })
         );
-        let submit = visitor(json!({"action": "submit", "card": "e", "value": "x"})).unwrap();
-        assert!(matches!(
-            submit.dialog_action(),
-            Some(VisitorAction::Submit { .. })
-        ));
-        assert_eq!(VisitorFrame::Ping.dialog_action(), None);
     }
 
     #[test]
@@ -1270,8 +1226,11 @@ mod tests {
 
     #[test]
     fn agent_frames_name_the_conversation_they_act_on() {
-        let frame = agent(json!({"action": "end_session", "conversation": "c1"})).unwrap();
-        assert_eq!(frame.conversation().map(|c| c.as_str()), Some("c1"));
-        assert_eq!(AgentFrame::Ping.conversation(), None);
+        assert_eq!(
+            agent(json!({"action": "end_session", "conversation": "c1"})),
+            Ok(AgentFrame::EndSession {
+                conversation: ConversationId::parse("c1").unwrap()
+            })
+        );
     }
 }

@@ -122,7 +122,7 @@ impl Ending {
             Ending::Ended(_) => Ok(()),
             Ending::Kept(found) => Err(TransitionError {
                 action: "end",
-                state: found.state.name(),
+                state: found.state().name(),
             }),
         }
     }
@@ -400,7 +400,7 @@ impl Router {
     ) -> Result<RouteOutcome, RouteError> {
         let store = &self.ports.store;
         let now = self.ports.clock.now();
-        let id = conv.id.clone();
+        let id = conv.id().clone();
         let conversation = &id;
         let live_chat_agents = all_agents(directory);
         let mut facts = Facts {
@@ -418,10 +418,10 @@ impl Router {
                 self.conflicts.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(self.retry.backoff(attempt - 1)).await;
             }
-            if !matches!(conv.state, ConversationState::Waiting { .. }) {
+            if !matches!(conv.state(), ConversationState::Waiting { .. }) {
                 return Ok(RouteOutcome::NotWaiting);
             }
-            let offers_made = u32::try_from(conv.offered_to.len()).unwrap_or(u32::MAX);
+            let offers_made = u32::try_from(conv.offered_to().len()).unwrap_or(u32::MAX);
             if offers_made >= MAX_OFFERS_PER_REQUEST {
                 return self
                     .fall_back(conversation, EndReason::Missed, directory)
@@ -431,7 +431,7 @@ impl Router {
             let candidates = |pool: &Pool| -> BTreeSet<AgentId> {
                 pool.order
                     .iter()
-                    .filter(|a| facts.eligible(a) && !conv.offered_to.contains(a))
+                    .filter(|a| facts.eligible(a) && !conv.offered_to().contains(a))
                     .cloned()
                     .collect()
             };
@@ -490,7 +490,7 @@ impl Router {
             let expires_at = now
                 .saturating_add(directory.settings.wait_time_limit.span())
                 .unwrap_or(now);
-            let expected_version = conv.version;
+            let expected_version = conv.version();
             let mut offered = conv.clone();
             if offered.offer(agent.clone(), expires_at).is_err() {
                 return Ok(RouteOutcome::NotWaiting);
@@ -508,7 +508,7 @@ impl Router {
                     let event = DelayedEvent::OfferTimeout {
                         conversation: conversation.clone(),
                         agent: agent.clone(),
-                        version: offered.version,
+                        version: offered.version(),
                     };
                     self.ports.scheduler.schedule(event, expires_at).await?;
                     return Ok(RouteOutcome::Offered {
@@ -550,20 +550,20 @@ impl Router {
     /// its version) and the missed-list entry (same key). `true` when the
     /// conversation is not waiting, so there is nothing to route.
     async fn repair(&self, conv: &crate::domain::Conversation) -> Result<bool, RouteError> {
-        match &conv.state {
+        match &conv.state() {
             ConversationState::Waiting { .. } => return Ok(false),
             ConversationState::Offered { agent, expires_at } => {
                 let event = DelayedEvent::OfferTimeout {
-                    conversation: conv.id.clone(),
+                    conversation: conv.id().clone(),
                     agent: agent.clone(),
-                    version: conv.version,
+                    version: conv.version(),
                 };
                 self.ports.scheduler.schedule(event, *expires_at).await?;
             }
             ConversationState::Ended {
                 reason: EndReason::Missed | EndReason::Fallback,
                 at,
-            } => store_missed(self, &conv.id, *at).await?,
+            } => store_missed(self, conv.id(), *at).await?,
             _ => {}
         }
         Ok(true)
@@ -599,7 +599,7 @@ impl Router {
         self.release_held(&conv).await?;
         let claim = OfferClaim {
             conversation: taken,
-            expected_version: conv.version,
+            expected_version: conv.version(),
             agent: agent.clone(),
             limit,
             cursor: None,
@@ -622,7 +622,7 @@ impl Router {
         // theirs now, and ending it would strand the offer and its agent's capacity.
         let ended = self
             .update(conversation, |c| {
-                matches!(c.state, ConversationState::Waiting { .. }) && c.end(reason, now).is_ok()
+                matches!(c.state(), ConversationState::Waiting { .. }) && c.end(reason, now).is_ok()
             })
             .await?;
         if ended.is_none() {
@@ -669,7 +669,7 @@ impl Router {
                     .await?
                     .ok_or_else(|| RouteError::UnknownConversation(conversation.clone()))?,
             };
-            let expected = conv.version;
+            let expected = conv.version();
             if !change(&mut conv) {
                 return Ok(None);
             }
@@ -719,7 +719,8 @@ impl Router {
     ) -> Result<bool, RouteError> {
         let now = self.ports.clock.now();
         self.update_releasing(conversation, agent, |c| {
-            expected_version.is_none_or(|v| v == c.version) && c.withdraw_offer(agent, now).is_ok()
+            expected_version.is_none_or(|v| v == c.version())
+                && c.withdraw_offer(agent, now).is_ok()
         })
         .await
         .map(|withdrawn| withdrawn.is_some())
@@ -739,7 +740,7 @@ impl Router {
             c.agent() == Some(agent) && c.requeue(now).is_ok()
         })
         .await
-        .map(|moved| moved.map(|c| c.version))
+        .map(|moved| moved.map(|c| c.version()))
     }
 
     /// Applies `change` as [`Router::update`] does and, when it took effect, frees
@@ -756,7 +757,7 @@ impl Router {
         let mut seen = None;
         let written = self
             .update(conversation, |c| {
-                seen = Some((c.agent() == Some(agent), c.version));
+                seen = Some((c.agent() == Some(agent), c.version()));
                 change(c)
             })
             .await?;
@@ -764,7 +765,7 @@ impl Router {
         // a claim that gave the agent this chat again meanwhile keeps its slot, and
         // a chat that moved on is left to its settle.
         let release_at = match (&written, seen) {
-            (Some(conv), _) => Some(conv.version),
+            (Some(conv), _) => Some(conv.version()),
             (None, Some((false, version))) => Some(version),
             (None, _) => None,
         };
@@ -795,7 +796,7 @@ impl Router {
                 return Ok(());
             }
             match store.conversation(conversation).await? {
-                Some(now) if now.agent() != Some(agent) => version = now.version,
+                Some(now) if now.agent() != Some(agent) => version = now.version(),
                 _ => return Ok(()),
             }
         }
@@ -828,7 +829,7 @@ impl Router {
         let changed = self
             .update(conversation, |c| {
                 found = Some(c.clone());
-                !matches!(c.state, ConversationState::Ended { .. })
+                !matches!(c.state(), ConversationState::Ended { .. })
                     && still(c)
                     && c.end(reason, now).is_ok()
             })
@@ -839,7 +840,7 @@ impl Router {
         let Some(ended) = changed else {
             // Already ended: whoever it was with must not hold it still (a handler
             // that died between the end and the release is retried into this branch).
-            if matches!(before.state, ConversationState::Ended { .. }) {
+            if matches!(before.state(), ConversationState::Ended { .. }) {
                 self.release_held(&before).await?;
             }
             return Ok(Ending::Kept(before));
@@ -847,7 +848,7 @@ impl Router {
         if let Some(agent) = before.agent() {
             self.ports
                 .store
-                .release_capacity_if(agent, conversation, ended.version)
+                .release_capacity_if(agent, conversation, ended.version())
                 .await?;
         }
         Ok(Ending::Ended(before))
@@ -862,7 +863,7 @@ impl Router {
         let Some(conv) = store.conversation(conversation).await? else {
             return Ok(());
         };
-        if !matches!(conv.state, ConversationState::Ended { .. }) {
+        if !matches!(conv.state(), ConversationState::Ended { .. }) {
             return Ok(());
         }
         self.release_held(&conv).await
@@ -872,10 +873,10 @@ impl Router {
     /// with (assigned or offered), at the version read: a conversation taken up
     /// again since keeps its holder.
     async fn release_held(&self, ended: &Conversation) -> Result<(), RouteError> {
-        for agent in ended.assigned.iter().chain(&ended.offered_to) {
+        for agent in ended.assigned().into_iter().chain(ended.offered_to()) {
             self.ports
                 .store
-                .release_capacity_if(agent, &ended.id, ended.version)
+                .release_capacity_if(agent, ended.id(), ended.version())
                 .await?;
         }
         Ok(())

@@ -86,7 +86,7 @@ impl Chat {
         conversation: ConversationId,
     ) -> Result<(), ServerError> {
         let before = self.conversation(&conversation).await?;
-        let ConversationState::Ended { at: missed_at, .. } = before.state else {
+        let ConversationState::Ended { at: missed_at, .. } = before.state() else {
             return Err(ServerError::Forbidden {
                 reason: "this request is no longer missed".into(),
             });
@@ -99,7 +99,7 @@ impl Chat {
         };
         self.ports
             .store
-            .clear_missed(&conversation, missed_at)
+            .clear_missed(&conversation, *missed_at)
             .await?;
         self.agent_joins(&agent_party(agent), agent, &live).await
     }
@@ -173,7 +173,7 @@ impl Chat {
         };
         self.send_to(
             &Party::Visitor {
-                visitor: conv.visitor,
+                visitor: conv.visitor().clone(),
             },
             &frame.for_visitor(),
         )
@@ -188,7 +188,7 @@ impl Chat {
     ) -> Result<(), ServerError> {
         let conv = self.live_chat_of(agent, &conversation, "end").await?;
         // Only while it is still theirs: it may have moved on since the read.
-        let theirs = |c: &Conversation| matches!(&c.state, ConversationState::Live { agent: with, .. } if with == agent);
+        let theirs = |c: &Conversation| matches!(&c.state(), ConversationState::Live { agent: with, .. } if with == agent);
         self.end_conversation(&conv, EndReason::Completed, theirs)
             .await?
             .required()?;
@@ -260,7 +260,7 @@ impl Chat {
                 next: ServerFrame::next_page(&messages),
                 messages,
                 before,
-                score: conv.score,
+                score: conv.score(),
             },
         )
         .await;
@@ -344,14 +344,14 @@ impl Chat {
             if let ConversationState::Ended {
                 reason: reason @ (EndReason::Missed | EndReason::Fallback),
                 ..
-            } = conv.state
+            } = conv.state()
             {
                 let visitor = self.visitor_summary(&conv).await?;
                 chats.push(crate::protocol::MissedChat {
                     conversation,
                     visitor,
                     at,
-                    reason,
+                    reason: *reason,
                 });
             }
         }
@@ -378,13 +378,13 @@ impl Chat {
         let ConversationState::Ended {
             reason: EndReason::Missed | EndReason::Fallback,
             at: missed_at,
-        } = conv.state
+        } = conv.state()
         else {
             return Err(ServerError::Forbidden {
                 reason: "this request is no longer missed".into(),
             });
         };
-        if !self.ports.store.is_missed(conversation, missed_at).await? {
+        if !self.ports.store.is_missed(conversation, *missed_at).await? {
             return Err(ServerError::Forbidden {
                 reason: "this request was answered already".into(),
             });
@@ -418,7 +418,7 @@ impl Chat {
         self.record_past(&conv, agent, EndReason::Completed).await;
         self.ports
             .store
-            .clear_missed(conversation, missed_at)
+            .clear_missed(conversation, *missed_at)
             .await?;
         let sent = ServerFrame::EmailSent {
             conversation: conversation.clone(),
@@ -453,12 +453,12 @@ impl Chat {
         let visitor = match self.visitor_summary(conv).await {
             Ok(v) => v,
             Err(e) => {
-                tracing::warn!(conversation = %conv.id, error = %super::cause_chain(&e), "no visitor details for the past chat");
+                tracing::warn!(conversation = %conv.id(), error = %super::cause_chain(&e), "no visitor details for the past chat");
                 crate::protocol::VisitorSummary::default()
             }
         };
         let past = crate::ports::PastChat {
-            conversation: conv.id.clone(),
+            conversation: conv.id().clone(),
             agent: agent.clone(),
             ended_at: self.now(),
             reason,
@@ -466,7 +466,7 @@ impl Chat {
             visitor_email: visitor.email,
         };
         if let Err(e) = self.ports.store.record_past(&past).await {
-            tracing::warn!(conversation = %conv.id, error = %super::cause_chain(&e), "could not list the past chat");
+            tracing::warn!(conversation = %conv.id(), error = %super::cause_chain(&e), "could not list the past chat");
         }
     }
 
@@ -524,30 +524,30 @@ impl Chat {
         let now = self.now();
         let tabs = self.ports.store.connections_of(me, now).await?;
         for tab in &tabs {
-            self.ports.store.subscribe(&conv.id, tab, me).await?;
+            self.ports.store.subscribe(conv.id(), tab, me).await?;
         }
-        let session = self.ports.store.session(&conv.visitor, now).await?;
+        let session = self.ports.store.session(conv.visitor(), now).await?;
         let latest = self
             .ports
             .store
-            .messages_page(&conv.id, None, crate::limits::HISTORY_PAGE_SIZE)
+            .messages_page(conv.id(), None, crate::limits::HISTORY_PAGE_SIZE)
             .await?;
         let started = ServerFrame::ChatStarted {
-            conversation: conv.id.clone(),
+            conversation: conv.id().clone(),
             visitor: super::summary_of(session.as_ref()),
             messages: latest.clone(),
             next: ServerFrame::next_page(&latest),
-            version: conv.version,
+            version: conv.version(),
         };
         futures_util::future::join_all(tabs.iter().map(|tab| self.send(tab, &started))).await;
-        if session.is_some_and(|s| s.conversation == conv.id) {
+        if session.is_some_and(|s| &s.conversation == conv.id()) {
             let directory = self.ports.store.directory().await?;
             let agent_name = directory
                 .agent(agent)
                 .map_or_else(|| agent.to_string(), |a| a.name.clone());
             self.send_to(
                 &Party::Visitor {
-                    visitor: conv.visitor.clone(),
+                    visitor: conv.visitor().clone(),
                 },
                 &ServerFrame::AgentJoined { agent_name },
             )
@@ -577,7 +577,7 @@ impl Chat {
         .await;
         for id in self.ports.store.agent_chats(agent).await? {
             let conv = self.conversation(&id).await?;
-            match &conv.state {
+            match &conv.state() {
                 ConversationState::Offered {
                     agent: to,
                     expires_at,
@@ -586,7 +586,7 @@ impl Chat {
                         conversation: id.clone(),
                         visitor: self.visitor_summary(&conv).await?,
                         expires_at: *expires_at,
-                        attempt: u32::try_from(conv.offered_to.len()).unwrap_or(u32::MAX),
+                        attempt: u32::try_from(conv.offered_to().len()).unwrap_or(u32::MAX),
                     };
                     self.send(connection, &offer).await;
                     self.still_offered(connection, agent, &id).await?;
@@ -606,7 +606,7 @@ impl Chat {
                         visitor: self.visitor_summary(&conv).await?,
                         next: ServerFrame::next_page(&latest),
                         messages: latest,
-                        version: conv.version,
+                        version: conv.version(),
                     };
                     self.send(connection, &started).await;
                     self.still_theirs(connection, agent, &id).await?;
@@ -629,7 +629,7 @@ impl Chat {
         id: &ConversationId,
     ) -> Result<(), ServerError> {
         let now = self.conversation(id).await?;
-        let reason = match &now.state {
+        let reason = match &now.state() {
             // (A request is never offered to the same agent twice.)
             ConversationState::Offered { agent: to, .. } if to == agent => return Ok(()),
             ConversationState::Live { .. } => WithdrawReason::Taken,
@@ -660,15 +660,15 @@ impl Chat {
         id: &ConversationId,
     ) -> Result<(), ServerError> {
         let now = self.conversation(id).await?;
-        let news = match now.state {
-            ConversationState::Live { agent: with, .. } if &with == agent => return Ok(()),
+        let news = match now.state() {
+            ConversationState::Live { agent: with, .. } if with == agent => return Ok(()),
             ConversationState::Ended { reason, .. } => ServerFrame::ChatEnded {
                 conversation: id.clone(),
-                reason,
+                reason: *reason,
             },
             _ => ServerFrame::ChatMoved {
                 conversation: id.clone(),
-                version: now.version,
+                version: now.version(),
             },
         };
         self.send(connection, &news).await;
@@ -685,7 +685,7 @@ impl Chat {
         id: &ConversationId,
     ) -> Result<Conversation, ServerError> {
         let conversation = self.conversation(id).await?;
-        match &conversation.state {
+        match &conversation.state() {
             ConversationState::Offered { agent: to, .. } if to == agent => Ok(conversation),
             _ => Err(ServerError::Forbidden {
                 reason: "this offer is no longer open to you".into(),
@@ -701,7 +701,7 @@ impl Chat {
         action: &'static str,
     ) -> Result<Conversation, ServerError> {
         let conv = self.conversation(id).await?;
-        match &conv.state {
+        match &conv.state() {
             ConversationState::Live { agent: with, .. } if with == agent => Ok(conv),
             ConversationState::Live { .. } => Err(ServerError::Forbidden {
                 reason: "this chat is not yours".into(),

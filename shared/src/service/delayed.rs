@@ -39,7 +39,7 @@ impl Chat {
                     };
                     self.send_to(&Party::Agent { agent }, &withdrawn).await?;
                 } else if matches!(
-                    self.conversation(&conversation).await?.state,
+                    self.conversation(&conversation).await?.state(),
                     ConversationState::Waiting { .. }
                 ) {
                     // This timeout is being delivered again after its handler died
@@ -77,7 +77,7 @@ impl Chat {
             let conv = self.conversation(&conversation).await?;
             self.settle_later(&conversation).await?;
             // What the agent's tabs hear once the chat has moved, if it has.
-            let news = match &conv.state {
+            let news = match &conv.state() {
                 ConversationState::Offered { agent: to, .. } if to == agent => self
                     .router
                     .withdraw(&conversation, agent, None)
@@ -91,7 +91,7 @@ impl Chat {
                     if requeued.is_some() {
                         info!(conversation = %conversation, agent = %agent, "agent gone: chat goes to another agent");
                         let visitor = Party::Visitor {
-                            visitor: conv.visitor.clone(),
+                            visitor: conv.visitor().clone(),
                         };
                         self.send_to(
                             &visitor,
@@ -139,14 +139,14 @@ impl Chat {
             return Ok(());
         };
         let conv = self.conversation(&session.conversation).await?;
-        match conv.state {
+        match conv.state() {
             ConversationState::Waiting { .. } | ConversationState::Offered { .. } => {
-                info!(conversation = %conv.id, "the visitor left while waiting: request cancelled");
+                info!(conversation = %conv.id(), "the visitor left while waiting: request cancelled");
                 // Only the request: an agent who accepted it meanwhile keeps the chat
                 // (the visitor may be back; the inactivity check ends it otherwise).
                 let still_waiting = |c: &Conversation| {
                     matches!(
-                        c.state,
+                        c.state(),
                         ConversationState::Waiting { .. } | ConversationState::Offered { .. }
                     )
                 };
@@ -156,7 +156,7 @@ impl Chat {
             // Delivered again after a handler died between the end and the release.
             // (Not `end`: an agent may have picked the missed request up since.)
             ConversationState::Ended { .. } => {
-                self.router.repair_ended(&conv.id).await?;
+                self.router.repair_ended(conv.id()).await?;
             }
             _ => {}
         }
@@ -191,16 +191,16 @@ impl Chat {
     async fn settle(&self, conversation: &ConversationId) -> Result<(), ServerError> {
         let conv = self.conversation(conversation).await?;
         let holder = conv.agent().cloned();
-        for agent in conv.offered_to.iter().chain(&conv.assigned) {
+        for agent in conv.offered_to().iter().chain(conv.assigned()) {
             if Some(agent) != holder.as_ref() {
                 // Again at the version stored should a write land first (an accept):
                 // nothing after this settle would free them.
                 self.router
-                    .release_unless_theirs(agent, conversation, conv.version)
+                    .release_unless_theirs(agent, conversation, conv.version())
                     .await?;
             }
         }
-        match conv.state {
+        match conv.state() {
             // The router repairs the others (offer timeout, missed-list entry).
             ConversationState::Waiting { .. }
             | ConversationState::Offered { .. }
@@ -217,23 +217,23 @@ impl Chat {
     /// Routes a waiting conversation and tells both sides how it went.
     async fn route(&self, conversation: &ConversationId) -> Result<(), ServerError> {
         let conv = self.conversation(conversation).await?;
-        let Some(mode) = conv.routing.clone() else {
+        let Some(mode) = conv.routing() else {
             return Ok(());
         };
-        let session = self.ports.store.session(&conv.visitor, self.now()).await?;
+        let session = self.ports.store.session(conv.visitor(), self.now()).await?;
         let attributes = session.map(|s| s.dialog.attributes).unwrap_or_default();
         // Read once here for the routing, the offer and the notices alike.
         let directory = self.ports.store.directory().await?;
         let visitor = Party::Visitor {
-            visitor: conv.visitor.clone(),
+            visitor: conv.visitor().clone(),
         };
         // A request's first routing (a requeued chat is a new request too); later
         // ones are its second attempt.
-        let new_request =
-            conv.offered_to.is_empty() && matches!(conv.state, ConversationState::Waiting { .. });
+        let new_request = conv.offered_to().is_empty()
+            && matches!(conv.state(), ConversationState::Waiting { .. });
         let outcome = self
             .router
-            .route_from(conv.clone(), &directory, &mode, &attributes)
+            .route_from(conv.clone(), &directory, mode, &attributes)
             .await?;
         match outcome {
             RouteOutcome::Offered {
@@ -257,7 +257,7 @@ impl Chat {
                         NoticeKind::NewRequest,
                         &conv,
                         &directory,
-                        &mode,
+                        mode,
                         &attributes,
                     )
                     .await;
@@ -286,7 +286,7 @@ impl Chat {
                     NoticeKind::MissedRequest,
                     &conv,
                     &directory,
-                    &mode,
+                    mode,
                     &attributes,
                 )
                 .await;
@@ -300,8 +300,8 @@ impl Chat {
     /// minutes after the last message.
     async fn check_inactivity(&self, conversation: &ConversationId) -> Result<(), ServerError> {
         let conv = self.conversation(conversation).await?;
-        let since = match conv.state {
-            ConversationState::Live { since, .. } => since,
+        let since = match conv.state() {
+            ConversationState::Live { since, .. } => *since,
             ConversationState::Ended { .. } => {
                 // Ended: make sure its agent holds it no more (a handler that died
                 // between the end and the release left it held; this is its retry).
@@ -321,7 +321,7 @@ impl Chat {
         if self.now() >= deadline {
             // Only the chat judged idle: not one that went back to the queue and is
             // live again with someone else since.
-            let unchanged = |c: &Conversation| c.state == conv.state;
+            let unchanged = |c: &Conversation| c.state() == conv.state();
             self.end_conversation(&conv, EndReason::TimedOut, unchanged)
                 .await?;
             Ok(())

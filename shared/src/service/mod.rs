@@ -647,7 +647,7 @@ impl Chat {
         let session = self
             .ports
             .store
-            .session(&conversation.visitor, self.now())
+            .session(conversation.visitor(), self.now())
             .await?;
         Ok(summary_of(session.as_ref()))
     }

@@ -100,7 +100,7 @@ impl Chat {
             .try_notify_request(kind, conversation, directory, mode, attributes)
             .await
         {
-            warn!(conversation = %conversation.id, error = %super::cause_chain(&e), "could not work out who to notify");
+            warn!(conversation = %conversation.id(), error = %super::cause_chain(&e), "could not work out who to notify");
         }
     }
 
@@ -131,10 +131,10 @@ impl Chat {
                 };
                 match self.ports.notifier.send(&notice).await {
                     Ok(()) => {
-                        info!(conversation = %conversation.id, agent = %agent.id, channel = notice.to.channel(), kind = ?kind, "notified");
+                        info!(conversation = %conversation.id(), agent = %agent.id, channel = notice.to.channel(), kind = ?kind, "notified");
                     }
                     Err(e) => {
-                        warn!(conversation = %conversation.id, agent = %agent.id, error = %e, "a notice failed");
+                        warn!(conversation = %conversation.id(), agent = %agent.id, error = %e, "a notice failed");
                     }
                 }
             }

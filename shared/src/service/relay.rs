@@ -141,7 +141,7 @@ impl Chat {
             };
             let message = NewMessage {
                 id: id.clone(),
-                conversation: hub.conversation.id.clone(),
+                conversation: hub.conversation.id().clone(),
                 sender,
                 text: text.clone(),
                 at: now,
@@ -159,7 +159,7 @@ impl Chat {
                     self.send(connection, &ServerFrame::Ack { id }).await;
                     return Ok(());
                 }
-                AppendAfter::Moved => hub = self.hub(&hub.conversation.id).await?,
+                AppendAfter::Moved => hub = self.hub(hub.conversation.id()).await?,
             }
         }
         Err(ServerError::internal(
@@ -208,7 +208,7 @@ impl Chat {
             let unsubscribed = self
                 .ports
                 .store
-                .unsubscribe(&hub.conversation.id, connection)
+                .unsubscribe(hub.conversation.id(), connection)
                 .await;
             if let Err(e) = unsubscribed {
                 tracing::warn!(connection = %connection, error = %super::cause_chain(&e), "could not unsubscribe");
@@ -229,8 +229,8 @@ fn not_found(conversation: &ConversationId) -> ServerError {
 /// agent holding the live chat.
 fn may_write(hub: &Hub, party: &Party) -> Result<Sender, ServerError> {
     let conv = &hub.conversation;
-    match (party, &conv.state) {
-        (Party::Visitor { visitor }, _) if *visitor != conv.visitor => Err(not_found(&conv.id)),
+    match (party, &conv.state()) {
+        (Party::Visitor { visitor }, _) if visitor != conv.visitor() => Err(not_found(conv.id())),
         (
             Party::Visitor { .. },
             ConversationState::Waiting { .. }

@@ -367,7 +367,7 @@ async fn visitors_are_never_sent_an_agents_id_agents_are() {
     assert!(!serde_json::to_string(&frames).unwrap().contains("\"ana\""));
     // What is stored keeps the author.
     let stored = h.stored(&conversation).await;
-    let messages = h.chat.ports.store.messages(&stored.id).await.unwrap();
+    let messages = h.chat.ports.store.messages(stored.id()).await.unwrap();
     assert_eq!(
         messages[0].sender,
         Sender::agent(AgentId::parse("ana").unwrap())
@@ -660,9 +660,9 @@ async fn a_visitor_naming_another_visitors_conversation_or_a_made_up_one_is_not_
 async fn email_and_texts(h: &Harness, conversation: &str) -> (Option<String>, Vec<String>) {
     let conv = h.stored(conversation).await;
     let store = &h.chat.ports().store;
-    let session = store.session(&conv.visitor, h.clock.now()).await.unwrap();
+    let session = store.session(conv.visitor(), h.clock.now()).await.unwrap();
     let email = session.and_then(|s| s.dialog.attributes.email().map(|e| e.to_string()));
-    let messages = store.messages(&conv.id).await.unwrap();
+    let messages = store.messages(conv.id()).await.unwrap();
     (
         email,
         messages
@@ -864,18 +864,14 @@ async fn a_visitor_who_leaves_while_waiting_cancels_the_request_after_the_grace(
         (withdrawn["type"].as_str(), withdrawn["reason"].as_str()),
         (Some("offer_withdrawn"), Some("visitor_left"))
     );
-    let loads = h
+    let held = h
         .chat
         .ports()
         .store
-        .agent_loads(&[crate::domain::AgentId::parse("ana").unwrap()])
+        .agent_chats(&crate::domain::AgentId::parse("ana").unwrap())
         .await
         .unwrap();
-    assert_eq!(
-        loads.values().sum::<u32>(),
-        0,
-        "ana's capacity is free again"
-    );
+    assert_eq!(held, [], "ana's capacity is free again");
 }
 
 #[tokio::test]
@@ -983,7 +979,7 @@ async fn an_agent_who_drops_comes_back_and_drops_again_keeps_the_chat_when_the_f
         h.types(&visitor).is_empty(),
         "the first drop's timer is for an absence that ended at 0.01 s"
     );
-    assert!(live_with(&h.stored(&conversation).await.state, "ana"));
+    assert!(live_with(h.stored(&conversation).await.state(), "ana"));
     at(&h, start, 11.02);
     let third_tab = h.agent("ana").await;
     h.frames(&third_tab);
@@ -1040,11 +1036,11 @@ async fn a_waiting_visitor_who_drops_comes_back_and_drops_again_keeps_the_reques
     h.pump().await;
 
     assert!(h.types(&ana).is_empty(), "the offer stands");
-    assert_eq!(h.stored(&conversation).await.state.name(), "offered");
+    assert_eq!(h.stored(&conversation).await.state().name(), "offered");
     at(&h, start, 19.01);
     h.pump().await;
     assert_eq!(
-        h.stored(&conversation).await.state.name(),
+        h.stored(&conversation).await.state().name(),
         "ended",
         "gone a whole grace after the second drop"
     );
@@ -1116,7 +1112,11 @@ async fn an_agent_who_declined_a_chat_another_agent_took_can_neither_read_nor_sc
         "answered as an unknown id"
     );
     assert_eq!(refused_score[0]["code"], "not_found");
-    assert_eq!(h.stored(&conversation).await.score, None, "the score stays");
+    assert_eq!(
+        h.stored(&conversation).await.score(),
+        None,
+        "the score stays"
+    );
     h.send(
         &cleo,
         json!({"action": "history", "conversation": conversation}),
@@ -1140,7 +1140,7 @@ async fn only_the_agent_who_holds_or_last_held_a_chat_or_an_admin_scores_it() {
     )
     .await;
     assert!(h.frames(&cleo).is_empty(), "cleo holds it");
-    assert_eq!(h.stored(&conversation).await.score, Some(2));
+    assert_eq!(h.stored(&conversation).await.score(), Some(2));
     h.send(
         &cleo,
         json!({"action": "end_session", "conversation": conversation}),
@@ -1152,7 +1152,7 @@ async fn only_the_agent_who_holds_or_last_held_a_chat_or_an_admin_scores_it() {
     )
     .await;
     assert_eq!(
-        h.stored(&conversation).await.score,
+        h.stored(&conversation).await.score(),
         Some(3),
         "cleo held it last"
     );
@@ -1162,14 +1162,14 @@ async fn only_the_agent_who_holds_or_last_held_a_chat_or_an_admin_scores_it() {
     )
     .await;
     assert!(h.frames(&ana).is_empty(), "a Sales Admin scores any chat");
-    assert_eq!(h.stored(&conversation).await.score, Some(1));
+    assert_eq!(h.stored(&conversation).await.score(), Some(1));
     h.send(
         &ben,
         json!({"action": "score", "conversation": conversation, "score": 0}),
     )
     .await;
     assert_eq!(h.frames(&ben)[0]["code"], "not_found");
-    assert_eq!(h.stored(&conversation).await.score, Some(1));
+    assert_eq!(h.stored(&conversation).await.score(), Some(1));
 }
 
 #[tokio::test]
@@ -1224,7 +1224,7 @@ async fn an_agent_who_handed_a_chat_over_still_reads_it_but_no_longer_scores_it(
     )
     .await;
     assert!(h.frames(&cleo).is_empty());
-    assert_eq!(h.stored(&conversation).await.score, Some(3));
+    assert_eq!(h.stored(&conversation).await.score(), Some(3));
 }
 
 #[tokio::test]
@@ -1240,7 +1240,7 @@ async fn a_settle_racing_an_accept_still_frees_an_agent_whose_offer_lost_its_rel
         // Ben's offer lapsed and its handler died before the release: ben holds it.
         let store = &h.chat.ports().store;
         let mut conv = h.stored(&conversation).await;
-        let version = conv.version;
+        let version = conv.version();
         let ben_id = AgentId::parse("ben").unwrap();
         conv.withdraw_offer(&ben_id, h.clock.now()).unwrap();
         store.replace_conversation(&conv, version).await.unwrap();
@@ -1266,7 +1266,7 @@ async fn a_settle_racing_an_accept_still_frees_an_agent_whose_offer_lost_its_rel
             json!({"action": "accept", "conversation": conversation}),
         );
         side_by_side(starts, settle, accept).await;
-        raced |= live_with(&h.stored(&conversation).await.state, "cleo");
+        raced |= live_with(h.stored(&conversation).await.state(), "cleo");
         let held = store.agent_chats(&ben_id).await.unwrap();
         assert!(
             held.is_empty(),
@@ -1483,8 +1483,8 @@ async fn an_email_reply_with_no_sender_address_is_email_not_configured_and_the_r
     let missed = h.frames(&ben).remove(0);
     assert_eq!(missed["chats"][0]["conversation"], conversation.as_str());
     let conv = h.stored(&conversation).await;
-    assert_eq!(conv.assigned, None, "not answered");
-    let messages = h.chat.ports().store.messages(&conv.id).await.unwrap();
+    assert_eq!(conv.assigned(), None, "not answered");
+    let messages = h.chat.ports().store.messages(conv.id()).await.unwrap();
     assert!(messages.iter().all(|m| m.text.as_str() != "Hi Jo"));
 }
 
@@ -1747,7 +1747,7 @@ async fn a_late_inactivity_check_frees_capacity_an_ended_chat_left_held() {
     let store = &h.chat.ports().store;
     // Ended by a handler that died before releasing Ana's capacity.
     let mut conv = store.conversation(&id).await.unwrap().unwrap();
-    let version = conv.version;
+    let version = conv.version();
     conv.end(crate::domain::EndReason::Completed, h.clock.now())
         .unwrap();
     store.replace_conversation(&conv, version).await.unwrap();
@@ -1782,7 +1782,7 @@ async fn a_decline_that_died_after_its_write_is_settled_a_few_seconds_later() {
     h.chat.settle_later(&id).await.unwrap();
     let store = &h.chat.ports().store;
     let mut conv = store.conversation(&id).await.unwrap().unwrap();
-    let version = conv.version;
+    let version = conv.version();
     conv.withdraw_offer(&agent, h.clock.now()).unwrap();
     store.replace_conversation(&conv, version).await.unwrap();
 
@@ -1933,7 +1933,7 @@ async fn an_agent_reconnecting_as_the_grace_ends_is_never_left_showing_a_chat_th
             .filter(|f| f["conversation"] == conversation.as_str())
             .map(|f| f["type"].as_str().unwrap().to_string())
             .collect();
-        let state = h.stored(&conversation).await.state;
+        let state = h.stored(&conversation).await.state().clone();
         if live_with(&state, "ana") {
             continue;
         }
@@ -2038,11 +2038,11 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
         let ben = h.agent("ben").await;
         h.frames(&ben);
         let conv = h.stored(&conversation).await;
-        assert_eq!(conv.state.name(), "ended", "the request was missed");
+        assert_eq!(conv.state().name(), "ended", "the request was missed");
 
         let grace = async {
             let event = DelayedEvent::VisitorGrace {
-                visitor: conv.visitor.clone(),
+                visitor: conv.visitor().clone(),
                 connects: None,
             };
             h.chat.delayed(event).await.unwrap();
@@ -2058,7 +2058,7 @@ async fn a_late_visitor_grace_never_ends_a_missed_request_an_agent_picks_up_mean
             ["chat_started"],
             "waits {grace_wait}/{delay}"
         );
-        let state = h.stored(&conversation).await.state;
+        let state = h.stored(&conversation).await.state().clone();
         assert!(
             live_with(&state, "ben"),
             "waits {grace_wait}/{delay}: ben picked the request up, but it is {}",
@@ -2104,7 +2104,7 @@ async fn race_an_end_against_the_accept(end: impl AsyncFn(&Harness, &ConnectionI
         );
         side_by_side((end_wait, accept_wait), end(&h, &visitor, &conv), accept).await;
 
-        let state = h.stored(&conversation).await.state;
+        let state = h.stored(&conversation).await.state().clone();
         assert_eq!(
             tab_shows_live(&h.frames(&ana), &conversation),
             live_with(&state, "ana"),
@@ -2133,7 +2133,7 @@ async fn a_visitor_grace_ending_as_the_agent_accepts_leaves_the_chat_with_the_ag
     race_an_end_against_the_accept(async |h, visitor, conv| {
         h.chat.disconnect(visitor).await.unwrap();
         let event = DelayedEvent::VisitorGrace {
-            visitor: conv.visitor.clone(),
+            visitor: conv.visitor().clone(),
             connects: None,
         };
         h.chat.delayed(event).await.unwrap();
@@ -2208,7 +2208,7 @@ async fn a_dialog_that_ends_without_a_live_chat_tells_the_visitor_it_is_over() {
     );
     assert_eq!(frames[1]["conversation"], conversation.as_str());
     assert_eq!(frames[1]["reason"], "completed");
-    assert_eq!(h.stored(&conversation).await.state.name(), "ended");
+    assert_eq!(h.stored(&conversation).await.state().name(), "ended");
 }
 
 #[tokio::test]
@@ -2227,7 +2227,7 @@ async fn an_agent_whose_two_tabs_go_at_once_still_gets_a_grace_period() {
 
         h.clock.advance(SignedDuration::from_secs(61));
         h.pump().await;
-        let state = h.stored(&conversation).await.state;
+        let state = h.stored(&conversation).await.state().clone();
         assert!(
             !live_with(&state, "ana"),
             "delay {delay}: ana has no connection left, but the chat is still hers"

@@ -50,9 +50,9 @@ impl Chat {
                     return Ok(());
                 }
                 let (_, conv) = self.visitor_conversation(visitor).await?;
-                if let ConversationState::Live { agent, .. } = &conv.state {
+                if let ConversationState::Live { agent, .. } = &conv.state() {
                     let frame = ServerFrame::Typing {
-                        conversation: conv.id.clone(),
+                        conversation: conv.id().clone(),
                         from: Sender::Visitor,
                         typing,
                     };
@@ -128,11 +128,11 @@ impl Chat {
         self.ports.store.put_session(&session).await?;
         if let Some(text) = message {
             let id = MessageId::parse(DETAILS_MESSAGE_ID).map_err(ServerError::internal)?;
-            self.store_message(&conv.id, id, Sender::Visitor, text)
+            self.store_message(conv.id(), id, Sender::Visitor, text)
                 .await?;
         }
         let mut refused = None;
-        let left = self.router.update(&conv.id, |c| {
+        let left = self.router.update(conv.id(), |c| {
             let left = c.leave_details(now);
             let ok = left.is_ok();
             refused = left.err();
@@ -144,7 +144,7 @@ impl Chat {
                 refused.map_or_else(|| ServerError::internal("no details were left"), Into::into)
             );
         }
-        info!(conversation = %conv.id, "visitor left their details after the fallback");
+        info!(conversation = %conv.id(), "visitor left their details after the fallback");
         self.send(connection, &ServerFrame::DetailsReceived).await;
         Ok(())
     }
@@ -203,7 +203,7 @@ impl Chat {
             Some(s) => store
                 .conversation(&s.conversation)
                 .await?
-                .filter(|c| !matches!(c.state, ConversationState::Ended { .. })),
+                .filter(|c| !matches!(c.state(), ConversationState::Ended { .. })),
             None => None,
         };
         // Capped per session, not only per frame, so repeated `start`s cannot grow
@@ -259,7 +259,7 @@ impl Chat {
                 }
                 let session = VisitorSession {
                     visitor: visitor.clone(),
-                    conversation: conv.id.clone(),
+                    conversation: conv.id().clone(),
                     dialog: DialogState::new(known),
                     updated_at: now,
                     token,
@@ -273,7 +273,7 @@ impl Chat {
         let me = Party::Visitor {
             visitor: visitor.clone(),
         };
-        store.subscribe(&conv.id, connection, &me).await?;
+        store.subscribe(conv.id(), connection, &me).await?;
         let dialog = self.current_dialog().await?;
         let ctx = self.dialog_context(&dialog).await?;
         let step = advance(&dialog, &session.dialog, &VisitorAction::Start, &ctx)?;
@@ -287,13 +287,13 @@ impl Chat {
             connection,
             &ServerFrame::Session {
                 visitor_token: token,
-                conversation: conv.id.clone(),
+                conversation: conv.id().clone(),
             },
         )
         .await;
         // The latest page only: older ones come with `history`.
         let messages = store
-            .messages_page(&conv.id, None, crate::limits::HISTORY_PAGE_SIZE)
+            .messages_page(conv.id(), None, crate::limits::HISTORY_PAGE_SIZE)
             .await?;
         if !messages.is_empty() {
             let history = ServerFrame::History {
@@ -308,8 +308,8 @@ impl Chat {
             self.send(connection, &ServerFrame::Cards { cards: step.cards })
                 .await;
         }
-        self.apply_events(&conv.id, step.events).await?;
-        match &conv.state {
+        self.apply_events(conv.id(), step.events).await?;
+        match &conv.state() {
             ConversationState::Live { agent, .. } => {
                 let directory = store.directory().await?;
                 let agent_name = directory
@@ -324,7 +324,7 @@ impl Chat {
                 // routing, this is what gets it routed. A duplicate routing is a
                 // no-op (see `Router::route`).
                 let route = DelayedEvent::Route {
-                    conversation: conv.id.clone(),
+                    conversation: conv.id().clone(),
                 };
                 self.ports
                     .scheduler
@@ -356,7 +356,7 @@ impl Chat {
             self.send(connection, &ServerFrame::Cards { cards: step.cards })
                 .await;
         }
-        self.apply_events(&conv.id, step.events).await
+        self.apply_events(conv.id(), step.events).await
     }
 
     /// What the dialog's events mean for the conversation: a live chat request moves
@@ -376,8 +376,7 @@ impl Chat {
                     let requested = self
                         .router
                         .update(conversation, |c| {
-                            c.routing = Some(routing.clone());
-                            c.request_live_chat(now).is_ok()
+                            c.request_live_chat_routed(routing.clone(), now).is_ok()
                         })
                         .await?;
                     if requested.is_some() {
@@ -401,12 +400,12 @@ impl Chat {
                     // what its last card happens to be (a hidden goal may end it).
                     if let Some(conv) = ended {
                         let frame = ServerFrame::ChatEnded {
-                            conversation: conv.id,
+                            conversation: conv.id().clone(),
                             reason: EndReason::Completed,
                         };
                         self.send_to(
                             &Party::Visitor {
-                                visitor: conv.visitor,
+                                visitor: conv.visitor().clone(),
                             },
                             &frame,
                         )
@@ -482,26 +481,26 @@ impl Chat {
         reason: EndReason,
         still: impl Fn(&Conversation) -> bool,
     ) -> Result<Ending, ServerError> {
-        self.settle_later(&conv.id).await?;
-        let ending = self.router.end_if(&conv.id, reason, still).await?;
+        self.settle_later(conv.id()).await?;
+        let ending = self.router.end_if(conv.id(), reason, still).await?;
         let Ending::Ended(before) = &ending else {
             return Ok(ending);
         };
-        if let ConversationState::Live { agent, .. } = &before.state {
+        if let ConversationState::Live { agent, .. } = &before.state() {
             self.record_past(before, agent, reason).await;
         }
         let ended = ServerFrame::ChatEnded {
-            conversation: conv.id.clone(),
+            conversation: conv.id().clone(),
             reason,
         };
         self.send_to(
             &Party::Visitor {
-                visitor: before.visitor.clone(),
+                visitor: before.visitor().clone(),
             },
             &ended,
         )
         .await?;
-        match &before.state {
+        match &before.state() {
             ConversationState::Live { agent, .. } => {
                 self.send_to(
                     &Party::Agent {
@@ -513,7 +512,7 @@ impl Chat {
             }
             ConversationState::Offered { agent, .. } => {
                 let withdrawn = ServerFrame::OfferWithdrawn {
-                    conversation: conv.id.clone(),
+                    conversation: conv.id().clone(),
                     reason: WithdrawReason::VisitorLeft,
                 };
                 self.send_to(

@@ -104,10 +104,10 @@ pub async fn after_step(world: &World) {
     }
 
     for conv in conversations(world).await {
-        let c = world.ctx.alias(&conv.id);
+        let c = world.ctx.alias(conv.id());
         let holders: Vec<_> = held
             .iter()
-            .filter(|(_, chats)| chats.contains(&conv.id))
+            .filter(|(_, chats)| chats.contains(conv.id()))
             .map(|(a, _)| a.clone())
             .collect();
         let named = conv.agent();
@@ -116,12 +116,12 @@ pub async fn after_step(world: &World) {
         // leaks and missing follow-ups are the settle's to fix, and the checks of
         // later steps (and of the end) see whether it did.
         let settling = queued(
-            &|e| matches!(e, DelayedEvent::Settle { conversation } if *conversation == conv.id),
+            &|e| matches!(e, DelayedEvent::Settle { conversation } if conversation == conv.id()),
         );
         // A routing request delivered again re-issues what a routing that died
         // after its write left undone (the offer timeout, the missed-list entry).
         let routing = queued(
-            &|e| matches!(e, DelayedEvent::Route { conversation } if *conversation == conv.id),
+            &|e| matches!(e, DelayedEvent::Route { conversation } if conversation == conv.id()),
         );
         if let Some(agent) = named
             && !holders.contains(agent)
@@ -131,7 +131,7 @@ pub async fn after_step(world: &World) {
                 "one_agent_per_chat",
                 format!(
                     "{c} is {} with {agent}, who does not hold it (holders: {holders:?})",
-                    conv.state.name()
+                    conv.state().name()
                 ),
             );
         }
@@ -141,27 +141,27 @@ pub async fn after_step(world: &World) {
                     "capacity_leak",
                     format!(
                         "{holder} still holds {c}, which is {}{}",
-                        conv.state.name(),
+                        conv.state().name(),
                         named.map_or(String::new(), |a| format!(" with {a}"))
                     ),
                 );
             }
         }
-        let problem = match &conv.state {
+        let problem = match &conv.state() {
             ConversationState::Bot => None,
             ConversationState::Waiting { .. } => (!queued(
-                &|e| matches!(e, DelayedEvent::Route { conversation } if *conversation == conv.id),
+                &|e| matches!(e, DelayedEvent::Route { conversation } if conversation == conv.id()),
             ))
             .then(|| "waits with no routing request queued".to_string()),
             ConversationState::Offered { agent, .. } => (!routing
                 && !queued(&|e| {
                     matches!(e, DelayedEvent::OfferTimeout { conversation, agent: to, version }
-                    if *conversation == conv.id && to == agent && *version == conv.version)
+                    if conversation == conv.id() && to == agent && *version == conv.version())
                 }))
             .then(|| format!("offered to {agent} with no offer timeout queued")),
             ConversationState::Live { agent, .. } => {
                 let checked = queued(
-                    &|e| matches!(e, DelayedEvent::InactivityCheck { conversation } if *conversation == conv.id),
+                    &|e| matches!(e, DelayedEvent::InactivityCheck { conversation } if conversation == conv.id()),
                 );
                 let party = Party::Agent {
                     agent: agent.clone(),
@@ -198,13 +198,13 @@ pub async fn after_step(world: &World) {
             }
             ConversationState::Ended { reason, .. } => {
                 let unanswered = matches!(reason, EndReason::Missed | EndReason::Fallback);
-                (unanswered && !missed.contains(&conv.id) && !routing)
+                (unanswered && !missed.contains(conv.id()) && !routing)
                     .then(|| format!("ended {reason:?} but not on the missed list"))
             }
         };
         if let Some(problem) = problem
             && !settling
-            && once(world, format!("actionable {c} {}", conv.state.name()))
+            && once(world, format!("actionable {c} {}", conv.state().name()))
         {
             world.ctx.violate("actionable", format!("{c} {problem}"));
         }
@@ -229,12 +229,12 @@ pub async fn at_end(world: &World) {
         }
     }
     for conv in conversations(world).await {
-        let ConversationState::Live { agent, .. } = &conv.state else {
+        let ConversationState::Live { agent, .. } = &conv.state() else {
             continue;
         };
-        let c = world.ctx.alias(&conv.id);
+        let c = world.ctx.alias(conv.id());
         let log: Vec<String> = truth
-            .messages(&conv.id)
+            .messages(conv.id())
             .await
             .unwrap_or_default()
             .iter()
@@ -248,7 +248,7 @@ pub async fn at_end(world: &World) {
         };
         for v in &world.visitors {
             let Some(page) = &v.page else { continue };
-            if page.conversation.as_ref() != Some(&conv.id) {
+            if page.conversation.as_ref() != Some(conv.id()) {
                 continue;
             }
             let seen = shown(&page.view.messages);
@@ -262,7 +262,7 @@ pub async fn at_end(world: &World) {
                 );
             }
         }
-        let rank = world.ctx.rank(&conv.id);
+        let rank = world.ctx.rank(conv.id());
         for tab in world.shown_live(agent) {
             match tab.live.get(&rank) {
                 Some((_, view)) => {

@@ -139,7 +139,7 @@ impl SimStore {
         let now = self.clock.now();
         let earlier: &[AgentId] = claim
             .conversation
-            .offered_to
+            .offered_to()
             .split_last()
             .map_or(&[], |(_, rest)| rest);
         let candidates: BTreeSet<&AgentId> = order
@@ -168,7 +168,7 @@ impl SimStore {
                 format!(
                     "pool {pool}: {} was offered {}, but after the cursor at {} (version {}) the next candidate was {}",
                     claim.agent,
-                    self.ctx.alias(&claim.conversation.id),
+                    self.ctx.alias(claim.conversation.id()),
                     before.last.as_ref().map_or("nobody".into(), |a| a.to_string()),
                     before.version,
                     expected.map_or("nobody".into(), |a| a.to_string()),
@@ -276,7 +276,7 @@ impl ConnectionStore for SimStore {
 #[async_trait]
 impl ConversationStore for SimStore {
     async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome> {
-        self.ctx.alias(&conversation.id);
+        self.ctx.alias(conversation.id());
         self.call("create_conversation").await?;
         let outcome = self.inner.create_conversation(conversation).await?;
         self.crash("create_conversation")?;
@@ -408,11 +408,6 @@ impl RoutingStore for SimStore {
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
         self.call("cursor").await?;
         self.inner.cursor(pool).await
-    }
-
-    async fn agent_loads(&self, agents: &[AgentId]) -> StoreResult<BTreeMap<AgentId, u32>> {
-        self.call("agent_loads").await?;
-        self.inner.agent_loads(agents).await
     }
 
     async fn agent_states(

@@ -844,7 +844,7 @@ impl World {
             .await
             .ok()
             .flatten()
-            .map(|c| c.visitor);
+            .map(|c| c.visitor().clone());
         if owner.as_ref() != Some(&self.visitors[i].id) {
             self.ctx.violate(
                 "visitors_see_only_their_chats",
@@ -878,7 +878,7 @@ impl World {
         if let Owner::Visitor(i) = owner {
             for c in self.ctx.conversations() {
                 let mine = self.store.truth().conversation(&c).await.ok().flatten();
-                if mine.is_some_and(|m| m.visitor == self.visitors[i].id) {
+                if mine.is_some_and(|m| *m.visitor() == self.visitors[i].id) {
                     candidates.push(c);
                 }
             }
@@ -1151,7 +1151,7 @@ impl World {
                         "{} was told {} is theirs, but it is {} with {other}",
                         self.who(conn),
                         self.ctx.alias(&conversation),
-                        conv.as_ref().map_or("gone", |c| c.state.name())
+                        conv.as_ref().map_or("gone", |c| c.state().name())
                     ),
                 );
             }

@@ -122,7 +122,7 @@ impl World {
         );
         c.request_live_chat(self.clock.now()).unwrap();
         self.store.create_conversation(&c).await.unwrap();
-        c.id
+        c.id().clone()
     }
 
     /// Routes a new chat and returns the offered agent, or panics with the outcome.
@@ -476,11 +476,13 @@ async fn a_declined_offer_goes_to_one_more_agent_of_the_same_pool_then_to_the_fa
         "{third:?}"
     );
     assert_missed_list_is(&world, &[&c]).await;
-    let loads = world.store.agent_loads(&[first, second]).await.unwrap();
-    assert!(
-        loads.values().all(|n| *n == 0),
-        "capacity released: {loads:?}"
-    );
+    for agent in [&first, &second] {
+        assert_eq!(
+            load_of(&world, agent).await,
+            0,
+            "{agent}'s capacity released"
+        );
+    }
 }
 
 #[tokio::test]
@@ -565,7 +567,7 @@ async fn nobody_online_ends_the_request_with_the_standard_fallback() {
         }
     );
     let stored = world.store.conversation(&c).await.unwrap().unwrap();
-    assert_eq!(stored.state.name(), "ended");
+    assert_eq!(stored.state().name(), "ended");
 }
 
 #[tokio::test]
@@ -634,19 +636,11 @@ async fn a_late_offer_timeout_after_the_agent_accepted_is_ignored() {
             .await
             .unwrap()
             .unwrap()
-            .state
+            .state()
             .name(),
         "live"
     );
-    assert_eq!(
-        world
-            .store
-            .agent_loads(std::slice::from_ref(&a))
-            .await
-            .unwrap()
-            .get(&a),
-        Some(&1)
-    );
+    assert_eq!(load_of(&world, &a).await, 1);
 }
 
 #[tokio::test]
@@ -739,12 +733,8 @@ async fn the_store_directory_is_what_routing_reads() {
 }
 
 async fn load_of(world: &World, agent: &AgentId) -> u32 {
-    let loads = world
-        .store
-        .agent_loads(std::slice::from_ref(agent))
-        .await
-        .unwrap();
-    loads.get(agent).copied().unwrap_or(0)
+    let held = world.store.agent_chats(agent).await.unwrap();
+    u32::try_from(held.len()).unwrap()
 }
 
 #[tokio::test]
@@ -756,7 +746,7 @@ async fn ending_again_frees_capacity_a_crashed_handler_left_held() {
     assert!(world.router.accept(&c, &a).await.unwrap().is_some());
     // The handler wrote the end, then died before releasing the capacity.
     let mut conv = world.store.conversation(&c).await.unwrap().unwrap();
-    let version = conv.version;
+    let version = conv.version();
     conv.end(EndReason::Completed, world.clock.now()).unwrap();
     world
         .store
@@ -779,7 +769,7 @@ async fn a_withdrawal_retried_after_a_crash_frees_the_capacity_but_never_a_live_
         .await;
     // The decline wrote `waiting`, then the handler died before the release.
     let mut conv = world.store.conversation(&c).await.unwrap().unwrap();
-    let version = conv.version;
+    let version = conv.version();
     conv.withdraw_offer(&a, world.clock.now()).unwrap();
     world
         .store
@@ -864,7 +854,7 @@ async fn picking_up_a_missed_request_frees_an_agent_it_was_offered_to_whose_rele
     // The offer lapsed and the request ended missed, but the release of the
     // offered agent never landed (it lost a race with the end, or its handler died).
     let mut conv = world.store.conversation(&c).await.unwrap().unwrap();
-    let version = conv.version;
+    let version = conv.version();
     conv.withdraw_offer(&a, world.clock.now()).unwrap();
     conv.end(EndReason::Missed, world.clock.now()).unwrap();
     world
@@ -915,7 +905,7 @@ async fn a_withdrawal_whose_release_loses_to_a_concurrent_end_still_frees_the_ag
             world
                 .router
                 .end_if(&c, EndReason::Missed, |c| {
-                    matches!(c.state, ConversationState::Waiting { .. })
+                    matches!(c.state(), ConversationState::Waiting { .. })
                 })
                 .await
                 .unwrap()

@@ -25,7 +25,7 @@ async fn stored_attributes(h: &Harness, conversation: &str) -> crate::domain::At
         .chat
         .ports
         .store
-        .session(&conv.visitor, h.clock.now())
+        .session(conv.visitor(), h.clock.now())
         .await
         .unwrap()
         .unwrap();

@@ -257,7 +257,7 @@ async fn the_page_url_is_stored_without_query_and_fragment_and_utm_parameters_as
         .chat
         .ports
         .store
-        .session(&conv.visitor, h.clock.now())
+        .session(conv.visitor(), h.clock.now())
         .await
         .unwrap()
         .unwrap();
