@@ -22,7 +22,9 @@ GATEWAY=127.0.0.1:$PORT_BASE
 MOTO_PORT=$((PORT_BASE + 1))
 INVOKE_PORT=$((PORT_BASE + 3))
 RUNTIME_PORT_BASE=$((PORT_BASE + 4))
-TABLE=livechat-aws-local
+# A table of its own on a DynamoDB Local it may share: the scenarios start from the
+# demo account as the functions seed it.
+TABLE=livechat-aws-local-$(date +%s)
 VISIBILITY_TIMEOUT=2
 MAX_RECEIVE_COUNT=2
 WAIT_TIME_LIMIT=10
