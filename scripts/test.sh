@@ -55,4 +55,7 @@ scripts/local-invoke.sh
 
 section "arm64 bootstraps under qemu, with the template's environment"
 scripts/arm64-boot.sh
+
+section "the local AWS run: functions as processes on DynamoDB Local, moto's SQS and SES v2"
+scripts/aws-local.sh
 section "done"

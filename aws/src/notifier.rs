@@ -57,10 +57,7 @@ impl AwsNotifier {
     }
 
     fn build(email: EmailChannel) -> Result<Self, reqwest::Error> {
-        // The SDK already links rustls with aws-lc-rs; the webhook client uses the
-        // same provider rather than compiling a second one. Installing twice is
-        // refused harmlessly.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        crate::runtime::install_tls_provider();
         let http = reqwest::Client::builder()
             .use_rustls_tls()
             .timeout(WEBHOOK_TIMEOUT)

@@ -158,6 +158,14 @@ pub fn init_tracing() {
     drop(installed);
 }
 
+/// Installs rustls's process-wide crypto provider, which a `reqwest` client needs
+/// before it is built (it panics without one). The SDK already links rustls with
+/// aws-lc-rs; the HTTP clients of ours use the same provider rather than compiling a
+/// second one. Installing twice is refused harmlessly.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// The SDK configuration shared by every client: the environment's region and
 /// credentials, bounded timeouts (API Gateway allows a route 29 s in all).
 pub async fn sdk_config() -> aws_config::SdkConfig {

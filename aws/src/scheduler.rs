@@ -11,10 +11,13 @@ use std::sync::Arc;
 /// SQS's longest message delay, in seconds.
 pub const MAX_DELAY_SECS: i64 = 900;
 
-/// The delay, in whole seconds within SQS's limits, to be due at `at` from `now`.
+/// The delay, in whole seconds within SQS's limits, to be due at `at` from `now`:
+/// rounded up, so that the event is never received before it is due (an early one
+/// is sent again for the rest of its wait, and with a delay of 0 that would be a
+/// burst of sends and receives until it is due).
 pub fn delay_seconds(now: Timestamp, at: Timestamp) -> i32 {
-    let secs = at.duration_since(now).as_secs()
-        + i64::from(at.subsec_nanosecond() > now.subsec_nanosecond());
+    let wait = at.duration_since(now);
+    let secs = wait.as_secs() + i64::from(wait.subsec_nanos() > 0);
     i32::try_from(secs.clamp(0, MAX_DELAY_SECS)).unwrap_or(0)
 }
 
@@ -68,6 +71,16 @@ mod tests {
         assert_eq!(
             delay_seconds(now, "2026-03-02T10:00:00.5Z".parse().unwrap()),
             1
+        );
+        // Half a second that crosses a second boundary is still a second.
+        let now_late: Timestamp = "2026-03-02T10:00:00.7Z".parse().unwrap();
+        assert_eq!(
+            delay_seconds(now_late, "2026-03-02T10:00:01.2Z".parse().unwrap()),
+            1
+        );
+        assert_eq!(
+            delay_seconds(now_late, "2026-03-02T10:00:02.2Z".parse().unwrap()),
+            2
         );
         assert_eq!(
             delay_seconds(now, "2026-03-02T09:00:00Z".parse().unwrap()),

@@ -37,6 +37,13 @@ pub enum InvokeError {
         function: &'static str,
         source: serde_json::Error,
     },
+    /// The function answered with an error (Lambda's `X-Amz-Function-Error`
+    /// header: its handler failed or its process crashed).
+    #[error("{function} failed ({kind})")]
+    Function {
+        function: &'static str,
+        kind: String,
+    },
     #[error("invoking {function} through the Lambda API failed: {source}")]
     Http {
         function: &'static str,
@@ -113,6 +120,14 @@ impl Invoker {
                     source,
                 };
                 let response = client.post(url).json(&event).send().await.map_err(http)?;
+                // Lambda answers a function error with 200 and this header; the body
+                // is the error, not a response.
+                if let Some(kind) = response.headers().get("x-amz-function-error") {
+                    return Err(InvokeError::Function {
+                        function: function.name(),
+                        kind: String::from_utf8_lossy(kind.as_bytes()).into_owned(),
+                    });
+                }
                 response
                     .error_for_status()
                     .map_err(http)?

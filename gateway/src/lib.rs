@@ -13,9 +13,12 @@
 //! - [`events`]: API Gateway and SQS event shapes.
 //! - [`invoke`]: runs the functions in process, or through the Lambda invoke API.
 //! - [`queue`]: the SQS delay queue, emulated on the in-memory scheduler.
+//! - [`event_source`]: or, with functions out of process, the SQS event source
+//!   mapping on a real SQS API (`--sqs-queue-url`).
 //! - [`assets`]: the widget demo page and the Agent Inbox, embedded in the binary.
 
 pub mod assets;
+pub mod event_source;
 pub mod events;
 pub mod invoke;
 pub mod management;
@@ -65,7 +68,14 @@ pub struct Options {
     /// Invoke functions through this Lambda API base URL instead of in process.
     pub invoke_url: Option<String>,
     /// Keep state in DynamoDB at this endpoint (DynamoDB Local) instead of memory.
+    /// With `invoke_url` the functions keep theirs there: the gateway only creates
+    /// the table when it is missing.
     pub dynamodb_endpoint: Option<String>,
+    /// Poll this SQS queue for `route-to-agent` as Lambda's event source mapping
+    /// does ([`event_source`]) instead of emulating the delay queue; only with
+    /// `invoke_url` (the functions then send to it, `DELAY_QUEUE_URL`). The SQS
+    /// client is the environment's (`AWS_ENDPOINT_URL_SQS`, region, credentials).
+    pub sqs_queue_url: Option<String>,
     /// The DynamoDB table (created on DynamoDB Local when missing).
     pub table: String,
     /// The functions' clock (tests move a manual one; the socket timeouts use real time).
@@ -98,6 +108,7 @@ impl Default for Options {
             max_message_bytes: 128 * 1024,
             invoke_url: None,
             dynamodb_endpoint: None,
+            sqs_queue_url: None,
             table: "livechat".into(),
             clock: Arc::new(SystemClock),
             outbox: None,
@@ -136,6 +147,14 @@ pub enum StartError {
     },
     #[error("cannot read the operating system's random source: {0}")]
     Random(#[from] getrandom::Error),
+    #[error(transparent)]
+    Queue(#[from] event_source::SourceError),
+    #[error("the client of the Lambda invoke API could not be built: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error(
+        "polling an SQS queue needs the functions out of process (--invoke-url): in process they schedule in memory"
+    )]
+    QueueWithoutInvokeUrl,
 }
 
 /// Creates the table on DynamoDB Local when it does not exist yet.
@@ -407,13 +426,31 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         .collect();
 
     let (invoker, chat) = match &options.invoke_url {
-        Some(base) => (
-            Invoker::LambdaApi {
+        Some(base) => {
+            // Nothing else in this mode installs the TLS provider reqwest needs.
+            livechat_aws::runtime::install_tls_provider();
+            let invoker = Invoker::LambdaApi {
                 base: base.clone(),
-                client: reqwest::Client::new(),
-            },
-            None,
-        ),
+                client: reqwest::Client::builder().build()?,
+            };
+            if config.table_name.is_some() {
+                ensure_table(
+                    &livechat_aws::runtime::dynamodb_client(&local_sdk_config(), &config, None),
+                    &options.table,
+                )
+                .await?;
+            }
+            if let Some(queue_url) = &options.sqs_queue_url {
+                let sdk = livechat_aws::runtime::sdk_config().await;
+                let source =
+                    event_source::EventSource::new(aws_sdk_sqs::Client::new(&sdk), queue_url)
+                        .await?;
+                tracing::info!(queue = %source.queue_arn(), "polling the delay queue for route-to-agent");
+                tokio::spawn(source.poll(invoker.clone()));
+            }
+            (invoker, None)
+        }
+        None if options.sqs_queue_url.is_some() => return Err(StartError::QueueWithoutInvokeUrl),
         None => {
             let outbox = options
                 .outbox

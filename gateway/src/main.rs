@@ -40,9 +40,17 @@ enum Command {
         #[arg(long, env = "LIVECHAT_INVOKE_URL")]
         invoke_url: Option<String>,
         /// Keep state in DynamoDB at this endpoint (DynamoDB Local, e.g.
-        /// http://127.0.0.1:8000) instead of the embedded in-memory store.
+        /// http://127.0.0.1:8000) instead of the embedded in-memory store. With
+        /// --invoke-url the gateway only creates the table there when missing.
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
+        /// Poll this SQS queue (the functions' DELAY_QUEUE_URL) for route-to-agent as
+        /// Lambda's event source mapping does: batches of up to 10, ReportBatchItemFailures,
+        /// the queue's own visibility timeout and redrive; instead of the emulated
+        /// delay queue. Needs --invoke-url; the SQS endpoint, region and credentials
+        /// are the environment's (AWS_ENDPOINT_URL_SQS, AWS_REGION, AWS_ACCESS_KEY_ID...).
+        #[arg(long, env = "LIVECHAT_SQS_QUEUE_URL", requires = "invoke_url")]
+        sqs_queue_url: Option<String>,
         /// The DynamoDB table (created when missing).
         #[arg(long, env = "TABLE_NAME", default_value = "livechat")]
         table: String,
@@ -103,6 +111,7 @@ async fn main() -> ExitCode {
             max_connection,
             invoke_url,
             dynamodb_endpoint,
+            sqs_queue_url,
             table,
             outbox,
             connections_access_key_id,
@@ -124,6 +133,7 @@ async fn main() -> ExitCode {
                 max_connection: Duration::from_secs(max_connection),
                 invoke_url,
                 dynamodb_endpoint,
+                sqs_queue_url,
                 table,
                 outbox,
                 ..Options::default()
@@ -140,6 +150,7 @@ async fn main() -> ExitCode {
 }
 
 async fn dev(options: Options) -> ExitCode {
+    let queue = options.sqs_queue_url.clone();
     let running = match start(options).await {
         Ok(r) => r,
         Err(e) => {
@@ -152,6 +163,11 @@ async fn dev(options: Options) -> ExitCode {
     println!("  widget demo page:   {base}/");
     println!("  WebSocket API:      ws://{}/ws", running.addr);
     println!("  @connections API:   {base}/local/@connections/{{id}}");
+    match &queue {
+        Some(url) => println!("  delay queue:        {url} (polled as Lambda's SQS trigger does)"),
+        None if running.chat.is_some() => println!("  delay queue:        emulated in memory"),
+        None => {}
+    }
     if let Some(outbox) = &running.outbox {
         println!("  emails (not sent):  {}", outbox.display());
     }

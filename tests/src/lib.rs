@@ -185,20 +185,31 @@ pub mod client {
 
         /// The next message of any kind, or `None` when the socket ended.
         pub async fn next_message(&mut self) -> Option<Message> {
-            match tokio::time::timeout(WAIT, self.socket.next()).await {
+            self.next_message_within(WAIT).await
+        }
+
+        /// The next message of any kind within `wait`, or `None` when the socket ended.
+        pub async fn next_message_within(&mut self, wait: Duration) -> Option<Message> {
+            match tokio::time::timeout(wait, self.socket.next()).await {
                 Ok(Some(Ok(m))) => Some(m),
                 Ok(_) => None,
-                Err(_) => panic!("no message within {WAIT:?}; seen so far: {:?}", self.seen),
+                Err(_) => panic!("no message within {wait:?}; seen so far: {:?}", self.seen),
             }
         }
 
         /// Waits for the first frame of `kind` (`type` field), keeping the others seen.
         pub async fn expect(&mut self, kind: &str) -> Value {
+            self.expect_within(kind, WAIT).await
+        }
+
+        /// [`Client::expect`], waiting up to `wait` for each message: for what comes
+        /// after a real delay (an SQS delay, a visibility timeout).
+        pub async fn expect_within(&mut self, kind: &str, wait: Duration) -> Value {
             if let Some(i) = self.seen.iter().position(|f| f["type"] == kind) {
                 return self.seen.remove(i);
             }
             loop {
-                match self.next_message().await {
+                match self.next_message_within(wait).await {
                     Some(Message::Text(text)) => {
                         let frame: Value =
                             serde_json::from_str(text.as_str()).expect("server frames are JSON");
