@@ -9,6 +9,8 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use livechat_core::domain::ConnectionId;
 use livechat_core::ports::ScheduledEvent;
 use livechat_core::service::{Chat, cause_chain};
+
+use crate::topology::Function;
 use tracing::{error, info, warn};
 
 /// A response with `status` and a short text body.
@@ -36,15 +38,29 @@ fn origin(request: &ApiGatewayWebsocketProxyRequest) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
-/// Handles one WebSocket event on any route: `$connect` (authenticates; a refusal
+/// Handles one WebSocket event as `function`: `$connect` (authenticates; a refusal
 /// answers 401/403 and API Gateway refuses the upgrade), `$disconnect`, and every
-/// message route (`$default` included), whose answers go back as pushes.
+/// message route (`$default` included), whose answers go back as pushes. A route
+/// `function` does not serve ([`Function::serves`]) is answered 400 and not acted on.
 pub async fn websocket(
+    function: Function,
     chat: &Chat,
     request: ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
     let context = &request.request_context;
     let route = context.route_key.as_deref().unwrap_or("$default");
+    if !function.serves(route) {
+        // The API's integrations are wired to the wrong function: acting on the
+        // route here would serve it with the wrong function's permissions.
+        error!(
+            function = function.name,
+            route, "refused a route this function does not serve"
+        );
+        return response(
+            400,
+            &format!("{} does not serve the route {route:?}", function.name),
+        );
+    }
     let Some(connection) = context
         .connection_id
         .as_deref()

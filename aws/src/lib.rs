@@ -8,9 +8,10 @@
 //! - [`dynamo`]: every store port on one DynamoDB table, and a request counter.
 //! - [`push`]: the push port on the API Gateway Management API (`@connections`).
 //! - [`scheduler`]: the scheduler port on an SQS delay queue.
-//! - [`notifier`]: admin notifications (structured logs for now).
+//! - [`notifier`]: agents' notices and replies by email (SES v2) or webhook.
 //! - [`lambda`]: API Gateway WebSocket and SQS events in, [`Chat`] calls, responses out.
 //! - [`runtime`]: tracing and SDK clients, built once per process.
+//! - [`topology`]: which function serves which WebSocket route, in one table.
 //!
 //! [`Chat`]: livechat_core::service::Chat
 
@@ -22,3 +23,4 @@ pub mod notifier;
 pub mod push;
 pub mod runtime;
 pub mod scheduler;
+pub mod topology;

@@ -83,46 +83,7 @@ impl StartError {
     }
 }
 
-/// A Lambda function of the stack, and whether its IAM policy lets it post to
-/// `@connections` (`execute-api:ManageConnections`; a test checks the template).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Function {
-    /// The crate, binary and template name.
-    pub name: &'static str,
-    /// Whether it pushes frames. `connect` does not: API Gateway refuses posts
-    /// inside `$connect`, and `$disconnect` has nobody to tell.
-    pub pushes: bool,
-}
-
-impl Function {
-    /// `$connect` and `$disconnect`.
-    pub const CONNECT: Self = Self {
-        name: "connect",
-        pushes: false,
-    };
-    /// The visitor's dialog steps and the fallback form.
-    pub const CARD_ADVANCE: Self = Self {
-        name: "card-advance",
-        pushes: true,
-    };
-    /// Routing requests and timers from the delay queue.
-    pub const ROUTE_TO_AGENT: Self = Self {
-        name: "route-to-agent",
-        pushes: true,
-    };
-    /// Chat messages, agent actions and `$default`.
-    pub const AGENT_MESSAGE: Self = Self {
-        name: "agent-message",
-        pushes: true,
-    };
-    /// Every function the template deploys.
-    pub const ALL: [Self; 4] = [
-        Self::CONNECT,
-        Self::CARD_ADVANCE,
-        Self::ROUTE_TO_AGENT,
-        Self::AGENT_MESSAGE,
-    ];
-}
+pub use crate::topology::Function;
 
 /// The Lambda Runtime API's `host:port` (`AWS_LAMBDA_RUNTIME_API`): set inside
 /// Lambda (and by `cargo lambda watch`), unset anywhere else.

@@ -122,7 +122,7 @@ impl EventSource {
             return Ok(());
         }
         let event = event(messages, &self.queue_arn, &self.region);
-        let answer = invoker.invoke(Function::RouteToAgent, event).await;
+        let answer = invoker.invoke(Function::ROUTE_TO_AGENT, event).await;
         let ids: Vec<&str> = messages.iter().filter_map(Message::message_id).collect();
         let failed = failures(&answer, &ids);
         if let Err(e) = &answer {

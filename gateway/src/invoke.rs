@@ -7,26 +7,8 @@ use std::sync::Arc;
 use livechat_core::service::Chat;
 use serde_json::Value;
 
-/// The four functions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    Connect,
-    CardAdvance,
-    RouteToAgent,
-    AgentMessage,
-}
-
-impl Function {
-    /// The function's name (crate, binary and Lambda function name).
-    pub fn name(self) -> &'static str {
-        match self {
-            Function::Connect => "connect",
-            Function::CardAdvance => "card-advance",
-            Function::RouteToAgent => "route-to-agent",
-            Function::AgentMessage => "agent-message",
-        }
-    }
-}
+/// The stack's functions, as the deployment's topology declares them.
+pub use livechat_aws::topology::Function;
 
 /// A failed invocation (the gateway answers like API Gateway does to an integration
 /// failure: 500 on `$connect`, an error frame on messages).
@@ -44,6 +26,9 @@ pub enum InvokeError {
         function: &'static str,
         kind: String,
     },
+    /// Not one of the stack's functions.
+    #[error("the stack has no function {function}")]
+    Unknown { function: &'static str },
     #[error("invoking {function} through the Lambda API failed: {source}")]
     Http {
         function: &'static str,
@@ -68,14 +53,14 @@ fn parse<T: serde::de::DeserializeOwned>(
     event: Value,
 ) -> Result<T, InvokeError> {
     serde_json::from_value(event).map_err(|source| InvokeError::Event {
-        function: function.name(),
+        function: function.name,
         source,
     })
 }
 
 fn to_value<T: serde::Serialize>(function: Function, response: &T) -> Result<Value, InvokeError> {
     serde_json::to_value(response).map_err(|source| InvokeError::Event {
-        function: function.name(),
+        function: function.name,
         source,
     })
 }
@@ -89,34 +74,37 @@ impl Invoker {
             Invoker::InProcess(chat) => {
                 let run = async {
                     match function {
-                        Function::Connect => to_value(
+                        Function::CONNECT => to_value(
                             function,
                             &connect::handle(chat, parse(function, event)?).await,
                         ),
-                        Function::CardAdvance => to_value(
+                        Function::CARD_ADVANCE => to_value(
                             function,
                             &card_advance::handle(chat, parse(function, event)?).await,
                         ),
-                        Function::AgentMessage => to_value(
+                        Function::AGENT_MESSAGE => to_value(
                             function,
                             &agent_message::handle(chat, parse(function, event)?).await,
                         ),
-                        Function::RouteToAgent => to_value(
+                        Function::ROUTE_TO_AGENT => to_value(
                             function,
                             &route_to_agent::handle(chat, parse(function, event)?).await,
                         ),
+                        other => Err(InvokeError::Unknown {
+                            function: other.name,
+                        }),
                     }
                 };
-                livechat_aws::calls::as_function(function.name(), run).await
+                livechat_aws::calls::as_function(function.name, run).await
             }
             Invoker::LambdaApi { base, client } => {
                 let url = format!(
                     "{}/2015-03-31/functions/{}/invocations",
                     base.trim_end_matches('/'),
-                    function.name()
+                    function.name
                 );
                 let http = |source| InvokeError::Http {
-                    function: function.name(),
+                    function: function.name,
                     source,
                 };
                 let response = client.post(url).json(&event).send().await.map_err(http)?;
@@ -124,7 +112,7 @@ impl Invoker {
                 // is the error, not a response.
                 if let Some(kind) = response.headers().get("x-amz-function-error") {
                     return Err(InvokeError::Function {
-                        function: function.name(),
+                        function: function.name,
                         kind: String::from_utf8_lossy(kind.as_bytes()).into_owned(),
                     });
                 }

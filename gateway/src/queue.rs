@@ -41,7 +41,9 @@ pub async fn pump(scheduler: Arc<MemoryScheduler>, invoker: Invoker, clock: Arc<
             .collect();
         let texts: Vec<String> = bodies.iter().map(|(_, b)| b.clone()).collect();
         let event = events::sqs(&texts, now);
-        let failed: Vec<String> = match invoker.invoke(Function::RouteToAgent, event.clone()).await
+        let failed: Vec<String> = match invoker
+            .invoke(Function::ROUTE_TO_AGENT, event.clone())
+            .await
         {
             Ok(response) => response
                 .get("batchItemFailures")

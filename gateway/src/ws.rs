@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
-use livechat_core::protocol::{AGENT_MESSAGE_ACTIONS, CARD_ADVANCE_ACTIONS, RouteKey, route_key};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -36,20 +35,6 @@ const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// made a thousand idle sockets cost 140 MB; chat frames are a few hundred bytes,
 /// and a larger message is still read whole, in several reads.
 pub const READ_BUFFER_BYTES: usize = 4 * 1024;
-
-/// The route API Gateway selects for `body` (on `$request.body.action`), and the
-/// function integrated with it. An action with no route goes to `$default`.
-pub fn select_route(body: &str) -> (String, Function) {
-    match route_key(body) {
-        RouteKey::Action(a) if CARD_ADVANCE_ACTIONS.contains(&a.as_str()) => {
-            (a, Function::CardAdvance)
-        }
-        RouteKey::Action(a) if AGENT_MESSAGE_ACTIONS.contains(&a.as_str()) => {
-            (a, Function::AgentMessage)
-        }
-        _ => (RouteKey::DEFAULT.to_string(), Function::AgentMessage),
-    }
-}
 
 fn status_of(response: &Value) -> u16 {
     response
@@ -100,7 +85,7 @@ pub async fn upgrade(
         query.entry(k).or_default().push(v);
     }
     let event = events::connect(&ctx, &header_pairs, &query, now);
-    let (status, body) = match gw.invoker.invoke(Function::Connect, event).await {
+    let (status, body) = match gw.invoker.invoke(Function::CONNECT, event).await {
         Ok(response) => {
             let body = response
                 .get("body")
@@ -154,7 +139,7 @@ pub async fn upgrade(
 
 async fn disconnect(gw: &Gateway, ctx: &ConnectionContext, code: u16, reason: &str) {
     let event = events::disconnect(ctx, code, reason, Timestamp::now());
-    if let Err(e) = gw.invoker.invoke(Function::Connect, event).await {
+    if let Err(e) = gw.invoker.invoke(Function::CONNECT, event).await {
         error!(connection = %ctx.connection_id, error = %e, "the $disconnect invocation failed");
     }
 }
@@ -278,7 +263,8 @@ async fn forward(
 }
 
 async fn on_message(gw: &Gateway, ctx: &ConnectionContext, body: &str, is_base64: bool) {
-    let (route, function) = select_route(body);
+    // As API Gateway selects on `$request.body.action`, with the template's routes.
+    let (route, function) = livechat_aws::topology::select_route(body);
     let event = events::message(ctx, &route, body, is_base64, Timestamp::now());
     match gw.invoker.invoke(function, event).await {
         Ok(response) if status_of(&response) >= 500 => {
@@ -295,34 +281,5 @@ async fn on_message(gw: &Gateway, ctx: &ConnectionContext, body: &str, is_base64
                 c.send_text(frame);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_are_selected_on_the_body_action_with_default_for_the_rest() {
-        assert_eq!(
-            select_route(r#"{"action":"answer"}"#),
-            ("answer".into(), Function::CardAdvance)
-        );
-        assert_eq!(
-            select_route(r#"{"action":"accept"}"#),
-            ("accept".into(), Function::AgentMessage)
-        );
-        assert_eq!(
-            select_route(r#"{"action":"dance"}"#),
-            ("$default".into(), Function::AgentMessage)
-        );
-        assert_eq!(
-            select_route("hello"),
-            ("$default".into(), Function::AgentMessage)
-        );
-        assert_eq!(
-            select_route(r#"{"action":7}"#),
-            ("$default".into(), Function::AgentMessage)
-        );
     }
 }

@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::sqs::SqsEvent;
+use livechat_aws::topology::Function;
 use livechat_core::service::Chat;
 use livechat_tests::memory_chat;
 use serde_json::Value;
@@ -48,14 +49,77 @@ async fn run(chat: &Chat, path: &Path) -> Answer {
     }
     let event: ApiGatewayWebsocketProxyRequest =
         serde_json::from_value(raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let response = match event.request_context.route_key.as_deref() {
-        Some("$connect" | "$disconnect") => connect::handle(chat, event).await,
-        Some(route) if livechat_core::protocol::CARD_ADVANCE_ACTIONS.contains(&route) => {
-            card_advance::handle(chat, event).await
-        }
-        _ => agent_message::handle(chat, event).await,
-    };
+    let route = event
+        .request_context
+        .route_key
+        .as_deref()
+        .unwrap_or("$default");
+    let function = livechat_aws::topology::serving(route).unwrap_or(Function::AGENT_MESSAGE);
+    let response = handle(function, chat, event).await;
     Answer::Status(response.status_code)
+}
+
+/// The handler of `function`'s crate.
+async fn handle(
+    function: Function,
+    chat: &Chat,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    match function {
+        Function::CONNECT => connect::handle(chat, event).await,
+        Function::CARD_ADVANCE => card_advance::handle(chat, event).await,
+        Function::AGENT_MESSAGE => agent_message::handle(chat, event).await,
+        other => panic!("{} has no WebSocket handler", other.name),
+    }
+}
+
+#[tokio::test]
+async fn each_function_refuses_a_route_it_does_not_serve_and_acts_on_nothing() {
+    // A misconfigured integration: every route sent to every WebSocket function.
+    // Each serves exactly its own routes; any other is answered 400 before the
+    // function reads or changes anything (no connection, no frame, no session).
+    let routes = livechat_aws::topology::routes();
+    for function in [
+        Function::CONNECT,
+        Function::CARD_ADVANCE,
+        Function::AGENT_MESSAGE,
+    ] {
+        for (route, owner) in &routes {
+            if *owner == function {
+                continue;
+            }
+            let (chat, push) = memory_chat();
+            let connection = livechat_core::domain::ConnectionId::parse("Misrouted01=").unwrap();
+            push.open(&connection);
+            // The repository's message event, sent on `route`.
+            let mut raw: Value = serde_json::from_str(
+                &std::fs::read_to_string(repo().join("events/message-default.json")).unwrap(),
+            )
+            .unwrap();
+            raw["requestContext"]["routeKey"] = (*route).into();
+            raw["requestContext"]["connectionId"] = "Misrouted01=".into();
+            raw["body"] = format!(r#"{{"action":"{route}"}}"#).into();
+            let event: ApiGatewayWebsocketProxyRequest = serde_json::from_value(raw).unwrap();
+            let response = handle(function, &chat, event).await;
+            assert_eq!(response.status_code, 400, "{} on {route}", function.name);
+            assert_eq!(
+                push.take(&connection),
+                Vec::<String>::new(),
+                "{} acted on {route}",
+                function.name
+            );
+            assert!(
+                chat.ports()
+                    .store
+                    .connection(&connection, chat.ports().clock.now())
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{} stored a connection for {route}",
+                function.name
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -11,7 +11,6 @@ use std::sync::Mutex;
 
 use livechat_aws::config::Config;
 use livechat_aws::dynamo::table;
-use livechat_core::protocol::{AGENT_MESSAGE_ACTIONS, CARD_ADVANCE_ACTIONS};
 use serde_json::Value;
 
 fn repo() -> PathBuf {
@@ -116,16 +115,11 @@ fn routes_are_the_protocols_actions_each_on_its_function() {
     let functions = functions_by_binary(&template);
     let function = |binary: &str| functions[binary].clone();
 
-    let mut expected: BTreeMap<String, String> = BTreeMap::new();
-    for key in ["$connect", "$disconnect"] {
-        expected.insert(key.into(), function("connect"));
-    }
-    for action in CARD_ADVANCE_ACTIONS {
-        expected.insert(action.into(), function("card-advance"));
-    }
-    for action in AGENT_MESSAGE_ACTIONS.iter().copied().chain(["$default"]) {
-        expected.insert(action.into(), function("agent-message"));
-    }
+    // The deployment's one table of routes (livechat_aws::topology).
+    let expected: BTreeMap<String, String> = livechat_aws::topology::routes()
+        .into_iter()
+        .map(|(key, f)| (key.to_string(), function(f.name)))
+        .collect();
 
     let mut actual: BTreeMap<String, String> = BTreeMap::new();
     for (id, route) in of_type(&template, "AWS::ApiGatewayV2::Route") {

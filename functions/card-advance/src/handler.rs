@@ -3,6 +3,7 @@
 //! routing through the delay queue.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use livechat_aws::topology::Function;
 use livechat_core::service::Chat;
 
 /// Handles one dialog frame; answers go back as pushes.
@@ -10,5 +11,5 @@ pub async fn handle(
     chat: &Chat,
     event: ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
-    livechat_aws::lambda::websocket(chat, event).await
+    livechat_aws::lambda::websocket(Function::CARD_ADVANCE, chat, event).await
 }

@@ -3,6 +3,7 @@
 //! start anonymous; a refusal answers 401 or 403 and API Gateway refuses the upgrade.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use livechat_aws::topology::Function;
 use livechat_core::service::Chat;
 
 /// Handles a `$connect` or `$disconnect` event; any other route is misrouted here
@@ -11,11 +12,5 @@ pub async fn handle(
     chat: &Chat,
     event: ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
-    match event.request_context.route_key.as_deref() {
-        Some("$connect" | "$disconnect") => livechat_aws::lambda::websocket(chat, event).await,
-        other => livechat_aws::lambda::response(
-            400,
-            &format!("connect serves $connect and $disconnect, not {other:?}"),
-        ),
-    }
+    livechat_aws::lambda::websocket(Function::CONNECT, chat, event).await
 }

@@ -24,7 +24,7 @@ pub use client::{
     MAX_SUBMIT_CHARS, RawFrame, ScoreError, VisitorFrame,
 };
 pub use error::{ErrorCode, FieldError, FrameError, INTERNAL_ERROR_MESSAGE, ServerError};
-pub use route::{AGENT_MESSAGE_ACTIONS, CARD_ADVANCE_ACTIONS, Function, RouteKey, route_key};
+pub use route::{RouteKey, route_key};
 pub use server::{
     CapturedAnswer, FALLBACK_ERROR_JSON, MissedChat, ServerFrame, VisitorSummary, WithdrawReason,
     panel_attributes,
