@@ -49,23 +49,32 @@ fn claim(c: &Conversation, agent: &str, limit: u32, cursor: Option<u64>) -> Offe
     }
 }
 
+/// Appends `message` after the conversation's latest one: what the chat's one retry
+/// loop does on its first try (nothing else writes in these tests).
+async fn append(
+    store: &MemoryStore,
+    message: crate::ports::NewMessage,
+) -> crate::ports::StoreResult<Appended> {
+    let hub = store.hub(&message.conversation).await?.ok_or_else(|| {
+        crate::ports::StoreError::Missing {
+            key: format!("conversation {}", message.conversation),
+        }
+    })?;
+    match store.append_after(message, hub.messages).await? {
+        AppendAfter::Stored(m) => Ok(Appended::New(m)),
+        AppendAfter::Duplicate(m) => Ok(Appended::Duplicate(m)),
+        AppendAfter::Moved => panic!("nothing else writes here"),
+    }
+}
+
 #[tokio::test]
 async fn a_retried_message_is_stored_once_with_its_first_sequence_number() {
     let store = MemoryStore::new();
     store.create_conversation(&conversation("c")).await.unwrap();
-    let first = store
-        .append_message(message("c", "m1", "hello"))
-        .await
-        .unwrap();
-    store
-        .append_message(message("c", "m2", "again"))
-        .await
-        .unwrap();
+    let first = append(&store, message("c", "m1", "hello")).await.unwrap();
+    append(&store, message("c", "m2", "again")).await.unwrap();
 
-    let retry = store
-        .append_message(message("c", "m1", "hello"))
-        .await
-        .unwrap();
+    let retry = append(&store, message("c", "m1", "hello")).await.unwrap();
 
     assert!(matches!(first, Appended::New(ref m) if m.seq == 1));
     assert_eq!(retry, Appended::Duplicate(first.message().clone()));
@@ -233,16 +242,12 @@ async fn delayed_events_wait_for_their_time_and_may_come_twice() {
 async fn an_append_behind_the_latest_message_is_refused_and_a_message_needs_its_conversation() {
     let store = MemoryStore::new();
     assert!(
-        store
-            .append_message(message("nowhere", "m1", "hi"))
+        append(&store, message("nowhere", "m1", "hi"))
             .await
             .is_err()
     );
     store.create_conversation(&conversation("c")).await.unwrap();
-    store
-        .append_message(message("c", "m1", "hello"))
-        .await
-        .unwrap();
+    append(&store, message("c", "m1", "hello")).await.unwrap();
 
     let stale = store
         .append_after(message("c", "m2", "late"), 0)

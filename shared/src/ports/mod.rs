@@ -340,27 +340,6 @@ pub trait ConversationStore: Send + Sync {
         before: Option<&ListCursor>,
         limit: usize,
     ) -> StoreResult<Vec<PastChat>>;
-
-    /// Stores a message once per id with the next sequence number, retrying when
-    /// another message got in first.
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
-        for _ in 0..64 {
-            let hub =
-                self.hub(&message.conversation)
-                    .await?
-                    .ok_or_else(|| StoreError::Missing {
-                        key: format!("conversation {}", message.conversation),
-                    })?;
-            match self.append_after(message.clone(), hub.messages).await? {
-                AppendAfter::Stored(m) => return Ok(Appended::New(m)),
-                AppendAfter::Duplicate(m) => return Ok(Appended::Duplicate(m)),
-                AppendAfter::Moved => tokio::task::yield_now().await,
-            }
-        }
-        Err(StoreError::Unavailable(
-            "the message sequence kept moving".into(),
-        ))
-    }
 }
 
 /// Round-robin cursors and agents' chat capacity.

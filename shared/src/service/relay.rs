@@ -12,7 +12,7 @@ use crate::domain::{
     ConnectionId, ConversationId, ConversationState, MessageId, MessageText, Sender,
     TransitionError, count_in,
 };
-use crate::ports::{AppendAfter, Hub, NewMessage, Party};
+use crate::ports::{AppendAfter, Appended, Hub, NewMessage, Party};
 use crate::protocol::{AgentFrame, RawFrame, ServerError, ServerFrame, VisitorFrame};
 
 /// Appends retried after another message got in first, before giving up.
@@ -113,52 +113,70 @@ impl Chat {
         &self,
         connection: &ConnectionId,
         party: &Party,
-        mut hub: Hub,
+        hub: Hub,
         id: MessageId,
         text: MessageText,
     ) -> Result<(), ServerError> {
         let limits = self.rate_limits().await?;
-        for _ in 0..APPEND_ATTEMPTS {
-            let sender = may_write(&hub, party)?;
-            if hub.messages >= crate::limits::MAX_CONVERSATION_MESSAGES {
-                return Err(ServerError::ConversationFull);
-            }
-            // The counters ride on the message's own write (a compare-and-set on
-            // the message count), so they cost no request and hold across processes.
-            let now = self.now();
-            let mut checks = vec![(format!("conn#{connection}"), limits.messages_per_connection)];
-            if matches!(party, Party::Visitor { .. }) {
-                checks.push(("visitor".to_string(), limits.messages_per_visitor));
-            }
-            let windows = match count_in(&hub.windows, &checks, now) {
-                Ok(windows) => windows,
-                Err(retry_after) => {
-                    return Err(ServerError::RateLimited {
+        let (hub, appended) = self
+            .append(hub, |hub| {
+                let sender = may_write(hub, party)?;
+                if hub.messages >= crate::limits::MAX_CONVERSATION_MESSAGES {
+                    return Err(ServerError::ConversationFull);
+                }
+                // The counters ride on the message's own write (a compare-and-set on
+                // the message count), so they cost no request and hold across
+                // processes.
+                let now = self.now();
+                let mut checks =
+                    vec![(format!("conn#{connection}"), limits.messages_per_connection)];
+                if matches!(party, Party::Visitor { .. }) {
+                    checks.push(("visitor".to_string(), limits.messages_per_visitor));
+                }
+                let windows = count_in(&hub.windows, &checks, now).map_err(|retry_after| {
+                    ServerError::RateLimited {
                         what: "messages",
                         retry_after,
-                    });
-                }
-            };
-            let message = NewMessage {
-                id: id.clone(),
-                conversation: hub.conversation.id().clone(),
-                sender,
-                text: text.clone(),
-                at: now,
-                windows: Some(windows),
-            };
+                    }
+                })?;
+                Ok(NewMessage {
+                    id: id.clone(),
+                    conversation: hub.conversation.id().clone(),
+                    sender,
+                    text: text.clone(),
+                    at: now,
+                    windows: Some(windows),
+                })
+            })
+            .await?;
+        match appended {
+            Appended::New(stored) => {
+                let ack = ServerFrame::Ack { id };
+                let frame = ServerFrame::message(stored);
+                self.push_to_hub(&hub, &frame, Some((connection, &ack)))
+                    .await;
+            }
+            Appended::Duplicate(_) => {
+                self.send(connection, &ServerFrame::Ack { id }).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The one retry loop of a message write: `make` builds the message from the
+    /// conversation as read (or refuses it, e.g. over a limit); a message that lost
+    /// its place in the sequence to another is made again from a fresh read, up to
+    /// [`APPEND_ATTEMPTS`] times. The hub as last read comes back with the outcome.
+    pub(super) async fn append(
+        &self,
+        mut hub: Hub,
+        mut make: impl FnMut(&Hub) -> Result<NewMessage, ServerError>,
+    ) -> Result<(Hub, Appended), ServerError> {
+        for _ in 0..APPEND_ATTEMPTS {
+            let message = make(&hub)?;
             match self.ports.store.append_after(message, hub.messages).await? {
-                AppendAfter::Stored(stored) => {
-                    let ack = ServerFrame::Ack { id };
-                    let frame = ServerFrame::message(stored);
-                    self.push_to_hub(&hub, &frame, Some((connection, &ack)))
-                        .await;
-                    return Ok(());
-                }
-                AppendAfter::Duplicate(_) => {
-                    self.send(connection, &ServerFrame::Ack { id }).await;
-                    return Ok(());
-                }
+                AppendAfter::Stored(stored) => return Ok((hub, Appended::New(stored))),
+                AppendAfter::Duplicate(stored) => return Ok((hub, Appended::Duplicate(stored))),
                 AppendAfter::Moved => hub = self.hub(hub.conversation.id()).await?,
             }
         }

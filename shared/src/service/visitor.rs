@@ -459,15 +459,20 @@ impl Chat {
         sender: Sender,
         text: MessageText,
     ) -> Result<Appended, ServerError> {
-        let message = NewMessage {
-            id,
-            conversation: conversation.clone(),
-            sender,
-            text,
-            at: self.now(),
-            windows: None,
-        };
-        Ok(self.ports.store.append_message(message).await?)
+        let hub = self.hub(conversation).await?;
+        let (_, appended) = self
+            .append(hub, |_| {
+                Ok(NewMessage {
+                    id: id.clone(),
+                    conversation: conversation.clone(),
+                    sender: sender.clone(),
+                    text: text.clone(),
+                    at: self.now(),
+                    windows: None,
+                })
+            })
+            .await?;
+        Ok(appended)
     }
 
     /// Ends a conversation for `reason`, if it still passes `still` when the end is

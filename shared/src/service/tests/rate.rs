@@ -181,7 +181,9 @@ async fn a_conversation_holding_the_most_messages_refuses_more_with_conversation
             at: h.clock.now(),
             windows: None,
         };
-        h.chat.ports.store.append_message(message).await.unwrap();
+        let store = &h.chat.ports.store;
+        let stored = store.hub(&id).await.unwrap().unwrap().messages;
+        store.append_after(message, stored).await.unwrap();
     }
     h.frames(&visitor);
     h.send(&visitor, say("one-too-many")).await;
