@@ -154,6 +154,7 @@ for info in z.infolist():
   else
     echo "   BAD $f < $event: $answer (expected $check)"
     echo "--- $f's log"; tail -30 "$dir/log"
+    echo "--- its bootstrap, as unzipped: $(stat -c "%A %s bytes" "$dir/bootstrap")"
     exit 1
   fi
 }
