@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Boots each function's deployable arm64 `bootstrap` (the zips of
-# scripts/local-invoke.sh's `cargo lambda build --release --arm64`) under Debian's
+# Boots each function's deployable arm64 `bootstrap` (the zips that
+# scripts/sam-build.sh makes of `sam build`'s output, as `sam deploy` uploads them,
+# unzipped with the modes they carry) under Debian's
 # qemu-user-static (with Debian's arm64 glibc, as provided.al2023 has one), with exactly the environment variables the SAM template gives
 # the functions, against a local Lambda Runtime API (tests/lambda/runtime_api.py),
 # and checks its answer to one event of its own kind: a WebSocket `$connect` for
@@ -23,10 +24,11 @@ TABLE=livechat-arm64-boot
 # the table) uses that one; its @connections then accepts the same.
 KEY_ID=local SECRET=local
 TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/livechat/aws-tools"
+ZIPS=infra/.aws-sam/zips   # scripts/sam-build.sh's
 export DEBIAN_FRONTEND=noninteractive
 
 for f in "${FUNCTIONS[@]}"; do
-  test -s "$TARGET/lambda/$f/bootstrap.zip" || { echo "missing $TARGET/lambda/$f/bootstrap.zip: run scripts/local-invoke.sh first" >&2; exit 1; }
+  test -s "$ZIPS/$f.zip" || { echo "missing $ZIPS/$f.zip: run scripts/sam-build.sh first" >&2; exit 1; }
 done
 SYSROOT=/usr/aarch64-linux-gnu
 if ! command -v qemu-aarch64-static >/dev/null 2>&1 || [ ! -e "$SYSROOT/lib/ld-linux-aarch64.so.1" ] \
@@ -115,8 +117,13 @@ done < <(python3 tests/lambda/template_env.py infra/template.yaml)
 boot() {
   local f=$1 event=$2 check=$3 dir="$work/$1" answer status=0
   mkdir -p "$dir"
-  python3 -c "import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$TARGET/lambda/$f/bootstrap.zip" "$dir"
-  chmod +x "$dir/bootstrap"
+  # As Lambda unpacks a zip: each file with the mode the zip gives it (zipfile's
+  # extractall drops modes), so a zip whose bootstrap is not executable fails here.
+  python3 -c "
+import os, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for info in z.infolist():
+    os.chmod(z.extract(info, sys.argv[2]), (info.external_attr >> 16) & 0o7777)" "$ZIPS/$f.zip" "$dir"
   python3 tests/lambda/runtime_api.py "$API_PORT" "events/$event" "$f" 120 >"$dir/answer" &
   local api=$!
   wait_port "$API_PORT" "$f-runtime-api"
@@ -147,6 +154,7 @@ boot() {
   else
     echo "   BAD $f < $event: $answer (expected $check)"
     echo "--- $f's log"; tail -30 "$dir/log"
+    echo "--- its bootstrap, as unzipped: $(stat -c "%A %s bytes" "$dir/bootstrap")"
     exit 1
   fi
 }

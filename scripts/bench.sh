@@ -4,8 +4,9 @@
 # measured beside its reference in the same run. Prints the table and writes it, with
 # the machine it ran on, to docs/benchmarks.md. Installs what it needs by itself:
 # the npm packages pinned in bench/package.json (esbuild and two peers' widgets),
-# DynamoDB Local (scripts/dynamodb-local.sh, on port 8100 by default), and, when
-# cargo-lambda is available, the arm64 Lambda zips whose sizes it reports.
+# DynamoDB Local (scripts/dynamodb-local.sh, on port 8100 by default), and the arm64
+# Lambda zips whose sizes it reports (scripts/sam-build.sh; BENCH_SKIP_ZIPS=1 skips
+# them).
 #   scripts/bench.sh [--only 1,2,...] [--runs N]      (arguments go to the bench binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,10 +23,9 @@ echo "== npm packages for the widget weights (bench/package.json)" >&2
 echo "== release build (host): the functions, the gateway, the bench" >&2
 cargo build --release --locked $(printf -- '-p %s ' "${FUNCTIONS[@]}") -p livechat-gateway -p livechat-bench
 
-if [ "${BENCH_SKIP_ZIPS:-0}" != 1 ] && { command -v cargo-lambda >/dev/null 2>&1 || pip install --quiet cargo-lambda; }; then
-  echo "== arm64 Lambda zips (cargo lambda), for their sizes" >&2
-  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-  cargo lambda build --release --arm64 --output-format zip $(printf -- '-p %s ' "${FUNCTIONS[@]}") >&2
+if [ "${BENCH_SKIP_ZIPS:-0}" != 1 ]; then
+  echo "== arm64 Lambda zips (sam build), for their sizes" >&2
+  scripts/sam-build.sh >&2
 fi
 
 echo "== DynamoDB Local" >&2

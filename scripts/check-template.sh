@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Lints the SAM template (cfn-lint) and scans it for insecure settings (checkov).
-# Installs both from PyPI when they are not on PATH, into a private virtualenv
-# (checkov pins old boto3/botocore versions that would break a global awscli).
-# Exits non-zero when either tool reports a problem.
+# Lints the SAM template (cfn-lint, then the SAM CLI's `sam validate --lint`) and
+# scans it for insecure settings (checkov). Installs them from PyPI when they are not
+# on PATH, into private virtualenvs (checkov pins old boto3/botocore versions that
+# would break a global awscli; the SAM CLI's are in scripts/lambda-tools.sh).
+# Exits non-zero when any tool reports a problem.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,6 +25,16 @@ fi
 
 echo "== cfn-lint $("$CFN_LINT" --version 2>&1 | tail -n1)"
 "$CFN_LINT" "$TEMPLATE"
+
+# The SAM CLI's own check, as an operator runs it before `sam build`: the template
+# through the SAM transform, then its bundled cfn-lint. Offline: it needs neither
+# AWS credentials nor a region (plain `sam validate` asks for a region and calls
+# AWS to validate; `--lint` does not), and passes in a network namespace with no
+# network at all.
+source scripts/lambda-tools.sh
+use_sam_cli
+echo "== $("$SAM" --version) validate --lint"
+(cd infra && "$SAM" validate --lint)
 
 # Checks skipped, each for a reason that holds for this stack:
 SKIPS=(

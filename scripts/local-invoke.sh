@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Proves the AWS side locally: builds every function for Lambda with cargo-lambda
-# (release, arm64 for provided.al2023, as the SAM template deploys them; prints each
-# zip's size), then runs them under `cargo lambda watch` and sends the repository's
-# event files with `cargo lambda invoke`, checking each answer.
-# The local gateway runs beside them as the @connections endpoint of their pushes.
+# Runs every function as its own process on this machine's host binaries under
+# `cargo lambda watch` and sends the repository's event files with
+# `cargo lambda invoke`, checking each answer. The local gateway runs beside them as
+# the @connections endpoint of their pushes. (The deployable arm64 zips are
+# scripts/sam-build.sh's; scripts/arm64-boot.sh boots those.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,28 +13,8 @@ GATEWAY_LISTEN=127.0.0.1:18091   # matches events/local-invoke.env
 CALL_TIMEOUT="${LOCAL_INVOKE_TIMEOUT:-180}"   # seconds an invoke may wait for its answer
 TARGET="${CARGO_TARGET_DIR:-target}"
 
-# cargo-lambda from PyPI into a private virtualenv when it is not on PATH: a plain
-# `pip install` is refused by Debian 12's and recent Ubuntu's system Python.
-if ! command -v cargo-lambda >/dev/null 2>&1; then
-  LAMBDA_TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/livechat/cargo-lambda"
-  if [ ! -x "$LAMBDA_TOOLS/bin/cargo-lambda" ]; then
-    echo "installing cargo-lambda into $LAMBDA_TOOLS"
-    python3 -m venv "$LAMBDA_TOOLS"
-    "$LAMBDA_TOOLS/bin/pip" install --quiet cargo-lambda
-  fi
-  export PATH="$LAMBDA_TOOLS/bin:$PATH"
-fi
-
-rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-
-echo "== cargo lambda build --release --arm64 (${FUNCTIONS[*]})"
-rm -f "$TARGET"/lambda/*/bootstrap.zip
-cargo lambda build --release --arm64 --output-format zip $(printf -- '-p %s ' "${FUNCTIONS[@]}")
-for f in "${FUNCTIONS[@]}"; do
-  zip="$TARGET/lambda/$f/bootstrap.zip"
-  test -s "$zip" || { echo "missing $zip" >&2; exit 1; }
-  printf '   %-15s %s bytes zipped (%s)\n' "$f" "$(stat -c %s "$zip")" "$(du -h "$zip" | cut -f1)"
-done
+source scripts/lambda-tools.sh
+use_cargo_lambda
 
 echo "== cargo lambda watch + invoke"
 # Build what `cargo lambda watch` runs (`cargo run --bin F`) before starting it: a

@@ -19,7 +19,7 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 section "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-section "SAM template (cfn-lint, checkov)"
+section "SAM template (cfn-lint, sam validate --lint, checkov)"
 scripts/check-template.sh
 
 section "DynamoDB Local (for the store conformance, contention and gateway tests)"
@@ -50,10 +50,13 @@ scripts/fuzz.sh ci
 section "browser end-to-end (Debian chromium + playwright-core)"
 tests/browser/run.sh
 
-section "Lambda builds and local invoke (cargo-lambda)"
+section "Lambda builds: sam build, the deployable arm64 zips"
+scripts/sam-build.sh
+
+section "local invoke (cargo lambda watch, host binaries)"
 scripts/local-invoke.sh
 
-section "arm64 bootstraps under qemu, with the template's environment"
+section "arm64 bootstraps (sam build's zips) under qemu, with the template's environment"
 scripts/arm64-boot.sh
 
 section "the local AWS run: functions as processes on DynamoDB Local, moto's SQS and SES v2"

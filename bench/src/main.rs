@@ -113,7 +113,7 @@ async fn run(repo: &Path) -> Result<(), String> {
             }
             Err(e) => rows.extend(failed("1 cold start", e)),
         }
-        rows.extend(size_rows());
+        rows.extend(size_rows(repo));
     }
     if wanted(2) || wanted(5) {
         match relay::run(&endpoint, wanted(2), wanted(5), &mut measured, &progress).await {
@@ -229,9 +229,11 @@ fn file_size(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.len())
 }
 
-fn size_rows() -> Vec<Row> {
+/// The binaries' sizes, and the deployable zips': those `scripts/sam-build.sh` makes of
+/// `sam build`'s output, as `sam deploy` uploads them (`infra/.aws-sam/zips/<f>.zip`).
+fn size_rows(repo: &Path) -> Vec<Row> {
     let dir = coldstart::release_dir();
-    let lambda = dir.parent().map(|t| t.join("lambda")).unwrap_or_default();
+    let zips = repo.join("infra/.aws-sam/zips");
     let hello = file_size(&dir.join("hello-lambda")).unwrap_or(0);
     let mut rows = Vec::new();
     for f in &coldstart::FUNCTIONS {
@@ -243,11 +245,11 @@ fn size_rows() -> Vec<Row> {
             format!("hello {}", machine::mb(hello)),
             ratio(bin as f64, hello as f64),
         ));
-        let zip = file_size(&lambda.join(f.name).join("bootstrap.zip"));
+        let zip = file_size(&zips.join(format!("{}.zip", f.name)));
         rows.push(Row::new(
             "1 cold start",
-            format!("{}: deployed zip (arm64, cargo lambda)", f.name),
-            zip.map_or("not built (cargo-lambda missing)".into(), machine::mb),
+            format!("{}: deployed zip (arm64, sam build)", f.name),
+            zip.map_or("not built (scripts/sam-build.sh)".into(), machine::mb),
             "Lambda's limit for a zip uploaded directly: 50 MB",
             zip.map_or("-".into(), |z| {
                 format!("{:.0}% of the limit", z as f64 / 50e6 * 100.0)
