@@ -9,6 +9,7 @@
 //!   transaction as the message).
 //! - TTL deletes up to two days late: reads filter expired connections and sessions.
 
+#[cfg(feature = "test-util")]
 pub mod counting;
 pub mod table;
 

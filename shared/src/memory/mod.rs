@@ -66,6 +66,7 @@ impl MemoryStore {
         store
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     /// Makes every call yield to the scheduler first, as a network round trip would,
     /// so that concurrent callers interleave between a read and the write that
     /// depends on it.
@@ -74,6 +75,7 @@ impl MemoryStore {
         self
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     /// The most chats `agent` ever held at once.
     pub fn peak_load(&self, agent: &AgentId) -> u32 {
         lock(&self.inner)
@@ -83,6 +85,7 @@ impl MemoryStore {
             .unwrap_or(0)
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     /// How many compare-and-set writes (claims included) lost so far.
     pub fn cas_conflicts(&self) -> u64 {
         self.cas_conflicts.load(Ordering::Relaxed)
@@ -634,6 +637,7 @@ impl MemoryScheduler {
         Self::default()
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     /// Delivers every event twice from now on.
     pub fn duplicate_deliveries(&self, on: bool) {
         self.duplicate.store(on, Ordering::Relaxed);
@@ -714,11 +718,13 @@ impl MemoryNotifier {
         lock(&self.sent).clone()
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     /// Notices to `to` fail from now on (an unverified address, a revoked webhook).
     pub fn fail_for(&self, to: Recipient) {
         lock(&self.failing).push(to);
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     /// Emails are refused from now on as by a deployment with no sender address
     /// ([`NotifyError::EmailNotConfigured`]); webhooks still go.
     pub fn without_email(&self) {
