@@ -355,47 +355,78 @@ async fn prewarm(function: Function, management: &aws_sdk_apigatewaymanagement::
 /// in the file [`crate::calls::CALL_LOG`] names, if it names one.
 pub async fn build_chat(config: &Config, function: Function) -> Result<Chat, StartError> {
     let calls = CallLog::from_env().map_err(StartError::CallLog)?;
-    build_chat_recorded(config, function, calls.as_ref()).await
+    let sdk = sdk_config().await;
+    let parts = Parts {
+        connections_sdk: sdk.clone(),
+        sdk,
+        clock: Arc::new(SystemClock),
+        scheduler: None,
+        calls: calls.map(|c| c.for_function(function.name)),
+        function: Some(function),
+    };
+    let directory = load_directory(config)?;
+    assemble(config, directory, parts).await
 }
 
-/// [`build_chat`], recording every client's calls as `function`'s in `calls` when
-/// given (a test reads them back with [`CallLog::calls`]).
-pub async fn build_chat_recorded(
+/// What a chat is made of besides its configuration and directory. A function's
+/// cold start ([`build_chat`]) and the local gateway (one chat for all four
+/// functions, its own clock, scheduler and `@connections` credentials) each give
+/// theirs, and [`assemble`] does the rest the same way for both.
+pub struct Parts {
+    /// The SDK configuration of every client but `@connections`'s.
+    pub sdk: aws_config::SdkConfig,
+    /// The SDK configuration of the `@connections` client.
+    pub connections_sdk: aws_config::SdkConfig,
+    /// The chat's clock.
+    pub clock: Arc<dyn Clock>,
+    /// The delay queue; `None` for the SQS queue of `DELAY_QUEUE_URL` (in a local
+    /// run without it, one in this process).
+    pub scheduler: Option<Arc<dyn Scheduler>>,
+    /// Where every client records its calls, if anywhere.
+    pub calls: Option<CallLog>,
+    /// The function whose init this is: it pre-warms `@connections` when it pushes.
+    pub function: Option<Function>,
+}
+
+/// Builds the chat from `config`, `directory` and `parts`: the dialog, the store
+/// (seeding an empty table), the push, scheduler and notifier ports, the token
+/// verifiers and the inbox's origins.
+pub async fn assemble(
     config: &Config,
-    function: Function,
-    calls: Option<&CallLog>,
+    directory: Directory,
+    parts: Parts,
 ) -> Result<Chat, StartError> {
-    let calls = calls.map(|c| c.for_function(function.name));
-    let calls = calls.as_ref();
-    let sdk = sdk_config().await;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let directory = load_directory(config)?;
+    let calls = parts.calls.as_ref();
+    let sdk = &parts.sdk;
     let dialog = load_dialog(config, &directory)?;
-    let scheduler: Arc<dyn Scheduler> = match &config.delay_queue_url {
-        Some(url) => Arc::new(SqsScheduler::new(
-            sqs_client(&sdk, url, calls),
+    let scheduler: Arc<dyn Scheduler> = match (parts.scheduler, &config.delay_queue_url) {
+        (Some(scheduler), _) => scheduler,
+        (None, Some(url)) => Arc::new(SqsScheduler::new(
+            sqs_client(sdk, url, calls),
             url.clone(),
-            clock.clone(),
+            parts.clock.clone(),
         )),
-        None => {
+        (None, None) => {
             tracing::warn!(
                 "a local run without DELAY_QUEUE_URL: delayed events stay in this process"
             );
             Arc::new(MemoryScheduler::new())
         }
     };
-    let management = management_client(&sdk, &config.management_endpoint, calls);
+    let management = management_client(&parts.connections_sdk, &config.management_endpoint, calls);
     // Both open their connections at once, so the pre-warm adds little to init.
-    let (store, ()) = tokio::join!(
-        build_store(&sdk, config, directory, calls),
-        prewarm(function, &management)
-    );
+    let prewarmed = async {
+        if let Some(function) = parts.function {
+            prewarm(function, &management).await;
+        }
+    };
+    let (store, ()) = tokio::join!(build_store(sdk, config, directory, calls), prewarmed);
     let ports = Ports {
         store: store?,
         push: Arc::new(ApiGatewayPush::new(management)),
         scheduler,
-        clock,
-        notifier: Arc::new(build_notifier(&sdk, config, calls)?),
+        clock: parts.clock,
+        notifier: Arc::new(build_notifier(sdk, config, calls)?),
     };
     let (agents, visitors) = verifiers(config)?;
     let chat = Chat::new(ports, dialog, agents, visitors);

@@ -37,7 +37,7 @@ use jiff::{SignedDuration, Timestamp};
 use livechat_aws::config::{AgentKeys, Config};
 use livechat_core::auth::AgentTokenIssuer;
 use livechat_core::memory::MemoryScheduler;
-use livechat_core::ports::{Ports, SystemClock};
+use livechat_core::ports::SystemClock;
 use livechat_core::service::Chat;
 use tokio::sync::mpsc;
 
@@ -472,8 +472,6 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                 None => livechat_aws::calls::CallLog::from_env()
                     .map_err(livechat_aws::runtime::StartError::CallLog)?,
             };
-            let calls = calls.as_ref();
-            let dialog = livechat_aws::runtime::load_dialog(&config, &directory)?;
             let scheduler = Arc::new(MemoryScheduler::new());
             let sdk = local_sdk_config();
             if config.table_name.is_some() {
@@ -483,26 +481,17 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                 )
                 .await?;
             }
-            let store = livechat_aws::runtime::build_store(&sdk, &config, directory, calls).await?;
-            let ports = Ports {
-                store,
-                push: Arc::new(livechat_aws::push::ApiGatewayPush::new(
-                    livechat_aws::runtime::management_client(
-                        &connections_sdk_config(&credentials),
-                        &config.management_endpoint,
-                        calls,
-                    ),
-                )),
-                scheduler: scheduler.clone(),
+            // The functions' own cold start, with the gateway's parts: one chat for
+            // all four, its clock, its in-process queue, its @connections keys.
+            let parts = livechat_aws::runtime::Parts {
+                sdk,
+                connections_sdk: connections_sdk_config(&credentials),
                 clock: options.clock.clone(),
-                notifier: Arc::new(livechat_aws::runtime::build_notifier(&sdk, &config, calls)?),
+                scheduler: Some(scheduler.clone()),
+                calls,
+                function: None,
             };
-            let (agents, visitors) = livechat_aws::runtime::verifiers(&config)?;
-            let mut chat = Chat::new(ports, dialog, agents, visitors);
-            if let Some(origins) = &config.inbox_origins {
-                chat = chat.with_inbox_origins(origins.clone());
-            }
-            let chat = Arc::new(chat);
+            let chat = Arc::new(livechat_aws::runtime::assemble(&config, directory, parts).await?);
             let invoker = Invoker::InProcess(chat.clone());
             tokio::spawn(queue::pump(
                 scheduler.clone(),
