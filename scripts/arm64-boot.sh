@@ -43,7 +43,7 @@ if [ ! -x "$TOOLS/bin/moto_server" ]; then
   python3 -m venv "$TOOLS"
   "$TOOLS/bin/pip" install --quiet "moto[server]==5.2.5"
 fi
-test -x "$TARGET/debug/livechat" || cargo build -p livechat-gateway
+test -x "$TARGET/debug/livechat" || cargo build -p livechat-cli
 
 work=$(mktemp -d)
 pids=()

@@ -42,7 +42,7 @@ if [ ! -x "$TOOLS/bin/moto_server" ]; then
 fi
 # The functions' binaries as scripts/local-invoke.sh builds them (each alone), and
 # the gateway.
-cargo build --locked -p livechat-gateway
+cargo build --locked -p livechat-cli
 for f in "${FUNCTIONS[@]}"; do cargo build --locked --bin "$f"; done
 
 work=$(mktemp -d)

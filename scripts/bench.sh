@@ -21,7 +21,7 @@ echo "== npm packages for the widget weights (bench/package.json)" >&2
 [ -x bench/node_modules/.bin/esbuild ] || (cd bench && npm ci --no-audit --no-fund --silent)
 
 echo "== release build (host): the functions, the gateway, the bench" >&2
-cargo build --release --locked $(printf -- '-p %s ' "${FUNCTIONS[@]}") -p livechat-gateway -p livechat-bench
+cargo build --release --locked $(printf -- '-p %s ' "${FUNCTIONS[@]}") -p livechat-cli -p livechat-bench
 
 if [ "${BENCH_SKIP_ZIPS:-0}" != 1 ]; then
   echo "== arm64 Lambda zips (sam build), for their sizes" >&2

@@ -22,7 +22,7 @@ echo "== cargo lambda watch + invoke"
 # `cargo lambda invoke` then waits for it forever.
 # Each alone, as watch builds it: features unify per build, so a joint build would
 # leave watch different dependency builds to make.
-cargo build -p livechat-gateway
+cargo build -p livechat-cli
 for f in "${FUNCTIONS[@]}"; do cargo build --bin "$f"; done
 logs=$(mktemp -d)
 # The gateway is only the @connections endpoint here, on its in-memory store (the

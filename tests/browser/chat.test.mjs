@@ -62,7 +62,7 @@ function freePort() {
 
 /** Starts `livechat dev` and resolves once every demo agent's inbox URL is printed. */
 async function startGateway() {
-  assert.ok(existsSync(BIN), `gateway binary ${BIN} is missing: run \`cargo build -p livechat-gateway\` (or tests/browser/run.sh)`);
+  assert.ok(existsSync(BIN), `gateway binary ${BIN} is missing: run \`cargo build -p livechat-cli\` (or tests/browser/run.sh)`);
   const port = await freePort();
   const child = spawn(BIN, ['dev', '--listen', `127.0.0.1:${port}`], {
     cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },

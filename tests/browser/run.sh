@@ -36,8 +36,8 @@ if [ ! -d "$HERE/node_modules/esbuild" ] || [ ! -d "$HERE/node_modules/playwrigh
   (cd "$HERE" && npm ci --no-audit --no-fund)
 fi
 
-echo "run.sh: cargo build -p livechat-gateway" >&2
-(cd "$REPO" && cargo build -p livechat-gateway)
+echo "run.sh: cargo build -p livechat-cli" >&2
+(cd "$REPO" && cargo build -p livechat-cli)
 
 cd "$HERE"
 node size.mjs

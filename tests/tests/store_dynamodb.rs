@@ -308,7 +308,7 @@ async fn livechat_apply_validates_a_configuration_file_and_writes_it_to_the_tabl
     let config =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo-config.yaml");
 
-    let applied = livechat_gateway::apply(&config, store.table(), Some(&endpoint))
+    let applied = livechat_cli::apply(&config, store.table(), Some(&endpoint))
         .await
         .unwrap();
 
@@ -324,7 +324,7 @@ async fn livechat_apply_validates_a_configuration_file_and_writes_it_to_the_tabl
         "agents:\n  - id: ana\n    name: Ana\n    email: not-an-email\n",
     )
     .unwrap();
-    let err = livechat_gateway::apply(&broken, store.table(), Some(&endpoint))
+    let err = livechat_cli::apply(&broken, store.table(), Some(&endpoint))
         .await
         .unwrap_err();
     assert!(

@@ -1,5 +1,5 @@
-//! `livechat`: the local gateway (`livechat dev`) and dialog checks (`livechat
-//! validate`).
+//! `livechat`: the local gateway (`livechat dev`), dialog and configuration checks
+//! (`livechat validate`) and `livechat apply`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -242,7 +242,7 @@ fn validate(file: &std::path::Path, config_file: Option<&std::path::Path>) -> Ex
 }
 
 async fn apply(file: &std::path::Path, table: &str, endpoint: Option<String>) -> ExitCode {
-    match livechat_gateway::apply(file, table, endpoint.as_deref()).await {
+    match livechat_cli::apply(file, table, endpoint.as_deref()).await {
         Ok(directory) => {
             println!(
                 "{}: applied to table {table} ({} agents, {} teams, {} rules); functions pick it up within {} s",
