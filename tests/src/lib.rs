@@ -134,7 +134,49 @@ pub mod client {
         pub seen: Vec<Value>,
     }
 
+    /// An agent token for `agent` signed with the local gateway's key, issued at
+    /// `at` for `ttl`.
+    pub fn local_agent_token(
+        agent: &str,
+        at: jiff::Timestamp,
+        ttl: jiff::SignedDuration,
+    ) -> String {
+        livechat_core::auth::AgentTokenIssuer::hs256(
+            livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
+            livechat_gateway::LOCAL_ISSUER,
+            livechat_gateway::LOCAL_AUDIENCE,
+        )
+        .issue(
+            &livechat_core::domain::AgentId::parse(agent).unwrap(),
+            at,
+            ttl,
+        )
+    }
+
     impl Client {
+        /// Walks the demo dialog to its live chat card with `start` (`start`'s
+        /// extra fields), then "Yes", `name` and `email`; returns the conversation
+        /// once the visitor is told to wait.
+        pub async fn walk_to_live_chat(&mut self, start: Value, name: &str, email: &str) -> String {
+            let mut frame = serde_json::json!({"action": "start"});
+            if let (Some(frame), Some(extra)) = (frame.as_object_mut(), start.as_object()) {
+                frame.extend(extra.clone());
+            }
+            self.send(frame).await;
+            let conversation = self.expect("session").await["conversation"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            self.send(serde_json::json!({"action": "answer", "card": "ask", "answer": 0}))
+                .await;
+            self.send(serde_json::json!({"action": "submit", "card": "first_name", "value": name}))
+                .await;
+            self.send(serde_json::json!({"action": "submit", "card": "email", "value": email}))
+                .await;
+            self.expect("waiting").await;
+            conversation
+        }
+
         /// Connects to `url`; the handshake error (with its HTTP status) on refusal.
         pub async fn connect(url: &str) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
             let (socket, _) = tokio_tungstenite::connect_async(url).await?;

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use livechat_core::domain::{AgentId, ConversationId};
+use livechat_core::domain::ConversationId;
 use livechat_core::ports::{DelayedEvent, ScheduledEvent};
 use livechat_tests::client::Client;
 use serde_json::{Value, json};
@@ -72,13 +72,8 @@ impl Setup {
 
     /// An agent's inbox socket, opened from the gateway's own pages, synced.
     async fn agent(&self, name: &str) -> Client {
-        let issuer = livechat_core::auth::AgentTokenIssuer::hs256(
-            livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
-            livechat_gateway::LOCAL_ISSUER,
-            livechat_gateway::LOCAL_AUDIENCE,
-        );
-        let token = issuer.issue(
-            &AgentId::parse(name).unwrap(),
+        let token = livechat_tests::client::local_agent_token(
+            name,
             Timestamp::now(),
             SignedDuration::from_hours(1),
         );
@@ -94,19 +89,8 @@ impl Setup {
     async fn visitor(&self, name: &str, email: &str) -> (Client, String) {
         let url = format!("ws://{}/ws", self.gateway);
         let mut v = Client::connect_from(&url, &self.origin()).await.unwrap();
-        v.send(json!({"action": "start", "page_url": "https://acme.example/pricing"}))
-            .await;
-        let conversation = v.expect("session").await["conversation"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        v.send(json!({"action": "answer", "card": "ask", "answer": 0}))
-            .await;
-        v.send(json!({"action": "submit", "card": "first_name", "value": name}))
-            .await;
-        v.send(json!({"action": "submit", "card": "email", "value": email}))
-            .await;
-        v.expect("waiting").await;
+        let start = json!({"page_url": "https://acme.example/pricing"});
+        let conversation = v.walk_to_live_chat(start, name, email).await;
         (v, conversation)
     }
 

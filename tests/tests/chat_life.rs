@@ -46,13 +46,8 @@ impl Life {
 
     async fn agent(&self, name: &str) -> Client {
         // The functions check expiry on the manual clock: sign for its time.
-        let issuer = livechat_core::auth::AgentTokenIssuer::hs256(
-            livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
-            livechat_gateway::LOCAL_ISSUER,
-            livechat_gateway::LOCAL_AUDIENCE,
-        );
-        let token = issuer.issue(
-            &livechat_core::domain::AgentId::parse(name).unwrap(),
+        let token = livechat_tests::client::local_agent_token(
+            name,
             self.clock.now(),
             SignedDuration::from_hours(24),
         );
@@ -67,18 +62,9 @@ impl Life {
     /// A visitor at the live chat card; returns the client and the conversation.
     async fn visitor(&self) -> (Client, String) {
         let mut v = Client::connect(&self.url("")).await.unwrap();
-        v.send(json!({"action": "start"})).await;
-        let conversation = v.expect("session").await["conversation"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        v.send(json!({"action": "answer", "card": "ask", "answer": 0}))
+        let conversation = v
+            .walk_to_live_chat(json!({}), "Jo", "jo@small.example")
             .await;
-        v.send(json!({"action": "submit", "card": "first_name", "value": "Jo"}))
-            .await;
-        v.send(json!({"action": "submit", "card": "email", "value": "jo@small.example"}))
-            .await;
-        v.expect("waiting").await;
         (v, conversation)
     }
 

@@ -252,18 +252,9 @@ impl World {
 
     async fn visitor(&self) -> (Client, String) {
         let mut v = Client::connect(&self.url("")).await.unwrap();
-        v.send(json!({"action": "start"})).await;
-        let conversation = v.expect("session").await["conversation"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        v.send(json!({"action": "answer", "card": "ask", "answer": 0}))
+        let conversation = v
+            .walk_to_live_chat(json!({}), "Jo", "jo@small.example")
             .await;
-        v.send(json!({"action": "submit", "card": "first_name", "value": "Jo"}))
-            .await;
-        v.send(json!({"action": "submit", "card": "email", "value": "jo@small.example"}))
-            .await;
-        v.expect("waiting").await;
         (v, conversation)
     }
 

@@ -1902,6 +1902,30 @@ async fn a_message_reaches_the_agent_while_the_push_to_the_visitor_is_still_on_i
     );
 }
 
+/// Ana's chat is live, her inbox drops, and her grace period ends; her grace
+/// handler and a new tab of hers (connect and sync, starting `delay` store requests
+/// later) run side by side. Returns the harness, the new tab and the conversation.
+async fn ana_reconnects_as_her_grace_ends(delay: usize) -> (Harness, ConnectionId, String) {
+    let h = Harness::interleaved();
+    let (ana, _visitor, conversation) = live_chat_with_ana(&h).await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    h.chat.disconnect(&ana).await.unwrap();
+    h.clock.advance(SignedDuration::from_secs(61));
+    let due = h.scheduler.take_due(h.clock.now());
+    let grace = async {
+        for event in due {
+            h.chat.delayed(event).await.unwrap();
+        }
+    };
+    let tab = async {
+        yields(delay).await;
+        h.agent("ana").await
+    };
+    let ((), tab) = tokio::join!(grace, tab);
+    (h, tab, conversation)
+}
+
 #[tokio::test]
 async fn an_agent_reconnecting_as_the_grace_ends_is_never_left_showing_a_chat_that_moved_on() {
     // The grace handler and the new tab's connect and sync run side by side, the
@@ -1909,23 +1933,7 @@ async fn an_agent_reconnecting_as_the_grace_ends_is_never_left_showing_a_chat_th
     // chat has gone to someone else, the tab's last word on it is not chat_started.
     let mut shown_then_moved = 0;
     for delay in 0..60 {
-        let h = Harness::interleaved();
-        let (ana, _visitor, conversation) = live_chat_with_ana(&h).await;
-        let ben = h.agent("ben").await;
-        h.frames(&ben);
-        h.chat.disconnect(&ana).await.unwrap();
-        h.clock.advance(SignedDuration::from_secs(61));
-        let due = h.scheduler.take_due(h.clock.now());
-        let grace = async {
-            for event in due {
-                h.chat.delayed(event).await.unwrap();
-            }
-        };
-        let tab = async {
-            yields(delay).await;
-            h.agent("ana").await
-        };
-        let ((), tab) = tokio::join!(grace, tab);
+        let (h, tab, conversation) = ana_reconnects_as_her_grace_ends(delay).await;
 
         let words: Vec<String> = h
             .frames(&tab)
@@ -1962,21 +1970,7 @@ async fn a_chat_started_that_arrives_after_the_chat_moved_is_known_to_be_stale()
     // so the tab needs nothing after chat_started to know it is stale.
     let mut overtaken = 0;
     for delay in 0..60 {
-        let h = Harness::interleaved();
-        let (ana, _visitor, conversation) = live_chat_with_ana(&h).await;
-        h.chat.disconnect(&ana).await.unwrap();
-        h.clock.advance(SignedDuration::from_secs(61));
-        let due = h.scheduler.take_due(h.clock.now());
-        let grace = async {
-            for event in due {
-                h.chat.delayed(event).await.unwrap();
-            }
-        };
-        let tab = async {
-            yields(delay).await;
-            h.agent("ana").await
-        };
-        let ((), tab) = tokio::join!(grace, tab);
+        let (h, tab, conversation) = ana_reconnects_as_her_grace_ends(delay).await;
 
         let frames: Vec<Value> = h
             .frames(&tab)
