@@ -1,6 +1,6 @@
 //! The routing engine. See the module map in [`crate::routing`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -8,15 +8,13 @@ use jiff::Timestamp;
 use tracing::debug;
 
 use crate::domain::{
-    Agent, AgentId, Attributes, Conversation, ConversationId, ConversationState, EndReason,
-    MAX_OFFERS_PER_REQUEST, Permission, RoutingMode, RuleTarget, TransitionError,
+    AgentId, Attributes, Conversation, ConversationId, ConversationState, EndReason,
+    MAX_OFFERS_PER_REQUEST, RoutingMode, TransitionError,
 };
-use crate::ports::{
-    AgentState, ClaimOutcome, CursorMove, DelayedEvent, OfferClaim, Ports, SchedulerError,
-    StoreError,
-};
+use crate::ports::{ClaimOutcome, DelayedEvent, OfferClaim, Ports, SchedulerError, StoreError};
 
 use super::Directory;
+use super::choice::{Choice, Facts, all_agents, choose};
 
 /// The cursor key of the account-wide round robin (every agent with the live chat
 /// permission, in directory order).
@@ -154,176 +152,6 @@ async fn store_missed(
     Ok(router.ports.store.record_missed(conversation, at).await?)
 }
 
-/// The agent after `last` in `order` who is in `candidates`, wrapping around. With no
-/// `last` (or one no longer in the pool), the rotation starts at the top.
-pub fn next_in_rotation<'a>(
-    order: &'a [AgentId],
-    last: Option<&AgentId>,
-    candidates: &BTreeSet<&AgentId>,
-) -> Option<&'a AgentId> {
-    let start = last
-        .and_then(|l| order.iter().position(|a| a == l))
-        .map_or(0, |i| i + 1);
-    (0..order.len())
-        .map(|k| &order[(start + k) % order.len()])
-        .find(|a| candidates.contains(a))
-}
-
-/// A set of agents routed among, with its cursor key (none for a single agent).
-#[derive(Debug, Clone)]
-struct Pool {
-    key: Option<String>,
-    order: Vec<AgentId>,
-}
-
-impl Pool {
-    fn single(agent: &AgentId) -> Self {
-        Self {
-            key: None,
-            order: vec![agent.clone()],
-        }
-    }
-
-    fn rotation(key: String, order: Vec<AgentId>) -> Self {
-        Self {
-            key: Some(key),
-            order,
-        }
-    }
-}
-
-/// What the engine knows of the agents while it decides.
-struct Facts<'d> {
-    directory: &'d Directory,
-    now: Timestamp,
-    states: BTreeMap<AgentId, AgentState>,
-}
-
-impl Facts<'_> {
-    fn agent(&self, id: &AgentId) -> Option<&Agent> {
-        self.directory.agent(id)
-    }
-
-    /// Eligible: live chat permission, available now, connected, under the limit.
-    fn eligible(&self, id: &AgentId) -> bool {
-        self.agent(id).is_some_and(|a| {
-            a.has_permission(Permission::LiveChat)
-                && a.is_available(self.now)
-                && self
-                    .states
-                    .get(id)
-                    .is_some_and(|s| s.online && s.load < a.chat_limit.get())
-        })
-    }
-
-    fn any_eligible(&self, pool: &Pool) -> bool {
-        pool.order.iter().any(|a| self.eligible(a))
-    }
-}
-
-/// The pools to try, in order, and the pool of last resort.
-struct Plan {
-    owner: Option<Pool>,
-    /// `None` when custom rules matched nothing: the visitor gets the fallback, not
-    /// the any-available round robin.
-    card: Option<Pool>,
-    any: Pool,
-}
-
-fn all_agents(directory: &Directory) -> Vec<AgentId> {
-    directory
-        .agents
-        .iter()
-        .filter(|a| a.has_permission(Permission::LiveChat))
-        .map(|a| a.id.clone())
-        .collect()
-}
-
-fn plan(
-    directory: &Directory,
-    mode: &RoutingMode,
-    visitor: &Attributes,
-    facts: &Facts<'_>,
-) -> Plan {
-    let owner = visitor
-        .email()
-        .and_then(|e| directory.account_routing.owner(e.domain()).cloned())
-        .map(|a| Pool::single(&a));
-    let card = match mode {
-        RoutingMode::RoundRobin => Some(Pool::rotation(
-            ALL_AGENTS_POOL.into(),
-            all_agents(directory),
-        )),
-        RoutingMode::Agent { agent } => Some(Pool::single(agent)),
-        RoutingMode::Team { team } => Some(Pool::rotation(
-            format!("team:{team}"),
-            directory
-                .team(team)
-                .map(|t| t.members.clone())
-                .unwrap_or_default(),
-        )),
-        RoutingMode::CustomRules { rules } => {
-            let matching: Vec<Pool> = rules
-                .iter()
-                .filter_map(|id| directory.rule(id))
-                .filter(|r| r.when.matches(visitor))
-                .map(|r| {
-                    let order = match &r.target {
-                        RuleTarget::Agents(agents) => agents.clone(),
-                        RuleTarget::Team(t) => directory
-                            .team(t)
-                            .map(|t| t.members.clone())
-                            .unwrap_or_default(),
-                    };
-                    Pool::rotation(format!("rule:{}", r.id), order)
-                })
-                .collect();
-            // Rules are tried in order: the first matching rule whose pool has someone
-            // eligible wins; when none does, the first match stands (and its pool
-            // being empty triggers the any-available round robin).
-            let first = matching.first().cloned();
-            matching
-                .into_iter()
-                .find(|p| facts.any_eligible(p))
-                .or(first)
-        }
-    };
-    Plan {
-        owner,
-        card,
-        any: Pool::rotation(ALL_AGENTS_POOL.into(), all_agents(directory)),
-    }
-}
-
-/// The agents who could be offered a request from `visitor` on a card routing by
-/// `mode`, whatever their availability: the account owner, then the card's pool (for
-/// custom rules, the first matching rule's). Empty when no rule matches. For telling
-/// agents who are away that a request came in.
-pub fn pool_agents(
-    directory: &Directory,
-    mode: &RoutingMode,
-    visitor: &Attributes,
-) -> Vec<AgentId> {
-    let nobody_online = Facts {
-        directory,
-        now: Timestamp::UNIX_EPOCH,
-        states: BTreeMap::new(),
-    };
-    let plan = plan(directory, mode, visitor, &nobody_online);
-    let mut agents: Vec<AgentId> = Vec::new();
-    for agent in plan
-        .owner
-        .into_iter()
-        .chain(plan.card)
-        .flat_map(|p| p.order)
-    {
-        if !agents.contains(&agent) {
-            agents.push(agent);
-        }
-    }
-    agents
-}
-
 /// The routing engine over the ports. Shareable: keep one per process.
 pub struct Router {
     ports: Ports,
@@ -427,55 +255,23 @@ impl Router {
                     .fall_back(conversation, EndReason::Missed, directory)
                     .await;
             }
-            let plan = plan(directory, mode, visitor, &facts);
-            let candidates = |pool: &Pool| -> BTreeSet<AgentId> {
-                pool.order
-                    .iter()
-                    .filter(|a| facts.eligible(a) && !conv.offered_to().contains(a))
-                    .cloned()
-                    .collect()
-            };
-            let card_has_anyone = plan.card.as_ref().is_some_and(|p| facts.any_eligible(p));
-            let mut choice = None;
-            let mut tries: Vec<(Pool, Via)> = Vec::new();
-            if let Some(owner) = plan.owner {
-                tries.push((owner, Via::AccountOwner));
-            }
-            if let Some(card) = plan.card {
-                tries.push((card, Via::CardPool));
-                if !card_has_anyone {
-                    tries.push((plan.any, Via::AnyAvailable));
-                }
-            }
-            for (pool, via) in tries {
-                let eligible = candidates(&pool);
-                if eligible.is_empty() {
-                    continue;
-                }
-                let refs: BTreeSet<&AgentId> = eligible.iter().collect();
-                let (agent, cursor) = match &pool.key {
-                    None => (pool.order[0].clone(), None),
-                    Some(key) => {
-                        if !cursors.contains_key(key) {
-                            cursors.insert(key.clone(), store.cursor(key).await?);
-                        }
-                        let cursor = cursors.get(key).cloned().unwrap_or_default();
-                        let Some(next) = next_in_rotation(&pool.order, cursor.last.as_ref(), &refs)
-                        else {
-                            continue;
-                        };
-                        let mv = CursorMove {
-                            pool: key.clone(),
-                            expected_version: cursor.version,
-                            last: next.clone(),
-                        };
-                        (next.clone(), Some(mv))
+            let choice = loop {
+                match choose(
+                    directory,
+                    mode,
+                    visitor,
+                    &facts,
+                    conv.offered_to(),
+                    &cursors,
+                ) {
+                    Choice::NeedsCursor(key) => {
+                        let cursor = store.cursor(&key).await?;
+                        cursors.insert(key, cursor);
                     }
-                };
-                choice = Some((agent, cursor, via));
-                break;
-            }
-            let Some((agent, cursor, via)) = choice else {
+                    choice => break choice,
+                }
+            };
+            let Choice::Offer { agent, cursor, via } = choice else {
                 let reason = if offers_made > 0 {
                     EndReason::Missed
                 } else {

@@ -1,5 +1,6 @@
 //! Routing behaviour (round robin, a specific agent, rules, teams, the fallback) on the in-memory ports.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -10,11 +11,13 @@ use crate::domain::{
     Conversation, CustomRule, DialogId, Email, FallbackMessage, Operator, Role, RuleId, Settings,
     Team, TeamId, TimeZoneName, VisitorId, WeeklySchedule,
 };
+use crate::domain::{Agent, RuleTarget};
 use crate::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler, MemoryStore};
 use crate::ports::{
     Clock, ConnectionRecord, ConnectionStore, ConversationStore, DirectoryStore, Party,
     RoutingStore,
 };
+use crate::routing::next_in_rotation;
 
 /// A Monday, 10:00 UTC.
 fn monday_ten() -> Timestamp {
