@@ -170,3 +170,11 @@ fn b12_an_agent_whose_two_tabs_go_at_once_gets_a_grace_even_when_a_disconnect_di
     replays_clean_for(2274, 1000);
     replays_clean_for(5009, 1000);
 }
+
+/// Not a core bug: the simulated tab took `chat_started`'s latest page (50
+/// messages) for the whole chat and never asked for the older ones; it now reads
+/// them, as the inbox does (`docs/simulation.md`, seed 5132).
+#[test]
+fn seed_5132_a_tab_reads_the_older_pages_of_a_long_chat() {
+    replays_clean_for(5132, 1000);
+}
