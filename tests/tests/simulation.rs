@@ -3,7 +3,7 @@
 //! the same seed gives the same run; and the self-test: a deliberately broken store
 //! is caught, so the invariants can fail.
 //!
-//! The simulation found eleven core bugs (one still open) (described in `docs/simulation.md`), all
+//! The simulation found twelve core bugs (described in `docs/simulation.md`), all
 //! fixed: their seeds replay below with no violation at all.
 
 use livechat_tests::sim::{Config, FaultRates, Report, run};
@@ -162,4 +162,19 @@ fn b9_a_disconnect_after_the_connection_record_expired_still_starts_the_grace() 
 #[test]
 fn b11_a_settle_whose_release_loses_to_an_accept_still_frees_the_agent() {
     replays_clean_for(4544, 1000);
+}
+
+#[test]
+fn b12_an_agent_whose_two_tabs_go_at_once_gets_a_grace_even_when_a_disconnect_dies() {
+    replays_clean_for(205, 1000);
+    replays_clean_for(2274, 1000);
+    replays_clean_for(5009, 1000);
+}
+
+/// Not a core bug: the simulated tab took `chat_started`'s latest page (50
+/// messages) for the whole chat and never asked for the older ones; it now reads
+/// them, as the inbox does (`docs/simulation.md`, seed 5132).
+#[test]
+fn seed_5132_a_tab_reads_the_older_pages_of_a_long_chat() {
+    replays_clean_for(5132, 1000);
 }

@@ -525,6 +525,13 @@ pub enum DelayedEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         connects: Option<u64>,
     },
+    /// A connection of `party` went while the party had another, which may be going
+    /// at the same moment (two tabs closed together, two pushes finding both gone):
+    /// if the party has no connection left and has made none since (`connects`, as
+    /// that disconnection saw it), its grace timer starts now. Queued before the
+    /// connection record is removed, so that it survives a handler that fails or
+    /// dies after the removal, where the look it takes itself is lost.
+    CheckGone { party: Party, connects: u64 },
     /// Route a waiting conversation (sent with no delay when the visitor reaches a
     /// live chat card, and after a declined or lapsed offer).
     Route { conversation: ConversationId },

@@ -1,6 +1,6 @@
-//! Delayed events: routing requests, offer timeouts and the inactivity check. Each
-//! may arrive twice or late; each checks the state it expects and otherwise does
-//! nothing.
+//! Delayed events: routing requests, offer timeouts, the inactivity check and the
+//! grace timers. Each may arrive twice or late; each checks the state it expects and
+//! otherwise does nothing.
 
 use tracing::info;
 
@@ -55,6 +55,7 @@ impl Chat {
             DelayedEvent::VisitorGrace { visitor, connects } => {
                 self.visitor_gone(&visitor, connects).await
             }
+            DelayedEvent::CheckGone { party, connects } => self.check_gone(party, connects).await,
         }
     }
 

@@ -38,6 +38,12 @@ use crate::routing::{RouteError, Router};
 /// that a read just before the close still finds it.
 pub const CONNECTION_TTL: SignedDuration = SignedDuration::from_secs(2 * 3600 + 10 * 60);
 
+/// How long after a disconnection that left the party another connection its
+/// [`DelayedEvent::CheckGone`] runs: long after disconnects running side by side
+/// have finished, short against the grace period, which then starts this much late
+/// at most (never early).
+pub const CHECK_GONE_AFTER: SignedDuration = SignedDuration::from_secs(5);
+
 /// Why `$connect` was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -352,10 +358,12 @@ impl Chat {
     /// starts: an agent who does not come back loses their chats to other agents; a
     /// waiting visitor who does not come back cancels the request.
     ///
-    /// The timer is set before the record is removed, so a handler that dies in
-    /// between leaves a timer (a no-op if the party is back), never a party with no
-    /// connection and no timer. A push that finds a connection gone lands here too:
-    /// `$disconnect` is best effort, and may never come.
+    /// Whatever starts the grace is queued before the record is removed, so a
+    /// handler that fails or dies after the removal (and `$disconnect` is never sent
+    /// again) leaves a timer (a no-op if the party is back), never a party with no
+    /// connection and nothing queued. When it is not the last connection, that is a
+    /// [`DelayedEvent::CheckGone`]. A push that finds a connection gone lands here
+    /// too: `$disconnect` is best effort, and may never come.
     pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), ServerError> {
         let now = self.now();
         // The record however old: reads stop seeing it once it expires, but a
@@ -370,36 +378,69 @@ impl Chat {
             self.ports.store.remove_connection(connection).await?;
             return Ok(());
         };
-        // The grace first when this is the party's last connection: should the
-        // removal fail, the record stays, and a push that finds it gone comes back.
-        let alone = self.alone(&record.party, connection, now).await?;
-        if let Some(connects) = alone {
+        // Should the removal fail, the record stays, and a push that finds it gone
+        // comes back.
+        let (alone, connects) = self.alone(&record.party, connection, now).await?;
+        if alone {
             self.start_grace(record.party.clone(), connects).await?;
+        } else {
+            // The party's other connections may be going at this moment, each
+            // seeing this one: the later removal's look below finds none, unless
+            // its handler fails or dies first. This check does not depend on it.
+            self.check_gone_later(&record.party, connects).await?;
         }
         self.ports.store.remove_connection(connection).await?;
         // Two connections of one party going at once (two tabs closed, or two pushes
         // finding both gone) each saw the other still there: each looks again after
-        // its own removal, so the later look finds none.
-        if alone.is_none()
-            && let Some(connects) = self.alone(&record.party, connection, self.now()).await?
+        // its own removal, so the later look finds none and the grace starts at once
+        // (the check queued above starts it a little later should this be lost).
+        if !alone
+            && let (true, connects) = self.alone(&record.party, connection, self.now()).await?
         {
             self.start_grace(record.party, connects).await?;
         }
         Ok(())
     }
 
-    /// `None` when `party` has a live connection other than `connection`; otherwise
-    /// how many connections it has made ([`crate::ports::Presence::connects`]),
-    /// which the grace timer started now carries.
+    /// Whether `party` has no live connection other than `connection`, and how
+    /// many connections it has made ([`crate::ports::Presence::connects`]), which a
+    /// grace timer started now carries.
     async fn alone(
         &self,
         party: &Party,
         connection: &ConnectionId,
         now: Timestamp,
-    ) -> Result<Option<u64>, ServerError> {
+    ) -> Result<(bool, u64), ServerError> {
         let presence = self.ports.store.presence(party, now).await?;
         let others = presence.connections.iter().any(|c| c != connection);
-        Ok((!others).then_some(presence.connects))
+        Ok((!others, presence.connects))
+    }
+
+    /// Queues the [`DelayedEvent::CheckGone`] of a party whose connection is going
+    /// while it had others, after `connects` connections.
+    async fn check_gone_later(&self, party: &Party, connects: u64) -> Result<(), ServerError> {
+        let at = self
+            .now()
+            .saturating_add(CHECK_GONE_AFTER)
+            .unwrap_or(self.now());
+        let check = DelayedEvent::CheckGone {
+            party: party.clone(),
+            connects,
+        };
+        self.ports
+            .scheduler
+            .schedule(check, at)
+            .await
+            .map_err(ServerError::internal)
+    }
+
+    /// [`DelayedEvent::CheckGone`]: the party's grace starts now if it still has no
+    /// connection and has made none since.
+    pub(crate) async fn check_gone(&self, party: Party, connects: u64) -> Result<(), ServerError> {
+        if self.still_gone(&party, Some(connects)).await? {
+            self.start_grace(party, connects).await?;
+        }
+        Ok(())
     }
 
     /// Whether the grace timer of `party` that carries `connects` is still for the

@@ -2228,3 +2228,82 @@ async fn an_agent_whose_two_tabs_go_at_once_still_gets_a_grace_period() {
         );
     }
 }
+
+/// Polls `f` at most `polls` times, then drops it: a handler that dies part-way
+/// (on the interleaved store every request is one poll at least). Whether it
+/// finished.
+async fn cut_after(polls: usize, f: impl Future<Output = ()>) -> bool {
+    let mut f = std::pin::pin!(f);
+    let mut left = polls;
+    std::future::poll_fn(move |cx| {
+        if left == 0 {
+            return std::task::Poll::Ready(false);
+        }
+        left -= 1;
+        f.as_mut().poll(cx).map(|()| true)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_agent_whose_two_tabs_go_at_once_gets_a_grace_period_even_when_one_disconnect_dies() {
+    // B12: as above, but the disconnect whose look after its removal would have
+    // found no connection left dies (a crash, or a failed read) right after the
+    // removal; `$disconnect` is not sent again, and the record is gone, so no push
+    // brings it back. Its look was the only thing that would start the grace: ana's
+    // chat stayed hers with nobody connected. Simulator seeds 205, 2274 and 5009
+    // found it. Here the second disconnect is cut after 0 to 11 polls, at every head
+    // start; whenever ana is left with no connection, her chat must move on.
+    let mut gone = 0;
+    for (first_wait, second_wait) in staggered(6) {
+        for polls in 0..12 {
+            let h = Harness::interleaved();
+            let (ana, _visitor, conversation) = live_chat_with_ana(&h).await;
+            let second = h.agent("ana").await;
+            let first_goes = async { h.chat.disconnect(&ana).await.unwrap() };
+            let second_goes = async {
+                cut_after(polls, async { h.chat.disconnect(&second).await.unwrap() }).await;
+            };
+            side_by_side((first_wait, second_wait), first_goes, second_goes).await;
+
+            let party = Party::Agent {
+                agent: AgentId::parse("ana").unwrap(),
+            };
+            let presence = h.chat.ports().store.presence(&party, Timestamp::MIN).await;
+            if !presence.unwrap().connections.is_empty() {
+                // The dead disconnect never removed its record: the next push to
+                // that tab finds it gone and comes back.
+                continue;
+            }
+            gone += 1;
+            // The check a few seconds on, then a whole grace period from it.
+            h.clock.advance(SignedDuration::from_secs(6));
+            h.pump().await;
+            h.clock.advance(SignedDuration::from_secs(61));
+            h.pump().await;
+            let state = h.stored(&conversation).await.state().clone();
+            assert!(
+                !live_with(&state, "ana"),
+                "head starts ({first_wait}, {second_wait}), second cut after {polls} polls: \
+                 ana has no connection left, but the chat is still hers"
+            );
+        }
+    }
+    assert_eq!(gone, 84, "cases where both records went");
+}
+
+#[test]
+fn a_check_gone_event_reads_back_from_the_queue_as_written() {
+    let event = DelayedEvent::CheckGone {
+        party: Party::Agent {
+            agent: AgentId::parse("ana").unwrap(),
+        },
+        connects: 3,
+    };
+    let body = serde_json::to_value(&event).unwrap();
+    assert_eq!(
+        body,
+        json!({"event": "check_gone", "party": {"kind": "agent", "agent": "ana"}, "connects": 3})
+    );
+    assert_eq!(serde_json::from_value::<DelayedEvent>(body).unwrap(), event);
+}

@@ -14,7 +14,8 @@
 //! - `actionable`: every conversation is in a state someone can act on: waiting
 //!   with a routing request queued; offered with its offer timeout queued; live
 //!   with its inactivity check queued and its agent connected or their grace
-//!   timer queued; ended, and on the missed list when nobody took it;
+//!   timer (or the check that starts it) queued; ended, and on the missed list
+//!   when nobody took it;
 //! - checked as frames arrive: `messages_match_the_store` (every message shown is
 //!   the stored one with that number, so nobody is shown a message out of order or
 //!   twice under one number), `visitors_see_only_their_chats`,
@@ -181,10 +182,19 @@ pub async fn after_step(world: &World) {
                     .await
                     .map(|p| p.connects)
                     .unwrap_or_default();
+                // A check queued by a disconnection that left the agent another
+                // connection starts the grace when it finds none (B12).
                 let grace = dropping.contains(agent)
-                    || queued(&|e| {
-                        matches!(e, DelayedEvent::AgentGrace { agent: a, connects: n }
-                            if a == agent && n.is_none_or(|n| n == connects))
+                    || queued(&|e| match e {
+                        DelayedEvent::AgentGrace {
+                            agent: a,
+                            connects: n,
+                        } => a == agent && n.is_none_or(|n| n == connects),
+                        DelayedEvent::CheckGone {
+                            party: p,
+                            connects: n,
+                        } => *p == party && *n == connects,
+                        _ => false,
                     });
                 if !checked {
                     Some(format!("live with {agent} with no inactivity check queued"))

@@ -27,6 +27,11 @@ pub enum Status {
 pub struct ChatView {
     /// Messages by sequence number.
     pub messages: BTreeMap<u64, Message>,
+    /// The `before` of the page older than those shown, as the last page gave it
+    /// (`next`): `None` once the page that starts the chat came, or before any page.
+    /// A resume or `chat_started` brings only the latest page; older ones come on
+    /// request (`history`), as a person scrolls up.
+    pub older: Option<u64>,
 }
 
 /// A visitor's open page.

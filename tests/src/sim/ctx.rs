@@ -311,6 +311,12 @@ impl Ctx {
             }
             E::AgentGrace { agent, .. } => format!("agent_grace {agent}"),
             E::VisitorGrace { visitor, .. } => format!("visitor_grace {visitor}"),
+            E::CheckGone { party, .. } => match party {
+                livechat_core::ports::Party::Agent { agent } => format!("check_gone {agent}"),
+                livechat_core::ports::Party::Visitor { visitor } => {
+                    format!("check_gone {visitor}")
+                }
+            },
         }
     }
 }

@@ -939,11 +939,21 @@ impl World {
                 self.check_shown(conn, message, Side::Visitor).await;
                 self.visitor_shows(i, message);
             }
-            ServerFrame::History { messages, .. } => {
+            ServerFrame::History {
+                messages,
+                before,
+                next,
+            } => {
                 for m in messages {
                     self.check_own(i, conn, &m.conversation).await;
                     self.check_shown(conn, m, Side::Visitor).await;
                     self.visitor_shows(i, m);
+                }
+                // The latest page (after `start`), or the older page asked for.
+                if let Some(p) = self.visitors[i].page.as_mut()
+                    && (before.is_none() || *before == p.view.older)
+                {
+                    p.view.older = *next;
                 }
             }
             ServerFrame::Typing { conversation, .. } => self.check_own(i, conn, conversation).await,
@@ -1012,6 +1022,7 @@ impl World {
             ServerFrame::ChatStarted {
                 conversation,
                 messages,
+                next,
                 version,
                 ..
             } => {
@@ -1037,11 +1048,32 @@ impl World {
                     for m in messages {
                         view.messages.insert(m.seq, m.clone());
                     }
+                    // The latest page; `next` asks for the one before it.
+                    view.older = *next;
                 }
             }
-            ServerFrame::Transcript { messages, .. } => {
+            ServerFrame::Transcript {
+                conversation,
+                messages,
+                before,
+                next,
+                ..
+            } => {
                 for m in messages {
                     self.check_shown(conn, m, Side::Agent).await;
+                }
+                // A page of a chat the tab shows live joins it, as the inbox merges
+                // it; the page answering the tab's cursor moves it on.
+                let rank = self.ctx.rank(conversation);
+                if let Some(tab) = self.tab(j, conn)
+                    && let Some((_, view)) = tab.live.get_mut(&rank)
+                {
+                    for m in messages {
+                        view.messages.insert(m.seq, m.clone());
+                    }
+                    if before.is_some() && *before == view.older {
+                        view.older = *next;
+                    }
                 }
             }
             ServerFrame::Offer { conversation, .. } => {
@@ -1176,7 +1208,11 @@ impl World {
                 message.seq,
                 self.ctx.scrub(message.id.as_str())
             ),
-            ServerFrame::History { messages, .. } => format!("history x{}", messages.len()),
+            ServerFrame::History {
+                messages,
+                before,
+                next,
+            } => format!("history x{}{}", messages.len(), pages(*before, *next)),
             ServerFrame::Typing { .. } | ServerFrame::Pong => return,
             ServerFrame::ChatEnded {
                 conversation,
@@ -1194,20 +1230,31 @@ impl World {
             ServerFrame::ChatStarted {
                 conversation,
                 messages,
+                next,
                 version,
                 ..
             } => format!(
-                "chat_started {} x{} v{version}",
+                "chat_started {} x{}{} v{version}",
                 c(conversation),
-                messages.len()
+                messages.len(),
+                pages(None, *next)
             ),
             ServerFrame::ChatMoved {
                 conversation,
                 version,
             } => format!("chat_moved {} v{version}", c(conversation)),
-            ServerFrame::Transcript { conversation, .. } => {
-                format!("transcript {}", c(conversation))
-            }
+            ServerFrame::Transcript {
+                conversation,
+                messages,
+                before,
+                next,
+                ..
+            } => format!(
+                "transcript {} x{}{}",
+                c(conversation),
+                messages.len(),
+                pages(*before, *next)
+            ),
             ServerFrame::Missed { chats, .. } => format!(
                 "missed [{}]",
                 chats
@@ -1260,6 +1307,51 @@ impl World {
         }
         self.run(calls).await;
         self.deliver().await;
+        self.read_older_pages().await;
+    }
+
+    /// Every open page and tab asks for the older pages of the chats it shows (a
+    /// resume and a sync bring the latest page only), one page a round, until each
+    /// has the page that starts its chat: the protocol promises the whole chat this
+    /// way, not in one frame.
+    async fn read_older_pages(&mut self) {
+        // A chat holds at most a few thousand messages: far fewer rounds than this.
+        for _ in 0..1000 {
+            let mut calls = Vec::new();
+            for i in 0..self.visitors.len() {
+                let Some(page) = self.visitors[i].page.clone() else {
+                    continue;
+                };
+                if let Some(before) = page.view.older {
+                    let body = json!({"action": "history", "before": before}).to_string();
+                    self.send(&page.conn, vec![body], &mut calls);
+                }
+            }
+            for j in 0..self.agents.len() {
+                for tab in self.agents[j].tabs.clone() {
+                    let bodies: Vec<String> = tab
+                        .live
+                        .values()
+                        .filter_map(|(conversation, view)| {
+                            let before = view.older?;
+                            let c = conversation.to_string();
+                            Some(
+                                json!({"action": "history", "conversation": c, "before": before})
+                                    .to_string(),
+                            )
+                        })
+                        .collect();
+                    if !bodies.is_empty() {
+                        self.send(&tab.conn, bodies, &mut calls);
+                    }
+                }
+            }
+            if calls.is_empty() {
+                return;
+            }
+            self.run(calls).await;
+            self.deliver().await;
+        }
     }
 
     /// Agents with a connection the network dropped and whose `$disconnect` has
@@ -1282,6 +1374,18 @@ impl World {
             .flat_map(|a| a.tabs.iter())
             .collect()
     }
+}
+
+/// A page's place in the trace: the `before` it answers and the `next` it gives.
+fn pages(before: Option<u64>, next: Option<u64>) -> String {
+    let mut out = String::new();
+    if let Some(b) = before {
+        out.push_str(&format!(" before {b}"));
+    }
+    if let Some(n) = next {
+        out.push_str(&format!(" next {n}"));
+    }
+    out
 }
 
 /// Which side of a chat a connection is: what it may be shown differs.
