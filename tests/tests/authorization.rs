@@ -20,9 +20,9 @@ use std::fmt::Write as _;
 use livechat_core::auth::{AgentTokenIssuer, VisitorTokens};
 use livechat_core::protocol::{AgentFrame, VisitorFrame};
 use livechat_gateway::{
-    LOCAL_AGENT_SECRET, LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_VISITOR_SECRET, Options, Running, start,
+    LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_VISITOR_SECRET, Options, Running, start,
 };
-use livechat_tests::client::Client;
+use livechat_tests::client::{Client, local_agent_token};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 
@@ -631,14 +631,10 @@ fn ws_url(g: &Running, query: &str) -> String {
     format!("ws://{}/ws{query}", g.addr)
 }
 
-fn issuer() -> AgentTokenIssuer {
-    AgentTokenIssuer::hs256(LOCAL_AGENT_SECRET.as_bytes(), LOCAL_ISSUER, LOCAL_AUDIENCE)
-}
-
+/// A local agent token for `agent`, valid for an hour from now.
 fn agent_token(agent: &str) -> String {
-    let id = livechat_core::domain::AgentId::parse(agent).unwrap();
-    issuer().issue(
-        &id,
+    local_agent_token(
+        agent,
         jiff::Timestamp::now(),
         jiff::SignedDuration::from_hours(1),
     )
@@ -777,9 +773,8 @@ impl World {
             Who::SalesAdmin => inbox(g, &agent_token("ana")).await?,
             Who::MarketingAdmin => inbox(g, &agent_token("mo")).await?,
             Who::AgentExpired => {
-                let id = livechat_core::domain::AgentId::parse("ben").unwrap();
-                let token = issuer().issue(
-                    &id,
+                let token = local_agent_token(
+                    "ben",
                     jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2),
                     jiff::SignedDuration::from_hours(1),
                 );
