@@ -757,8 +757,8 @@ pub async fn round_robin_follows_the_documented_sequence(store: Arc<dyn Store>) 
         else {
             panic!("not offered");
         };
-        assert!(router.accept(c.id(), &agent).await.unwrap().is_some());
-        assert!(router.end(c.id(), EndReason::Completed).await.unwrap());
+        assert!(router.writer().accept(c.id(), &agent).await.unwrap().is_some());
+        assert!(router.writer().end(c.id(), EndReason::Completed).await.unwrap());
         got.push(agent.to_string());
     }
 
@@ -831,7 +831,7 @@ pub async fn simultaneous_requests_are_assigned_once_and_evenly(
                     };
                     let held = store.agent_chats(&agent).await.unwrap();
                     assert!(held.len() <= 10, "{agent} over its limit");
-                    assert!(router.end(&c, EndReason::Completed).await.unwrap());
+                    assert!(router.writer().end(&c, EndReason::Completed).await.unwrap());
                     got.push(agent);
                 }
                 got

@@ -11,7 +11,21 @@ use crate::domain::{Agent, AgentId, Attributes, Permission, RoutingMode, RuleTar
 use crate::ports::{AgentState, Cursor, CursorMove};
 
 use super::Directory;
-use super::engine::{ALL_AGENTS_POOL, Via};
+
+/// The cursor key of the account-wide round robin (every agent with the live chat
+/// permission, in directory order).
+pub const ALL_AGENTS_POOL: &str = "all";
+
+/// How the offered agent was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Account routing: the owner of the visitor's email domain.
+    AccountOwner,
+    /// The live chat card's own pool.
+    CardPool,
+    /// Round robin over every available agent, because the card's pool had nobody.
+    AnyAvailable,
+}
 
 /// What choosing decided.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,18 +3,22 @@
 //! - [`Directory`]: the configuration routing reads (agents, teams, rules, account
 //!   routing, settings).
 //! - [`choose`]: the choice, a pure function of what the router read.
-//! - [`Router`]: the engine: it reads, chooses, and claims the offer. Account routing first, then the card's mode; only
-//!   eligible agents; at most two offers per request; round robin over every
-//!   available agent when the card's pool has nobody eligible; otherwise the fallback.
-//!   Round robin moves a per-pool cursor by compare-and-set through the store port,
-//!   in the same atomic claim that takes the agent's capacity.
+//! - [`Router`] (`claim.rs`): reads what the choice needs, chooses, and claims the
+//!   offer. Account routing first, then the card's mode; only eligible agents; at
+//!   most two offers per request; round robin over every available agent when the
+//!   card's pool has nobody eligible; otherwise the fallback. Round robin moves a
+//!   per-pool cursor by compare-and-set through the store port, in the same atomic
+//!   claim that takes the agent's capacity.
+//! - [`Writer`] (`writer.rs`): the conversation writer every use case shares
+//!   (accept, withdraw, requeue, end, repairs), by compare-and-set with one retry
+//!   policy, freeing the capacity a change gives up.
 
 mod choice;
+mod claim;
 mod directory;
-mod engine;
+mod writer;
 
-pub use choice::{Choice, Facts, choose, next_in_rotation, pool_agents};
+pub use choice::{ALL_AGENTS_POOL, Choice, Facts, Via, choose, next_in_rotation, pool_agents};
+pub use claim::{OfferEnd, RouteOutcome, Router};
 pub use directory::{Directory, DirectoryError};
-pub use engine::{
-    ALL_AGENTS_POOL, Ending, OfferEnd, RetryPolicy, RouteError, RouteOutcome, Router, Via,
-};
+pub use writer::{Ending, RetryPolicy, RouteError, Writer};

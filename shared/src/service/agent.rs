@@ -113,7 +113,7 @@ impl Chat {
         let offered = self.offered_to(agent, &conversation).await?;
         self.schedule_inactivity_check(&conversation).await?;
         let Some(live) = self
-            .router
+            .writer
             .accept_from(&conversation, Some(offered), agent)
             .await?
         else {
@@ -132,7 +132,7 @@ impl Chat {
     ) -> Result<(), ServerError> {
         self.offered_to(agent, &conversation).await?;
         self.settle_later(&conversation).await?;
-        if !self.router.withdraw(&conversation, agent, None).await? {
+        if !self.writer.withdraw(&conversation, agent, None).await? {
             return Err(ServerError::Forbidden {
                 reason: "this offer is no longer open to you".into(),
             });
@@ -228,7 +228,7 @@ impl Chat {
         let admin = self.sees_all(agent).await?;
         // Checked on the conversation as written: it may have moved on.
         let scored = self
-            .router
+            .writer
             .update(&conversation, |c| c.score_by(agent, admin, score).is_ok());
         if scored.await?.is_none() {
             return Err(ServerError::Forbidden {
@@ -412,7 +412,7 @@ impl Chat {
         self.store_message(conversation, id, Sender::agent(agent.clone()), text)
             .await?;
         // The request is answered: the conversation is the replying agent's.
-        self.router
+        self.writer
             .update(conversation, |c| c.answer_by_email(agent).is_ok())
             .await?;
         self.record_past(&conv, agent, EndReason::Completed).await;

@@ -27,7 +27,7 @@ impl Chat {
             } => {
                 self.settle_later(&conversation).await?;
                 if self
-                    .router
+                    .writer
                     .withdraw(&conversation, &agent, Some(version))
                     .await?
                 {
@@ -80,7 +80,7 @@ impl Chat {
             // What the agent's tabs hear once the chat has moved, if it has.
             let news = match &conv.state() {
                 ConversationState::Offered { agent: to, .. } if to == agent => self
-                    .router
+                    .writer
                     .withdraw(&conversation, agent, None)
                     .await?
                     .then(|| ServerFrame::OfferWithdrawn {
@@ -88,7 +88,7 @@ impl Chat {
                         reason: WithdrawReason::Away,
                     }),
                 ConversationState::Live { agent: with, .. } if with == agent => {
-                    let requeued = self.router.requeue(&conversation, agent).await?;
+                    let requeued = self.writer.requeue(&conversation, agent).await?;
                     if requeued.is_some() {
                         info!(conversation = %conversation, agent = %agent, "agent gone: chat goes to another agent");
                         let visitor = Party::Visitor {
@@ -157,7 +157,7 @@ impl Chat {
             // Delivered again after a handler died between the end and the release.
             // (Not `end`: an agent may have picked the missed request up since.)
             ConversationState::Ended { .. } => {
-                self.router.repair_ended(conv.id()).await?;
+                self.writer.repair_ended(conv.id()).await?;
             }
             _ => {}
         }
@@ -196,7 +196,7 @@ impl Chat {
             if Some(agent) != holder.as_ref() {
                 // Again at the version stored should a write land first (an accept):
                 // nothing after this settle would free them.
-                self.router
+                self.writer
                     .release_unless_theirs(agent, conversation, conv.version())
                     .await?;
             }
@@ -306,7 +306,7 @@ impl Chat {
             ConversationState::Ended { .. } => {
                 // Ended: make sure its agent holds it no more (a handler that died
                 // between the end and the release left it held; this is its retry).
-                self.router.repair_ended(conversation).await?;
+                self.writer.repair_ended(conversation).await?;
                 return Ok(());
             }
             _ => return Ok(()),

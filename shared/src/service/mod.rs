@@ -32,7 +32,7 @@ use crate::domain::{ConnectionId, Conversation, ConversationId, Origin, Permissi
 use crate::ports::{ConnectionRecord, DelayedEvent, Delivery, Party, Ports, StoreError};
 use crate::protocol::{AgentFrame, ServerError, ServerFrame, VisitorFrame, VisitorSummary};
 use crate::routing::Directory;
-use crate::routing::{RouteError, Router};
+use crate::routing::{RouteError, Router, Writer};
 
 /// API Gateway closes a connection after 2 hours; the record outlives it a little so
 /// that a read just before the close still finds it.
@@ -111,6 +111,8 @@ pub fn cause_chain(e: &dyn Error) -> String {
 pub struct Chat {
     ports: Ports,
     router: Router,
+    /// The router's conversation writer, which every use case writes through.
+    writer: Writer,
     /// The dialog shown when the directory holds none.
     dialog: Arc<ValidDialog>,
     /// The directory and its dialog as last read, and when: configuration applied
@@ -154,8 +156,10 @@ impl Chat {
         agents: AgentVerifier,
         visitors: VisitorTokens,
     ) -> Self {
+        let router = Router::new(ports.clone());
         Self {
-            router: Router::new(ports.clone()),
+            writer: router.writer().clone(),
+            router,
             ports,
             dialog: Arc::new(dialog),
             applied: tokio::sync::RwLock::new(None),

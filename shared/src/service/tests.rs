@@ -1710,6 +1710,7 @@ async fn an_offer_timeout_delivered_again_after_a_crash_routes_the_waiting_reque
     assert!(
         h.chat
             .router()
+            .writer()
             .withdraw(conversation, agent, None)
             .await
             .unwrap()

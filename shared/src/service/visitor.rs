@@ -132,7 +132,7 @@ impl Chat {
                 .await?;
         }
         let mut refused = None;
-        let left = self.router.update(conv.id(), |c| {
+        let left = self.writer.update(conv.id(), |c| {
             let left = c.leave_details(now);
             let ok = left.is_ok();
             refused = left.err();
@@ -374,7 +374,7 @@ impl Chat {
                     // waiting and queueing its routing, the settle routes it.
                     self.settle_later(conversation).await?;
                     let requested = self
-                        .router
+                        .writer
                         .update(conversation, |c| {
                             c.request_live_chat_routed(routing.clone(), now).is_ok()
                         })
@@ -393,7 +393,7 @@ impl Chat {
                 }
                 DialogEvent::Finished => {
                     let ended = self
-                        .router
+                        .writer
                         .update(conversation, |c| c.end(EndReason::Completed, now).is_ok())
                         .await?;
                     // The widget learns the dialog is over from the server, not from
@@ -487,7 +487,7 @@ impl Chat {
         still: impl Fn(&Conversation) -> bool,
     ) -> Result<Ending, ServerError> {
         self.settle_later(conv.id()).await?;
-        let ending = self.router.end_if(conv.id(), reason, still).await?;
+        let ending = self.writer.end_if(conv.id(), reason, still).await?;
         let Ending::Ended(before) = &ending else {
             return Ok(ending);
         };

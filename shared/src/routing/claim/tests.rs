@@ -17,7 +17,8 @@ use crate::ports::{
     Clock, ConnectionRecord, ConnectionStore, ConversationStore, DirectoryStore, Party,
     RoutingStore,
 };
-use crate::routing::next_in_rotation;
+use crate::routing::{ALL_AGENTS_POOL, Ending, next_in_rotation};
+use std::time::Duration;
 
 /// A Monday, 10:00 UTC.
 fn monday_ten() -> Timestamp {
@@ -146,8 +147,14 @@ impl World {
         let mut got = Vec::new();
         for _ in 0..n {
             let (c, a, _) = self.offer(mode, &Attributes::new()).await;
-            assert!(self.router.accept(&c, &a).await.unwrap().is_some());
-            assert!(self.router.end(&c, EndReason::Completed).await.unwrap());
+            assert!(self.router.writer().accept(&c, &a).await.unwrap().is_some());
+            assert!(
+                self.router
+                    .writer()
+                    .end(&c, EndReason::Completed)
+                    .await
+                    .unwrap()
+            );
             got.push(a.to_string());
         }
         got
@@ -234,7 +241,12 @@ async fn an_agent_at_the_limit_gets_no_more_offers_until_a_chat_ends() {
         "{full:?}"
     );
 
-    world.router.end(&c1, EndReason::Completed).await.unwrap();
+    world
+        .router
+        .writer()
+        .end(&c1, EndReason::Completed)
+        .await
+        .unwrap();
     let (_, again, _) = world
         .offer(&RoutingMode::RoundRobin, &Attributes::new())
         .await;
@@ -445,7 +457,14 @@ async fn a_declined_offer_goes_to_one_more_agent_of_the_same_pool_then_to_the_fa
     let mode = RoutingMode::RoundRobin;
     let (c, first, _) = world.offer(&mode, &Attributes::new()).await;
 
-    assert!(world.router.withdraw(&c, &first, None).await.unwrap());
+    assert!(
+        world
+            .router
+            .writer()
+            .withdraw(&c, &first, None)
+            .await
+            .unwrap()
+    );
     let second = world
         .router
         .route(&c, &mode, &Attributes::new())
@@ -461,7 +480,14 @@ async fn a_declined_offer_goes_to_one_more_agent_of_the_same_pool_then_to_the_fa
     };
     assert_ne!(second, first);
 
-    assert!(world.router.withdraw(&c, &second, None).await.unwrap());
+    assert!(
+        world
+            .router
+            .writer()
+            .withdraw(&c, &second, None)
+            .await
+            .unwrap()
+    );
     let third = world
         .router
         .route(&c, &mode, &Attributes::new())
@@ -525,7 +551,7 @@ async fn a_pool_whose_agents_are_busy_but_eligible_does_not_spill_into_other_poo
         team: TeamId::parse("solo").unwrap(),
     };
     let (c, a1, _) = world.offer(&mode, &Attributes::new()).await;
-    world.router.withdraw(&c, &a1, None).await.unwrap();
+    world.router.writer().withdraw(&c, &a1, None).await.unwrap();
 
     let second = world
         .router
@@ -627,9 +653,22 @@ async fn a_late_offer_timeout_after_the_agent_accepted_is_ignored() {
     else {
         panic!("no timeout scheduled");
     };
-    assert!(world.router.accept(&c, &a).await.unwrap().is_some());
+    assert!(
+        world
+            .router
+            .writer()
+            .accept(&c, &a)
+            .await
+            .unwrap()
+            .is_some()
+    );
 
-    let withdrawn = world.router.withdraw(&c, &a, Some(version)).await.unwrap();
+    let withdrawn = world
+        .router
+        .writer()
+        .withdraw(&c, &a, Some(version))
+        .await
+        .unwrap();
 
     assert!(!withdrawn);
     assert_eq!(
@@ -658,8 +697,24 @@ async fn another_agent_cannot_accept_an_offer_made_to_someone_else() {
         id("a1")
     };
 
-    assert!(world.router.accept(&c, &other).await.unwrap().is_none());
-    assert!(world.router.accept(&c, &a).await.unwrap().is_some());
+    assert!(
+        world
+            .router
+            .writer()
+            .accept(&c, &other)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        world
+            .router
+            .writer()
+            .accept(&c, &a)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -746,7 +801,15 @@ async fn ending_again_frees_capacity_a_crashed_handler_left_held() {
     let (c, a, _) = world
         .offer(&RoutingMode::RoundRobin, &Attributes::new())
         .await;
-    assert!(world.router.accept(&c, &a).await.unwrap().is_some());
+    assert!(
+        world
+            .router
+            .writer()
+            .accept(&c, &a)
+            .await
+            .unwrap()
+            .is_some()
+    );
     // The handler wrote the end, then died before releasing the capacity.
     let mut conv = world.store.conversation(&c).await.unwrap().unwrap();
     let version = conv.version();
@@ -758,7 +821,12 @@ async fn ending_again_frees_capacity_a_crashed_handler_left_held() {
         .unwrap();
     assert_eq!(load_of(&world, &a).await, 1, "the leak");
 
-    let ended = world.router.end(&c, EndReason::Completed).await.unwrap();
+    let ended = world
+        .router
+        .writer()
+        .end(&c, EndReason::Completed)
+        .await
+        .unwrap();
 
     assert!(!ended, "it had ended already");
     assert_eq!(load_of(&world, &a).await, 0, "the retry released it");
@@ -781,14 +849,29 @@ async fn a_withdrawal_retried_after_a_crash_frees_the_capacity_but_never_a_live_
         .unwrap();
     assert_eq!(load_of(&world, &a).await, 1, "the leak");
 
-    assert!(!world.router.withdraw(&c, &a, None).await.unwrap());
+    assert!(!world.router.writer().withdraw(&c, &a, None).await.unwrap());
     assert_eq!(load_of(&world, &a).await, 0, "the retry released it");
 
     let (c2, b, _) = world
         .offer(&RoutingMode::RoundRobin, &Attributes::new())
         .await;
-    assert!(world.router.accept(&c2, &b).await.unwrap().is_some());
-    assert!(!world.router.withdraw(&c2, &b, Some(0)).await.unwrap());
+    assert!(
+        world
+            .router
+            .writer()
+            .accept(&c2, &b)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        !world
+            .router
+            .writer()
+            .withdraw(&c2, &b, Some(0))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         load_of(&world, &b).await,
         1,
@@ -899,7 +982,7 @@ async fn a_withdrawal_whose_release_loses_to_a_concurrent_end_still_frees_the_ag
             for _ in 0..starts.0 {
                 tokio::task::yield_now().await;
             }
-            world.router.withdraw(&c, &a, None).await.unwrap()
+            world.router.writer().withdraw(&c, &a, None).await.unwrap()
         };
         let end = async {
             for _ in 0..starts.1 {
@@ -907,6 +990,7 @@ async fn a_withdrawal_whose_release_loses_to_a_concurrent_end_still_frees_the_ag
             }
             world
                 .router
+                .writer()
                 .end_if(&c, EndReason::Missed, |c| {
                     matches!(c.state(), ConversationState::Waiting { .. })
                 })

@@ -1,0 +1,345 @@
+//! The claim: the router reads what routing needs, asks [`choose`] for the agent,
+//! and claims the offer (the conversation's state, the agent's capacity and the
+//! round-robin cursor in one conditional write). See the module map in
+//! [`crate::routing`].
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use tracing::debug;
+
+use crate::domain::{
+    AgentId, Attributes, Conversation, ConversationId, ConversationState, EndReason,
+    MAX_OFFERS_PER_REQUEST, RoutingMode,
+};
+use crate::ports::{ClaimOutcome, DelayedEvent, OfferClaim, Ports};
+
+use super::Directory;
+use super::choice::{Choice, Facts, Via, all_agents, choose};
+use super::writer::{RetryPolicy, RouteError, Writer};
+
+/// What a routing request came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteOutcome {
+    /// `agent` is offered the chat until `expires_at`; an offer timeout is scheduled.
+    Offered {
+        agent: AgentId,
+        expires_at: Timestamp,
+        /// 1 for the first offer of the request, 2 for the second.
+        attempt: u32,
+        via: Via,
+    },
+    /// Nobody can take the chat: the conversation ended with `reason` (`fallback` when
+    /// nobody was eligible, `missed` when offers went unanswered), the admin was told,
+    /// and the visitor is shown `text`.
+    Fallback {
+        reason: EndReason,
+        text: String,
+        meeting_link: Option<String>,
+    },
+    /// The conversation is not waiting (a repeated or stale request): nothing changed.
+    NotWaiting,
+}
+
+/// Why an offer ended without a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferEnd {
+    /// The agent declined.
+    Declined,
+    /// The visitor wait time limit passed.
+    TimedOut,
+}
+
+/// The routing engine over the ports. Shareable: keep one per process.
+pub struct Router {
+    ports: Ports,
+    writer: Writer,
+}
+
+impl Router {
+    /// A router with the default retry policy.
+    pub fn new(ports: Ports) -> Self {
+        Self::on(Writer::new(ports, RetryPolicy::default()))
+    }
+
+    /// A router that writes conversations through `writer` (and retries as it does).
+    pub fn on(writer: Writer) -> Self {
+        Self {
+            ports: writer.ports().clone(),
+            writer,
+        }
+    }
+
+    /// The conversation writer this router shares with the use cases.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// Lost races retried so far, by this router and its writer.
+    pub fn conflicts_retried(&self) -> u64 {
+        self.writer.conflicts_retried()
+    }
+
+    /// The ports this router uses.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    async fn store_missed(
+        &self,
+        conversation: &ConversationId,
+        at: Timestamp,
+    ) -> Result<(), RouteError> {
+        Ok(self.ports.store.record_missed(conversation, at).await?)
+    }
+
+    /// Whether any agent is eligible right now (the dialog's "is any agent available"
+    /// branch): live chat permission, available, connected, under the limit.
+    pub async fn any_agent_eligible(&self) -> Result<bool, RouteError> {
+        let store = &self.ports.store;
+        let now = self.ports.clock.now();
+        let directory = store.directory().await?;
+        let agents = all_agents(&directory);
+        let facts = Facts {
+            directory: &directory,
+            now,
+            states: store.agent_states(&agents, now).await?,
+        };
+        Ok(agents.iter().any(|a| facts.eligible(a)))
+    }
+
+    /// Routes a waiting conversation: offers it to one agent, or ends it with the
+    /// fallback. Safe to repeat: a conversation that is no longer waiting is left alone.
+    pub async fn route(
+        &self,
+        conversation: &ConversationId,
+        mode: &RoutingMode,
+        visitor: &Attributes,
+    ) -> Result<RouteOutcome, RouteError> {
+        let store = &self.ports.store;
+        let directory = store.directory().await?;
+        let conv = store
+            .conversation(conversation)
+            .await?
+            .ok_or_else(|| RouteError::UnknownConversation(conversation.clone()))?;
+        self.route_from(conv, &directory, mode, visitor).await
+    }
+
+    /// [`Router::route`] from the conversation and directory the caller has read
+    /// already, which saves reading them twice. `conv` may be out of date by now: the
+    /// offer is claimed only at the version read, and a lost race reads it again.
+    pub async fn route_from(
+        &self,
+        mut conv: Conversation,
+        directory: &Directory,
+        mode: &RoutingMode,
+        visitor: &Attributes,
+    ) -> Result<RouteOutcome, RouteError> {
+        let store = &self.ports.store;
+        let now = self.ports.clock.now();
+        let id = conv.id().clone();
+        let conversation = &id;
+        let live_chat_agents = all_agents(directory);
+        let mut facts = Facts {
+            directory,
+            now,
+            states: store.agent_states(&live_chat_agents, now).await?,
+        };
+        let mut cursors: BTreeMap<String, crate::ports::Cursor> = BTreeMap::new();
+        if self.repair(&conv).await? {
+            return Ok(RouteOutcome::NotWaiting);
+        }
+
+        for attempt in 1..=self.writer.max_attempts() {
+            self.writer.wait_before(attempt).await;
+            if !matches!(conv.state(), ConversationState::Waiting { .. }) {
+                return Ok(RouteOutcome::NotWaiting);
+            }
+            let offers_made = u32::try_from(conv.offered_to().len()).unwrap_or(u32::MAX);
+            if offers_made >= MAX_OFFERS_PER_REQUEST {
+                return self
+                    .fall_back(conversation, EndReason::Missed, directory)
+                    .await;
+            }
+            let choice = loop {
+                match choose(
+                    directory,
+                    mode,
+                    visitor,
+                    &facts,
+                    conv.offered_to(),
+                    &cursors,
+                ) {
+                    Choice::NeedsCursor(key) => {
+                        let cursor = store.cursor(&key).await?;
+                        cursors.insert(key, cursor);
+                    }
+                    choice => break choice,
+                }
+            };
+            let Choice::Offer { agent, cursor, via } = choice else {
+                let reason = if offers_made > 0 {
+                    EndReason::Missed
+                } else {
+                    EndReason::Fallback
+                };
+                return self.fall_back(conversation, reason, directory).await;
+            };
+            let limit = directory
+                .agent(&agent)
+                .map(|a| a.chat_limit)
+                .unwrap_or_default();
+            let expires_at = now
+                .saturating_add(directory.settings.wait_time_limit.span())
+                .unwrap_or(now);
+            let expected_version = conv.version();
+            let mut offered = conv.clone();
+            if offered.offer(agent.clone(), expires_at).is_err() {
+                return Ok(RouteOutcome::NotWaiting);
+            }
+            let claim = OfferClaim {
+                conversation: offered.clone(),
+                expected_version,
+                agent: agent.clone(),
+                limit,
+                cursor: cursor.clone(),
+            };
+            match store.claim_offer(&claim).await? {
+                ClaimOutcome::Claimed => {
+                    debug!(conversation = %conversation, agent = %agent, attempt = offers_made + 1, "offered");
+                    let event = DelayedEvent::OfferTimeout {
+                        conversation: conversation.clone(),
+                        agent: agent.clone(),
+                        version: offered.version(),
+                    };
+                    self.ports.scheduler.schedule(event, expires_at).await?;
+                    return Ok(RouteOutcome::Offered {
+                        agent,
+                        expires_at,
+                        attempt: offers_made + 1,
+                        via,
+                    });
+                }
+                ClaimOutcome::CursorMoved { current } => {
+                    if let Some(mv) = cursor {
+                        let fresh = match current {
+                            Some(c) => c,
+                            None => store.cursor(&mv.pool).await?,
+                        };
+                        cursors.insert(mv.pool, fresh);
+                    }
+                }
+                ClaimOutcome::AgentAtCapacity => {
+                    facts.states = store.agent_states(&live_chat_agents, now).await?;
+                }
+                ClaimOutcome::ConversationChanged => {
+                    conv = store
+                        .conversation(conversation)
+                        .await?
+                        .ok_or_else(|| RouteError::UnknownConversation(conversation.clone()))?;
+                }
+            }
+        }
+        Err(RouteError::Contention {
+            attempts: self.writer.max_attempts(),
+        })
+    }
+
+    /// A routing request that finds its conversation already routed is a delivery
+    /// again of the event (queues deliver at least once), or the retry of a handler
+    /// that died between routing's state write and its follow-up. Re-issues that
+    /// follow-up, which is idempotent: the offer's timeout (a duplicate is a no-op by
+    /// its version) and the missed-list entry (same key). `true` when the
+    /// conversation is not waiting, so there is nothing to route.
+    async fn repair(&self, conv: &Conversation) -> Result<bool, RouteError> {
+        match &conv.state() {
+            ConversationState::Waiting { .. } => return Ok(false),
+            ConversationState::Offered { agent, expires_at } => {
+                let event = DelayedEvent::OfferTimeout {
+                    conversation: conv.id().clone(),
+                    agent: agent.clone(),
+                    version: conv.version(),
+                };
+                self.ports.scheduler.schedule(event, *expires_at).await?;
+            }
+            ConversationState::Ended {
+                reason: EndReason::Missed | EndReason::Fallback,
+                at,
+            } => self.store_missed(conv.id(), *at).await?,
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    /// An agent takes a missed request: the conversation goes live with them and
+    /// their capacity is claimed, in one atomic claim; it comes back as stored. `None`
+    /// when it is no longer missed (someone took it) or the agent is at their limit.
+    pub async fn pick_up(
+        &self,
+        conversation: &ConversationId,
+        agent: &AgentId,
+    ) -> Result<Option<Conversation>, RouteError> {
+        let store = &self.ports.store;
+        let now = self.ports.clock.now();
+        let limit = store
+            .directory()
+            .await?
+            .agent(agent)
+            .map(|a| a.chat_limit)
+            .unwrap_or_default();
+        let Some(conv) = store.conversation(conversation).await? else {
+            return Err(RouteError::UnknownConversation(conversation.clone()));
+        };
+        let mut taken = conv.clone();
+        if taken.pick_up(agent, now).is_err() {
+            return Ok(None);
+        }
+        // Picking up starts the list of agents offered anew, so an agent the request
+        // was offered to and whose release was lost (it lost a race, or its handler
+        // died) would no longer be named for the settle to free: free them first, at
+        // the version the claim expects (a claim that lands meanwhile fails ours).
+        self.writer.release_held(&conv).await?;
+        let claim = OfferClaim {
+            conversation: taken,
+            expected_version: conv.version(),
+            agent: agent.clone(),
+            limit,
+            cursor: None,
+        };
+        let claimed = store.claim_offer(&claim).await? == ClaimOutcome::Claimed;
+        Ok(claimed.then_some(claim.conversation))
+    }
+
+    /// Ends the conversation with `reason`, tells the admin, and returns the fallback
+    /// the visitor sees. Repeats are harmless: an already ended conversation is left.
+    async fn fall_back(
+        &self,
+        conversation: &ConversationId,
+        reason: EndReason,
+        directory: &Directory,
+    ) -> Result<RouteOutcome, RouteError> {
+        let now = self.ports.clock.now();
+        // Only a request still waiting falls back: one that another routing offered
+        // meanwhile (a timeout delivered twice, a routing and its safety net) is
+        // theirs now, and ending it would strand the offer and its agent's capacity.
+        let ended = self
+            .writer
+            .update(conversation, |c| {
+                matches!(c.state(), ConversationState::Waiting { .. }) && c.end(reason, now).is_ok()
+            })
+            .await?;
+        if ended.is_none() {
+            return Ok(RouteOutcome::NotWaiting);
+        }
+        // It stays visible to agents, who may pick it up.
+        self.store_missed(conversation, now).await?;
+        Ok(RouteOutcome::Fallback {
+            reason,
+            text: directory.settings.fallback.text().to_string(),
+            meeting_link: directory.settings.meeting_link.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
