@@ -757,8 +757,21 @@ pub async fn round_robin_follows_the_documented_sequence(store: Arc<dyn Store>) 
         else {
             panic!("not offered");
         };
-        assert!(router.writer().accept(c.id(), &agent).await.unwrap().is_some());
-        assert!(router.writer().end(c.id(), EndReason::Completed).await.unwrap());
+        assert!(
+            router
+                .writer()
+                .accept(c.id(), &agent)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            router
+                .writer()
+                .end(c.id(), EndReason::Completed)
+                .await
+                .unwrap()
+        );
         got.push(agent.to_string());
     }
 

@@ -43,12 +43,14 @@ async fn a_thousand_simultaneous_requests_over_ten_agents_are_each_assigned_once
                     return Err(format!("{c}: {outcome:?}"));
                 };
                 let accepted = router
-                    .writer().accept(&c, &agent)
+                    .writer()
+                    .accept(&c, &agent)
                     .await
                     .map_err(|e| e.to_string())?
                     .is_some();
                 let ended = router
-                    .writer().end(&c, EndReason::Completed)
+                    .writer()
+                    .end(&c, EndReason::Completed)
                     .await
                     .map_err(|e| e.to_string())?;
                 if accepted && ended {

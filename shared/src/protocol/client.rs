@@ -4,7 +4,8 @@
 //! A body is parsed in two steps, so that every refusal names its field:
 //! 1. [`RawFrame::parse`]: size, JSON, object; fields stay untyped JSON values, so
 //!    serde itself cannot fail on a field's type and hide which field it was.
-//! 2. `TryFrom<RawFrame>`: the action is looked up and each field is parsed into its
+//! 2. `TryFrom<RawFrame>` (declared with the frame, once per action, by
+//!    `client_frames!`): the action is looked up and each field is parsed into its
 //!    domain type (ids, [`MessageText`], [`Email`]...), yielding
 //!    [`FrameError::BadField`] with the field's name on the first bad one.
 //!
@@ -151,71 +152,138 @@ impl RawFrame {
     }
 }
 
-/// What the widget sends. `action` selects the variant (`snake_case`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", try_from = "RawFrame")]
-pub enum VisitorFrame {
-    /// Open (or, after a reload, resume) the dialog. The host page may pass what it
-    /// knows of the visitor (the widget's identify call) as `attributes`.
-    Start {
-        /// The page the widget runs on.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        page_url: Option<String>,
-        /// Attributes from the host page; values may be sent as strings, numbers or
-        /// booleans and are kept as text.
-        #[serde(default, skip_serializing_if = "attributes_are_empty")]
-        attributes: Attributes,
-    },
-    /// Click answer number `answer` (0-based) of question card `card`.
-    Answer {
-        /// The question card.
-        card: CardId,
-        /// The answer's index, in the order shown.
-        answer: usize,
-    },
-    /// Submit a value to information capture card `card`; the dialog engine checks
-    /// it against the card's field type.
-    Submit {
-        /// The capture card.
-        card: CardId,
-        /// The value typed or picked, at most [`MAX_SUBMIT_CHARS`] characters.
-        value: String,
-    },
-    /// Send a chat message. `id` is made by the widget so a retried send is stored
-    /// once.
-    SendMessage {
-        /// The client-made message id.
-        id: MessageId,
-        /// The text.
-        text: MessageText,
-        /// The conversation (from the `session` frame). Optional; with it the
-        /// server relays without looking the connection up.
-        conversation: Option<ConversationId>,
-    },
-    /// The visitor started or stopped typing.
-    Typing {
-        /// Typing now.
-        typing: bool,
-    },
-    /// The visitor ends the chat.
-    EndChat,
-    /// The fallback form: the visitor's email and an optional message.
-    LeaveDetails {
-        /// Where to reach the visitor.
-        email: Email,
-        /// What they want; absent when the form's message box was left blank.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<MessageText>,
-    },
-    /// Keeps the connection from API Gateway's 10 minute idle timeout; answered with
-    /// `pong`.
-    Ping,
-    /// An older page of the chat's messages, below `before` (a `history` frame's
-    /// `next`); answered with `history`.
-    History {
-        /// The page's upper bound, exclusive.
-        before: u64,
-    },
+/// Declares a client frame enum once: each variant's action name, its fields with
+/// their types and the [`Fields`] reader that parses each (a field's JSON name is its
+/// Rust name). From that one declaration come the enum (its serde tag is the action),
+/// `ACTIONS`, `action()` and the `TryFrom<RawFrame>` that refuses an unknown action.
+macro_rules! client_frames {
+    (
+        $(#[$attr:meta])*
+        pub enum $Frame:ident {
+            $(
+                $(#[$vattr:meta])*
+                $action:literal => $Variant:ident $({
+                    $(
+                        $(#[$fattr:meta])*
+                        $field:ident: $ty:ty = $reader:ident($($arg:expr),*)
+                    ),* $(,)?
+                })?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(tag = "action", try_from = "RawFrame")]
+        pub enum $Frame {
+            $(
+                $(#[$vattr])*
+                #[serde(rename = $action)]
+                $Variant $({
+                    $(
+                        $(#[$fattr])*
+                        $field: $ty,
+                    )*
+                })?,
+            )*
+        }
+
+        impl $Frame {
+            /// Every action of this side, in declaration order.
+            pub const ACTIONS: [&'static str; [$($action),*].len()] = [$($action),*];
+
+            /// The frame's `action`, for logs.
+            pub fn action(&self) -> &'static str {
+                match self {
+                    $(Self::$Variant { .. } => $action,)*
+                }
+            }
+        }
+
+        impl TryFrom<RawFrame> for $Frame {
+            type Error = FrameError;
+
+            fn try_from(raw: RawFrame) -> Result<Self, FrameError> {
+                #[allow(unused_mut)]
+                let mut f = Fields::open(raw)?;
+                let action = f.action.clone();
+                Ok(match action.as_str() {
+                    $(
+                        $action => Self::$Variant $({
+                            $($field: f.$reader(stringify!($field) $(, $arg)*)?,)*
+                        })?,
+                    )*
+                    _ => return Err(FrameError::UnknownAction { action }),
+                })
+            }
+        }
+    };
+}
+
+client_frames! {
+    /// What the widget sends. `action` selects the variant.
+    pub enum VisitorFrame {
+        /// Open (or, after a reload, resume) the dialog. The host page may pass what it
+        /// knows of the visitor (the widget's identify call) as `attributes`.
+        "start" => Start {
+            /// The page the widget runs on.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            page_url: Option<String> = optional_attribute(MAX_PAGE_URL_CHARS),
+            /// Attributes from the host page; values may be sent as strings, numbers or
+            /// booleans and are kept as text.
+            #[serde(default, skip_serializing_if = "attributes_are_empty")]
+            attributes: Attributes = attributes(),
+        },
+        /// Click answer number `answer` (0-based) of question card `card`.
+        "answer" => Answer {
+            /// The question card.
+            card: CardId = id(),
+            /// The answer's index, in the order shown.
+            answer: usize = index(),
+        },
+        /// Submit a value to information capture card `card`; the dialog engine checks
+        /// it against the card's field type.
+        "submit" => Submit {
+            /// The capture card.
+            card: CardId = id(),
+            /// The value typed or picked, at most [`MAX_SUBMIT_CHARS`] characters.
+            value: String = string(MAX_SUBMIT_CHARS),
+        },
+        /// Send a chat message. `id` is made by the widget so a retried send is stored
+        /// once.
+        "send_message" => SendMessage {
+            /// The client-made message id.
+            id: MessageId = id(),
+            /// The text.
+            text: MessageText = text(),
+            /// The conversation (from the `session` frame). Optional; with it the
+            /// server relays without looking the connection up.
+            conversation: Option<ConversationId> = optional_id(),
+        },
+        /// The visitor started or stopped typing.
+        "typing" => Typing {
+            /// Typing now.
+            typing: bool = boolean(),
+        },
+        /// The visitor ends the chat.
+        "end_chat" => EndChat,
+        /// The fallback form: the visitor's email and an optional message.
+        "leave_details" => LeaveDetails {
+            /// Where to reach the visitor.
+            email: Email = email(),
+            /// What they want; absent when the form's message box was left blank.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            message: Option<MessageText> = optional_text(),
+        },
+        /// Keeps the connection from API Gateway's 10 minute idle timeout; answered with
+        /// `pong`.
+        "ping" => Ping,
+        /// An older page of the chat's messages, below `before` (a `history` frame's
+        /// `next`); answered with `history`.
+        "history" => History {
+            /// The page's upper bound, exclusive.
+            before: u64 = seq(),
+        },
+    }
 }
 
 fn attributes_are_empty(attributes: &Attributes) -> bool {
@@ -223,186 +291,115 @@ fn attributes_are_empty(attributes: &Attributes) -> bool {
 }
 
 impl VisitorFrame {
-    /// Every action a visitor may send.
-    pub const ACTIONS: [&'static str; 9] = [
-        "start",
-        "answer",
-        "submit",
-        "send_message",
-        "typing",
-        "end_chat",
-        "leave_details",
-        "ping",
-        "history",
-    ];
-
     /// Parses a widget frame; every refusal is a precise [`FrameError`].
     pub fn parse(body: &str) -> Result<Self, FrameError> {
         RawFrame::parse(body)?.try_into()
     }
-
-    /// The frame's `action`, for logs.
-    pub fn action(&self) -> &'static str {
-        match self {
-            VisitorFrame::Start { .. } => "start",
-            VisitorFrame::Answer { .. } => "answer",
-            VisitorFrame::Submit { .. } => "submit",
-            VisitorFrame::SendMessage { .. } => "send_message",
-            VisitorFrame::Typing { .. } => "typing",
-            VisitorFrame::EndChat => "end_chat",
-            VisitorFrame::LeaveDetails { .. } => "leave_details",
-            VisitorFrame::Ping => "ping",
-            VisitorFrame::History { .. } => "history",
-        }
-    }
 }
 
-impl TryFrom<RawFrame> for VisitorFrame {
-    type Error = FrameError;
-
-    fn try_from(raw: RawFrame) -> Result<Self, FrameError> {
-        let mut f = Fields::open(raw)?;
-        let action = f.action.clone();
-        Ok(match action.as_str() {
-            "start" => VisitorFrame::Start {
-                page_url: f.optional_attribute("page_url", MAX_PAGE_URL_CHARS)?,
-                attributes: f.attributes("attributes")?,
-            },
-            "answer" => VisitorFrame::Answer {
-                card: f.id("card")?,
-                answer: f.index("answer")?,
-            },
-            "submit" => VisitorFrame::Submit {
-                card: f.id("card")?,
-                value: f.string("value", MAX_SUBMIT_CHARS)?,
-            },
-            "send_message" => VisitorFrame::SendMessage {
-                id: f.id("id")?,
-                text: f.text("text")?,
-                conversation: f.optional_id("conversation")?,
-            },
-            "typing" => VisitorFrame::Typing {
-                typing: f.boolean("typing")?,
-            },
-            "end_chat" => VisitorFrame::EndChat,
-            "leave_details" => VisitorFrame::LeaveDetails {
-                email: f.email("email")?,
-                message: f.optional_text("message")?,
-            },
-            "ping" => VisitorFrame::Ping,
-            "history" => VisitorFrame::History {
-                before: f
-                    .before_seq("before")?
-                    .ok_or_else(|| f.bad("before", FieldError::Missing))?,
-            },
-            _ => return Err(FrameError::UnknownAction { action }),
-        })
+client_frames! {
+    /// What the Agent Inbox sends. Every action on a chat names its `conversation`,
+    /// since an agent holds several at once.
+    pub enum AgentFrame {
+        /// Accept an offered chat.
+        "accept" => Accept {
+            /// The conversation offered.
+            conversation: ConversationId = id(),
+        },
+        /// Decline an offered chat; the next agent is tried.
+        "decline" => Decline {
+            /// The conversation offered.
+            conversation: ConversationId = id(),
+        },
+        /// Send a chat message. `id` is made by the inbox so a retried send is stored
+        /// once.
+        "send_message" => SendMessage {
+            /// The chat.
+            conversation: ConversationId = id(),
+            /// The client-made message id.
+            id: MessageId = id(),
+            /// The text.
+            text: MessageText = text(),
+        },
+        /// The agent started or stopped typing in a chat.
+        "typing" => Typing {
+            /// The chat.
+            conversation: ConversationId = id(),
+            /// Typing now.
+            typing: bool = boolean(),
+        },
+        /// End a chat ("End session").
+        "end_session" => EndSession {
+            /// The chat.
+            conversation: ConversationId = id(),
+        },
+        /// The availability toggle; it overrides the schedule until local midnight.
+        "set_availability" => SetAvailability {
+            /// Available (true) or away (false).
+            available: bool = boolean(),
+        },
+        /// Score a conversation 0-3.
+        "score" => Score {
+            /// The chat.
+            conversation: ConversationId = id(),
+            /// The score.
+            score: ConversationScore = score(),
+        },
+        /// Ask for a page of a conversation's transcript (answered with `transcript`):
+        /// the latest, or the one below `before` (a `transcript`'s `next`).
+        "history" => History {
+            /// The chat.
+            conversation: ConversationId = id(),
+            /// The page's upper bound, exclusive; absent for the latest page.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            before: Option<u64> = before_seq(),
+        },
+        /// Keeps the connection alive; answered with `pong`.
+        "ping" => Ping,
+        /// Sent once the inbox's socket is open (API Gateway cannot push from inside
+        /// `$connect`): answered with `availability`, then `offer` for each pending offer
+        /// and `chat_started` for each live chat of the agent.
+        "sync" => Sync,
+        /// The requests nobody took (the last 7 days), answered with `missed`: newest
+        /// first, a page at a time.
+        "missed" => Missed {
+            /// Absent for the newest page; a `missed` frame's `next` for the page after it.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            before: Option<ListCursor> = optional_cursor(),
+        },
+        /// Take a missed request: the chat opens with this agent and its history.
+        "pick_up" => PickUp {
+            /// The missed chat.
+            conversation: ConversationId = id(),
+        },
+        /// The agent's past chats of the last 90 days (a Sales Admin's: the account's),
+        /// newest first, a page at a time; answered with `past_chats`.
+        "past_chats" => PastChats {
+            /// Absent for the newest page; a `past_chats` frame's `next` for the page
+            /// after it.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            before: Option<ListCursor> = optional_cursor(),
+        },
+        /// Answer a missed request by email (the visitor left their address): the text
+        /// is emailed to the visitor with the agent's address to reply to, stored in the
+        /// conversation's history, and the request leaves the missed list. Answered
+        /// with `email_sent`. `id` is made by the inbox, as for `send_message`.
+        "reply_by_email" => ReplyByEmail {
+            /// The missed chat.
+            conversation: ConversationId = id(),
+            /// The client-made message id.
+            id: MessageId = id(),
+            /// The reply.
+            text: MessageText = text(),
+        },
+        /// A new agent token for the open connection, verified as at `$connect` (it
+        /// must name the same agent): the connection is then held to its expiry
+        /// instead of the old token's. Answered with `token_renewed`.
+        "renew_token" => RenewToken {
+            /// The new agent token.
+            token: String = string(MAX_TOKEN_CHARS),
+        },
     }
-}
-
-/// What the Agent Inbox sends. Every action on a chat names its `conversation`,
-/// since an agent holds several at once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", try_from = "RawFrame")]
-pub enum AgentFrame {
-    /// Accept an offered chat.
-    Accept {
-        /// The conversation offered.
-        conversation: ConversationId,
-    },
-    /// Decline an offered chat; the next agent is tried.
-    Decline {
-        /// The conversation offered.
-        conversation: ConversationId,
-    },
-    /// Send a chat message. `id` is made by the inbox so a retried send is stored
-    /// once.
-    SendMessage {
-        /// The chat.
-        conversation: ConversationId,
-        /// The client-made message id.
-        id: MessageId,
-        /// The text.
-        text: MessageText,
-    },
-    /// The agent started or stopped typing in a chat.
-    Typing {
-        /// The chat.
-        conversation: ConversationId,
-        /// Typing now.
-        typing: bool,
-    },
-    /// End a chat ("End session").
-    EndSession {
-        /// The chat.
-        conversation: ConversationId,
-    },
-    /// The availability toggle; it overrides the schedule until local midnight.
-    SetAvailability {
-        /// Available (true) or away (false).
-        available: bool,
-    },
-    /// Score a conversation 0-3.
-    Score {
-        /// The chat.
-        conversation: ConversationId,
-        /// The score.
-        score: ConversationScore,
-    },
-    /// Ask for a page of a conversation's transcript (answered with `transcript`):
-    /// the latest, or the one below `before` (a `transcript`'s `next`).
-    History {
-        /// The chat.
-        conversation: ConversationId,
-        /// The page's upper bound, exclusive; absent for the latest page.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        before: Option<u64>,
-    },
-    /// Keeps the connection alive; answered with `pong`.
-    Ping,
-    /// Sent once the inbox's socket is open (API Gateway cannot push from inside
-    /// `$connect`): answered with `availability`, then `offer` for each pending offer
-    /// and `chat_started` for each live chat of the agent.
-    Sync,
-    /// The requests nobody took (the last 7 days), answered with `missed`: newest
-    /// first, a page at a time.
-    Missed {
-        /// Absent for the newest page; a `missed` frame's `next` for the page after it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        before: Option<ListCursor>,
-    },
-    /// Take a missed request: the chat opens with this agent and its history.
-    PickUp {
-        /// The missed chat.
-        conversation: ConversationId,
-    },
-    /// The agent's past chats of the last 90 days (a Sales Admin's: the account's),
-    /// newest first, a page at a time; answered with `past_chats`.
-    PastChats {
-        /// Absent for the newest page; a `past_chats` frame's `next` for the page
-        /// after it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        before: Option<ListCursor>,
-    },
-    /// Answer a missed request by email (the visitor left their address): the text
-    /// is emailed to the visitor with the agent's address to reply to, stored in the
-    /// conversation's history, and the request leaves the missed list. Answered
-    /// with `email_sent`. `id` is made by the inbox, as for `send_message`.
-    ReplyByEmail {
-        /// The missed chat.
-        conversation: ConversationId,
-        /// The client-made message id.
-        id: MessageId,
-        /// The reply.
-        text: MessageText,
-    },
-    /// A new agent token for the open connection, verified as at `$connect` (it
-    /// must name the same agent): the connection is then held to its expiry
-    /// instead of the old token's. Answered with `token_renewed`.
-    RenewToken {
-        /// The new agent token.
-        token: String,
-    },
 }
 
 /// Longest agent token accepted by `renew_token`, in characters (a Cognito ID token
@@ -410,109 +407,9 @@ pub enum AgentFrame {
 pub const MAX_TOKEN_CHARS: usize = 8_192;
 
 impl AgentFrame {
-    /// Every action an agent may send.
-    pub const ACTIONS: [&'static str; 15] = [
-        "accept",
-        "decline",
-        "send_message",
-        "typing",
-        "end_session",
-        "set_availability",
-        "score",
-        "history",
-        "ping",
-        "sync",
-        "missed",
-        "pick_up",
-        "past_chats",
-        "reply_by_email",
-        "renew_token",
-    ];
-
     /// Parses an inbox frame; every refusal is a precise [`FrameError`].
     pub fn parse(body: &str) -> Result<Self, FrameError> {
         RawFrame::parse(body)?.try_into()
-    }
-
-    /// The frame's `action`, for logs.
-    pub fn action(&self) -> &'static str {
-        match self {
-            AgentFrame::Accept { .. } => "accept",
-            AgentFrame::Decline { .. } => "decline",
-            AgentFrame::SendMessage { .. } => "send_message",
-            AgentFrame::Typing { .. } => "typing",
-            AgentFrame::EndSession { .. } => "end_session",
-            AgentFrame::SetAvailability { .. } => "set_availability",
-            AgentFrame::Score { .. } => "score",
-            AgentFrame::History { .. } => "history",
-            AgentFrame::Ping => "ping",
-            AgentFrame::Sync => "sync",
-            AgentFrame::Missed { .. } => "missed",
-            AgentFrame::PickUp { .. } => "pick_up",
-            AgentFrame::ReplyByEmail { .. } => "reply_by_email",
-            AgentFrame::PastChats { .. } => "past_chats",
-            AgentFrame::RenewToken { .. } => "renew_token",
-        }
-    }
-}
-
-impl TryFrom<RawFrame> for AgentFrame {
-    type Error = FrameError;
-
-    fn try_from(raw: RawFrame) -> Result<Self, FrameError> {
-        let mut f = Fields::open(raw)?;
-        let action = f.action.clone();
-        Ok(match action.as_str() {
-            "accept" => AgentFrame::Accept {
-                conversation: f.id("conversation")?,
-            },
-            "decline" => AgentFrame::Decline {
-                conversation: f.id("conversation")?,
-            },
-            "send_message" => AgentFrame::SendMessage {
-                conversation: f.id("conversation")?,
-                id: f.id("id")?,
-                text: f.text("text")?,
-            },
-            "typing" => AgentFrame::Typing {
-                conversation: f.id("conversation")?,
-                typing: f.boolean("typing")?,
-            },
-            "end_session" => AgentFrame::EndSession {
-                conversation: f.id("conversation")?,
-            },
-            "set_availability" => AgentFrame::SetAvailability {
-                available: f.boolean("available")?,
-            },
-            "score" => AgentFrame::Score {
-                conversation: f.id("conversation")?,
-                score: f.score("score")?,
-            },
-            "history" => AgentFrame::History {
-                conversation: f.id("conversation")?,
-                before: f.before_seq("before")?,
-            },
-            "ping" => AgentFrame::Ping,
-            "sync" => AgentFrame::Sync,
-            "missed" => AgentFrame::Missed {
-                before: f.optional_cursor("before")?,
-            },
-            "pick_up" => AgentFrame::PickUp {
-                conversation: f.id("conversation")?,
-            },
-            "past_chats" => AgentFrame::PastChats {
-                before: f.optional_cursor("before")?,
-            },
-            "reply_by_email" => AgentFrame::ReplyByEmail {
-                conversation: f.id("conversation")?,
-                id: f.id("id")?,
-                text: f.text("text")?,
-            },
-            "renew_token" => AgentFrame::RenewToken {
-                token: f.string("token", MAX_TOKEN_CHARS)?,
-            },
-            _ => return Err(FrameError::UnknownAction { action }),
-        })
     }
 }
 
@@ -617,6 +514,12 @@ impl Fields {
             Some(Value::String(s)) => T::try_from(s).map(Some).map_err(|e| self.bad(field, e)),
             Some(other) => Err(self.invalid(field, "an id (a string)", &other)),
         }
+    }
+
+    /// A required history page bound (see [`Fields::before_seq`]).
+    fn seq(&mut self, field: &str) -> Result<u64, FrameError> {
+        self.before_seq(field)?
+            .ok_or_else(|| self.bad(field, FieldError::Missing))
     }
 
     /// A history page's bound: a message number (a page's `next`), at least 1.

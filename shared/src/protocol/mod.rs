@@ -5,9 +5,11 @@
 //!
 //! # Layout
 //! - [`route_key`]: the route API Gateway selects for a body (`action`, else
-//!   `$default`) and the [`Function`] that serves it.
+//!   `$default`); which function serves it is the deployment's table
+//!   (`livechat_aws::topology`), not the core's.
 //! - [`VisitorFrame`], [`AgentFrame`]: client frames, tagged by `action`, parsed in
-//!   two steps ([`RawFrame`], then `TryFrom`) into domain types.
+//!   two steps ([`RawFrame`], then `TryFrom`) into domain types; each action (its
+//!   name, fields and their parsers) is declared once.
 //! - [`ServerFrame`]: what handlers push, tagged by `type`.
 //! - [`FrameError`], [`ServerError`], [`ErrorCode`]: refusals and failures, and the
 //!   `error` frame built from them (precise for the client's mistakes, generic for
