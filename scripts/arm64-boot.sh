@@ -12,6 +12,7 @@
 # point at the local services, and the credentials are local ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lambda-tools.sh
 
 FUNCTIONS=(connect card-advance agent-message route-to-agent)
 TARGET="${CARGO_TARGET_DIR:-target}"
@@ -23,7 +24,6 @@ TABLE=livechat-arm64-boot
 # "local": DynamoDB Local keeps tables per access key, and the gateway (which creates
 # the table) uses that one; its @connections then accepts the same.
 KEY_ID=local SECRET=local
-TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/livechat/aws-tools"
 ZIPS=infra/.aws-sam/zips   # scripts/sam-build.sh's
 export DEBIAN_FRONTEND=noninteractive
 
@@ -38,36 +38,11 @@ if ! command -v qemu-aarch64-static >/dev/null 2>&1 || [ ! -e "$SYSROOT/lib/ld-l
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross >/dev/null
 fi
-if [ ! -x "$TOOLS/bin/moto_server" ]; then
-  echo "installing moto (server mode) into $TOOLS"
-  python3 -m venv "$TOOLS"
-  "$TOOLS/bin/pip" install --quiet "moto[server]==5.2.5"
-fi
+use_moto
 test -x "$TARGET/debug/livechat" || cargo build -p livechat-cli
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${own_dynamodb:-}" ]; then DYNAMODB_PORT=$own_dynamodb scripts/dynamodb-local.sh stop || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-wait_port() {
-  for _ in $(seq 1 120); do
-    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.5
-  done
-  echo "nothing listens on port $1 ($2)" >&2; tail -20 "$work/$2.log" 2>/dev/null >&2 || true; exit 1
-}
-
-if [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
-  own_dynamodb=$((PORT_BASE + 2))
-  DYNAMODB_ENDPOINT=$(scripts/dynamodb-local.sh start "$own_dynamodb")
-fi
-"$TOOLS/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$work/moto.log" 2>&1 &
-pids+=($!)
+scratch_begin
+start_local_aws "$PORT_BASE"
 # The gateway creates the table on DynamoDB Local and seeds the demo account, as a
 # first deploy's first start does; it is also the @connections endpoint.
 env LIVECHAT_CONNECTIONS_ACCESS_KEY_ID=$KEY_ID LIVECHAT_CONNECTIONS_SECRET_ACCESS_KEY=$SECRET \
@@ -82,7 +57,7 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 grep -q '^livechat local gateway on' "$work/gateway.log" || { echo "the gateway did not start" >&2; exit 1; }
-QUEUE_URL=$(AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET "$TOOLS/bin/python" -c "
+QUEUE_URL=$(AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET "$AWS_TOOLS/bin/python" -c "
 import boto3
 sqs = boto3.client('sqs', endpoint_url='http://127.0.0.1:$MOTO_PORT', region_name='us-east-1')
 print(sqs.create_queue(QueueName='livechat-DelayQueue')['QueueUrl'])")
@@ -107,11 +82,7 @@ declare -A VALUE=(
   [RUST_LOG]=info
   [LOG_FORMAT]=json
 )
-template_env=()
-while read -r name; do
-  [ -n "${VALUE[$name]+set}" ] || { echo "the template sets $name, which scripts/arm64-boot.sh gives no value" >&2; exit 1; }
-  template_env+=("$name=${VALUE[$name]}")
-done < <(python3 tests/lambda/template_env.py infra/template.yaml)
+template_env_from VALUE scripts/arm64-boot.sh
 
 # boot FUNCTION EVENT PYTHON_CHECK: the check reads the answer as `r`.
 boot() {

@@ -14,6 +14,7 @@
 # (100 s; 10 s is its minimum).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lambda-tools.sh
 
 FUNCTIONS=(connect card-advance route-to-agent agent-message)
 TARGET="${CARGO_TARGET_DIR:-target}"
@@ -32,52 +33,23 @@ FROM=chat@acme-analytics.example
 # "local": DynamoDB Local keeps tables per access key, and the gateway (which creates
 # the table) uses that one; its @connections then accepts the same.
 KEY_ID=local SECRET=local
-TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/livechat/aws-tools"
 started=$SECONDS
 
-if [ ! -x "$TOOLS/bin/moto_server" ]; then
-  echo "installing moto (server mode) into $TOOLS"
-  python3 -m venv "$TOOLS"
-  "$TOOLS/bin/pip" install --quiet "moto[server]==5.2.5"
-fi
+use_moto
 # The functions' binaries as scripts/local-invoke.sh builds them (each alone), and
 # the gateway.
 cargo build --locked -p livechat-cli
 for f in "${FUNCTIONS[@]}"; do cargo build --locked --bin "$f"; done
 
-work=$(mktemp -d)
+scratch_begin
 CALLS="$work/aws-calls.jsonl"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${own_dynamodb:-}" ]; then DYNAMODB_PORT=$own_dynamodb scripts/dynamodb-local.sh stop || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-show_logs() {
-  for log in "$work"/*.log; do echo "--- $(basename "$log") (last 30 lines)"; tail -30 "$log"; done
-}
-wait_port() {
-  for _ in $(seq 1 120); do
-    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.5
-  done
-  echo "nothing listens on port $1 ($2)" >&2; show_logs >&2; exit 1
-}
-
-if [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
-  own_dynamodb=$((PORT_BASE + 2))
-  DYNAMODB_ENDPOINT=$(scripts/dynamodb-local.sh start "$own_dynamodb")
-fi
-"$TOOLS/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$work/moto.log" 2>&1 &
-pids+=($!)
+start_local_aws "$PORT_BASE"
 wait_port "$MOTO_PORT" moto
 MOTO="http://127.0.0.1:$MOTO_PORT"
 
 # The queues as the template makes them (a DLQ, and the delay queue redriving to it),
 # with the shortened values; the sender verified in SES, as a deploy requires.
-read -r QUEUE_URL DLQ_URL < <(AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET "$TOOLS/bin/python" -c "
+read -r QUEUE_URL DLQ_URL < <(AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET "$AWS_TOOLS/bin/python" -c "
 import boto3, json
 sqs = boto3.client('sqs', endpoint_url='$MOTO', region_name='us-east-1')
 dlq = sqs.create_queue(QueueName='livechat-DelayQueueDlq', Attributes={'MessageRetentionPeriod': '1209600'})['QueueUrl']
@@ -126,11 +98,7 @@ declare -A VALUE=(
   [RUST_LOG]=info
   [LOG_FORMAT]=json
 )
-template_env=()
-while read -r name; do
-  [ -n "${VALUE[$name]+set}" ] || { echo "the template sets $name, which scripts/aws-local.sh gives no value" >&2; exit 1; }
-  [ -n "${VALUE[$name]}" ] && template_env+=("$name=${VALUE[$name]}")
-done < <(python3 tests/lambda/template_env.py infra/template.yaml)
+template_env_from VALUE scripts/aws-local.sh
 functions=()
 case "$TARGET" in /*) bins="$TARGET/debug" ;; *) bins="$PWD/$TARGET/debug" ;; esac
 for f in "${FUNCTIONS[@]}"; do functions+=("$f=$bins/$f"); done

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::Client;
+use aws_sdk_apigatewaymanagement::error::SdkError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use livechat_core::domain::ConnectionId;
 use livechat_core::ports::{Delivery, Push, PushError};
@@ -32,16 +33,7 @@ impl Push for ApiGatewayPush {
             .data(Blob::new(json.as_bytes()))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(Delivery::Delivered),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
-                Ok(Delivery::Gone)
-            }
-            Err(e) => Err(PushError {
-                connection: connection.clone(),
-                source: Box::new(e),
-            }),
-        }
+        delivery(connection, sent, |e| e.is_gone_exception())
     }
 
     /// `DeleteConnection` (`@connections` DELETE), under the same IAM permission
@@ -53,15 +45,26 @@ impl Push for ApiGatewayPush {
             .connection_id(connection.as_str())
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(Delivery::Delivered),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
-                Ok(Delivery::Gone)
-            }
-            Err(e) => Err(PushError {
-                connection: connection.clone(),
-                source: Box::new(e),
-            }),
-        }
+        delivery(connection, deleted, |e| e.is_gone_exception())
+    }
+}
+
+/// What an `@connections` call came to: done, the connection gone (`GoneException`,
+/// as `is_gone` tells it from the call's own error type), or a failure.
+fn delivery<T, E, R>(
+    connection: &ConnectionId,
+    result: Result<T, SdkError<E, R>>,
+    is_gone: impl FnOnce(&E) -> bool,
+) -> Result<Delivery, PushError>
+where
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(Delivery::Delivered),
+        Err(e) if e.as_service_error().is_some_and(is_gone) => Ok(Delivery::Gone),
+        Err(e) => Err(PushError {
+            connection: connection.clone(),
+            source: Box::new(e),
+        }),
     }
 }

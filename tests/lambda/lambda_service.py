@@ -105,18 +105,27 @@ class Function:
         return invocation
 
 
-def runtime_api(function: Function):
-    class Api(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
+class QuietHandler(BaseHTTPRequestHandler):
+    """A handler that logs nothing and answers with `answer`."""
 
-        def answer(self, status: int, body: bytes = b"{}", headers=()):
-            self.send_response(status)
-            for k, v in headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    content_type = None
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status: int, body: bytes = b"{}", headers=()):
+        self.send_response(status)
+        if self.content_type:
+            self.send_header("Content-Type", self.content_type)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def runtime_api(function: Function):
+    class Api(QuietHandler):
 
         def do_GET(self):
             if self.path != f"{RUNTIME}/invocation/next":
@@ -161,18 +170,8 @@ def runtime_api(function: Function):
 
 
 def invoke_api(functions):
-    class Api(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def answer(self, status: int, body: bytes, headers=()):
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for k, v in headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    class Api(QuietHandler):
+        content_type = "application/json"
 
         def do_GET(self):
             if self.path != "/ready":
