@@ -46,38 +46,9 @@ impl Chat {
                     .await
             }
             VisitorFrame::Typing { typing } => {
-                if !self.typing_allowed(connection).await? {
-                    return Ok(());
-                }
-                let (_, conv) = self.visitor_conversation(visitor).await?;
-                if let ConversationState::Live { agent, .. } = &conv.state() {
-                    let frame = ServerFrame::Typing {
-                        conversation: conv.id().clone(),
-                        from: Sender::Visitor,
-                        typing,
-                    };
-                    self.send_to(
-                        &Party::Agent {
-                            agent: agent.clone(),
-                        },
-                        &frame,
-                    )
-                    .await?;
-                }
-                Ok(())
+                self.visitor_typing(connection, visitor, typing).await
             }
-            VisitorFrame::EndChat => {
-                let (mut session, conv) = self.visitor_conversation(visitor).await?;
-                // Whatever it is now: the visitor wants out.
-                self.end_conversation(&conv, EndReason::Completed, |_| true)
-                    .await?
-                    .required()?;
-                // No token issued so far reopens the ended chat's session.
-                session.token.revoke();
-                session.updated_at = self.now();
-                self.ports.store.put_session(&session).await?;
-                Ok(())
-            }
+            VisitorFrame::EndChat => self.end_chat(visitor).await,
             VisitorFrame::LeaveDetails { email, message } => {
                 self.leave_details(connection, visitor, email, message)
                     .await
@@ -86,26 +57,75 @@ impl Chat {
                 self.send(connection, &ServerFrame::Pong).await;
                 Ok(())
             }
-            VisitorFrame::History { before } => {
-                let (session, _) = self.visitor_conversation(visitor).await?;
-                let messages = self
-                    .ports
-                    .store
-                    .messages_page(
-                        &session.conversation,
-                        Some(before),
-                        crate::limits::HISTORY_PAGE_SIZE,
-                    )
-                    .await?;
-                let page = ServerFrame::History {
-                    next: ServerFrame::next_page(&messages),
-                    messages,
-                    before: Some(before),
-                };
-                self.send(connection, &page.for_visitor()).await;
-                Ok(())
-            }
+            VisitorFrame::History { before } => self.history(connection, visitor, before).await,
         }
+    }
+
+    /// Tells the live agent the visitor started or stopped typing (rate limited).
+    async fn visitor_typing(
+        &self,
+        connection: &ConnectionId,
+        visitor: &VisitorId,
+        typing: bool,
+    ) -> Result<(), ServerError> {
+        if !self.typing_allowed(connection).await? {
+            return Ok(());
+        }
+        let (_, conv) = self.visitor_conversation(visitor).await?;
+        if let ConversationState::Live { agent, .. } = &conv.state() {
+            let frame = ServerFrame::Typing {
+                conversation: conv.id().clone(),
+                from: Sender::Visitor,
+                typing,
+            };
+            self.send_to(
+                &Party::Agent {
+                    agent: agent.clone(),
+                },
+                &frame,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The visitor ends the chat, whatever state it is in, and no token issued so
+    /// far reopens its session.
+    async fn end_chat(&self, visitor: &VisitorId) -> Result<(), ServerError> {
+        let (mut session, conv) = self.visitor_conversation(visitor).await?;
+        self.end_conversation(&conv, EndReason::Completed, |_| true)
+            .await?
+            .required()?;
+        session.token.revoke();
+        session.updated_at = self.now();
+        self.ports.store.put_session(&session).await?;
+        Ok(())
+    }
+
+    /// A page of the visitor's chat below `before`, as the visitor may see it.
+    async fn history(
+        &self,
+        connection: &ConnectionId,
+        visitor: &VisitorId,
+        before: u64,
+    ) -> Result<(), ServerError> {
+        let (session, _) = self.visitor_conversation(visitor).await?;
+        let messages = self
+            .ports
+            .store
+            .messages_page(
+                &session.conversation,
+                Some(before),
+                crate::limits::HISTORY_PAGE_SIZE,
+            )
+            .await?;
+        let page = ServerFrame::History {
+            next: ServerFrame::next_page(&messages),
+            messages,
+            before: Some(before),
+        };
+        self.send(connection, &page.for_visitor()).await;
+        Ok(())
     }
 
     /// The fallback form, for a request nobody took, once: the email replaces the
