@@ -1,8 +1,9 @@
 //! Relay latency and load through the local gateway (`livechat dev`, the release
-//! binary, run as its own process so that its memory is its own), beside a bare
-//! WebSocket echo server on the same stack (axum's WebSocket on tokio, also its own
-//! process: `bench echo-server`). Every client is a real WebSocket client
-//! (tokio-tungstenite) in this process.
+//! binary, run as its own process so that its memory is its own), beside its floor
+//! (the same gateway with `--echo`: every message posted back through one
+//! `@connections` POST) and a bare WebSocket echo server on the same stack (axum's
+//! WebSocket on tokio, also its own process: `bench echo-server`). Every client is a
+//! real WebSocket client (tokio-tungstenite) in this process.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -216,6 +217,19 @@ async fn start_gateway(agents: usize, dynamodb: Option<&str>) -> Result<Server, 
         &binary,
         &["dev", "--listen", "127.0.0.1:0"],
         &env,
+        "livechat local gateway on",
+    )
+    .await
+}
+
+/// Starts `livechat dev --echo`: the gateway whose every message is posted back
+/// to its sender through its own `@connections` API.
+async fn start_connections_echo() -> Result<Server, String> {
+    let binary = crate::coldstart::release_dir().join("livechat");
+    Server::start(
+        &binary,
+        &["dev", "--listen", "127.0.0.1:0", "--echo"],
+        &[("RUST_LOG", "warn".into())],
         "livechat local gateway on",
     )
     .await
@@ -621,25 +635,56 @@ struct RelayRun {
     levels: &'static [usize],
 }
 
+/// Sockets to an echo server, each recording the stamped texts that come back.
+struct EchoClients {
+    tx: Arc<Vec<mpsc::UnboundedSender<Message>>>,
+    seen: Arc<Seen>,
+}
+
+impl EchoClients {
+    async fn open(addr: &str, n: usize) -> Result<Self, String> {
+        let seen = Arc::new(Seen::default());
+        let mut tx = Vec::new();
+        for _ in 0..n {
+            let Socket { tx: out, mut rx } = open(&format!("ws://{addr}/ws")).await?;
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                while let Some((at, v)) = rx.recv().await {
+                    if let Value::String(t) = v {
+                        seen.record(0, &t, at);
+                    }
+                }
+            });
+            tx.push(out);
+        }
+        Ok(Self {
+            tx: Arc::new(tx),
+            seen,
+        })
+    }
+
+    /// `n` sockets send [`MESSAGES`] each at the relay's pace; the latencies.
+    async fn measure(&self, phase: u32, n: usize) -> Vec<f64> {
+        let tx = self.tx.clone();
+        paced(n, MESSAGES, INTERVAL, move |i, k| {
+            let _ = tx[i].send(Message::Text(stamp(phase, i, k).into()));
+        })
+        .await;
+        let expected = n * MESSAGES as usize;
+        wait_for(&self.seen, phase, expected, Duration::from_secs(30)).await;
+        self.seen.take(phase)
+    }
+}
+
 async fn relay_latency(progress: &dyn Fn(String), endpoint: &str) -> Result<Vec<Row>, String> {
-    progress("2 relay: starting the echo server".into());
+    progress("2 relay: starting the echo server and the @connections echo gateway".into());
     let echo = start_echo().await?;
     let top = *LEVELS.iter().max().unwrap_or(&1);
-    let echo_seen = Arc::new(Seen::default());
-    let mut echo_tx = Vec::new();
-    for _ in 0..top {
-        let Socket { tx, mut rx } = open(&format!("ws://{}/ws", echo.addr)).await?;
-        let seen = echo_seen.clone();
-        tokio::spawn(async move {
-            while let Some((at, v)) = rx.recv().await {
-                if let Value::String(t) = v {
-                    seen.record(0, &t, at);
-                }
-            }
-        });
-        echo_tx.push(tx);
-    }
-    let echo_tx = Arc::new(echo_tx);
+    let bare = EchoClients::open(&echo.addr, top).await?;
+    // The floor: the same gateway, every message answered by one @connections POST
+    // (`livechat dev --echo`), which every relay through API Gateway pays.
+    let connections_echo = start_connections_echo().await?;
+    let floor_clients = EchoClients::open(&connections_echo.addr, top).await?;
     let runs = [
         RelayRun {
             dynamodb: None,
@@ -679,14 +724,10 @@ async fn relay_latency(progress: &dyn Fn(String), endpoint: &str) -> Result<Vec<
             phase += 1;
             let expected = n * MESSAGES as usize;
             progress(format!(
-                "2 relay: {n} concurrent conversations, echo floor ({expected} messages)"
+                "2 relay: {n} concurrent conversations, the floors ({expected} messages each)"
             ));
-            let tx = echo_tx.clone();
-            paced(n, MESSAGES, INTERVAL, move |i, k| {
-                let _ = tx[i].send(Message::Text(stamp(phase, i, k).into()));
-            })
-            .await;
-            wait_for(&echo_seen, phase, expected, Duration::from_secs(30)).await;
+            let bare_echo = bare.measure(phase, n).await;
+            let floor = floor_clients.measure(phase, n).await;
             progress(format!(
                 "2 relay: {n} concurrent conversations, visitor -> agent through the gateway ({store})"
             ));
@@ -697,7 +738,7 @@ async fn relay_latency(progress: &dyn Fn(String), endpoint: &str) -> Result<Vec<
             })
             .await;
             wait_for(&seen, phase, expected, Duration::from_secs(60)).await;
-            let (ours, floor) = (seen.take(phase), echo_seen.take(phase));
+            let ours = seen.take(phase);
             rows.push(Row::new(
                 "2 relay latency",
                 format!(
@@ -707,12 +748,13 @@ async fn relay_latency(progress: &dyn Fn(String), endpoint: &str) -> Result<Vec<
                 ),
                 lat(&ours),
                 format!(
-                    "echo floor: {} ({} of {expected})",
+                    "floor, echo through one @connections POST: {} ({} of {expected}); bare WebSocket echo: {}",
                     lat(&floor),
-                    floor.len()
+                    floor.len(),
+                    lat(&bare_echo)
                 ),
                 format!(
-                    "p50 {}, p99 {}",
+                    "p50 {}, p99 {} of the floor",
                     ratio(percentile(&ours, 50.0), percentile(&floor, 50.0)),
                     ratio(percentile(&ours, 99.0), percentile(&floor, 99.0))
                 ),
@@ -743,6 +785,7 @@ async fn relay_latency(progress: &dyn Fn(String), endpoint: &str) -> Result<Vec<
         gateway.stop().await;
     }
     echo.stop().await;
+    connections_echo.stop().await;
     Ok(rows)
 }
 

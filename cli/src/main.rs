@@ -75,6 +75,11 @@ enum Command {
             hide_env_values = true
         )]
         connections_secret_access_key: Option<String>,
+        /// Serve the relay's floor instead of the chat, for the bench: every message
+        /// is posted back to its sender through @connections, as a function that
+        /// did nothing else would.
+        #[arg(long, hide = true)]
+        echo: bool,
     },
     /// Check a configuration file (agents, teams, rules, account routing, settings,
     /// dialog) or a dialog file; every error names the file, line and rule.
@@ -116,6 +121,7 @@ async fn main() -> ExitCode {
             outbox,
             connections_access_key_id,
             connections_secret_access_key,
+            echo,
         } => {
             let connections_credentials = connections_access_key_id
                 .zip(connections_secret_access_key)
@@ -136,6 +142,7 @@ async fn main() -> ExitCode {
                 sqs_queue_url,
                 table,
                 outbox,
+                echo,
                 ..Options::default()
             };
             dev(options).await

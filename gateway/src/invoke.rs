@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use livechat_core::domain::ConnectionId;
 use livechat_core::service::Chat;
 use serde_json::Value;
 
@@ -41,6 +42,12 @@ pub enum InvokeError {
 pub enum Invoker {
     /// Calls the handlers in this process, sharing one [`Chat`].
     InProcess(Arc<Chat>),
+    /// The relay's floor, for the bench: instead of the stack's functions, every
+    /// message is answered by one `@connections` POST of its body back to its
+    /// sender, through the same push client the functions use; `$connect` and
+    /// `$disconnect` are accepted. What API Gateway makes every relay pay, and no
+    /// more: a relay through this gateway cannot be faster.
+    Echo(Arc<Chat>),
     /// Posts events to `{base}/2015-03-31/functions/{name}/invocations`.
     LambdaApi {
         base: String,
@@ -96,6 +103,17 @@ impl Invoker {
                     }
                 };
                 livechat_aws::calls::as_function(function.name, run).await
+            }
+            Invoker::Echo(chat) => {
+                let sender = event["requestContext"]["connectionId"].as_str();
+                if let (Some(sender), Some(body)) = (sender, event["body"].as_str())
+                    && function != Function::CONNECT
+                    && let Ok(connection) = ConnectionId::parse(sender)
+                {
+                    // A gone or failed post is the client's loss, as in a relay.
+                    let _ = chat.ports().push.push(&connection, body).await;
+                }
+                Ok(serde_json::json!({"statusCode": 200}))
             }
             Invoker::LambdaApi { base, client } => {
                 let url = format!(

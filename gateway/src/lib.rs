@@ -96,6 +96,9 @@ pub struct Options {
     /// function whose handler made it; by default in the file
     /// `LIVECHAT_AWS_CALL_LOG` names, if any ([`livechat_aws::calls`]).
     pub calls: Option<livechat_aws::calls::CallLog>,
+    /// Serve the relay's floor instead of the chat ([`Invoker::Echo`]): every
+    /// message is posted back to its sender through `@connections`. For the bench.
+    pub echo: bool,
 }
 
 impl Default for Options {
@@ -115,6 +118,7 @@ impl Default for Options {
             connections_credentials: None,
             directory_path: None,
             ses: None,
+            echo: false,
             calls: None,
         }
     }
@@ -492,7 +496,11 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                 function: None,
             };
             let chat = Arc::new(livechat_aws::runtime::assemble(&config, directory, parts).await?);
-            let invoker = Invoker::InProcess(chat.clone());
+            let invoker = if options.echo {
+                Invoker::Echo(chat.clone())
+            } else {
+                Invoker::InProcess(chat.clone())
+            };
             tokio::spawn(queue::pump(
                 scheduler.clone(),
                 invoker.clone(),

@@ -683,3 +683,34 @@ async fn an_agent_frame_after_the_token_expires_gets_token_expired_and_the_gatew
         "closed through @connections DELETE"
     );
 }
+
+/// The bench's relay floor: with `echo`, every message, JSON or not, comes back to
+/// its sender through one `@connections` POST, and no chat frame is made.
+#[tokio::test]
+async fn the_echo_gateway_posts_every_message_back_to_its_sender_through_connections() {
+    let g = gateway(Options {
+        echo: true,
+        ..Options::default()
+    })
+    .await;
+    let mut a = Client::connect(&ws_url(&g, "")).await.unwrap();
+    let mut b = Client::connect(&ws_url(&g, "")).await.unwrap();
+    for body in [
+        r#"{"action":"start"}"#,
+        "not json",
+        r#"{"action":"send_message","text":"x"}"#,
+    ] {
+        a.send_text(body.to_string()).await;
+        match a.next_message().await {
+            Some(tungstenite::Message::Text(t)) => assert_eq!(t.as_str(), body),
+            other => panic!("expected the body back, got {other:?}"),
+        }
+    }
+    b.send_text("to b only".into()).await;
+    match b.next_message().await {
+        Some(tungstenite::Message::Text(t)) => assert_eq!(t.as_str(), "to b only"),
+        other => panic!("expected the body back, got {other:?}"),
+    }
+    let quiet = tokio::time::timeout(Duration::from_millis(300), a.next_message()).await;
+    assert!(quiet.is_err(), "a got b's echo: {quiet:?}");
+}
