@@ -723,6 +723,19 @@ impl World {
                 owner.expect("fallback").await;
                 // Every agent connected then hears of the missed request.
                 ben.expect("missed").await;
+                // The announcement goes on to the agents after ben, and then the
+                // notices are sent: once the admin's email is out, no announcement
+                // of this scene can reach a client the cell connects.
+                let outbox = dir.0.join("outbox.txt");
+                let mut waited = 0;
+                while !std::fs::read_to_string(&outbox)
+                    .unwrap_or_default()
+                    .contains("Missed chat request")
+                {
+                    assert!(waited < 500, "the missed request's notice never came");
+                    waited += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
             }
         }
         // What the scene pushed is not the cell's answer.
