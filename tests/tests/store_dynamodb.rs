@@ -193,8 +193,10 @@ async fn request_counts_per_use_case_are_measured() {
         jiff::SignedDuration::from_hours(1),
     );
     let mut measured: Vec<(&str, u64)> = Vec::new();
+    let mut operations = Vec::new();
     let mut step = |name, counter: &livechat_aws::dynamo::counting::RequestCounter| {
         measured.push((name, counter.total()));
+        operations.push((name, counter.counts()));
         counter.reset();
     };
 
@@ -223,12 +225,13 @@ async fn request_counts_per_use_case_are_measured() {
         &json!({"action": "submit", "card": "first_name", "value": "Jo"}).to_string(),
     )
     .await;
+    step("submit a name", &counter);
     chat.message(
         &visitor,
         &json!({"action": "submit", "card": "email", "value": "jo@x.example"}).to_string(),
     )
     .await;
-    counter.reset();
+    step("submit the email (requests the live chat)", &counter);
     for event in scheduler.take_due(now()) {
         chat.delayed(event).await.unwrap();
     }
@@ -272,8 +275,8 @@ async fn request_counts_per_use_case_are_measured() {
     .await;
     step("relay a visitor's typing", &counter);
 
-    for (name, requests) in &measured {
-        println!("DynamoDB requests: {name}: {requests}");
+    for ((name, requests), (_, ops)) in measured.iter().zip(&operations) {
+        println!("DynamoDB requests: {name}: {requests} {ops:?}");
     }
     let cost = |name: &str| {
         measured
