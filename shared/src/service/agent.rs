@@ -274,7 +274,7 @@ impl Chat {
         agent: &AgentId,
         before: Option<ListCursor>,
     ) -> Result<(), ServerError> {
-        let directory = self.ports.store.directory().await?;
+        let directory = self.cached_directory().await?;
         let sees_all = directory
             .agent(agent)
             .is_some_and(|a| a.has_permission(Permission::ReadAllConversations));
@@ -431,9 +431,10 @@ impl Chat {
         Ok(())
     }
 
-    /// The agent as the directory describes them.
+    /// The agent as the directory read at most [`super::DIRECTORY_REFRESH`] ago
+    /// describes them (their zone, their name: not their availability).
     async fn profile(&self, agent: &AgentId) -> Result<crate::domain::Agent, ServerError> {
-        let directory = self.ports.store.directory().await?;
+        let directory = self.cached_directory().await?;
         directory
             .agent(agent)
             .cloned()
@@ -474,7 +475,7 @@ impl Chat {
     /// (the inbox shows it; an agent who becomes available can pick a request up).
     pub(super) async fn announce_missed(&self) -> Result<(), ServerError> {
         let frame = self.missed_list(None).await?;
-        let directory = self.ports.store.directory().await?;
+        let directory = self.cached_directory().await?;
         for agent in directory
             .agents
             .iter()
@@ -541,7 +542,7 @@ impl Chat {
         };
         futures_util::future::join_all(tabs.iter().map(|tab| self.send(tab, &started))).await;
         if session.is_some_and(|s| &s.conversation == conv.id()) {
-            let directory = self.ports.store.directory().await?;
+            let directory = self.cached_directory().await?;
             let agent_name = directory
                 .agent(agent)
                 .map_or_else(|| agent.to_string(), |a| a.name.clone());
@@ -560,7 +561,8 @@ impl Chat {
     /// chats with their messages.
     async fn sync(&self, connection: &ConnectionId, agent: &AgentId) -> Result<(), ServerError> {
         let now = self.now();
-        let directory = self.ports.store.directory().await?;
+        // Read as stored: the availability shown must be the agent's last toggle.
+        let directory = self.fresh_directory().await?;
         let profile = directory
             .agent(agent)
             .ok_or_else(|| ServerError::NotFound {
@@ -734,7 +736,7 @@ impl Chat {
 
     /// Whether the agent may read (and score) every conversation: an admin.
     async fn sees_all(&self, agent: &AgentId) -> Result<bool, ServerError> {
-        let directory = self.ports.store.directory().await?;
+        let directory = self.cached_directory().await?;
         Ok(directory
             .agent(agent)
             .is_some_and(|a| a.has_permission(Permission::ReadAllConversations)))

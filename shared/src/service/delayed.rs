@@ -70,7 +70,7 @@ impl Chat {
         if !self.still_gone(&party, connects).await? {
             return Ok(());
         }
-        let directory = self.ports.store.directory().await?;
+        let directory = self.cached_directory().await?;
         let agent_name = directory
             .agent(agent)
             .map_or_else(|| agent.to_string(), |a| a.name.clone());
@@ -223,8 +223,10 @@ impl Chat {
         };
         let session = self.ports.store.session(conv.visitor(), self.now()).await?;
         let attributes = session.map(|s| s.dialog.attributes).unwrap_or_default();
-        // Read once here for the routing, the offer and the notices alike.
-        let directory = self.ports.store.directory().await?;
+        // Read once here for the routing, the offer and the notices alike, as
+        // stored (never from the cache): an agent who toggled themselves
+        // unavailable must not be offered the chat.
+        let directory = self.fresh_directory().await?;
         let visitor = Party::Visitor {
             visitor: conv.visitor().clone(),
         };

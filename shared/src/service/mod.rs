@@ -124,8 +124,6 @@ pub struct Chat {
     /// The Agent Inbox's origins (which serve the chat's own pages): `None` takes
     /// any ([`Chat::with_inbox_origins`]).
     inbox_origins: Option<Vec<Origin>>,
-    /// The account's `allowed_origins`, as last read.
-    allowed_origins: origins::AllowedCache,
     /// Agent connections' token expiries as this process last read them, so that
     /// the fast relay path needs no read of the connection record: an expiry only
     /// ever moves later (`renew_token`), so a remembered one that has not passed
@@ -166,7 +164,6 @@ impl Chat {
             agents,
             visitors,
             inbox_origins: None,
-            allowed_origins: origins::AllowedCache::default(),
             authorized: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -180,18 +177,11 @@ impl Chat {
         self
     }
 
-    /// The account's `settings.allowed_origins`, read from the directory at most
-    /// every [`DIRECTORY_REFRESH`].
+    /// The account's `settings.allowed_origins`, from the directory as read at most
+    /// [`DIRECTORY_REFRESH`] ago: a visitor's `$connect` costs no directory read.
     async fn allowed_origins(&self) -> Result<Option<Arc<[Origin]>>, StoreError> {
-        if let Some((at, allowed)) = self.allowed_origins.get().await
-            && at.elapsed() < DIRECTORY_REFRESH
-        {
-            return Ok(allowed);
-        }
-        let directory = self.ports.store.directory().await?;
-        let allowed = directory.settings.allowed_origins.map(Arc::from);
-        self.allowed_origins.set(allowed.clone()).await;
-        Ok(allowed)
+        let directory = self.applied().await?.directory;
+        Ok(directory.settings.allowed_origins.clone().map(Arc::from))
     }
 
     /// The ports.
@@ -216,12 +206,26 @@ impl Chat {
         Ok(self.applied().await?.directory.settings.rate_limits)
     }
 
-    /// The directory as read at most [`DIRECTORY_REFRESH`] ago.
+    /// The directory as read at most [`DIRECTORY_REFRESH`] ago: what every request
+    /// path reads of the configuration (names, permissions, settings, the dialog).
+    /// Not for what must be current: routing reads the directory itself, so that an
+    /// agent's availability toggle is never served from here (see
+    /// [`Chat::fresh_directory`]).
     pub(crate) async fn cached_directory(&self) -> Result<Arc<Directory>, ServerError> {
         Ok(self.applied().await?.directory)
     }
 
-    async fn applied(&self) -> Result<Applied, ServerError> {
+    /// The directory as stored now (one GetItem), for what must be current: the
+    /// agents' manual availability toggles, which live in the directory item and
+    /// which a cached copy could show up to [`DIRECTORY_REFRESH`] late. The read
+    /// refreshes the cache too, since it costs the same.
+    pub(crate) async fn fresh_directory(&self) -> Result<Arc<Directory>, ServerError> {
+        Ok(self.refresh().await?.directory)
+    }
+
+    /// The directory and its dialog as read at most [`DIRECTORY_REFRESH`] ago,
+    /// read again when older.
+    async fn applied(&self) -> Result<Applied, StoreError> {
         if let Some(applied) = self.applied.read().await.as_ref()
             && applied.at.elapsed() < DIRECTORY_REFRESH
         {
@@ -231,6 +235,11 @@ impl Chat {
                 dialog: applied.dialog.clone(),
             });
         }
+        self.refresh().await
+    }
+
+    /// Reads the directory and keeps it, with its dialog, as the cache.
+    async fn refresh(&self) -> Result<Applied, StoreError> {
         let directory = self.ports.store.directory().await?;
         let dialog = match directory.valid_dialog() {
             Some(Ok(dialog)) => Arc::new(dialog),
@@ -308,12 +317,7 @@ impl Chat {
             let visitor = token.visitor;
             // Only a known visitor is counted: a new one has a fresh id each time,
             // and nothing is counted per address (see `RateLimits`).
-            let limits = self.rate_limits().await.map_err(|e| match e {
-                ServerError::Internal(source) => {
-                    ConnectError::Store(StoreError::Unavailable(source))
-                }
-                other => ConnectError::Store(StoreError::Unavailable(other.to_string().into())),
-            })?;
+            let limits = self.applied().await?.directory.settings.rate_limits;
             let key = format!("connect#visitor#{visitor}");
             if let Err(retry_after) = self
                 .ports
@@ -347,7 +351,8 @@ impl Chat {
         now: Timestamp,
     ) -> Result<(crate::domain::AgentId, Timestamp), ConnectError> {
         let (agent, until) = self.agents.verify_until(token, now)?;
-        let directory = self.ports.store.directory().await?;
+        // As current as the permission checked on every frame after it.
+        let directory = self.applied().await?.directory;
         let allowed = directory
             .agent(&agent)
             .is_some_and(|a| a.has_permission(Permission::LiveChat));
@@ -469,7 +474,7 @@ impl Chat {
             Party::Visitor { visitor } => DelayedEvent::VisitorGrace { visitor, connects },
         };
         // The account's grace period (`settings.grace_period`, default 60 s).
-        let grace = self.ports.store.directory().await?.settings.grace_period;
+        let grace = self.cached_directory().await?.settings.grace_period;
         let at = self
             .now()
             .saturating_add(grace.span())

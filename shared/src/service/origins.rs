@@ -6,9 +6,6 @@
 //! WebSocket upgrade) and is accepted: the check keeps other sites' pages from using
 //! a visitor's or an agent's browser, it does not authenticate clients.
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use crate::domain::Origin;
 
 /// Who a socket is for.
@@ -37,25 +34,6 @@ pub(crate) fn accepts(
     match opener {
         Opener::Agent => inbox.is_none_or(listed),
         Opener::Visitor => allowed.is_none_or(|a| listed(a) || inbox.is_some_and(listed)),
-    }
-}
-
-/// The account's `allowed_origins` as last read, and when: a change applied with
-/// `livechat apply` holds everywhere within [`super::DIRECTORY_REFRESH`], and a
-/// visitor's `$connect` costs no directory read in between.
-#[derive(Default)]
-pub(crate) struct AllowedCache(tokio::sync::RwLock<Option<(Instant, Allowed)>>);
-
-/// `settings.allowed_origins`: `None` while the account lists none.
-pub(crate) type Allowed = Option<Arc<[Origin]>>;
-
-impl AllowedCache {
-    pub(crate) async fn get(&self) -> Option<(Instant, Allowed)> {
-        self.0.read().await.clone()
-    }
-
-    pub(crate) async fn set(&self, allowed: Allowed) {
-        *self.0.write().await = Some((Instant::now(), allowed));
     }
 }
 

@@ -1904,9 +1904,12 @@ async fn a_message_reaches_the_agent_while_the_push_to_the_visitor_is_still_on_i
 }
 
 /// Ana's chat is live, her inbox drops, and her grace period ends; her grace
-/// handler and a new tab of hers (connect and sync, starting `delay` store requests
-/// later) run side by side. Returns the harness, the new tab and the conversation.
-async fn ana_reconnects_as_her_grace_ends(delay: usize) -> (Harness, ConnectionId, String) {
+/// handler and a new tab of hers (connect and sync) run side by side, with the head
+/// starts of [`side_by_side`] (`(grace, tab)` store requests). Returns the harness,
+/// the new tab and the conversation.
+async fn ana_reconnects_as_her_grace_ends(
+    (grace_wait, tab_wait): (usize, usize),
+) -> (Harness, ConnectionId, String) {
     let h = Harness::interleaved();
     let (ana, _visitor, conversation) = live_chat_with_ana(&h).await;
     let ben = h.agent("ben").await;
@@ -1914,13 +1917,17 @@ async fn ana_reconnects_as_her_grace_ends(delay: usize) -> (Harness, ConnectionI
     h.chat.disconnect(&ana).await.unwrap();
     h.clock.advance(SignedDuration::from_secs(61));
     let due = h.scheduler.take_due(h.clock.now());
+    // A minute on, this process reads the directory again: the tab's `$connect`
+    // costs the read it makes on a cold function, which the race needs.
+    h.chat.forget_directory().await;
     let grace = async {
+        yields(grace_wait).await;
         for event in due {
             h.chat.delayed(event).await.unwrap();
         }
     };
     let tab = async {
-        yields(delay).await;
+        yields(tab_wait).await;
         h.agent("ana").await
     };
     let ((), tab) = tokio::join!(grace, tab);
@@ -1929,11 +1936,12 @@ async fn ana_reconnects_as_her_grace_ends(delay: usize) -> (Harness, ConnectionI
 
 #[tokio::test]
 async fn an_agent_reconnecting_as_the_grace_ends_is_never_left_showing_a_chat_that_moved_on() {
-    // The grace handler and the new tab's connect and sync run side by side, the
-    // tab starting 0-60 store requests later: whatever the interleaving, once the
-    // chat has gone to someone else, the tab's last word on it is not chat_started.
+    // The grace handler and the new tab's connect and sync run side by side, either
+    // starting 0-59 store requests after the other: whatever the interleaving, once
+    // the chat has gone to someone else, the tab's last word on it is not
+    // chat_started.
     let mut shown_then_moved = 0;
-    for delay in 0..60 {
+    for delay in staggered(60) {
         let (h, tab, conversation) = ana_reconnects_as_her_grace_ends(delay).await;
 
         let words: Vec<String> = h
@@ -1949,7 +1957,7 @@ async fn an_agent_reconnecting_as_the_grace_ends_is_never_left_showing_a_chat_th
         assert_ne!(
             words.last().map(String::as_str),
             Some("chat_started"),
-            "delay {delay}: the chat is {} but ana's new tab was last told it is hers ({words:?})",
+            "head starts {delay:?}: the chat is {} but ana's new tab was last told it is hers ({words:?})",
             state.name()
         );
         if words.iter().any(|w| w == "chat_started") {
@@ -1970,7 +1978,7 @@ async fn a_chat_started_that_arrives_after_the_chat_moved_is_known_to_be_stale()
     // left the tab showing the chat. The frames carry the conversation's version,
     // so the tab needs nothing after chat_started to know it is stale.
     let mut overtaken = 0;
-    for delay in 0..60 {
+    for delay in staggered(60) {
         let (h, tab, conversation) = ana_reconnects_as_her_grace_ends(delay).await;
 
         let frames: Vec<Value> = h
@@ -1988,7 +1996,7 @@ async fn a_chat_started_that_arrives_after_the_chat_moved_is_known_to_be_stale()
         // What the tab shows had the re-read after chat_started failed.
         assert!(
             !tab_shows_live_by_version(&frames[..=started]),
-            "delay {delay}: chat_started came after chat_moved and does not say it is older: {frames:?}"
+            "head starts {delay:?}: chat_started came after chat_moved and does not say it is older: {frames:?}"
         );
     }
     assert!(
@@ -2290,7 +2298,9 @@ async fn an_agent_whose_two_tabs_go_at_once_gets_a_grace_period_even_when_one_di
             );
         }
     }
-    assert_eq!(gone, 84, "cases where both records went");
+    // 88 since the grace period's setting comes from the cached directory: a
+    // disconnect makes one request fewer, so more cut points come after it is done.
+    assert_eq!(gone, 88, "cases where both records went");
 }
 
 #[test]
@@ -2307,4 +2317,41 @@ fn a_check_gone_event_reads_back_from_the_queue_as_written() {
         json!({"event": "check_gone", "party": {"kind": "agent", "agent": "ana"}, "connects": 3})
     );
     assert_eq!(serde_json::from_value::<DelayedEvent>(body).unwrap(), event);
+}
+
+/// An agent who toggled themselves unavailable is not offered a chat once the
+/// toggle was acknowledged, though the directory this process cached before the
+/// toggle still shows them available: routing reads the directory as stored.
+#[tokio::test]
+async fn an_acknowledged_toggle_to_unavailable_is_never_served_from_the_directory_cache() {
+    let h = Harness::new();
+    // Her sync reads the directory, which fills the cache with her available.
+    let ana = h.agent("ana").await;
+    h.frames(&ana);
+    h.send(
+        &ana,
+        json!({"action": "set_availability", "available": false}),
+    )
+    .await;
+    let acknowledged = h.frames(&ana);
+    assert_eq!(acknowledged.len(), 1, "{acknowledged:?}");
+    assert_eq!(acknowledged[0]["type"], "availability");
+    assert_eq!(acknowledged[0]["available"], false);
+    let now = h.clock.now();
+    let cached = h.chat.cached_directory().await.unwrap();
+    let agent = AgentId::parse("ana").unwrap();
+    assert!(
+        cached.agent(&agent).unwrap().is_available(now),
+        "the cache still shows her available: the routing below must not use it"
+    );
+
+    let (_, frames) = h.visitor_reaching_live_chat().await;
+    h.pump().await;
+
+    assert!(
+        !h.types(&ana).iter().any(|t| t == "offer"),
+        "an unavailable agent was offered a chat"
+    );
+    let stored = h.stored(&conversation_of(&frames)).await;
+    assert!(stored.offered_to().is_empty(), "{stored:?}");
 }

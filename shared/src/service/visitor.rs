@@ -5,7 +5,7 @@ use tracing::info;
 
 use super::Chat;
 use crate::auth::VISITOR_TOKEN_OVERLAP;
-use crate::dialog::{Context, DialogEvent, DialogState, ValidDialog, VisitorAction, advance};
+use crate::dialog::{Context, DialogEvent, DialogState, Step, ValidDialog, VisitorAction, advance};
 use crate::domain::{
     AttributeName, Attributes, ConnectionId, Conversation, ConversationId, ConversationState,
     EndReason, MessageId, MessageText, PageUrl, Sender, VisitorId, well_known,
@@ -185,15 +185,61 @@ impl Chat {
         Ok((session, conv))
     }
 
-    async fn dialog_context(&self, dialog: &ValidDialog) -> Result<Context, ServerError> {
-        let any_agent_available = if dialog.needs_availability() {
-            self.router.any_agent_eligible().await?
-        } else {
-            false
+    /// Advances the dialog, reading whether any agent is available only when this
+    /// step's outcome depends on it: the engine is a pure function, so a step that
+    /// comes out the same both ways did not reach an availability branch, and
+    /// costs no read of the agents.
+    async fn advance_dialog(
+        &self,
+        dialog: &ValidDialog,
+        state: &DialogState,
+        action: &VisitorAction,
+    ) -> Result<Step, ServerError> {
+        let assuming = |any_agent_available| {
+            advance(
+                dialog,
+                state,
+                action,
+                &Context {
+                    any_agent_available,
+                },
+            )
         };
-        Ok(Context {
-            any_agent_available,
+        let nobody = assuming(false);
+        if !dialog.needs_availability() {
+            return Ok(nobody?);
+        }
+        let somebody = assuming(true);
+        if somebody == nobody {
+            return Ok(nobody?);
+        }
+        Ok(if self.any_agent_eligible().await? {
+            somebody?
+        } else {
+            nobody?
         })
+    }
+
+    /// Whether any agent is eligible now, for the dialog's "is any agent
+    /// available" branch: the agents' load and connections as stored (one
+    /// BatchGetItem), the rest from the cached directory. The branch may so see a
+    /// manual toggle up to [`super::DIRECTORY_REFRESH`] late; the offer never does,
+    /// since routing reads the directory as stored.
+    async fn any_agent_eligible(&self) -> Result<bool, ServerError> {
+        let directory = self.cached_directory().await?;
+        let now = self.now();
+        let agents: Vec<_> = directory
+            .agents
+            .iter()
+            .filter(|a| a.has_permission(crate::domain::Permission::LiveChat))
+            .map(|a| a.id.clone())
+            .collect();
+        let facts = crate::routing::Facts {
+            directory: &directory,
+            now,
+            states: self.ports.store.agent_states(&agents, now).await?,
+        };
+        Ok(agents.iter().any(|a| facts.eligible(a)))
     }
 
     /// Opens or resumes the visitor's conversation: `session`, the history if any,
@@ -295,8 +341,9 @@ impl Chat {
         };
         store.subscribe(conv.id(), connection, &me).await?;
         let dialog = self.current_dialog().await?;
-        let ctx = self.dialog_context(&dialog).await?;
-        let step = advance(&dialog, &session.dialog, &VisitorAction::Start, &ctx)?;
+        let step = self
+            .advance_dialog(&dialog, &session.dialog, &VisitorAction::Start)
+            .await?;
         session.dialog = step.state;
         session.updated_at = now;
         // Stored before the token goes out: a token is only ever handed out at a
@@ -331,7 +378,7 @@ impl Chat {
         self.apply_events(conv.id(), step.events).await?;
         match &conv.state() {
             ConversationState::Live { agent, .. } => {
-                let directory = store.directory().await?;
+                let directory = self.cached_directory().await?;
                 let agent_name = directory
                     .agent(agent)
                     .map_or_else(|| agent.to_string(), |a| a.name.clone());
@@ -365,10 +412,21 @@ impl Chat {
         visitor: &VisitorId,
         action: VisitorAction,
     ) -> Result<(), ServerError> {
-        let (mut session, conv) = self.visitor_conversation(visitor).await?;
+        // The session names the conversation: a step that changes it (a live chat
+        // requested, the dialog finished) reads it there, and the others need no
+        // read of it.
+        let mut session = self
+            .ports
+            .store
+            .session(visitor, self.now())
+            .await?
+            .ok_or_else(|| ServerError::NotFound {
+                what: "your session (send start first)".into(),
+            })?;
         let dialog = self.current_dialog().await?;
-        let ctx = self.dialog_context(&dialog).await?;
-        let step = advance(&dialog, &session.dialog, &action, &ctx)?;
+        let step = self
+            .advance_dialog(&dialog, &session.dialog, &action)
+            .await?;
         session.dialog = step.state;
         session.updated_at = self.now();
         self.ports.store.put_session(&session).await?;
@@ -376,7 +434,7 @@ impl Chat {
             self.send(connection, &ServerFrame::Cards { cards: step.cards })
                 .await;
         }
-        self.apply_events(conv.id(), step.events).await
+        self.apply_events(&session.conversation, step.events).await
     }
 
     /// What the dialog's events mean for the conversation: a live chat request moves
