@@ -601,6 +601,10 @@ struct World {
     owner_token: String,
     ben: Client,
     x: String,
+    /// In the offered scene, cleo's inbox: a request ben declines is offered to
+    /// her, not missed, so that ben's answer to `decline` is only his own (the
+    /// missed list's announcement would race the cell's pong).
+    _standby: Option<Client>,
     _dir: TempDir,
 }
 
@@ -670,6 +674,10 @@ impl World {
         .await
         .expect("gateway starts");
         let mut ben = inbox(&g, &agent_token("ben")).await.unwrap();
+        let standby = match scene {
+            Scene::Offered => Some(inbox(&g, &agent_token("cleo")).await.unwrap()),
+            _ => None,
+        };
         let mut owner = Client::connect(&ws_url(&g, "")).await.unwrap();
         owner
             .send(json!({"action": "start", "page_url": "https://acme.example/pricing"}))
@@ -747,6 +755,7 @@ impl World {
             owner_token,
             ben,
             x,
+            _standby: standby,
             _dir: dir,
         }
     }
