@@ -50,6 +50,12 @@ mod chat {
     pub const TRANSACT_ITEMS: f64 = 3.0;
 }
 
+/// The floor a chat cannot go below, whatever the implementation.
+mod floor {
+    /// API Gateway messages per relayed message: in, out to its recipient, its ack.
+    pub const FRAMES_PER_MESSAGE: f64 = 3.0;
+}
+
 /// What the load test counted.
 #[derive(Debug, Clone, Copy)]
 pub struct LoadFacts {
@@ -140,9 +146,31 @@ pub fn rows(m: &Measured) -> Vec<Row> {
     let sqs = chat::SQS_REQUESTS * price::SQS_REQUEST;
     let ours = [lambda(warm_ms), api, ours_ddb, sqs];
     let sample = [lambda(sample_warm_ms), api, sample_ddb, sqs];
+    // The floor for the same chat: what the protocol cannot do without. Each relayed
+    // message is one API Gateway message in, one out to its recipient and its ack,
+    // over the same connection minutes; storing it once is one write unit; and it
+    // is one invocation of the least billable duration (1 ms), none cold.
+    let floor = [
+        chat::MESSAGES * (price::LAMBDA_REQUEST + 1.0 / 1e3 * chat::MEMORY_GB * price::LAMBDA_GB_S),
+        chat::MESSAGES * floor::FRAMES_PER_MESSAGE * price::WS_MESSAGE
+            + chat::VISITOR_MINUTES * price::WS_CONNECTION_MINUTE,
+        chat::MESSAGES * price::DDB_WRU,
+        0.0,
+    ];
     let per_k = |v: f64| format!("${:.4}", v * 1000.0);
     let total = |v: &[f64; 4]| v.iter().sum::<f64>();
     vec![
+        Row::new(
+            s,
+            "per 1,000 chats: ours against the floor for the same chats",
+            per_k(total(&ours)),
+            format!(
+                "floor: {} (per message: {} API Gateway messages, 1 WRU, 1 invocation of 1 ms)",
+                per_k(total(&floor)),
+                floor::FRAMES_PER_MESSAGE
+            ),
+            format!("{} of the floor", ratio(total(&ours), total(&floor))),
+        ),
         Row::new(
             s,
             "per 1,000 chats: total (Lambda + API Gateway + DynamoDB + SQS)",
@@ -208,4 +236,6 @@ connection minutes (a whole working day per agent, shared by all their chats) ar
 column is the same chat with the AWS sample chat app's store design: a Scan of a 1,000-connection table \
 per message (RCU as DynamoDB Local reported them) and its duration added to each message's invocation; the \
 sample app also posts every message to every connection, which would add 1,000 API Gateway messages per \
-message and is not counted here.\n";
+message and is not counted here. The floor row is the least any implementation of the protocol pays for \
+the same chats: per relayed message, 3 API Gateway messages (in, out to its recipient, the sender's ack), \
+1 write unit (storing it once), and 1 Lambda invocation of 1 ms; plus the visitor's connection minutes.\n";
