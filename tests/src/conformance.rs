@@ -1033,6 +1033,7 @@ pub async fn batched_reads_find_what_exists(store: &dyn Store) {
     }
     let mut asked = ids.clone();
     asked.push(ConversationId::parse("batch-none").unwrap());
+    asked.push(ids[7].clone());
     let mut found: Vec<ConversationId> = store
         .conversations(&asked)
         .await
@@ -1043,7 +1044,7 @@ pub async fn batched_reads_find_what_exists(store: &dyn Store) {
     found.sort();
     assert_eq!(
         found, ids,
-        "more than one batch of 100, the missing one left out"
+        "more than one batch of 100, the missing one left out, one asked twice found once"
     );
     assert!(store.conversations(&[]).await.unwrap().is_empty());
 
@@ -1065,6 +1066,7 @@ pub async fn batched_reads_find_what_exists(store: &dyn Store) {
         fresh.visitor.clone(),
         idle.visitor.clone(),
         VisitorId::parse("v-none").unwrap(),
+        fresh.visitor.clone(),
     ];
     assert_eq!(
         store.sessions(&visitors, test_now()).await.unwrap(),

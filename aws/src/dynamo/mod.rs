@@ -619,7 +619,9 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn conversations(&self, ids: &[ConversationId]) -> StoreResult<Vec<Conversation>> {
-        let keys = ids.iter().map(|id| key(conv_pk(id), "META")).collect();
+        // BatchGetItem refuses a request that names a key twice.
+        let ids: std::collections::BTreeSet<&ConversationId> = ids.iter().collect();
+        let keys = ids.into_iter().map(|id| key(conv_pk(id), "META")).collect();
         let items = self.batch_get(keys).await?;
         items
             .into_iter()
@@ -1253,8 +1255,9 @@ impl SessionStore for DynamoStore {
         visitors: &[VisitorId],
         now: Timestamp,
     ) -> StoreResult<Vec<VisitorSession>> {
+        let visitors: std::collections::BTreeSet<&VisitorId> = visitors.iter().collect();
         let keys = visitors
-            .iter()
+            .into_iter()
             .map(|v| key(format!("VISITOR#{v}"), "SESSION"))
             .collect();
         let mut live = Vec::new();

@@ -262,8 +262,9 @@ impl ConversationStore for MemoryStore {
     async fn conversations(&self, ids: &[ConversationId]) -> StoreResult<Vec<Conversation>> {
         self.round_trip().await;
         let inner = lock(&self.inner);
+        let ids: BTreeSet<&ConversationId> = ids.iter().collect();
         Ok(ids
-            .iter()
+            .into_iter()
             .filter_map(|id| inner.conversations.get(id).cloned())
             .collect())
     }
@@ -597,8 +598,9 @@ impl SessionStore for MemoryStore {
                 .saturating_add(crate::ports::SESSION_TTL)
                 .is_ok_and(|end| end > now)
         };
+        let visitors: BTreeSet<&crate::domain::VisitorId> = visitors.iter().collect();
         Ok(visitors
-            .iter()
+            .into_iter()
             .filter_map(|v| inner.sessions.get(v).filter(live).cloned())
             .collect())
     }

@@ -281,8 +281,9 @@ pub trait ConversationStore: Send + Sync {
     async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome>;
     /// One conversation.
     async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>>;
-    /// The conversations of `ids` that exist, in any order: batched reads (100 a
-    /// request), so that a list page costs a request, not one per entry.
+    /// The conversations of `ids` that exist, in any order, each once (an id may
+    /// be asked twice): batched reads (100 a request), so that a list page costs a
+    /// request, not one per entry.
     async fn conversations(&self, ids: &[ConversationId]) -> StoreResult<Vec<Conversation>>;
     /// Replaces a conversation if it is still at `expected_version` (its subscribers
     /// and messages are untouched).
@@ -444,7 +445,7 @@ pub trait SessionStore: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<Option<VisitorSession>>;
     /// The sessions of `visitors` that exist and have not idled out by `now`, in any
-    /// order: batched reads (100 a request), as for
+    /// order, each once: batched reads (100 a request), as for
     /// [`ConversationStore::conversations`].
     async fn sessions(
         &self,
