@@ -11,6 +11,7 @@
 //!   mode, eligibility, the 2-offer rule, round robin on a compare-and-set cursor.
 //! - [`protocol`]: every JSON frame the widget and the inbox send and receive.
 //! - [`limits`]: the caps on what visitors make the service keep and send.
+//! - [`shards`]: the partitions the account-wide lists are write-sharded over.
 //! - [`service`]: the use cases the handlers call: connect, messages from either
 //!   side, delayed events.
 //! - [`ports`]: the narrow async traits the core needs from the world (store, push,
@@ -36,3 +37,4 @@ pub mod ports;
 pub mod protocol;
 pub mod routing;
 pub mod service;
+pub mod shards;

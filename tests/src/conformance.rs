@@ -882,3 +882,195 @@ pub async fn simultaneous_requests_are_assigned_once_and_evenly(
         redelivered.load(Ordering::Relaxed),
     )
 }
+
+/// The account-wide lists are write-sharded: pages of the missed list and of the
+/// account's past chats merge every shard into one newest-first order (ties on time
+/// in conversation order), from a time on, a page at a time from each page's last
+/// entry, with no entry lost or repeated; an agent's own list pages the same.
+pub async fn sharded_lists_page_in_order_without_gaps_or_repeats(store: &dyn Store) {
+    use livechat_core::ports::PastChat;
+    use livechat_core::shards::shard_of;
+    let at = |mins: i64| test_now() + SignedDuration::from_mins(mins);
+    // 60 entries, three at each minute, whose ids land on most of the shards.
+    let entries: Vec<(ConversationId, jiff::Timestamp)> = (0..60)
+        .map(|i: i64| {
+            let id = ConversationId::parse(format!("sharded-{i:03}")).unwrap();
+            (id, at(i / 3))
+        })
+        .collect();
+    let shards: std::collections::BTreeSet<u32> =
+        entries.iter().map(|(c, _)| shard_of(c)).collect();
+    assert!(
+        shards.len() >= 10,
+        "the entries span the shards: {shards:?}"
+    );
+    let mut newest_first = entries.clone();
+    newest_first.sort_by(|a, b| (b.1, &b.0).cmp(&(a.1, &a.0)));
+    // Recorded in an order of their own: the order comes from the store.
+    for (i, (c, t)) in entries.iter().enumerate().rev() {
+        store.record_missed(c, *t).await.unwrap();
+        let chat = PastChat {
+            conversation: c.clone(),
+            agent: agent(if i % 2 == 0 { "ana" } else { "ben" }),
+            ended_at: *t,
+            reason: EndReason::Completed,
+            visitor_name: None,
+            visitor_email: None,
+        };
+        store.record_past(&chat).await.unwrap();
+    }
+
+    let since = at(4);
+    let wanted: Vec<_> = newest_first
+        .iter()
+        .filter(|(_, t)| *t >= since)
+        .cloned()
+        .collect();
+    assert_eq!(wanted.len(), 48);
+    let mut missed = Vec::new();
+    let mut before: Option<ListCursor> = None;
+    loop {
+        let page = store.missed_since(since, before.as_ref(), 7).await.unwrap();
+        assert!(page.len() <= 7);
+        let Some((conversation, at)) = page.last().cloned() else {
+            break;
+        };
+        missed.extend(page);
+        before = Some(ListCursor { at, conversation });
+    }
+    assert_eq!(missed, wanted, "the missed list, page by page");
+
+    let mut past = Vec::new();
+    let mut before: Option<ListCursor> = None;
+    loop {
+        let page = store
+            .past_chats(None, since, before.as_ref(), 7)
+            .await
+            .unwrap();
+        assert!(page.len() <= 7);
+        let Some(last) = page.last() else { break };
+        before = Some(ListCursor {
+            at: last.ended_at,
+            conversation: last.conversation.clone(),
+        });
+        past.extend(page.into_iter().map(|c| (c.conversation, c.ended_at)));
+    }
+    assert_eq!(past, wanted, "the account's past chats, page by page");
+
+    let ana = store
+        .past_chats(Some(&agent("ana")), at(0), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(ana.len(), 30);
+    assert!(ana.iter().all(|c| c.agent == agent("ana")));
+    assert!(
+        ana.windows(2)
+            .all(|w| (w[0].ended_at, &w[0].conversation) > (w[1].ended_at, &w[1].conversation)),
+        "an agent's list is newest first too"
+    );
+
+    // A page of one after each entry in turn is the entry after it.
+    for pair in newest_first.windows(2) {
+        let cursor = ListCursor {
+            at: pair[0].1,
+            conversation: pair[0].0.clone(),
+        };
+        let next = store.missed_since(at(0), Some(&cursor), 1).await.unwrap();
+        assert_eq!(next, vec![pair[1].clone()]);
+    }
+}
+
+/// The account-wide lists spread their writes: over 500 entries each, no partition
+/// of the missed list or of the account's past chats takes more than a tenth of its
+/// writes. `writes` reports the writes per partition key the store took (DynamoDB:
+/// read from the requests sent; memory: as it keys them).
+pub async fn sharded_lists_spread_their_writes(
+    store: &dyn Store,
+    writes: &dyn Fn() -> std::collections::BTreeMap<String, u64>,
+) {
+    use livechat_core::ports::PastChat;
+    const ENTRIES: u64 = 500;
+    for i in 0..ENTRIES {
+        // ULID-shaped and fixed, so that the spread is the same on every run.
+        let c = ConversationId::parse(format!("01JQ8Z5Y0W{i:016}")).unwrap();
+        let t = test_now() + SignedDuration::from_secs(i64::try_from(i).unwrap());
+        store.record_missed(&c, t).await.unwrap();
+        let chat = PastChat {
+            conversation: c,
+            agent: agent("ana"),
+            ended_at: t,
+            reason: EndReason::Completed,
+            visitor_name: None,
+            visitor_email: None,
+        };
+        store.record_past(&chat).await.unwrap();
+    }
+    let writes = writes();
+    for list in ["MISSED", "PASTALL"] {
+        let of_list: Vec<(&String, &u64)> = writes
+            .iter()
+            .filter(|(pk, _)| pk.split('#').next() == Some(list))
+            .collect();
+        let total: u64 = of_list.iter().map(|(_, n)| **n).sum();
+        assert_eq!(total, ENTRIES, "{list}: every write counted: {of_list:?}");
+        for (pk, n) in &of_list {
+            assert!(
+                **n * 10 <= total,
+                "{pk} took {n} of {total} writes to {list}: {of_list:?}"
+            );
+        }
+    }
+}
+
+/// Batched reads: the conversations and the live sessions asked for that exist,
+/// whatever the order, the rest left out.
+pub async fn batched_reads_find_what_exists(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..120 {
+        let c = waiting(&format!("batch-{i:03}"));
+        store.create_conversation(&c).await.unwrap();
+        ids.push(c.id().clone());
+    }
+    let mut asked = ids.clone();
+    asked.push(ConversationId::parse("batch-none").unwrap());
+    asked.push(ids[7].clone());
+    let mut found: Vec<ConversationId> = store
+        .conversations(&asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id().clone())
+        .collect();
+    found.sort();
+    assert_eq!(
+        found, ids,
+        "more than one batch of 100, the missing one left out, one asked twice found once"
+    );
+    assert!(store.conversations(&[]).await.unwrap().is_empty());
+
+    let session = |v: &str, updated_at| VisitorSession {
+        visitor: VisitorId::parse(v).unwrap(),
+        conversation: ConversationId::parse("batch-000").unwrap(),
+        dialog: DialogState::new(Attributes::new()),
+        updated_at,
+        token: TokenVersion::default(),
+    };
+    let fresh = session("v-fresh", test_now());
+    let idle = session(
+        "v-idle",
+        test_now() - livechat_core::ports::SESSION_TTL - SignedDuration::from_mins(1),
+    );
+    store.put_session(&fresh).await.unwrap();
+    store.put_session(&idle).await.unwrap();
+    let visitors = [
+        fresh.visitor.clone(),
+        idle.visitor.clone(),
+        VisitorId::parse("v-none").unwrap(),
+        fresh.visitor.clone(),
+    ];
+    assert_eq!(
+        store.sessions(&visitors, test_now()).await.unwrap(),
+        vec![fresh],
+        "the idled-out and the missing sessions left out"
+    );
+}

@@ -86,6 +86,25 @@ async fn the_missed_list_pages_from_a_cursor_without_gaps_or_repeats() {
 }
 
 #[tokio::test]
+async fn sharded_lists_page_in_order_without_gaps_or_repeats() {
+    let Some(store) = store().await else { return };
+    suite::sharded_lists_page_in_order_without_gaps_or_repeats(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn sharded_lists_spread_their_writes() {
+    let Some(endpoint) = endpoint() else { return };
+    let (store, counter) = fresh_store(&endpoint).await;
+    suite::sharded_lists_spread_their_writes(&store, &|| counter.writes_per_partition()).await;
+}
+
+#[tokio::test]
+async fn batched_reads_find_what_exists() {
+    let Some(store) = store().await else { return };
+    suite::batched_reads_find_what_exists(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn sessions_round_trip() {
     let Some(store) = store().await else { return };
     suite::sessions_round_trip(store.as_ref()).await;
@@ -386,4 +405,113 @@ async fn livechat_apply_validates_a_configuration_file_and_writes_it_to_the_tabl
         "a refused file changes nothing"
     );
     let _ = std::fs::remove_file(broken);
+}
+
+/// A page of the missed list costs the same requests whatever its size: one query
+/// per shard, one batched read of the page's conversations and one of their
+/// visitors' sessions (and the agent's connection record, as every frame).
+#[tokio::test]
+async fn a_missed_page_costs_the_same_requests_whatever_its_size() {
+    use livechat_core::dialog::DialogState;
+    use livechat_core::domain::{
+        AttributeName, Attributes, ConnectionId, Conversation, ConversationId, DialogId, EndReason,
+        VisitorId,
+    };
+    use livechat_core::ports::{SessionStore, TokenVersion, VisitorSession};
+    use livechat_core::shards::LIST_SHARDS;
+    use livechat_tests::chat_on;
+    use serde_json::json;
+    use std::collections::{BTreeMap, HashMap};
+
+    let Some(endpoint) = endpoint() else { return };
+    let (store, counter) = fresh_store(&endpoint).await;
+    let store = Arc::new(store);
+    store
+        .put_directory(&livechat_core::demo::directory().unwrap())
+        .await
+        .unwrap();
+    let (chat, push, _) = chat_on(store.clone());
+    let now = jiff::Timestamp::now();
+    let issuer = livechat_core::auth::AgentTokenIssuer::hs256(
+        livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
+        livechat_gateway::LOCAL_ISSUER,
+        livechat_gateway::LOCAL_AUDIENCE,
+    );
+    let ana = ConnectionId::parse("ana-tab=").unwrap();
+    push.open(&ana);
+    let token = issuer.issue(
+        &livechat_core::domain::AgentId::parse("ana").unwrap(),
+        now,
+        jiff::SignedDuration::from_hours(1),
+    );
+    chat.connect(
+        &ana,
+        &HashMap::from([("agent_token".to_string(), token)]),
+        None,
+    )
+    .await
+    .unwrap();
+    // Warms the function's directory cache, which every agent frame consults (the
+    // permission check), so that the counts below are the page's own.
+    chat.message(&ana, &json!({"action": "ping"}).to_string())
+        .await;
+
+    let mut recorded = 0;
+    let mut page_of = async |entries: usize| {
+        for i in recorded..entries {
+            let id = ConversationId::parse(format!("missed-{i:02}")).unwrap();
+            let visitor = VisitorId::parse(format!("v-missed-{i:02}")).unwrap();
+            let at = now - jiff::SignedDuration::from_mins(i64::try_from(i).unwrap());
+            let mut c = Conversation::new(
+                id.clone(),
+                visitor.clone(),
+                DialogId::parse("sales").unwrap(),
+                at,
+            );
+            c.request_live_chat(at).unwrap();
+            c.end(EndReason::Fallback, at).unwrap();
+            store.create_conversation(&c).await.unwrap();
+            let mut attributes = Attributes::new();
+            attributes.set(
+                AttributeName::parse("name").unwrap(),
+                format!("Visitor {i}"),
+            );
+            store
+                .put_session(&VisitorSession {
+                    visitor,
+                    conversation: id.clone(),
+                    dialog: DialogState::new(attributes),
+                    updated_at: at,
+                    token: TokenVersion::default(),
+                })
+                .await
+                .unwrap();
+            store.record_missed(&id, at).await.unwrap();
+        }
+        recorded = entries;
+        push.take(&ana);
+        counter.reset();
+        chat.message(&ana, &json!({"action": "missed"}).to_string())
+            .await;
+        let frames = push.take(&ana);
+        let page: serde_json::Value = serde_json::from_str(&frames[0]).unwrap();
+        assert_eq!(page["type"], "missed");
+        let chats = page["chats"].as_array().unwrap();
+        assert_eq!(chats.len(), entries, "{page}");
+        assert_eq!(chats[0]["visitor"]["name"], "Visitor 0", "{page}");
+        counter.counts()
+    };
+    let expected = BTreeMap::from([
+        // The agent's connection record.
+        ("GetItem".to_string(), 1),
+        // One query per shard of the missed list.
+        ("Query".to_string(), u64::from(LIST_SHARDS)),
+        // The page's conversations, then their visitors' sessions.
+        ("BatchGetItem".to_string(), 2),
+    ]);
+    let three = page_of(3).await;
+    assert_eq!(three, expected, "a page of 3");
+    let twelve = page_of(12).await;
+    assert_eq!(twelve, expected, "a page of 12");
+    println!("DynamoDB requests: a page of the missed list (3 or 12 entries): {three:?}");
 }

@@ -80,3 +80,19 @@ async fn rate_counters_ride_on_the_message_write() {
 async fn rate_counters_count_to_their_limit_per_window() {
     suite::rate_counters_count_to_their_limit_per_window(&MemoryStore::new()).await;
 }
+
+#[tokio::test]
+async fn sharded_lists_page_in_order_without_gaps_or_repeats() {
+    suite::sharded_lists_page_in_order_without_gaps_or_repeats(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn sharded_lists_spread_their_writes() {
+    let store = MemoryStore::new();
+    suite::sharded_lists_spread_their_writes(&store, &|| store.list_writes()).await;
+}
+
+#[tokio::test]
+async fn batched_reads_find_what_exists() {
+    suite::batched_reads_find_what_exists(&MemoryStore::new()).await;
+}

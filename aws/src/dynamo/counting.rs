@@ -1,6 +1,7 @@
 //! A client interceptor that counts DynamoDB requests per operation (every attempt
-//! sent, retries included) and can inject throttling responses, so that tests and
-//! benchmarks measure the real cost of each use case and prove retries.
+//! sent, retries included) and the single-item writes per partition key, and can
+//! inject throttling responses, so that tests and benchmarks measure the real cost
+//! of each use case, how writes spread over partitions, and prove retries.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,6 +21,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 #[derive(Debug, Default)]
 struct Inner {
     counts: Mutex<BTreeMap<String, u64>>,
+    writes: Mutex<BTreeMap<String, u64>>,
     throttles_to_inject: AtomicU32,
     throttles_injected: AtomicU32,
 }
@@ -50,10 +52,25 @@ impl RequestCounter {
         self.counts().values().sum()
     }
 
+    /// Single-item writes (PutItem, UpdateItem, DeleteItem) sent so far, per
+    /// partition key, read from the requests themselves.
+    pub fn writes_per_partition(&self) -> BTreeMap<String, u64> {
+        self.inner
+            .writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Resets the counts.
     pub fn reset(&self) {
         self.inner
             .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.inner
+            .writes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
@@ -78,7 +95,7 @@ impl Intercept for RequestCounter {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
@@ -86,6 +103,27 @@ impl Intercept for RequestCounter {
             .load::<Metadata>()
             .map_or("unknown", Metadata::name)
             .to_string();
+        let field = match operation.as_str() {
+            "PutItem" => Some("Item"),
+            "UpdateItem" | "DeleteItem" => Some("Key"),
+            _ => None,
+        };
+        let partition = field.and_then(|field| {
+            let body = context.request().body().bytes()?;
+            let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+            json[field][super::table::PK]["S"]
+                .as_str()
+                .map(str::to_string)
+        });
+        if let Some(pk) = partition {
+            *self
+                .inner
+                .writes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(pk)
+                .or_default() += 1;
+        }
         *self
             .inner
             .counts

@@ -34,6 +34,7 @@ use livechat_core::ports::{
     StoreError, StoreResult, VisitorSession,
 };
 use livechat_core::routing::Directory;
+use livechat_core::shards::{MISSED, PAST_ALL, shard_key, shard_keys};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -132,21 +133,21 @@ fn msg_sk(seq: u64) -> String {
 
 const DIRECTORY_PK: &str = "DIRECTORY";
 
-/// The missed list's partition: written once per missed request, read by inboxes.
-const MISSED_PK: &str = "MISSED";
-
 /// Missed requests leave the list after 90 days (the activity history's span).
 const MISSED_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 90);
 
-/// Past chats: one partition per agent, and one for the account (Sales Admins).
-fn past_pk(agent: Option<&AgentId>) -> String {
-    match agent {
-        Some(agent) => format!("PAST#{agent}"),
-        None => "PASTALL".into(),
-    }
+/// An agent's past chats: one partition per agent. The account's (Sales Admins)
+/// are write-sharded: `PASTALL#<shard>` ([`livechat_core::shards`]).
+fn past_pk(agent: &AgentId) -> String {
+    format!("PAST#{agent}")
 }
 
-/// A past chat, under [`past_pk`] and [`time_sk`] of its end.
+/// The missed-list partition of `conversation`'s entries: `MISSED#<shard>`.
+fn missed_pk(conversation: &ConversationId) -> String {
+    shard_key(MISSED, conversation)
+}
+
+/// A past chat, under [`past_pk`] or its `PASTALL` shard, and [`time_sk`] of its end.
 #[derive(Serialize, Deserialize)]
 struct PastItem {
     pk: String,
@@ -337,6 +338,74 @@ impl DynamoStore {
             }
         }
         Ok(items)
+    }
+
+    /// [`Self::newest_page`] over every partition of `pks` (a sharded list), the
+    /// queries in parallel, merged newest first: one query per shard, whatever
+    /// `limit` is. Each shard gives at most `limit`, which is all a page can take
+    /// from it; sort keys are unique across shards (they name the conversation).
+    async fn newest_merged(
+        &self,
+        pks: impl Iterator<Item = String>,
+        since: Timestamp,
+        before: Option<&ListCursor>,
+        limit: usize,
+    ) -> StoreResult<Vec<Item>> {
+        let pages = pks.map(|pk| self.newest_page(pk, since, before, limit));
+        let mut items = Vec::new();
+        for page in futures_util::future::join_all(pages).await {
+            items.extend(page?);
+        }
+        let sk = |item: &Item| item.get(SK).and_then(|v| v.as_s().ok()).cloned();
+        items.sort_by_cached_key(|item| std::cmp::Reverse(sk(item)));
+        items.truncate(limit);
+        Ok(items)
+    }
+
+    /// The items of `keys` that exist, strongly consistent: one BatchGetItem per
+    /// 100 keys, retrying unprocessed keys with jittered backoff.
+    async fn batch_get(&self, keys: Vec<Item>) -> StoreResult<Vec<Item>> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(Box::new(e)))?,
+            );
+            let mut round = 0u32;
+            while let Some(request) = pending.take() {
+                if round > 8 {
+                    return Err(StoreError::Throttled);
+                }
+                if round > 0 {
+                    let ceiling = 10u64 << round.min(5);
+                    tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(
+                        0..=ceiling,
+                    )))
+                    .await;
+                }
+                round += 1;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(failed)?;
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -549,6 +618,17 @@ impl ConversationStore for DynamoStore {
         Ok(self.hub(id).await?.map(|h| h.conversation))
     }
 
+    async fn conversations(&self, ids: &[ConversationId]) -> StoreResult<Vec<Conversation>> {
+        // BatchGetItem refuses a request that names a key twice.
+        let ids: std::collections::BTreeSet<&ConversationId> = ids.iter().collect();
+        let keys = ids.into_iter().map(|id| key(conv_pk(id), "META")).collect();
+        let items = self.batch_get(keys).await?;
+        items
+            .into_iter()
+            .map(|item| Ok(from_item::<ConversationItem>(item)?.conversation))
+            .collect()
+    }
+
     async fn replace_conversation(
         &self,
         conversation: &Conversation,
@@ -700,7 +780,7 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
-        let mut item = key(MISSED_PK.into(), &time_sk(conversation, at));
+        let mut item = key(missed_pk(conversation), &time_sk(conversation, at));
         item.insert("conversation".into(), s(conversation.to_string()));
         item.insert("at".into(), s(at.to_string()));
         let expires = at.saturating_add(MISSED_TTL).unwrap_or(at);
@@ -715,7 +795,7 @@ impl ConversationStore for DynamoStore {
         limit: usize,
     ) -> StoreResult<Vec<(ConversationId, Timestamp)>> {
         let items = self
-            .newest_page(MISSED_PK.to_string(), since, before, limit)
+            .newest_merged(shard_keys(MISSED), since, before, limit)
             .await?;
         let found = items.into_iter().filter_map(|item| {
             let conversation = item
@@ -733,7 +813,7 @@ impl ConversationStore for DynamoStore {
 
     async fn is_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<bool> {
         let item = self
-            .get(key(MISSED_PK.into(), &time_sk(conversation, at)))
+            .get(key(missed_pk(conversation), &time_sk(conversation, at)))
             .await?;
         Ok(item.is_some())
     }
@@ -742,7 +822,10 @@ impl ConversationStore for DynamoStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(MISSED_PK.into(), &time_sk(conversation, at))))
+            .set_key(Some(key(
+                missed_pk(conversation),
+                &time_sk(conversation, at),
+            )))
             .send()
             .await
             .map_err(failed)?;
@@ -757,7 +840,10 @@ impl ConversationStore for DynamoStore {
             .as_second();
         // Two puts rather than a transaction: each is idempotent, and a chat missing
         // from one list for a moment is harmless.
-        for pk in [past_pk(Some(&chat.agent)), past_pk(None)] {
+        for pk in [
+            past_pk(&chat.agent),
+            shard_key(PAST_ALL, &chat.conversation),
+        ] {
             let item = PastItem {
                 pk,
                 sk: time_sk(&chat.conversation, chat.ended_at),
@@ -777,9 +863,16 @@ impl ConversationStore for DynamoStore {
         limit: usize,
     ) -> StoreResult<Vec<PastChat>> {
         // Newest first, a page: an agent's 90 days can be thousands of chats.
-        let items = self
-            .newest_page(past_pk(agent), since, before, limit)
-            .await?;
+        let items = match agent {
+            Some(agent) => {
+                self.newest_page(past_pk(agent), since, before, limit)
+                    .await?
+            }
+            None => {
+                self.newest_merged(shard_keys(PAST_ALL), since, before, limit)
+                    .await?
+            }
+        };
         let mut chats = Vec::new();
         for item in items {
             let item: PastItem = from_item(item)?;
@@ -922,57 +1015,19 @@ impl DynamoStore {
     /// The `AGENT#<id>/STATE` items of `agents` (capacity and presence), with one
     /// BatchGetItem per 100 agents, retrying unprocessed keys with jittered backoff.
     async fn agent_items(&self, agents: &[AgentId]) -> StoreResult<Vec<(AgentId, Item)>> {
-        let mut found = Vec::new();
-        for chunk in agents.chunks(100) {
-            let keys: Vec<Item> = chunk.iter().map(|a| key(agent_pk(a), "STATE")).collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Unavailable(Box::new(e)))?,
-            );
-            let mut round = 0u32;
-            while let Some(request) = pending.take() {
-                if round > 8 {
-                    return Err(StoreError::Throttled);
-                }
-                if round > 0 {
-                    let ceiling = 10u64 << round.min(5);
-                    tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(
-                        0..=ceiling,
-                    )))
-                    .await;
-                }
-                round += 1;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(failed)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let agent = item
-                        .get(PK)
-                        .and_then(|v| v.as_s().ok())
-                        .and_then(|pk| pk.strip_prefix("AGENT#"))
-                        .and_then(|id| AgentId::parse(id).ok());
-                    if let Some(agent) = agent {
-                        found.push((agent, item));
-                    }
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-            }
-        }
-        Ok(found)
+        let keys = agents.iter().map(|a| key(agent_pk(a), "STATE")).collect();
+        let items = self.batch_get(keys).await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let agent = item
+                    .get(PK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("AGENT#"))
+                    .and_then(|id| AgentId::parse(id).ok())?;
+                Some((agent, item))
+            })
+            .collect())
     }
 
     /// Adds or removes a connection's presence entry.
@@ -1193,6 +1248,26 @@ impl SessionStore for DynamoStore {
         };
         let stored: SessionItem = from_item(item)?;
         Ok((stored.ttl > now.as_second()).then_some(stored.session))
+    }
+
+    async fn sessions(
+        &self,
+        visitors: &[VisitorId],
+        now: Timestamp,
+    ) -> StoreResult<Vec<VisitorSession>> {
+        let visitors: std::collections::BTreeSet<&VisitorId> = visitors.iter().collect();
+        let keys = visitors
+            .into_iter()
+            .map(|v| key(format!("VISITOR#{v}"), "SESSION"))
+            .collect();
+        let mut live = Vec::new();
+        for item in self.batch_get(keys).await? {
+            let stored: SessionItem = from_item(item)?;
+            if stored.ttl > now.as_second() {
+                live.push(stored.session);
+            }
+        }
+        Ok(live)
     }
 
     async fn put_session(&self, session: &VisitorSession) -> StoreResult<()> {

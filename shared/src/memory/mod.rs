@@ -19,6 +19,7 @@ use crate::ports::{
     Recipient, RoutingStore, Scheduler, SchedulerError, SessionStore, StoreResult, VisitorSession,
 };
 use crate::routing::Directory;
+use crate::shards::{MISSED, PAST_ALL, shard_key};
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every
 /// critical section below leaves the data consistent before it can panic.
@@ -39,10 +40,46 @@ struct Inner {
     sessions: HashMap<crate::domain::VisitorId, VisitorSession>,
     toggles: HashMap<AgentId, ManualToggle>,
     subscribers: HashMap<ConversationId, BTreeMap<ConnectionId, Party>>,
-    missed: BTreeSet<(Timestamp, ConversationId)>,
-    past: BTreeMap<(Timestamp, ConversationId), PastChat>,
+    /// The missed list, per shard partition ([`crate::shards`]), as DynamoDB has it.
+    missed: BTreeMap<String, List<()>>,
+    /// Each agent's past chats (one partition each).
+    past: BTreeMap<AgentId, List<PastChat>>,
+    /// The account's past chats, per shard partition.
+    past_all: BTreeMap<String, List<PastChat>>,
+    /// Writes per list partition (`MISSED#07`, `PAST#ana`, ...), for the tests that
+    /// check no partition takes more than its share.
+    list_writes: BTreeMap<String, u64>,
     windows: HashMap<ConversationId, crate::domain::Windows>,
     rates: crate::domain::Windows,
+}
+
+/// One partition of a newest-first list: entries by time, then conversation.
+type List<V> = BTreeMap<(Timestamp, ConversationId), V>;
+
+/// A page of the lists `partitions` merged: at most `limit` entries at or after
+/// `since` and, with `before`, after it in newest-first order. Each partition gives
+/// at most `limit`, as a DynamoDB query of one shard does.
+fn newest_page<'a, V: Clone + 'a>(
+    partitions: impl Iterator<Item = &'a List<V>>,
+    since: Timestamp,
+    before: Option<&ListCursor>,
+    limit: usize,
+) -> Vec<(Timestamp, ConversationId, V)> {
+    let upper = before.map_or(Bound::Unbounded, |b| {
+        Bound::Excluded((b.at, b.conversation.clone()))
+    });
+    let mut merged: Vec<(Timestamp, ConversationId, V)> = partitions
+        .flat_map(|list| {
+            list.range((Bound::Unbounded, upper.clone()))
+                .rev()
+                .take_while(|((at, _), _)| *at >= since)
+                .take(limit)
+                .map(|((at, c), v)| (*at, c.clone(), v.clone()))
+        })
+        .collect();
+    merged.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    merged.truncate(limit);
+    merged
 }
 
 /// The in-memory store: every store port over one mutex-guarded state.
@@ -89,6 +126,13 @@ impl MemoryStore {
     /// How many compare-and-set writes (claims included) lost so far.
     pub fn cas_conflicts(&self) -> u64 {
         self.cas_conflicts.load(Ordering::Relaxed)
+    }
+
+    #[cfg(any(test, feature = "test-util"))]
+    /// Writes so far per list partition (`MISSED#<shard>`, `PASTALL#<shard>`,
+    /// `PAST#<agent>`), as DynamoDB would take them.
+    pub fn list_writes(&self) -> BTreeMap<String, u64> {
+        lock(&self.inner).list_writes.clone()
     }
 
     async fn round_trip(&self) {
@@ -215,6 +259,16 @@ impl ConversationStore for MemoryStore {
         Ok(lock(&self.inner).conversations.get(id).cloned())
     }
 
+    async fn conversations(&self, ids: &[ConversationId]) -> StoreResult<Vec<Conversation>> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        let ids: BTreeSet<&ConversationId> = ids.iter().collect();
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| inner.conversations.get(id).cloned())
+            .collect())
+    }
+
     async fn replace_conversation(
         &self,
         conversation: &Conversation,
@@ -323,7 +377,14 @@ impl ConversationStore for MemoryStore {
 
     async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
         self.round_trip().await;
-        lock(&self.inner).missed.insert((at, conversation.clone()));
+        let pk = shard_key(MISSED, conversation);
+        let mut inner = lock(&self.inner);
+        *inner.list_writes.entry(pk.clone()).or_default() += 1;
+        inner
+            .missed
+            .entry(pk)
+            .or_default()
+            .insert((at, conversation.clone()), ());
         Ok(())
     }
 
@@ -335,37 +396,49 @@ impl ConversationStore for MemoryStore {
     ) -> StoreResult<Vec<(ConversationId, Timestamp)>> {
         self.round_trip().await;
         let inner = lock(&self.inner);
-        let upper = before.map_or(Bound::Unbounded, |b| {
-            Bound::Excluded((b.at, b.conversation.clone()))
-        });
-        Ok(inner
-            .missed
-            .range((Bound::Unbounded, upper))
-            .rev()
-            .take_while(|(at, _)| *at >= since)
-            .take(limit)
-            .map(|(at, c)| (c.clone(), *at))
-            .collect())
+        let page = newest_page(inner.missed.values(), since, before, limit);
+        Ok(page.into_iter().map(|(at, c, ())| (c, at)).collect())
     }
 
     async fn is_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<bool> {
         self.round_trip().await;
         Ok(lock(&self.inner)
             .missed
-            .contains(&(at, conversation.clone())))
+            .get(&shard_key(MISSED, conversation))
+            .is_some_and(|list| list.contains_key(&(at, conversation.clone()))))
     }
 
     async fn clear_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
         self.round_trip().await;
-        lock(&self.inner).missed.remove(&(at, conversation.clone()));
+        if let Some(list) = lock(&self.inner)
+            .missed
+            .get_mut(&shard_key(MISSED, conversation))
+        {
+            list.remove(&(at, conversation.clone()));
+        }
         Ok(())
     }
 
     async fn record_past(&self, chat: &PastChat) -> StoreResult<()> {
         self.round_trip().await;
-        lock(&self.inner)
+        let entry = (chat.ended_at, chat.conversation.clone());
+        let all = shard_key(PAST_ALL, &chat.conversation);
+        let mut inner = lock(&self.inner);
+        *inner
+            .list_writes
+            .entry(format!("PAST#{}", chat.agent))
+            .or_default() += 1;
+        *inner.list_writes.entry(all.clone()).or_default() += 1;
+        inner
             .past
-            .insert((chat.ended_at, chat.conversation.clone()), chat.clone());
+            .entry(chat.agent.clone())
+            .or_default()
+            .insert(entry.clone(), chat.clone());
+        inner
+            .past_all
+            .entry(all)
+            .or_default()
+            .insert(entry, chat.clone());
         Ok(())
     }
 
@@ -378,19 +451,11 @@ impl ConversationStore for MemoryStore {
     ) -> StoreResult<Vec<PastChat>> {
         self.round_trip().await;
         let inner = lock(&self.inner);
-        let upper = before.map_or(Bound::Unbounded, |b| {
-            Bound::Excluded((b.at, b.conversation.clone()))
-        });
-        Ok(inner
-            .past
-            .range((Bound::Unbounded, upper))
-            .map(|(_, chat)| chat)
-            .rev()
-            .take_while(|chat| chat.ended_at >= since)
-            .filter(|chat| agent.is_none_or(|a| *a == chat.agent))
-            .take(limit)
-            .cloned()
-            .collect())
+        let page = match agent {
+            Some(agent) => newest_page(inner.past.get(agent).into_iter(), since, before, limit),
+            None => newest_page(inner.past_all.values(), since, before, limit),
+        };
+        Ok(page.into_iter().map(|(_, _, chat)| chat).collect())
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {
@@ -519,6 +584,25 @@ impl SessionStore for MemoryStore {
                 .is_ok_and(|end| end > now)
         };
         Ok(inner.sessions.get(visitor).filter(live).cloned())
+    }
+
+    async fn sessions(
+        &self,
+        visitors: &[crate::domain::VisitorId],
+        now: Timestamp,
+    ) -> StoreResult<Vec<VisitorSession>> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        let live = |s: &&VisitorSession| {
+            s.updated_at
+                .saturating_add(crate::ports::SESSION_TTL)
+                .is_ok_and(|end| end > now)
+        };
+        let visitors: BTreeSet<&crate::domain::VisitorId> = visitors.iter().collect();
+        Ok(visitors
+            .into_iter()
+            .filter_map(|v| inner.sessions.get(v).filter(live).cloned())
+            .collect())
     }
 
     async fn count_rate(

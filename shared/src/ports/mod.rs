@@ -281,6 +281,10 @@ pub trait ConversationStore: Send + Sync {
     async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome>;
     /// One conversation.
     async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>>;
+    /// The conversations of `ids` that exist, in any order, each once (an id may
+    /// be asked twice): batched reads (100 a request), so that a list page costs a
+    /// request, not one per entry.
+    async fn conversations(&self, ids: &[ConversationId]) -> StoreResult<Vec<Conversation>>;
     /// Replaces a conversation if it is still at `expected_version` (its subscribers
     /// and messages are untouched).
     async fn replace_conversation(
@@ -316,7 +320,9 @@ pub trait ConversationStore: Send + Sync {
     /// Puts a request nobody took on the missed list agents see, at `at`.
     async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()>;
     /// The missed list since `since`, newest first: at most `limit` entries, and
-    /// only those after `before` in that order when it is given (one page).
+    /// only those after `before` in that order when it is given (one page). The
+    /// list is write-sharded ([`crate::shards`]): a page merges every shard, in a
+    /// fixed number of requests whatever the page size.
     async fn missed_since(
         &self,
         since: Timestamp,
@@ -332,7 +338,8 @@ pub trait ConversationStore: Send + Sync {
     async fn record_past(&self, chat: &PastChat) -> StoreResult<()>;
     /// Past chats that ended at or after `since`, newest first, at most `limit`, and
     /// only those after `before` in that order when it is given (one page):
-    /// `agent`'s, or the whole account's for `None`.
+    /// `agent`'s, or the whole account's for `None` (write-sharded as the missed
+    /// list is, and merged the same way).
     async fn past_chats(
         &self,
         agent: Option<&AgentId>,
@@ -437,6 +444,14 @@ pub trait SessionStore: Send + Sync {
         visitor: &VisitorId,
         now: Timestamp,
     ) -> StoreResult<Option<VisitorSession>>;
+    /// The sessions of `visitors` that exist and have not idled out by `now`, in any
+    /// order, each once: batched reads (100 a request), as for
+    /// [`ConversationStore::conversations`].
+    async fn sessions(
+        &self,
+        visitors: &[VisitorId],
+        now: Timestamp,
+    ) -> StoreResult<Vec<VisitorSession>>;
     /// Stores a visitor's session (last write wins: one visitor acts one step at a time).
     async fn put_session(&self, session: &VisitorSession) -> StoreResult<()>;
     /// Counts one action under `key` in `rate`'s fixed window holding `now`, atomically

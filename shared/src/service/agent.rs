@@ -1,13 +1,15 @@
 //! The agent's side: sync after connecting, accept or decline offers, chat, typing,
 //! end session, availability, score and transcripts.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::Chat;
 use crate::domain::{
     AgentId, ConnectionId, Conversation, ConversationId, ConversationState, EndReason,
-    INACTIVITY_TIMEOUT, Permission, Sender, TransitionError, next_local_midnight,
+    INACTIVITY_TIMEOUT, Permission, Sender, TransitionError, VisitorId, next_local_midnight,
 };
 use crate::limits::{MISSED_LIST_SPAN, MISSED_PAGE_SIZE, PAST_CHATS_PAGE_SIZE, SUMMARY_NAME_BYTES};
-use crate::ports::{DelayedEvent, ListCursor, Party};
+use crate::ports::{DelayedEvent, ListCursor, Party, VisitorSession};
 use crate::protocol::{AgentFrame, ServerError, ServerFrame, WithdrawReason};
 
 impl Chat {
@@ -316,7 +318,10 @@ impl Chat {
     }
 
     /// One page of the `missed` frame: requests nobody took in the last
-    /// [`MISSED_LIST_SPAN`], at most [`MISSED_PAGE_SIZE`], after `before`.
+    /// [`MISSED_LIST_SPAN`], at most [`MISSED_PAGE_SIZE`], after `before`. Its cost
+    /// does not grow with the page: the list's shards, then one batched read of the
+    /// page's conversations and one of their sessions. Built once per change and
+    /// pushed to every online agent ([`Chat::announce_missed`]).
     pub(super) async fn missed_list(
         &self,
         before: Option<ListCursor>,
@@ -338,23 +343,50 @@ impl Chat {
                 at: *at,
                 conversation: conversation.clone(),
             });
-        let mut chats = Vec::new();
-        for (conversation, at) in entries {
-            let conv = self.conversation(&conversation).await?;
-            if let ConversationState::Ended {
-                reason: reason @ (EndReason::Missed | EndReason::Fallback),
-                ..
-            } = conv.state()
-            {
-                let visitor = self.visitor_summary(&conv).await?;
-                chats.push(crate::protocol::MissedChat {
+        // Two batched reads for the whole page, whatever its size: the
+        // conversations (one taken meanwhile is skipped), then their visitors.
+        let ids: Vec<ConversationId> = entries.iter().map(|(c, _)| c.clone()).collect();
+        let missed: BTreeMap<ConversationId, Conversation> = if ids.is_empty() {
+            BTreeMap::new()
+        } else {
+            let conversations = self.ports.store.conversations(&ids).await?;
+            conversations
+                .into_iter()
+                .filter(|c| {
+                    matches!(
+                        c.state(),
+                        ConversationState::Ended {
+                            reason: EndReason::Missed | EndReason::Fallback,
+                            ..
+                        }
+                    )
+                })
+                .map(|c| (c.id().clone(), c))
+                .collect()
+        };
+        let visitors: BTreeSet<VisitorId> = missed.values().map(|c| c.visitor().clone()).collect();
+        let sessions: BTreeMap<VisitorId, VisitorSession> = if visitors.is_empty() {
+            BTreeMap::new()
+        } else {
+            let visitors: Vec<VisitorId> = visitors.into_iter().collect();
+            let found = self.ports.store.sessions(&visitors, self.now()).await?;
+            found.into_iter().map(|s| (s.visitor.clone(), s)).collect()
+        };
+        let chats = entries
+            .into_iter()
+            .filter_map(|(conversation, at)| {
+                let conv = missed.get(&conversation)?;
+                let ConversationState::Ended { reason, .. } = conv.state() else {
+                    return None;
+                };
+                Some(crate::protocol::MissedChat {
+                    visitor: super::summary_of(sessions.get(conv.visitor())),
                     conversation,
-                    visitor,
                     at,
                     reason: *reason,
-                });
-            }
-        }
+                })
+            })
+            .collect();
         Ok(ServerFrame::Missed {
             chats,
             before,

@@ -288,6 +288,11 @@ impl ConversationStore for SimStore {
         self.inner.conversation(id).await
     }
 
+    async fn conversations(&self, ids: &[ConversationId]) -> StoreResult<Vec<Conversation>> {
+        self.call("conversations").await?;
+        self.inner.conversations(ids).await
+    }
+
     async fn replace_conversation(
         &self,
         conversation: &Conversation,
@@ -490,6 +495,15 @@ impl SessionStore for SimStore {
     ) -> StoreResult<Option<VisitorSession>> {
         self.call("session").await?;
         self.inner.session(visitor, now).await
+    }
+
+    async fn sessions(
+        &self,
+        visitors: &[VisitorId],
+        now: Timestamp,
+    ) -> StoreResult<Vec<VisitorSession>> {
+        self.call("sessions").await?;
+        self.inner.sessions(visitors, now).await
     }
 
     async fn count_rate(
