@@ -55,7 +55,7 @@ fn complete_recording() -> Vec<Call> {
             post,
         ));
     }
-    for f in ["card-advance", "route-to-agent"] {
+    for f in ["card-advance", "route-to-agent", "agent-message"] {
         calls.push(call(
             f,
             "dynamodb",

@@ -328,9 +328,10 @@ async fn request_counts_per_use_case_are_measured() {
     assert_eq!(cost("agent $connect"), 3, "{operations:?}");
     // The connection and the presence item.
     assert_eq!(cost("visitor $connect"), 2, "{operations:?}");
-    // The conversation, the session, the directory as stored, agent states, the
-    // cursor, the claim, the two pushes' connections and the notices' agent states.
-    assert_eq!(cost("route (offer)"), 9, "{operations:?}");
+    // The conversation, the session, agent states (their toggles with them: the
+    // directory comes from the process's cache), the cursor, the claim, the two
+    // pushes' connections and the notices' agent states.
+    assert_eq!(cost("route (offer)"), 8, "{operations:?}");
     // Who the connection is, the claim (read, write), the agent's tabs, their
     // subscription, the session, the history and the visitor's connections (the
     // agent's name comes from the cached directory).

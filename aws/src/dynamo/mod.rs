@@ -167,8 +167,6 @@ struct DirectoryItem {
     pk: String,
     sk: String,
     config: Directory,
-    #[serde(default)]
-    toggles: BTreeMap<AgentId, ManualToggle>,
 }
 
 /// Field names match [`table`]'s constants (`gsi1pk`, `gsi1sk`, `ttl`).
@@ -448,24 +446,17 @@ impl DirectoryStore for DynamoStore {
             return Ok(Directory::default());
         };
         let stored: DirectoryItem = from_item(item)?;
-        let mut directory = stored.config;
-        for agent in &mut directory.agents {
-            if let Some(toggle) = stored.toggles.get(&agent.id) {
-                agent.manual = Some(*toggle);
-            }
-        }
-        Ok(directory)
+        Ok(stored.config)
     }
 
     async fn put_directory(&self, directory: &Directory) -> StoreResult<()> {
-        // The toggles map is kept: agents set them, admins edit the rest.
+        // An update of `config` alone: the item's other attributes stay.
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(DIRECTORY_PK.into(), CURRENT)))
-            .update_expression("SET config = :c, toggles = if_not_exists(toggles, :empty)")
+            .update_expression("SET config = :c")
             .expression_attribute_values(":c", to_attribute(directory)?)
-            .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
             .send()
             .await
             .map_err(failed)?;
@@ -477,23 +468,17 @@ impl DirectoryStore for DynamoStore {
         agent: &AgentId,
         toggle: ManualToggle,
     ) -> StoreResult<()> {
-        let result = self
-            .client
+        // With the agent's load and presence, which routing reads anyway.
+        self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(DIRECTORY_PK.into(), CURRENT)))
-            .update_expression("SET toggles.#a = :t")
-            .condition_expression("attribute_exists(toggles)")
-            .expression_attribute_names("#a", agent.as_str())
+            .set_key(Some(key(agent_pk(agent), "STATE")))
+            .update_expression("SET manual = :t")
             .expression_attribute_values(":t", to_attribute(&toggle)?)
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // No directory yet: there is no agent to set.
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(failed(e)),
-        }
+            .await
+            .map_err(failed)?;
+        Ok(())
     }
 }
 
@@ -1092,11 +1077,19 @@ impl RoutingStore for DynamoStore {
                         .iter()
                         .any(|e| presence_expiry(e).is_some_and(|exp| exp > now.as_second()))
                 });
+            let manual = match item.get("manual") {
+                Some(value) => Some(
+                    serde_dynamo::from_attribute_value(value.clone())
+                        .map_err(|e| corrupt(&format!("{}/STATE", agent_pk(&agent)), e))?,
+                ),
+                None => None,
+            };
             states.insert(
                 agent,
                 AgentState {
                     load: count(&item, "chats"),
                     online,
+                    manual,
                 },
             );
         }

@@ -323,7 +323,13 @@ impl Agent {
     /// Whether the agent is available at `now`: the manual toggle while it holds,
     /// otherwise the weekly schedule in the agent's zone.
     pub fn is_available(&self, now: Timestamp) -> bool {
-        match self.manual {
+        self.is_available_with(self.manual, now)
+    }
+
+    /// [`Agent::is_available`] with `manual` as the toggle (the one stored with the
+    /// agent's routing state, which the directory does not hold).
+    pub fn is_available_with(&self, manual: Option<ManualToggle>, now: Timestamp) -> bool {
+        match manual {
             Some(toggle) if now < toggle.until => toggle.available,
             _ => self.schedule.covers(&now.to_zoned_datetime(self.zone())),
         }

@@ -151,14 +151,7 @@ impl MemoryStore {
 impl DirectoryStore for MemoryStore {
     async fn directory(&self) -> StoreResult<Directory> {
         self.round_trip().await;
-        let inner = lock(&self.inner);
-        let mut directory = inner.directory.clone();
-        for agent in &mut directory.agents {
-            if let Some(toggle) = inner.toggles.get(&agent.id) {
-                agent.manual = Some(*toggle);
-            }
-        }
-        Ok(directory)
+        Ok(lock(&self.inner).directory.clone())
     }
 
     async fn put_directory(&self, directory: &Directory) -> StoreResult<()> {
@@ -493,7 +486,15 @@ impl RoutingStore for MemoryStore {
                 let online = inner.connections.values().any(|c| {
                     c.expires_at > now && matches!(&c.party, Party::Agent { agent } if agent == a)
                 });
-                (a.clone(), crate::ports::AgentState { load, online })
+                let manual = inner.toggles.get(a).copied();
+                (
+                    a.clone(),
+                    crate::ports::AgentState {
+                        load,
+                        online,
+                        manual,
+                    },
+                )
             })
             .collect())
     }

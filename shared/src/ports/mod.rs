@@ -105,6 +105,9 @@ pub struct AgentState {
     pub load: u32,
     /// Has a live connection.
     pub online: bool,
+    /// The agent's manual availability toggle, as last set (it may have lapsed:
+    /// [`crate::domain::Agent::is_available_with`] tells).
+    pub manual: Option<crate::domain::ManualToggle>,
 }
 
 /// An offer, claimed in one atomic step: the conversation moves to `offered` (a
@@ -182,9 +185,13 @@ pub trait DirectoryStore: Send + Sync {
     /// The whole directory, as one consistent snapshot.
     async fn directory(&self) -> StoreResult<Directory>;
     /// Replaces the directory (admin save; the caller validated it). Agents' manual
-    /// availability toggles are kept: they belong to the agents, not the admin.
+    /// availability toggles are not in it: they belong to the agents, not the admin.
     async fn put_directory(&self, directory: &Directory) -> StoreResult<()>;
-    /// Sets an agent's manual availability toggle (the rest of the agent unchanged).
+    /// Sets an agent's manual availability toggle. It is kept with the agent's
+    /// routing state (read by [`RoutingStore::agent_states`], as routing reads
+    /// loads), not in the directory: routing may then serve the directory from a
+    /// cache and still never offer a chat against a toggle it was told of, and a
+    /// toggle writes one small item instead of the whole directory.
     async fn set_manual_availability(
         &self,
         agent: &AgentId,

@@ -166,12 +166,11 @@ impl Facts<'_> {
     /// Eligible: live chat permission, available now, connected, under the limit.
     pub fn eligible(&self, id: &AgentId) -> bool {
         self.agent(id).is_some_and(|a| {
+            let state = self.states.get(id);
+            let manual = state.and_then(|s| s.manual).or(a.manual);
             a.has_permission(Permission::LiveChat)
-                && a.is_available(self.now)
-                && self
-                    .states
-                    .get(id)
-                    .is_some_and(|s| s.online && s.load < a.chat_limit.get())
+                && a.is_available_with(manual, self.now)
+                && state.is_some_and(|s| s.online && s.load < a.chat_limit.get())
         })
     }
 
@@ -308,6 +307,7 @@ mod tests {
                         AgentState {
                             load: 0,
                             online: true,
+                            manual: None,
                         },
                     )
                 })

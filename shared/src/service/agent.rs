@@ -593,18 +593,26 @@ impl Chat {
     /// chats with their messages.
     async fn sync(&self, connection: &ConnectionId, agent: &AgentId) -> Result<(), ServerError> {
         let now = self.now();
-        // Read as stored: the availability shown must be the agent's last toggle.
-        let directory = self.fresh_directory().await?;
+        let directory = self.cached_directory().await?;
         let profile = directory
             .agent(agent)
             .ok_or_else(|| ServerError::NotFound {
                 what: format!("agent {agent}"),
             })?;
-        let until = profile.manual.map(|m| m.until).filter(|until| *until > now);
+        // The toggle as stored: the availability shown must be the agent's last.
+        let manual = self
+            .ports
+            .store
+            .agent_states(std::slice::from_ref(agent), now)
+            .await?
+            .remove(agent)
+            .and_then(|s| s.manual)
+            .or(profile.manual);
+        let until = manual.map(|m| m.until).filter(|until| *until > now);
         self.send(
             connection,
             &ServerFrame::Availability {
-                available: profile.is_available(now),
+                available: profile.is_available_with(manual, now),
                 until,
             },
         )

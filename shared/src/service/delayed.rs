@@ -223,10 +223,10 @@ impl Chat {
         };
         let session = self.ports.store.session(conv.visitor(), self.now()).await?;
         let attributes = session.map(|s| s.dialog.attributes).unwrap_or_default();
-        // Read once here for the routing, the offer and the notices alike, as
-        // stored (never from the cache): an agent who toggled themselves
-        // unavailable must not be offered the chat.
-        let directory = self.fresh_directory().await?;
+        // Once here for the routing, the offer and the notices alike. The cached
+        // copy serves: the agents' availability toggles are not in it but in their
+        // routing state, which the router reads as stored.
+        let directory = self.cached_directory().await?;
         let visitor = Party::Visitor {
             visitor: conv.visitor().clone(),
         };

@@ -208,19 +208,11 @@ impl Chat {
 
     /// The directory as read at most [`DIRECTORY_REFRESH`] ago: what every request
     /// path reads of the configuration (names, permissions, settings, the dialog).
-    /// Not for what must be current: routing reads the directory itself, so that an
-    /// agent's availability toggle is never served from here (see
-    /// [`Chat::fresh_directory`]).
+    /// What must be current is not in it: an agent's availability toggle is kept
+    /// with their routing state ([`crate::ports::AgentState::manual`]), read as
+    /// stored wherever availability is decided or shown.
     pub(crate) async fn cached_directory(&self) -> Result<Arc<Directory>, ServerError> {
         Ok(self.applied().await?.directory)
-    }
-
-    /// The directory as stored now (one GetItem), for what must be current: the
-    /// agents' manual availability toggles, which live in the directory item and
-    /// which a cached copy could show up to [`DIRECTORY_REFRESH`] late. The read
-    /// refreshes the cache too, since it costs the same.
-    pub(crate) async fn fresh_directory(&self) -> Result<Arc<Directory>, ServerError> {
-        Ok(self.refresh().await?.directory)
     }
 
     /// The directory and its dialog as read at most [`DIRECTORY_REFRESH`] ago,

@@ -221,10 +221,8 @@ impl Chat {
     }
 
     /// Whether any agent is eligible now, for the dialog's "is any agent
-    /// available" branch: the agents' load and connections as stored (one
-    /// BatchGetItem), the rest from the cached directory. The branch may so see a
-    /// manual toggle up to [`super::DIRECTORY_REFRESH`] late; the offer never does,
-    /// since routing reads the directory as stored.
+    /// available" branch: the agents' load, connections and availability toggles
+    /// as stored (one BatchGetItem), the rest from the cached directory.
     async fn any_agent_eligible(&self) -> Result<bool, ServerError> {
         let directory = self.cached_directory().await?;
         let now = self.now();

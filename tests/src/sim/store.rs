@@ -45,6 +45,10 @@ pub struct SimStore {
     broken_cursor: bool,
     seen: Mutex<HashMap<tokio::task::Id, Seen>>,
     offers: Mutex<BTreeMap<String, BTreeMap<AgentId, u64>>>,
+    /// The directory as last saved: what a claim was routed on when its task read
+    /// none (processes serve it from their cache), since the simulation saves it
+    /// once, before the run.
+    saved: Mutex<Directory>,
 }
 
 fn crashed() -> StoreError {
@@ -61,7 +65,8 @@ impl SimStore {
         broken_cursor: bool,
     ) -> Self {
         Self {
-            inner: MemoryStore::with_directory(directory),
+            inner: MemoryStore::with_directory(directory.clone()),
+            saved: Mutex::new(directory),
             ctx,
             clock,
             broken_cursor,
@@ -132,9 +137,7 @@ impl SimStore {
         let seen = tokio::task::try_id()
             .and_then(|id| lock(&self.seen).get(&id).cloned())
             .unwrap_or_default();
-        let Some(directory) = seen.directory else {
-            return;
-        };
+        let directory = seen.directory.unwrap_or_else(|| lock(&self.saved).clone());
         let order = pool_order(&directory, pool);
         let now = self.clock.now();
         let earlier: &[AgentId] = claim
@@ -146,12 +149,10 @@ impl SimStore {
             .iter()
             .filter(|a| {
                 directory.agent(a).is_some_and(|p| {
+                    let state = seen.states.get(*a);
                     p.has_permission(Permission::LiveChat)
-                        && p.is_available(now)
-                        && seen
-                            .states
-                            .get(*a)
-                            .is_some_and(|s| s.online && s.load < p.chat_limit.get())
+                        && p.is_available_with(state.and_then(|s| s.manual).or(p.manual), now)
+                        && state.is_some_and(|s| s.online && s.load < p.chat_limit.get())
                 })
             })
             .filter(|a| !earlier.contains(a))
@@ -220,6 +221,7 @@ impl DirectoryStore for SimStore {
     }
 
     async fn put_directory(&self, directory: &Directory) -> StoreResult<()> {
+        *lock(&self.saved) = directory.clone();
         self.inner.put_directory(directory).await
     }
 
