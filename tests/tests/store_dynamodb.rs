@@ -62,6 +62,12 @@ async fn presence_counts_every_connection_made_and_never_goes_down() {
 }
 
 #[tokio::test]
+async fn turn_tickets_are_numbered_per_pool_and_read_with_the_cursor() {
+    let Some(store) = store().await else { return };
+    suite::turn_tickets_are_numbered_per_pool_and_read_with_the_cursor(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn an_offer_claim_is_all_or_nothing() {
     let Some(store) = store().await else { return };
     suite::an_offer_claim_is_all_or_nothing(store.as_ref()).await;

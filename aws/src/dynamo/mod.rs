@@ -160,6 +160,8 @@ fn time_sk(conversation: &ConversationId, at: Timestamp) -> String {
     format!("{:015}#{conversation}", at.as_millisecond())
 }
 const CURRENT: &str = "CURRENT";
+/// The sort key of a pool's turn-ticket counter, beside its cursor (`CURSOR#<pool>`).
+const TICKETS: &str = "TICKETS";
 
 #[derive(Serialize, Deserialize)]
 struct DirectoryItem {
@@ -870,6 +872,14 @@ async fn query_all(
     }
 }
 
+/// A number attribute (absent or unreadable: 0).
+fn count_n(item: &Item, attribute: &str) -> u64 {
+    item.get(attribute)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The size of a string-set attribute (absent: 0).
 fn count(item: &Item, attribute: &str) -> u32 {
     item.get(attribute)
@@ -920,57 +930,63 @@ impl DynamoStore {
     }
 
     /// The `AGENT#<id>/STATE` items of `agents` (capacity and presence), with one
-    /// BatchGetItem per 100 agents, retrying unprocessed keys with jittered backoff.
+    /// BatchGetItem per 100 agents.
     async fn agent_items(&self, agents: &[AgentId]) -> StoreResult<Vec<(AgentId, Item)>> {
         let mut found = Vec::new();
         for chunk in agents.chunks(100) {
             let keys: Vec<Item> = chunk.iter().map(|a| key(agent_pk(a), "STATE")).collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Unavailable(Box::new(e)))?,
-            );
-            let mut round = 0u32;
-            while let Some(request) = pending.take() {
-                if round > 8 {
-                    return Err(StoreError::Throttled);
+            for item in self.batch_get(keys).await? {
+                let agent = item
+                    .get(PK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("AGENT#"))
+                    .and_then(|id| AgentId::parse(id).ok());
+                if let Some(agent) = agent {
+                    found.push((agent, item));
                 }
-                if round > 0 {
-                    let ceiling = 10u64 << round.min(5);
-                    tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(
-                        0..=ceiling,
-                    )))
-                    .await;
-                }
-                round += 1;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(failed)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let agent = item
-                        .get(PK)
-                        .and_then(|v| v.as_s().ok())
-                        .and_then(|pk| pk.strip_prefix("AGENT#"))
-                        .and_then(|id| AgentId::parse(id).ok());
-                    if let Some(agent) = agent {
-                        found.push((agent, item));
-                    }
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
             }
+        }
+        Ok(found)
+    }
+
+    /// The items of up to 100 `keys` that exist, strongly consistent, with one
+    /// BatchGetItem, retrying unprocessed keys with jittered backoff.
+    async fn batch_get(&self, keys: Vec<Item>) -> StoreResult<Vec<Item>> {
+        let mut found = Vec::new();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))?,
+        );
+        let mut round = 0u32;
+        while let Some(request) = pending.take() {
+            if round > 8 {
+                return Err(StoreError::Throttled);
+            }
+            if round > 0 {
+                let ceiling = 10u64 << round.min(5);
+                tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(0..=ceiling)))
+                    .await;
+            }
+            round += 1;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(failed)?;
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys().is_empty());
         }
         Ok(found)
     }
@@ -1011,12 +1027,46 @@ fn cursor_item(pool: &str, cursor: &Cursor) -> CursorItem {
 #[async_trait]
 impl RoutingStore for DynamoStore {
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
-        let item = self.get(key(cursor_pk(pool), "CURSOR")).await?;
-        Ok(item
-            .map(from_item::<CursorItem>)
-            .transpose()?
-            .map(|c| c.cursor)
-            .unwrap_or_default())
+        // The cursor and its ticket counter in one strongly consistent BatchGetItem:
+        // one request, as a GetItem of the cursor alone would be.
+        let keys = vec![
+            key(cursor_pk(pool), "CURSOR"),
+            key(cursor_pk(pool), TICKETS),
+        ];
+        let mut cursor = Cursor::default();
+        for item in self.batch_get(keys).await? {
+            match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some(TICKETS) => cursor.issued = count_n(&item, "n"),
+                _ => {
+                    let issued = cursor.issued;
+                    cursor = from_item::<CursorItem>(item)?.cursor;
+                    cursor.issued = issued;
+                }
+            }
+        }
+        Ok(cursor)
+    }
+
+    async fn take_ticket(&self, pool: &str) -> StoreResult<u64> {
+        // An atomic counter on an item no claim writes: it never loses a race, and
+        // a claim in flight on the cursor does not make it conflict.
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(cursor_pk(pool), TICKETS)))
+            .update_expression("ADD n :one")
+            .expression_attribute_values(":one", n(1u64))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(failed)?;
+        out.attributes
+            .as_ref()
+            .and_then(|a| a.get("n"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| corrupt(&cursor_pk(pool), "the ticket counter came back without n"))
     }
 
     async fn agent_states(
@@ -1084,6 +1134,8 @@ impl RoutingStore for DynamoStore {
             let moved = Cursor {
                 last: Some(mv.last.clone()),
                 version: mv.expected_version + 1,
+                served: mv.served,
+                issued: 0,
             };
             let condition = if mv.expected_version == 0 {
                 "attribute_not_exists(version)"
