@@ -288,9 +288,10 @@ async fn request_counts_per_use_case_are_measured() {
             .map(|(_, r)| *r)
             .unwrap()
     };
-    // The conversation, the session, the directory, agent states, the cursor, the
-    // claim, the two pushes' connections and the notices' agent states.
-    assert!(cost("route (offer)") <= 9, "{measured:?}");
+    // The conversation, the session, the directory, agent states, the cursor (one
+    // BatchGetItem with its ticket counter), the claim and the two pushes'
+    // connections; the notices reuse the decision's agent states.
+    assert_eq!(cost("route (offer)"), 8, "{measured:?}");
     // Who the connection is, the claim (read, write), the agent's tabs, their
     // subscription, the session, the history, the directory (the agent's name) and
     // the visitor's connections.

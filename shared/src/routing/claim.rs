@@ -13,7 +13,7 @@ use crate::domain::{
     AgentId, Attributes, Conversation, ConversationId, ConversationState, EndReason,
     MAX_OFFERS_PER_REQUEST, RoutingMode,
 };
-use crate::ports::{ClaimOutcome, DelayedEvent, OfferClaim, Ports};
+use crate::ports::{AgentState, ClaimOutcome, DelayedEvent, OfferClaim, Ports};
 
 use super::Directory;
 use super::choice::{Choice, Facts, Via, all_agents, choose};
@@ -29,6 +29,10 @@ pub enum RouteOutcome {
         /// 1 for the first offer of the request, 2 for the second.
         attempt: u32,
         via: Via,
+        /// The live chat agents' states the decision was made on, read just before
+        /// the claim: who is online, for the caller's notices, without reading
+        /// them again.
+        states: BTreeMap<AgentId, AgentState>,
     },
     /// Nobody can take the chat: the conversation ended with `reason` (`fallback` when
     /// nobody was eligible, `missed` when offers went unanswered), the admin was told,
@@ -51,9 +55,10 @@ pub enum OfferEnd {
     TimedOut,
 }
 
-/// Reads of the cursor without a move before a request waiting for its turn stops
-/// waiting: the request holding the turn before it is taken to be gone.
-const TURN_IDLE_POLLS: u32 = 3;
+/// How many moves' time a cursor that does not move is waited on before the
+/// request waiting for its turn goes anyway: the request holding the turn before it
+/// is then taken to be gone.
+const TURN_IDLE_MOVES: u32 = 4;
 /// Reads of the cursor a request makes at most while waiting for its turn.
 const TURN_MAX_POLLS: u32 = 200;
 /// The longest wait between two reads of the cursor while waiting for a turn.
@@ -253,6 +258,7 @@ impl Router {
                         expires_at,
                         attempt: offers_made + 1,
                         via,
+                        states: std::mem::take(&mut facts.states),
                     });
                 }
                 ClaimOutcome::CursorMoved { current } => {
@@ -293,8 +299,8 @@ impl Router {
     /// other: a request claims once the cursor's `served` ticket is the one before
     /// its own, reading the cursor (a read, not a write) to see it. The tickets only
     /// order attempts: the claim's compare-and-set still decides, so a request that
-    /// dies with its ticket costs the ones behind it a few idle reads
-    /// (`TURN_IDLE_POLLS`), and a claim out of turn can only lose a race.
+    /// dies with its ticket costs the ones behind it a wait of a few moves
+    /// (`TURN_IDLE_MOVES`), and a claim out of turn can only lose a race.
     async fn turn(
         &self,
         pool: &str,
@@ -310,7 +316,7 @@ impl Router {
                 t
             }
         };
-        let mut idle = 0;
+        let mut still_since = tokio::time::Instant::now();
         for _ in 0..TURN_MAX_POLLS {
             let ahead = ticket.saturating_sub(cursor.served.saturating_add(1));
             if ahead == 0 {
@@ -321,13 +327,12 @@ impl Router {
             let next = store.cursor(pool).await?;
             let moves = next.version.saturating_sub(cursor.version);
             if moves == 0 {
-                idle += 1;
-                if idle >= TURN_IDLE_POLLS {
+                if still_since.elapsed() >= self.per_move().saturating_mul(TURN_IDLE_MOVES) {
                     // The ticket ahead went with its request: go anyway.
                     return Ok(next);
                 }
             } else {
-                idle = 0;
+                still_since = tokio::time::Instant::now();
                 self.learn_move_time(started.elapsed(), moves);
             }
             cursor = next;
@@ -340,10 +345,18 @@ impl Router {
     /// `TURN_MAX_WAIT` before looking again.
     fn turn_wait(&self, ahead: u64) -> std::time::Duration {
         let per_move = self.move_nanos.load(Ordering::Relaxed);
-        // Half a move early: the turn before this one is then likely under way, and
-        // this request sees it land soon after, not up to a whole move later.
-        let nanos = per_move.saturating_mul(ahead).saturating_sub(per_move / 2);
+        // The next in line looks every quarter of a move, so that it sees the turn
+        // before its own land soon after, not up to a whole move later (a wait that
+        // would also stretch the moves it learns from).
+        let nanos = per_move
+            .saturating_mul(ahead.saturating_sub(1))
+            .saturating_add(per_move / 4);
         std::time::Duration::from_nanos(nanos).min(TURN_MAX_WAIT)
+    }
+
+    /// The time one move of a busy cursor is taken to take.
+    fn per_move(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.move_nanos.load(Ordering::Relaxed))
     }
 
     /// Folds one observation (`moves` cursor moves in `elapsed`) into the time a

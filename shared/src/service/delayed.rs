@@ -242,6 +242,7 @@ impl Chat {
                 expires_at,
                 attempt,
                 via,
+                states,
             } => {
                 info!(conversation = %conversation, agent = %agent, attempt, via = ?via, "offered");
                 let offer = ServerFrame::Offer {
@@ -260,6 +261,7 @@ impl Chat {
                         &directory,
                         mode,
                         &attributes,
+                        Some(&states),
                     )
                     .await;
                 }
@@ -289,6 +291,7 @@ impl Chat {
                     &directory,
                     mode,
                     &attributes,
+                    None,
                 )
                 .await;
                 Ok(())
