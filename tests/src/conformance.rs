@@ -12,8 +12,8 @@ use livechat_core::domain::{
 };
 use livechat_core::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler};
 use livechat_core::ports::{
-    AppendAfter, Appended, CasOutcome, ClaimOutcome, ConnectionRecord, CursorMove, ListCursor,
-    NewMessage, OfferClaim, Party, Ports, Store, TokenVersion, VisitorSession,
+    AppendAfter, Appended, CasOutcome, ClaimOutcome, ConnectionRecord, Cursor, CursorMove,
+    ListCursor, NewMessage, OfferClaim, Party, Ports, Store, TokenVersion, VisitorSession,
 };
 use livechat_core::routing::{Directory, RouteError, RouteOutcome, Router};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,6 +49,7 @@ fn claim(c: &Conversation, to: &str, limit: u32, cursor_version: Option<u64>) ->
             pool: "all".into(),
             expected_version: v,
             last: agent(to),
+            served: v,
         }),
     }
 }
@@ -455,6 +456,42 @@ pub async fn presence_counts_every_connection_made_and_never_goes_down(store: &d
         after.connects, 2,
         "removing a connection does not count down"
     );
+}
+
+/// Turn tickets: numbered from 1 per pool, handed out once each, read back with the
+/// cursor as `issued`; a claim's move records the ticket it was made with as
+/// `served`, and taking a ticket leaves the cursor where it was.
+pub async fn turn_tickets_are_numbered_per_pool_and_read_with_the_cursor(store: &dyn Store) {
+    assert_eq!(store.cursor("all").await.unwrap(), Cursor::default());
+    assert_eq!(store.take_ticket("all").await.unwrap(), 1);
+    assert_eq!(store.take_ticket("all").await.unwrap(), 2);
+    assert_eq!(store.take_ticket("team:sales").await.unwrap(), 1);
+    let before = store.cursor("all").await.unwrap();
+    assert_eq!((before.version, before.served, before.issued), (0, 0, 2));
+    assert!(before.queued());
+
+    let a = waiting("c-ticket");
+    store.create_conversation(&a).await.unwrap();
+    let mut ticketed = claim(&a, "ana", 1, Some(0));
+    if let Some(mv) = ticketed.cursor.as_mut() {
+        mv.served = 2;
+    }
+    assert_eq!(
+        store.claim_offer(&ticketed).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    let after = store.cursor("all").await.unwrap();
+    assert_eq!(
+        (
+            after.last.clone(),
+            after.version,
+            after.served,
+            after.issued
+        ),
+        (Some(agent("ana")), 1, 2, 2)
+    );
+    assert!(!after.queued());
+    assert_eq!(store.cursor("team:sales").await.unwrap().issued, 1);
 }
 
 /// An offer claim writes all three items or none: a stale conversation, a full

@@ -62,6 +62,12 @@ async fn presence_counts_every_connection_made_and_never_goes_down() {
 }
 
 #[tokio::test]
+async fn turn_tickets_are_numbered_per_pool_and_read_with_the_cursor() {
+    let Some(store) = store().await else { return };
+    suite::turn_tickets_are_numbered_per_pool_and_read_with_the_cursor(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn an_offer_claim_is_all_or_nothing() {
     let Some(store) = store().await else { return };
     suite::an_offer_claim_is_all_or_nothing(store.as_ref()).await;
@@ -306,8 +312,8 @@ async fn request_counts_per_use_case_are_measured() {
     };
     // Every count is exact: a change that costs a request more (or saves one)
     // changes it here and in docs/data-model.md, which says why. The directory
-    // comes from the process's cache (read by the agent's $connect above) except
-    // where it must be as stored: routing, and the inbox's sync.
+    // comes from the process's cache (read by the agent's $connect above): what must
+    // be current, the availability toggles, is kept with the agents' state.
     //
     // Who the connection is, the session, the session written.
     assert_eq!(cost("answer"), 3, "{operations:?}");
@@ -329,9 +335,10 @@ async fn request_counts_per_use_case_are_measured() {
     // The connection and the presence item.
     assert_eq!(cost("visitor $connect"), 2, "{operations:?}");
     // The conversation, the session, agent states (their toggles with them: the
-    // directory comes from the process's cache), the cursor, the claim, the two
-    // pushes' connections and the notices' agent states.
-    assert_eq!(cost("route (offer)"), 8, "{operations:?}");
+    // directory comes from the process's cache), the cursor (one BatchGetItem with
+    // its ticket counter), the claim and the two pushes' connections; the notices
+    // reuse the decision's agent states.
+    assert_eq!(cost("route (offer)"), 7, "{operations:?}");
     // Who the connection is, the claim (read, write), the agent's tabs, their
     // subscription, the session, the history and the visitor's connections (the
     // agent's name comes from the cached directory).

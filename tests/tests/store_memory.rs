@@ -36,6 +36,11 @@ async fn presence_counts_every_connection_made_and_never_goes_down() {
 }
 
 #[tokio::test]
+async fn turn_tickets_are_numbered_per_pool_and_read_with_the_cursor() {
+    suite::turn_tickets_are_numbered_per_pool_and_read_with_the_cursor(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn an_offer_claim_is_all_or_nothing() {
     suite::an_offer_claim_is_all_or_nothing(&MemoryStore::new()).await;
 }

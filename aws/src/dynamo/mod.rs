@@ -161,6 +161,8 @@ fn time_sk(conversation: &ConversationId, at: Timestamp) -> String {
     format!("{:015}#{conversation}", at.as_millisecond())
 }
 const CURRENT: &str = "CURRENT";
+/// The sort key of a pool's turn-ticket counter, beside its cursor (`CURSOR#<pool>`).
+const TICKETS: &str = "TICKETS";
 
 #[derive(Serialize, Deserialize)]
 struct DirectoryItem {
@@ -948,6 +950,14 @@ async fn query_all(
     }
 }
 
+/// A number attribute (absent or unreadable: 0).
+fn count_n(item: &Item, attribute: &str) -> u64 {
+    item.get(attribute)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The size of a string-set attribute (absent: 0).
 fn count(item: &Item, attribute: &str) -> u32 {
     item.get(attribute)
@@ -998,7 +1008,7 @@ impl DynamoStore {
     }
 
     /// The `AGENT#<id>/STATE` items of `agents` (capacity and presence), with one
-    /// BatchGetItem per 100 agents, retrying unprocessed keys with jittered backoff.
+    /// BatchGetItem per 100 agents.
     async fn agent_items(&self, agents: &[AgentId]) -> StoreResult<Vec<(AgentId, Item)>> {
         let keys = agents.iter().map(|a| key(agent_pk(a), "STATE")).collect();
         let items = self.batch_get(keys).await?;
@@ -1051,12 +1061,46 @@ fn cursor_item(pool: &str, cursor: &Cursor) -> CursorItem {
 #[async_trait]
 impl RoutingStore for DynamoStore {
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
-        let item = self.get(key(cursor_pk(pool), "CURSOR")).await?;
-        Ok(item
-            .map(from_item::<CursorItem>)
-            .transpose()?
-            .map(|c| c.cursor)
-            .unwrap_or_default())
+        // The cursor and its ticket counter in one strongly consistent BatchGetItem:
+        // one request, as a GetItem of the cursor alone would be.
+        let keys = vec![
+            key(cursor_pk(pool), "CURSOR"),
+            key(cursor_pk(pool), TICKETS),
+        ];
+        let mut cursor = Cursor::default();
+        for item in self.batch_get(keys).await? {
+            match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some(TICKETS) => cursor.issued = count_n(&item, "n"),
+                _ => {
+                    let issued = cursor.issued;
+                    cursor = from_item::<CursorItem>(item)?.cursor;
+                    cursor.issued = issued;
+                }
+            }
+        }
+        Ok(cursor)
+    }
+
+    async fn take_ticket(&self, pool: &str) -> StoreResult<u64> {
+        // An atomic counter on an item no claim writes: it never loses a race, and
+        // a claim in flight on the cursor does not make it conflict.
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(cursor_pk(pool), TICKETS)))
+            .update_expression("ADD n :one")
+            .expression_attribute_values(":one", n(1u64))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(failed)?;
+        out.attributes
+            .as_ref()
+            .and_then(|a| a.get("n"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| corrupt(&cursor_pk(pool), "the ticket counter came back without n"))
     }
 
     async fn agent_states(
@@ -1132,6 +1176,8 @@ impl RoutingStore for DynamoStore {
             let moved = Cursor {
                 last: Some(mv.last.clone()),
                 version: mv.expected_version + 1,
+                served: mv.served,
+                issued: 0,
             };
             let condition = if mv.expected_version == 0 {
                 "attribute_not_exists(version)"

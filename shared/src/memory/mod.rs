@@ -35,6 +35,7 @@ struct Inner {
     conversations: HashMap<ConversationId, Conversation>,
     messages: HashMap<ConversationId, Vec<Message>>,
     cursors: HashMap<String, Cursor>,
+    tickets: HashMap<String, u64>,
     loads: HashMap<AgentId, BTreeSet<ConversationId>>,
     peak_loads: HashMap<AgentId, u32>,
     sessions: HashMap<crate::domain::VisitorId, VisitorSession>,
@@ -465,11 +466,18 @@ impl ConversationStore for MemoryStore {
 impl RoutingStore for MemoryStore {
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
         self.round_trip().await;
-        Ok(lock(&self.inner)
-            .cursors
-            .get(pool)
-            .cloned()
-            .unwrap_or_default())
+        let inner = lock(&self.inner);
+        let mut cursor = inner.cursors.get(pool).cloned().unwrap_or_default();
+        cursor.issued = inner.tickets.get(pool).copied().unwrap_or(0);
+        Ok(cursor)
+    }
+
+    async fn take_ticket(&self, pool: &str) -> StoreResult<u64> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        let next = inner.tickets.entry(pool.to_string()).or_default();
+        *next += 1;
+        Ok(*next)
     }
 
     async fn agent_states(
@@ -537,6 +545,8 @@ impl RoutingStore for MemoryStore {
                 Cursor {
                     last: Some(mv.last.clone()),
                     version: mv.expected_version + 1,
+                    served: mv.served,
+                    issued: 0,
                 },
             );
         }

@@ -45,6 +45,7 @@ fn claim(c: &Conversation, agent: &str, limit: u32, cursor: Option<u64>) -> Offe
             pool: "all".into(),
             expected_version: v,
             last: AgentId::parse(agent).unwrap(),
+            served: v,
         }),
     }
 }

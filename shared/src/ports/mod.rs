@@ -79,12 +79,35 @@ pub struct ConnectionRecord {
 }
 
 /// The round-robin position of one pool. Moves only by compare-and-set on `version`.
+///
+/// Beside it, each pool hands out turn tickets ([`RoutingStore::take_ticket`]): a
+/// request that lost a race for the cursor takes the next number and claims when
+/// the requests ahead of it have moved the cursor, instead of racing them again.
+/// Tickets only order the attempts; the compare-and-set alone keeps the rotation
+/// exact, so a ticket lost with its request costs a short wait, never a turn.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
     /// The agent who took the pool's last chat; the next is the one after them.
     pub last: Option<AgentId>,
     /// Bumped by every move; 0 for a pool that never routed.
     pub version: u64,
+    /// The highest ticket whose turn is over: the ticket of the request that moved
+    /// the cursor last, or, for a move made without a ticket, the tickets handed
+    /// out when that request read the cursor. Written with every move.
+    #[serde(default)]
+    pub served: u64,
+    /// Tickets handed out so far, as read with the cursor (not stored with it):
+    /// more than `served` means requests are queued for a turn, and a newcomer
+    /// queues behind them rather than racing them.
+    #[serde(skip)]
+    pub issued: u64,
+}
+
+impl Cursor {
+    /// Whether requests hold tickets whose turn has not come.
+    pub fn queued(&self) -> bool {
+        self.issued > self.served
+    }
 }
 
 /// Moves a pool's cursor from `expected_version` to point at `last`.
@@ -96,6 +119,8 @@ pub struct CursorMove {
     pub expected_version: u64,
     /// The agent now holding the pool's last chat.
     pub last: AgentId,
+    /// [`Cursor::served`] after the move.
+    pub served: u64,
 }
 
 /// What routing needs to know of an agent besides the directory.
@@ -359,7 +384,8 @@ pub trait ConversationStore: Send + Sync {
 /// Round-robin cursors and agents' chat capacity.
 #[async_trait]
 pub trait RoutingStore: Send + Sync {
-    /// A pool's cursor (the default one for a pool that never routed).
+    /// A pool's cursor (the default one for a pool that never routed), with the
+    /// tickets handed out so far ([`Cursor::issued`]), in one request.
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor>;
     /// For each of `agents`: the chats they hold and whether they have a live
     /// connection at `now`. Routing's one read of a pool's agents.
@@ -368,6 +394,10 @@ pub trait RoutingStore: Send + Sync {
         agents: &[AgentId],
         now: Timestamp,
     ) -> StoreResult<BTreeMap<AgentId, AgentState>>;
+    /// Hands out the next turn ticket of `pool` (1 for its first): numbers are
+    /// unique and increasing, and taking one never loses a race (a counter on an
+    /// item of its own, which no claim touches). See [`Cursor`].
+    async fn take_ticket(&self, pool: &str) -> StoreResult<u64>;
     /// Claims an offer atomically; see [`OfferClaim`].
     async fn claim_offer(&self, claim: &OfferClaim) -> StoreResult<ClaimOutcome>;
     /// Frees the capacity `conversation` held on `agent`, only while the conversation

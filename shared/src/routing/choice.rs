@@ -101,6 +101,8 @@ pub fn choose(
                         pool: key.clone(),
                         expected_version: cursor.version,
                         last: next.clone(),
+                        // The router raises it to its ticket when it holds one.
+                        served: cursor.served,
                     }),
                     via,
                 };
@@ -334,6 +336,7 @@ mod tests {
             Cursor {
                 last: Some(id("ana")),
                 version: 3,
+                ..Cursor::default()
             },
         );
         let offer = |agent: &str| Choice::Offer {
@@ -342,6 +345,7 @@ mod tests {
                 pool: "team:sales".into(),
                 expected_version: 3,
                 last: id(agent),
+                served: 0,
             }),
             via: Via::CardPool,
         };

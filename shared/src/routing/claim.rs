@@ -4,6 +4,7 @@
 //! [`crate::routing`].
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use tracing::debug;
@@ -12,7 +13,7 @@ use crate::domain::{
     AgentId, Attributes, Conversation, ConversationId, ConversationState, EndReason,
     MAX_OFFERS_PER_REQUEST, RoutingMode,
 };
-use crate::ports::{ClaimOutcome, DelayedEvent, OfferClaim, Ports};
+use crate::ports::{AgentState, ClaimOutcome, DelayedEvent, OfferClaim, Ports};
 
 use super::Directory;
 use super::choice::{Choice, Facts, Via, all_agents, choose};
@@ -28,6 +29,10 @@ pub enum RouteOutcome {
         /// 1 for the first offer of the request, 2 for the second.
         attempt: u32,
         via: Via,
+        /// The live chat agents' states the decision was made on, read just before
+        /// the claim: who is online, for the caller's notices, without reading
+        /// them again.
+        states: BTreeMap<AgentId, AgentState>,
     },
     /// Nobody can take the chat: the conversation ended with `reason` (`fallback` when
     /// nobody was eligible, `missed` when offers went unanswered), the admin was told,
@@ -50,10 +55,26 @@ pub enum OfferEnd {
     TimedOut,
 }
 
+/// How many moves' time a cursor that does not move is waited on before the
+/// request waiting for its turn goes anyway: the request holding the turn before it
+/// is then taken to be gone.
+const TURN_IDLE_MOVES: u32 = 4;
+/// Reads of the cursor a request makes at most while waiting for its turn.
+const TURN_MAX_POLLS: u32 = 200;
+/// The longest wait between two reads of the cursor while waiting for a turn.
+const TURN_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// The time a cursor move is first taken to take, and the bounds of what is learnt.
+const MOVE_NANOS_START: u64 = 5_000_000;
+const MOVE_NANOS_MIN: u64 = 500_000;
+const MOVE_NANOS_MAX: u64 = 100_000_000;
+
 /// The routing engine over the ports. Shareable: keep one per process.
 pub struct Router {
     ports: Ports,
     writer: Writer,
+    /// How long one move of a busy cursor takes, in nanoseconds, as learnt while
+    /// waiting for turns: how long a request with `n` turns ahead waits.
+    move_nanos: AtomicU64,
 }
 
 impl Router {
@@ -67,6 +88,7 @@ impl Router {
         Self {
             ports: writer.ports().clone(),
             writer,
+            move_nanos: AtomicU64::new(MOVE_NANOS_START),
         }
     }
 
@@ -146,6 +168,8 @@ impl Router {
             states: store.agent_states(&live_chat_agents, now).await?,
         };
         let mut cursors: BTreeMap<String, crate::ports::Cursor> = BTreeMap::new();
+        // The turn tickets this request holds, per pool (see `Router::turn`).
+        let mut tickets: BTreeMap<String, u64> = BTreeMap::new();
         if self.repair(&conv).await? {
             return Ok(RouteOutcome::NotWaiting);
         }
@@ -172,12 +196,23 @@ impl Router {
                 ) {
                     Choice::NeedsCursor(key) => {
                         let cursor = store.cursor(&key).await?;
+                        // Requests queued for this pool go first: queue behind them.
+                        let cursor = if cursor.queued() {
+                            self.turn(&key, cursor, &mut tickets).await?
+                        } else {
+                            cursor
+                        };
                         cursors.insert(key, cursor);
                     }
                     choice => break choice,
                 }
             };
-            let Choice::Offer { agent, cursor, via } = choice else {
+            let Choice::Offer {
+                agent,
+                mut cursor,
+                via,
+            } = choice
+            else {
                 let reason = if offers_made > 0 {
                     EndReason::Missed
                 } else {
@@ -192,6 +227,11 @@ impl Router {
             let expires_at = now
                 .saturating_add(directory.settings.wait_time_limit.span())
                 .unwrap_or(now);
+            if let Some(mv) = cursor.as_mut()
+                && let Some(ticket) = tickets.get(&mv.pool)
+            {
+                mv.served = mv.served.max(*ticket);
+            }
             let expected_version = conv.version();
             let mut offered = conv.clone();
             if offered.offer(agent.clone(), expires_at).is_err() {
@@ -218,6 +258,7 @@ impl Router {
                         expires_at,
                         attempt: offers_made + 1,
                         via,
+                        states: std::mem::take(&mut facts.states),
                     });
                 }
                 ClaimOutcome::CursorMoved { current } => {
@@ -226,6 +267,9 @@ impl Router {
                             Some(c) => c,
                             None => store.cursor(&mv.pool).await?,
                         };
+                        // A lost race means others want this cursor too: rather
+                        // than race them again, take a turn after theirs.
+                        let fresh = self.turn(&mv.pool, fresh, &mut tickets).await?;
                         cursors.insert(mv.pool, fresh);
                     }
                 }
@@ -243,6 +287,86 @@ impl Router {
         Err(RouteError::Contention {
             attempts: self.writer.max_attempts(),
         })
+    }
+
+    /// Waits for this request's turn at `pool`'s cursor, taking a ticket first if it
+    /// holds none, and returns the cursor as it then is.
+    ///
+    /// Why: every round-robin decision of a pool moves one cursor by compare-and-set,
+    /// so requests that read it at once all aim at the same version (and the same
+    /// next agent) and all but one lose, each loss a billed write and a retry that
+    /// races the others again. With numbered turns the attempts come one after the
+    /// other: a request claims once the cursor's `served` ticket is the one before
+    /// its own, reading the cursor (a read, not a write) to see it. The tickets only
+    /// order attempts: the claim's compare-and-set still decides, so a request that
+    /// dies with its ticket costs the ones behind it a wait of a few moves
+    /// (`TURN_IDLE_MOVES`), and a claim out of turn can only lose a race.
+    async fn turn(
+        &self,
+        pool: &str,
+        mut cursor: crate::ports::Cursor,
+        tickets: &mut BTreeMap<String, u64>,
+    ) -> Result<crate::ports::Cursor, RouteError> {
+        let store = &self.ports.store;
+        let ticket = match tickets.get(pool) {
+            Some(t) => *t,
+            None => {
+                let t = store.take_ticket(pool).await?;
+                tickets.insert(pool.to_string(), t);
+                t
+            }
+        };
+        let mut still_since = tokio::time::Instant::now();
+        for _ in 0..TURN_MAX_POLLS {
+            let ahead = ticket.saturating_sub(cursor.served.saturating_add(1));
+            if ahead == 0 {
+                break;
+            }
+            let started = tokio::time::Instant::now();
+            tokio::time::sleep(self.turn_wait(ahead)).await;
+            let next = store.cursor(pool).await?;
+            let moves = next.version.saturating_sub(cursor.version);
+            if moves == 0 {
+                if still_since.elapsed() >= self.per_move().saturating_mul(TURN_IDLE_MOVES) {
+                    // The ticket ahead went with its request: go anyway.
+                    return Ok(next);
+                }
+            } else {
+                still_since = tokio::time::Instant::now();
+                self.learn_move_time(started.elapsed(), moves);
+            }
+            cursor = next;
+        }
+        Ok(cursor)
+    }
+
+    /// How long to wait with `ahead` turns before this one: the time a move takes
+    /// (learnt from the moves seen while waiting) times the turns, at most
+    /// `TURN_MAX_WAIT` before looking again.
+    fn turn_wait(&self, ahead: u64) -> std::time::Duration {
+        let per_move = self.move_nanos.load(Ordering::Relaxed);
+        // The next in line looks every quarter of a move, so that it sees the turn
+        // before its own land soon after, not up to a whole move later (a wait that
+        // would also stretch the moves it learns from).
+        let nanos = per_move
+            .saturating_mul(ahead.saturating_sub(1))
+            .saturating_add(per_move / 4);
+        std::time::Duration::from_nanos(nanos).min(TURN_MAX_WAIT)
+    }
+
+    /// The time one move of a busy cursor is taken to take.
+    fn per_move(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.move_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Folds one observation (`moves` cursor moves in `elapsed`) into the time a
+    /// move takes, as a moving average.
+    fn learn_move_time(&self, elapsed: std::time::Duration, moves: u64) {
+        let sample = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX) / moves.max(1);
+        let old = self.move_nanos.load(Ordering::Relaxed);
+        let new = old.saturating_mul(3).saturating_add(sample) / 4;
+        self.move_nanos
+            .store(new.clamp(MOVE_NANOS_MIN, MOVE_NANOS_MAX), Ordering::Relaxed);
     }
 
     /// A routing request that finds its conversation already routed is a delivery

@@ -244,6 +244,7 @@ impl Chat {
                 expires_at,
                 attempt,
                 via,
+                states,
             } => {
                 info!(conversation = %conversation, agent = %agent, attempt, via = ?via, "offered");
                 let offer = ServerFrame::Offer {
@@ -262,6 +263,7 @@ impl Chat {
                         &directory,
                         mode,
                         &attributes,
+                        Some(&states),
                     )
                     .await;
                 }
@@ -291,6 +293,7 @@ impl Chat {
                     &directory,
                     mode,
                     &attributes,
+                    None,
                 )
                 .await;
                 Ok(())

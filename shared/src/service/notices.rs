@@ -2,13 +2,15 @@
 //! email and webhook, as each agent's settings say; visitors get agents' email
 //! replies to the requests nobody took.
 
+use std::collections::BTreeMap;
+
 use tracing::{info, warn};
 
 use super::Chat;
 use crate::domain::{
     Agent, AgentId, Attributes, Conversation, NoticeKind, Permission, Role, RoutingMode,
 };
-use crate::ports::{Notice, Recipient};
+use crate::ports::{AgentState, Notice, Recipient};
 use crate::protocol::VisitorSummary;
 use crate::routing::{Directory, pool_agents};
 
@@ -88,6 +90,8 @@ impl Chat {
     /// those with no inbox open; the others got the offer or can see it) or that
     /// nobody took it (`MissedRequest`). Best effort: a notice that fails is logged
     /// and the others still go; routing never waits on a retry of a notice.
+    /// `known`: agents' states the caller read already (the routing decision's),
+    /// which saves reading them again; agents missing from it are read.
     pub(super) async fn notify_request(
         &self,
         kind: NoticeKind,
@@ -95,9 +99,10 @@ impl Chat {
         directory: &Directory,
         mode: &RoutingMode,
         attributes: &Attributes,
+        known: Option<&BTreeMap<AgentId, AgentState>>,
     ) {
         if let Err(e) = self
-            .try_notify_request(kind, conversation, directory, mode, attributes)
+            .try_notify_request(kind, conversation, directory, mode, attributes, known)
             .await
         {
             warn!(conversation = %conversation.id(), error = %super::cause_chain(&e), "could not work out who to notify");
@@ -111,12 +116,16 @@ impl Chat {
         directory: &Directory,
         mode: &RoutingMode,
         attributes: &Attributes,
+        known: Option<&BTreeMap<AgentId, AgentState>>,
     ) -> Result<(), crate::protocol::ServerError> {
         let pool = pool_agents(directory, mode, attributes);
         let mut agents = audience(directory, kind, &pool);
         if kind == NoticeKind::NewRequest {
             let ids: Vec<_> = agents.iter().map(|a| a.id.clone()).collect();
-            let states = self.ports.store.agent_states(&ids, self.now()).await?;
+            let states = match known {
+                Some(known) if ids.iter().all(|a| known.contains_key(a)) => known.clone(),
+                _ => self.ports.store.agent_states(&ids, self.now()).await?,
+            };
             agents.retain(|a| !states.get(&a.id).is_some_and(|s| s.online));
         }
         let visitor = VisitorSummary::from_attributes(attributes);

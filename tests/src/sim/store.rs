@@ -417,6 +417,13 @@ impl RoutingStore for SimStore {
         self.inner.cursor(pool).await
     }
 
+    async fn take_ticket(&self, pool: &str) -> StoreResult<u64> {
+        self.call("take_ticket").await?;
+        let ticket = self.inner.take_ticket(pool).await?;
+        self.crash("take_ticket")?;
+        Ok(ticket)
+    }
+
     async fn agent_states(
         &self,
         agents: &[AgentId],
