@@ -334,11 +334,12 @@ async fn request_counts_per_use_case_are_measured() {
     assert_eq!(cost("agent $connect"), 3, "{operations:?}");
     // The connection and the presence item.
     assert_eq!(cost("visitor $connect"), 2, "{operations:?}");
-    // The conversation, the session, agent states (their toggles with them: the
-    // directory comes from the process's cache), the cursor (one BatchGetItem with
-    // its ticket counter), the claim and the two pushes' connections; the notices
-    // reuse the decision's agent states.
-    assert_eq!(cost("route (offer)"), 7, "{operations:?}");
+    // The hub (the conversation with its subscribers), the session, agent states
+    // (load, connections and toggles; the directory comes from the process's
+    // cache), the cursor (one BatchGetItem with its ticket counter) and the claim.
+    // The offer goes to the connections the states named, the waiting frame to the
+    // hub's visitor pages, and the notices reuse the states: the budget of 5.
+    assert_eq!(cost("route (offer)"), 5, "{operations:?}");
     // Who the connection is, the claim (read, write), the agent's tabs, their
     // subscription, the session, the history and the visitor's connections (the
     // agent's name comes from the cached directory).

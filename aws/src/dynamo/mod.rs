@@ -552,23 +552,10 @@ impl ConnectionStore for DynamoStore {
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        let entries = item
-            .as_ref()
-            .and_then(|i| i.get("conns"))
-            .and_then(|v| v.as_ss().ok())
-            .cloned()
-            .unwrap_or_default();
-        let mut ids: Vec<ConnectionId> = entries
-            .iter()
-            .filter(|e| presence_expiry(e).is_some_and(|exp| exp > now.as_second()))
-            .filter_map(|e| {
-                e.rsplit_once('|')
-                    .and_then(|(id, _)| ConnectionId::parse(id).ok())
-            })
-            .collect();
-        ids.sort();
         Ok(Presence {
-            connections: ids,
+            connections: item
+                .as_ref()
+                .map_or_else(Vec::new, |i| live_connections(i, now)),
             connects,
         })
     }
@@ -985,6 +972,24 @@ fn presence_expiry(entry: &str) -> Option<i64> {
     entry.rsplit_once('|').and_then(|(_, exp)| exp.parse().ok())
 }
 
+/// The connections of a presence item's `conns` entries that are live at `now`,
+/// in id order.
+fn live_connections(item: &Item, now: Timestamp) -> Vec<ConnectionId> {
+    let mut ids: Vec<ConnectionId> = item
+        .get("conns")
+        .and_then(|v| v.as_ss().ok())
+        .into_iter()
+        .flatten()
+        .filter(|e| presence_expiry(e).is_some_and(|exp| exp > now.as_second()))
+        .filter_map(|e| {
+            e.rsplit_once('|')
+                .and_then(|(id, _)| ConnectionId::parse(id).ok())
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
 impl DynamoStore {
     /// The update that replaces a conversation at `expected_version`, leaving its
     /// subscribers and message count alone.
@@ -1113,14 +1118,7 @@ impl RoutingStore for DynamoStore {
             .map(|a| (a.clone(), AgentState::default()))
             .collect();
         for (agent, item) in self.agent_items(agents).await? {
-            let online = item
-                .get("conns")
-                .and_then(|v| v.as_ss().ok())
-                .is_some_and(|entries| {
-                    entries
-                        .iter()
-                        .any(|e| presence_expiry(e).is_some_and(|exp| exp > now.as_second()))
-                });
+            let connections = live_connections(&item, now);
             let manual = match item.get("manual") {
                 Some(value) => Some(
                     serde_dynamo::from_attribute_value(value.clone())
@@ -1132,7 +1130,8 @@ impl RoutingStore for DynamoStore {
                 agent,
                 AgentState {
                     load: count(&item, "chats"),
-                    online,
+                    online: !connections.is_empty(),
+                    connections,
                     manual,
                 },
             );

@@ -491,15 +491,23 @@ impl RoutingStore for MemoryStore {
             .iter()
             .map(|a| {
                 let load = inner.loads.get(a).map_or(0, |c| c.len() as u32);
-                let online = inner.connections.values().any(|c| {
-                    c.expires_at > now && matches!(&c.party, Party::Agent { agent } if agent == a)
-                });
+                let mut connections: Vec<ConnectionId> = inner
+                    .connections
+                    .values()
+                    .filter(|c| {
+                        c.expires_at > now
+                            && matches!(&c.party, Party::Agent { agent } if agent == a)
+                    })
+                    .map(|c| c.id.clone())
+                    .collect();
+                connections.sort();
                 let manual = inner.toggles.get(a).copied();
                 (
                     a.clone(),
                     crate::ports::AgentState {
                         load,
-                        online,
+                        online: !connections.is_empty(),
+                        connections,
                         manual,
                     },
                 )

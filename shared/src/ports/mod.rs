@@ -124,12 +124,15 @@ pub struct CursorMove {
 }
 
 /// What routing needs to know of an agent besides the directory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentState {
     /// Chats held (offered or live).
     pub load: u32,
     /// Has a live connection.
     pub online: bool,
+    /// The live connections (`online` is whether there is one), in id order: an
+    /// offer is pushed to them without reading them again.
+    pub connections: Vec<ConnectionId>,
     /// The agent's manual availability toggle, as last set (it may have lapsed:
     /// [`crate::domain::Agent::is_available_with`] tells).
     pub manual: Option<crate::domain::ManualToggle>,

@@ -309,6 +309,7 @@ mod tests {
                         AgentState {
                             load: 0,
                             online: true,
+                            connections: Vec::new(),
                             manual: None,
                         },
                     )

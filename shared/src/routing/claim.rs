@@ -115,21 +115,6 @@ impl Router {
         Ok(self.ports.store.record_missed(conversation, at).await?)
     }
 
-    /// Whether any agent is eligible right now (the dialog's "is any agent available"
-    /// branch): live chat permission, available, connected, under the limit.
-    pub async fn any_agent_eligible(&self) -> Result<bool, RouteError> {
-        let store = &self.ports.store;
-        let now = self.ports.clock.now();
-        let directory = store.directory().await?;
-        let agents = all_agents(&directory);
-        let facts = Facts {
-            directory: &directory,
-            now,
-            states: store.agent_states(&agents, now).await?,
-        };
-        Ok(agents.iter().any(|a| facts.eligible(a)))
-    }
-
     /// Routes a waiting conversation: offers it to one agent, or ends it with the
     /// fallback. Safe to repeat: a conversation that is no longer waiting is left alone.
     pub async fn route(

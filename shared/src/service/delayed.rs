@@ -217,7 +217,17 @@ impl Chat {
 
     /// Routes a waiting conversation and tells both sides how it went.
     async fn route(&self, conversation: &ConversationId) -> Result<(), ServerError> {
-        let conv = self.conversation(conversation).await?;
+        // The hub: the conversation with its subscribers, in the same read, so that
+        // the visitor's pages are told without reading their presence.
+        let hub =
+            self.ports
+                .store
+                .hub(conversation)
+                .await?
+                .ok_or_else(|| ServerError::NotFound {
+                    what: format!("conversation {conversation}"),
+                })?;
+        let conv = hub.conversation.clone();
         let Some(mode) = conv.routing() else {
             return Ok(());
         };
@@ -253,9 +263,16 @@ impl Chat {
                     expires_at,
                     attempt,
                 };
-                self.send_to(&Party::Agent { agent }, &offer).await?;
-                self.send_to(&visitor, &ServerFrame::Waiting { position: None })
-                    .await?;
+                // To the agent's connections the decision read with their load, and
+                // to the visitor's subscribed pages: no read of either's presence. A
+                // tab opened since gets the offer from its `sync`.
+                let tabs = states
+                    .get(&agent)
+                    .map(|s| s.connections.as_slice())
+                    .unwrap_or_default();
+                futures_util::future::join_all(tabs.iter().map(|c| self.send(c, &offer))).await;
+                self.push_to_hub(&hub, &ServerFrame::Waiting { position: None }, None)
+                    .await;
                 if new_request {
                     self.notify_request(
                         NoticeKind::NewRequest,
