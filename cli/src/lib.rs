@@ -12,6 +12,34 @@ pub enum ApplyError {
     /// The table could not be written.
     #[error("could not write to table {table}: {reason}")]
     Store { table: String, reason: String },
+    /// The configuration does not fit in one DynamoDB item.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+}
+
+/// A configuration whose stored item would exceed DynamoDB's item limit.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the configuration takes {bytes} bytes as stored, and one DynamoDB item holds at most {max} \
+     (agents, teams, rules and settings are one item): shorten it, e.g. fewer agents or schedule entries"
+)]
+pub struct TooLarge {
+    /// The item's size.
+    pub bytes: usize,
+    /// The limit.
+    pub max: usize,
+}
+
+/// Checks that `directory` fits in its DynamoDB item.
+pub fn check_size(directory: &livechat_core::routing::Directory) -> Result<usize, TooLarge> {
+    let max = livechat_aws::dynamo::MAX_ITEM_BYTES;
+    // A directory that does not serialise is refused by the store with its reason.
+    let bytes = livechat_aws::dynamo::directory_item_bytes(directory).unwrap_or(0);
+    if bytes > max {
+        Err(TooLarge { bytes, max })
+    } else {
+        Ok(bytes)
+    }
 }
 
 /// Validates a configuration file and writes it to `table`: on DynamoDB Local at
@@ -23,6 +51,7 @@ pub async fn apply(
 ) -> Result<livechat_core::routing::Directory, ApplyError> {
     use livechat_core::ports::DirectoryStore;
     let directory = livechat_core::config::load(file, |p| std::fs::read_to_string(p))?;
+    check_size(&directory)?;
     let client = match endpoint {
         Some(url) => {
             let sdk = livechat_gateway::local_sdk_config();

@@ -215,6 +215,10 @@ fn validate(file: &std::path::Path, config_file: Option<&std::path::Path>) -> Ex
     if !is_dialog {
         return match load_config(file) {
             Ok(directory) => {
+                if let Err(e) = livechat_cli::check_size(&directory) {
+                    eprintln!("{}: {e}", file.display());
+                    return ExitCode::FAILURE;
+                }
                 let cards = directory.dialog.as_ref().map_or(0, |d| d.cards.len());
                 println!(
                     "{}: valid ({} agents, {} teams, {} rules, dialog of {cards} cards)",

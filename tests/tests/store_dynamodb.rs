@@ -524,3 +524,39 @@ async fn a_missed_page_costs_the_same_requests_whatever_its_size() {
     assert_eq!(twelve, expected, "a page of 12");
     println!("DynamoDB requests: a page of the missed list (3 or 12 entries): {three:?}");
 }
+
+/// The directory's item size as `livechat validate` and `apply` estimate it agrees
+/// with the item limit DynamoDB Local enforces, within 2%: a directory estimated at
+/// 98% of the limit is stored, one at 102% refused.
+#[tokio::test]
+async fn the_directory_size_estimate_matches_the_item_limit() {
+    use livechat_aws::dynamo::{MAX_ITEM_BYTES, directory_item_bytes};
+    use livechat_core::routing::Directory;
+    let Some(store) = store().await else { return };
+    let with = |n: usize| Directory {
+        agents: livechat_tests::agents(n, 5),
+        ..Directory::default()
+    };
+    // The fewest agents whose estimate reaches `share` of the limit.
+    let at = |share: f64| {
+        let target = (MAX_ITEM_BYTES as f64 * share) as usize;
+        let (mut low, mut high) = (1usize, 20_000usize);
+        while low < high {
+            let mid = (low + high) / 2;
+            if directory_item_bytes(&with(mid)).unwrap() < target {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        with(low)
+    };
+    store
+        .put_directory(&at(0.98))
+        .await
+        .expect("a directory estimated under the limit is stored");
+    assert!(
+        store.put_directory(&at(1.02)).await.is_err(),
+        "a directory estimated over the limit must be refused, or the estimate is off"
+    );
+}

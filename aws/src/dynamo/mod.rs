@@ -164,6 +164,48 @@ const CURRENT: &str = "CURRENT";
 /// The sort key of a pool's turn-ticket counter, beside its cursor (`CURSOR#<pool>`).
 const TICKETS: &str = "TICKETS";
 
+/// The most a DynamoDB item may hold, names and values together.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// The size of the directory's item as DynamoDB counts it (attribute names and
+/// values, lists and maps with their per-element overhead): `livechat validate` and
+/// `apply` refuse a configuration above [`MAX_ITEM_BYTES`] with that reason, before
+/// DynamoDB would.
+pub fn directory_item_bytes(directory: &Directory) -> StoreResult<usize> {
+    let item = to_item(&DirectoryItem {
+        pk: DIRECTORY_PK.into(),
+        sk: CURRENT.into(),
+        config: directory.clone(),
+    })?;
+    Ok(item
+        .iter()
+        .map(|(name, value)| name.len() + value_bytes(value))
+        .sum())
+}
+
+/// DynamoDB's size of one attribute value (its documented rules: a number is about
+/// one byte per two significant digits plus one; a list or map 3 bytes plus 1 per
+/// element; null and booleans 1 byte).
+fn value_bytes(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => n.trim_start_matches('-').len().div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::L(items) => 3 + items.iter().map(|v| 1 + value_bytes(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_bytes(v))
+                .sum::<usize>()
+        }
+        _ => 0,
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct DirectoryItem {
     pk: String,
