@@ -207,8 +207,15 @@ fn merge(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
 /// counts the requests of each step; then relays `n` messages each way.
 async fn use_case_counts(endpoint: &str) -> Result<UseCases, String> {
     let (store, counter) = fresh_store(endpoint).await;
+    let mut directory = livechat_core::demo::directory().map_err(|e| e.to_string())?;
+    // The relay below sends its 100 messages back to back: with the demo's message
+    // rate limits (20 per connection per 10 s) most would be refused, and a refusal
+    // makes no write, which would understate a message's cost.
+    let many = livechat_core::domain::Rate::new(10_000, 10);
+    directory.settings.rate_limits.messages_per_connection = many;
+    directory.settings.rate_limits.messages_per_visitor = many;
     store
-        .put_directory(&livechat_core::demo::directory().map_err(|e| e.to_string())?)
+        .put_directory(&directory)
         .await
         .map_err(|e| e.to_string())?;
     let (chat, push, scheduler) = livechat_tests::chat_on(Arc::new(store));
@@ -309,8 +316,12 @@ async fn use_case_counts(endpoint: &str) -> Result<UseCases, String> {
             relay_ops = counts.clone();
         }
         merge(&mut ops, counts);
-        push.take(&visitor);
-        push.take(&ana);
+        // Every message must have been relayed: the other side got it.
+        let to = if i % 2 == 0 { &ana } else { &visitor };
+        if !push.take(to).iter().any(|f| f.contains("\"message\"")) {
+            return Err(format!("message {i} was not relayed"));
+        }
+        push.take(from);
     }
     ms.sort_by(f64::total_cmp);
     let total: u64 = ops.values().sum();
