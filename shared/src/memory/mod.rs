@@ -588,6 +588,14 @@ impl RoutingStore for MemoryStore {
     }
 }
 
+/// Whether a session is still kept at `now` (idle for less than its TTL).
+fn session_live(session: &VisitorSession, now: Timestamp) -> bool {
+    session
+        .updated_at
+        .saturating_add(crate::ports::SESSION_TTL)
+        .is_ok_and(|end| end > now)
+}
+
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn session(
@@ -597,11 +605,7 @@ impl SessionStore for MemoryStore {
     ) -> StoreResult<Option<VisitorSession>> {
         self.round_trip().await;
         let inner = lock(&self.inner);
-        let live = |s: &&VisitorSession| {
-            s.updated_at
-                .saturating_add(crate::ports::SESSION_TTL)
-                .is_ok_and(|end| end > now)
-        };
+        let live = |s: &&VisitorSession| session_live(s, now);
         Ok(inner.sessions.get(visitor).filter(live).cloned())
     }
 
@@ -612,11 +616,7 @@ impl SessionStore for MemoryStore {
     ) -> StoreResult<Vec<VisitorSession>> {
         self.round_trip().await;
         let inner = lock(&self.inner);
-        let live = |s: &&VisitorSession| {
-            s.updated_at
-                .saturating_add(crate::ports::SESSION_TTL)
-                .is_ok_and(|end| end > now)
-        };
+        let live = |s: &&VisitorSession| session_live(s, now);
         let visitors: BTreeSet<&crate::domain::VisitorId> = visitors.iter().collect();
         Ok(visitors
             .into_iter()

@@ -173,16 +173,20 @@ impl Chat {
         &self,
         visitor: &VisitorId,
     ) -> Result<(VisitorSession, Conversation), ServerError> {
-        let session = self
-            .ports
+        let session = self.visitor_session(visitor).await?;
+        let conv = self.conversation(&session.conversation).await?;
+        Ok((session, conv))
+    }
+
+    /// The visitor's session; `NotFound` before their first `start`.
+    async fn visitor_session(&self, visitor: &VisitorId) -> Result<VisitorSession, ServerError> {
+        self.ports
             .store
             .session(visitor, self.now())
             .await?
             .ok_or_else(|| ServerError::NotFound {
                 what: "your session (send start first)".into(),
-            })?;
-        let conv = self.conversation(&session.conversation).await?;
-        Ok((session, conv))
+            })
     }
 
     /// Advances the dialog, reading whether any agent is available only when this
@@ -413,14 +417,7 @@ impl Chat {
         // The session names the conversation: a step that changes it (a live chat
         // requested, the dialog finished) reads it there, and the others need no
         // read of it.
-        let mut session = self
-            .ports
-            .store
-            .session(visitor, self.now())
-            .await?
-            .ok_or_else(|| ServerError::NotFound {
-                what: "your session (send start first)".into(),
-            })?;
+        let mut session = self.visitor_session(visitor).await?;
         let dialog = self.current_dialog().await?;
         let step = self
             .advance_dialog(&dialog, &session.dialog, &action)
