@@ -46,8 +46,6 @@ mod chat {
     pub const MEMORY_GB: f64 = 0.25;
     /// Share of invocations that start cold.
     pub const COLD_SHARE: f64 = 0.01;
-    /// Items per TransactWriteItems (docs/data-model.md: claim and append write 3).
-    pub const TRANSACT_ITEMS: f64 = 3.0;
 }
 
 /// The floor a chat cannot go below, whatever the implementation.
@@ -82,20 +80,18 @@ pub struct Measured {
     pub load: Option<LoadFacts>,
 }
 
-/// Request units of `ops` (requests by operation): (read units, write units).
-/// Items are small (reads under 4 KB, writes under 1 KB): a read is 1 RRU (strongly
-/// consistent), a write 1 WRU, a transaction 2 units per item.
-fn units(ops: &BTreeMap<String, f64>) -> (f64, f64) {
-    let (mut r, mut w) = (0.0, 0.0);
-    for (op, n) in ops {
-        match op.as_str() {
-            "GetItem" | "Query" | "Scan" => r += n,
-            "BatchGetItem" | "TransactGetItems" => r += 2.0 * n,
-            "TransactWriteItems" => w += 2.0 * chat::TRANSACT_ITEMS * n,
-            _ => w += n,
-        }
-    }
-    (r, w)
+/// Read request units of `ops` (requests by operation). Items are small (reads
+/// under 4 KB): a read is 1 RRU (strongly consistent), a batch or transactional
+/// read 2. Write units are counted from the requests themselves
+/// (`RequestCounter::write_units`: a write 1 WRU, a transaction 2 per item).
+fn read_units(ops: &BTreeMap<String, f64>) -> f64 {
+    ops.iter()
+        .map(|(op, n)| match op.as_str() {
+            "GetItem" | "Query" | "Scan" => *n,
+            "BatchGetItem" | "TransactGetItems" => 2.0 * n,
+            _ => 0.0,
+        })
+        .sum()
 }
 
 /// The cost rows, or one row saying what is missing.
@@ -116,8 +112,8 @@ pub fn rows(m: &Measured) -> Vec<Row> {
         .iter()
         .map(|(k, v)| (k.clone(), *v as f64))
         .collect();
-    let (setup_r, setup_w) = units(&setup);
-    let (msg_r, msg_w) = units(&store.message_ops);
+    let (setup_r, setup_w) = (read_units(&setup), store.setup_write_units as f64);
+    let (msg_r, msg_w) = (read_units(&store.message_ops), store.message_write_units);
     let ddb = |per_message_r: f64, per_message_w: f64| {
         (setup_r + chat::MESSAGES * per_message_r) * price::DDB_RRU
             + (setup_w + chat::MESSAGES * per_message_w) * price::DDB_WRU
@@ -229,7 +225,7 @@ A chat is: the visitor connects, walks 4 dialog steps, is routed once and accept
 3 route-to-agent events: route, offer timeout, inactivity check; 42 agent-message), 3 SQS messages (3 requests each). \
 DynamoDB requests are those counted in section 3 (the whole chat up to the accept, then per relayed \
 message); request units assume small items (1 RRU per read, 1 WRU per write, 2 units per item of a \
-transaction, 3 items per TransactWriteItems as in docs/data-model.md). API Gateway messages are the frames \
+transaction, its items counted from the requests sent). API Gateway messages are the frames \
 counted per chat in the load test (both directions). Each invocation is billed the median relay time measured \
 on DynamoDB Local in section 3 (rounded up to 1 ms), plus the measured init on 1% of invocations. Agents' own \
 connection minutes (a whole working day per agent, shared by all their chats) are left out. The reference \

@@ -193,6 +193,11 @@ pub struct UseCases {
     /// Requests of a whole chat as measured: connects, dialog, routing, accept,
     /// by operation (for the cost section).
     pub chat_setup: BTreeMap<String, u64>,
+    /// Write request units of that chat as the requests themselves count them
+    /// (`RequestCounter::write_units`).
+    pub setup_write_units: u64,
+    /// Write request units per relayed message, averaged.
+    pub message_write_units: f64,
     /// Requests per message by operation, averaged.
     pub message_ops: BTreeMap<String, f64>,
 }
@@ -234,8 +239,10 @@ async fn use_case_counts(endpoint: &str) -> Result<UseCases, String> {
         jiff::SignedDuration::from_hours(1),
     );
     let mut setup = BTreeMap::new();
+    let setup_units = std::cell::Cell::new(0);
     let take = |counter: &RequestCounter, setup: &mut BTreeMap<String, u64>| {
         let counts = counter.counts();
+        setup_units.set(setup_units.get() + counter.write_units());
         counter.reset();
         let total = counts.values().sum::<u64>();
         merge(setup, counts.clone());
@@ -295,6 +302,7 @@ async fn use_case_counts(endpoint: &str) -> Result<UseCases, String> {
     let mut ms = Vec::new();
     let mut ops: BTreeMap<String, u64> = BTreeMap::new();
     let mut relay_ops = BTreeMap::new();
+    let mut write_units = 0;
     for i in 0..n {
         let (from, body) = if i % 2 == 0 {
             (
@@ -311,6 +319,7 @@ async fn use_case_counts(endpoint: &str) -> Result<UseCases, String> {
         chat.message(from, &body.to_string()).await;
         ms.push(started.elapsed().as_secs_f64() * 1e3);
         let counts = counter.counts();
+        write_units += counter.write_units();
         counter.reset();
         if i == 0 {
             relay_ops = counts.clone();
@@ -334,6 +343,8 @@ async fn use_case_counts(endpoint: &str) -> Result<UseCases, String> {
         per_step,
         per_start,
         chat_setup: setup,
+        setup_write_units: setup_units.get(),
+        message_write_units: write_units as f64 / n as f64,
         message_ops: ops
             .into_iter()
             .map(|(k, v)| (k, v as f64 / n as f64))

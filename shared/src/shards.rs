@@ -17,13 +17,18 @@ pub const LIST_SHARDS: u32 = 16;
 /// that every bit counts, modulo [`LIST_SHARDS`]. Stable across builds and
 /// platforms (stored keys depend on it), unlike the standard library's hasher.
 pub fn shard_of(conversation: &ConversationId) -> u32 {
+    fnv1a_folded(conversation.as_str().as_bytes()) % LIST_SHARDS
+}
+
+/// FNV-1a (64-bit) over `bytes`, the high half folded into the low so that every
+/// bit counts. Stable across builds and platforms: stored data depends on it.
+pub(crate) fn fnv1a_folded(bytes: &[u8]) -> u32 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in conversation.as_str().bytes() {
-        hash ^= u64::from(byte);
+    for byte in bytes {
+        hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    let folded = (hash ^ (hash >> 32)) as u32;
-    folded % LIST_SHARDS
+    (hash ^ (hash >> 32)) as u32
 }
 
 /// The partition of `conversation`'s entry in `list` (`MISSED`, `PASTALL`):

@@ -145,7 +145,7 @@ async fn append(
             key: format!("conversation {}", message.conversation),
         }
     })?;
-    match store.append_after(message, hub.messages).await? {
+    match livechat_core::ports::append_once(store, &hub, message).await? {
         livechat_core::ports::AppendAfter::Stored(m) => Ok(Appended::New(m)),
         livechat_core::ports::AppendAfter::Duplicate(m) => Ok(Appended::Duplicate(m)),
         livechat_core::ports::AppendAfter::Moved => panic!("nothing else writes here"),
@@ -183,6 +183,47 @@ pub async fn messages_are_stored_once_per_id_in_sequence(store: &dyn Store) {
     assert_eq!(log[1].text.as_str(), "again");
 }
 
+/// A resend is recognised while its first copy is among the last
+/// `RECENT_PER_SIDE` messages of its side, however many the other side sent in
+/// between; past that bound (which a client keeping to `MAX_UNACKED` never
+/// reaches) it is stored again, as the protocol says.
+pub async fn a_resend_is_recognised_within_its_sides_recent_messages(store: &dyn Store) {
+    use livechat_core::domain::{AgentId, RECENT_PER_SIDE};
+    store
+        .create_conversation(&waiting("c-window"))
+        .await
+        .unwrap();
+    let mut from_agent = message("c-window", "a-0", "hello");
+    from_agent.sender = Sender::agent(AgentId::parse("ana@acme.example").unwrap());
+    append(store, message("c-window", "v-0", "first"))
+        .await
+        .unwrap();
+    for n in 1..RECENT_PER_SIDE {
+        append(store, message("c-window", &format!("v-{n}"), "more"))
+            .await
+            .unwrap();
+    }
+    for n in 0..50 {
+        let mut m = from_agent.clone();
+        m.id = MessageId::parse(format!("a-{n}")).unwrap();
+        append(store, m).await.unwrap();
+    }
+    let resend = append(store, message("c-window", "v-0", "first"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(resend, Appended::Duplicate(ref m) if m.seq == 1),
+        "{resend:?}"
+    );
+    append(store, message("c-window", "v-late", "one more"))
+        .await
+        .unwrap();
+    let too_late = append(store, message("c-window", "v-0", "first"))
+        .await
+        .unwrap();
+    assert!(matches!(too_late, Appended::New(_)), "{too_late:?}");
+}
+
 /// A message's rate-limit counters are stored in the message's own write and come
 /// back with the hub; a write that names none leaves them; a duplicate writes none.
 pub async fn rate_counters_ride_on_the_message_write(store: &dyn Store) {
@@ -208,17 +249,22 @@ pub async fn rate_counters_ride_on_the_message_write(store: &dyn Store) {
     ]);
     let mut first = message("c-rate", "r-1", "one");
     first.windows = Some(counted.clone());
-    store.append_after(first, 0).await.unwrap();
-    assert_eq!(store.hub(&id).await.unwrap().unwrap().windows, counted);
+    let hub = store.hub(&id).await.unwrap().unwrap();
+    livechat_core::ports::append_once(store, &hub, first)
+        .await
+        .unwrap();
+    let hub = store.hub(&id).await.unwrap().unwrap();
+    assert_eq!(hub.windows, counted);
 
     let mut retry = message("c-rate", "r-1", "one");
     retry.windows = Some(Windows::new());
     assert!(matches!(
-        store.append_after(retry, 1).await.unwrap(),
+        livechat_core::ports::append_once(store, &hub, retry)
+            .await
+            .unwrap(),
         AppendAfter::Duplicate(_)
     ));
-    store
-        .append_after(message("c-rate", "r-2", "two"), 1)
+    append(store, message("c-rate", "r-2", "two"))
         .await
         .unwrap();
     let hub = store.hub(&id).await.unwrap().unwrap();
@@ -293,20 +339,27 @@ pub async fn the_hub_tracks_subscribers_and_refuses_stale_appends(store: &dyn St
     let recipients: Vec<String> = hub.recipients().map(|(c, _)| c.to_string()).collect();
     assert_eq!(recipients, ["ana-tab=", "v-tab="]);
 
-    let first = store
-        .append_after(message("c-hub", "m-1", "one"), hub.messages)
-        .await
-        .unwrap();
-    assert!(
-        matches!(first, livechat_core::ports::AppendAfter::Stored(ref m) if m.seq == hub.messages + 1)
+    let recent = hub.recent.with(
+        &Sender::Visitor,
+        &MessageId::parse("m-1").unwrap(),
+        hub.messages + 1,
     );
-    let behind = store
-        .append_after(message("c-hub", "m-2", "two"), hub.messages)
+    let first = store
+        .append_after(message("c-hub", "m-1", "one"), hub.messages, &recent)
         .await
         .unwrap();
-    assert_eq!(behind, livechat_core::ports::AppendAfter::Moved);
-    let again = store
-        .append_after(message("c-hub", "m-1", "one"), hub.messages + 1)
+    assert!(matches!(first, Some(ref m) if m.seq == hub.messages + 1));
+    let behind = store
+        .append_after(message("c-hub", "m-2", "two"), hub.messages, &recent)
+        .await
+        .unwrap();
+    assert_eq!(behind, None, "a write behind the latest message is refused");
+    let after = store.hub(c.id()).await.unwrap().unwrap();
+    assert_eq!(
+        after.recent, recent,
+        "the recent ids ride on the message write"
+    );
+    let again = livechat_core::ports::append_once(store, &after, message("c-hub", "m-1", "one"))
         .await
         .unwrap();
     assert!(

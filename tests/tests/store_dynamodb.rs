@@ -26,6 +26,12 @@ async fn conversations_are_written_by_compare_and_set() {
 }
 
 #[tokio::test]
+async fn a_resend_is_recognised_within_its_sides_recent_messages() {
+    let Some(store) = store().await else { return };
+    suite::a_resend_is_recognised_within_its_sides_recent_messages(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn messages_are_stored_once_per_id_in_sequence() {
     let Some(store) = store().await else { return };
     suite::messages_are_stored_once_per_id_in_sequence(store.as_ref()).await;
@@ -219,9 +225,11 @@ async fn request_counts_per_use_case_are_measured() {
     );
     let mut measured: Vec<(&str, u64)> = Vec::new();
     let mut operations = Vec::new();
+    let mut write_units = Vec::new();
     let mut step = |name, counter: &livechat_aws::dynamo::counting::RequestCounter| {
         measured.push((name, counter.total()));
         operations.push((name, counter.counts()));
+        write_units.push((name, counter.write_units()));
         counter.reset();
     };
 
@@ -350,7 +358,8 @@ async fn request_counts_per_use_case_are_measured() {
     // The same: the agent's authorization comes from this process's memory of the
     // connection and the cached directory.
     assert_eq!(cost("relay one agent message"), 2, "{operations:?}");
-    // The hub and the transaction, whose id guard hands the stored message back.
+    // The hub, whose recent ids name the resend, and a read of the stored copy
+    // (a Query of one): nothing is written.
     assert_eq!(
         cost("a retried visitor message (stored once)"),
         2,
@@ -367,8 +376,8 @@ async fn request_counts_per_use_case_are_measured() {
     // write to ride on), the session, the conversation and the agent's connections.
     assert_eq!(cost("relay a visitor's typing"), 5, "{operations:?}");
     // A relayed message's units as bench/src/cost.rs counts them: the hub read is
-    // 1 read unit, the transaction 2 write units for each of its 3 items (the id
-    // guard, the hub's count, the message).
+    // 1 read unit, the transaction 2 write units for each of its 2 items (the hub's
+    // count with the recent ids, the message): the budget of 4.
     let message = &operations
         .iter()
         .find(|(n, _)| *n == "relay one visitor message")
@@ -376,6 +385,16 @@ async fn request_counts_per_use_case_are_measured() {
         .1;
     assert_eq!(message.get("GetItem"), Some(&1), "{message:?}");
     assert_eq!(message.get("TransactWriteItems"), Some(&1), "{message:?}");
+    let units = |name| write_units.iter().find(|(n, _)| *n == name).unwrap().1;
+    assert_eq!(units("relay one visitor message"), 4);
+    assert_eq!(units("relay one agent message"), 4);
+    assert_eq!(units("a retried visitor message (stored once)"), 0);
+    let resend = &operations
+        .iter()
+        .find(|(n, _)| *n == "a retried visitor message (stored once)")
+        .unwrap()
+        .1;
+    assert_eq!(resend.get("Query"), Some(&1), "{resend:?}");
 }
 
 #[tokio::test]

@@ -16,6 +16,11 @@ async fn conversations_are_written_by_compare_and_set() {
 }
 
 #[tokio::test]
+async fn a_resend_is_recognised_within_its_sides_recent_messages() {
+    suite::a_resend_is_recognised_within_its_sides_recent_messages(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn messages_are_stored_once_per_id_in_sequence() {
     suite::messages_are_stored_once_per_id_in_sequence(&MemoryStore::new()).await;
 }

@@ -191,7 +191,10 @@ function start() {
         view.render();
         break;
       case 'ack':
-        if (S.acked(state, frame.id)) view.render();
+        if (S.acked(state, frame.id)) {
+          for (const next of S.sendable(state)) send(next);
+          view.render();
+        }
         break;
       case 'typing': {
         const chat = S.visitorTyping(state, frame);

@@ -252,14 +252,25 @@ export function reply(state, text, id, send) {
   const body = String(text ?? '').trim();
   if (!chat || chat.ended || !body) return null;
   const entry = chat.thread.addPending(id, body);
-  send({ action: 'send_message', conversation: chat.conversation, id: entry.id, text: body });
+  for (const frame of outbox(chat)) send(frame);
   return entry;
+}
+
+/** The `send_message` frames a chat's thread lets go out now (Thread.outbox). */
+function outbox(chat) {
+  return chat.thread.outbox()
+    .map((p) => ({ action: 'send_message', conversation: chat.conversation, id: p.id, text: p.text }));
+}
+
+/** The replies that may go out now in every chat (after an ack freed a place). */
+export function sendable(state) {
+  return [...state.chats.values()].flatMap(outbox);
 }
 
 /** The `send_message` frames of every reply not acked yet, for a socket just opened. */
 export function resends(state) {
-  return [...state.chats.values()].flatMap((chat) => chat.thread.unacked()
-    .map((p) => ({ action: 'send_message', conversation: chat.conversation, id: p.id, text: p.text })));
+  for (const chat of state.chats.values()) chat.thread.resendAll();
+  return sendable(state);
 }
 
 /** The active chats (as they came) and the past ones, most recently ended first. */

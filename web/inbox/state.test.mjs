@@ -123,6 +123,18 @@ test('missed requests: the newest page replaces the list, an older one adds what
   assert.deepEqual(state.missed.items.map((x) => x.conversation), ['b']);
 });
 
+test('a ninth reply waits until the oldest unacked one is acked', () => {
+  const state = S.createState();
+  S.chatStarted(state, { conversation: 'c1', messages: [] });
+  state.selected = 'c1';
+  const { sent, send } = sender();
+  for (let i = 1; i <= 9; i++) S.reply(state, `r${i}`, `id${i}`, send);
+  assert.equal(sent.length, 8);
+  assert.deepEqual(S.sendable(state), []);
+  S.acked(state, 'id1');
+  assert.deepEqual(S.sendable(state).map((f) => f.id), ['id9']);
+});
+
 test('a reply is pending until acked and resent after a reconnect; an ended chat takes none', () => {
   const state = S.createState();
   S.chatStarted(state, { conversation: 'c1', messages: [] });

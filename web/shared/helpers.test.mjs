@@ -2,7 +2,7 @@ import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStorage } from './storage.js';
 import { backoffDelay, handshakeRefused, newerToken, socketUrl, LiveSocket } from './socket.js';
-import { Thread, transcriptText, newMessageId } from './thread.js';
+import { Thread, transcriptText, newMessageId, MAX_UNACKED } from './thread.js';
 
 const msg = (seq, id = `m${seq}`, kind = 'visitor', text = `t${seq}`) => ({
   id, conversation: 'c1', seq, sender: { kind }, text, at: '2026-03-02T09:30:00Z',
@@ -99,6 +99,23 @@ test('socket reconnects with a fresh url, pings every 5 minutes and ignores bad 
   mock.timers.tick(60000);
   assert.equal(FakeSocket.all.length, 2);
   mock.timers.reset();
+});
+
+test('a thread sends at most MAX_UNACKED counted from the oldest unacked, and all of them again after a reconnect', () => {
+  const t = new Thread();
+  const ids = (list) => list.map((m) => m.id);
+  for (let i = 0; i < 10; i++) t.addPending(`p${i}`, 'x');
+  assert.equal(MAX_UNACKED, 8);
+  assert.deepEqual(ids(t.outbox()), ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7']);
+  assert.deepEqual(ids(t.outbox()), [], 'nothing is sent twice on one connection');
+  // Later messages acked (and echoed back) do not let more out while p0 waits: the
+  // server would no longer recognise p0's resend.
+  for (const id of ['p1', 'p2', 'p3']) { t.ack(id); t.add(msg(Number(id.slice(1)) + 1, id)); }
+  assert.deepEqual(ids(t.outbox()), []);
+  t.ack('p0');
+  assert.deepEqual(ids(t.outbox()), ['p8', 'p9']);
+  t.resendAll();
+  assert.deepEqual(ids(t.outbox()), ['p4', 'p5', 'p6', 'p7', 'p8', 'p9']);
 });
 
 test('a thread orders by seq, drops duplicate ids and confirms pending messages', () => {

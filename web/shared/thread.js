@@ -9,10 +9,18 @@ export function newMessageId() {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
 }
 
+/**
+ * Own messages a client keeps unacknowledged at a time, counted from the oldest one
+ * still unacked: the server recognises a resend only among the latest messages of
+ * its side (docs/protocol.md, "Message ids"), and this keeps every resend among them.
+ */
+export const MAX_UNACKED = 8;
+
 export class Thread {
   constructor() {
     this.byId = new Map();
     this.pending = new Map();
+    this.written = 0;
   }
 
   /** Adds a stored message; returns false when its id is already known. */
@@ -31,7 +39,7 @@ export class Thread {
 
   /** Records an own message sent (or queued) but not yet stored. */
   addPending(id, text, extra = {}) {
-    const entry = { id, text, acked: false, pending: true, at: new Date().toISOString(), ...extra };
+    const entry = { id, text, acked: false, pending: true, sent: false, n: this.written++, at: new Date().toISOString(), ...extra };
     this.pending.set(id, entry);
     return entry;
   }
@@ -43,9 +51,28 @@ export class Thread {
     return Boolean(entry);
   }
 
-  /** Own messages to send again after a reconnect. */
+  /** Own messages not acked yet, oldest first. */
   unacked() {
     return [...this.pending.values()].filter((p) => !p.acked);
+  }
+
+  /**
+   * Own messages to send now: the unacked ones not yet sent on this connection,
+   * among the MAX_UNACKED written since the oldest unacked one (the rest wait for
+   * acks). Marks them sent.
+   */
+  outbox() {
+    const unacked = this.unacked();
+    if (!unacked.length) return [];
+    const limit = unacked[0].n + MAX_UNACKED;
+    const out = unacked.filter((p) => !p.sent && p.n < limit);
+    for (const p of out) p.sent = true;
+    return out;
+  }
+
+  /** A new connection: every unacked message goes out again (the next outbox()). */
+  resendAll() {
+    for (const p of this.pending.values()) if (!p.acked) p.sent = false;
   }
 
   /** Stored messages by `seq`, then pending ones in the order they were written. */

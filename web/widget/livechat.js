@@ -154,10 +154,15 @@ function init() {
     return conversation ? { action: 'send_message', conversation, id, text } : { action: 'send_message', id, text };
   }
 
+  // Sends what the thread lets go out now (at most MAX_UNACKED unacked at a time).
+  function flush() {
+    for (const p of thread.outbox()) socket.send(messageFrame(p.id, p.text));
+  }
+
   function sendMessage(text) {
     const entry = thread.addPending(newMessageId(), text);
     show(entry);
-    socket.send(messageFrame(entry.id, text));
+    flush();
     stopTyping();
   }
 
@@ -208,7 +213,8 @@ function init() {
           if (view.isOpen()) emit('conversation_triggered');
         }
         if (conversation) store.set('conversation', conversation);
-        for (const p of thread.unacked()) socket.send(messageFrame(p.id, p.text));
+        thread.resendAll();
+        flush();
         break;
       case 'cards':
         view.settleCards(new Set((frame.cards || []).map((c) => c.card)));
@@ -236,6 +242,7 @@ function init() {
         if (thread.ack(frame.id)) {
           const p = thread.pending.get(frame.id);
           show(p);
+          flush();
         }
         break;
       case 'waiting':

@@ -4,7 +4,7 @@
 //! of each use case, how writes spread over partitions, and prove retries.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -22,6 +22,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 struct Inner {
     counts: Mutex<BTreeMap<String, u64>>,
     writes: Mutex<BTreeMap<String, u64>>,
+    write_units: AtomicU64,
     throttles_to_inject: AtomicU32,
     throttles_injected: AtomicU32,
 }
@@ -62,8 +63,16 @@ impl RequestCounter {
             .clone()
     }
 
+    /// Write request units of the writes sent so far, as on-demand DynamoDB bills
+    /// items under 1 KB: a single-item write 1, a batch write 1 per item, a
+    /// transaction 2 per item (counted from the requests themselves).
+    pub fn write_units(&self) -> u64 {
+        self.inner.write_units.load(Ordering::SeqCst)
+    }
+
     /// Resets the counts.
     pub fn reset(&self) {
+        self.inner.write_units.store(0, Ordering::SeqCst);
         self.inner
             .counts
             .lock()
@@ -108,10 +117,28 @@ impl Intercept for RequestCounter {
             "UpdateItem" | "DeleteItem" => Some("Key"),
             _ => None,
         };
+        let json: Option<serde_json::Value> = context
+            .request()
+            .body()
+            .bytes()
+            .and_then(|body| serde_json::from_slice(body).ok());
+        let units = match (operation.as_str(), &json) {
+            ("PutItem" | "UpdateItem" | "DeleteItem", _) => 1,
+            ("TransactWriteItems", Some(json)) => {
+                2 * json["TransactItems"].as_array().map_or(0, Vec::len) as u64
+            }
+            ("BatchWriteItem", Some(json)) => json["RequestItems"].as_object().map_or(0, |tables| {
+                tables
+                    .values()
+                    .filter_map(serde_json::Value::as_array)
+                    .map(Vec::len)
+                    .sum::<usize>()
+            }) as u64,
+            _ => 0,
+        };
+        self.inner.write_units.fetch_add(units, Ordering::SeqCst);
         let partition = field.and_then(|field| {
-            let body = context.request().body().bytes()?;
-            let json: serde_json::Value = serde_json::from_slice(body).ok()?;
-            json[field][super::table::PK]["S"]
+            json.as_ref()?[field][super::table::PK]["S"]
                 .as_str()
                 .map(str::to_string)
         });

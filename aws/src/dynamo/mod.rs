@@ -25,13 +25,14 @@ use aws_sdk_dynamodb::types::{
 };
 use jiff::Timestamp;
 use livechat_core::domain::{
-    AgentId, ConnectionId, Conversation, ConversationId, ManualToggle, Message, VisitorId,
+    AgentId, ConnectionId, Conversation, ConversationId, ManualToggle, Message, RecentMessages,
+    VisitorId,
 };
 use livechat_core::ports::{
-    AgentState, AppendAfter, CasOutcome, ClaimOutcome, ConnectionRecord, ConnectionStore,
-    ConversationStore, Cursor, DirectoryStore, Hub, ListCursor, NewMessage, OfferClaim,
-    PAST_CHATS_KEPT, Party, PastChat, Presence, RoutingStore, SESSION_TTL, SessionStore,
-    StoreError, StoreResult, VisitorSession,
+    AgentState, CasOutcome, ClaimOutcome, ConnectionRecord, ConnectionStore, ConversationStore,
+    Cursor, DirectoryStore, Hub, ListCursor, NewMessage, OfferClaim, PAST_CHATS_KEPT, Party,
+    PastChat, Presence, RoutingStore, SESSION_TTL, SessionStore, StoreError, StoreResult,
+    VisitorSession,
 };
 use livechat_core::routing::Directory;
 use livechat_core::shards::{MISSED, PAST_ALL, shard_key, shard_keys};
@@ -241,6 +242,9 @@ struct ConversationItem {
     /// The message rate-limit counters, written with each message.
     #[serde(default)]
     rl: livechat_core::domain::Windows,
+    /// The ids of each side's latest messages (binary), written with each message.
+    #[serde(default)]
+    ids: RecentMessages,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -614,6 +618,7 @@ impl ConversationStore for DynamoStore {
             msgs: 0,
             subs: BTreeMap::new(),
             rl: Default::default(),
+            ids: RecentMessages::default(),
         };
         let result = self
             .client
@@ -668,6 +673,7 @@ impl ConversationStore for DynamoStore {
                 subscribers: c.subs,
                 messages: c.msgs,
                 windows: c.rl,
+                recent: c.ids,
             }))
     }
 
@@ -713,7 +719,12 @@ impl ConversationStore for DynamoStore {
         }
     }
 
-    async fn append_after(&self, message: NewMessage, expected: u64) -> StoreResult<AppendAfter> {
+    async fn append_after(
+        &self,
+        message: NewMessage,
+        expected: u64,
+        recent: &RecentMessages,
+    ) -> StoreResult<Option<Message>> {
         let pk = conv_pk(&message.conversation);
         let stored = Message {
             id: message.id.clone(),
@@ -723,33 +734,20 @@ impl ConversationStore for DynamoStore {
             text: message.text,
             at: message.at,
         };
-        // One transaction: the id guard (refuses a retry and hands the earlier
-        // message back), the message count moving from `expected` (refuses a write
-        // behind another message), and the message itself.
-        let guard = MessageItem {
-            pk: pk.clone(),
-            sk: format!("MSGID#{}", message.id),
-            message: stored.clone(),
-        };
+        // One transaction of two items: the count moving from `expected` (refuses a
+        // write behind another message) with the recent ids (how a resend is
+        // recognised) and the rate-limit counters, and the message itself.
         let body = MessageItem {
             pk: pk.clone(),
             sk: msg_sk(stored.seq),
             message: stored.clone(),
         };
-        let put_guard = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&guard)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        // The message's rate-limit counters ride on the count's update.
         let mut count = Update::builder();
         count = match &message.windows {
             Some(windows) => count
-                .update_expression("SET msgs = :next, rl = :rl")
+                .update_expression("SET msgs = :next, ids = :ids, rl = :rl")
                 .expression_attribute_values(":rl", to_attribute(windows)?),
-            None => count.update_expression("SET msgs = :next"),
+            None => count.update_expression("SET msgs = :next, ids = :ids"),
         };
         let count = count
             .table_name(&self.table)
@@ -758,6 +756,7 @@ impl ConversationStore for DynamoStore {
             .expression_attribute_values(":next", n(stored.seq))
             .expression_attribute_values(":expected", n(expected))
             .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":ids", to_attribute(recent)?)
             .build()
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         let put_body = Put::builder()
@@ -768,23 +767,12 @@ impl ConversationStore for DynamoStore {
         let request = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_guard).build())
             .transact_items(TransactWriteItem::builder().update(count).build())
             .transact_items(TransactWriteItem::builder().put(put_body).build());
         let Some(reasons) = transact(request).await? else {
-            return Ok(AppendAfter::Stored(stored));
+            return Ok(Some(stored));
         };
-        if reason_code(&reasons, 0) == Some("ConditionalCheckFailed") {
-            let old = reasons
-                .first()
-                .and_then(|r| r.item())
-                .cloned()
-                .unwrap_or_default();
-            return Ok(AppendAfter::Duplicate(
-                from_item::<MessageItem>(old)?.message,
-            ));
-        }
-        if reason_code(&reasons, 1) == Some("ConditionalCheckFailed")
+        if reason_code(&reasons, 0) == Some("ConditionalCheckFailed")
             && self.hub(&message.conversation).await?.is_none()
         {
             return Err(StoreError::Missing {
@@ -792,7 +780,7 @@ impl ConversationStore for DynamoStore {
             });
         }
         // Another message got in first (or another transaction held an item).
-        Ok(AppendAfter::Moved)
+        Ok(None)
     }
 
     async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {

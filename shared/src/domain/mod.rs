@@ -9,6 +9,7 @@ mod ids;
 mod notify;
 mod origin;
 mod rate;
+mod recent;
 mod routing_config;
 mod text;
 mod visitor;
@@ -30,6 +31,7 @@ pub use notify::{
 };
 pub use origin::{Origin, OriginError};
 pub use rate::{Rate, RateLimits, RateLimitsError, Window, Windows, count_in};
+pub use recent::{MAX_UNACKED, RECENT_PER_SIDE, RecentMessages};
 pub use routing_config::{
     AccountRouting, CustomRule, FallbackMessage, GracePeriod, GracePeriodError, INACTIVITY_TIMEOUT,
     MAX_OFFERS_PER_REQUEST, RoutingMode, RuleTarget, STANDARD_FALLBACK, Settings, WaitTimeLimit,

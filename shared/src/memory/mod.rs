@@ -13,10 +13,10 @@ use jiff::Timestamp;
 
 use crate::domain::{AgentId, ConnectionId, Conversation, ConversationId, ManualToggle, Message};
 use crate::ports::{
-    AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
-    ConversationStore, Cursor, DelayedEvent, Delivery, DirectoryStore, Hub, ListCursor, NewMessage,
-    Notice, Notifier, NotifyError, OfferClaim, Party, PastChat, Presence, Push, PushError,
-    Recipient, RoutingStore, Scheduler, SchedulerError, SessionStore, StoreResult, VisitorSession,
+    CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore, ConversationStore, Cursor,
+    DelayedEvent, Delivery, DirectoryStore, Hub, ListCursor, NewMessage, Notice, Notifier,
+    NotifyError, OfferClaim, Party, PastChat, Presence, Push, PushError, Recipient, RoutingStore,
+    Scheduler, SchedulerError, SessionStore, StoreResult, VisitorSession,
 };
 use crate::routing::Directory;
 use crate::shards::{MISSED, PAST_ALL, shard_key};
@@ -51,6 +51,8 @@ struct Inner {
     /// check no partition takes more than its share.
     list_writes: BTreeMap<String, u64>,
     windows: HashMap<ConversationId, crate::domain::Windows>,
+    /// Per conversation: the ids of each side's latest messages.
+    recent: HashMap<ConversationId, crate::domain::RecentMessages>,
     rates: crate::domain::Windows,
 }
 
@@ -287,6 +289,7 @@ impl ConversationStore for MemoryStore {
             subscribers: inner.subscribers.get(id).cloned().unwrap_or_default(),
             messages: inner.messages.get(id).map_or(0, |log| log.len() as u64),
             windows: inner.windows.get(id).cloned().unwrap_or_default(),
+            recent: inner.recent.get(id).cloned().unwrap_or_default(),
         }))
     }
 
@@ -316,7 +319,12 @@ impl ConversationStore for MemoryStore {
         Ok(())
     }
 
-    async fn append_after(&self, message: NewMessage, expected: u64) -> StoreResult<AppendAfter> {
+    async fn append_after(
+        &self,
+        message: NewMessage,
+        expected: u64,
+        recent: &crate::domain::RecentMessages,
+    ) -> StoreResult<Option<Message>> {
         self.round_trip().await;
         let mut inner = lock(&self.inner);
         if !inner.conversations.contains_key(&message.conversation) {
@@ -328,11 +336,8 @@ impl ConversationStore for MemoryStore {
             .messages
             .entry(message.conversation.clone())
             .or_default();
-        if let Some(existing) = log.iter().find(|m| m.id == message.id) {
-            return Ok(AppendAfter::Duplicate(existing.clone()));
-        }
         if log.len() as u64 != expected {
-            return Ok(self.conflict(AppendAfter::Moved));
+            return Ok(self.conflict(None));
         }
         let stored = Message {
             id: message.id,
@@ -346,7 +351,10 @@ impl ConversationStore for MemoryStore {
         if let Some(windows) = message.windows {
             inner.windows.insert(stored.conversation.clone(), windows);
         }
-        Ok(AppendAfter::Stored(stored))
+        inner
+            .recent
+            .insert(stored.conversation.clone(), recent.clone());
+        Ok(Some(stored))
     }
 
     async fn messages_page(

@@ -4,7 +4,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::*;
 use crate::domain::{ChatLimit, DialogId, MessageId, MessageText, Sender, VisitorId};
-use crate::ports::Appended;
+use crate::ports::{AppendAfter, Appended};
 use crate::ports::{CursorMove, OfferClaim};
 
 fn t0() -> Timestamp {
@@ -61,7 +61,7 @@ async fn append(
             key: format!("conversation {}", message.conversation),
         }
     })?;
-    match store.append_after(message, hub.messages).await? {
+    match crate::ports::append_once(store, &hub, message).await? {
         AppendAfter::Stored(m) => Ok(Appended::New(m)),
         AppendAfter::Duplicate(m) => Ok(Appended::Duplicate(m)),
         AppendAfter::Moved => panic!("nothing else writes here"),
@@ -251,11 +251,11 @@ async fn an_append_behind_the_latest_message_is_refused_and_a_message_needs_its_
     append(&store, message("c", "m1", "hello")).await.unwrap();
 
     let stale = store
-        .append_after(message("c", "m2", "late"), 0)
+        .append_after(message("c", "m2", "late"), 0, &Default::default())
         .await
         .unwrap();
 
-    assert_eq!(stale, AppendAfter::Moved);
+    assert_eq!(stale, None);
     let hub = store
         .hub(&ConversationId::parse("c").unwrap())
         .await

@@ -275,6 +275,9 @@ pub struct Hub {
     /// The rate-limit counters of the messages written to it (per connection, per
     /// visitor), as the last message stored them.
     pub windows: crate::domain::Windows,
+    /// The ids of each side's latest messages, as the last message stored them: a
+    /// resend is recognised from this read ([`append_once`]).
+    pub recent: crate::domain::RecentMessages,
 }
 
 impl Hub {
@@ -298,7 +301,7 @@ impl Hub {
     }
 }
 
-/// How [`ConversationStore::append_after`] went.
+/// How [`append_once`] went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendAfter {
     /// Stored with the next sequence number.
@@ -307,6 +310,37 @@ pub enum AppendAfter {
     Duplicate(Message),
     /// Another message was stored first: read the hub again and retry.
     Moved,
+}
+
+/// Stores `message` after the latest message of `hub` (as read), once per id: a
+/// resend whose first copy is among the hub's recent messages is answered with the
+/// stored copy (one read, and only for a resend), anything else is appended with
+/// the recent ids moved on, in the one write of [`ConversationStore::append_after`].
+/// The one way every use case stores a message.
+pub async fn append_once<S: ConversationStore + ?Sized>(
+    store: &S,
+    hub: &Hub,
+    message: NewMessage,
+) -> StoreResult<AppendAfter> {
+    for seq in hub.recent.candidates(&message.sender, &message.id) {
+        let page = store
+            .messages_page(&message.conversation, Some(seq + 1), 1)
+            .await?;
+        if let Some(stored) = page
+            .into_iter()
+            .find(|m| m.seq == seq && m.id == message.id)
+        {
+            return Ok(AppendAfter::Duplicate(stored));
+        }
+    }
+    let seq = hub.messages + 1;
+    let recent = hub.recent.with(&message.sender, &message.id, seq);
+    Ok(
+        match store.append_after(message, hub.messages, &recent).await? {
+            Some(stored) => AppendAfter::Stored(stored),
+            None => AppendAfter::Moved,
+        },
+    )
 }
 
 /// Conversations and their messages.
@@ -338,9 +372,15 @@ pub trait ConversationStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Unsubscribes a connection (a gone one). Harmless twice.
     async fn unsubscribe(&self, id: &ConversationId, connection: &ConnectionId) -> StoreResult<()>;
-    /// Stores `message` as number `expected + 1` if the conversation still holds
-    /// `expected` messages and none has this id: one write.
-    async fn append_after(&self, message: NewMessage, expected: u64) -> StoreResult<AppendAfter>;
+    /// Stores `message` as number `expected + 1`, and `recent` as the hub's recent
+    /// ids, if the conversation still holds `expected` messages (`None` when another
+    /// got in first): one write. It does not look at the id: [`append_once`] does.
+    async fn append_after(
+        &self,
+        message: NewMessage,
+        expected: u64,
+        recent: &crate::domain::RecentMessages,
+    ) -> StoreResult<Option<Message>>;
     /// The messages of a conversation in sequence order.
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>>;
     /// One page of a conversation's messages: the latest `limit` of those numbered

@@ -12,7 +12,7 @@ use crate::domain::{
     ConnectionId, ConversationId, ConversationState, MessageId, MessageText, Sender,
     TransitionError, count_in,
 };
-use crate::ports::{AppendAfter, Appended, Hub, NewMessage, Party};
+use crate::ports::{AppendAfter, Appended, Hub, NewMessage, Party, append_once};
 use crate::protocol::{AgentFrame, RawFrame, ServerError, ServerFrame, VisitorFrame};
 
 /// Appends retried after another message got in first, before giving up.
@@ -164,7 +164,8 @@ impl Chat {
     }
 
     /// The one retry loop of a message write: `make` builds the message from the
-    /// conversation as read (or refuses it, e.g. over a limit); a message that lost
+    /// conversation as read (or refuses it, e.g. over a limit); a resend is
+    /// answered with its stored copy ([`append_once`]); a message that lost
     /// its place in the sequence to another is made again from a fresh read, up to
     /// [`APPEND_ATTEMPTS`] times. The hub as last read comes back with the outcome.
     pub(super) async fn append(
@@ -174,7 +175,7 @@ impl Chat {
     ) -> Result<(Hub, Appended), ServerError> {
         for _ in 0..APPEND_ATTEMPTS {
             let message = make(&hub)?;
-            match self.ports.store.append_after(message, hub.messages).await? {
+            match append_once(&*self.ports.store, &hub, message).await? {
                 AppendAfter::Stored(stored) => return Ok((hub, Appended::New(stored))),
                 AppendAfter::Duplicate(stored) => return Ok((hub, Appended::Duplicate(stored))),
                 AppendAfter::Moved => hub = self.hub(hub.conversation.id()).await?,

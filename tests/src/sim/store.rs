@@ -18,11 +18,11 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use livechat_core::domain::{
     AgentId, ConnectionId, Conversation, ConversationId, ManualToggle, Message, Permission,
-    RuleTarget, TeamId, VisitorId,
+    RecentMessages, RuleTarget, TeamId, VisitorId,
 };
 use livechat_core::memory::{ManualClock, MemoryStore};
 use livechat_core::ports::{
-    AgentState, AppendAfter, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
+    AgentState, CasOutcome, ClaimOutcome, Clock, ConnectionRecord, ConnectionStore,
     ConversationStore, Cursor, DirectoryStore, Hub, ListCursor, NewMessage, OfferClaim, Party,
     PastChat, Presence, RoutingStore, SessionStore, StoreError, StoreResult, VisitorSession,
 };
@@ -336,13 +336,18 @@ impl ConversationStore for SimStore {
         self.crash("unsubscribe")
     }
 
-    async fn append_after(&self, message: NewMessage, expected: u64) -> StoreResult<AppendAfter> {
+    async fn append_after(
+        &self,
+        message: NewMessage,
+        expected: u64,
+        recent: &RecentMessages,
+    ) -> StoreResult<Option<Message>> {
         self.call("append_after").await?;
         if self.conflict("append_after") {
-            return Ok(AppendAfter::Moved);
+            return Ok(None);
         }
-        let outcome = self.inner.append_after(message, expected).await?;
-        if matches!(outcome, AppendAfter::Stored(_)) {
+        let outcome = self.inner.append_after(message, expected, recent).await?;
+        if outcome.is_some() {
             self.crash("append_after")?;
         }
         Ok(outcome)

@@ -182,8 +182,10 @@ async fn a_conversation_holding_the_most_messages_refuses_more_with_conversation
             windows: None,
         };
         let store = &h.chat.ports.store;
-        let stored = store.hub(&id).await.unwrap().unwrap().messages;
-        store.append_after(message, stored).await.unwrap();
+        let hub = store.hub(&id).await.unwrap().unwrap();
+        crate::ports::append_once(&**store, &hub, message)
+            .await
+            .unwrap();
     }
     h.frames(&visitor);
     h.send(&visitor, say("one-too-many")).await;
