@@ -211,13 +211,16 @@ pub fn events_of_conversation(
         });
     }
     for (index, offer) in after.offers.iter().enumerate() {
-        let was_ended = before.offers.get(index).is_some_and(|o| o.end.is_some());
-        if let (false, Some(end)) = (was_ended, offer.end) {
+        let was_ended = before
+            .offers
+            .get(index)
+            .is_some_and(|o| o.outcome.is_some());
+        if let (false, Some(outcome)) = (was_ended, offer.outcome) {
             events.push(Event::OfferEnded {
                 conversation: id.clone(),
                 index,
                 agent: offer.agent.clone(),
-                outcome: end.outcome,
+                outcome,
             });
         }
     }

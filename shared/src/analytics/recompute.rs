@@ -112,7 +112,7 @@ pub fn recompute(
             );
         }
         for offer in &t.offers {
-            match offer.end.map(|e| e.outcome) {
+            match offer.outcome {
                 Some(OfferOutcome::Declined) => put(
                     day,
                     Some(&offer.agent),

@@ -291,7 +291,7 @@ impl Conversation {
         match self.state {
             ConversationState::Waiting { .. } => {
                 self.offered_to.push(agent.clone());
-                self.timeline.offered(agent.clone(), expires_at);
+                self.timeline.offered(agent.clone());
                 self.go(ConversationState::Offered { agent, expires_at });
                 Ok(())
             }
@@ -304,7 +304,7 @@ impl Conversation {
         match &self.state {
             ConversationState::Offered { agent, .. } if agent == by => {
                 self.taken_by(by);
-                self.timeline.offer_ended(Some(OfferOutcome::Accepted), now);
+                self.timeline.offer_ended(OfferOutcome::Accepted);
                 self.timeline
                     .stint_started(by.clone(), StintStart::Accepted, now);
                 self.go(ConversationState::Live {
@@ -325,8 +325,13 @@ impl Conversation {
         now: Timestamp,
     ) -> Result<(), TransitionError> {
         match &self.state {
-            ConversationState::Offered { agent, .. } if agent == from => {
-                self.timeline.offer_ended(None, now);
+            ConversationState::Offered { agent, expires_at } if agent == from => {
+                // Before the expiry only the agent (or their going away) ends it.
+                self.timeline.offer_ended(if now < *expires_at {
+                    OfferOutcome::Declined
+                } else {
+                    OfferOutcome::TimedOut
+                });
                 self.go(ConversationState::Waiting { since: now });
                 Ok(())
             }
@@ -378,8 +383,7 @@ impl Conversation {
                 match self.state {
                     ConversationState::Waiting { .. } | ConversationState::Offered { .. } => {
                         // An offer still open is cancelled (a waiting request has none).
-                        self.timeline
-                            .offer_ended(Some(OfferOutcome::Cancelled), now);
+                        self.timeline.offer_ended(OfferOutcome::Cancelled);
                         let missed = matches!(reason, EndReason::Missed | EndReason::Fallback);
                         self.timeline.ended_unanswered(missed, now);
                     }
@@ -693,18 +697,14 @@ mod tests {
             Some(at(10)),
             "the first request, not the requeue"
         );
-        let outcomes: Vec<_> = t
-            .offers
-            .iter()
-            .map(|o| o.end.map(|e| (e.outcome, e.at)))
-            .collect();
+        let outcomes: Vec<_> = t.offers.iter().map(|o| o.outcome).collect();
         assert_eq!(
             outcomes,
             [
-                Some((OfferOutcome::Declined, at(50))),
-                Some((OfferOutcome::TimedOut, at(150))),
-                Some((OfferOutcome::Accepted, at(200))),
-                Some((OfferOutcome::Accepted, at(450))),
+                Some(OfferOutcome::Declined),
+                Some(OfferOutcome::TimedOut),
+                Some(OfferOutcome::Accepted),
+                Some(OfferOutcome::Accepted),
             ]
         );
         let stints: Vec<_> = t
@@ -756,7 +756,7 @@ mod tests {
                 at: at(7)
             })
         );
-        assert_eq!(t.offers[0].end.unwrap().outcome, OfferOutcome::Cancelled);
+        assert_eq!(t.offers[0].outcome, Some(OfferOutcome::Cancelled));
 
         let mut bot_only = conv();
         bot_only.end(EndReason::Completed, at(3)).unwrap();

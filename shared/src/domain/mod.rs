@@ -40,7 +40,7 @@ pub(crate) use text::Quoted;
 pub use text::{
     Email, EmailError, MAX_MESSAGE_CHARS, MAX_QUOTED_CHARS, MessageText, MessageTextError,
 };
-pub use timeline::{OfferEnd, OfferOutcome, OfferRecord, Stint, StintStart, Timeline, Unanswered};
+pub use timeline::{OfferOutcome, OfferRecord, Stint, StintStart, Timeline, Unanswered};
 pub use visitor::{
     AttributeLimitError, AttributeName, AttributeNameError, AttributeValueError, Attributes,
     PageUrl, Visitor, check_attribute_value, well_known,

@@ -35,25 +35,15 @@ impl OfferOutcome {
     }
 }
 
-/// The end of an offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OfferEnd {
-    /// How.
-    pub outcome: OfferOutcome,
-    /// When.
-    pub at: Timestamp,
-}
-
-/// One offer of the chat to an agent.
+/// One offer of the chat to an agent. Only what a metric reads is kept: the
+/// conversation item is rewritten by every message, and billed by its size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfferRecord {
     /// The agent offered.
     pub agent: AgentId,
-    /// When the offer lapses.
-    pub expires_at: Timestamp,
-    /// How and when it ended; `None` while open.
+    /// How it ended; `None` while open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<OfferEnd>,
+    pub outcome: Option<OfferOutcome>,
 }
 
 /// How a stint with an agent started.
@@ -117,24 +107,17 @@ impl Timeline {
         self.requested_at.get_or_insert(now);
     }
 
-    pub(super) fn offered(&mut self, agent: AgentId, expires_at: Timestamp) {
+    pub(super) fn offered(&mut self, agent: AgentId) {
         self.offers.push(OfferRecord {
             agent,
-            expires_at,
-            end: None,
+            outcome: None,
         });
     }
 
-    /// Ends the open offer, if any: `outcome` for an accept or a cancel; for a
-    /// withdrawal, declined before the expiry and timed out from it on.
-    pub(super) fn offer_ended(&mut self, outcome: Option<OfferOutcome>, now: Timestamp) {
-        if let Some(offer) = self.offers.last_mut().filter(|o| o.end.is_none()) {
-            let outcome = outcome.unwrap_or(if now < offer.expires_at {
-                OfferOutcome::Declined
-            } else {
-                OfferOutcome::TimedOut
-            });
-            offer.end = Some(OfferEnd { outcome, at: now });
+    /// Ends the open offer, if any.
+    pub(super) fn offer_ended(&mut self, outcome: OfferOutcome) {
+        if let Some(offer) = self.offers.last_mut().filter(|o| o.outcome.is_none()) {
+            offer.outcome = Some(outcome);
         }
     }
 

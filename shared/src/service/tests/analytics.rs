@@ -105,7 +105,7 @@ async fn a_timeout_from_the_scheduler_a_decline_and_the_fallback_are_stored_as_s
     let offers: Vec<_> = t
         .offers
         .iter()
-        .map(|o| (o.agent.as_str(), o.end.map(|e| e.outcome)))
+        .map(|o| (o.agent.as_str(), o.outcome))
         .collect();
     assert_eq!(
         offers,
