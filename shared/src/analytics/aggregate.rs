@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use super::counters::{Bucket, Counters, Mean, Table};
 use super::day::{Day, Zones};
@@ -17,15 +18,20 @@ use super::event::Event;
 use crate::domain::{AgentId, CardId, ConversationId, DialogId, OfferOutcome, StintStart, TeamId};
 
 /// What is known of one stint.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct StintFacts {
     start: Option<(AgentId, StintStart, Timestamp)>,
     until: Option<Timestamp>,
 }
 
-/// What is known of one conversation: the facts of the events applied.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Sheet {
+/// What is known of one conversation: the facts of its events applied so far. A
+/// store keeps one per conversation (with the keys applied) and, for each new
+/// event, writes the sheet back and adds [`Sheet::apply`]'s difference to its
+/// per-day counters. Its agents' messages are kept (their times), since one that
+/// arrives late may be a stint's first reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sheet {
     triggered: Option<(DialogId, Timestamp)>,
     requested: Option<(DialogId, Option<TeamId>, Timestamp)>,
     offers: BTreeMap<usize, (AgentId, OfferOutcome)>,
@@ -42,6 +48,25 @@ struct Sheet {
 }
 
 impl Sheet {
+    /// Merges `event` into the sheet and returns how the counters change: the
+    /// contribution after minus the one before, per (day, bucket), without zeros.
+    /// Merging a fact the sheet holds already changes nothing.
+    pub fn apply(&mut self, event: &Event, zones: &Zones) -> Vec<(Day, Bucket, Counters)> {
+        let mut delta: BTreeMap<(Day, Bucket), Counters> = BTreeMap::new();
+        for (day, bucket, counters) in self.contribution(zones) {
+            delta.entry((day, bucket)).or_default().add(&counters, -1);
+        }
+        self.merge(event);
+        for (day, bucket, counters) in self.contribution(zones) {
+            delta.entry((day, bucket)).or_default().add(&counters, 1);
+        }
+        delta
+            .into_iter()
+            .filter(|(_, counters)| !counters.is_zero())
+            .map(|((day, bucket), counters)| (day, bucket, counters))
+            .collect()
+    }
+
     fn merge(&mut self, event: &Event) {
         match event {
             Event::Triggered { dialog, at, .. } => {
@@ -238,13 +263,7 @@ impl Aggregates {
             return false;
         }
         let sheet = self.sheets.entry(event.conversation().clone()).or_default();
-        let before = sheet.contribution(&self.zones);
-        sheet.merge(event);
-        let after = sheet.contribution(&self.zones);
-        for (day, bucket, counters) in before {
-            self.table.add(day, bucket, &counters, -1);
-        }
-        for (day, bucket, counters) in after {
+        for (day, bucket, counters) in sheet.apply(event, &self.zones) {
             self.table.add(day, bucket, &counters, 1);
         }
         true

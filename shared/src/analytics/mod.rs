@@ -18,7 +18,7 @@ pub mod day;
 pub mod event;
 pub mod recompute;
 
-pub use aggregate::Aggregates;
+pub use aggregate::{Aggregates, Sheet};
 pub use counters::{Bucket, Counters, Dimension, Mean, Row, Table};
 pub use day::{Day, Zones};
 pub use event::{Event, events_of_conversation, events_of_message, events_of_session, team_of};

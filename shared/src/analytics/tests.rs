@@ -900,3 +900,37 @@ fn generated_histories_aggregate_to_exactly_what_the_recomputation_finds() {
     ];
     assert!(reached.iter().all(|n| *n > 10), "{checked:?}");
 }
+
+#[test]
+fn a_sheet_stored_and_read_back_applies_the_next_event_as_the_one_kept_in_memory() {
+    let mut h = History::new("c1", "sales", at(0));
+    h.request(at(0));
+    h.offer("ana", at(100));
+    h.step(|c| c.accept(&agent("ana"), at(10)));
+    h.agent_says("ana", at(15));
+    h.step(|c| c.end(EndReason::Completed, at(20)));
+    let events = h.events();
+    let (last, first) = events.split_last().unwrap();
+    let zones = Zones::default();
+    let mut sheet = Sheet::default();
+    let mut table = Table::default();
+    for e in first {
+        let json = serde_json::to_string(&sheet).unwrap();
+        sheet = serde_json::from_str(&json).unwrap();
+        for (d, b, c) in sheet.apply(e, &zones) {
+            table.add(d, b, &c, 1);
+        }
+    }
+    let before = sheet.clone();
+    let delta = sheet.apply(last, &zones);
+    assert!(!delta.is_empty(), "the end gives a chat length");
+    assert!(
+        sheet.clone().apply(last, &zones).is_empty(),
+        "a fact merged twice changes nothing"
+    );
+    assert_ne!(before, sheet);
+    for (d, b, c) in delta {
+        table.add(d, b, &c, 1);
+    }
+    assert_eq!(&table, aggregate(&[&h], &zones).table());
+}
