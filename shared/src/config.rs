@@ -301,6 +301,22 @@ mod tests {
     }
 
     #[test]
+    fn the_analytics_time_zone_is_utc_unless_set_and_an_unknown_one_names_its_line() {
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", AGENTS)])).unwrap();
+        assert_eq!(directory.settings.time_zone, None);
+        let text = format!("{AGENTS}settings:\n  time_zone: America/Los_Angeles\n");
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap();
+        assert_eq!(
+            directory.settings.time_zone,
+            Some(crate::domain::TimeZoneName::parse("America/Los_Angeles").unwrap())
+        );
+        let text = format!("{AGENTS}settings:\n  time_zone: Mars/Olympus\n");
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert!(err.to_string().starts_with("c.yaml:7"), "{err}");
+        assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+    }
+
+    #[test]
     fn allowed_origins_load_as_origins_a_bad_one_names_its_line_and_none_is_warned_about() {
         let text = format!(
             "{AGENTS}settings:\n  allowed_origins:\n    - https://www.acme.example\n    - \"HTTPS://Acme.example:443\"\n"

@@ -1,6 +1,8 @@
 //! The live chat's core crate, shared by every Lambda handler and the local gateway.
 //!
 //! # Layout
+//! - [`analytics`]: the metrics of docs/analytics.md: events from stored changes,
+//!   per-day counters, reports, CSV, and their independent recomputation.
 //! - [`domain`]: the product's nouns and their rules (ids, agents, schedules,
 //!   conditions, conversations and their state machine, messages, settings).
 //! - [`auth`]: agent tokens (JWT: HS256 locally, RS256 from a JWKS in AWS) and signed
@@ -26,6 +28,7 @@
 //! Nothing here depends on an AWS crate: the adapters for DynamoDB, API Gateway and
 //! SQS live beside the handlers.
 
+pub mod analytics;
 pub mod auth;
 pub mod config;
 pub mod demo;

@@ -45,6 +45,9 @@ pub struct DialogState {
     /// dialog captured. Tokens, skip rules and branch conditions read it.
     #[serde(default)]
     pub attributes: Attributes,
+    /// What the visitor did in this walk, for the dialog funnel (docs/analytics.md).
+    #[serde(default, skip_serializing_if = "Progress::is_empty")]
+    pub progress: Progress,
 }
 
 impl DialogState {
@@ -53,7 +56,31 @@ impl DialogState {
         Self {
             position: Position::NotStarted,
             attributes,
+            progress: Progress::default(),
         }
+    }
+}
+
+/// What a visitor did in one walk of the dialog, recorded by the engine as it
+/// happens so that the stored state alone tells the dialog funnel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The visitor answered a question or submitted a capture card (an accepted
+    /// value, or an optional card left empty) at least once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub engaged: bool,
+    /// The goal cards passed, in order, each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<CardId>,
+    /// A capture card of type email accepted an address.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub email_captured: bool,
+}
+
+impl Progress {
+    /// Nothing done yet.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
     }
 }
 
@@ -193,7 +220,7 @@ pub fn advance(
     match (&state.position, action) {
         (Position::Finished, _) => Err(ActionError::Finished),
         (Position::NotStarted, VisitorAction::Start) => {
-            Walk::new(dialog, state.attributes.clone(), ctx).from(Some(dialog.start()))
+            Walk::new(dialog, state, ctx).from(Some(dialog.start()))
         }
         (Position::NotStarted, _) => Err(ActionError::NotStarted),
         (Position::Waiting { card } | Position::LiveChat { card }, VisitorAction::Start) => {
@@ -233,7 +260,8 @@ pub fn advance(
                         answer: *answer,
                         count: question.answers.len(),
                     })?;
-            let mut walk = Walk::new(dialog, state.attributes.clone(), ctx);
+            let mut walk = Walk::new(dialog, state, ctx);
+            walk.progress.engaged = true;
             if let Some(attribute) = &question.attribute {
                 walk.store(attribute, chosen.stored_value().to_owned());
             }
@@ -246,13 +274,15 @@ pub fn advance(
                 Some(_) => return Err(ActionError::NotACapture { card: card.clone() }),
                 None => return Err(ActionError::StaleState { card: card.clone() }),
             };
-            let walk = Walk::new(dialog, state.attributes.clone(), ctx);
+            let mut walk = Walk::new(dialog, state, ctx);
             if value.trim().is_empty() && !capture.required {
+                walk.progress.engaged = true;
                 return walk.from(capture.next.as_ref());
             }
             match check_value(capture, value) {
                 Ok(accepted) => {
-                    let mut walk = walk;
+                    walk.progress.engaged = true;
+                    walk.progress.email_captured |= capture.field == FieldType::Email;
                     walk.store(&capture.attribute, accepted);
                     walk.from(capture.next.as_ref())
                 }
@@ -345,16 +375,19 @@ struct Walk<'a> {
     dialog: &'a ValidDialog,
     ctx: &'a Context,
     attributes: Attributes,
+    progress: Progress,
     cards: Vec<CardView>,
     events: Vec<DialogEvent>,
 }
 
 impl<'a> Walk<'a> {
-    fn new(dialog: &'a ValidDialog, attributes: Attributes, ctx: &'a Context) -> Self {
+    /// A walk on from `state`: its attributes and progress.
+    fn new(dialog: &'a ValidDialog, state: &DialogState, ctx: &'a Context) -> Self {
         Self {
             dialog,
             ctx,
-            attributes,
+            attributes: state.attributes.clone(),
+            progress: state.progress.clone(),
             cards: Vec::new(),
             events: Vec::new(),
         }
@@ -392,6 +425,9 @@ impl<'a> Walk<'a> {
                     m.next.as_ref()
                 }
                 Card::Goal(g) => {
+                    if !self.progress.goals.contains(&g.id) {
+                        self.progress.goals.push(g.id.clone());
+                    }
                     self.events.push(DialogEvent::GoalReached {
                         card: g.id.clone(),
                         name: g.name.clone(),
@@ -444,6 +480,7 @@ impl<'a> Walk<'a> {
             state: DialogState {
                 position,
                 attributes: self.attributes,
+                progress: self.progress,
             },
             cards: self.cards,
             events: self.events,

@@ -577,6 +577,7 @@ fn a_saved_position_the_dialog_no_longer_has_is_reported() {
     let stale = DialogState {
         position: waiting("removed"),
         attributes: Attributes::new(),
+        progress: Default::default(),
     };
 
     // Act

@@ -26,7 +26,8 @@ mod proptests;
 mod validate_tests;
 
 pub use engine::{
-    ActionError, Context, DialogEvent, DialogState, MAX_TEXT_CHARS, Position, Step, advance,
+    ActionError, Context, DialogEvent, DialogState, MAX_TEXT_CHARS, Position, Progress, Step,
+    advance,
 };
 pub use format::{
     Answer, Branch, BranchCard, BranchShapeError, BranchTest, CaptureCard, Card,

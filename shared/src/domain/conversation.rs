@@ -10,6 +10,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::timeline::{OfferOutcome, StintStart, Timeline};
 use super::{AgentId, ConversationId, DialogId, MessageId, MessageText, RoutingMode, VisitorId};
 
 /// Why a conversation ended.
@@ -121,6 +122,10 @@ pub struct Conversation {
     /// When the visitor left their details after nobody took the request (once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     details_left_at: Option<Timestamp>,
+    /// What the live chat went through (requests, offers, stints), appended by each
+    /// transition: what analytics counts (docs/analytics.md).
+    #[serde(default, skip_serializing_if = "Timeline::is_empty")]
+    timeline: Timeline,
 }
 
 impl Conversation {
@@ -139,6 +144,7 @@ impl Conversation {
             held_by: Vec::new(),
             score: None,
             details_left_at: None,
+            timeline: Timeline::default(),
         }
     }
 
@@ -202,6 +208,11 @@ impl Conversation {
         self.details_left_at
     }
 
+    /// What the live chat went through, for analytics.
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
     fn refuse(&self, action: &'static str) -> TransitionError {
         TransitionError {
             action,
@@ -256,6 +267,7 @@ impl Conversation {
         match self.state {
             ConversationState::Bot => {
                 self.offered_to.clear();
+                self.timeline.requested(now);
                 self.go(ConversationState::Waiting { since: now });
                 Ok(())
             }
@@ -279,6 +291,7 @@ impl Conversation {
         match self.state {
             ConversationState::Waiting { .. } => {
                 self.offered_to.push(agent.clone());
+                self.timeline.offered(agent.clone());
                 self.go(ConversationState::Offered { agent, expires_at });
                 Ok(())
             }
@@ -291,6 +304,9 @@ impl Conversation {
         match &self.state {
             ConversationState::Offered { agent, .. } if agent == by => {
                 self.taken_by(by);
+                self.timeline.offer_ended(OfferOutcome::Accepted);
+                self.timeline
+                    .stint_started(by.clone(), StintStart::Accepted, now);
                 self.go(ConversationState::Live {
                     agent: by.clone(),
                     since: now,
@@ -309,7 +325,13 @@ impl Conversation {
         now: Timestamp,
     ) -> Result<(), TransitionError> {
         match &self.state {
-            ConversationState::Offered { agent, .. } if agent == from => {
+            ConversationState::Offered { agent, expires_at } if agent == from => {
+                // Before the expiry only the agent (or their going away) ends it.
+                self.timeline.offer_ended(if now < *expires_at {
+                    OfferOutcome::Declined
+                } else {
+                    OfferOutcome::TimedOut
+                });
                 self.go(ConversationState::Waiting { since: now });
                 Ok(())
             }
@@ -323,6 +345,7 @@ impl Conversation {
         match &self.state {
             ConversationState::Live { agent, .. } => {
                 self.offered_to = vec![agent.clone()];
+                self.timeline.stint_ended(now);
                 self.go(ConversationState::Waiting { since: now });
                 Ok(())
             }
@@ -340,6 +363,8 @@ impl Conversation {
             } => {
                 self.offered_to = vec![by.clone()];
                 self.taken_by(by);
+                self.timeline
+                    .stint_started(by.clone(), StintStart::PickedUp, now);
                 self.go(ConversationState::Live {
                     agent: by.clone(),
                     since: now,
@@ -355,6 +380,16 @@ impl Conversation {
         match self.state {
             ConversationState::Ended { .. } => Err(self.refuse("end")),
             _ => {
+                match self.state {
+                    ConversationState::Waiting { .. } | ConversationState::Offered { .. } => {
+                        // An offer still open is cancelled (a waiting request has none).
+                        self.timeline.offer_ended(OfferOutcome::Cancelled);
+                        let missed = matches!(reason, EndReason::Missed | EndReason::Fallback);
+                        self.timeline.ended_unanswered(missed, now);
+                    }
+                    ConversationState::Live { .. } => self.timeline.stint_ended(now),
+                    ConversationState::Bot | ConversationState::Ended { .. } => {}
+                }
                 self.go(ConversationState::Ended { reason, at: now });
                 Ok(())
             }
@@ -634,6 +669,98 @@ mod tests {
             (c.assigned.as_ref(), c.version),
             (Some(&ana()), version + 1)
         );
+    }
+
+    #[test]
+    fn the_timeline_tells_declined_from_timed_out_offers_and_records_each_stint() {
+        use crate::domain::{OfferOutcome, StintStart};
+        let (ben, cleo) = (
+            AgentId::parse("ben").unwrap(),
+            AgentId::parse("cleo").unwrap(),
+        );
+        let mut c = conv();
+        c.request_live_chat(at(10)).unwrap();
+        c.offer(ben.clone(), at(110)).unwrap();
+        c.withdraw_offer(&ben, at(50)).unwrap();
+        c.offer(cleo.clone(), at(150)).unwrap();
+        c.withdraw_offer(&cleo, at(150)).unwrap();
+        c.offer(ana(), at(300)).unwrap();
+        c.accept(&ana(), at(200)).unwrap();
+        c.requeue(at(400)).unwrap();
+        c.offer(ben.clone(), at(600)).unwrap();
+        c.accept(&ben, at(450)).unwrap();
+        c.end(EndReason::Completed, at(900)).unwrap();
+
+        let t = c.timeline();
+        assert_eq!(
+            t.requested_at,
+            Some(at(10)),
+            "the first request, not the requeue"
+        );
+        let outcomes: Vec<_> = t.offers.iter().map(|o| o.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Some(OfferOutcome::Declined),
+                Some(OfferOutcome::TimedOut),
+                Some(OfferOutcome::Accepted),
+                Some(OfferOutcome::Accepted),
+            ]
+        );
+        let stints: Vec<_> = t
+            .stints
+            .iter()
+            .map(|s| (s.agent.as_str(), s.via, s.from, s.until))
+            .collect();
+        assert_eq!(
+            stints,
+            [
+                ("ana", StintStart::Accepted, at(200), Some(at(400))),
+                ("ben", StintStart::Accepted, at(450), Some(at(900))),
+            ]
+        );
+        assert_eq!(t.unanswered, None, "it was connected");
+    }
+
+    #[test]
+    fn a_request_that_ends_before_any_agent_took_it_is_unanswered_once() {
+        use crate::domain::{OfferOutcome, StintStart, Unanswered};
+        let mut missed = conv();
+        missed.request_live_chat(at(0)).unwrap();
+        missed.end(EndReason::Fallback, at(5)).unwrap();
+        missed.pick_up(&ana(), at(60)).unwrap();
+        missed.end(EndReason::Completed, at(90)).unwrap();
+        let t = missed.timeline();
+        assert_eq!(
+            t.unanswered,
+            Some(Unanswered {
+                missed: true,
+                at: at(5)
+            })
+        );
+        assert_eq!(t.stints[0].via, StintStart::PickedUp);
+        assert_eq!(
+            (t.stints[0].from, t.stints[0].until),
+            (at(60), Some(at(90)))
+        );
+
+        let mut left = conv();
+        left.request_live_chat(at(0)).unwrap();
+        left.offer(ana(), at(100)).unwrap();
+        left.end(EndReason::Dropped, at(7)).unwrap();
+        let t = left.timeline();
+        assert_eq!(
+            t.unanswered,
+            Some(Unanswered {
+                missed: false,
+                at: at(7)
+            })
+        );
+        assert_eq!(t.offers[0].outcome, Some(OfferOutcome::Cancelled));
+
+        let mut bot_only = conv();
+        bot_only.end(EndReason::Completed, at(3)).unwrap();
+        assert!(bot_only.timeline().is_empty(), "never requested");
     }
 
     #[test]

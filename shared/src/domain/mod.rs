@@ -12,6 +12,7 @@ mod rate;
 mod recent;
 mod routing_config;
 mod text;
+mod timeline;
 mod visitor;
 
 pub use agent::{
@@ -41,6 +42,7 @@ pub(crate) use text::Quoted;
 pub use text::{
     Email, EmailError, MAX_MESSAGE_CHARS, MAX_QUOTED_CHARS, MessageText, MessageTextError,
 };
+pub use timeline::{OfferOutcome, OfferRecord, Stint, StintStart, Timeline, Unanswered};
 pub use visitor::{
     AttributeLimitError, AttributeName, AttributeNameError, AttributeValueError, Attributes,
     PageUrl, Visitor, check_attribute_value, well_known,

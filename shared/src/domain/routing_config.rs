@@ -146,6 +146,10 @@ pub struct Settings {
     /// Per-connection and per-visitor rate limits.
     #[serde(default)]
     pub rate_limits: super::RateLimits,
+    /// The IANA time zone whose calendar days analytics counts in; UTC when unset
+    /// (docs/analytics.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<super::TimeZoneName>,
 }
 
 /// Why a grace period was refused.

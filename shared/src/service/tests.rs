@@ -13,6 +13,7 @@ use crate::domain::{AgentId, Sender};
 use crate::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler, MemoryStore};
 use crate::ports::Clock;
 
+mod analytics;
 mod caps;
 mod origins;
 mod rate;
