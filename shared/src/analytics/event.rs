@@ -264,7 +264,8 @@ pub fn events_of_conversation(
 }
 
 /// The events of a stored message (messages are written once): an agent's message
-/// is one. Feed the `MSG#` items; the id guard's copy (`MSGID#`) has the same key.
+/// is one. Feed the `MSG#` items (an older version's `MSGID#` id guards, still in
+/// old tables, are copies with the same key: skip them).
 pub fn events_of_message(_old: Option<&Message>, new: Option<&Message>) -> Vec<Event> {
     match new {
         Some(Message {
