@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use livechat_core::ports::{ConversationStore, DirectoryStore, Store};
 use livechat_tests::conformance as suite;
 use livechat_tests::dynamodb::{endpoint, fresh_store};
@@ -203,10 +205,14 @@ async fn request_counts_per_use_case_are_measured() {
 
     let Some(endpoint) = endpoint() else { return };
     let (store, counter) = fresh_store(&endpoint).await;
-    store
-        .put_directory(&livechat_core::demo::directory().unwrap())
-        .await
-        .unwrap();
+    let mut directory = livechat_core::demo::directory().unwrap();
+    // The busy chat at the end sends 80 messages back to back, past the demo's
+    // message rate limits; the counts do not depend on them.
+    let many = livechat_core::domain::Rate::new(10_000, 10);
+    directory.settings.rate_limits.messages_per_connection = many;
+    directory.settings.rate_limits.messages_per_visitor = many;
+    store.put_directory(&directory).await.unwrap();
+    let table = store.table().to_string();
     let (chat, push, scheduler) = chat_on(Arc::new(store));
     let now = || jiff::Timestamp::now();
     let issuer = livechat_core::auth::AgentTokenIssuer::hs256(
@@ -383,7 +389,7 @@ async fn request_counts_per_use_case_are_measured() {
         .find(|(n, _)| *n == "relay one visitor message")
         .unwrap()
         .1;
-    assert_eq!(message.get("GetItem"), Some(&1), "{message:?}");
+    assert_eq!(message.get("BatchGetItem"), Some(&1), "{message:?}");
     assert_eq!(message.get("TransactWriteItems"), Some(&1), "{message:?}");
     let units = |name| write_units.iter().find(|(n, _)| *n == name).unwrap().1;
     assert_eq!(units("relay one visitor message"), 4);
@@ -395,6 +401,60 @@ async fn request_counts_per_use_case_are_measured() {
         .unwrap()
         .1;
     assert_eq!(resend.get("Query"), Some(&1), "{resend:?}");
+
+    // The units above are DynamoDB's as long as the items a message writes stay
+    // under 1 KB (a write unit per KB of the larger of the item before and after):
+    // in a busy chat, with both sides' recent ids full and the rate windows, the
+    // count item keeps there, and the conversation itself (which grows with its
+    // offers, stints and subscribers) is not written by messages at all.
+    for i in 0..80 {
+        let (from, id) = if i % 2 == 0 {
+            (&visitor, format!("01JQ8Z6M3K9V2X4T7B1N5R{i:04}"))
+        } else {
+            (&ana, format!("01JQ8Z6M3K9V2X4T7B1N5A{i:04}"))
+        };
+        let frame = json!({"action": "send_message", "conversation": conversation, "id": id, "text": "a message"});
+        chat.message(from, &frame.to_string()).await;
+    }
+    let (raw, _) = livechat_tests::dynamodb::client(&endpoint);
+    let item = |sk: &'static str| {
+        let raw = raw.clone();
+        let (table, pk) = (
+            table.clone(),
+            format!("CONV#{}", conversation.as_str().unwrap()),
+        );
+        async move {
+            raw.get_item()
+                .table_name(table)
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", AttributeValue::S(sk.into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+        }
+    };
+    let count = item("COUNT").await;
+    assert_eq!(
+        count
+            .get("msgs")
+            .and_then(|v| v.as_n().ok())
+            .map(String::as_str),
+        Some("83"),
+        "every message was stored"
+    );
+    let count_bytes = livechat_aws::dynamo::item_bytes(&count);
+    let message_bytes = livechat_aws::dynamo::item_bytes(&item("MSG#00000000000000000083").await);
+    let meta_bytes = livechat_aws::dynamo::item_bytes(&item("META").await);
+    eprintln!(
+        "a busy chat: count item {count_bytes} bytes, a message {message_bytes}, the conversation {meta_bytes}"
+    );
+    assert!(count_bytes <= 1024, "the count item is {count_bytes} bytes");
+    assert!(
+        message_bytes <= 1024,
+        "a message item is {message_bytes} bytes"
+    );
 }
 
 #[tokio::test]

@@ -178,10 +178,15 @@ pub fn directory_item_bytes(directory: &Directory) -> StoreResult<usize> {
         sk: CURRENT.into(),
         config: directory.clone(),
     })?;
-    Ok(item
-        .iter()
+    Ok(item_bytes(&item))
+}
+
+/// DynamoDB's size of a stored item, as it bills writes (a write unit per KB) and
+/// limits items (400 KB): each attribute's name and value.
+pub fn item_bytes(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter()
         .map(|(name, value)| name.len() + value_bytes(value))
-        .sum())
+        .sum()
 }
 
 /// DynamoDB's size of one attribute value (its documented rules: a number is about
@@ -233,19 +238,37 @@ struct ConversationItem {
     /// The conversation's version, top level for condition expressions.
     version: u64,
     conversation: Conversation,
-    /// Messages stored so far (the last sequence number).
+    /// Messages stored, as a version before the message count had its own item
+    /// kept it here (read only while a conversation has no [`CountItem`]).
     #[serde(default)]
     msgs: u64,
     /// Connections subscribed to the conversation's pushes.
     #[serde(default)]
     subs: BTreeMap<ConnectionId, Party>,
-    /// The message rate-limit counters, written with each message.
+    /// The message rate-limit counters, as that version kept them here.
     #[serde(default)]
     rl: livechat_core::domain::Windows,
-    /// The ids of each side's latest messages (binary), written with each message.
+}
+
+/// A conversation's message count, `CONV#…/COUNT`: written by every message, so
+/// kept apart from the conversation (which grows with offers, stints and
+/// subscribers) to stay under 1 KB, a write unit however busy the chat. The first
+/// message creates it.
+#[derive(Serialize, Deserialize)]
+struct CountItem {
+    /// Messages stored so far (the last sequence number).
+    #[serde(default)]
+    msgs: u64,
+    /// The ids of each side's latest messages (binary): how a resend is known.
     #[serde(default)]
     ids: RecentMessages,
+    /// The message rate-limit counters.
+    #[serde(default)]
+    rl: livechat_core::domain::Windows,
 }
+
+/// The sort key of a conversation's [`CountItem`].
+const COUNT: &str = "COUNT";
 
 #[derive(Serialize, Deserialize)]
 struct MessageItem {
@@ -618,7 +641,6 @@ impl ConversationStore for DynamoStore {
             msgs: 0,
             subs: BTreeMap::new(),
             rl: Default::default(),
-            ids: RecentMessages::default(),
         };
         let result = self
             .client
@@ -636,7 +658,11 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>> {
-        Ok(self.hub(id).await?.map(|h| h.conversation))
+        let item = self.get(key(conv_pk(id), "META")).await?;
+        Ok(item
+            .map(from_item::<ConversationItem>)
+            .transpose()?
+            .map(|c| c.conversation))
     }
 
     async fn conversations(&self, ids: &[ConversationId]) -> StoreResult<Vec<Conversation>> {
@@ -664,17 +690,33 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn hub(&self, id: &ConversationId) -> StoreResult<Option<Hub>> {
-        let item = self.get(key(conv_pk(id), "META")).await?;
-        Ok(item
-            .map(from_item::<ConversationItem>)
-            .transpose()?
-            .map(|c| Hub {
+        // The conversation and its message count in one strongly consistent read.
+        let items = self
+            .batch_get(vec![key(conv_pk(id), "META"), key(conv_pk(id), COUNT)])
+            .await?;
+        let (mut meta, mut count) = (None, None);
+        for item in items {
+            match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some(COUNT) => count = Some(from_item::<CountItem>(item)?),
+                _ => meta = Some(from_item::<ConversationItem>(item)?),
+            }
+        }
+        Ok(meta.map(|c| {
+            // A conversation whose first message is still to come, or last
+            // written by the version that kept the count on the conversation.
+            let count = count.unwrap_or(CountItem {
+                msgs: c.msgs,
+                ids: RecentMessages::default(),
+                rl: c.rl,
+            });
+            Hub {
                 conversation: c.conversation,
                 subscribers: c.subs,
-                messages: c.msgs,
-                windows: c.rl,
-                recent: c.ids,
-            }))
+                messages: count.msgs,
+                windows: count.rl,
+                recent: count.ids,
+            }
+        }))
     }
 
     async fn subscribe(
@@ -736,7 +778,8 @@ impl ConversationStore for DynamoStore {
         };
         // One transaction of two items: the count moving from `expected` (refuses a
         // write behind another message) with the recent ids (how a resend is
-        // recognised) and the rate-limit counters, and the message itself.
+        // recognised) and the rate-limit counters, and the message itself. The
+        // hub was read by the caller, so the conversation exists.
         let body = MessageItem {
             pk: pk.clone(),
             sk: msg_sk(stored.seq),
@@ -751,11 +794,12 @@ impl ConversationStore for DynamoStore {
         };
         let count = count
             .table_name(&self.table)
-            .set_key(Some(key(pk.clone(), "META")))
-            .condition_expression("attribute_exists(pk) AND (msgs = :expected OR (attribute_not_exists(msgs) AND :expected = :zero))")
+            .set_key(Some(key(pk.clone(), COUNT)))
+            // No count item yet: the first message, or a conversation whose count
+            // the earlier version kept on it (`expected` came from there).
+            .condition_expression("attribute_not_exists(msgs) OR msgs = :expected")
             .expression_attribute_values(":next", n(stored.seq))
             .expression_attribute_values(":expected", n(expected))
-            .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":ids", to_attribute(recent)?)
             .build()
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
@@ -769,18 +813,11 @@ impl ConversationStore for DynamoStore {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(count).build())
             .transact_items(TransactWriteItem::builder().put(put_body).build());
-        let Some(reasons) = transact(request).await? else {
-            return Ok(Some(stored));
-        };
-        if reason_code(&reasons, 0) == Some("ConditionalCheckFailed")
-            && self.hub(&message.conversation).await?.is_none()
-        {
-            return Err(StoreError::Missing {
-                key: format!("conversation {}", message.conversation),
-            });
+        match transact(request).await? {
+            None => Ok(Some(stored)),
+            // Another message got in first (or another transaction held an item).
+            Some(_) => Ok(None),
         }
-        // Another message got in first (or another transaction held an item).
-        Ok(None)
     }
 
     async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()> {
