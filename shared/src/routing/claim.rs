@@ -67,6 +67,11 @@ const TURN_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 const MOVE_NANOS_START: u64 = 5_000_000;
 const MOVE_NANOS_MIN: u64 = 500_000;
 const MOVE_NANOS_MAX: u64 = 100_000_000;
+/// The time a claim is first taken to take, and the bounds of how often the request
+/// next in line looks at the cursor.
+const CLAIM_NANOS_START: u64 = 5_000_000;
+const NEXT_POLL_MIN: std::time::Duration = std::time::Duration::from_millis(1);
+const NEXT_POLL_MAX: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The routing engine over the ports. Shareable: keep one per process.
 pub struct Router {
@@ -75,6 +80,9 @@ pub struct Router {
     /// How long one move of a busy cursor takes, in nanoseconds, as learnt while
     /// waiting for turns: how long a request with `n` turns ahead waits.
     move_nanos: AtomicU64,
+    /// How long an offer claim takes, in nanoseconds, as learnt from the claims
+    /// made: how often the request next in line looks at the cursor.
+    claim_nanos: AtomicU64,
 }
 
 impl Router {
@@ -89,6 +97,7 @@ impl Router {
             ports: writer.ports().clone(),
             writer,
             move_nanos: AtomicU64::new(MOVE_NANOS_START),
+            claim_nanos: AtomicU64::new(CLAIM_NANOS_START),
         }
     }
 
@@ -229,7 +238,10 @@ impl Router {
                 limit,
                 cursor: cursor.clone(),
             };
-            match store.claim_offer(&claim).await? {
+            let claim_started = tokio::time::Instant::now();
+            let claimed = store.claim_offer(&claim).await?;
+            self.learn_claim_time(claim_started.elapsed());
+            match claimed {
                 ClaimOutcome::Claimed => {
                     debug!(conversation = %conversation, agent = %agent, attempt = offers_made + 1, "offered");
                     let event = DelayedEvent::OfferTimeout {
@@ -325,18 +337,32 @@ impl Router {
         Ok(cursor)
     }
 
-    /// How long to wait with `ahead` turns before this one: the time a move takes
-    /// (learnt from the moves seen while waiting) times the turns, at most
-    /// `TURN_MAX_WAIT` before looking again.
+    /// How long to wait with `ahead` turns before this one before looking again.
+    ///
+    /// The request next in line looks every half claim (a claim is the one request
+    /// on the cursor's critical path, a few milliseconds), so that it sees the turn
+    /// before its own soon after it lands: sleeping for a learnt move time instead
+    /// is self-fulfilling, since moves are as slow as the requests that wake late
+    /// make them. Those further back sleep three quarters of their turns' learnt
+    /// time, so that they wake before their turn, at most `TURN_MAX_WAIT`.
     fn turn_wait(&self, ahead: u64) -> std::time::Duration {
+        let next = std::time::Duration::from_nanos(self.claim_nanos.load(Ordering::Relaxed) / 2)
+            .clamp(NEXT_POLL_MIN, NEXT_POLL_MAX);
+        if ahead <= 1 {
+            return next;
+        }
         let per_move = self.move_nanos.load(Ordering::Relaxed);
-        // The next in line looks every quarter of a move, so that it sees the turn
-        // before its own land soon after, not up to a whole move later (a wait that
-        // would also stretch the moves it learns from).
-        let nanos = per_move
-            .saturating_mul(ahead.saturating_sub(1))
-            .saturating_add(per_move / 4);
-        std::time::Duration::from_nanos(nanos).min(TURN_MAX_WAIT)
+        let nanos = per_move.saturating_mul(ahead - 1).saturating_mul(3) / 4;
+        std::time::Duration::from_nanos(nanos).clamp(next, TURN_MAX_WAIT)
+    }
+
+    /// Folds the time one claim took into the learnt claim time.
+    fn learn_claim_time(&self, elapsed: std::time::Duration) {
+        let sample = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let old = self.claim_nanos.load(Ordering::Relaxed);
+        let new = old.saturating_mul(7).saturating_add(sample) / 8;
+        self.claim_nanos
+            .store(new.clamp(MOVE_NANOS_MIN, MOVE_NANOS_MAX), Ordering::Relaxed);
     }
 
     /// The time one move of a busy cursor is taken to take.
