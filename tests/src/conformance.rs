@@ -1165,3 +1165,129 @@ pub async fn batched_reads_find_what_exists(store: &dyn Store) {
         "the idled-out and the missing sessions left out"
     );
 }
+
+/// A conversation asking for a live chat at `at`.
+fn requested_at(id: &str, at: jiff::Timestamp) -> Conversation {
+    let mut c = Conversation::new(
+        ConversationId::parse(id).expect("id"),
+        VisitorId::parse(format!("v-{id}")).expect("id"),
+        DialogId::parse("sales").expect("id"),
+        at,
+    );
+    c.request_live_chat(at).expect("bot to waiting");
+    c
+}
+
+/// Analytics: a change recorded moves its conversation's sheet and the day's
+/// counters together; recorded again it changes nothing; a stale sheet write is
+/// refused whole; the counters of a range sum every conversation (whatever its
+/// shard) of every day in it, across a month's end; a new zone is recorded once.
+pub async fn analytics_sheets_move_with_their_counters(store: &dyn Store) {
+    use livechat_core::analytics::{Bucket, Change, Day, record};
+    use livechat_core::domain::TimeZoneName;
+    let nov_30: jiff::Timestamp = "2026-11-30T12:00:00Z".parse().unwrap();
+    let dec_01: jiff::Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let day = |s: &str| s.parse::<Day>().unwrap();
+    let change = |c: &Conversation| Change::Conversation {
+        old: None,
+        new: Some(Box::new(c.clone())),
+    };
+    let requested = |table: &livechat_core::analytics::Table, on: &str| {
+        table
+            .cells()
+            .filter(|((d, b), _)| *d == day(on) && *b == Bucket::All)
+            .map(|(_, c)| c.requested)
+            .sum::<i64>()
+    };
+
+    let first = requested_at("an-1", nov_30);
+    let (empty, version) = store.sheet(first.id()).await.unwrap();
+    assert_eq!((empty, version), Default::default());
+    assert_eq!(
+        record(store, &[change(&first)], None, nov_30)
+            .await
+            .unwrap(),
+        change(&first).events().len()
+    );
+    // The same change again (a redelivered batch) merges facts the sheet holds.
+    record(store, &[change(&first)], None, nov_30)
+        .await
+        .unwrap();
+    let table = store
+        .counters(day("2026-11-30"), day("2026-11-30"))
+        .await
+        .unwrap();
+    assert_eq!(requested(&table, "2026-11-30"), 1);
+
+    let (sheet, version) = store.sheet(first.id()).await.unwrap();
+    assert_eq!(version, 1);
+    let delta = (
+        day("2026-11-30"),
+        Bucket::All,
+        livechat_core::analytics::Counters {
+            requested: 5,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        store
+            .save_sheet(first.id(), &sheet, 0, &[delta])
+            .await
+            .unwrap(),
+        CasOutcome::Conflict,
+        "a write from a stale sheet is refused, its counters with it"
+    );
+
+    let many: Vec<Conversation> = (0..40)
+        .map(|i| requested_at(&format!("an-dec-{i}"), dec_01))
+        .collect();
+    let changes: Vec<Change> = many.iter().map(change).collect();
+    record(store, &changes, None, dec_01).await.unwrap();
+    let both = store
+        .counters(day("2026-11-30"), day("2026-12-01"))
+        .await
+        .unwrap();
+    assert_eq!(requested(&both, "2026-11-30"), 1);
+    assert_eq!(requested(&both, "2026-12-01"), 40, "every shard is summed");
+    let december = store
+        .counters(day("2026-12-01"), day("2026-12-31"))
+        .await
+        .unwrap();
+    assert_eq!(
+        requested(&december, "2026-11-30"),
+        0,
+        "a range holds its days only"
+    );
+    let dialogs: i64 = both
+        .cells()
+        .filter(|((_, b), _)| matches!(b, Bucket::Dialog(d) if d.as_str() == "sales"))
+        .map(|(_, c)| c.requested)
+        .sum();
+    assert_eq!(dialogs, 41, "each fact is counted under its dialog too");
+
+    let paris = TimeZoneName::parse("Europe/Paris").unwrap();
+    record(
+        store,
+        &[change(&requested_at("an-paris", dec_01))],
+        Some(&paris),
+        dec_01,
+    )
+    .await
+    .unwrap();
+    record(
+        store,
+        &[change(&requested_at("an-paris-2", dec_01))],
+        Some(&paris),
+        dec_01,
+    )
+    .await
+    .unwrap();
+    let zones: Vec<String> = store
+        .zone_changes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, z)| z.as_str().to_string())
+        .collect();
+    assert_eq!(zones, ["UTC", "Europe/Paris"]);
+}

@@ -34,6 +34,12 @@ async fn a_resend_is_recognised_within_its_sides_recent_messages() {
 }
 
 #[tokio::test]
+async fn analytics_sheets_move_with_their_counters() {
+    let Some(store) = store().await else { return };
+    suite::analytics_sheets_move_with_their_counters(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn messages_are_stored_once_per_id_in_sequence() {
     let Some(store) = store().await else { return };
     suite::messages_are_stored_once_per_id_in_sequence(store.as_ref()).await;

@@ -21,6 +21,11 @@ async fn a_resend_is_recognised_within_its_sides_recent_messages() {
 }
 
 #[tokio::test]
+async fn analytics_sheets_move_with_their_counters() {
+    suite::analytics_sheets_move_with_their_counters(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn messages_are_stored_once_per_id_in_sequence() {
     suite::messages_are_stored_once_per_id_in_sequence(&MemoryStore::new()).await;
 }

@@ -5,10 +5,11 @@
 //! - The offer claim is one `TransactWriteItems`: the conversation's version check
 //!   and write, the agent's capacity (a string set of conversation ids, so a retried
 //!   claim or release never counts twice), and the pool cursor's version check.
-//! - A message is stored once per client id (a guard item written in the same
-//!   transaction as the message).
+//! - A message is stored once per client id: a resend is recognised from the
+//!   recent ids kept with the message count (`CONV#…/COUNT`).
 //! - TTL deletes up to two days late: reads filter expired connections and sessions.
 
+mod analytics;
 #[cfg(feature = "test-util")]
 pub mod counting;
 pub mod table;

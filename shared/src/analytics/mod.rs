@@ -1,4 +1,5 @@
-//! Analytics: the metrics of `docs/analytics.md`, pure and store-independent.
+//! Analytics: the metrics of `docs/analytics.md`. All of it is pure and
+//! store-independent but [`recorder`], which writes them through the store port.
 //!
 //! - [`event`]: the facts the metrics need, each with a deterministic key, taken
 //!   from a change of a stored item (a stream record's old and new image): a
@@ -10,6 +11,8 @@
 //! - [`recompute`]: every metric computed again straight from the final stored
 //!   items, without events: the oracle the aggregates are checked against.
 //! - [`csv`]: report rows as RFC 4180 CSV, safe to open in a spreadsheet.
+//! - [`recorder`]: changes of stored items recorded into the store's per
+//!   conversation sheets and per-day counters.
 
 pub mod aggregate;
 pub mod counters;
@@ -17,12 +20,14 @@ pub mod csv;
 pub mod day;
 pub mod event;
 pub mod recompute;
+pub mod recorder;
 
 pub use aggregate::{Aggregates, Sheet};
 pub use counters::{Bucket, Counters, Dimension, Mean, Row, Table};
 pub use day::{Day, Zones};
 pub use event::{Event, events_of_conversation, events_of_message, events_of_session, team_of};
 pub use recompute::recompute;
+pub use recorder::{Change, record, zones_of};
 
 #[cfg(test)]
 mod tests;

@@ -246,6 +246,11 @@ impl TimeZoneName {
         Ok(Self(raw.to_string()))
     }
 
+    /// The name, as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The zone. A name that parsed once is in the bundled database, so UTC is only a
     /// guard against a database that shrank between versions.
     pub fn zone(&self) -> TimeZone {

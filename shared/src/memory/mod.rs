@@ -30,6 +30,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Default)]
 struct Inner {
     directory: Directory,
+    /// Per conversation: its analytics sheet and the sheet's version.
+    sheets: HashMap<ConversationId, (crate::analytics::Sheet, u64)>,
+    /// The analytics counters.
+    counters: crate::analytics::Table,
+    /// The time zones the analytics saw in force, oldest first.
+    zones: Vec<(Timestamp, crate::domain::TimeZoneName)>,
     connections: HashMap<ConnectionId, ConnectionRecord>,
     connects: HashMap<Party, u64>,
     conversations: HashMap<ConversationId, Conversation>,
@@ -602,6 +608,78 @@ fn session_live(session: &VisitorSession, now: Timestamp) -> bool {
         .updated_at
         .saturating_add(crate::ports::SESSION_TTL)
         .is_ok_and(|end| end > now)
+}
+
+#[async_trait]
+impl crate::ports::AnalyticsStore for MemoryStore {
+    async fn sheet(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<(crate::analytics::Sheet, u64)> {
+        self.round_trip().await;
+        Ok(lock(&self.inner)
+            .sheets
+            .get(conversation)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn save_sheet(
+        &self,
+        conversation: &ConversationId,
+        sheet: &crate::analytics::Sheet,
+        version: u64,
+        deltas: &[(
+            crate::analytics::Day,
+            crate::analytics::Bucket,
+            crate::analytics::Counters,
+        )],
+    ) -> StoreResult<CasOutcome> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        let stored = inner.sheets.get(conversation).map_or(0, |(_, v)| *v);
+        if stored != version {
+            return Ok(self.conflict(CasOutcome::Conflict));
+        }
+        inner
+            .sheets
+            .insert(conversation.clone(), (sheet.clone(), version + 1));
+        for (day, bucket, counters) in deltas {
+            inner.counters.add(*day, bucket.clone(), counters, 1);
+        }
+        Ok(CasOutcome::Written)
+    }
+
+    async fn counters(
+        &self,
+        from: crate::analytics::Day,
+        to: crate::analytics::Day,
+    ) -> StoreResult<crate::analytics::Table> {
+        self.round_trip().await;
+        let inner = lock(&self.inner);
+        let mut table = crate::analytics::Table::default();
+        for ((day, bucket), counters) in inner.counters.cells() {
+            if (from..=to).contains(day) {
+                table.add(*day, bucket.clone(), counters, 1);
+            }
+        }
+        Ok(table)
+    }
+
+    async fn zone_changes(&self) -> StoreResult<Vec<(Timestamp, crate::domain::TimeZoneName)>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner).zones.clone())
+    }
+
+    async fn add_zone_change(
+        &self,
+        at: Timestamp,
+        zone: &crate::domain::TimeZoneName,
+    ) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner).zones.push((at, zone.clone()));
+        Ok(())
+    }
 }
 
 #[async_trait]

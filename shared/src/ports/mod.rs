@@ -547,13 +547,59 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<Result<(), u32>>;
 }
 
+/// Analytics (docs/analytics.md): each conversation's sheet (what its events have
+/// told so far) and the per-day counters the sheets' contributions add up to.
+#[async_trait]
+pub trait AnalyticsStore: Send + Sync {
+    /// The conversation's sheet and its version (an empty sheet at 0 when none).
+    async fn sheet(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<(crate::analytics::Sheet, u64)>;
+    /// Stores `sheet` as version `version + 1` if the stored one is still at
+    /// `version`, and adds each delta to its (day, bucket) counters, all in one
+    /// write or none (`Conflict`: read the sheet again and retry).
+    async fn save_sheet(
+        &self,
+        conversation: &ConversationId,
+        sheet: &crate::analytics::Sheet,
+        version: u64,
+        deltas: &[(
+            crate::analytics::Day,
+            crate::analytics::Bucket,
+            crate::analytics::Counters,
+        )],
+    ) -> StoreResult<CasOutcome>;
+    /// The counters of the days `from` to `to`, both included.
+    async fn counters(
+        &self,
+        from: crate::analytics::Day,
+        to: crate::analytics::Day,
+    ) -> StoreResult<crate::analytics::Table>;
+    /// The account's time zones over time: each zone with the moment the
+    /// analytics first saw it in force (oldest first).
+    async fn zone_changes(&self) -> StoreResult<Vec<(Timestamp, crate::domain::TimeZoneName)>>;
+    /// Records that `zone` is in force from `at` on (after the last change).
+    async fn add_zone_change(
+        &self,
+        at: Timestamp,
+        zone: &crate::domain::TimeZoneName,
+    ) -> StoreResult<()>;
+}
+
 /// Every store port, for callers that need them all.
 pub trait Store:
-    DirectoryStore + ConnectionStore + ConversationStore + RoutingStore + SessionStore
+    DirectoryStore + ConnectionStore + ConversationStore + RoutingStore + SessionStore + AnalyticsStore
 {
 }
-impl<T: DirectoryStore + ConnectionStore + ConversationStore + RoutingStore + SessionStore> Store
-    for T
+impl<
+    T: DirectoryStore
+        + ConnectionStore
+        + ConversationStore
+        + RoutingStore
+        + SessionStore
+        + AnalyticsStore,
+> Store for T
 {
 }
 

@@ -536,3 +536,59 @@ impl SessionStore for SimStore {
         self.crash("put_session")
     }
 }
+
+#[async_trait]
+impl livechat_core::ports::AnalyticsStore for SimStore {
+    async fn sheet(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<(livechat_core::analytics::Sheet, u64)> {
+        self.call("sheet").await?;
+        self.inner.sheet(conversation).await
+    }
+
+    async fn save_sheet(
+        &self,
+        conversation: &ConversationId,
+        sheet: &livechat_core::analytics::Sheet,
+        version: u64,
+        deltas: &[(
+            livechat_core::analytics::Day,
+            livechat_core::analytics::Bucket,
+            livechat_core::analytics::Counters,
+        )],
+    ) -> StoreResult<CasOutcome> {
+        self.call("save_sheet").await?;
+        let outcome = self
+            .inner
+            .save_sheet(conversation, sheet, version, deltas)
+            .await?;
+        self.crash("save_sheet")?;
+        Ok(outcome)
+    }
+
+    async fn counters(
+        &self,
+        from: livechat_core::analytics::Day,
+        to: livechat_core::analytics::Day,
+    ) -> StoreResult<livechat_core::analytics::Table> {
+        self.call("counters").await?;
+        self.inner.counters(from, to).await
+    }
+
+    async fn zone_changes(
+        &self,
+    ) -> StoreResult<Vec<(Timestamp, livechat_core::domain::TimeZoneName)>> {
+        self.call("zone_changes").await?;
+        self.inner.zone_changes().await
+    }
+
+    async fn add_zone_change(
+        &self,
+        at: Timestamp,
+        zone: &livechat_core::domain::TimeZoneName,
+    ) -> StoreResult<()> {
+        self.call("add_zone_change").await?;
+        self.inner.add_zone_change(at, zone).await
+    }
+}
