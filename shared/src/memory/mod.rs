@@ -36,6 +36,10 @@ struct Inner {
     counters: crate::analytics::Table,
     /// The time zones the analytics saw in force, oldest first.
     zones: Vec<(Timestamp, crate::domain::TimeZoneName)>,
+    /// The changes of conversations, messages and sessions since they were last
+    /// taken, when recording them ([`MemoryStore::record_changes`]): what DynamoDB
+    /// Streams carries on AWS.
+    changes: Option<Vec<crate::analytics::Change>>,
     connections: HashMap<ConnectionId, ConnectionRecord>,
     connects: HashMap<Party, u64>,
     conversations: HashMap<ConversationId, Conversation>,
@@ -242,6 +246,40 @@ impl ConnectionStore for MemoryStore {
     }
 }
 
+impl Inner {
+    /// Notes a change, when changes are recorded.
+    fn changed(&mut self, change: impl FnOnce() -> crate::analytics::Change) {
+        if let Some(changes) = &mut self.changes {
+            changes.push(change());
+        }
+    }
+
+    fn conversation_changed(&mut self, old: Option<Conversation>, new: &Conversation) {
+        self.changed(|| crate::analytics::Change::Conversation {
+            old: old.map(Box::new),
+            new: Some(Box::new(new.clone())),
+        });
+    }
+}
+
+impl MemoryStore {
+    /// From now on, keeps every change of a conversation, a message or a visitor
+    /// session until [`MemoryStore::take_changes`]: the in-memory store's stream,
+    /// which the local gateway records analytics from.
+    pub fn record_changes(&self) {
+        lock(&self.inner).changes.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes kept since the last call, oldest first.
+    pub fn take_changes(&self) -> Vec<crate::analytics::Change> {
+        lock(&self.inner)
+            .changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+}
+
 #[async_trait]
 impl ConversationStore for MemoryStore {
     async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome> {
@@ -253,6 +291,7 @@ impl ConversationStore for MemoryStore {
         inner
             .conversations
             .insert(conversation.id().clone(), conversation.clone());
+        inner.conversation_changed(None, conversation);
         Ok(CasOutcome::Written)
     }
 
@@ -280,7 +319,8 @@ impl ConversationStore for MemoryStore {
         let mut inner = lock(&self.inner);
         match inner.conversations.get_mut(conversation.id()) {
             Some(stored) if stored.version() == expected_version => {
-                *stored = conversation.clone();
+                let old = std::mem::replace(stored, conversation.clone());
+                inner.conversation_changed(Some(old), conversation);
                 Ok(CasOutcome::Written)
             }
             _ => Ok(self.conflict(CasOutcome::Conflict)),
@@ -354,6 +394,10 @@ impl ConversationStore for MemoryStore {
             at: message.at,
         };
         log.push(stored.clone());
+        inner.changed(|| crate::analytics::Change::Message {
+            old: None,
+            new: Some(Box::new(stored.clone())),
+        });
         if let Some(windows) = message.windows {
             inner.windows.insert(stored.conversation.clone(), windows);
         }
@@ -553,9 +597,10 @@ impl RoutingStore for MemoryStore {
         if held >= claim.limit.get() {
             return Ok(self.conflict(ClaimOutcome::AgentAtCapacity));
         }
-        inner
+        let old = inner
             .conversations
             .insert(claim.conversation.id().clone(), claim.conversation.clone());
+        inner.conversation_changed(old, &claim.conversation);
         let chats = inner.loads.entry(claim.agent.clone()).or_default();
         chats.insert(claim.conversation.id().clone());
         let now_held = chats.len() as u32;
@@ -731,9 +776,14 @@ impl SessionStore for MemoryStore {
 
     async fn put_session(&self, session: &VisitorSession) -> StoreResult<()> {
         self.round_trip().await;
-        lock(&self.inner)
+        let mut inner = lock(&self.inner);
+        let old = inner
             .sessions
             .insert(session.visitor.clone(), session.clone());
+        inner.changed(|| crate::analytics::Change::Session {
+            old: old.map(Box::new),
+            new: Some(Box::new(session.clone())),
+        });
         Ok(())
     }
 }

@@ -224,6 +224,7 @@ pub async fn after_step(world: &World) {
 /// The invariants checked once the run settled.
 pub async fn at_end(world: &World) {
     after_step(world).await;
+    analytics_equal_their_recomputation(world).await;
     let truth = world.store.truth();
     for ack in &world.acked {
         let log = truth.messages(&ack.conversation).await.unwrap_or_default();
@@ -296,5 +297,75 @@ pub async fn at_end(world: &World) {
                 ),
             }
         }
+    }
+}
+
+/// The analytics recorded from every change the run made to the store (each
+/// conversation, message and session write that took effect, crashes and retries
+/// included; a fifth of the batches delivered twice, as a stream may) equal the
+/// metrics recomputed from the final conversations, their transcripts and each
+/// walk's last session, without events (docs/analytics.md).
+async fn analytics_equal_their_recomputation(world: &World) {
+    use livechat_core::analytics::{Change, Day, Zones, recompute, record};
+    use livechat_core::ports::AnalyticsStore;
+    let truth = world.store.truth();
+    let changes = truth.take_changes();
+    let finals = conversations(world).await;
+    let mut messages = Vec::new();
+    for c in &finals {
+        messages.extend(truth.messages(c.id()).await.unwrap_or_default());
+    }
+    let mut walks = std::collections::BTreeMap::new();
+    for change in &changes {
+        if let Change::Session {
+            new: Some(session), ..
+        } = change
+        {
+            walks.insert(session.conversation.clone(), (**session).clone());
+        }
+    }
+    let sessions: Vec<_> = walks.into_values().collect();
+    let expected = recompute(&finals, &messages, &sessions, &Zones::default());
+
+    let recorded = MemoryStore::new();
+    let mut redeliver = fastrand::Rng::with_seed(changes.len() as u64);
+    let at = jiff::Timestamp::UNIX_EPOCH;
+    for batch in changes.chunks(7) {
+        let again = redeliver.u8(0..5) == 0;
+        for _ in 0..if again { 2 } else { 1 } {
+            if let Err(e) = record(&recorded, batch, None, at).await {
+                world.ctx.violate(
+                    "analytics_equal_their_recomputation",
+                    format!("record: {e}"),
+                );
+                return;
+            }
+        }
+    }
+    let (from, to) = ("1970-01-01".parse::<Day>(), "2200-01-01".parse::<Day>());
+    let (Ok(from), Ok(to)) = (from, to) else {
+        return;
+    };
+    let got = recorded.counters(from, to).await.unwrap_or_default();
+    if got != expected {
+        let cells = |t: &livechat_core::analytics::Table| {
+            t.cells()
+                .map(|(k, c)| (k.clone(), *c))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let (got, expected) = (cells(&got), cells(&expected));
+        let differs = got
+            .keys()
+            .chain(expected.keys())
+            .find(|k| got.get(*k) != expected.get(*k))
+            .cloned();
+        world.ctx.violate(
+            "analytics_equal_their_recomputation",
+            format!(
+                "the recorded counters differ from the recomputation, first at {differs:?}: recorded {:?}, recomputed {:?}",
+                differs.as_ref().and_then(|k| got.get(k)),
+                differs.as_ref().and_then(|k| expected.get(k))
+            ),
+        );
     }
 }

@@ -64,8 +64,11 @@ impl SimStore {
         clock: Arc<ManualClock>,
         broken_cursor: bool,
     ) -> Self {
+        let inner = MemoryStore::with_directory(directory.clone());
+        // Every write's change, for the analytics check at the end.
+        inner.record_changes();
         Self {
-            inner: MemoryStore::with_directory(directory.clone()),
+            inner,
             saved: Mutex::new(directory),
             ctx,
             clock,
