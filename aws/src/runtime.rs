@@ -306,7 +306,10 @@ pub async fn build_store(
     calls: Option<&CallLog>,
 ) -> Result<Arc<dyn Store>, StartError> {
     let Some(table) = &config.table_name else {
-        return Ok(Arc::new(MemoryStore::with_directory(directory)));
+        let store = MemoryStore::with_directory(directory);
+        // Its writes' changes feed the analytics (the local gateway records them).
+        store.record_changes();
+        return Ok(Arc::new(store));
     };
     let failed = |source| StartError::Store {
         table: table.clone(),

@@ -52,7 +52,77 @@ pub async fn apply(
     use livechat_core::ports::DirectoryStore;
     let directory = livechat_core::config::load(file, |p| std::fs::read_to_string(p))?;
     check_size(&directory)?;
-    let client = match endpoint {
+    let store = livechat_aws::dynamo::DynamoStore::new(client(endpoint).await, table);
+    store
+        .put_directory(&directory)
+        .await
+        .map_err(|e| ApplyError::Store {
+            table: table.into(),
+            reason: livechat_core::service::cause_chain(&e),
+        })?;
+    Ok(directory)
+}
+
+/// Why `livechat report` could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A date is not `YYYY-MM-DD`, or the range is backwards or too long.
+    #[error("{0}")]
+    Range(String),
+    /// The table could not be read.
+    #[error("could not read table {table}: {reason}")]
+    Store { table: String, reason: String },
+}
+
+/// The longest range a report covers: the 24 months of daily counters kept.
+pub const MAX_REPORT_DAYS: i64 = 731;
+
+/// The report of `from` to `to` (both `YYYY-MM-DD`, in the account's time zone)
+/// broken down `by`, from the counters in `table` (on DynamoDB Local at
+/// `endpoint`, or in AWS): the same rows the inbox's Analytics page shows.
+pub async fn report(
+    table: &str,
+    endpoint: Option<&str>,
+    from: &str,
+    to: &str,
+    by: livechat_core::analytics::Dimension,
+) -> Result<Vec<livechat_core::analytics::Row>, ReportError> {
+    use livechat_core::analytics::Day;
+    use livechat_core::ports::AnalyticsStore;
+    let day = |name: &str, raw: &str| {
+        raw.parse::<Day>()
+            .map_err(|_| ReportError::Range(format!("--{name} {raw:?} is not a date (YYYY-MM-DD)")))
+    };
+    let (from_day, to_day) = (day("from", from)?, day("to", to)?);
+    if from_day > to_day {
+        return Err(ReportError::Range(format!(
+            "--from {from} is after --to {to}"
+        )));
+    }
+    let days = from_day
+        .0
+        .until(to_day.0)
+        .map(|span| i64::from(span.get_days()))
+        .unwrap_or(i64::MAX);
+    if days >= MAX_REPORT_DAYS {
+        return Err(ReportError::Range(format!(
+            "a report covers at most {MAX_REPORT_DAYS} days (24 months of counters are kept)"
+        )));
+    }
+    let store = livechat_aws::dynamo::DynamoStore::new(client(endpoint).await, table);
+    let counters = store
+        .counters(from_day, to_day)
+        .await
+        .map_err(|e| ReportError::Store {
+            table: table.into(),
+            reason: livechat_core::service::cause_chain(&e),
+        })?;
+    Ok(counters.report(from_day, to_day, by))
+}
+
+/// A DynamoDB client: DynamoDB Local at `endpoint`, or AWS from the environment.
+async fn client(endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
+    match endpoint {
         Some(url) => {
             let sdk = livechat_gateway::local_sdk_config();
             aws_sdk_dynamodb::Client::from_conf(
@@ -62,14 +132,30 @@ pub async fn apply(
             )
         }
         None => aws_sdk_dynamodb::Client::new(&livechat_aws::runtime::sdk_config().await),
-    };
-    let store = livechat_aws::dynamo::DynamoStore::new(client, table);
-    store
-        .put_directory(&directory)
-        .await
-        .map_err(|e| ApplyError::Store {
-            table: table.into(),
-            reason: livechat_core::service::cause_chain(&e),
-        })?;
-    Ok(directory)
+    }
+}
+
+/// Report rows as a plain text table: the CSV's cells, columns aligned.
+pub fn report_text(rows: &[livechat_core::analytics::Row]) -> String {
+    let cells = livechat_core::analytics::csv::cells(rows);
+    let widths: Vec<usize> = (0..cells.first().map_or(0, Vec::len))
+        .map(|i| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &cells {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }

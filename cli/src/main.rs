@@ -103,6 +103,37 @@ enum Command {
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
     },
+    /// The analytics of a date range (docs/analytics.md) from the table's daily
+    /// counters: one row per day, dialog, team or agent.
+    Report {
+        /// The first day, YYYY-MM-DD, in the account's time zone.
+        #[arg(long)]
+        from: String,
+        /// The last day, included.
+        #[arg(long)]
+        to: String,
+        /// What the rows are.
+        #[arg(long, value_enum, default_value = "day")]
+        by: By,
+        /// CSV (RFC 4180) instead of a table: the same cells.
+        #[arg(long)]
+        csv: bool,
+        /// The table (the stack's TableName output).
+        #[arg(long, env = "TABLE_NAME", default_value = "livechat")]
+        table: String,
+        /// DynamoDB Local's endpoint, e.g. http://127.0.0.1:8000.
+        #[arg(long, env = "DYNAMODB_ENDPOINT")]
+        dynamodb_endpoint: Option<String>,
+    },
+}
+
+/// What a report's rows are.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum By {
+    Day,
+    Dialog,
+    Team,
+    Agent,
 }
 
 #[tokio::main]
@@ -153,6 +184,36 @@ async fn main() -> ExitCode {
             table,
             dynamodb_endpoint,
         } => apply(&file, &table, dynamodb_endpoint).await,
+        Command::Report {
+            from,
+            to,
+            by,
+            csv,
+            table,
+            dynamodb_endpoint,
+        } => {
+            use livechat_core::analytics::Dimension;
+            let by = match by {
+                By::Day => Dimension::Day,
+                By::Dialog => Dimension::Dialog,
+                By::Team => Dimension::Team,
+                By::Agent => Dimension::Agent,
+            };
+            match livechat_cli::report(&table, dynamodb_endpoint.as_deref(), &from, &to, by).await {
+                Ok(rows) if csv => {
+                    print!("{}", livechat_core::analytics::csv::to_csv(&rows));
+                    ExitCode::SUCCESS
+                }
+                Ok(rows) => {
+                    print!("{}", livechat_cli::report_text(&rows));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("livechat report: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 //!   mapping on a real SQS API (`--sqs-queue-url`).
 //! - [`assets`]: the widget demo page and the Agent Inbox, embedded in the binary.
 
+pub mod analytics;
 pub mod assets;
 pub mod event_source;
 pub mod events;
@@ -504,6 +505,10 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
             tokio::spawn(queue::pump(
                 scheduler.clone(),
                 invoker.clone(),
+                options.clock.clone(),
+            ));
+            tokio::spawn(analytics::pump(
+                chat.ports().store.clone(),
                 options.clock.clone(),
             ));
             (invoker, Some((chat, scheduler)))

@@ -645,3 +645,88 @@ async fn the_directory_size_estimate_matches_the_item_limit() {
         "a directory estimated over the limit must be refused, or the estimate is off"
     );
 }
+
+#[tokio::test]
+async fn livechat_report_reads_the_days_counters_as_recorded() {
+    use livechat_core::analytics::{Change, Dimension, record};
+    let Some(endpoint) = endpoint() else { return };
+    let (store, _) = fresh_store(&endpoint).await;
+    let at: jiff::Timestamp = "2026-11-30T23:30:00Z".parse().unwrap();
+    let changes: Vec<Change> = (0..3)
+        .map(|i| {
+            let mut c = livechat_core::domain::Conversation::new(
+                livechat_core::domain::ConversationId::parse(format!("rep-{i}")).unwrap(),
+                livechat_core::domain::VisitorId::parse(format!("v-rep-{i}")).unwrap(),
+                livechat_core::domain::DialogId::parse("sales").unwrap(),
+                at,
+            );
+            c.request_live_chat(at).unwrap();
+            Change::Conversation {
+                old: None,
+                new: Some(Box::new(c)),
+            }
+        })
+        .collect();
+    record(&store, &changes, None, at).await.unwrap();
+
+    let rows = livechat_cli::report(
+        store.table(),
+        Some(&endpoint),
+        "2026-11-29",
+        "2026-12-01",
+        Dimension::Day,
+    )
+    .await
+    .unwrap();
+    let requested: Vec<(Option<&str>, i64)> = rows
+        .iter()
+        .map(|r| (r.value.as_deref(), r.counters.requested))
+        .collect();
+    assert_eq!(
+        requested,
+        [
+            (Some("2026-11-29"), 0),
+            (Some("2026-11-30"), 3),
+            (Some("2026-12-01"), 0)
+        ],
+        "every day of the range, zeros included, in UTC"
+    );
+    let text = livechat_cli::report_text(&rows);
+    assert!(text.starts_with("day "), "{text}");
+    let csv = livechat_core::analytics::csv::to_csv(&rows);
+    assert!(csv.contains("\r\n2026-11-30,3,"), "{csv}");
+
+    let backwards = livechat_cli::report(
+        store.table(),
+        Some(&endpoint),
+        "2026-12-01",
+        "2026-11-01",
+        Dimension::Day,
+    )
+    .await;
+    assert!(matches!(
+        backwards,
+        Err(livechat_cli::ReportError::Range(_))
+    ));
+    let too_long = livechat_cli::report(
+        store.table(),
+        Some(&endpoint),
+        "2024-01-01",
+        "2026-12-01",
+        Dimension::Day,
+    )
+    .await;
+    assert!(matches!(too_long, Err(livechat_cli::ReportError::Range(_))));
+    let not_a_date = livechat_cli::report(
+        store.table(),
+        Some(&endpoint),
+        "yesterday",
+        "2026-12-01",
+        Dimension::Day,
+    )
+    .await;
+    assert!(matches!(
+        not_a_date,
+        Err(livechat_cli::ReportError::Range(_))
+    ));
+}

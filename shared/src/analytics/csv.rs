@@ -9,18 +9,28 @@ use super::counters::{Counters, Mean, Row};
 
 /// The header, then one line per row.
 pub fn to_csv(rows: &[Row]) -> String {
-    let by = rows.first().map_or("value", |r| r.dimension.name());
     let mut out = String::new();
-    let header: Vec<&str> = std::iter::once(by)
-        .chain(COLUMNS.iter().map(|(name, _)| *name))
-        .collect();
-    line(&mut out, header.iter().map(|h| h.to_string()));
-    for row in rows {
-        let value = row.value.clone().unwrap_or_else(|| "(none)".into());
-        let cells = COLUMNS.iter().map(|(_, cell)| cell(&row.counters));
-        line(&mut out, std::iter::once(value).chain(cells));
+    for cells in cells(rows) {
+        line(&mut out, cells.into_iter());
     }
     out
+}
+
+/// The report's cells, unescaped: the header, then one line per row. What the CSV
+/// and `livechat report`'s table show.
+pub fn cells(rows: &[Row]) -> Vec<Vec<String>> {
+    let by = rows.first().map_or("value", |r| r.dimension.name());
+    let header = std::iter::once(by)
+        .chain(COLUMNS.iter().map(|(name, _)| *name))
+        .map(str::to_string)
+        .collect();
+    let body = rows.iter().map(|row| {
+        let value = row.value.clone().unwrap_or_else(|| "(none)".into());
+        std::iter::once(value)
+            .chain(COLUMNS.iter().map(|(_, cell)| cell(&row.counters)))
+            .collect()
+    });
+    std::iter::once(header).chain(body).collect()
 }
 
 /// A column: its name and its cell.

@@ -725,6 +725,10 @@ impl crate::ports::AnalyticsStore for MemoryStore {
         lock(&self.inner).zones.push((at, zone.clone()));
         Ok(())
     }
+
+    fn own_changes(&self) -> Vec<crate::analytics::Change> {
+        self.take_changes()
+    }
 }
 
 #[async_trait]

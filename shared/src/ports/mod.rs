@@ -585,6 +585,13 @@ pub trait AnalyticsStore: Send + Sync {
         at: Timestamp,
         zone: &crate::domain::TimeZoneName,
     ) -> StoreResult<()>;
+    /// The changes of its own writes this store kept since the last call, for the
+    /// analytics to record: the in-memory store's stream
+    /// ([`crate::memory::MemoryStore::record_changes`]). A store whose changes
+    /// come from elsewhere (DynamoDB Streams) keeps none.
+    fn own_changes(&self) -> Vec<crate::analytics::Change> {
+        Vec::new()
+    }
 }
 
 /// Every store port, for callers that need them all.
