@@ -399,6 +399,10 @@ fn the_table_matches_its_definition_in_code() {
         "{id}: TTL attribute differs from livechat_aws::dynamo::table::TTL"
     );
     assert_eq!(ttl["Enabled"], true, "{id}: TTL must be enabled");
+    assert_eq!(
+        properties["StreamSpecification"]["StreamViewType"], "NEW_AND_OLD_IMAGES",
+        "{id}: the analytics read each write's old and new item, as table::create's stream gives"
+    );
 }
 
 /// Each statement's actions and resources of a function's inline policies: action

@@ -12,6 +12,7 @@
 mod analytics;
 #[cfg(feature = "test-util")]
 pub mod counting;
+pub mod stream;
 pub mod table;
 
 use std::collections::{BTreeMap, HashMap};

@@ -63,6 +63,14 @@ pub async fn create(client: &Client, table: &str) -> Result<(), aws_sdk_dynamodb
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
         .global_secondary_indexes(index)
+        // What the analytics read (docs/analytics.md): each write's old and new item.
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                .build()
+                .expect("enabled and view type are set"),
+        )
         .send()
         .await?;
     client

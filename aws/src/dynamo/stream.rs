@@ -1,0 +1,73 @@
+//! The table's DynamoDB Streams records as the analytics' changes: a
+//! conversation's `META`, a message's `MSG#…` and a visitor's `SESSION`, each with
+//! its old and new image (the stream's view is `NEW_AND_OLD_IMAGES`). Every other
+//! item (the message count, presence, the analytics' own sheets and counters...)
+//! gives no change, so the analytics' own writes never feed themselves.
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use livechat_core::analytics::Change;
+use livechat_core::ports::StoreError;
+
+use super::{ConversationItem, MessageItem, SessionItem, corrupt};
+
+/// The changes of a batch of stream records, in their order.
+pub fn changes_of(event: &Event) -> Result<Vec<Change>, StoreError> {
+    let mut changes = Vec::new();
+    for record in &event.records {
+        if let Some(change) = change_of(record)? {
+            changes.push(change);
+        }
+    }
+    Ok(changes)
+}
+
+/// The change of one record, or `None` for an item analytics does not read.
+pub fn change_of(record: &EventRecord) -> Result<Option<Change>, StoreError> {
+    let keys = &record.change.keys;
+    let text = |name: &str| -> Option<String> {
+        let item: std::collections::HashMap<String, serde_json::Value> =
+            serde_dynamo::from_item(keys.clone()).ok()?;
+        item.get(name)?.as_str().map(str::to_string)
+    };
+    let (Some(pk), Some(sk)) = (text("pk"), text("sk")) else {
+        return Ok(None);
+    };
+    // An image is absent (an empty map) on one side of an insert or a removal.
+    fn image<T: serde::de::DeserializeOwned>(
+        item: &serde_dynamo::Item,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        if item.is_empty() {
+            return Ok(None);
+        }
+        serde_dynamo::from_item(item.clone())
+            .map(Some)
+            .map_err(|e| corrupt(key, e))
+    }
+    let (old, new) = (&record.change.old_image, &record.change.new_image);
+    let key = format!("{pk}/{sk}");
+    Ok(if pk.starts_with("CONV#") && sk == "META" {
+        let old: Option<ConversationItem> = image(old, &key)?;
+        let new: Option<ConversationItem> = image(new, &key)?;
+        Some(Change::Conversation {
+            old: old.map(|c| Box::new(c.conversation)),
+            new: new.map(|c| Box::new(c.conversation)),
+        })
+    } else if pk.starts_with("CONV#") && sk.starts_with("MSG#") {
+        let old: Option<MessageItem> = image(old, &key)?;
+        let new: Option<MessageItem> = image(new, &key)?;
+        Some(Change::Message {
+            old: old.map(|m| Box::new(m.message)),
+            new: new.map(|m| Box::new(m.message)),
+        })
+    } else if pk.starts_with("VISITOR#") && sk == "SESSION" {
+        let old: Option<SessionItem> = image(old, &key)?;
+        let new: Option<SessionItem> = image(new, &key)?;
+        Some(Change::Session {
+            old: old.map(|s| Box::new(s.session)),
+            new: new.map(|s| Box::new(s.session)),
+        })
+    } else {
+        None
+    })
+}
