@@ -1,7 +1,8 @@
-//! The analytics stream, emulated for the in-memory store: every second, the
-//! changes the store kept of its own writes are recorded, as the `analytics`
-//! function records DynamoDB Streams batches on AWS. A batch that fails to record
-//! is tried again with the next one.
+//! The analytics' stream, locally: every second, the changes of the store are
+//! recorded, as the `analytics` function is to record DynamoDB Streams batches on
+//! AWS. On the in-memory store, the changes it kept of its own writes
+//! ([`pump`]); on DynamoDB Local, the table's stream ([`stream_pump`]). A batch
+//! that fails to record is tried again with the next one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,4 +36,176 @@ pub async fn pump(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
             Err(e) => error!(error = %e, "analytics: recording failed; trying again"),
         }
     }
+}
+
+/// What DynamoDB Local wants in `Authorization` (it does not check signatures).
+const LOCAL_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0";
+
+/// How often the stream's shards are listed again (DynamoDB Local opens new ones).
+const SHARDS_EVERY: u32 = 30;
+
+/// Records the table's DynamoDB Streams records forever, for a gateway on DynamoDB
+/// Local: what the `analytics` function's event source mapping does on AWS. The
+/// records are read as JSON (`livechat_aws::dynamo::stream::record_of_json`), from
+/// the stream's start, so a restarted gateway records them again, which changes
+/// nothing.
+pub async fn stream_pump(
+    endpoint: String,
+    table: String,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) {
+    let http = reqwest::Client::new();
+    let mut iterators: std::collections::BTreeMap<String, Option<String>> = Default::default();
+    let mut tick = tokio::time::interval(POLL);
+    let mut ticks = 0u32;
+    let mut arn: Option<String> = None;
+    let mut pending: Vec<Change> = Vec::new();
+    loop {
+        tick.tick().await;
+        ticks = ticks.wrapping_add(1);
+        if arn.is_none() || ticks.is_multiple_of(SHARDS_EVERY) {
+            match shards(&http, &endpoint, &table).await {
+                Ok((stream, ids)) => {
+                    for id in ids {
+                        if iterators.contains_key(&id) {
+                            continue;
+                        }
+                        match iterator(&http, &endpoint, &stream, &id).await {
+                            Ok(it) => {
+                                iterators.insert(id, it);
+                            }
+                            Err(e) => error!(error = %e, "analytics: no shard iterator"),
+                        }
+                    }
+                    arn = Some(stream);
+                }
+                Err(e) => {
+                    error!(error = %e, "analytics: the table's stream could not be read");
+                    continue;
+                }
+            }
+        }
+        for it in iterators.values_mut() {
+            let Some(current) = it.clone() else { continue };
+            let page = call(
+                &http,
+                &endpoint,
+                "DynamoDBStreams_20120810.GetRecords",
+                serde_json::json!({ "ShardIterator": current }),
+            )
+            .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    error!(error = %e, "analytics: GetRecords failed; trying again");
+                    continue;
+                }
+            };
+            let records = page["Records"].as_array().cloned().unwrap_or_default();
+            let mut event = aws_lambda_events::event::dynamodb::Event::default();
+            for record in records {
+                match livechat_aws::dynamo::stream::record_of_json(record) {
+                    Ok(r) => event.records.push(r),
+                    Err(e) => error!(error = %e, "analytics: a stream record could not be read"),
+                }
+            }
+            match livechat_aws::dynamo::stream::changes_of(&event) {
+                Ok(changes) => pending.extend(changes),
+                Err(e) => error!(error = %e, "analytics: a stream record could not be read"),
+            }
+            *it = page["NextShardIterator"].as_str().map(str::to_string);
+        }
+        if pending.is_empty() {
+            continue;
+        }
+        let zone = match store.directory().await {
+            Ok(directory) => directory.settings.time_zone,
+            Err(e) => {
+                error!(error = %e, "analytics: could not read the directory; trying again");
+                continue;
+            }
+        };
+        match record(store.as_ref(), &pending, zone.as_ref(), clock.now()).await {
+            Ok(_) => pending.clear(),
+            Err(e) => error!(error = %e, "analytics: recording failed; trying again"),
+        }
+    }
+}
+
+/// The table's stream and its shards.
+async fn shards(
+    http: &reqwest::Client,
+    endpoint: &str,
+    table: &str,
+) -> Result<(String, Vec<String>), String> {
+    let described = call(
+        http,
+        endpoint,
+        "DynamoDB_20120810.DescribeTable",
+        serde_json::json!({ "TableName": table }),
+    )
+    .await?;
+    let stream = described["Table"]["LatestStreamArn"]
+        .as_str()
+        .ok_or("the table has no stream")?
+        .to_string();
+    let description = call(
+        http,
+        endpoint,
+        "DynamoDBStreams_20120810.DescribeStream",
+        serde_json::json!({ "StreamArn": stream }),
+    )
+    .await?;
+    let ids = description["StreamDescription"]["Shards"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["ShardId"].as_str().map(str::to_string))
+        .collect();
+    Ok((stream, ids))
+}
+
+/// An iterator from the start of `shard`.
+async fn iterator(
+    http: &reqwest::Client,
+    endpoint: &str,
+    stream: &str,
+    shard: &str,
+) -> Result<Option<String>, String> {
+    let out = call(
+        http,
+        endpoint,
+        "DynamoDBStreams_20120810.GetShardIterator",
+        serde_json::json!({ "StreamArn": stream, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON" }),
+    )
+    .await?;
+    Ok(out["ShardIterator"].as_str().map(str::to_string))
+}
+
+/// One JSON call to DynamoDB Local.
+async fn call(
+    http: &reqwest::Client,
+    endpoint: &str,
+    target: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let response = http
+        .post(endpoint)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", target)
+        .header("authorization", LOCAL_AUTHORIZATION)
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| format!("{target}: {e}"))?;
+    let status = response.status();
+    let json: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| format!("{target}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("{target}: {status} {}", json["__type"]));
+    }
+    Ok(json)
 }

@@ -507,10 +507,21 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                 invoker.clone(),
                 options.clock.clone(),
             ));
-            tokio::spawn(analytics::pump(
-                chat.ports().store.clone(),
-                options.clock.clone(),
-            ));
+            match (&config.dynamodb_endpoint, &config.table_name) {
+                (Some(endpoint), Some(table)) => {
+                    livechat_aws::runtime::install_tls_provider();
+                    tokio::spawn(analytics::stream_pump(
+                        endpoint.clone(),
+                        table.clone(),
+                        chat.ports().store.clone(),
+                        options.clock.clone(),
+                    ))
+                }
+                _ => tokio::spawn(analytics::pump(
+                    chat.ports().store.clone(),
+                    options.clock.clone(),
+                )),
+            };
             (invoker, Some((chat, scheduler)))
         }
     };

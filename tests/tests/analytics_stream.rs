@@ -16,28 +16,6 @@ use livechat_tests::dynamodb::{endpoint, fresh_store};
 use livechat_tests::{chat_on, test_now};
 use serde_json::json;
 
-/// `{}` as an attribute value (DynamoDB Local's empty map) becomes `{"M": {}}`,
-/// in an item's attributes and inside maps and lists.
-fn typed_empty_maps(item: &mut serde_json::Value) {
-    fn value(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(o) if o.is_empty() => *v = json!({ "M": {} }),
-            serde_json::Value::Object(o) => {
-                if let Some(serde_json::Value::Object(m)) = o.get_mut("M") {
-                    m.values_mut().for_each(value);
-                }
-                if let Some(serde_json::Value::Array(l)) = o.get_mut("L") {
-                    l.iter_mut().for_each(value);
-                }
-            }
-            _ => {}
-        }
-    }
-    if let serde_json::Value::Object(attributes) = item {
-        attributes.values_mut().for_each(value);
-    }
-}
-
 /// Every record of the table's stream so far, as Lambda would deliver them.
 async fn stream_records(endpoint: &str, table: &str) -> Vec<EventRecord> {
     let sdk = livechat_gateway::local_sdk_config();
@@ -105,13 +83,8 @@ async fn stream_records(endpoint: &str, table: &str) -> Vec<EventRecord> {
             if page_records.is_empty() {
                 break;
             }
-            for mut r in page_records {
-                for image in ["Keys", "NewImage", "OldImage"] {
-                    if let Some(map) = r["dynamodb"].get_mut(image) {
-                        typed_empty_maps(map);
-                    }
-                }
-                records.push(serde_json::from_value::<EventRecord>(r).unwrap());
+            for r in page_records {
+                records.push(livechat_aws::dynamo::stream::record_of_json(r).unwrap());
             }
             iterator = page["NextShardIterator"].as_str().map(str::to_string);
         }

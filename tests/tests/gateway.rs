@@ -133,6 +133,36 @@ async fn chat_from_offer_to_end(options: Options) {
         .await;
     assert_eq!(visitor.expect("chat_ended").await["reason"], "completed");
     assert_eq!(ana.expect("chat_ended").await["conversation"], conversation);
+
+    // The gateway records the analytics within seconds: from the in-memory store's
+    // own changes, or from the DynamoDB Local table's stream.
+    let store = g.chat.as_ref().unwrap().0.ports().store.clone();
+    let today = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    let (from, to) = (
+        livechat_core::analytics::Day(today.yesterday().unwrap()),
+        livechat_core::analytics::Day(today.tomorrow().unwrap()),
+    );
+    let mut seen = (0, 0, 0);
+    for _ in 0..100 {
+        let table = store.counters(from, to).await.unwrap();
+        seen = table
+            .cells()
+            .filter(|((_, b), _)| *b == livechat_core::analytics::Bucket::All)
+            .fold((0, 0, 0), |(r, c, f), (_, n)| {
+                (r + n.requested, c + n.connected, f + n.first_response.count)
+            });
+        if seen == (1, 1, 1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen,
+        (1, 1, 1),
+        "requested, connected and answered, recorded within 10 s"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -71,3 +71,39 @@ pub fn change_of(record: &EventRecord) -> Result<Option<Change>, StoreError> {
         None
     })
 }
+
+/// DynamoDB Local writes an empty map in a stream record's image as `{}` where
+/// DynamoDB writes `{"M": {}}`; this types them, in an item's attributes and inside
+/// its maps and lists, so that the record reads as Lambda would deliver it.
+pub fn typed_empty_maps(item: &mut serde_json::Value) {
+    fn value(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) if o.is_empty() => {
+                *v = serde_json::json!({ "M": {} });
+            }
+            serde_json::Value::Object(o) => {
+                if let Some(serde_json::Value::Object(m)) = o.get_mut("M") {
+                    m.values_mut().for_each(value);
+                }
+                if let Some(serde_json::Value::Array(l)) = o.get_mut("L") {
+                    l.iter_mut().for_each(value);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let serde_json::Value::Object(attributes) = item {
+        attributes.values_mut().for_each(value);
+    }
+}
+
+/// A GetRecords record as JSON (DynamoDB Local's, see [`typed_empty_maps`]) as the
+/// record Lambda delivers.
+pub fn record_of_json(mut record: serde_json::Value) -> Result<EventRecord, StoreError> {
+    for image in ["Keys", "NewImage", "OldImage"] {
+        if let Some(map) = record["dynamodb"].get_mut(image) {
+            typed_empty_maps(map);
+        }
+    }
+    serde_json::from_value(record).map_err(|e| corrupt("a stream record", e))
+}
