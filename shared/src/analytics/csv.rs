@@ -5,19 +5,38 @@
 //! gets a leading `'`. The averages are [`Mean::value`]'s, as the chart's and the
 //! table's are.
 
-use super::counters::{Counters, Mean, Row};
+use super::counters::{Counters, Dimension, Mean, Row};
 
 /// The header, then one line per row.
 pub fn to_csv(rows: &[Row]) -> String {
     let by = rows.first().map_or("value", |r| r.dimension.name());
+    csv_of(by, rows, &|_| true)
+}
+
+/// The columns of the dialog funnel, which a Marketing Admin sees alone.
+pub const FUNNEL_COLUMNS: [&str; 5] = [
+    "dialogs_triggered",
+    "dialogs_engaged",
+    "dialogs_completed",
+    "goals_reached",
+    "emails_captured",
+];
+
+/// As [`to_csv`], headed by `by`'s name however many rows there are, with only the
+/// columns `keep` names (a role that sees part of the numbers gets a CSV of that
+/// part).
+pub fn to_csv_columns(by: Dimension, rows: &[Row], keep: &dyn Fn(&str) -> bool) -> String {
+    csv_of(by.name(), rows, keep)
+}
+
+fn csv_of(by: &str, rows: &[Row], keep: &dyn Fn(&str) -> bool) -> String {
+    let columns: Vec<&Column> = COLUMNS.iter().filter(|(name, _)| keep(name)).collect();
     let mut out = String::new();
-    let header: Vec<&str> = std::iter::once(by)
-        .chain(COLUMNS.iter().map(|(name, _)| *name))
-        .collect();
-    line(&mut out, header.iter().map(|h| h.to_string()));
+    let header = std::iter::once(by).chain(columns.iter().map(|(name, _)| *name));
+    line(&mut out, header.map(ToString::to_string));
     for row in rows {
         let value = row.value.clone().unwrap_or_else(|| "(none)".into());
-        let cells = COLUMNS.iter().map(|(_, cell)| cell(&row.counters));
+        let cells = columns.iter().map(|(_, cell)| cell(&row.counters));
         line(&mut out, std::iter::once(value).chain(cells));
     }
     out
