@@ -60,6 +60,27 @@ export function lastSevenDays(now = new Date()) {
   return { from: isoDay(from), to: isoDay(now) };
 }
 
+/**
+ * A `report` frame, joined with its other parts: a report too big for one frame
+ * comes in `parts` frames numbered by `part` (docs/protocol.md, "report"). `pending`
+ * is a Map the caller keeps; returns the whole report once its last part is in
+ * (rows and CSV joined in part order), else null. Parts of another request replace
+ * those of an older one.
+ */
+export function joinParts(pending, frame) {
+  const parts = frame.parts || 1;
+  if (parts === 1) return frame;
+  const key = `${frame.from}|${frame.to}|${frame.by}`;
+  if (!pending.has(key)) pending.clear();
+  const got = pending.get(key) || new Map();
+  got.set(frame.part, frame);
+  pending.set(key, got);
+  if (got.size < parts) return null;
+  pending.delete(key);
+  const ordered = [...got.keys()].sort((a, b) => a - b).map((i) => got.get(i));
+  return { ...ordered[0], part: 0, parts: 1, rows: ordered.flatMap((p) => p.rows || []), csv: ordered.map((p) => p.csv).join('') };
+}
+
 /** The frame that asks for a report. */
 export function reportFrame({ from, to, by }) {
   return { action: 'report', from, to, by };

@@ -96,3 +96,17 @@ test('the default range is the last 7 days, today included, and the frame and fi
 test('the CSV parser reads quoted fields, doubled quotes and CRLF line ends', () => {
   assert.deepEqual(A.parseCsv('a,"b,c","d""e"\r\n1,,3\r\n'), [['a', 'b,c', 'd"e'], ['1', '', '3']]);
 });
+
+test('a report in parts is shown once every part came, its rows and CSV joined in part order', () => {
+  const pending = new Map();
+  const part = (i, rows, csv) => ({ type: 'report', from: '2025-01-01', to: '2026-12-31', by: 'day', scope: 'all', part: i, parts: 3, rows, csv });
+  const r = (day) => ({ value: day, chats_requested: 1 });
+  assert.equal(A.joinParts(pending, part(1, [r('b')], 'b,1\r\n')), null);
+  assert.equal(A.joinParts(pending, { ...part(0, [r('x')], 'h\r\nx\r\n'), from: '2024-01-01' }), null, 'another request');
+  assert.equal(A.joinParts(pending, part(0, [r('a')], 'day,chats_requested\r\na,1\r\n')), null, 'a newer request starts over');
+  assert.equal(A.joinParts(pending, part(2, [r('c')], 'c,1\r\n')), null, 'part 1 of this request was dropped with the older one');
+  assert.equal(A.joinParts(pending, part(1, [r('b')], 'b,1\r\n')).csv, 'day,chats_requested\r\na,1\r\nb,1\r\nc,1\r\n');
+  assert.equal(pending.size, 0);
+  const whole = A.joinParts(pending, { ...part(0, [r('a')], 'day\r\na\r\n'), parts: 1 });
+  assert.deepEqual(whole.rows, [r('a')], 'one part is the whole');
+});

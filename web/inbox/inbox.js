@@ -10,7 +10,7 @@ import { tokenClaims } from '../shared/socket.js';
 import { newMessageId } from '../shared/thread.js';
 import { TYPING_SHOWN_MS, typingThrottle } from '../shared/typing.js';
 import { mountAnalytics } from './analytics-view.js';
-import { reportFrame } from './analytics.js';
+import { joinParts, reportFrame } from './analytics.js';
 import { mountInbox } from './render.js';
 import { connectInbox } from './socket.js';
 import * as S from './state.js';
@@ -84,6 +84,7 @@ function start() {
   });
 
   const analytics = mountAnalytics({ ask: (range) => send(reportFrame(range)) });
+  const reportParts = new Map(); // the parts of a report still coming (analytics.js, joinParts)
   const byId = (id) => document.getElementById(id);
 
   /** Shows the chats or the Analytics page; a Marketing Admin has only the latter. */
@@ -260,9 +261,11 @@ function start() {
         showTab('analytics');
         analytics.ask();
         break;
-      case 'report':
-        analytics.show(frame);
+      case 'report': {
+        const whole = joinParts(reportParts, frame);
+        if (whole) analytics.show(whole);
         break;
+      }
       case 'token_renewed':
         watchExpiry(Date.parse(frame.expires_at) / 1000);
         view.toast('Sign-in renewed.');

@@ -30,16 +30,29 @@ pub fn to_csv_columns(by: Dimension, rows: &[Row], keep: &dyn Fn(&str) -> bool) 
 }
 
 fn csv_of(by: &str, rows: &[Row], keep: &dyn Fn(&str) -> bool) -> String {
+    let (header, lines) = csv_lines(by, rows, keep);
+    std::iter::once(header).chain(lines).collect()
+}
+
+/// The header line headed by `by`, and one line per row, each ending in CRLF, with
+/// only the columns `keep` names: what [`to_csv_columns`] joins, for a report sent in
+/// parts.
+pub fn csv_lines(by: &str, rows: &[Row], keep: &dyn Fn(&str) -> bool) -> (String, Vec<String>) {
     let columns: Vec<&Column> = COLUMNS.iter().filter(|(name, _)| keep(name)).collect();
-    let mut out = String::new();
-    let header = std::iter::once(by).chain(columns.iter().map(|(name, _)| *name));
-    line(&mut out, header.map(ToString::to_string));
-    for row in rows {
-        let value = row.value.clone().unwrap_or_else(|| "(none)".into());
-        let cells = columns.iter().map(|(_, cell)| cell(&row.counters));
-        line(&mut out, std::iter::once(value).chain(cells));
-    }
-    out
+    let mut header = String::new();
+    let names = std::iter::once(by).chain(columns.iter().map(|(name, _)| *name));
+    line(&mut header, names.map(ToString::to_string));
+    let lines = rows
+        .iter()
+        .map(|row| {
+            let mut out = String::new();
+            let value = row.value.clone().unwrap_or_else(|| "(none)".into());
+            let cells = columns.iter().map(|(_, cell)| cell(&row.counters));
+            line(&mut out, std::iter::once(value).chain(cells));
+            out
+        })
+        .collect();
+    (header, lines)
 }
 
 /// A column: its name and its cell.

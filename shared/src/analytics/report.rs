@@ -136,12 +136,23 @@ pub struct Report {
     pub rows: Vec<Map<String, Value>>,
     /// The same rows and columns as CSV (RFC 4180, CRLF line ends).
     pub csv: String,
+    /// Which part of the report this is, from 0: a report too big for one frame
+    /// comes in `parts` frames of consecutive rows (see [`report_parts`]).
+    #[serde(default)]
+    pub part: usize,
+    /// How many parts the report has (1 when it fits in one frame).
+    #[serde(default = "one")]
+    pub parts: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The report of `table` over `range`, broken down `by`, as `scope` may see it,
 /// with the days in `time_zone`: the rows as JSON and as CSV, from the same
-/// [`Row`]s and the same averages. `Err` with the reason when the scope may not
-/// break it down `by` (see [`Scope::allows`]).
+/// [`Row`]s and the same averages, in one part. `Err` with the reason when the
+/// scope may not break it down `by` (see [`Scope::allows`]).
 pub fn report(
     table: &Table,
     range: DayRange,
@@ -149,21 +160,75 @@ pub fn report(
     scope: &Scope,
     time_zone: &str,
 ) -> Result<Report, &'static str> {
+    let mut parts = report_parts(table, range, by, scope, time_zone, usize::MAX)?;
+    parts.pop().ok_or("a report always has a part")
+}
+
+/// [`report`] in as many parts as it takes for each one's JSON (as a `report`
+/// frame) to stay within `max_bytes`: each part holds a run of consecutive rows and
+/// exactly their CSV lines, the first also the CSV's header, so that joining the
+/// parts' `rows` and `csv` in order gives the whole report. A part holds at least
+/// one row (one row is far below API Gateway's 128 KB).
+pub fn report_parts(
+    table: &Table,
+    range: DayRange,
+    by: Dimension,
+    scope: &Scope,
+    time_zone: &str,
+    max_bytes: usize,
+) -> Result<Vec<Report>, &'static str> {
     scope.allows(by)?;
     let rows = match scope {
         Scope::All | Scope::Funnel => table.report(range.from, range.to, by),
         Scope::Own(me) => own_rows(table, range, by, me),
     };
     let keep = |column: &str| scope.shows(column);
-    Ok(Report {
+    let (header, lines) = csv::csv_lines(by.name(), &rows, &keep);
+    let empty = Report {
         from: range.from,
         to: range.to,
         by,
         time_zone: time_zone.to_owned(),
         scope: scope.name().to_owned(),
-        rows: rows.iter().map(|row| json_row(row, &keep)).collect(),
-        csv: csv::to_csv_columns(by, &rows, &keep),
-    })
+        rows: Vec::new(),
+        csv: String::new(),
+        part: 0,
+        parts: 1,
+    };
+    // What a part weighs without rows: the frame's tag, and room for part numbers
+    // of more digits than the empty part's.
+    let base = json_len(&empty) + r#""type":"report","#.len() + 8;
+    let mut parts = vec![Report {
+        csv: header.clone(),
+        ..empty.clone()
+    }];
+    // A CSV line's JSON string less its quotes: it joins the part's one string.
+    let in_csv = |line: &String| json_len(line).saturating_sub(2);
+    let mut bytes = base + in_csv(&header);
+    for (row, line) in rows.iter().map(|r| json_row(r, &keep)).zip(lines) {
+        // The row, the comma before it, its CSV line.
+        let added = json_len(&row) + 1 + in_csv(&line);
+        let last = parts.len() - 1;
+        if !parts[last].rows.is_empty() && bytes + added > max_bytes {
+            parts.push(empty.clone());
+            bytes = base;
+        }
+        bytes += added;
+        let part = parts.last_mut().ok_or("a report always has a part")?;
+        part.rows.push(row);
+        part.csv.push_str(&line);
+    }
+    let count = parts.len();
+    for (i, part) in parts.iter_mut().enumerate() {
+        part.part = i;
+        part.parts = count;
+    }
+    Ok(parts)
+}
+
+/// The length of `value`'s JSON (escapes included).
+fn json_len(value: &impl Serialize) -> usize {
+    serde_json::to_string(value).map_or(0, |s| s.len())
 }
 
 /// A Live Agent's rows: only the cells of their own agent bucket, per day (each day
@@ -523,6 +588,64 @@ mod tests {
             DayRange::new(day("2026-01-02"), day("2026-01-01")),
             Err(RangeError::Reversed)
         );
+    }
+
+    #[test]
+    fn a_report_of_731_days_by_day_comes_in_parts_that_each_fit_a_frame_and_join_to_the_whole() {
+        let mut t = table();
+        let from = day("2025-01-01");
+        let mut to = from;
+        let busy = Counters {
+            requested: 123,
+            connected: 100,
+            time_to_accept: Mean {
+                sum: 1_234_567,
+                count: 100,
+            },
+            first_response: Mean {
+                sum: 7_654_321,
+                count: 99,
+            },
+            chat_length: Mean {
+                sum: 98_765_432,
+                count: 98,
+            },
+            score: Mean {
+                sum: 250,
+                count: 97,
+            },
+            triggered: 400,
+            ..Counters::default()
+        };
+        for _ in 1..MAX_REPORT_DAYS {
+            t.add(to, Bucket::All, &busy, 1);
+            to = to.next().unwrap();
+        }
+        let range = DayRange::new(from, to).unwrap();
+        let max = crate::protocol::MAX_FRAME_BYTES;
+        let whole = report(&t, range, Dimension::Day, &Scope::All, "UTC").unwrap();
+        assert_eq!(whole.rows.len(), 731);
+        assert!(
+            serde_json::to_string(&whole).unwrap().len() > max,
+            "too big for one frame"
+        );
+        let parts = report_parts(&t, range, Dimension::Day, &Scope::All, "UTC", max).unwrap();
+        assert!(parts.len() > 1);
+        let (mut rows, mut csv) = (Vec::new(), String::new());
+        for (i, part) in parts.iter().enumerate() {
+            let frame = crate::protocol::ServerFrame::Report(part.clone()).to_json();
+            assert!(frame.len() <= max, "part {i}: {} bytes", frame.len());
+            assert_eq!((part.part, part.parts), (i, parts.len()));
+            assert_eq!(
+                part.csv.lines().count(),
+                part.rows.len() + usize::from(i == 0)
+            );
+            rows.extend(part.rows.iter().cloned());
+            csv.push_str(&part.csv);
+        }
+        assert_eq!(rows, whole.rows);
+        assert_eq!(csv, whole.csv);
+        assert_eq!((whole.part, whole.parts), (0, 1));
     }
 
     #[test]

@@ -112,13 +112,19 @@ impl Chat {
             .time_zone
             .as_ref()
             .map_or("UTC", |z| z.as_str());
-        let report =
-            crate::analytics::report(&table, range, by, &scope, zone).map_err(forbidden)?;
-        let frame = ServerFrame::Report(report);
-        if frame.to_json().len() > crate::protocol::MAX_FRAME_BYTES {
-            return Err(too_large_report(range));
+        let parts = crate::analytics::report::report_parts(
+            &table,
+            range,
+            by,
+            &scope,
+            zone,
+            crate::protocol::MAX_FRAME_BYTES,
+        )
+        .map_err(forbidden)?;
+        // In order: the inbox joins the parts by their number either way.
+        for part in parts {
+            self.send(connection, &ServerFrame::Report(part)).await;
         }
-        self.send(connection, &frame).await;
         Ok(())
     }
 
@@ -845,20 +851,6 @@ fn is_chat_action(frame: &AgentFrame) -> bool {
             | AgentFrame::Report { .. }
             | AgentFrame::RenewToken { .. }
     )
-}
-
-/// A report too big for one frame (API Gateway's 128 KB): a `bad_field` naming
-/// `to`, since fewer days make it fit.
-fn too_large_report(range: DayRange) -> ServerError {
-    crate::protocol::FrameError::BadField {
-        action: "report".into(),
-        field: "to".into(),
-        reason: crate::protocol::FieldError::Invalid {
-            expected: "a shorter range: this report does not fit in one frame (128 KB)",
-            found: format!("{:?}", range.to.to_string()),
-        },
-    }
-    .into()
 }
 
 /// The party an agent's pushes go to: every tab of theirs.
