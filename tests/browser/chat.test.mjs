@@ -934,6 +934,7 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
       ana = inboxOf(await newPage(await newContext(), 'ana-analytics'), 'ana', 'Ana Lima');
       await ana.page.goto(gw.inbox.ana);
       await ana.page.locator('#ib-conn[data-state="open"]').waitFor();
+      await ana.page.locator('#ib-avail-wrap').waitFor();
       await setAvailable(ana, true);
       const w = widgetOf(await newPage(await newContext(), 'jo'));
       await w.page.goto(`${gw.base}/`);
@@ -958,7 +959,7 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
 
     await step('ana opens Analytics: the last 7 days by day, until the chat is counted (up to 10 s)', async () => {
       const { page } = ana;
-      await page.getByRole('button', { name: 'Analytics' }).click();
+      await page.getByRole('button', { name: 'Analytics', exact: true }).click();
       await page.locator('#ib-analytics').waitFor();
       assert.equal(await page.locator('#ib-main').isHidden(), true, 'the chats make way for the page');
       assert.equal(await page.locator('#ib-an-by').inputValue(), 'day');
@@ -979,7 +980,7 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
         }
         assert.ok(Date.now() < deadline, `no day counted a request within 10 s: ${days.join(' ')} / ${cells.join(' ')}`);
         await new Promise((ok) => setTimeout(ok, 500));
-        await page.getByRole('button', { name: 'Show' }).click();
+        await page.getByRole('button', { name: 'Show', exact: true }).click();
       }
       t.diagnostic(`${day}: ${requested} requested`);
       assert.equal(await page.locator('#ib-an-status').textContent().then((s) => s.includes('All agents')), true, 'a Sales Admin sees every row');
@@ -1002,7 +1003,7 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
       const to = await page.locator('#ib-an-to').inputValue();
       const [download] = await Promise.all([
         page.waitForEvent('download'),
-        page.getByRole('button', { name: 'Download CSV' }).click(),
+        page.getByRole('button', { name: 'Download CSV', exact: true }).click(),
       ]);
       assert.equal(download.suggestedFilename(), `livechat-report-${from}-${to}-day.csv`);
       const [header, ...lines] = parseCsv(readFileSync(await download.path(), 'utf8'));
@@ -1023,7 +1024,8 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
       await page.locator('#ib-analytics').waitFor();
       await page.locator('#ib-an-table tbody tr').first().waitFor();
       assert.equal(await page.locator('#ib-main').isHidden(), true);
-      assert.equal(await page.getByRole('button', { name: 'Chats' }).isHidden(), true);
+      assert.equal(await page.locator('#ib-tab-chats').isHidden(), true, 'no Chats tab');
+      assert.equal(await page.locator('#ib-tab-analytics').getAttribute('aria-pressed'), 'true');
       assert.equal(await page.locator('#ib-avail-wrap').isHidden(), true);
       const keys = await page.locator('#ib-an-table tbody tr').first().locator('td').evaluateAll((tds) => tds.map((td) => td.dataset.key));
       assert.deepEqual(keys, ['dialogs_triggered', 'dialogs_engaged', 'dialogs_completed', 'goals_reached', 'emails_captured']);
