@@ -250,7 +250,7 @@ mod tests {
             ("examples/sales-dialog.yaml", crate::demo::DIALOG_YAML),
         ]);
         let directory = load(Path::new("examples/demo-config.yaml"), read).unwrap();
-        assert_eq!(directory.agents.len(), 3);
+        assert_eq!(directory.agents.len(), 4);
         assert!(directory.valid_dialog().is_some_and(|d| d.is_ok()));
     }
 

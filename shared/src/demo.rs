@@ -20,7 +20,7 @@ pub const CONFIG_PATH: &str = "examples/demo-config.yaml";
 #[error("{0}")]
 pub struct DemoError(String);
 
-/// The demo directory, dialog included: agents ana, ben and cleo, team `sales`.
+/// The demo directory, dialog included: agents ana, ben and cleo and the Marketing Admin mia, team `sales`.
 pub fn directory() -> Result<Directory, DemoError> {
     let read = |path: &Path| -> std::io::Result<String> {
         match path.file_name().and_then(|n| n.to_str()) {
@@ -52,7 +52,7 @@ mod tests {
     #[test]
     fn the_demo_directory_and_dialog_load_and_validate() {
         let directory = super::directory().unwrap();
-        assert_eq!(directory.agents.len(), 3);
+        assert_eq!(directory.agents.len(), 4);
         assert!(super::dialog(&directory).is_ok());
     }
 }

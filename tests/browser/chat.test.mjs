@@ -8,7 +8,10 @@
 // that resume with history (nothing lost, nothing twice), the transcript download,
 // the request that nobody takes (fallback, then the missed list's Pick up), both
 // agents away, the host-page `livechat:event`s and keyboard-only use of the widget on
-// a phone-sized page. Two smaller tests cover cards the demo dialog does not have
+// a phone-sized page. The Analytics scenario drives one chat to ana, then checks a
+// chart bar of her Analytics page against its table cell and the downloaded CSV, and
+// that mia (a Marketing Admin) signs in to the funnel only. Two smaller tests cover
+// cards the demo dialog does not have
 // (picklist, phone) on a scripted socket, and the heartbeat and the renewal before the
 // 2-hour limit on a fake page clock.
 //
@@ -26,6 +29,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { parseCsv } from '../../web/inbox/analytics.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '../..');
@@ -80,7 +84,7 @@ async function startGateway() {
       const base = /^livechat local gateway on (http:\/\/\S+)$/m.exec(gw.stdout);
       if (base) gw.base = base[1];
       for (const m of gw.stdout.matchAll(/^\s+(\w+)\s+(http:\/\/\S+\/inbox\/#token=\S+)\s*$/gm)) gw.inbox[m[1]] = m[2];
-      if (gw.base && ['ana', 'ben', 'cleo'].every((a) => gw.inbox[a])) {
+      if (gw.base && ['ana', 'ben', 'cleo', 'mia'].every((a) => gw.inbox[a])) {
         clearTimeout(timer);
         ok();
       }
@@ -915,6 +919,132 @@ test('the inbox signs in with a pasted agent token and refuses a bad one', async
     if (!ok) await page.screenshot({ path: join(FAILURES, 'livechat-failure-signin.png') }).catch(() => {});
     dumpLogs(t, !ok);
   }
+});
+
+test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its table cell and the downloaded CSV\'s; a Marketing Admin sees the funnel only', async (t) => {
+  const { step, failed } = stepper(t);
+  // Only this test's agent is eligible: the pages of the tests before it go.
+  for (const ctx of contexts.splice(0)) await ctx.close().catch(() => {});
+  const jo = { name: 'Jo', email: 'jo-analytics@example.com' };
+  let ana;
+  let requested = 0;
+  let day;
+  try {
+    await step('ana signs in, available; a visitor walks the demo dialog to her and they chat, then she ends it', async () => {
+      ana = inboxOf(await newPage(await newContext(), 'ana-analytics'), 'ana', 'Ana Lima');
+      await ana.page.goto(gw.inbox.ana);
+      await ana.page.locator('#ib-conn[data-state="open"]').waitFor();
+      await ana.page.locator('#ib-avail-wrap').waitFor();
+      await setAvailable(ana, true);
+      const w = widgetOf(await newPage(await newContext(), 'jo'));
+      await w.page.goto(`${gw.base}/`);
+      await w.page.waitForFunction(() => Boolean(window.LiveChat));
+      await w.bubble.click();
+      const ask = await w.card('Would you like to talk to someone from sales?');
+      await ask.getByRole('button', { name: 'Yes', exact: true }).click();
+      const name = await w.card("What's your first name?");
+      await name.locator('input.lc-input').fill(jo.name);
+      await name.getByRole('button', { name: 'Send' }).click();
+      const email = await w.card('What is your work email');
+      await email.locator('input.lc-input').fill(jo.email);
+      await email.getByRole('button', { name: 'Send' }).click();
+      const offer = await shows(ana.offers, jo.email);
+      await offer.getByRole('button', { name: 'Accept' }).click();
+      await shows(w.stream.locator('.lc-note'), 'Ana Lima joined the chat');
+      await agentSays(ana, 'Hello Jo, how can I help?');
+      await shows(w.stream.locator('.lc-msg-them'), 'Hello Jo, how can I help?');
+      await ana.page.locator('#ib-end').click();
+      await shows(w.stream.locator('.lc-note'), 'The chat has ended.');
+    });
+
+    await step('ana opens Analytics: the last 7 days by day, until the chat is counted (up to 10 s)', async () => {
+      const { page } = ana;
+      await page.getByRole('button', { name: 'Analytics', exact: true }).click();
+      await page.locator('#ib-analytics').waitFor();
+      assert.equal(await page.locator('#ib-main').isHidden(), true, 'the chats make way for the page');
+      assert.equal(await page.locator('#ib-an-by').inputValue(), 'day');
+      const from = await page.locator('#ib-an-from').inputValue();
+      const to = await page.locator('#ib-an-to').inputValue();
+      assert.equal((Date.parse(to) - Date.parse(from)) / 86_400_000, 6, `7 days: ${from} to ${to}`);
+      // The counters are kept off the chat's path, so they may lag the chat a little.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        await page.locator('#ib-an-table tbody tr').first().waitFor();
+        const cells = await page.locator('#ib-an-table tbody td[data-key="chats_requested"]').allTextContents();
+        const days = await page.locator('#ib-an-table tbody th[scope="row"]').allTextContents();
+        const i = cells.findIndex((c) => Number(c) > 0);
+        if (i >= 0) {
+          requested = Number(cells[i]);
+          day = days[i];
+          break;
+        }
+        assert.ok(Date.now() < deadline, `no day counted a request within 10 s: ${days.join(' ')} / ${cells.join(' ')}`);
+        await new Promise((ok) => setTimeout(ok, 500));
+        await page.getByRole('button', { name: 'Show', exact: true }).click();
+      }
+      t.diagnostic(`${day}: ${requested} requested`);
+      assert.equal(await page.locator('#ib-an-status').textContent().then((s) => s.includes('All agents')), true, 'a Sales Admin sees every row');
+    });
+
+    await step('the chart\'s bar for that day says the table\'s number, and so does the downloaded CSV', async () => {
+      const { page } = ana;
+      const bar = page.locator(`#ib-an-chart rect[data-key="chats_requested"][data-row="${day}"]`);
+      assert.equal(await bar.count(), 1);
+      assert.equal(Number(await bar.getAttribute('data-value')), requested);
+      assert.equal(await bar.locator('title').textContent(), `${day}: requested ${requested}`);
+      assert.ok(Number(await bar.getAttribute('height')) > 0, 'a non-zero bar has a height');
+      const row = page.locator('#ib-an-table tbody tr').filter({ has: page.locator('th', { hasText: day }) });
+      for (const key of ['chats_requested', 'chats_connected', 'chats_missed']) {
+        const cell = Number(await row.locator(`td[data-key="${key}"]`).textContent());
+        const drawn = Number(await page.locator(`#ib-an-chart rect[data-key="${key}"][data-row="${day}"]`).getAttribute('data-value'));
+        assert.equal(drawn, cell, `${key}: bar and table`);
+      }
+      const from = await page.locator('#ib-an-from').inputValue();
+      const to = await page.locator('#ib-an-to').inputValue();
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Download CSV', exact: true }).click(),
+      ]);
+      assert.equal(download.suggestedFilename(), `livechat-report-${from}-${to}-day.csv`);
+      const [header, ...lines] = parseCsv(readFileSync(await download.path(), 'utf8'));
+      assert.equal(header[0], 'day');
+      const line = lines.find((l) => l[0] === day);
+      assert.ok(line, `the CSV has ${day}`);
+      for (const key of ['chats_requested', 'chats_connected', 'chats_missed']) {
+        const cell = await row.locator(`td[data-key="${key}"]`).textContent();
+        assert.equal(line[header.indexOf(key)], cell, `${key}: CSV and table`);
+      }
+      assert.equal(Number(line[header.indexOf('chats_requested')]), requested);
+      await page.screenshot({ path: join(SHOTS, 'analytics.png') });
+    });
+
+    await step('mia, a Marketing Admin, signs in to Analytics only: no chats, no availability, the funnel\'s columns', async () => {
+      const page = await newPage(await newContext(), 'mia');
+      await page.goto(gw.inbox.mia);
+      await page.locator('#ib-analytics').waitFor();
+      await page.locator('#ib-an-table tbody tr').first().waitFor();
+      assert.equal(await page.locator('#ib-main').isHidden(), true);
+      assert.equal(await page.locator('#ib-tab-chats').isHidden(), true, 'no Chats tab');
+      assert.equal(await page.locator('#ib-tab-analytics').getAttribute('aria-pressed'), 'true');
+      assert.equal(await page.locator('#ib-avail-wrap').isHidden(), true);
+      const keys = await page.locator('#ib-an-table tbody tr').first().locator('td').evaluateAll((tds) => tds.map((td) => td.dataset.key));
+      assert.deepEqual(keys, ['dialogs_triggered', 'dialogs_engaged', 'dialogs_completed', 'goals_reached', 'emails_captured']);
+      const byOptions = await page.locator('#ib-an-by option:not([disabled])').evaluateAll((os) => os.map((o) => o.value));
+      assert.deepEqual(byOptions, ['day', 'dialog']);
+      const sent = log.filter((l) => l.startsWith('[mia] -> ')).map((l) => JSON.parse(l.slice('[mia] -> '.length)).action);
+      assert.deepEqual([...new Set(sent)].filter((a) => !['sync', 'report', 'ping'].includes(a)), [], 'never a chat action');
+    });
+
+    await step('no page errors, console errors, failed requests or alerts', async () => {
+      const mine = log.filter((l) => /^\[(ana-analytics|jo|mia)\]/.test(l));
+      assert.deepEqual(mine.filter((l) => / page error: | console\.error: | HTTP \d{3} /.test(l)), []);
+      assert.deepEqual(alerts, []);
+      t.diagnostic(`screenshot: ${join(SHOTS, 'analytics.png')}`);
+    });
+  } finally {
+    dumpLogs(t, failed());
+  }
+  assert.equal(failed(), false, 'every step passed');
 });
 
 test('picklist and phone capture cards: shown, a bad value refused inline, the answer submitted (scripted socket)', async (t) => {

@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite;
 
 /// The account: ben is the sales team, so every request goes to him and, once he
 /// declines, to the fallback; ana is a sales admin outside the team, cleo a live
-/// agent outside it, mo a marketing admin (no inbox).
+/// agent outside it, mo a marketing admin (the inbox's reports only, no chat).
 const ACCOUNT: &str = r#"
 agents:
   - { id: ana, name: Ana Lima, email: ana@acme.example, roles: [live_agent, sales_admin], chat_limit: 5, schedule: &always [ { day: mon, start: "00:00", end: "24:00" }, { day: tue, start: "00:00", end: "24:00" }, { day: wed, start: "00:00", end: "24:00" }, { day: thu, start: "00:00", end: "24:00" }, { day: fri, start: "00:00", end: "24:00" }, { day: sat, start: "00:00", end: "24:00" }, { day: sun, start: "00:00", end: "24:00" } ] }
@@ -138,7 +138,6 @@ struct Row {
 // when the socket could not be opened, else the frame types in order ("-" when
 // nothing came back), and `closed:<code>` when the socket closed.
 const R401: &str = "refused:401";
-const R403: &str = "refused:403";
 const UNKNOWN: &str = "error:unknown_action";
 
 fn rows() -> Vec<Row> {
@@ -159,7 +158,7 @@ fn rows() -> Vec<Row> {
                 UNKNOWN,
                 UNKNOWN,
                 UNKNOWN,
-                R403,
+                UNKNOWN,
                 R401,
                 R401,
             ],
@@ -178,7 +177,7 @@ fn rows() -> Vec<Row> {
                 UNKNOWN,
                 UNKNOWN,
                 UNKNOWN,
-                R403,
+                UNKNOWN,
                 R401,
                 R401,
             ],
@@ -197,7 +196,7 @@ fn rows() -> Vec<Row> {
                 UNKNOWN,
                 UNKNOWN,
                 UNKNOWN,
-                R403,
+                UNKNOWN,
                 R401,
                 R401,
             ],
@@ -216,7 +215,7 @@ fn rows() -> Vec<Row> {
                 "ack+message",
                 "error:forbidden",
                 "error:forbidden",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -235,7 +234,7 @@ fn rows() -> Vec<Row> {
                 "error:bad_field",
                 "error:bad_field",
                 "error:bad_field",
-                R403,
+                "error:bad_field",
                 R401,
                 R401,
             ],
@@ -254,7 +253,7 @@ fn rows() -> Vec<Row> {
                 UNKNOWN,
                 UNKNOWN,
                 UNKNOWN,
-                R403,
+                UNKNOWN,
                 R401,
                 R401,
             ],
@@ -273,7 +272,7 @@ fn rows() -> Vec<Row> {
                 UNKNOWN,
                 UNKNOWN,
                 UNKNOWN,
-                R403,
+                UNKNOWN,
                 R401,
                 R401,
             ],
@@ -284,7 +283,7 @@ fn rows() -> Vec<Row> {
             scene: Live,
             frame: |_| json!({"action": "ping"}),
             answers: [
-                "pong", "pong", "pong", R401, R401, "pong", "pong", "pong", R403, R401, R401,
+                "pong", "pong", "pong", R401, R401, "pong", "pong", "pong", "pong", R401, R401,
             ],
         },
         Row {
@@ -301,7 +300,7 @@ fn rows() -> Vec<Row> {
                 "error:bad_field",
                 "error:bad_field",
                 "error:bad_field",
-                R403,
+                "error:bad_field",
                 R401,
                 R401,
             ],
@@ -320,7 +319,7 @@ fn rows() -> Vec<Row> {
                 "chat_started",
                 "error:forbidden",
                 "error:forbidden",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -339,7 +338,7 @@ fn rows() -> Vec<Row> {
                 "offer_withdrawn",
                 "error:forbidden",
                 "error:forbidden",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -358,7 +357,7 @@ fn rows() -> Vec<Row> {
                 "ack+message",
                 "error:forbidden",
                 "error:forbidden",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -377,7 +376,7 @@ fn rows() -> Vec<Row> {
                 "-",
                 "error:forbidden",
                 "error:forbidden",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -396,7 +395,7 @@ fn rows() -> Vec<Row> {
                 "chat_ended",
                 "error:forbidden",
                 "error:forbidden",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -415,7 +414,7 @@ fn rows() -> Vec<Row> {
                 "availability",
                 "availability",
                 "availability",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -434,7 +433,7 @@ fn rows() -> Vec<Row> {
                 "-",
                 "error:not_found",
                 "-",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -453,7 +452,7 @@ fn rows() -> Vec<Row> {
                 "transcript",
                 "error:not_found",
                 "transcript",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -464,7 +463,7 @@ fn rows() -> Vec<Row> {
             scene: Live,
             frame: |_| json!({"action": "ping"}),
             answers: [
-                "pong", "pong", "pong", R401, R401, "pong", "pong", "pong", R403, R401, R401,
+                "pong", "pong", "pong", R401, R401, "pong", "pong", "pong", "pong", R401, R401,
             ],
         },
         Row {
@@ -481,7 +480,7 @@ fn rows() -> Vec<Row> {
                 "availability+chat_started",
                 "availability",
                 "availability",
-                R403,
+                "reports_only",
                 R401,
                 R401,
             ],
@@ -492,7 +491,16 @@ fn rows() -> Vec<Row> {
             scene: Missed,
             frame: |_| json!({"action": "missed"}),
             answers: [
-                UNKNOWN, UNKNOWN, UNKNOWN, R401, R401, "missed", "missed", "missed", R403, R401,
+                UNKNOWN,
+                UNKNOWN,
+                UNKNOWN,
+                R401,
+                R401,
+                "missed",
+                "missed",
+                "missed",
+                "error:forbidden",
+                R401,
                 R401,
             ],
         },
@@ -510,7 +518,7 @@ fn rows() -> Vec<Row> {
                 "chat_started",
                 "chat_started",
                 "chat_started",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -529,7 +537,7 @@ fn rows() -> Vec<Row> {
                 "past_chats",
                 "past_chats",
                 "past_chats",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -548,7 +556,26 @@ fn rows() -> Vec<Row> {
                 "email_sent+missed",
                 "email_sent+missed",
                 "email_sent+missed",
-                R403,
+                "error:forbidden",
+                R401,
+                R401,
+            ],
+        },
+        Row {
+            side: Agent,
+            action: "report",
+            scene: Live,
+            frame: |_| report_frame("agent"),
+            answers: [
+                UNKNOWN,
+                UNKNOWN,
+                UNKNOWN,
+                R401,
+                R401,
+                "report",
+                "report",
+                "report",
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -567,7 +594,7 @@ fn rows() -> Vec<Row> {
                 "token_renewed",
                 "error:forbidden",
                 "error:forbidden",
-                R403,
+                "error:forbidden",
                 R401,
                 R401,
             ],
@@ -656,10 +683,25 @@ async fn connect(g: &Running, query: &str) -> Result<Client, String> {
 
 /// An inbox socket for `agent`, synced.
 async fn inbox(g: &Running, token: &str) -> Result<Client, String> {
+    synced(g, token, "availability").await
+}
+
+/// An inbox socket, synced: `first` is what `sync` answers first (`availability`,
+/// or `reports_only` for an agent without the live chat permission).
+async fn synced(g: &Running, token: &str, first: &str) -> Result<Client, String> {
     let mut c = connect(g, &format!("?agent_token={token}")).await?;
     c.send(json!({"action": "sync"})).await;
-    c.expect("availability").await;
+    c.expect(first).await;
     Ok(c)
+}
+
+/// A `report` of yesterday and today (UTC, the account's zone), broken down `by`.
+fn report_frame(by: &str) -> Value {
+    let today = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    let yesterday = today.yesterday().unwrap();
+    json!({"action": "report", "from": yesterday.to_string(), "to": today.to_string(), "by": by})
 }
 
 impl World {
@@ -793,7 +835,7 @@ impl World {
             }
             Who::AgentOther => inbox(g, &agent_token("cleo")).await?,
             Who::SalesAdmin => inbox(g, &agent_token("ana")).await?,
-            Who::MarketingAdmin => inbox(g, &agent_token("mo")).await?,
+            Who::MarketingAdmin => synced(g, &agent_token("mo"), "reports_only").await?,
             Who::AgentExpired => {
                 let token = local_agent_token(
                     "ben",
@@ -940,4 +982,97 @@ async fn every_client_gets_the_answer_its_rights_allow_to_every_action() {
         table.push('\n');
     }
     assert!(wrong.is_empty(), "{wrong}\nthe matrix as run:\n{table}");
+}
+
+/// The `report` rows for every role and every breakdown: what each may see of the
+/// numbers (docs/protocol.md, "Roles in the inbox"), after a chat ben took and the
+/// owner ended. Besides the answer, no role but the Sales Admin ever gets another
+/// agent's id, and a Marketing Admin gets the funnel's columns only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_answers_each_role_by_every_dimension_as_its_scope_allows() {
+    let mut world = World::new(Scene::Ended).await;
+    let g = &world.g;
+    let mut cleo = inbox(g, &agent_token("cleo")).await.unwrap();
+    let mut ana = inbox(g, &agent_token("ana")).await.unwrap();
+    let mut mo = synced(g, &agent_token("mo"), "reports_only").await.unwrap();
+    let by = ["day", "dialog", "team", "agent"];
+    // (who, their client, the answer to each `by`, their scope, ids they may not see)
+    let expected: [(&str, [&str; 4], &str, &[&str]); 4] = [
+        (
+            "ben",
+            ["report", "error:forbidden", "error:forbidden", "report"],
+            "own",
+            &["ana", "cleo", "mo"],
+        ),
+        (
+            "cleo",
+            ["report", "error:forbidden", "error:forbidden", "report"],
+            "own",
+            &["ana", "ben", "mo"],
+        ),
+        ("ana", ["report", "report", "report", "report"], "all", &[]),
+        (
+            "mo",
+            ["report", "report", "error:forbidden", "error:forbidden"],
+            "funnel",
+            &["ana", "ben", "cleo"],
+        ),
+    ];
+    let mut wrong = String::new();
+    for (who, answers, scope, hidden) in expected {
+        let client = match who {
+            "ben" => &mut world.ben,
+            "cleo" => &mut cleo,
+            "ana" => &mut ana,
+            _ => &mut mo,
+        };
+        for (by, want) in by.iter().zip(answers) {
+            let (frames, closed) = exchange(client, report_frame(by)).await;
+            let got = answer_of(&frames, closed);
+            if got != want {
+                let _ = writeln!(
+                    wrong,
+                    "{who} by {by}: expected {want}, got {got} ({frames:?})"
+                );
+                continue;
+            }
+            let Some(report) = frames.iter().find(|f| f["type"] == "report") else {
+                continue;
+            };
+            if report["scope"] != scope || report["by"] != *by || report["time_zone"] != "UTC" {
+                let _ = writeln!(wrong, "{who} by {by}: {report}");
+            }
+            let rows = report["rows"].as_array().cloned().unwrap_or_default();
+            let csv = report["csv"].as_str().unwrap_or_default();
+            let values: Vec<String> = rows.iter().map(|r| r["value"].to_string()).collect();
+            for id in hidden {
+                let quoted = format!("\"{id}\"");
+                if values.contains(&quoted) || csv.lines().any(|l| l.starts_with(&format!("{id},")))
+                {
+                    let _ = writeln!(wrong, "{who} by {by}: saw {id}'s numbers: {report}");
+                }
+            }
+            if scope == "own" && *by == "agent" && values != [format!("\"{who}\"")] {
+                let _ = writeln!(wrong, "{who} by agent: not their one row: {values:?}");
+            }
+            if scope == "funnel"
+                && rows.iter().any(|r| {
+                    r.as_object()
+                        .is_some_and(|o| o.contains_key("chats_requested"))
+                })
+            {
+                let _ = writeln!(
+                    wrong,
+                    "{who} by {by}: live chat columns in the funnel: {report}"
+                );
+            }
+            if *by == "day" && rows.len() != 2 {
+                let _ = writeln!(
+                    wrong,
+                    "{who} by day: expected yesterday and today: {values:?}"
+                );
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong}");
 }

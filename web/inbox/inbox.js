@@ -3,17 +3,21 @@
 // redraw (render.js). The one state object and the one connection live here, in
 // `app`, and are handed to the modules that need them. Offers show as a banner with
 // sound, notification and flashing tab title; the lists are the agent's live chats,
-// missed requests and past chats, the last two from the server a page at a time.
+// missed requests and past chats, the last two from the server a page at a time. The
+// Analytics page (analytics-view.js) shows the `report` it asks for; a Marketing
+// Admin (`sync` answers `reports_only`) sees only that page.
 import { tokenClaims } from '../shared/socket.js';
 import { newMessageId } from '../shared/thread.js';
 import { TYPING_SHOWN_MS, typingThrottle } from '../shared/typing.js';
+import { mountAnalytics } from './analytics-view.js';
+import { joinParts, reportFrame } from './analytics.js';
 import { mountInbox } from './render.js';
 import { connectInbox } from './socket.js';
 import * as S from './state.js';
 import { agentSession, forgetOldPastChats, tokenInHash } from './storage.js';
 
 function start() {
-  const app = { state: S.createState(), session: agentSession(), connection: null };
+  const app = { state: S.createState(), session: agentSession(), connection: null, page: 'chats', reportsOnly: null };
   const { state, session } = app;
   const typingShown = new Map(); // conversation -> the timer that hides its indicator
   const send = (frame) => Boolean(app.connection?.send(frame));
@@ -79,6 +83,27 @@ function start() {
     },
   });
 
+  const analytics = mountAnalytics({ ask: (range) => send(reportFrame(range)) });
+  const reportParts = new Map(); // the parts of a report still coming (analytics.js, joinParts)
+  const byId = (id) => document.getElementById(id);
+
+  /** Shows the chats or the Analytics page; a Marketing Admin has only the latter. */
+  function showTab(page) {
+    app.page = app.reportsOnly ? 'analytics' : page;
+    const onAnalytics = app.page === 'analytics';
+    byId('ib-main').hidden = onAnalytics || !session.token();
+    byId('ib-analytics').hidden = !onAnalytics || !session.token();
+    byId('ib-tab-chats').hidden = Boolean(app.reportsOnly);
+    byId('ib-tab-chats').setAttribute('aria-pressed', String(!onAnalytics));
+    byId('ib-tab-analytics').setAttribute('aria-pressed', String(onAnalytics));
+  }
+  byId('ib-tab-chats').addEventListener('click', () => showTab('chats'));
+  byId('ib-tab-analytics').addEventListener('click', () => {
+    const first = app.page !== 'analytics';
+    showTab('analytics');
+    if (first) analytics.ask();
+  });
+
   function select(conversation) {
     S.select(state, conversation, send);
     view.render();
@@ -122,6 +147,11 @@ function start() {
     app.connection?.stop();
     app.connection = null;
     clearTimeout(expiryTimer);
+    app.reportsOnly = null;
+    app.page = 'chats';
+    analytics.reset();
+    byId('ib-tabs').hidden = true;
+    byId('ib-analytics').hidden = true;
     view.render();
     view.renderMissed();
     view.showSignIn(failed);
@@ -135,6 +165,8 @@ function start() {
     watchExpiry(claims.exp);
     view.render();
     view.showMain(claims.name || claims.email || state.me || '');
+    byId('ib-tabs').hidden = false;
+    showTab(app.page);
     app.connection?.stop();
     app.connection = connectInbox({
       state,
@@ -221,6 +253,19 @@ function start() {
         removeOffer(frame.conversation);
         if (S.chatEnded(state, frame, new Date().toISOString())) view.render();
         break;
+      case 'reports_only':
+        // No live chat permission: no chats, no availability, only the reports.
+        app.reportsOnly = frame.scope;
+        byId('ib-avail-wrap').hidden = true;
+        analytics.restrict(frame.scope);
+        showTab('analytics');
+        analytics.ask();
+        break;
+      case 'report': {
+        const whole = joinParts(reportParts, frame);
+        if (whole) analytics.show(whole);
+        break;
+      }
       case 'token_renewed':
         watchExpiry(Date.parse(frame.expires_at) / 1000);
         view.toast('Sign-in renewed.');

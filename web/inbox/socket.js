@@ -1,8 +1,11 @@
 // The inbox's connection, over the shared socket (backoff, heartbeat, the planned
 // renewal): the agent token in the URL, and on every open the frames that bring the
-// inbox up to date (`sync`, the newest pages of past chats and missed requests, the
-// replies not acked yet); missed requests are asked for again every minute. A
-// handshake the server refuses (a bad or expired token) is told to `onRefused`.
+// inbox up to date (`sync` and the replies not acked yet; once `sync`'s
+// `availability` says the agent may chat, the newest pages of past chats and missed
+// requests, and missed requests again every minute). An agent without the live chat
+// permission (a Marketing Admin: `sync` answers `reports_only`) is never sent a chat
+// action, which the server would refuse by closing the socket. A handshake the
+// server refuses (a bad or expired token) is told to `onRefused`.
 import { LiveSocket, handshakeRefused, socketUrl } from '../shared/socket.js';
 import { resends } from './state.js';
 
@@ -10,8 +13,11 @@ export const MISSED_EVERY_MS = 60_000;
 
 /** What an inbox sends on each open: docs/protocol.md, "Connecting". */
 export function openingFrames(state) {
-  return [{ action: 'sync' }, { action: 'past_chats' }, { action: 'missed' }, ...resends(state)];
+  return [{ action: 'sync' }, ...resends(state)];
 }
+
+/** What an inbox asks for once `sync` answered `availability` (it may chat). */
+export const LIST_FRAMES = [{ action: 'past_chats' }, { action: 'missed' }];
 
 /**
  * Connects as the agent whose token `token()` gives (read before every attempt).
@@ -21,15 +27,24 @@ export function connectInbox({ state, token, onFrame, onState, onRefused, loc = 
   WebSocketImpl = globalThis.WebSocket, fetchImpl = globalThis.fetch }) {
   const url = () => socketUrl('', loc, { agent_token: token() });
   let missedTimer = null;
+  let listsAsked = false;
   const socket = new LiveSocket({
     url,
     onState,
-    onFrame,
+    onFrame(frame) {
+      if (frame.type === 'availability' && !listsAsked) {
+        listsAsked = true;
+        for (const list of LIST_FRAMES) socket.send(list);
+        clearInterval(missedTimer);
+        missedTimer = setInterval(() => socket.send({ action: 'missed' }), MISSED_EVERY_MS);
+      }
+      onFrame(frame);
+    },
     WebSocketImpl,
     onOpen() {
-      for (const frame of openingFrames(state)) socket.send(frame);
+      listsAsked = false;
       clearInterval(missedTimer);
-      missedTimer = setInterval(() => socket.send({ action: 'missed' }), MISSED_EVERY_MS);
+      for (const frame of openingFrames(state)) socket.send(frame);
     },
     // A browser cannot read a failed handshake's status: ask the same URL over HTTP.
     async onClose({ opened, failures }) {

@@ -14,6 +14,8 @@ class FakeSocket {
 
 const loc = new URL('http://127.0.0.1:8080/inbox/');
 
+const deliver = (ws, frame) => ws.onmessage?.({ data: JSON.stringify(frame) });
+
 test('on each open the inbox asks for its state, the newest past chats and missed requests, and resends unacked replies', () => {
   mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
   FakeSocket.all = [];
@@ -24,7 +26,10 @@ test('on each open the inbox asks for its state, the newest past chats and misse
   const first = FakeSocket.all[0];
   assert.equal(first.url, 'ws://127.0.0.1:8080/ws?agent_token=tok.en');
   first.open();
-  assert.deepEqual(first.sent, [{ action: 'sync' }, { action: 'past_chats' }, { action: 'missed' }]);
+  assert.deepEqual(first.sent, [{ action: 'sync' }], 'the lists wait for sync to say the agent may chat');
+  deliver(first, { type: 'availability', available: true });
+  deliver(first, { type: 'availability', available: false });
+  assert.deepEqual(first.sent, [{ action: 'sync' }, { action: 'past_chats' }, { action: 'missed' }], 'once per open');
   mock.timers.tick(MISSED_EVERY_MS * 3);
   assert.deepEqual(first.sent.slice(3), [{ action: 'missed' }, { action: 'missed' }, { action: 'missed' }], 'missed every minute');
 
@@ -34,12 +39,28 @@ test('on each open the inbox asks for its state, the newest past chats and misse
   assert.equal(first.sent.length, 7, 'nothing more on the closed socket');
   const second = FakeSocket.all[1];
   second.open();
-  assert.deepEqual(second.sent, [{ action: 'sync' }, { action: 'past_chats' }, { action: 'missed' },
-    { action: 'send_message', conversation: 'c1', id: 'r1', text: 'not acked yet' }]);
+  deliver(second, { type: 'availability', available: true });
+  assert.deepEqual(second.sent, [{ action: 'sync' },
+    { action: 'send_message', conversation: 'c1', id: 'r1', text: 'not acked yet' }, { action: 'past_chats' }, { action: 'missed' }]);
   conn.stop();
   mock.timers.tick(MISSED_EVERY_MS * 5);
   assert.equal(second.sent.length, 4, 'stopped: no refresh, no reconnect');
   assert.equal(FakeSocket.all.length, 2);
+  mock.timers.reset();
+});
+
+test('a Marketing Admin\'s inbox (sync answers reports_only) is never sent a chat action or a list', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+  FakeSocket.all = [];
+  const frames = [];
+  const conn = connectInbox({ state: S.createState(), token: () => 'tok.en', loc, WebSocketImpl: FakeSocket, onFrame: (f) => frames.push(f), onState() {} });
+  const ws = FakeSocket.all[0];
+  ws.open();
+  deliver(ws, { type: 'reports_only', scope: 'funnel' });
+  mock.timers.tick(MISSED_EVERY_MS * 3);
+  assert.deepEqual(ws.sent.filter((f) => f.action !== 'ping'), [{ action: 'sync' }]);
+  assert.deepEqual(frames, [{ type: 'reports_only', scope: 'funnel' }], 'the frame still reaches the inbox');
+  conn.stop();
   mock.timers.reset();
 });
 

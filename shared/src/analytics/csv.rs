@@ -5,15 +5,54 @@
 //! gets a leading `'`. The averages are [`Mean::value`]'s, as the chart's and the
 //! table's are.
 
-use super::counters::{Counters, Mean, Row};
+use super::counters::{Counters, Dimension, Mean, Row};
 
 /// The header, then one line per row.
 pub fn to_csv(rows: &[Row]) -> String {
-    let mut out = String::new();
-    for cells in cells(rows) {
-        line(&mut out, cells.into_iter());
-    }
-    out
+    let by = rows.first().map_or("value", |r| r.dimension.name());
+    csv_of(by, rows, &|_| true)
+}
+
+/// The columns of the dialog funnel, which a Marketing Admin sees alone.
+pub const FUNNEL_COLUMNS: [&str; 5] = [
+    "dialogs_triggered",
+    "dialogs_engaged",
+    "dialogs_completed",
+    "goals_reached",
+    "emails_captured",
+];
+
+/// As [`to_csv`], headed by `by`'s name however many rows there are, with only the
+/// columns `keep` names (a role that sees part of the numbers gets a CSV of that
+/// part).
+pub fn to_csv_columns(by: Dimension, rows: &[Row], keep: &dyn Fn(&str) -> bool) -> String {
+    csv_of(by.name(), rows, keep)
+}
+
+fn csv_of(by: &str, rows: &[Row], keep: &dyn Fn(&str) -> bool) -> String {
+    let (header, lines) = csv_lines(by, rows, keep);
+    std::iter::once(header).chain(lines).collect()
+}
+
+/// The header line headed by `by`, and one line per row, each ending in CRLF, with
+/// only the columns `keep` names: what [`to_csv_columns`] joins, for a report sent in
+/// parts.
+pub fn csv_lines(by: &str, rows: &[Row], keep: &dyn Fn(&str) -> bool) -> (String, Vec<String>) {
+    let columns: Vec<&Column> = COLUMNS.iter().filter(|(name, _)| keep(name)).collect();
+    let mut header = String::new();
+    let names = std::iter::once(by).chain(columns.iter().map(|(name, _)| *name));
+    line(&mut header, names.map(ToString::to_string));
+    let lines = rows
+        .iter()
+        .map(|row| {
+            let mut out = String::new();
+            let value = row.value.clone().unwrap_or_else(|| "(none)".into());
+            let cells = columns.iter().map(|(_, cell)| cell(&row.counters));
+            line(&mut out, std::iter::once(value).chain(cells));
+            out
+        })
+        .collect();
+    (header, lines)
 }
 
 /// The report's cells, unescaped: the header, then one line per row. What the CSV

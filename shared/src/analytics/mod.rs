@@ -11,6 +11,7 @@
 //! - [`recompute`]: every metric computed again straight from the final stored
 //!   items, without events: the oracle the aggregates are checked against.
 //! - [`csv`]: report rows as RFC 4180 CSV, safe to open in a spreadsheet.
+//! - [`report`]: a report's rows as a role may see them, as JSON and CSV.
 //! - [`recorder`]: changes of stored items recorded into the store's per
 //!   conversation sheets and per-day counters.
 
@@ -21,6 +22,7 @@ pub mod day;
 pub mod event;
 pub mod recompute;
 pub mod recorder;
+pub mod report;
 
 pub use aggregate::{Aggregates, Sheet};
 pub use counters::{Bucket, Counters, Dimension, Mean, Row, Table};
@@ -28,6 +30,7 @@ pub use day::{Day, Zones};
 pub use event::{Event, events_of_conversation, events_of_message, events_of_session, team_of};
 pub use recompute::recompute;
 pub use recorder::{Change, record, zones_of};
+pub use report::{DayRange, MAX_REPORT_DAYS, RangeError, Report, Scope, report, report_parts};
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{FieldError, FrameError, MAX_FRAME_BYTES, MAX_JSON_DEPTH};
+use crate::analytics::{DayRange, Dimension, RangeError};
 use crate::domain::{
     AttributeName, Attributes, CardId, ConversationId, Email, IdError, MAX_MESSAGE_CHARS,
     MessageId, MessageText, check_attribute_value,
@@ -392,6 +393,16 @@ client_frames! {
             /// The reply.
             text: MessageText = text(),
         },
+        /// The numbers of `docs/analytics.md` from `from` to `to` (days of the account's
+        /// time zone, both included, at most 731), broken down `by` day, dialog, team
+        /// or agent, as the agent's role may see them; answered with `report`.
+        "report" => Report {
+            /// `from` and `to`, each a `YYYY-MM-DD` date, `from <= to`.
+            #[serde(flatten)]
+            range: DayRange = day_range(),
+            /// `day`, `dialog`, `team` or `agent`.
+            by: Dimension = dimension(),
+        },
         /// A new agent token for the open connection, verified as at `$connect` (it
         /// must name the same agent): the connection is then held to its expiry
         /// instead of the old token's. Answered with `token_renewed`.
@@ -540,6 +551,50 @@ impl Fields {
                 .map(Some)
                 .map_err(|e| self.bad(field, e)),
             Some(other) => Err(self.invalid(field, "a cursor (a string)", &other)),
+        }
+    }
+
+    /// A report's days: `from` and `to` (both required dates), read together so
+    /// that the order and the length are checked; a refusal names `from` or `to`.
+    /// `_field` is the Rust field they travel in, not on the wire.
+    fn day_range(&mut self, _field: &str) -> Result<DayRange, FrameError> {
+        let from = self.day("from")?;
+        let to = self.day("to")?;
+        DayRange::new(from, to).map_err(|e| {
+            let expected = match e {
+                RangeError::Reversed => "a date on or after `from`",
+                RangeError::TooLong { .. } => "a date at most 730 days after `from` (731 days)",
+            };
+            self.bad(
+                "to",
+                FieldError::Invalid {
+                    expected,
+                    found: format!("{:?}", to.to_string()),
+                },
+            )
+        })
+    }
+
+    fn day(&mut self, field: &str) -> Result<crate::analytics::Day, FrameError> {
+        const EXPECTED: &str = "a date (YYYY-MM-DD)";
+        let value = self.required(field)?;
+        match &value {
+            Value::String(s) if s.len() == 10 => {
+                s.parse().map_err(|_| self.invalid(field, EXPECTED, &value))
+            }
+            _ => Err(self.invalid(field, EXPECTED, &value)),
+        }
+    }
+
+    fn dimension(&mut self, field: &str) -> Result<Dimension, FrameError> {
+        const EXPECTED: &str = "day, dialog, team or agent";
+        let value = self.required(field)?;
+        match value.as_str() {
+            Some("day") => Ok(Dimension::Day),
+            Some("dialog") => Ok(Dimension::Dialog),
+            Some("team") => Ok(Dimension::Team),
+            Some("agent") => Ok(Dimension::Agent),
+            _ => Err(self.invalid(field, EXPECTED, &value)),
         }
     }
 
@@ -759,6 +814,11 @@ mod tests {
                 id: MessageId::parse("m-2").unwrap(),
                 text: MessageText::parse("Thanks for asking: yes, we ship to Peru.").unwrap(),
             },
+            AgentFrame::Report {
+                range: DayRange::new("2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap())
+                    .unwrap(),
+                by: Dimension::Day,
+            },
             AgentFrame::RenewToken {
                 token: "eyJhbGciOiJIUzI1NiJ9.e30.sig".into(),
             },
@@ -906,6 +966,52 @@ mod tests {
         );
         assert!(matches!(reason, FieldError::Invalid { .. }));
         assert!(agent(json!({"action": "score", "conversation": "c1", "score": 3})).is_ok());
+    }
+
+    #[test]
+    fn a_report_range_needs_two_dates_in_order_and_at_most_731_days_naming_the_bad_one() {
+        let report = |from: &str, to: &str, by: &str| {
+            agent(json!({"action": "report", "from": from, "to": to, "by": by}))
+        };
+        assert!(report("2026-11-01", "2026-11-01", "day").is_ok(), "one day");
+        assert!(
+            report("2025-01-01", "2026-12-31", "agent").is_ok(),
+            "730 days"
+        );
+        assert!(
+            report("2024-01-01", "2025-12-31", "team").is_ok(),
+            "731 days, a leap year's"
+        );
+        assert_eq!(
+            bad_field(report("2024-01-01", "2026-01-01", "day")).1,
+            "to",
+            "732 days"
+        );
+        let reversed = report("2026-11-02", "2026-11-01", "day");
+        assert_eq!(
+            reversed.unwrap_err().to_string(),
+            "\"report\" frame, field \"to\": expected a date on or after `from`, found \"2026-11-01\""
+        );
+        assert_eq!(
+            bad_field(report("2026-02-30", "2026-03-01", "day")).1,
+            "from"
+        );
+        assert_eq!(bad_field(report("2026-11-01", "yesterday", "day")).1, "to");
+        assert_eq!(
+            bad_field(report("2026-11-01T00:00:00Z", "2026-11-02", "day")).1,
+            "from"
+        );
+        assert_eq!(
+            bad_field(report("2026-11-01", "2026-11-02", "week")).1,
+            "by"
+        );
+        assert_eq!(
+            bad_field(agent(
+                json!({"action": "report", "to": "2026-11-02", "by": "day"})
+            ))
+            .1,
+            "from"
+        );
     }
 
     #[test]

@@ -240,9 +240,10 @@ pub enum ServerError {
     /// The agent token behind the connection expired: the connection is closed.
     #[error("your sign-in has expired: connect again with a new token")]
     TokenExpired,
-    /// The agent behind the connection lost the live chat permission (or was
-    /// removed): the connection is closed.
-    #[error("this agent may no longer use the inbox")]
+    /// The agent behind the connection was removed, or sent a chat action without
+    /// the live chat permission (a Marketing Admin, or an agent whose role
+    /// changed): the connection is closed.
+    #[error("this agent may not (or may no longer) chat in the inbox")]
     NoLongerAllowed,
     /// Too many frames of this kind: try again after `retry_after` seconds.
     #[error("too many {what}; try again in {retry_after} s")]

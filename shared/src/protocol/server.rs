@@ -354,6 +354,16 @@ pub enum ServerFrame {
         /// When the new token expires (its `exp`).
         expires_at: Timestamp,
     },
+    /// To an agent after `report`: the rows of the range as their role may see
+    /// them, as JSON and as CSV (see [`crate::analytics::report`]).
+    Report(crate::analytics::Report),
+    /// To an agent without the live chat permission (a Marketing Admin) after
+    /// `sync`, instead of `availability`, offers and chats: they are never
+    /// routable, and their inbox shows only the reports `scope` allows.
+    ReportsOnly {
+        /// What their `report`s show: `funnel`.
+        scope: String,
+    },
     /// Answer to `ping`.
     Pong,
     /// To the sender of `send_message`: the message is stored (sent once per id,
@@ -390,6 +400,8 @@ impl ServerFrame {
             ServerFrame::Error { .. } => "error",
             ServerFrame::EmailSent { .. } => "email_sent",
             ServerFrame::TokenRenewed { .. } => "token_renewed",
+            ServerFrame::Report(_) => "report",
+            ServerFrame::ReportsOnly { .. } => "reports_only",
             ServerFrame::Pong => "pong",
             ServerFrame::Ack { .. } => "ack",
         }
@@ -700,7 +712,24 @@ pub(super) mod tests {
             ServerFrame::Ack {
                 id: MessageId::parse("m1").unwrap(),
             },
+            ServerFrame::Report(sample_report()),
+            ServerFrame::ReportsOnly {
+                scope: "funnel".into(),
+            },
         ]
+    }
+
+    fn sample_report() -> crate::analytics::Report {
+        use crate::analytics::{Counters, Day, Dimension, Scope, Table};
+        let day: Day = "2026-11-01".parse().unwrap();
+        let mut table = Table::default();
+        let counters = Counters {
+            requested: 2,
+            ..Counters::default()
+        };
+        table.add(day, crate::analytics::Bucket::All, &counters, 1);
+        let range = crate::analytics::DayRange::new(day, day).unwrap();
+        crate::analytics::report(&table, range, Dimension::Day, &Scope::All, "UTC").unwrap()
     }
 
     #[test]

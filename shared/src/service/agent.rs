@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Chat;
+use crate::analytics::{DayRange, Dimension, Scope};
 use crate::domain::{
     AgentId, ConnectionId, Conversation, ConversationId, ConversationState, EndReason,
     INACTIVITY_TIMEOUT, Permission, Sender, TransitionError, VisitorId, next_local_midnight,
@@ -20,6 +21,9 @@ impl Chat {
         agent: &AgentId,
         frame: AgentFrame,
     ) -> Result<(), ServerError> {
+        if is_chat_action(&frame) {
+            self.may_chat(agent).await?;
+        }
         match frame {
             // Served with the connection record, before the authorization check.
             AgentFrame::RenewToken { .. } => Err(ServerError::internal(
@@ -74,11 +78,54 @@ impl Chat {
                     .await
             }
             AgentFrame::PastChats { before } => self.past_chats(connection, agent, before).await,
+            AgentFrame::Report { range, by } => self.report(connection, agent, range, by).await,
             AgentFrame::Ping => {
                 self.send(connection, &ServerFrame::Pong).await;
                 Ok(())
             }
         }
+    }
+
+    /// `report`: the counters of the range, cut to what the agent's role may see
+    /// (a Sales Admin everything, a Live Agent their own numbers, a Marketing
+    /// Admin the dialog funnel). A breakdown the role may not see is refused
+    /// before the counters are read.
+    async fn report(
+        &self,
+        connection: &ConnectionId,
+        agent: &AgentId,
+        range: DayRange,
+        by: Dimension,
+    ) -> Result<(), ServerError> {
+        let directory = self.cached_directory().await?;
+        let scope = directory
+            .agent(agent)
+            .and_then(Scope::of)
+            .ok_or(ServerError::NoLongerAllowed)?;
+        let forbidden = |reason: &str| ServerError::Forbidden {
+            reason: reason.into(),
+        };
+        scope.allows(by).map_err(forbidden)?;
+        let table = self.ports.store.counters(range.from, range.to).await?;
+        let zone = directory
+            .settings
+            .time_zone
+            .as_ref()
+            .map_or("UTC", |z| z.as_str());
+        let parts = crate::analytics::report::report_parts(
+            &table,
+            range,
+            by,
+            &scope,
+            zone,
+            crate::protocol::MAX_FRAME_BYTES,
+        )
+        .map_err(forbidden)?;
+        // In order: the inbox joins the parts by their number either way.
+        for part in parts {
+            self.send(connection, &ServerFrame::Report(part)).await;
+        }
+        Ok(())
     }
 
     /// `pick_up`: a missed request opens as a live chat with `agent`.
@@ -591,6 +638,8 @@ impl Chat {
 
     /// What the inbox needs after (re)connecting: availability, pending offers, live
     /// chats with their messages.
+    /// An agent without the live chat permission (a Marketing Admin) gets
+    /// `reports_only` instead: nothing of a chat, and no availability to show.
     async fn sync(&self, connection: &ConnectionId, agent: &AgentId) -> Result<(), ServerError> {
         let now = self.now();
         let directory = self.cached_directory().await?;
@@ -599,6 +648,14 @@ impl Chat {
             .ok_or_else(|| ServerError::NotFound {
                 what: format!("agent {agent}"),
             })?;
+        if !profile.has_permission(Permission::LiveChat) {
+            let scope = Scope::of(profile).ok_or(ServerError::NoLongerAllowed)?;
+            let frame = ServerFrame::ReportsOnly {
+                scope: scope.name().into(),
+            };
+            self.send(connection, &frame).await;
+            return Ok(());
+        }
         // The toggle as stored: the availability shown must be the agent's last.
         let manual = self
             .ports
@@ -781,6 +838,19 @@ impl Chat {
             .agent(agent)
             .is_some_and(|a| a.has_permission(Permission::ReadAllConversations)))
     }
+}
+
+/// Whether a frame acts on chats or lists them (everything but `ping`, `sync`,
+/// `report` and `renew_token`): only an agent with the live chat permission may
+/// send it ([`Chat::may_chat`]).
+fn is_chat_action(frame: &AgentFrame) -> bool {
+    !matches!(
+        frame,
+        AgentFrame::Ping
+            | AgentFrame::Sync
+            | AgentFrame::Report { .. }
+            | AgentFrame::RenewToken { .. }
+    )
 }
 
 /// The party an agent's pushes go to: every tab of theirs.

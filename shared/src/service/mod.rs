@@ -336,7 +336,10 @@ impl Chat {
     }
 
     /// The agent an agent token names and when it expires, if it verifies at `now`
-    /// and the agent has the live chat permission (in the directory as stored).
+    /// and the agent may sign in to the inbox (in the directory as stored): a role
+    /// with a report scope ([`crate::analytics::Scope::of`]), which every role has.
+    /// A Marketing Admin signs in for the reports; only the live chat permission
+    /// makes an agent routable or lets them chat ([`Chat::may_chat`]).
     async fn verify_agent(
         &self,
         token: &str,
@@ -347,7 +350,8 @@ impl Chat {
         let directory = self.applied().await?.directory;
         let allowed = directory
             .agent(&agent)
-            .is_some_and(|a| a.has_permission(Permission::LiveChat));
+            .and_then(crate::analytics::Scope::of)
+            .is_some();
         if !allowed {
             return Err(AuthError::NotAllowed.into());
         }
@@ -574,12 +578,31 @@ impl Chat {
         *entry = (*entry).max(until);
     }
 
-    /// The agent still has the live chat permission, in the directory as read at
-    /// most [`DIRECTORY_REFRESH`] ago.
+    /// The agent may still sign in to the inbox (they are in the directory, with a
+    /// role), in the directory as read at most [`DIRECTORY_REFRESH`] ago.
     pub(super) async fn still_permitted(
         &self,
         agent: &crate::domain::AgentId,
     ) -> Result<(), ServerError> {
+        let allowed = self
+            .cached_directory()
+            .await?
+            .agent(agent)
+            .and_then(crate::analytics::Scope::of)
+            .is_some();
+        if !allowed {
+            return Err(ServerError::NoLongerAllowed);
+        }
+        Ok(())
+    }
+
+    /// The agent has the live chat permission, in the directory as read at most
+    /// [`DIRECTORY_REFRESH`] ago: checked before every chat action. Without it
+    /// (a Marketing Admin, or an agent whose role changed) the frame is refused
+    /// with `forbidden` and the connection closed ([`ServerError::NoLongerAllowed`]),
+    /// so an agent who lost the permission while holding chats reconnects without
+    /// them and their grace period hands the chats on.
+    pub(super) async fn may_chat(&self, agent: &crate::domain::AgentId) -> Result<(), ServerError> {
         let allowed = self
             .cached_directory()
             .await?

@@ -75,6 +75,7 @@ impl Chat {
                         })?;
                     self.still_authorized(&record, agent).await?;
                 }
+                self.may_chat(agent).await?;
                 match AgentFrame::try_from(raw)? {
                     AgentFrame::SendMessage { id, text, .. } => (id, text),
                     _ => {

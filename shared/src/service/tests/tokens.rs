@@ -270,3 +270,55 @@ async fn the_page_url_is_stored_without_query_and_fragment_and_utm_parameters_as
     assert_eq!(attributes.get("utm_campaign"), Some("spring sale"));
     assert_eq!(attributes.get("reset"), None);
 }
+
+#[tokio::test]
+async fn a_marketing_admin_signs_in_for_the_reports_only_and_is_never_offered_nor_counted_available()
+ {
+    let h = Harness::new();
+    let token = h.issuer.issue(
+        &AgentId::parse("mia").unwrap(),
+        h.clock.now(),
+        SignedDuration::from_hours(8),
+    );
+    let mia = h.connect(&[("agent_token", &token)]).await.unwrap();
+    h.send(&mia, json!({"action": "sync"})).await;
+    assert_eq!(
+        h.frames(&mia),
+        [json!({"type": "reports_only", "scope": "funnel"})],
+        "no availability, offer or chat"
+    );
+
+    // mia is the only agent online: the dialog's "is an agent available" branch
+    // finds nobody, and nothing reaches her.
+    let (_visitor, frames) = h.visitor_reaching_live_chat().await;
+    h.pump().await;
+    let kinds: Vec<&str> = frames.iter().filter_map(|f| f["type"].as_str()).collect();
+    assert!(!kinds.contains(&"waiting"), "{kinds:?}");
+    assert_eq!(h.types(&mia), Vec::<String>::new());
+
+    h.send(
+        &mia,
+        json!({"action": "report", "from": "2026-03-01", "to": "2026-03-02", "by": "dialog"}),
+    )
+    .await;
+    let report = h.frames(&mia);
+    assert_eq!(report.len(), 1);
+    assert_eq!(
+        (&report[0]["type"], &report[0]["scope"]),
+        (&json!("report"), &json!("funnel"))
+    );
+    h.send(
+        &mia,
+        json!({"action": "report", "from": "2026-03-01", "to": "2026-03-02", "by": "agent"}),
+    )
+    .await;
+    assert_eq!(codes(&h.frames(&mia)), ["forbidden"]);
+    assert!(
+        h.push.is_open(&mia),
+        "a report she may not see is only refused"
+    );
+
+    h.send(&mia, json!({"action": "past_chats"})).await;
+    assert_eq!(codes(&h.frames(&mia)), ["forbidden"]);
+    assert!(!h.push.is_open(&mia), "a chat action closes her socket");
+}
