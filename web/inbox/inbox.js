@@ -223,7 +223,7 @@ function start() {
         view.render();
         break;
       case 'ack':
-        if (S.acked(state, frame.id)) {
+        if (S.acked(state, frame.id, frame.message)) {
           for (const next of S.sendable(state)) send(next);
           view.render();
         }

@@ -147,10 +147,16 @@ export function transcriptPage(state, frame) {
   return 'download';
 }
 
-/** `ack`: the pending message with `id` is stored. Returns whether one was. */
-export function acked(state, id) {
+/**
+ * `ack`: the pending message with `id` is stored; `message`, the stored message,
+ * takes its place in its chat (this tab gets no `message` frame of its own
+ * message). Returns whether anything changed.
+ */
+export function acked(state, id, message) {
   let any = false;
   for (const chat of state.chats.values()) if (chat.thread.ack(id)) any = true;
+  const chat = message && state.chats.get(message.conversation);
+  if (chat && chat.thread.add(message)) any = true;
   return any;
 }
 

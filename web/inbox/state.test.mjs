@@ -123,6 +123,22 @@ test('missed requests: the newest page replaces the list, an older one adds what
   assert.deepEqual(state.missed.items.map((x) => x.conversation), ['b']);
 });
 
+test('an ack brings the stored message, which takes the pending reply\'s place without counting as unread', () => {
+  const state = S.createState();
+  S.chatStarted(state, { conversation: 'c1', messages: [] });
+  S.chatStarted(state, { conversation: 'c2', messages: [] });
+  state.selected = 'c2';
+  const { send } = sender();
+  state.selected = 'c1';
+  S.reply(state, 'Hello', 'id1', send);
+  state.selected = 'c2';
+  const stored = { id: 'id1', conversation: 'c1', seq: 3, sender: { kind: 'agent', agent: 'ana' }, text: 'Hello', at: '2026-03-02T10:00:00Z' };
+  assert.equal(S.acked(state, 'id1', stored), true);
+  const chat = state.chats.get('c1');
+  assert.deepEqual(chat.thread.list().map((m) => [m.id, m.seq, Boolean(m.pending)]), [['id1', 3, false]]);
+  assert.equal(chat.unread, 0);
+});
+
 test('a ninth reply waits until the oldest unacked one is acked', () => {
   const state = S.createState();
   S.chatStarted(state, { conversation: 'c1', messages: [] });

@@ -239,11 +239,10 @@ function init() {
         addMessages([frame.message]);
         break;
       case 'ack':
-        if (thread.ack(frame.id)) {
-          const p = thread.pending.get(frame.id);
-          show(p);
-          flush();
-        }
+        // The stored message comes with its ack (this page gets no `message`
+        // frame of its own message): it takes the pending one's place.
+        if (thread.ack(frame.id)) flush();
+        if (frame.message) addMessages([frame.message]);
         break;
       case 'waiting':
         view.setWaiting(frame.position ? `Waiting for an agent… you are number ${frame.position}` : 'Waiting for an agent…');

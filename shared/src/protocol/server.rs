@@ -367,10 +367,13 @@ pub enum ServerFrame {
     /// Answer to `ping`.
     Pong,
     /// To the sender of `send_message`: the message is stored (sent once per id,
-    /// retries included).
+    /// retries included), with the message as stored: the sending connection gets
+    /// no `message` frame of its own message (its other connections do).
     Ack {
         /// The client-made message id.
         id: MessageId,
+        /// The message as stored (its `seq`, its time).
+        message: Message,
     },
 }
 
@@ -496,6 +499,10 @@ impl ServerFrame {
                 message,
             } => ServerFrame::Message {
                 conversation,
+                message: message.for_visitor(),
+            },
+            ServerFrame::Ack { id, message } => ServerFrame::Ack {
+                id,
                 message: message.for_visitor(),
             },
             ServerFrame::History {
@@ -711,6 +718,7 @@ pub(super) mod tests {
             ServerFrame::Pong,
             ServerFrame::Ack {
                 id: MessageId::parse("m1").unwrap(),
+                message: message(1, "Hi, do you ship to Canada?"),
             },
             ServerFrame::Report(sample_report()),
             ServerFrame::ReportsOnly {

@@ -150,15 +150,28 @@ impl Chat {
                 })
             })
             .await?;
+        // The sender's connection gets its message back in the ack, not again as a
+        // `message` frame: one API Gateway message fewer per message.
+        let for_sender = |frame: ServerFrame| match party {
+            Party::Visitor { .. } => frame.for_visitor(),
+            Party::Agent { .. } => frame,
+        };
         match appended {
             Appended::New(stored) => {
-                let ack = ServerFrame::Ack { id };
+                let ack = for_sender(ServerFrame::Ack {
+                    id,
+                    message: stored.clone(),
+                });
                 let frame = ServerFrame::message(stored);
                 self.push_to_hub(&hub, &frame, Some((connection, &ack)))
                     .await;
             }
-            Appended::Duplicate(_) => {
-                self.send(connection, &ServerFrame::Ack { id }).await;
+            Appended::Duplicate(stored) => {
+                let ack = for_sender(ServerFrame::Ack {
+                    id,
+                    message: stored,
+                });
+                self.send(connection, &ack).await;
             }
         }
         Ok(())
@@ -189,14 +202,14 @@ impl Chat {
 
     /// Pushes `frame` to the hub's recipients, all connections at once (each push is
     /// a round trip to API Gateway, so the last recipient does not wait for the
-    /// others); `first` goes to its connection before anything else (the sender's
-    /// ack before its own copy of the message). A gone connection is forgotten and
-    /// unsubscribed.
+    /// others); `instead`'s connection gets its frame in place of `frame` (the
+    /// sender gets its ack, which carries the stored message). A gone connection
+    /// is forgotten and unsubscribed.
     pub(super) async fn push_to_hub(
         &self,
         hub: &Hub,
         frame: &ServerFrame,
-        first: Option<(&ConnectionId, &ServerFrame)>,
+        instead: Option<(&ConnectionId, &ServerFrame)>,
     ) {
         // Visitors get the frame without agent ids (`ServerFrame::for_visitor`).
         let visitor_frame = frame.clone().for_visitor();
@@ -207,10 +220,10 @@ impl Chat {
                 Party::Agent { .. } => (c, vec![frame]),
             })
             .collect();
-        if let Some((connection, early)) = first {
+        if let Some((connection, own)) = instead {
             match plan.iter_mut().find(|(c, _)| *c == connection) {
-                Some((_, frames)) => frames.insert(0, early),
-                None => plan.push((connection, vec![early])),
+                Some((_, frames)) => *frames = vec![own],
+                None => plan.push((connection, vec![own])),
             }
         }
         let gone = futures_util::future::join_all(plan.into_iter().map(

@@ -980,7 +980,10 @@ impl World {
                     p.retry = self.ctx.chance(0.8);
                 }
             }
-            ServerFrame::Ack { id } => {
+            ServerFrame::Ack { id, message } => {
+                // The stored message comes back in the ack, as to the widget.
+                self.check_shown(conn, message, Side::Visitor).await;
+                self.visitor_shows(i, message);
                 self.acknowledged(Owner::Visitor(i), conn, id.as_str())
                     .await
             }
@@ -1132,7 +1135,17 @@ impl World {
                     tab.retry = retry;
                 }
             }
-            ServerFrame::Ack { id } => self.acknowledged(Owner::Agent(j), conn, id.as_str()).await,
+            ServerFrame::Ack { id, message } => {
+                // The stored message comes back in the ack, as to the inbox.
+                self.check_shown(conn, message, Side::Agent).await;
+                let rank = self.ctx.rank(&message.conversation);
+                if let Some(tab) = self.tab(j, conn)
+                    && let Some((_, view)) = tab.live.get_mut(&rank)
+                {
+                    view.messages.insert(message.seq, message.clone());
+                }
+                self.acknowledged(Owner::Agent(j), conn, id.as_str()).await
+            }
             other => self.ctx.violate(
                 "agents_get_inbox_frames",
                 format!("{} got a widget frame: {}", self.who(conn), other.kind()),
@@ -1272,7 +1285,9 @@ impl World {
             ServerFrame::Error { code, message, .. } => {
                 format!("error {code:?}: {}", self.ctx.scrub(message))
             }
-            ServerFrame::Ack { id } => format!("ack {}", self.ctx.scrub(id.as_str())),
+            ServerFrame::Ack { id, message } => {
+                format!("ack {} #{}", self.ctx.scrub(id.as_str()), message.seq)
+            }
             other => other.kind().to_string(),
         };
         self.ctx
