@@ -21,20 +21,26 @@ pub async fn pump(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     loop {
         tick.tick().await;
         pending.extend(store.own_changes());
-        if pending.is_empty() {
-            continue;
+        record_pending(store.as_ref(), &mut pending, clock.as_ref()).await;
+    }
+}
+
+/// Records `pending` (nothing when empty) in the zone the directory names now,
+/// and empties it; on a failure keeps it for the next tick.
+async fn record_pending(store: &dyn Store, pending: &mut Vec<Change>, clock: &dyn Clock) {
+    if pending.is_empty() {
+        return;
+    }
+    let zone = match store.directory().await {
+        Ok(directory) => directory.settings.time_zone,
+        Err(e) => {
+            error!(error = %e, "analytics: could not read the directory; trying again");
+            return;
         }
-        let zone = match store.directory().await {
-            Ok(directory) => directory.settings.time_zone,
-            Err(e) => {
-                error!(error = %e, "analytics: could not read the directory; trying again");
-                continue;
-            }
-        };
-        match record(store.as_ref(), &pending, zone.as_ref(), clock.now()).await {
-            Ok(_) => pending.clear(),
-            Err(e) => error!(error = %e, "analytics: recording failed; trying again"),
-        }
+    };
+    match record(store, pending, zone.as_ref(), clock.now()).await {
+        Ok(_) => pending.clear(),
+        Err(e) => error!(error = %e, "analytics: recording failed; trying again"),
     }
 }
 
@@ -102,34 +108,19 @@ pub async fn stream_pump(
                     continue;
                 }
             };
+            // Record by record, so that one unreadable record costs only itself.
             let records = page["Records"].as_array().cloned().unwrap_or_default();
-            let mut event = aws_lambda_events::event::dynamodb::Event::default();
-            for record in records {
-                match livechat_aws::dynamo::stream::record_of_json(record) {
-                    Ok(r) => event.records.push(r),
+            for json in records {
+                let change = livechat_aws::dynamo::stream::record_of_json(json)
+                    .and_then(|r| livechat_aws::dynamo::stream::change_of(&r));
+                match change {
+                    Ok(change) => pending.extend(change),
                     Err(e) => error!(error = %e, "analytics: a stream record could not be read"),
                 }
             }
-            match livechat_aws::dynamo::stream::changes_of(&event) {
-                Ok(changes) => pending.extend(changes),
-                Err(e) => error!(error = %e, "analytics: a stream record could not be read"),
-            }
             *it = page["NextShardIterator"].as_str().map(str::to_string);
         }
-        if pending.is_empty() {
-            continue;
-        }
-        let zone = match store.directory().await {
-            Ok(directory) => directory.settings.time_zone,
-            Err(e) => {
-                error!(error = %e, "analytics: could not read the directory; trying again");
-                continue;
-            }
-        };
-        match record(store.as_ref(), &pending, zone.as_ref(), clock.now()).await {
-            Ok(_) => pending.clear(),
-            Err(e) => error!(error = %e, "analytics: recording failed; trying again"),
-        }
+        record_pending(store.as_ref(), &mut pending, clock.as_ref()).await;
     }
 }
 
