@@ -69,6 +69,10 @@ pub struct Config {
     pub email_outbox: Option<PathBuf>,
     /// `SES_ENDPOINT`: an SES endpoint other than AWS's (a local capture in tests).
     pub ses_endpoint: Option<String>,
+    /// Whether the in-memory store keeps its writes' changes for the analytics:
+    /// only for a process that drains them (the local gateway); never read from
+    /// the environment, so a function never keeps them.
+    pub keep_changes: bool,
     /// `INBOX_ORIGIN`: the Agent Inbox's origin (`https://d111.cloudfront.net`; several
     /// separated by commas): inbox sockets are accepted only from its pages, and
     /// visitor sockets from them besides the account's `allowed_origins`. Required
@@ -217,6 +221,7 @@ impl Config {
             directory_path: get("DIRECTORY_PATH").map(PathBuf::from),
             table_name,
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
+            keep_changes: false,
             seed_settings: SeedSettings {
                 wait_time_limit: get("WAIT_TIME_LIMIT_SECONDS")
                     .map(|v| {

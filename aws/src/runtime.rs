@@ -307,8 +307,11 @@ pub async fn build_store(
 ) -> Result<Arc<dyn Store>, StartError> {
     let Some(table) = &config.table_name else {
         let store = MemoryStore::with_directory(directory);
-        // Its writes' changes feed the analytics (the local gateway records them).
-        store.record_changes();
+        // Its writes' changes feed the analytics, in the local gateway, which
+        // records them; kept nowhere else, where nothing would drain them.
+        if config.keep_changes {
+            store.record_changes();
+        }
         return Ok(Arc::new(store));
     };
     let failed = |source| StartError::Store {

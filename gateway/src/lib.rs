@@ -332,6 +332,8 @@ pub fn local_config(addr: SocketAddr, stage: &str) -> Config {
         email_outbox: None,
         ses_endpoint: None,
         inbox_origins: Some(own_origins(addr)),
+        // The gateway records the in-memory store's changes (analytics::pump).
+        keep_changes: true,
     }
 }
 
