@@ -324,3 +324,192 @@ mod tests {
         assert_eq!(aligned(&cells), "a    bb\nccc  d\n");
     }
 }
+
+/// Why `livechat explain` could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainCommandError {
+    /// `--visitor` is not a JSON object of attributes, or `--at` not a time.
+    #[error("{0}")]
+    Input(String),
+    /// The configuration file has errors.
+    #[error(transparent)]
+    Invalid(#[from] livechat_core::config::ConfigErrors),
+    /// No live chat card to route by.
+    #[error(transparent)]
+    Card(livechat_core::routing::ExplainError),
+    /// The table could not be read.
+    #[error("could not read table {table}: {reason}")]
+    Store { table: String, reason: String },
+}
+
+/// The visitor attributes of `--visitor`: a JSON object whose values are text (a
+/// number or a boolean is taken as its text).
+pub fn visitor_attributes(
+    json: &str,
+) -> Result<livechat_core::domain::Attributes, ExplainCommandError> {
+    let bad = |why: String| ExplainCommandError::Input(format!("--visitor: {why}"));
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| bad("not a JSON object of attributes".into()))?;
+    let mut attributes = livechat_core::domain::Attributes::new();
+    for (name, value) in object {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(bad(format!(
+                    "{name}: a value is text, a number or a boolean"
+                )));
+            }
+        };
+        let name = livechat_core::domain::AttributeName::parse(name.clone())
+            .map_err(|e| bad(e.to_string()))?;
+        attributes.set(name, text);
+    }
+    Ok(attributes)
+}
+
+/// What `livechat explain` found: the card routed by, and the trace.
+#[derive(Debug)]
+pub struct Explained {
+    /// The live chat card whose routing was used.
+    pub card: livechat_core::domain::CardId,
+    /// Its routing.
+    pub mode: livechat_core::domain::RoutingMode,
+    /// Why.
+    pub trace: livechat_core::routing::Trace,
+}
+
+/// Who would get `visitor` at `at` on the live chat card `card` (the dialog's
+/// first when `None`), and why: the router's own choice, over the directory in
+/// `table` (or the configuration file `config`, not yet applied) and the loads,
+/// connections, toggles and cursors the table holds. Reads only.
+pub async fn explain(
+    table: &str,
+    endpoint: Option<&str>,
+    config: Option<&std::path::Path>,
+    visitor: &livechat_core::domain::Attributes,
+    card: Option<&livechat_core::domain::CardId>,
+    at: jiff::Timestamp,
+) -> Result<Explained, ExplainCommandError> {
+    use livechat_core::ports::DirectoryStore;
+    let store = livechat_aws::dynamo::DynamoStore::new(client(endpoint).await, table);
+    let unreadable = |e: livechat_core::ports::StoreError| ExplainCommandError::Store {
+        table: table.into(),
+        reason: livechat_core::service::cause_chain(&e),
+    };
+    let directory = match config {
+        Some(file) => livechat_core::config::load(file, |p| std::fs::read_to_string(p))?,
+        None => store.directory().await.map_err(unreadable)?,
+    };
+    let (card, mode) = livechat_core::routing::card_routing(&directory, card)
+        .map_err(ExplainCommandError::Card)?;
+    let trace = livechat_core::routing::explain(&store, &directory, &mode, visitor, at)
+        .await
+        .map_err(unreadable)?;
+    Ok(Explained { card, mode, trace })
+}
+
+/// A trace in words: each pool tried, each agent's verdict, and the outcome.
+pub fn explain_text(explained: &Explained) -> String {
+    use livechat_core::routing::{Outcome, Verdict, Via};
+    use std::fmt::Write;
+    let trace = &explained.trace;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "At {}, live chat card {} ({}):",
+        trace.at,
+        explained.card,
+        routing_words(&explained.mode)
+    );
+    if let Some(owner) = &trace.owner {
+        let _ = writeln!(
+            out,
+            "  account owner of the visitor's email domain: {owner}"
+        );
+    }
+    for rule in &trace.rules {
+        let how = match (rule.matched, rule.used) {
+            (true, true) => "matched, its pool used",
+            (true, false) => "matched, not used (an earlier match had someone eligible)",
+            (false, _) => "did not match",
+        };
+        let _ = writeln!(out, "  rule {}: {how}", rule.rule);
+    }
+    for pool in &trace.pools {
+        let why = match pool.via {
+            Via::AccountOwner => "the account owner",
+            Via::CardPool => "the card's pool",
+            Via::AnyAvailable => "every available agent, as the card's pool had nobody",
+        };
+        let name = pool.pool.as_deref().unwrap_or("one agent");
+        let _ = write!(out, "  pool {name} ({why})");
+        if let (Some(before), Some(after)) = (&pool.cursor_before, &pool.cursor_after) {
+            let _ = write!(out, ", cursor {before} -> {after}");
+        } else if let Some(after) = &pool.cursor_after {
+            let _ = write!(out, ", cursor (start) -> {after}");
+        }
+        out.push_str(":\n");
+        for c in &pool.candidates {
+            let verdict = match c.verdict {
+                Verdict::Chosen => "CHOSEN".to_string(),
+                Verdict::Eligible => "eligible, not next in the rotation".into(),
+                Verdict::Unknown => "not in the directory".into(),
+                Verdict::NoLiveChat => "no live chat permission".into(),
+                Verdict::Away => "away (availability toggle)".into(),
+                Verdict::NotInSchedule => "outside their schedule".into(),
+                Verdict::Offline => "offline".into(),
+                Verdict::AtLimit { load, limit } => {
+                    format!("at their limit ({load} of {limit} chats)")
+                }
+                Verdict::AlreadyOffered => "offered this request already".into(),
+            };
+            let _ = writeln!(out, "    {:<16} {verdict}", c.agent.to_string());
+        }
+    }
+    let outcome = match &trace.outcome {
+        Outcome::Offer { agent } => format!("offered to {agent}"),
+        Outcome::Nobody => "nobody eligible: the fallback".into(),
+        Outcome::NeedsCursor => "incomplete (a cursor was not read)".into(),
+    };
+    let _ = writeln!(out, "Outcome: {outcome}");
+    out
+}
+
+fn routing_words(mode: &livechat_core::domain::RoutingMode) -> String {
+    use livechat_core::domain::RoutingMode;
+    match mode {
+        RoutingMode::RoundRobin => "round robin over every agent".into(),
+        RoutingMode::Agent { agent } => format!("to {agent}"),
+        RoutingMode::Team { team } => format!("round robin in team {team}"),
+        RoutingMode::CustomRules { rules } => format!(
+            "custom rules {}",
+            rules
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::*;
+
+    #[test]
+    fn visitor_attributes_take_text_numbers_and_booleans_and_refuse_the_rest() {
+        let a =
+            visitor_attributes(r#"{"email": "jo@x.example", "company_size": 900, "vip": true}"#)
+                .unwrap();
+        assert_eq!(a.get("company_size"), Some("900"));
+        assert_eq!(a.get("vip"), Some("true"));
+        assert_eq!(a.get("email_domain"), Some("x.example"));
+        for bad in [r#"[1]"#, r#"{"x": [1]}"#, "not json"] {
+            assert!(visitor_attributes(bad).is_err(), "{bad}");
+        }
+    }
+}

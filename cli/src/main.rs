@@ -103,6 +103,33 @@ enum Command {
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
     },
+    /// Who would get this visitor right now, and why: the router's own choice over
+    /// the stored directory (or --config, not yet applied) and the agents'
+    /// presence, loads and toggles and the cursors in the table. Claims nothing.
+    Explain {
+        /// The visitor's attributes, a JSON object, e.g.
+        /// '{"email": "jo@bigcustomer.example", "company_size": 900}'.
+        #[arg(long)]
+        visitor: String,
+        /// The moment to judge availability at (RFC 3339); now by default.
+        #[arg(long)]
+        at: Option<String>,
+        /// The live chat card to route by (the dialog's first by default).
+        #[arg(long)]
+        card: Option<String>,
+        /// A configuration file to try instead of the applied one.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// The trace as JSON instead of words.
+        #[arg(long)]
+        json: bool,
+        /// The table (the stack's TableName output).
+        #[arg(long, env = "TABLE_NAME", default_value = "livechat")]
+        table: String,
+        /// DynamoDB Local's endpoint, e.g. http://127.0.0.1:8000.
+        #[arg(long, env = "DYNAMODB_ENDPOINT")]
+        dynamodb_endpoint: Option<String>,
+    },
     /// The analytics of a date range (docs/analytics.md) from the table's daily
     /// counters: one row per day, dialog, team or agent.
     Report {
@@ -196,6 +223,26 @@ async fn main() -> ExitCode {
             table,
             dynamodb_endpoint,
         } => apply(&file, &table, dynamodb_endpoint).await,
+        Command::Explain {
+            visitor,
+            at,
+            card,
+            config,
+            json,
+            table,
+            dynamodb_endpoint,
+        } => {
+            explain(
+                &visitor,
+                at.as_deref(),
+                card.as_deref(),
+                config.as_deref(),
+                json,
+                &table,
+                dynamodb_endpoint.as_deref(),
+            )
+            .await
+        }
         Command::Report {
             from,
             to,
@@ -232,6 +279,50 @@ async fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// `livechat explain`.
+async fn explain(
+    visitor: &str,
+    at: Option<&str>,
+    card: Option<&str>,
+    config: Option<&std::path::Path>,
+    json: bool,
+    table: &str,
+    endpoint: Option<&str>,
+) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("livechat explain: {e}");
+        ExitCode::FAILURE
+    };
+    let visitor = match livechat_cli::visitor_attributes(visitor) {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
+    };
+    let at = match at.map(str::parse::<jiff::Timestamp>) {
+        None => jiff::Timestamp::now(),
+        Some(Ok(at)) => at,
+        Some(Err(e)) => return fail(&format!("--at: {e}")),
+    };
+    let card = match card.map(|c| livechat_core::domain::CardId::parse(c.to_string())) {
+        None => None,
+        Some(Ok(card)) => Some(card),
+        Some(Err(e)) => return fail(&format!("--card: {e}")),
+    };
+    match livechat_cli::explain(table, endpoint, config, &visitor, card.as_ref(), at).await {
+        Ok(explained) if json => match serde_json::to_string_pretty(&explained.trace) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Ok(explained) => {
+            print!("{}", livechat_cli::explain_text(&explained));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
     }
 }
 
