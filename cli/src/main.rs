@@ -255,6 +255,12 @@ async fn dev(options: Options) -> ExitCode {
         livechat_gateway::LOCAL_AUDIENCE
     );
     println!("    sub the agent id and an exp; present one as /ws?agent_token=...");
+    let identify = livechat_gateway::local_identify_secret();
+    if identify == livechat_gateway::LOCAL_IDENTIFY_SECRET {
+        println!("  Signed identify (docs/identify.md): the local-only secret {identify:?}");
+    } else {
+        println!("  Signed identify (docs/identify.md): the secret in IDENTIFY_SECRET");
+    }
     tokio::select! {
         _ = running.server => ExitCode::FAILURE,
         _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,

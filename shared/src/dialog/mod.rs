@@ -27,7 +27,7 @@ mod validate_tests;
 
 pub use engine::{
     ActionError, Context, DialogEvent, DialogState, MAX_TEXT_CHARS, Position, Progress, Step,
-    advance,
+    advance, blocked_domain_message,
 };
 pub use format::{
     Answer, Branch, BranchCard, BranchShapeError, BranchTest, CaptureCard, Card,
