@@ -29,6 +29,9 @@ pub const MAX_PAGE_URL_CHARS: usize = 2_048;
 pub const MAX_ATTRIBUTES: usize = 50;
 /// Longest attribute value accepted, in characters.
 pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 500;
+/// Longest `identity.signature` read, in characters: a valid one has 64, and a
+/// longer one is refused as the frame's mistake rather than carried to the check.
+pub const MAX_SIGNATURE_CHARS: usize = 128;
 /// Longest value a `submit` may carry, in characters; the same as a chat message.
 pub const MAX_SUBMIT_CHARS: usize = MAX_MESSAGE_CHARS;
 
@@ -680,12 +683,12 @@ impl Fields {
         };
         let signature_field = format!("{field}.signature");
         let signature = match map.remove("signature") {
-            Some(Value::String(s)) if s.len() <= 128 => s,
+            Some(Value::String(s)) if s.chars().count() <= MAX_SIGNATURE_CHARS => s,
             Some(Value::String(s)) => {
                 return Err(self.bad(
                     &signature_field,
                     FieldError::TooLong {
-                        max: 128,
+                        max: MAX_SIGNATURE_CHARS,
                         found: s.chars().count(),
                     },
                 ));
