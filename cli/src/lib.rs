@@ -216,18 +216,24 @@ async fn client(endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
 
 /// Report rows as a plain text table: the CSV's cells, columns aligned.
 pub fn report_text(rows: &[livechat_core::analytics::Row]) -> String {
-    let cells = livechat_core::analytics::csv::cells(rows);
-    let widths: Vec<usize> = (0..cells.first().map_or(0, Vec::len))
+    aligned(&livechat_core::analytics::csv::cells(rows))
+}
+
+/// Cells as a plain text table, each column as wide as its widest cell.
+pub fn aligned(cells: &[Vec<String>]) -> String {
+    let columns = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
         .map(|i| {
             cells
                 .iter()
-                .map(|r| r[i].chars().count())
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
     let mut out = String::new();
-    for row in &cells {
+    for row in cells {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
@@ -237,4 +243,163 @@ pub fn report_text(rows: &[livechat_core::analytics::Row]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The cells of an RFC 4180 CSV text (quoted fields, doubled quotes, CRLF or LF
+/// line ends), as the `report` frame's `csv` writes it.
+pub fn csv_cells(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// Why a running gateway did not answer a report.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayReportError {
+    #[error("could not connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("the gateway refused the report: {code}: {message}")]
+    Refused { code: String, message: String },
+    #[error("the connection ended before the report was whole")]
+    Closed,
+    #[error("no report within {0} s")]
+    Timeout(u64),
+}
+
+/// How long `livechat report --gateway` waits for the whole report.
+pub const GATEWAY_REPORT_TIMEOUT_SECS: u64 = 30;
+
+/// The report of `from` to `to` by `by` (`day`, `dialog`, `team`, `agent`) from a
+/// running gateway's WebSocket at `url` (`ws://host:port/ws`), asked as an agent
+/// presenting `token` (docs/protocol.md: `report`, with the asker's role applied):
+/// its CSV, the parts joined in order.
+pub async fn report_from_gateway(
+    url: &str,
+    token: &str,
+    from: &str,
+    to: &str,
+    by: &str,
+) -> Result<String, GatewayReportError> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let address = format!("{url}{separator}agent_token={token}");
+    let connect = |reason: String| GatewayReportError::Connect {
+        url: url.to_string(),
+        reason,
+    };
+    let (mut socket, _) = tokio_tungstenite::connect_async(address.as_str())
+        .await
+        .map_err(|e| connect(e.to_string()))?;
+    let ask = serde_json::json!({"action": "report", "from": from, "to": to, "by": by});
+    socket
+        .send(Message::Text(ask.to_string().into()))
+        .await
+        .map_err(|e| connect(e.to_string()))?;
+    let collect = async {
+        let mut parts: std::collections::BTreeMap<u64, String> = Default::default();
+        while let Some(message) = socket.next().await {
+            let Ok(Message::Text(text)) = message else {
+                continue;
+            };
+            let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            match frame["type"].as_str() {
+                Some("report") => {
+                    let part = frame["part"].as_u64().unwrap_or(0);
+                    let count = frame["parts"].as_u64().unwrap_or(1);
+                    let csv = frame["csv"].as_str().unwrap_or_default().to_string();
+                    parts.insert(part, csv);
+                    if parts.len() as u64 >= count {
+                        return Ok(parts.into_values().collect::<String>());
+                    }
+                }
+                Some("error") => {
+                    return Err(GatewayReportError::Refused {
+                        code: frame["code"].as_str().unwrap_or("error").to_string(),
+                        message: frame["message"].as_str().unwrap_or_default().to_string(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Err(GatewayReportError::Closed)
+    };
+    let timeout = std::time::Duration::from_secs(GATEWAY_REPORT_TIMEOUT_SECS);
+    let result =
+        tokio::time::timeout(timeout, collect)
+            .await
+            .unwrap_or(Err(GatewayReportError::Timeout(
+                GATEWAY_REPORT_TIMEOUT_SECS,
+            )));
+    let _ = socket.close(None).await;
+    result
+}
+
+/// A token for `agent` signed with the local gateway's own key (`livechat dev`
+/// signs its demo agents' tokens with it), valid for 10 minutes: what
+/// `livechat report --gateway --agent` presents. Useless against a deployment.
+pub fn local_agent_token(agent: &str) -> Result<String, String> {
+    let agent = livechat_core::domain::AgentId::parse(agent).map_err(|e| e.to_string())?;
+    Ok(livechat_core::auth::AgentTokenIssuer::hs256(
+        livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
+        livechat_gateway::LOCAL_ISSUER,
+        livechat_gateway::LOCAL_AUDIENCE,
+    )
+    .issue(
+        &agent,
+        jiff::Timestamp::now(),
+        jiff::SignedDuration::from_mins(10),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_read_quoted_fields_doubled_quotes_and_both_line_ends() {
+        let text = "dialog,chats\r\n\"Sales, EU\",3\r\n\"say \"\"hi\"\"\",0\nlast,1";
+        assert_eq!(
+            csv_cells(text),
+            [
+                vec!["dialog", "chats"],
+                vec!["Sales, EU", "3"],
+                vec!["say \"hi\"", "0"],
+                vec!["last", "1"],
+            ]
+        );
+    }
+
+    #[test]
+    fn aligned_pads_every_column_to_its_widest_cell() {
+        let cells = csv_cells("a,bb\r\nccc,d\r\n");
+        assert_eq!(aligned(&cells), "a    bb\nccc  d\n");
+    }
 }

@@ -140,6 +140,18 @@ enum Command {
         /// DynamoDB Local's endpoint, e.g. http://127.0.0.1:8000.
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
+        /// Ask a running gateway instead of reading the table: its WebSocket URL,
+        /// e.g. ws://127.0.0.1:8080/ws (the report is the asker's role's, as the
+        /// inbox's Analytics page shows it).
+        #[arg(long, conflicts_with = "dynamodb_endpoint")]
+        gateway: Option<String>,
+        /// With --gateway: the agent token to present.
+        #[arg(long, env = "LIVECHAT_AGENT_TOKEN", requires = "gateway")]
+        token: Option<String>,
+        /// With --gateway and no --token: ask as this agent with a token signed by
+        /// the local gateway's own key (`livechat dev` only).
+        #[arg(long, requires = "gateway", conflicts_with = "token")]
+        agent: Option<String>,
     },
 }
 
@@ -242,8 +254,14 @@ async fn main() -> ExitCode {
             csv,
             table,
             dynamodb_endpoint,
+            gateway,
+            token,
+            agent,
         } => {
             use livechat_core::analytics::Dimension;
+            if let Some(url) = gateway {
+                return report_from_gateway(&url, token, agent, &from, &to, by, csv).await;
+            }
             let by = match by {
                 By::Day => Dimension::Day,
                 By::Dialog => Dimension::Dialog,
@@ -264,6 +282,54 @@ async fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `livechat report --gateway`: the report through a running gateway.
+async fn report_from_gateway(
+    url: &str,
+    token: Option<String>,
+    agent: Option<String>,
+    from: &str,
+    to: &str,
+    by: By,
+    csv: bool,
+) -> ExitCode {
+    let token = match (token, agent) {
+        (Some(token), _) => token,
+        (None, Some(agent)) => match livechat_cli::local_agent_token(&agent) {
+            Ok(token) => token,
+            Err(e) => {
+                eprintln!("livechat report: --agent {agent:?}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        (None, None) => {
+            eprintln!(
+                "livechat report: --gateway needs --token (or LIVECHAT_AGENT_TOKEN), or --agent for a local gateway"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let by = match by {
+        By::Day => "day",
+        By::Dialog => "dialog",
+        By::Team => "team",
+        By::Agent => "agent",
+    };
+    match livechat_cli::report_from_gateway(url, &token, from, to, by).await {
+        Ok(text) if csv => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(text) => {
+            print!("{}", livechat_cli::aligned(&livechat_cli::csv_cells(&text)));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("livechat report: {e}");
+            ExitCode::FAILURE
         }
     }
 }
