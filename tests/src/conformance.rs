@@ -772,10 +772,18 @@ pub async fn sessions_round_trip(store: &dyn Store) {
         livechat_core::domain::AttributeName::parse("first_name").unwrap(),
         "Jo",
     );
+    // What a signed identify leaves (docs/identify.md): one attribute signed, one
+    // verified-only attribute held unsigned.
+    let name = |n: &str| livechat_core::domain::AttributeName::parse(n).unwrap();
+    attributes.set(name("user_id"), "u-42");
+    attributes.set(name("plan"), "enterprise");
+    let mut dialog = DialogState::new(attributes);
+    dialog.verified.insert(name("user_id"));
+    dialog.unverified.insert(name("plan"));
     let session = VisitorSession {
         visitor: VisitorId::parse("v-session").unwrap(),
         conversation: ConversationId::parse("c-session").unwrap(),
-        dialog: DialogState::new(attributes),
+        dialog,
         updated_at: test_now(),
         token: TokenVersion {
             current: 3,

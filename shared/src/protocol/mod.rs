@@ -23,7 +23,7 @@ mod server;
 pub use client::json_depth;
 pub use client::{
     AgentFrame, ConversationScore, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES, MAX_PAGE_URL_CHARS,
-    MAX_SUBMIT_CHARS, RawFrame, ScoreError, VisitorFrame,
+    MAX_SIGNATURE_CHARS, MAX_SUBMIT_CHARS, RawFrame, ScoreError, VisitorFrame,
 };
 pub use error::{ErrorCode, FieldError, FrameError, INTERNAL_ERROR_MESSAGE, ServerError};
 pub use route::{RouteKey, route_key};
@@ -197,6 +197,10 @@ mod tests {
                 thousands(MAX_CONVERSATION_MESSAGES as usize)
             ),
             format!("| `history` page | {HISTORY_PAGE_SIZE} messages |"),
+            format!(
+                "`signature` a string of at most {} characters",
+                super::MAX_SIGNATURE_CHARS
+            ),
         ]
         .into_iter()
         .chain(rate_rows())
