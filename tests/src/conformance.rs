@@ -1350,3 +1350,27 @@ pub async fn routing_traces_are_kept_with_their_decisions(store: &dyn Store) {
     store.put_trace(a.id(), &nobody).await.unwrap();
     assert_eq!(store.traces(a.id()).await.unwrap(), [offer, nobody]);
 }
+
+/// Internal notes are stored once per id, apart from the messages, oldest first.
+pub async fn notes_are_stored_once_per_id_apart_from_the_messages(store: &dyn Store) {
+    let c = waiting("c-notes");
+    store.create_conversation(&c).await.unwrap();
+    let note = |id: &str, at: &str| livechat_core::domain::Note {
+        id: livechat_core::domain::MessageId::parse(id).unwrap(),
+        conversation: c.id().clone(),
+        agent: agent("ana"),
+        text: livechat_core::domain::MessageText::parse(format!("note {id}")).unwrap(),
+        at: at.parse().unwrap(),
+    };
+    let later = note("n-b", "2026-03-02T10:00:02Z");
+    let earlier = note("n-a", "2026-03-02T10:00:01Z");
+    assert!(store.add_note(&later).await.unwrap());
+    assert!(store.add_note(&earlier).await.unwrap());
+    // A resend, even with other text, changes nothing.
+    let mut again = later.clone();
+    again.text = livechat_core::domain::MessageText::parse("changed").unwrap();
+    assert!(!store.add_note(&again).await.unwrap());
+    assert_eq!(store.notes(c.id()).await.unwrap(), [earlier, later]);
+    assert_eq!(store.messages(c.id()).await.unwrap(), []);
+    assert_eq!(store.notes(waiting("c-none").id()).await.unwrap(), []);
+}

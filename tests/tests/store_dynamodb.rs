@@ -82,6 +82,12 @@ async fn turn_tickets_are_numbered_per_pool_and_read_with_the_cursor() {
 }
 
 #[tokio::test]
+async fn notes_are_stored_once_per_id_apart_from_the_messages() {
+    let Some(store) = store().await else { return };
+    suite::notes_are_stored_once_per_id_apart_from_the_messages(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn routing_traces_are_kept_with_their_decisions() {
     let Some(store) = store().await else { return };
     suite::routing_traces_are_kept_with_their_decisions(store.as_ref()).await;

@@ -51,6 +51,11 @@ async fn turn_tickets_are_numbered_per_pool_and_read_with_the_cursor() {
 }
 
 #[tokio::test]
+async fn notes_are_stored_once_per_id_apart_from_the_messages() {
+    suite::notes_are_stored_once_per_id_apart_from_the_messages(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn routing_traces_are_kept_with_their_decisions() {
     suite::routing_traces_are_kept_with_their_decisions(&MemoryStore::new()).await;
 }

@@ -652,6 +652,62 @@ impl ConnectionStore for DynamoStore {
 
 #[async_trait]
 impl ConversationStore for DynamoStore {
+    async fn add_note(&self, note: &livechat_core::domain::Note) -> StoreResult<bool> {
+        // Keyed by its id, written only if absent: a resend is recognised by the
+        // write itself.
+        let json = serde_json::to_string(note).map_err(|e| corrupt("a note", e))?;
+        let mut item = key(conv_pk(&note.conversation), &format!("NOTE#{}", note.id));
+        item.insert("note".into(), s(json));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    async fn notes(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<livechat_core::domain::Note>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :p AND begins_with(#sk, :n)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":p", s(conv_pk(conversation)))
+            .expression_attribute_values(":n", s("NOTE#"))
+            .consistent_read(true);
+        let mut notes = query_all(query)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let json = item
+                    .get("note")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| corrupt("a note", "no note attribute"))?;
+                serde_json::from_str::<livechat_core::domain::Note>(json)
+                    .map_err(|e| corrupt("a note", e))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        notes.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        Ok(notes)
+    }
+
     async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome> {
         let item = ConversationItem {
             pk: conv_pk(conversation.id()),

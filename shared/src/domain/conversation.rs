@@ -496,6 +496,23 @@ pub struct Message {
     pub at: Timestamp,
 }
 
+/// An internal note in a chat: written by an agent for agents, never sent, stored
+/// or shown on any path a visitor reads (it is not a [`Message`]: it has no `seq`,
+/// is stored apart from the messages, and counts for no analytics).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// Client-made id: a retried note is stored once.
+    pub id: MessageId,
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// Who wrote it.
+    pub agent: AgentId,
+    /// What was written.
+    pub text: MessageText,
+    /// When the server received it.
+    pub at: Timestamp,
+}
+
 impl Message {
     /// The message as a visitor sees it ([`Sender::for_visitor`]).
     pub fn for_visitor(self) -> Self {

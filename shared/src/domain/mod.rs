@@ -22,7 +22,7 @@ pub use agent::{
 };
 pub use condition::{Combine, Condition, ConditionError, ConditionSet, ConditionValue, Operator};
 pub use conversation::{
-    Conversation, ConversationState, EndReason, Message, Sender, TransitionError,
+    Conversation, ConversationState, EndReason, Message, Note, Sender, TransitionError,
 };
 pub use email_domain::{EmailDomain, EmailDomainError, blocked_by};
 pub use ids::{

@@ -32,6 +32,8 @@ struct Inner {
     directory: Directory,
     /// Per conversation: its routing decisions' traces, oldest first.
     traces: HashMap<ConversationId, Vec<crate::routing::Trace>>,
+    /// Per conversation: its internal notes, in the order stored.
+    notes: HashMap<ConversationId, Vec<crate::domain::Note>>,
     /// Per conversation: its analytics sheet and the sheet's version.
     sheets: HashMap<ConversationId, (crate::analytics::Sheet, u64)>,
     /// The analytics counters.
@@ -284,6 +286,28 @@ impl MemoryStore {
 
 #[async_trait]
 impl ConversationStore for MemoryStore {
+    async fn add_note(&self, note: &crate::domain::Note) -> StoreResult<bool> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        let notes = inner.notes.entry(note.conversation.clone()).or_default();
+        if notes.iter().any(|n| n.id == note.id) {
+            return Ok(false);
+        }
+        notes.push(note.clone());
+        Ok(true)
+    }
+
+    async fn notes(&self, conversation: &ConversationId) -> StoreResult<Vec<crate::domain::Note>> {
+        self.round_trip().await;
+        let mut notes = lock(&self.inner)
+            .notes
+            .get(conversation)
+            .cloned()
+            .unwrap_or_default();
+        notes.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        Ok(notes)
+    }
+
     async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome> {
         self.round_trip().await;
         let mut inner = lock(&self.inner);

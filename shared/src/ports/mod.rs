@@ -394,6 +394,11 @@ pub trait ConversationStore: Send + Sync {
         before: Option<u64>,
         limit: usize,
     ) -> StoreResult<Vec<Message>>;
+    /// Stores an internal note once per id: `false` when a note with its id is
+    /// stored already (a resend: nothing changes).
+    async fn add_note(&self, note: &crate::domain::Note) -> StoreResult<bool>;
+    /// The conversation's internal notes, oldest first (by time, then id).
+    async fn notes(&self, conversation: &ConversationId) -> StoreResult<Vec<crate::domain::Note>>;
     /// Puts a request nobody took on the missed list agents see, at `at`.
     async fn record_missed(&self, conversation: &ConversationId, at: Timestamp) -> StoreResult<()>;
     /// The missed list since `since`, newest first: at most `limit` entries, and

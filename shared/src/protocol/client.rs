@@ -330,6 +330,18 @@ client_frames! {
             /// The text.
             text: MessageText = text(),
         },
+        /// An internal note in a chat, for agents only: never sent, stored or shown
+        /// where a visitor reads. Answered to every agent tab of the chat with
+        /// `note`; `id` is made by the inbox, as for `send_message` (a resend is
+        /// stored once).
+        "add_note" => AddNote {
+            /// The chat.
+            conversation: ConversationId = id(),
+            /// The client-made note id.
+            id: MessageId = id(),
+            /// The text.
+            text: MessageText = text(),
+        },
         /// The agent started or stopped typing in a chat.
         "typing" => Typing {
             /// The chat.
@@ -843,6 +855,11 @@ mod tests {
                 conversation: c(),
                 id: MessageId::parse("m-1").unwrap(),
                 text: MessageText::parse("Hi, I'm Ana").unwrap(),
+            },
+            AgentFrame::AddNote {
+                conversation: c(),
+                id: MessageId::parse("n-1").unwrap(),
+                text: MessageText::parse("Asked for the enterprise price list").unwrap(),
             },
             AgentFrame::Typing {
                 conversation: c(),

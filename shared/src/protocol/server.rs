@@ -377,6 +377,15 @@ pub enum ServerFrame {
         /// When the new token expires (its `exp`).
         expires_at: Timestamp,
     },
+    /// To every agent tab of a chat after `add_note`, and after an agent's latest
+    /// `transcript` page (one frame per note): an internal note. Never to a
+    /// visitor.
+    Note {
+        /// The chat.
+        conversation: ConversationId,
+        /// The note.
+        note: crate::domain::Note,
+    },
     /// To a Sales Admin after `routing_trace`: why the chat went to whom, one trace
     /// per routing decision, oldest first (at most [`MAX_TRACES`], the latest).
     RoutingTrace {
@@ -434,6 +443,7 @@ impl ServerFrame {
             ServerFrame::Error { .. } => "error",
             ServerFrame::EmailSent { .. } => "email_sent",
             ServerFrame::TokenRenewed { .. } => "token_renewed",
+            ServerFrame::Note { .. } => "note",
             ServerFrame::RoutingTrace { .. } => "routing_trace",
             ServerFrame::Report(_) => "report",
             ServerFrame::ReportsOnly { .. } => "reports_only",
@@ -758,6 +768,17 @@ pub(super) mod tests {
             ServerFrame::Ack {
                 id: MessageId::parse("m1").unwrap(),
                 message: message(1, "Hi, do you ship to Canada?"),
+            },
+            ServerFrame::Note {
+                conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),
+                note: crate::domain::Note {
+                    id: MessageId::parse("n-1").unwrap(),
+                    conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),
+                    agent: AgentId::parse("ana").unwrap(),
+                    text: crate::domain::MessageText::parse("Asked for the enterprise price list")
+                        .unwrap(),
+                    at: "2026-03-02T09:31:00Z".parse().unwrap(),
+                },
             },
             ServerFrame::RoutingTrace {
                 conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),

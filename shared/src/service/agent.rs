@@ -78,6 +78,14 @@ impl Chat {
                     .await
             }
             AgentFrame::PastChats { before } => self.past_chats(connection, agent, before).await,
+            AgentFrame::AddNote {
+                conversation,
+                id,
+                text,
+            } => {
+                self.add_note(connection, agent, conversation, id, text)
+                    .await
+            }
             AgentFrame::RoutingTrace { conversation } => {
                 self.routing_trace(connection, agent, conversation).await
             }
@@ -352,7 +360,7 @@ impl Chat {
         self.send(
             connection,
             &ServerFrame::Transcript {
-                conversation,
+                conversation: conversation.clone(),
                 next: ServerFrame::next_page(&messages),
                 messages,
                 before,
@@ -360,6 +368,9 @@ impl Chat {
             },
         )
         .await;
+        if before.is_none() {
+            self.send_notes(connection, &conversation).await?;
+        }
         Ok(())
     }
 
@@ -863,7 +874,7 @@ impl Chat {
     /// The conversation, if the agent may read it ([`Conversation::readable_by`], or
     /// they may read every conversation). A refusal is answered as an unknown id is,
     /// so that it does not tell the conversation exists.
-    async fn readable_by(
+    pub(super) async fn readable_by(
         &self,
         agent: &AgentId,
         id: &ConversationId,

@@ -11,6 +11,7 @@
 
 mod agent;
 mod delayed;
+mod notes;
 mod notices;
 mod origins;
 mod relay;

@@ -280,6 +280,21 @@ impl ConnectionStore for SimStore {
 
 #[async_trait]
 impl ConversationStore for SimStore {
+    async fn add_note(&self, note: &livechat_core::domain::Note) -> StoreResult<bool> {
+        self.call("add_note").await?;
+        let added = self.inner.add_note(note).await?;
+        self.crash("add_note")?;
+        Ok(added)
+    }
+
+    async fn notes(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<livechat_core::domain::Note>> {
+        self.call("notes").await?;
+        self.inner.notes(conversation).await
+    }
+
     async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<CasOutcome> {
         self.ctx.alias(conversation.id());
         self.call("create_conversation").await?;
