@@ -1,33 +1,42 @@
 //! The analytics' stream, locally: every second, the changes of the store are
 //! recorded, as the `analytics` function is to record DynamoDB Streams batches on
 //! AWS. On the in-memory store, the changes it kept of its own writes
-//! ([`pump`]); on DynamoDB Local, the table's stream ([`stream_pump`]). A batch
-//! that fails to record is tried again with the next one.
+//! ([`pump`]); on DynamoDB Local, the table's stream ([`stream_pump`]). After
+//! each batch is recorded, the live view's index follows it and the view is
+//! pushed to the inboxes (`analytics::live::after_changes`, as the `analytics`
+//! function does), at most once a tick. A batch that fails to record is tried
+//! again with the next one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use livechat_core::analytics::{Change, record};
-use livechat_core::ports::{Clock, Store};
+use livechat_core::analytics::{Change, live, record};
+use livechat_core::ports::{Clock, Push, Store};
 use tracing::error;
 
 /// How often the stream is read.
 pub const POLL: Duration = Duration::from_secs(1);
 
 /// Records the store's changes forever.
-pub async fn pump(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+pub async fn pump(store: Arc<dyn Store>, push: Arc<dyn Push>, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(POLL);
     let mut pending: Vec<Change> = Vec::new();
     loop {
         tick.tick().await;
         pending.extend(store.own_changes());
-        record_pending(store.as_ref(), &mut pending, clock.as_ref()).await;
+        record_pending(store.as_ref(), push.as_ref(), &mut pending, clock.as_ref()).await;
     }
 }
 
 /// Records `pending` (nothing when empty) in the zone the directory names now,
-/// and empties it; on a failure keeps it for the next tick.
-async fn record_pending(store: &dyn Store, pending: &mut Vec<Change>, clock: &dyn Clock) {
+/// brings the live view along, and empties it; on a failure keeps it for the next
+/// tick (both steps are idempotent).
+async fn record_pending(
+    store: &dyn Store,
+    push: &dyn Push,
+    pending: &mut Vec<Change>,
+    clock: &dyn Clock,
+) {
     if pending.is_empty() {
         return;
     }
@@ -38,9 +47,14 @@ async fn record_pending(store: &dyn Store, pending: &mut Vec<Change>, clock: &dy
             return;
         }
     };
-    match record(store, pending, zone.as_ref(), clock.now()).await {
-        Ok(_) => pending.clear(),
-        Err(e) => error!(error = %e, "analytics: recording failed; trying again"),
+    let now = clock.now();
+    if let Err(e) = record(store, pending, zone.as_ref(), now).await {
+        error!(error = %e, "analytics: recording failed; trying again");
+        return;
+    }
+    match live::after_changes(store, push, pending, now).await {
+        Ok(()) => pending.clear(),
+        Err(e) => error!(error = %e, "live view: the update failed; trying again"),
     }
 }
 
@@ -59,6 +73,7 @@ pub async fn stream_pump(
     endpoint: String,
     table: String,
     store: Arc<dyn Store>,
+    push: Arc<dyn Push>,
     clock: Arc<dyn Clock>,
 ) {
     let http = reqwest::Client::new();
@@ -120,7 +135,7 @@ pub async fn stream_pump(
             }
             *it = page["NextShardIterator"].as_str().map(str::to_string);
         }
-        record_pending(store.as_ref(), &mut pending, clock.as_ref()).await;
+        record_pending(store.as_ref(), push.as_ref(), &mut pending, clock.as_ref()).await;
     }
 }
 

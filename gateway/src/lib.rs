@@ -516,11 +516,13 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                         endpoint.clone(),
                         table.clone(),
                         chat.ports().store.clone(),
+                        chat.ports().push.clone(),
                         options.clock.clone(),
                     ))
                 }
                 _ => tokio::spawn(analytics::pump(
                     chat.ports().store.clone(),
+                    chat.ports().push.clone(),
                     options.clock.clone(),
                 )),
             };

@@ -263,6 +263,21 @@ impl AnalyticsStore for DynamoStore {
             .map_err(super::failed)?;
         Ok(())
     }
+
+    async fn put_live(&self, entry: &livechat_core::analytics::live::LiveEntry) -> StoreResult<()> {
+        self.put_live_item(entry).await
+    }
+
+    async fn remove_live(&self, conversation: &ConversationId) -> StoreResult<()> {
+        self.remove_live_item(conversation).await
+    }
+
+    async fn live_entries(
+        &self,
+        now: Timestamp,
+    ) -> StoreResult<Vec<livechat_core::analytics::live::LiveEntry>> {
+        self.live_items(now).await
+    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -196,6 +196,15 @@ mod tests {
                 thousands(MAX_CONVERSATION_MESSAGES as usize)
             ),
             format!("| `history` page | {HISTORY_PAGE_SIZE} messages |"),
+            format!(
+                "| `live` per connection | {} per {} s |",
+                LIVE_REQUESTS.count, LIVE_REQUESTS.per_secs
+            ),
+            format!(
+                "| `live` answer | at most {} waiting visitors listed and {} agents |",
+                crate::analytics::live::MAX_WAITING_LISTED,
+                crate::analytics::live::MAX_AGENT_ROWS
+            ),
         ]
         .into_iter()
         .chain(rate_rows())

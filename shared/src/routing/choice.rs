@@ -167,12 +167,30 @@ impl Facts<'_> {
 
     /// Eligible: live chat permission, available now, connected, under the limit.
     pub fn eligible(&self, id: &AgentId) -> bool {
+        self.available(id) && self.connected(id) && !self.at_limit(id)
+    }
+
+    /// Has the live chat permission and is available now: the manual toggle as
+    /// stored with the agent's state while it holds, else their weekly schedule.
+    /// Routing's rule, also the live view's "away" (`analytics::live`).
+    pub fn available(&self, id: &AgentId) -> bool {
         self.agent(id).is_some_and(|a| {
-            let state = self.states.get(id);
-            let manual = state.and_then(|s| s.manual).or(a.manual);
-            a.has_permission(Permission::LiveChat)
-                && a.is_available_with(manual, self.now)
-                && state.is_some_and(|s| s.online && s.load < a.chat_limit.get())
+            let manual = self.states.get(id).and_then(|s| s.manual).or(a.manual);
+            a.has_permission(Permission::LiveChat) && a.is_available_with(manual, self.now)
+        })
+    }
+
+    /// Has a live connection (an open inbox tab).
+    pub fn connected(&self, id: &AgentId) -> bool {
+        self.states.get(id).is_some_and(|s| s.online)
+    }
+
+    /// Holds as many chats (offered or live) as their limit allows, or more.
+    pub fn at_limit(&self, id: &AgentId) -> bool {
+        self.agent(id).is_some_and(|a| {
+            self.states
+                .get(id)
+                .is_some_and(|s| s.load >= a.chat_limit.get())
         })
     }
 

@@ -1,0 +1,98 @@
+//! The live view's index on DynamoDB (docs/data-model.md, "The live view"): one
+//! item per waiting or offered conversation, `LIVE#<shard>` / `<conversation>`,
+//! sharded as the missed list is ([`livechat_core::shards`]), written only by the
+//! analytics consumer. A put or delete is keyed on the conversation, so a
+//! redelivered batch writes the same items again; the view reads every shard.
+
+use jiff::Timestamp;
+use livechat_core::analytics::live::LiveEntry;
+use livechat_core::domain::ConversationId;
+use livechat_core::ports::StoreResult;
+use livechat_core::shards::{LIVE, shard_key, shard_keys};
+use serde::{Deserialize, Serialize};
+
+use super::table::PK;
+use super::{DynamoStore, failed, from_item, key, s, to_item};
+
+/// An entry outlives its request by a day at most: the index is kept by the
+/// consumer, and the TTL only clears an entry whose delete was lost (a chat
+/// waits minutes, not days).
+const LIVE_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+#[derive(Serialize, Deserialize)]
+struct LiveItem {
+    pk: String,
+    sk: String,
+    ttl: i64,
+    entry: LiveEntry,
+}
+
+impl DynamoStore {
+    pub(super) async fn put_live_item(&self, entry: &LiveEntry) -> StoreResult<()> {
+        let expires: Timestamp = entry.since.saturating_add(LIVE_TTL).unwrap_or(entry.since);
+        let item = LiveItem {
+            pk: shard_key(LIVE, &entry.conversation),
+            sk: entry.conversation.to_string(),
+            ttl: expires.as_second(),
+            entry: entry.clone(),
+        };
+        self.put(to_item(&item)?).await
+    }
+
+    pub(super) async fn remove_live_item(&self, conversation: &ConversationId) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                shard_key(LIVE, conversation),
+                conversation.as_str(),
+            )))
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    /// Every entry: one Query per shard, in parallel (paged), strongly
+    /// consistent. An entry past its TTL that DynamoDB has not deleted yet is
+    /// skipped.
+    pub(super) async fn live_items(&self, now: Timestamp) -> StoreResult<Vec<LiveEntry>> {
+        let queries = shard_keys(LIVE).map(|pk| self.live_shard(pk));
+        let mut entries = Vec::new();
+        for page in futures_util::future::join_all(queries).await {
+            entries.extend(
+                page?
+                    .into_iter()
+                    .filter(|i| i.ttl > now.as_second())
+                    .map(|i| i.entry),
+            );
+        }
+        Ok(entries)
+    }
+
+    async fn live_shard(&self, pk: String) -> StoreResult<Vec<LiveItem>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :p")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":p", s(pk.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(failed)?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item::<LiveItem>(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
