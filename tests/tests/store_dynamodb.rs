@@ -40,6 +40,12 @@ async fn analytics_sheets_move_with_their_counters() {
 }
 
 #[tokio::test]
+async fn live_entries_follow_their_conversations_across_shards() {
+    let Some(store) = store().await else { return };
+    suite::live_entries_follow_their_conversations_across_shards(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn messages_are_stored_once_per_id_in_sequence() {
     let Some(store) = store().await else { return };
     suite::messages_are_stored_once_per_id_in_sequence(store.as_ref()).await;

@@ -14,11 +14,6 @@ use serde::{Deserialize, Serialize};
 use super::table::PK;
 use super::{DynamoStore, failed, from_item, key, s, to_item};
 
-/// An entry outlives its request by a day at most: the index is kept by the
-/// consumer, and the TTL only clears an entry whose delete was lost (a chat
-/// waits minutes, not days).
-const LIVE_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
-
 #[derive(Serialize, Deserialize)]
 struct LiveItem {
     pk: String,
@@ -29,11 +24,12 @@ struct LiveItem {
 
 impl DynamoStore {
     pub(super) async fn put_live_item(&self, entry: &LiveEntry) -> StoreResult<()> {
-        let expires: Timestamp = entry.since.saturating_add(LIVE_TTL).unwrap_or(entry.since);
+        // The TTL (`ENTRY_KEPT` after the request) only clears an entry whose
+        // delete was lost.
         let item = LiveItem {
             pk: shard_key(LIVE, &entry.conversation),
             sk: entry.conversation.to_string(),
-            ttl: expires.as_second(),
+            ttl: entry.expires().as_second(),
             entry: entry.clone(),
         };
         self.put(to_item(&item)?).await
@@ -54,8 +50,8 @@ impl DynamoStore {
     }
 
     /// Every entry: one Query per shard, in parallel (paged), strongly
-    /// consistent. An entry past its TTL that DynamoDB has not deleted yet is
-    /// skipped.
+    /// consistent. An entry past its TTL that DynamoDB has not deleted yet (it
+    /// deletes up to two days late) is skipped.
     pub(super) async fn live_items(&self, now: Timestamp) -> StoreResult<Vec<LiveEntry>> {
         let queries = shard_keys(LIVE).map(|pk| self.live_shard(pk));
         let mut entries = Vec::new();
@@ -63,8 +59,8 @@ impl DynamoStore {
             entries.extend(
                 page?
                     .into_iter()
-                    .filter(|i| i.ttl > now.as_second())
-                    .map(|i| i.entry),
+                    .map(|i| i.entry)
+                    .filter(|e| e.kept_at(now)),
             );
         }
         Ok(entries)

@@ -35,6 +35,24 @@ pub const MAX_WAITING_LISTED: usize = 100;
 /// At most this many agents are listed in a frame (the directory's order).
 pub const MAX_AGENT_ROWS: usize = 400;
 
+/// How long after its request an entry is kept at most, a safety net only: the
+/// consumer deletes an entry when its conversation moves on, and a visitor waits
+/// minutes, not a day. An entry whose delete was lost is ignored after it (and
+/// DynamoDB's TTL removes it).
+pub const ENTRY_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+impl LiveEntry {
+    /// Whether the entry is still kept at `now` ([`ENTRY_KEPT`]).
+    pub fn kept_at(&self, now: Timestamp) -> bool {
+        self.expires() > now
+    }
+
+    /// When its safety net ends.
+    pub fn expires(&self) -> Timestamp {
+        self.since.saturating_add(ENTRY_KEPT).unwrap_or(self.since)
+    }
+}
+
 /// A conversation waiting for an agent or offered to one, as the index keeps it:
 /// nothing of the visitor but the conversation's id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -776,13 +776,13 @@ impl crate::ports::AnalyticsStore for MemoryStore {
 
     async fn live_entries(
         &self,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> StoreResult<Vec<crate::analytics::live::LiveEntry>> {
         self.round_trip().await;
         Ok(lock(&self.inner)
             .live
             .values()
-            .flat_map(|p| p.values().cloned())
+            .flat_map(|p| p.values().filter(|e| e.kept_at(now)).cloned())
             .collect())
     }
 }
