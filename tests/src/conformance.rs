@@ -1355,9 +1355,17 @@ pub async fn live_entries_follow_their_conversations_across_shards(store: &dyn S
         "a change that leaves the entry as it was writes nothing"
     );
 
+    // A longer batch starting with one applied before (a retried batch with the
+    // next changes added): from the request to its end, the entry goes.
+    let mut gone = waiting[9].clone();
+    gone.end(EndReason::Dropped, now).unwrap();
+    let longer = [change(None, &waiting[9]), change(Some(&waiting[9]), &gone)];
+    update_index(store, &longer).await.unwrap();
+    assert_eq!(store.live_entries(now).await.unwrap().len(), 38);
+
     store.put_live(entry).await.unwrap();
     store.remove_live(ended.id()).await.unwrap();
-    assert_eq!(store.live_entries(now).await.unwrap().len(), 39);
+    assert_eq!(store.live_entries(now).await.unwrap().len(), 38);
     let a_day_later = now + SignedDuration::from_hours(24);
     assert_eq!(
         store.live_entries(a_day_later).await.unwrap(),

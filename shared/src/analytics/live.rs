@@ -340,14 +340,21 @@ pub async fn view_for(
 
 /// Brings the index in line with `changes` (a consumer batch, in stream order):
 /// for each conversation, its entry after the batch's last change is put, or
-/// deleted when it is neither waiting nor offered; a conversation whose entry the
-/// batch leaves as it found it is not written. Returns whether any was written.
-/// Idempotent: a batch applied again writes the same puts and deletes.
+/// deleted when it is neither waiting nor offered. Returns whether any was
+/// written. Idempotent: a batch applied again, or a longer batch that starts with
+/// one applied before (a retried local batch with the next changes added, a
+/// stream batch split on an error), writes the same puts and deletes.
+///
+/// A conversation is not written when every image of it in the batch, old and
+/// new, gives the same entry (a subscriber added while waiting) or none (a live
+/// chat's changes): delivered in order and at least once, the index holds that
+/// already. Comparing only the batch's first and last images would not do: a
+/// batch from the request to the end (none, then none) would leave the entry an
+/// earlier, shorter delivery of its start put.
 pub async fn update_index(store: &dyn Store, changes: &[Change]) -> StoreResult<bool> {
-    // Per conversation: the entry before the batch's first change of it, and after
-    // its last.
-    let mut moved: BTreeMap<ConversationId, (Option<LiveEntry>, Option<LiveEntry>)> =
-        BTreeMap::new();
+    // Per conversation: the entry after its last change, and whether every
+    // image of it in the batch gives that entry.
+    let mut moved: BTreeMap<ConversationId, (Option<LiveEntry>, bool)> = BTreeMap::new();
     for change in changes {
         let Change::Conversation { old, new } = change else {
             continue;
@@ -355,15 +362,20 @@ pub async fn update_index(store: &dyn Store, changes: &[Change]) -> StoreResult<
         let Some(id) = new.as_deref().or(old.as_deref()).map(|c| c.id().clone()) else {
             continue;
         };
+        let before = old.as_deref().and_then(LiveEntry::of);
         let after = new.as_deref().and_then(LiveEntry::of);
+        let same = before == after;
         moved
             .entry(id)
-            .and_modify(|(_, last)| *last = after.clone())
-            .or_insert_with(|| (old.as_deref().and_then(LiveEntry::of), after));
+            .and_modify(|(last, steady)| {
+                *steady = *steady && same && *last == after;
+                *last = after.clone();
+            })
+            .or_insert((after, same));
     }
     let mut wrote = false;
-    for (id, (before, after)) in moved {
-        if before == after {
+    for (id, (after, steady)) in moved {
+        if steady {
             continue;
         }
         match after {
