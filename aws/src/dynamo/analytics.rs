@@ -272,6 +272,21 @@ impl AnalyticsStore for DynamoStore {
         self.remove_live_item(conversation).await
     }
 
+    async fn watch_live(
+        &self,
+        connection: &livechat_core::domain::ConnectionId,
+        until: Timestamp,
+    ) -> StoreResult<()> {
+        self.watch_live_item(connection, until).await
+    }
+
+    async fn live_watchers(
+        &self,
+        now: Timestamp,
+    ) -> StoreResult<Vec<livechat_core::domain::ConnectionId>> {
+        self.live_watcher_items(now).await
+    }
+
     async fn live_entries(
         &self,
         now: Timestamp,

@@ -3,16 +3,22 @@
 //! sharded as the missed list is ([`livechat_core::shards`]), written only by the
 //! analytics consumer. A put or delete is keyed on the conversation, so a
 //! redelivered batch writes the same items again; the view reads every shard.
+//! Beside it, the connections watching the view: `LIVEWATCH` / `<connection>`,
+//! written when an inbox asks for the view (one partition: a write per inbox
+//! opened, far below a partition's rate), read once per pushed view.
 
 use jiff::Timestamp;
 use livechat_core::analytics::live::LiveEntry;
-use livechat_core::domain::ConversationId;
+use livechat_core::domain::{ConnectionId, ConversationId};
 use livechat_core::ports::StoreResult;
 use livechat_core::shards::{LIVE, shard_key, shard_keys};
 use serde::{Deserialize, Serialize};
 
 use super::table::PK;
-use super::{DynamoStore, failed, from_item, key, s, to_item};
+use super::{DynamoStore, failed, from_item, key, n, s, to_item};
+
+/// The watchers' partition.
+const WATCH: &str = "LIVEWATCH";
 
 #[derive(Serialize, Deserialize)]
 struct LiveItem {
@@ -64,6 +70,57 @@ impl DynamoStore {
             );
         }
         Ok(entries)
+    }
+
+    pub(super) async fn watch_live_item(
+        &self,
+        connection: &ConnectionId,
+        until: Timestamp,
+    ) -> StoreResult<()> {
+        let mut item = key(WATCH.into(), connection.as_str());
+        item.insert("until".into(), n(until.as_second()));
+        item.insert(super::table::TTL.into(), n(until.as_second()));
+        self.put(item).await
+    }
+
+    pub(super) async fn live_watcher_items(
+        &self,
+        now: Timestamp,
+    ) -> StoreResult<Vec<ConnectionId>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :p")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":p", s(WATCH))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(failed)?;
+            for item in page.items.unwrap_or_default() {
+                let until = item
+                    .get("until")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0);
+                let connection = item
+                    .get(super::table::SK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|c| ConnectionId::parse(c.clone()).ok());
+                if let Some(connection) = connection.filter(|_| until > now.as_second()) {
+                    out.push(connection);
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
     }
 
     async fn live_shard(&self, pk: String) -> StoreResult<Vec<LiveItem>> {

@@ -389,10 +389,13 @@ pub async fn update_index(store: &dyn Store, changes: &[Change]) -> StoreResult<
 
 /// After a consumer batch (recorded by `analytics::record`): updates the index
 /// and, when a waiting or offered conversation or an agent's state moved, pushes
-/// the view once to every connected live chat agent, each as they may see it (a
-/// Sales Admin all of it, a Live Agent the waiting count and their own row; a
-/// Marketing Admin nothing). A failed push is logged and skipped: the next batch,
-/// or the inbox's own `live` request, brings the view again.
+/// the view once to every connected live chat agent's connections that watch it
+/// (the inbox asks for the view with `live` when it opens, which makes its
+/// connection a watcher), each as they may see it (a Sales Admin all of it, a
+/// Live Agent the waiting count and their own row; a Marketing Admin nothing).
+/// With nobody watching, nothing more is read. A failed push is logged and
+/// skipped: the next batch, or the inbox's own `live` request, brings the view
+/// again.
 pub async fn after_changes(
     store: &dyn Store,
     push: &dyn Push,
@@ -404,11 +407,23 @@ pub async fn after_changes(
     if !indexed && !agents_moved {
         return Ok(());
     }
+    let watchers: std::collections::BTreeSet<ConnectionId> =
+        store.live_watchers(now).await?.into_iter().collect();
+    if watchers.is_empty() {
+        return Ok(());
+    }
     let directory = store.directory().await?;
     let board = board(store, &directory, now).await?;
     for (agent, audience, connections) in &board.recipients {
+        let watching: Vec<&ConnectionId> = connections
+            .iter()
+            .filter(|c| watchers.contains(c))
+            .collect();
+        if watching.is_empty() {
+            continue;
+        }
         let json = ServerFrame::Live(board.view.cut(agent, *audience)).to_json();
-        for connection in connections {
+        for connection in watching {
             match push.push(connection, &json).await {
                 Ok(Delivery::Delivered | Delivery::Gone) => {}
                 Err(e) => warn!(connection = %connection, error = %e, "live: push failed"),

@@ -56,6 +56,8 @@ struct Inner {
     /// The live view's index of waiting and offered conversations, per shard
     /// partition (`LIVE#<shard>`), as DynamoDB has it.
     live: BTreeMap<String, BTreeMap<ConversationId, crate::analytics::live::LiveEntry>>,
+    /// The connections watching the live view, until when.
+    live_watchers: HashMap<ConnectionId, Timestamp>,
     /// Each agent's past chats (one partition each).
     past: BTreeMap<AgentId, List<PastChat>>,
     /// The account's past chats, per shard partition.
@@ -772,6 +774,24 @@ impl crate::ports::AnalyticsStore for MemoryStore {
             partition.remove(conversation);
         }
         Ok(())
+    }
+
+    async fn watch_live(&self, connection: &ConnectionId, until: Timestamp) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner)
+            .live_watchers
+            .insert(connection.clone(), until);
+        Ok(())
+    }
+
+    async fn live_watchers(&self, now: Timestamp) -> StoreResult<Vec<ConnectionId>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner)
+            .live_watchers
+            .iter()
+            .filter(|(_, until)| **until > now)
+            .map(|(c, _)| c.clone())
+            .collect())
     }
 
     async fn live_entries(

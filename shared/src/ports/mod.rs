@@ -598,6 +598,13 @@ pub trait AnalyticsStore: Send + Sync {
     async fn put_live(&self, entry: &crate::analytics::live::LiveEntry) -> StoreResult<()>;
     /// Deletes the conversation's live view entry (none: nothing to do).
     async fn remove_live(&self, conversation: &ConversationId) -> StoreResult<()>;
+    /// Notes that `connection` watches the live view until `until` (its
+    /// connection's end at the latest): the view is pushed to watching
+    /// connections only. Noting it again moves `until`.
+    async fn watch_live(&self, connection: &ConnectionId, until: Timestamp) -> StoreResult<()>;
+    /// The connections watching the live view at `now`, in any order (some may
+    /// have closed since: the caller pushes only to agents' live connections).
+    async fn live_watchers(&self, now: Timestamp) -> StoreResult<Vec<ConnectionId>>;
     /// Every live view entry, in any order (one whose safety-net TTL passed by
     /// `now` is skipped, where the store keeps one).
     async fn live_entries(

@@ -130,7 +130,8 @@ impl Chat {
     }
 
     /// `live`: the live view as the agent's role may see it (a chat action: an
-    /// agent without the live chat permission was refused before).
+    /// agent without the live chat permission was refused before). The
+    /// connection then watches the view: it is pushed to it as it moves.
     async fn live(&self, connection: &ConnectionId, agent: &AgentId) -> Result<(), ServerError> {
         let key = format!("live#conn#{connection}");
         let counted = self
@@ -144,6 +145,9 @@ impl Chat {
                 retry_after,
             });
         }
+        let now = self.now();
+        let until = now.saturating_add(super::CONNECTION_TTL).unwrap_or(now);
+        self.ports.store.watch_live(connection, until).await?;
         let directory = self.cached_directory().await?;
         let view = crate::analytics::live::view_for(
             self.ports.store.as_ref(),

@@ -607,6 +607,17 @@ impl livechat_core::ports::AnalyticsStore for SimStore {
         self.crash("remove_live")
     }
 
+    async fn watch_live(&self, connection: &ConnectionId, until: Timestamp) -> StoreResult<()> {
+        self.call("watch_live").await?;
+        self.inner.watch_live(connection, until).await?;
+        self.crash("watch_live")
+    }
+
+    async fn live_watchers(&self, now: Timestamp) -> StoreResult<Vec<ConnectionId>> {
+        self.call("live_watchers").await?;
+        self.inner.live_watchers(now).await
+    }
+
     async fn live_entries(
         &self,
         now: Timestamp,

@@ -37,6 +37,15 @@ impl Harness {
         entries
     }
 
+    /// An inbox that opened its Live tab: connected, synced, and watching.
+    async fn watching(&self, name: &str) -> crate::domain::ConnectionId {
+        let conn = self.agent(name).await;
+        self.send(&conn, json!({"action": "live"})).await;
+        let answered = self.live_frames(&conn);
+        assert_eq!(answered.len(), 1, "live answers live");
+        conn
+    }
+
     /// The `live` frames `conn` got since the last look.
     fn live_frames(&self, conn: &crate::domain::ConnectionId) -> Vec<Value> {
         self.frames(conn)
@@ -56,8 +65,9 @@ fn row<'a>(frame: &'a Value, agent: &str) -> &'a Value {
 #[tokio::test]
 async fn the_index_follows_a_conversation_through_waiting_offered_and_live_and_drops_it() {
     let h = Harness::recording();
-    let ana = h.agent("ana").await;
-    let ben = h.agent("ben").await;
+    let ana = h.watching("ana").await;
+    let ben = h.watching("ben").await;
+    let cleo = h.agent("cleo").await;
     h.consume().await;
     h.frames(&ana);
     h.frames(&ben);
@@ -78,6 +88,11 @@ async fn the_index_follows_a_conversation_through_waiting_offered_and_live_and_d
     assert_eq!(seen[0]["waiting_count"], 1);
     assert_eq!(seen[0]["waiting"][0]["conversation"], conversation.as_str());
     assert_eq!(seen[0]["waiting"][0]["offer"], Value::Null);
+    assert_eq!(
+        h.live_frames(&cleo),
+        Vec::<Value>::new(),
+        "an inbox not watching gets none"
+    );
 
     h.pump().await; // routed: offered to one of them
     let offered = h.consume().await;
@@ -137,9 +152,10 @@ async fn the_index_follows_a_conversation_through_waiting_offered_and_live_and_d
 #[tokio::test]
 async fn a_live_agent_gets_the_waiting_count_and_their_own_row_and_a_marketing_admin_nothing() {
     let h = Harness::recording();
-    let ana = h.agent("ana").await;
-    let ben = h.agent("ben").await;
+    let ana = h.watching("ana").await;
+    let ben = h.watching("ben").await;
     let mia = h.agent("mia").await;
+    h.frames(&mia);
     h.visitor_reaching_live_chat().await;
     h.consume().await;
 
