@@ -16,8 +16,12 @@ export function openingFrames(state) {
   return [{ action: 'sync' }, ...resends(state)];
 }
 
-/** What an inbox asks for once `sync` answered `availability` (it may chat). */
-export const LIST_FRAMES = [{ action: 'past_chats' }, { action: 'missed' }];
+/**
+ * What an inbox asks for once `sync` answered `availability` (it may chat): the
+ * lists, and the live view, which makes the socket a watcher the view is pushed to
+ * as it moves (docs/protocol.md, "live").
+ */
+export const LIST_FRAMES = [{ action: 'past_chats' }, { action: 'missed' }, { action: 'live' }];
 
 /**
  * Connects as the agent whose token `token()` gives (read before every attempt).
