@@ -963,6 +963,7 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
       const mine = page.locator('#ib-live-agents tr[data-agent="ana"]');
       await shows(mine, '1 offer out');
       assert.match(await mine.textContent(), /Available.*0 \/ 5 chats/);
+      await page.screenshot({ path: join(SHOTS, 'live.png') });
       await page.getByRole('button', { name: 'Chats', exact: true }).click();
 
       await offer.getByRole('button', { name: 'Accept' }).click();

@@ -36,10 +36,10 @@ export function mountLive(doc = document, clock = () => Date.now()) {
     $('ib-live-summary').textContent = m.summary;
     const all = m.scope === 'all';
     $('ib-live-queue').hidden = !all;
-    $('ib-live-waiting').replaceChildren(head('Visitor', 'Waiting', 'Offer'),
+    $('ib-live-waiting').replaceChildren(head('Conversation', 'Waiting', 'Offer'),
       ...m.waiting.map((w) => row([w.conversation, w.wait, w.offer])));
     $('ib-live-waiting-empty').hidden = m.waiting.length > 0;
-    $('ib-live-offers').replaceChildren(head('Visitor', 'Offered to', 'Out', 'Expires'),
+    $('ib-live-offers').replaceChildren(head('Conversation', 'Offered to', 'Out', 'Expires'),
       ...m.offers.map((o) => row([o.conversation, o.agent, o.out, o.left])));
     $('ib-live-offers-empty').hidden = m.offers.length > 0;
     $('ib-live-agents').replaceChildren(head('Agent', 'Status', 'Live chats', 'Offers'),
