@@ -786,12 +786,10 @@ impl crate::ports::AnalyticsStore for MemoryStore {
 
     async fn live_watchers(&self, now: Timestamp) -> StoreResult<Vec<ConnectionId>> {
         self.round_trip().await;
-        Ok(lock(&self.inner)
-            .live_watchers
-            .iter()
-            .filter(|(_, until)| **until > now)
-            .map(|(c, _)| c.clone())
-            .collect())
+        let mut inner = lock(&self.inner);
+        // What DynamoDB's TTL does: a watcher past its connection's end goes.
+        inner.live_watchers.retain(|_, until| *until > now);
+        Ok(inner.live_watchers.keys().cloned().collect())
     }
 
     async fn live_entries(
