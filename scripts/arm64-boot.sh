@@ -6,7 +6,7 @@
 # the functions, against a local Lambda Runtime API (tests/lambda/runtime_api.py),
 # and checks its answer to one event of its own kind: a WebSocket `$connect` for
 # connect, WebSocket messages for card-advance and agent-message, an SQS batch for
-# route-to-agent. Behind them: DynamoDB Local (the table), moto's SQS (the delay
+# route-to-agent, a DynamoDB Streams batch for analytics. Behind them: DynamoDB Local (the table), moto's SQS (the delay
 # queue) and the local gateway (@connections).
 # Only the endpoints differ from AWS: DYNAMODB_ENDPOINT and AWS_ENDPOINT_URL_SQS
 # point at the local services, and the credentials are local ones.
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lambda-tools.sh
 
-FUNCTIONS=(connect card-advance agent-message route-to-agent)
+FUNCTIONS=(connect card-advance agent-message route-to-agent analytics)
 TARGET="${CARGO_TARGET_DIR:-target}"
 PORT_BASE="${ARM64_BOOT_PORT_BASE:-18100}"   # gateway, moto, DynamoDB Local, Runtime API
 GATEWAY=127.0.0.1:$PORT_BASE
@@ -135,4 +135,5 @@ boot connect connect-visitor.json          "r['statusCode'] == 200"
 boot card-advance message-start.json       "r['statusCode'] == 200"
 boot agent-message message-default.json    "r['statusCode'] == 200"
 boot route-to-agent sqs-route.json         "r['batchItemFailures'] == []"
+boot analytics dynamodb-stream.json       "r['batchItemFailures'] == []"
 echo "arm64 boot: every bootstrap started with the template's environment and answered its event"

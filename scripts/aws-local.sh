@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The most faithful local AWS run: the four functions as separate processes (their
+# The most faithful local AWS run: the five functions as separate processes (their
 # host binaries, each against its own Lambda Runtime API: tests/lambda/lambda_service.py)
 # with the template's environment and their real AWS SDK clients on DynamoDB Local,
 # moto's SQS (the delay queue, with a dead-letter queue and a redrive policy like the
@@ -16,9 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lambda-tools.sh
 
-FUNCTIONS=(connect card-advance route-to-agent agent-message)
+FUNCTIONS=(connect card-advance route-to-agent agent-message analytics)
 TARGET="${CARGO_TARGET_DIR:-target}"
-PORT_BASE="${AWS_LOCAL_PORT_BASE:-18200}"   # gateway, moto, DynamoDB Local, invoke API, 4 Runtime APIs
+PORT_BASE="${AWS_LOCAL_PORT_BASE:-18200}"   # gateway, moto, DynamoDB Local, invoke API, 5 Runtime APIs
 GATEWAY=127.0.0.1:$PORT_BASE
 MOTO_PORT=$((PORT_BASE + 1))
 INVOKE_PORT=$((PORT_BASE + 3))
@@ -139,7 +139,7 @@ status=$?
 set -e
 if [ "$status" -ne 0 ]; then show_logs; echo "the local AWS run failed ($status)" >&2; exit "$status"; fi
 
-# IAM against the code: every AWS call the four processes made (each recorded by its
+# IAM against the code: every AWS call the five processes made (each recorded by its
 # own clients) must be allowed by that function's policy in the template.
 echo "== IAM: the recorded calls against each function's policy"
 test -s "$CALLS" || { echo "no AWS call was recorded" >&2; exit 1; }

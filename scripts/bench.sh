@@ -15,7 +15,7 @@ export BENCH_SCRIPT_STARTED="$started"   # the report states the whole command's
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 target="${CARGO_TARGET_DIR:-target}"
-FUNCTIONS=(connect card-advance route-to-agent agent-message)
+FUNCTIONS=(connect card-advance route-to-agent agent-message analytics)
 
 echo "== npm packages for the widget weights (bench/package.json)" >&2
 [ -x bench/node_modules/.bin/esbuild ] || (cd bench && npm ci --no-audit --no-fund --silent)

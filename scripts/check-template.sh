@@ -41,7 +41,9 @@ SKIPS=(
   # Lambda DLQ: a function's DLQ only catches failed *asynchronous* invocations.
   # API Gateway invokes connect, card-advance and agent-message synchronously, and
   # route-to-agent is fed by an SQS event source mapping, whose failures go to the
-  # delay queue's own dead-letter queue (redrive, maxReceiveCount 5).
+  # delay queue's own dead-letter queue (redrive, maxReceiveCount 5), and analytics
+  # by the table's stream, whose failed batches go to the mapping's on-failure
+  # queue (AnalyticsFailures).
   CKV_AWS_116
   # Lambda in a VPC: the functions only call AWS public endpoints (DynamoDB, SQS,
   # @connections). A VPC would add NAT gateway or endpoint costs and cold-start

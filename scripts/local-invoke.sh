@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUNCTIONS=(connect card-advance route-to-agent agent-message)
+FUNCTIONS=(connect card-advance route-to-agent agent-message analytics)
 INVOKE_PORT="${LAMBDA_INVOKE_PORT:-19000}"
 GATEWAY_LISTEN=127.0.0.1:18091   # matches events/local-invoke.env
 CALL_TIMEOUT="${LOCAL_INVOKE_TIMEOUT:-180}"   # seconds an invoke may wait for its answer
@@ -101,5 +101,6 @@ invoke connect connect-agent-bad-token.json    "r['statusCode'] == 401"
 invoke card-advance message-start.json         "r['statusCode'] == 200"
 invoke agent-message message-default.json      "r['statusCode'] == 200"
 invoke route-to-agent sqs-route.json           "r['batchItemFailures'] == []"
+invoke analytics dynamodb-stream.json          "r['batchItemFailures'] == []"
 invoke connect disconnect.json                 "r['statusCode'] == 200"
 echo "local invoke: all functions answered as expected"

@@ -1,11 +1,13 @@
-//! API Gateway WebSocket and SQS events in, [`Chat`] calls, responses out. The
+//! API Gateway WebSocket, SQS and DynamoDB Streams events in, [`Chat`] calls, responses out. The
 //! function crates' handlers are these functions; the local gateway calls them too.
 
 use std::collections::HashMap;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::dynamodb::Event as StreamEvent;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use livechat_core::domain::ConnectionId;
 use livechat_core::ports::ScheduledEvent;
 use livechat_core::service::{Chat, cause_chain};
@@ -150,6 +152,78 @@ pub async fn sqs(chat: &Chat, event: SqsEvent) -> SqsBatchResponse {
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
         }
+    }
+    response
+}
+
+/// Handles a batch of the table's DynamoDB Streams records for the analytics
+/// (docs/analytics.md). The records are read in order; those of items analytics
+/// does not read are skipped. A record that cannot be read, or whose conversation
+/// could not be recorded, is reported by its sequence number (the event source
+/// mapping's `ReportBatchItemFailures`): Lambda delivers the batch again from the
+/// earliest one reported (bisecting it, so that a record that always fails ends
+/// in the on-failure queue alone), and recording a change twice changes nothing.
+/// The live view's index follows the recorded changes and the view is pushed to
+/// the inboxes watching it (`analytics::live::after_changes`).
+pub async fn stream(chat: &Chat, event: StreamEvent) -> DynamoDbEventResponse {
+    let mut changes = Vec::new();
+    let mut change_records = Vec::new();
+    let mut first_failure: Option<usize> = None;
+    for (index, record) in event.records.iter().enumerate() {
+        match crate::dynamo::stream::change_of(record) {
+            Ok(Some(change)) => {
+                changes.push(change);
+                change_records.push(index);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // The record's keys and images are personal data: only its place.
+                error!(sequence = ?record.change.sequence_number, error = %e, "a stream record could not be read");
+                first_failure.get_or_insert(index);
+            }
+        }
+    }
+    let now = chat.ports().clock.now();
+    let ports = chat.ports();
+    let recorded = match livechat_core::analytics::consume(ports.store.as_ref(), &changes, now)
+        .await
+    {
+        Ok(recorded) => {
+            info!(
+                records = event.records.len(),
+                events = recorded,
+                "analytics recorded"
+            );
+            changes.len()
+        }
+        Err(failed) => {
+            error!(error = %cause_chain(&failed.error), "analytics: recording failed; the batch is delivered again from its first unrecorded record");
+            let index = change_records.get(failed.first).copied().unwrap_or(0);
+            first_failure = Some(first_failure.map_or(index, |f| f.min(index)));
+            failed.first
+        }
+    };
+    // The live view follows what was recorded (docs/analytics.md, "Live view"):
+    // a batch delivered again from a later record must not skip these. On a
+    // failure the whole batch comes again; both steps are idempotent.
+    let live = livechat_core::analytics::live::after_changes(
+        ports.store.as_ref(),
+        ports.push.as_ref(),
+        &changes[..recorded],
+        now,
+    )
+    .await;
+    if let Err(e) = live {
+        error!(error = %cause_chain(&e), "live view: the update failed; the batch is delivered again");
+        first_failure = Some(0);
+    }
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(index) = first_failure {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        // An empty identifier fails the whole batch, which is right when the
+        // record carries no sequence number.
+        failure.item_identifier = event.records[index].change.sequence_number.clone();
+        response.batch_item_failures.push(failure);
     }
     response
 }

@@ -42,12 +42,19 @@ impl Function {
         name: "agent-message",
         pushes: true,
     };
+    /// The table's stream: the analytics' sheets and counters (no WebSocket
+    /// route).
+    pub const ANALYTICS: Self = Self {
+        name: "analytics",
+        pushes: false,
+    };
     /// Every function the template deploys.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::CONNECT,
         Self::CARD_ADVANCE,
         Self::ROUTE_TO_AGENT,
         Self::AGENT_MESSAGE,
+        Self::ANALYTICS,
     ];
 
     /// Whether this function serves the WebSocket route `route` (a route key as

@@ -367,8 +367,8 @@ pub struct Subject {
     pub event: &'static str,
 }
 
-/// The four functions and the event each gets first.
-pub const FUNCTIONS: [Subject; 4] = [
+/// The five functions and the event each gets first.
+pub const FUNCTIONS: [Subject; 5] = [
     Subject {
         name: "connect",
         event: "connect-visitor.json",
@@ -384,6 +384,10 @@ pub const FUNCTIONS: [Subject; 4] = [
     Subject {
         name: "route-to-agent",
         event: "sqs-route.json",
+    },
+    Subject {
+        name: "analytics",
+        event: "dynamodb-stream.json",
     },
 ];
 

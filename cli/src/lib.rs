@@ -137,18 +137,24 @@ async fn client(endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
 
 /// Report rows as a plain text table: the CSV's cells, columns aligned.
 pub fn report_text(rows: &[livechat_core::analytics::Row]) -> String {
-    let cells = livechat_core::analytics::csv::cells(rows);
-    let widths: Vec<usize> = (0..cells.first().map_or(0, Vec::len))
+    aligned(&livechat_core::analytics::csv::cells(rows))
+}
+
+/// Cells as a plain text table, each column as wide as its widest cell.
+pub fn aligned(cells: &[Vec<String>]) -> String {
+    let columns = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
         .map(|i| {
             cells
                 .iter()
-                .map(|r| r[i].chars().count())
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
     let mut out = String::new();
-    for row in &cells {
+    for row in cells {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
@@ -158,4 +164,352 @@ pub fn report_text(rows: &[livechat_core::analytics::Row]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The cells of an RFC 4180 CSV text (quoted fields, doubled quotes, CRLF or LF
+/// line ends), as the `report` frame's `csv` writes it.
+pub fn csv_cells(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// Why a running gateway did not answer a report.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayReportError {
+    #[error("could not connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("the gateway refused the report: {code}: {message}")]
+    Refused { code: String, message: String },
+    #[error("the connection ended before the report was whole")]
+    Closed,
+    #[error("no report within {0} s")]
+    Timeout(u64),
+}
+
+/// How long `livechat report --gateway` waits for the whole report.
+pub const GATEWAY_REPORT_TIMEOUT_SECS: u64 = 30;
+
+/// The report of `from` to `to` by `by` (`day`, `dialog`, `team`, `agent`) from a
+/// running gateway's WebSocket at `url` (`ws://host:port/ws`), asked as an agent
+/// presenting `token` (docs/protocol.md: `report`, with the asker's role applied):
+/// its CSV, the parts joined in order.
+pub async fn report_from_gateway(
+    url: &str,
+    token: &str,
+    from: &str,
+    to: &str,
+    by: &str,
+) -> Result<String, GatewayReportError> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let address = format!("{url}{separator}agent_token={token}");
+    let connect = |reason: String| GatewayReportError::Connect {
+        url: url.to_string(),
+        reason,
+    };
+    let (mut socket, _) = tokio_tungstenite::connect_async(address.as_str())
+        .await
+        .map_err(|e| connect(e.to_string()))?;
+    let ask = serde_json::json!({"action": "report", "from": from, "to": to, "by": by});
+    socket
+        .send(Message::Text(ask.to_string().into()))
+        .await
+        .map_err(|e| connect(e.to_string()))?;
+    let collect = async {
+        let mut parts: std::collections::BTreeMap<u64, String> = Default::default();
+        while let Some(message) = socket.next().await {
+            let Ok(Message::Text(text)) = message else {
+                continue;
+            };
+            let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            match frame["type"].as_str() {
+                Some("report") => {
+                    let part = frame["part"].as_u64().unwrap_or(0);
+                    let count = frame["parts"].as_u64().unwrap_or(1);
+                    let csv = frame["csv"].as_str().unwrap_or_default().to_string();
+                    parts.insert(part, csv);
+                    if parts.len() as u64 >= count {
+                        return Ok(parts.into_values().collect::<String>());
+                    }
+                }
+                Some("error") => {
+                    return Err(GatewayReportError::Refused {
+                        code: frame["code"].as_str().unwrap_or("error").to_string(),
+                        message: frame["message"].as_str().unwrap_or_default().to_string(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Err(GatewayReportError::Closed)
+    };
+    let timeout = std::time::Duration::from_secs(GATEWAY_REPORT_TIMEOUT_SECS);
+    let result =
+        tokio::time::timeout(timeout, collect)
+            .await
+            .unwrap_or(Err(GatewayReportError::Timeout(
+                GATEWAY_REPORT_TIMEOUT_SECS,
+            )));
+    let _ = socket.close(None).await;
+    result
+}
+
+/// A token for `agent` signed with the local gateway's own key (`livechat dev`
+/// signs its demo agents' tokens with it), valid for 10 minutes: what
+/// `livechat report --gateway --agent` presents. Useless against a deployment.
+pub fn local_agent_token(agent: &str) -> Result<String, String> {
+    let agent = livechat_core::domain::AgentId::parse(agent).map_err(|e| e.to_string())?;
+    Ok(livechat_core::auth::AgentTokenIssuer::hs256(
+        livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
+        livechat_gateway::LOCAL_ISSUER,
+        livechat_gateway::LOCAL_AUDIENCE,
+    )
+    .issue(
+        &agent,
+        jiff::Timestamp::now(),
+        jiff::SignedDuration::from_mins(10),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_read_quoted_fields_doubled_quotes_and_both_line_ends() {
+        let text = "dialog,chats\r\n\"Sales, EU\",3\r\n\"say \"\"hi\"\"\",0\nlast,1";
+        assert_eq!(
+            csv_cells(text),
+            [
+                vec!["dialog", "chats"],
+                vec!["Sales, EU", "3"],
+                vec!["say \"hi\"", "0"],
+                vec!["last", "1"],
+            ]
+        );
+    }
+
+    #[test]
+    fn aligned_pads_every_column_to_its_widest_cell() {
+        let cells = csv_cells("a,bb\r\nccc,d\r\n");
+        assert_eq!(aligned(&cells), "a    bb\nccc  d\n");
+    }
+}
+
+/// Why `livechat explain` could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainCommandError {
+    /// `--visitor` is not a JSON object of attributes, or `--at` not a time.
+    #[error("{0}")]
+    Input(String),
+    /// The configuration file has errors.
+    #[error(transparent)]
+    Invalid(#[from] livechat_core::config::ConfigErrors),
+    /// No live chat card to route by.
+    #[error(transparent)]
+    Card(livechat_core::routing::ExplainError),
+    /// The table could not be read.
+    #[error("could not read table {table}: {reason}")]
+    Store { table: String, reason: String },
+}
+
+/// The visitor attributes of `--visitor`: a JSON object whose values are text (a
+/// number or a boolean is taken as its text).
+pub fn visitor_attributes(
+    json: &str,
+) -> Result<livechat_core::domain::Attributes, ExplainCommandError> {
+    let bad = |why: String| ExplainCommandError::Input(format!("--visitor: {why}"));
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| bad("not a JSON object of attributes".into()))?;
+    let mut attributes = livechat_core::domain::Attributes::new();
+    for (name, value) in object {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(bad(format!(
+                    "{name}: a value is text, a number or a boolean"
+                )));
+            }
+        };
+        let name = livechat_core::domain::AttributeName::parse(name.clone())
+            .map_err(|e| bad(e.to_string()))?;
+        attributes.set(name, text);
+    }
+    Ok(attributes)
+}
+
+/// What `livechat explain` found: the card routed by, and the trace.
+#[derive(Debug)]
+pub struct Explained {
+    /// The live chat card whose routing was used.
+    pub card: livechat_core::domain::CardId,
+    /// Its routing.
+    pub mode: livechat_core::domain::RoutingMode,
+    /// Why.
+    pub trace: livechat_core::routing::Trace,
+}
+
+/// Who would get `visitor` at `at` on the live chat card `card` (the dialog's
+/// first when `None`), and why: the router's own choice, over the directory in
+/// `table` (or the configuration file `config`, not yet applied) and the loads,
+/// connections, toggles and cursors the table holds. Reads only.
+pub async fn explain(
+    table: &str,
+    endpoint: Option<&str>,
+    config: Option<&std::path::Path>,
+    visitor: &livechat_core::domain::Attributes,
+    card: Option<&livechat_core::domain::CardId>,
+    at: jiff::Timestamp,
+) -> Result<Explained, ExplainCommandError> {
+    use livechat_core::ports::DirectoryStore;
+    let store = livechat_aws::dynamo::DynamoStore::new(client(endpoint).await, table);
+    let unreadable = |e: livechat_core::ports::StoreError| ExplainCommandError::Store {
+        table: table.into(),
+        reason: livechat_core::service::cause_chain(&e),
+    };
+    let directory = match config {
+        Some(file) => livechat_core::config::load(file, |p| std::fs::read_to_string(p))?,
+        None => store.directory().await.map_err(unreadable)?,
+    };
+    let (card, mode) = livechat_core::routing::card_routing(&directory, card)
+        .map_err(ExplainCommandError::Card)?;
+    let trace = livechat_core::routing::explain(&store, &directory, &mode, visitor, at)
+        .await
+        .map_err(unreadable)?;
+    Ok(Explained { card, mode, trace })
+}
+
+/// A trace in words: each pool tried, each agent's verdict, and the outcome.
+pub fn explain_text(explained: &Explained) -> String {
+    use livechat_core::routing::{Outcome, Verdict, Via};
+    use std::fmt::Write;
+    let trace = &explained.trace;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "At {}, live chat card {} ({}):",
+        trace.at,
+        explained.card,
+        routing_words(&explained.mode)
+    );
+    if let Some(owner) = &trace.owner {
+        let _ = writeln!(
+            out,
+            "  account owner of the visitor's email domain: {owner}"
+        );
+    }
+    for rule in &trace.rules {
+        let how = match (rule.matched, rule.used) {
+            (true, true) => "matched, its pool used",
+            (true, false) => "matched, not used (an earlier match had someone eligible)",
+            (false, _) => "did not match",
+        };
+        let _ = writeln!(out, "  rule {}: {how}", rule.rule);
+    }
+    for pool in &trace.pools {
+        let why = match pool.via {
+            Via::AccountOwner => "the account owner",
+            Via::CardPool => "the card's pool",
+            Via::AnyAvailable => "every available agent, as the card's pool had nobody",
+        };
+        let name = pool.pool.as_deref().unwrap_or("one agent");
+        let _ = write!(out, "  pool {name} ({why})");
+        if let (Some(before), Some(after)) = (&pool.cursor_before, &pool.cursor_after) {
+            let _ = write!(out, ", cursor {before} -> {after}");
+        } else if let Some(after) = &pool.cursor_after {
+            let _ = write!(out, ", cursor (start) -> {after}");
+        }
+        out.push_str(":\n");
+        for c in &pool.candidates {
+            let verdict = match c.verdict {
+                Verdict::Chosen => "CHOSEN".to_string(),
+                Verdict::Eligible => "eligible, not next in the rotation".into(),
+                Verdict::Unknown => "not in the directory".into(),
+                Verdict::NoLiveChat => "no live chat permission".into(),
+                Verdict::Away => "away (availability toggle)".into(),
+                Verdict::NotInSchedule => "outside their schedule".into(),
+                Verdict::Offline => "offline".into(),
+                Verdict::AtLimit { load, limit } => {
+                    format!("at their limit ({load} of {limit} chats)")
+                }
+                Verdict::AlreadyOffered => "offered this request already".into(),
+            };
+            let _ = writeln!(out, "    {:<16} {verdict}", c.agent.to_string());
+        }
+    }
+    let outcome = match &trace.outcome {
+        Outcome::Offer { agent } => format!("offered to {agent}"),
+        Outcome::Nobody => "nobody eligible: the fallback".into(),
+        Outcome::NeedsCursor => "incomplete (a cursor was not read)".into(),
+    };
+    let _ = writeln!(out, "Outcome: {outcome}");
+    out
+}
+
+fn routing_words(mode: &livechat_core::domain::RoutingMode) -> String {
+    use livechat_core::domain::RoutingMode;
+    match mode {
+        RoutingMode::RoundRobin => "round robin over every agent".into(),
+        RoutingMode::Agent { agent } => format!("to {agent}"),
+        RoutingMode::Team { team } => format!("round robin in team {team}"),
+        RoutingMode::CustomRules { rules } => format!(
+            "custom rules {}",
+            rules
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::*;
+
+    #[test]
+    fn visitor_attributes_take_text_numbers_and_booleans_and_refuse_the_rest() {
+        let a =
+            visitor_attributes(r#"{"email": "jo@x.example", "company_size": 900, "vip": true}"#)
+                .unwrap();
+        assert_eq!(a.get("company_size"), Some("900"));
+        assert_eq!(a.get("vip"), Some("true"));
+        assert_eq!(a.get("email_domain"), Some("x.example"));
+        for bad in [r#"[1]"#, r#"{"x": [1]}"#, "not json"] {
+            assert!(visitor_attributes(bad).is_err(), "{bad}");
+        }
+    }
 }

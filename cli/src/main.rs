@@ -103,6 +103,33 @@ enum Command {
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
     },
+    /// Who would get this visitor right now, and why: the router's own choice over
+    /// the stored directory (or --config, not yet applied) and the agents'
+    /// presence, loads and toggles and the cursors in the table. Claims nothing.
+    Explain {
+        /// The visitor's attributes, a JSON object, e.g.
+        /// '{"email": "jo@bigcustomer.example", "company_size": 900}'.
+        #[arg(long)]
+        visitor: String,
+        /// The moment to judge availability at (RFC 3339); now by default.
+        #[arg(long)]
+        at: Option<String>,
+        /// The live chat card to route by (the dialog's first by default).
+        #[arg(long)]
+        card: Option<String>,
+        /// A configuration file to try instead of the applied one.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// The trace as JSON instead of words.
+        #[arg(long)]
+        json: bool,
+        /// The table (the stack's TableName output).
+        #[arg(long, env = "TABLE_NAME", default_value = "livechat")]
+        table: String,
+        /// DynamoDB Local's endpoint, e.g. http://127.0.0.1:8000.
+        #[arg(long, env = "DYNAMODB_ENDPOINT")]
+        dynamodb_endpoint: Option<String>,
+    },
     /// The analytics of a date range (docs/analytics.md) from the table's daily
     /// counters: one row per day, dialog, team or agent.
     Report {
@@ -124,6 +151,18 @@ enum Command {
         /// DynamoDB Local's endpoint, e.g. http://127.0.0.1:8000.
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
+        /// Ask a running gateway instead of reading the table: its WebSocket URL,
+        /// e.g. ws://127.0.0.1:8080/ws (the report is the asker's role's, as the
+        /// inbox's Analytics page shows it).
+        #[arg(long, conflicts_with = "dynamodb_endpoint")]
+        gateway: Option<String>,
+        /// With --gateway: the agent token to present.
+        #[arg(long, env = "LIVECHAT_AGENT_TOKEN", requires = "gateway")]
+        token: Option<String>,
+        /// With --gateway and no --token: ask as this agent with a token signed by
+        /// the local gateway's own key (`livechat dev` only).
+        #[arg(long, requires = "gateway", conflicts_with = "token")]
+        agent: Option<String>,
     },
 }
 
@@ -184,6 +223,26 @@ async fn main() -> ExitCode {
             table,
             dynamodb_endpoint,
         } => apply(&file, &table, dynamodb_endpoint).await,
+        Command::Explain {
+            visitor,
+            at,
+            card,
+            config,
+            json,
+            table,
+            dynamodb_endpoint,
+        } => {
+            explain(
+                &visitor,
+                at.as_deref(),
+                card.as_deref(),
+                config.as_deref(),
+                json,
+                &table,
+                dynamodb_endpoint.as_deref(),
+            )
+            .await
+        }
         Command::Report {
             from,
             to,
@@ -191,8 +250,14 @@ async fn main() -> ExitCode {
             csv,
             table,
             dynamodb_endpoint,
+            gateway,
+            token,
+            agent,
         } => {
             use livechat_core::analytics::Dimension;
+            if let Some(url) = gateway {
+                return report_from_gateway(&url, token, agent, &from, &to, by, csv).await;
+            }
             let by = match by {
                 By::Day => Dimension::Day,
                 By::Dialog => Dimension::Dialog,
@@ -213,6 +278,98 @@ async fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `livechat explain`.
+async fn explain(
+    visitor: &str,
+    at: Option<&str>,
+    card: Option<&str>,
+    config: Option<&std::path::Path>,
+    json: bool,
+    table: &str,
+    endpoint: Option<&str>,
+) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("livechat explain: {e}");
+        ExitCode::FAILURE
+    };
+    let visitor = match livechat_cli::visitor_attributes(visitor) {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
+    };
+    let at = match at.map(str::parse::<jiff::Timestamp>) {
+        None => jiff::Timestamp::now(),
+        Some(Ok(at)) => at,
+        Some(Err(e)) => return fail(&format!("--at: {e}")),
+    };
+    let card = match card.map(|c| livechat_core::domain::CardId::parse(c.to_string())) {
+        None => None,
+        Some(Ok(card)) => Some(card),
+        Some(Err(e)) => return fail(&format!("--card: {e}")),
+    };
+    match livechat_cli::explain(table, endpoint, config, &visitor, card.as_ref(), at).await {
+        Ok(explained) if json => match serde_json::to_string_pretty(&explained.trace) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Ok(explained) => {
+            print!("{}", livechat_cli::explain_text(&explained));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `livechat report --gateway`: the report through a running gateway.
+async fn report_from_gateway(
+    url: &str,
+    token: Option<String>,
+    agent: Option<String>,
+    from: &str,
+    to: &str,
+    by: By,
+    csv: bool,
+) -> ExitCode {
+    let token = match (token, agent) {
+        (Some(token), _) => token,
+        (None, Some(agent)) => match livechat_cli::local_agent_token(&agent) {
+            Ok(token) => token,
+            Err(e) => {
+                eprintln!("livechat report: --agent {agent:?}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        (None, None) => {
+            eprintln!(
+                "livechat report: --gateway needs --token (or LIVECHAT_AGENT_TOKEN), or --agent for a local gateway"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let by = match by {
+        By::Day => "day",
+        By::Dialog => "dialog",
+        By::Team => "team",
+        By::Agent => "agent",
+    };
+    match livechat_cli::report_from_gateway(url, &token, from, to, by).await {
+        Ok(text) if csv => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(text) => {
+            print!("{}", livechat_cli::aligned(&livechat_cli::csv_cells(&text)));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("livechat report: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -97,6 +97,10 @@ impl Invoker {
                             function,
                             &route_to_agent::handle(chat, parse(function, event)?).await,
                         ),
+                        Function::ANALYTICS => to_value(
+                            function,
+                            &analytics_function::handle(chat, parse(function, event)?).await,
+                        ),
                         other => Err(InvokeError::Unknown {
                             function: other.name,
                         }),

@@ -455,6 +455,15 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                 tracing::info!(queue = %source.queue_arn(), "polling the delay queue for route-to-agent");
                 tokio::spawn(source.poll(invoker.clone()));
             }
+            // The analytics function gets the table's stream, as its event source
+            // mapping gives it on AWS.
+            if let (Some(endpoint), Some(table)) = (&config.dynamodb_endpoint, &config.table_name) {
+                tokio::spawn(analytics::stream_pump(
+                    endpoint.clone(),
+                    table.clone(),
+                    invoker.clone(),
+                ));
+            }
             (invoker, None)
         }
         None if options.sqs_queue_url.is_some() => return Err(StartError::QueueWithoutInvokeUrl),
@@ -515,9 +524,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                     tokio::spawn(analytics::stream_pump(
                         endpoint.clone(),
                         table.clone(),
-                        chat.ports().store.clone(),
-                        chat.ports().push.clone(),
-                        options.clock.clone(),
+                        invoker.clone(),
                     ))
                 }
                 _ => tokio::spawn(analytics::pump(

@@ -20,6 +20,10 @@ pub enum Target {
     Index(String, String),
     /// A queue's ARN.
     Queue(String),
+    /// A table's stream (`Fn::GetAtt: [table, StreamArn]`).
+    Stream(String),
+    /// Every stream of a table (`${table.Arn}/stream/*`: `ListStreams`).
+    Streams(String),
     /// A KMS key's ARN.
     Key(String),
     /// `@connections` of the WebSocket API's stage, with this HTTP method.
@@ -34,6 +38,8 @@ impl fmt::Display for Target {
             Target::Table(t) => write!(f, "{t}"),
             Target::Index(t, i) => write!(f, "{t}/index/{i}"),
             Target::Queue(q) => write!(f, "{q}"),
+            Target::Stream(t) => write!(f, "{t} stream"),
+            Target::Streams(t) => write!(f, "{t}/stream/*"),
             Target::Key(k) => write!(f, "{k}"),
             Target::Connections(m) => write!(f, "@connections {m}"),
             Target::SesFromNotifyAddress => write!(f, "identity/* from NotifyFromEmail"),
@@ -69,6 +75,10 @@ impl Grant {
         match target {
             Target::Table(id) | Target::Queue(id) | Target::Key(id) => get_att(id),
             Target::Index(id, index) => sub == format!("${{{id}.Arn}}/index/{index}"),
+            Target::Stream(id) => {
+                self.resource == serde_json::json!({"Fn::GetAtt": [id, "StreamArn"]})
+            }
+            Target::Streams(id) => sub == format!("${{{id}.Arn}}/stream/*"),
             Target::Connections(method) => {
                 sub.contains(":${WebSocketApi}/${Stage}/")
                     && sub.ends_with(&format!("/${{Stage}}/{method}/@connections/*"))
@@ -158,6 +168,15 @@ impl Template {
             .map(str::to_string)
     }
 
+    /// The KMS key (logical id) encrypting a table, if any.
+    fn table_key(&self, table: &str) -> Option<String> {
+        let key = &self.resource(table)["Properties"]["SSESpecification"]["KMSMasterKeyId"];
+        key["Ref"]
+            .as_str()
+            .or_else(|| key["Fn::GetAtt"][0].as_str())
+            .map(str::to_string)
+    }
+
     /// Every action a function's inline policies grant, on each resource.
     pub fn grants(&self, id: &str) -> Result<Vec<Grant>, TemplateError> {
         let mut out = Vec::new();
@@ -208,6 +227,13 @@ impl Template {
 ///   (`sqs:ReceiveMessage`, `sqs:DeleteMessage`, `sqs:ChangeMessageVisibility`,
 ///   `sqs:GetQueueAttributes` on the queue), and receiving from a KMS-encrypted
 ///   queue needs `kms:Decrypt` on its key.
+/// - A DynamoDB stream event source: the mapping reads the stream with the
+///   function's role (`dynamodb:DescribeStream`, `dynamodb:GetRecords`,
+///   `dynamodb:GetShardIterator` on the stream, `dynamodb:ListStreams` on the
+///   table's streams), records of a KMS-encrypted table need `kms:Decrypt` on its
+///   key, and an SQS on-failure destination is sent to with the role
+///   (`sqs:SendMessage`, and `kms:GenerateDataKey` and `kms:Decrypt` on the queue's
+///   key when it is encrypted).
 pub fn platform(template: &Template, id: &str) -> Vec<Need> {
     let mut needs = Vec::new();
     let key = template.property(id, "KmsKeyArn");
@@ -220,6 +246,10 @@ pub fn platform(template: &Template, id: &str) -> Vec<Need> {
     }
     let events = template.resource(id)["Properties"]["Events"].as_object();
     for event in events.into_iter().flat_map(|e| e.values()) {
+        if event["Type"] == "DynamoDB" {
+            needs.extend(stream_needs(template, &event["Properties"]));
+            continue;
+        }
         if event["Type"] != "SQS" {
             continue;
         }
@@ -244,6 +274,58 @@ pub fn platform(template: &Template, id: &str) -> Vec<Need> {
                 target: Target::Key(key),
                 why: format!("platform: receiving from {queue}, encrypted"),
             });
+        }
+    }
+    needs
+}
+
+/// What a DynamoDB stream event source (its `Properties`) does with the role.
+fn stream_needs(template: &Template, properties: &Value) -> Vec<Need> {
+    let mut needs = Vec::new();
+    let stream = &properties["Stream"]["Fn::GetAtt"];
+    let Some(table) = stream[0].as_str().filter(|_| stream[1] == "StreamArn") else {
+        return needs;
+    };
+    let why = "platform: the DynamoDB stream event source mapping";
+    for action in [
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+    ] {
+        needs.push(Need {
+            action: action.into(),
+            target: Target::Stream(table.into()),
+            why: why.into(),
+        });
+    }
+    needs.push(Need {
+        action: "dynamodb:ListStreams".into(),
+        target: Target::Streams(table.into()),
+        why: why.into(),
+    });
+    if let Some(key) = template.table_key(table) {
+        needs.push(Need {
+            action: "kms:Decrypt".into(),
+            target: Target::Key(key),
+            why: format!("platform: the stream of {table}, encrypted"),
+        });
+    }
+    let destination = &properties["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"];
+    if let Some(queue) = destination[0].as_str() {
+        let why = format!("platform: the on-failure destination {queue}");
+        needs.push(Need {
+            action: "sqs:SendMessage".into(),
+            target: Target::Queue(queue.into()),
+            why: why.clone(),
+        });
+        if let Some(key) = template.queue_key(queue) {
+            for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+                needs.push(Need {
+                    action: action.into(),
+                    target: Target::Key(key.clone()),
+                    why: format!("{why}, encrypted"),
+                });
+            }
         }
     }
     needs

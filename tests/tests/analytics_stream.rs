@@ -262,3 +262,36 @@ async fn the_counters_recorded_from_the_tables_stream_equal_the_recomputation() 
     update_index(&index, &changes).await.unwrap();
     assert_eq!(index.live_entries(test_now()).await.unwrap(), []);
 }
+
+#[tokio::test]
+async fn a_sheet_expires_as_long_after_its_last_write_as_the_counters_are_kept() {
+    let Some(endpoint) = endpoint() else { return };
+    let (store, _) = fresh_store(&endpoint).await;
+    let id =
+        livechat_core::domain::ConversationId::parse(livechat_core::domain::new_ulid()).unwrap();
+    let sheet = livechat_core::analytics::Sheet::default();
+    store.save_sheet(&id, &sheet, 0, &[]).await.unwrap();
+    let (raw, _) = livechat_tests::dynamodb::client(&endpoint);
+    let item = raw
+        .get_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("CONV#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("SHEET".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
+    let days = (ttl - jiff::Timestamp::now().as_second()) / 86_400;
+    assert!(
+        (774..=775).contains(&days),
+        "the sheet expires in {days} days"
+    );
+}

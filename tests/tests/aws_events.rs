@@ -1,13 +1,14 @@
-//! Real API Gateway WebSocket and SQS events through the functions' handlers: AWS's
-//! own fixture events (in `../shared/fixtures/aws-events` beside the repository,
-//! where that folder exists) and the repository's `events/` (used for local invoke).
-//! Every file must parse and get a sensible answer.
+//! Real API Gateway WebSocket, SQS and DynamoDB Streams events through the
+//! functions' handlers: the repository's `events/` (used for local invoke), and a
+//! folder of AWS's own fixture events when `AWS_FIXTURE_EVENTS` names one. Every
+//! file must parse and get a sensible answer.
 
 use std::path::{Path, PathBuf};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::sqs::SqsEvent;
 use livechat_aws::topology::Function;
+use livechat_core::domain::ConversationId;
 use livechat_core::service::Chat;
 use livechat_tests::memory_chat;
 use serde_json::Value;
@@ -26,17 +27,31 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// What one event got: the HTTP status for API Gateway events, the number of failed
-/// items for SQS events.
+/// items for SQS and DynamoDB Streams events.
 #[derive(Debug, PartialEq, Eq)]
 enum Answer {
     Status(i64),
     SqsFailures(usize),
+    StreamFailures(usize),
 }
 
 async fn run(chat: &Chat, path: &Path) -> Answer {
     let text = std::fs::read_to_string(path).unwrap();
     let raw: Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let source = raw["Records"][0]["eventSource"]
+        .as_str()
+        .unwrap_or_default();
+    if source == "aws:dynamodb" {
+        let event: aws_lambda_events::dynamodb::Event =
+            serde_json::from_value(raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return Answer::StreamFailures(
+            analytics_function::handle(chat, event)
+                .await
+                .batch_item_failures
+                .len(),
+        );
+    }
     if raw.get("Records").is_some() {
         let event: SqsEvent =
             serde_json::from_value(raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -124,15 +139,15 @@ async fn each_function_refuses_a_route_it_does_not_serve_and_acts_on_nothing() {
 
 #[tokio::test]
 async fn every_aws_fixture_event_parses_and_gets_a_sensible_answer() {
-    let dir = repo().join("../shared/fixtures/aws-events");
-    let files = json_files(&dir);
-    if files.is_empty() {
-        eprintln!(
-            "{} is absent here: nothing to run (CI always has it)",
-            dir.display()
-        );
+    let Some(dir) = std::env::var_os("AWS_FIXTURE_EVENTS") else {
+        eprintln!("AWS_FIXTURE_EVENTS names no folder of AWS's fixture events: nothing to run");
         return;
-    }
+    };
+    let files = json_files(Path::new(&dir));
+    assert!(
+        !files.is_empty(),
+        "AWS_FIXTURE_EVENTS names a folder without events"
+    );
     let (chat, _) = memory_chat();
     for file in &files {
         let answer = run(&chat, file).await;
@@ -161,6 +176,7 @@ async fn the_repository_event_files_get_their_documented_answers() {
         ("connect-agent-bad-token.json", Answer::Status(401)),
         ("disconnect.json", Answer::Status(200)),
         ("sqs-route.json", Answer::SqsFailures(0)),
+        ("dynamodb-stream.json", Answer::StreamFailures(0)),
     ];
     assert_eq!(
         json_files(&repo().join("events")).len(),
@@ -221,4 +237,65 @@ async fn the_connect_handler_passes_the_origin_header_of_api_gateways_event() {
             "{origin}"
         );
     }
+}
+
+fn stream_event(mutate: impl FnOnce(&mut Value)) -> aws_lambda_events::dynamodb::Event {
+    let text = std::fs::read_to_string(repo().join("events/dynamodb-stream.json")).unwrap();
+    let mut raw: Value = serde_json::from_str(&text).unwrap();
+    mutate(&mut raw);
+    serde_json::from_value(raw).unwrap()
+}
+
+fn stream_conversation(event: &aws_lambda_events::dynamodb::Event) -> ConversationId {
+    let text = std::fs::read_to_string(repo().join("events/dynamodb-stream.json")).unwrap();
+    let raw: Value = serde_json::from_str(&text).unwrap();
+    assert!(!event.records.is_empty());
+    let pk = raw["Records"][0]["dynamodb"]["Keys"]["pk"]["S"]
+        .as_str()
+        .unwrap();
+    ConversationId::parse(pk.strip_prefix("CONV#").unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_stream_batch_is_recorded_once_however_often_it_is_delivered() {
+    let (chat, _) = memory_chat();
+    let event = stream_event(|_| {});
+    let conversation = stream_conversation(&event);
+    let store = chat.ports().store.clone();
+    assert_eq!(store.sheet(&conversation).await.unwrap().1, 0);
+
+    let response = analytics_function::handle(&chat, event.clone()).await;
+    assert!(response.batch_item_failures.is_empty());
+    let (sheet, version) = store.sheet(&conversation).await.unwrap();
+    assert_eq!(
+        version, 1,
+        "the batch's events are written in one sheet write"
+    );
+
+    // Delivered again (a retried invocation): nothing changes.
+    let response = analytics_function::handle(&chat, event).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(store.sheet(&conversation).await.unwrap(), (sheet, 1));
+}
+
+#[tokio::test]
+async fn an_unreadable_stream_record_is_reported_by_its_sequence_number_and_the_rest_recorded() {
+    let (chat, _) = memory_chat();
+    let mut bad_sequence = String::new();
+    let event = stream_event(|raw| {
+        let record = &mut raw["Records"][1]["dynamodb"];
+        record["NewImage"]["conversation"] = serde_json::json!({"S": "not a conversation"});
+        bad_sequence = record["SequenceNumber"].as_str().unwrap().to_string();
+    });
+    let conversation = stream_conversation(&event);
+    let response = analytics_function::handle(&chat, event).await;
+    let reported: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(reported, [Some(bad_sequence)]);
+    // The other records were recorded: delivering the batch again from the bad one
+    // loses nothing and counts nothing twice.
+    assert_eq!(chat.ports().store.sheet(&conversation).await.unwrap().1, 1);
 }

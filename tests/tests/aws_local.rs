@@ -265,6 +265,24 @@ async fn a_chat_times_out_on_one_agent_and_is_taken_by_another_then_a_missed_req
             agent_name(second_id)
         )
     );
+
+    // The analytics function, its own process fed by the table's stream as the
+    // event source mapping feeds it, recorded the conversation within seconds.
+    use livechat_core::ports::AnalyticsStore;
+    let store = livechat_aws::dynamo::DynamoStore::new(s.dynamodb(), &s.table);
+    let conversation = livechat_core::domain::ConversationId::parse(c.as_str()).unwrap();
+    let mut version = 0;
+    for _ in 0..60 {
+        version = store.sheet(&conversation).await.unwrap().1;
+        if version > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        version > 0,
+        "the analytics function recorded nothing in 30 s"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

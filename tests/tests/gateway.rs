@@ -229,6 +229,28 @@ async fn chat_from_offer_to_end(options: Options) {
         (1, 1, 1),
         "requested, connected and answered, recorded within 10 s"
     );
+
+    // `livechat report --gateway` asks the running gateway (as ana, a Sales Admin)
+    // and gets the counters' own rows.
+    let by = livechat_core::analytics::Dimension::Day;
+    let csv = livechat_cli::report_from_gateway(
+        &ws_url(&g, ""),
+        &livechat_cli::local_agent_token("ana").unwrap(),
+        &from.to_string(),
+        &to.to_string(),
+        "day",
+    )
+    .await
+    .unwrap();
+    let table = store.counters(from, to).await.unwrap();
+    assert_eq!(
+        csv,
+        livechat_core::analytics::csv::to_csv(&table.report(from, to, by))
+    );
+    let cells = livechat_cli::csv_cells(&csv);
+    assert_eq!(cells.len(), 4, "a header and three days: {csv}");
+    assert_eq!(cells[2][0], today.to_string());
+    assert_eq!(cells[2][1], "1", "today's chat, requested: {csv}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -809,4 +831,34 @@ async fn the_echo_gateway_posts_every_message_back_to_its_sender_through_connect
     }
     let quiet = tokio::time::timeout(Duration::from_millis(300), a.next_message()).await;
     assert!(quiet.is_err(), "a got b's echo: {quiet:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_the_askers_role_may_not_see_is_refused_by_name_on_the_command_line() {
+    let g = gateway(Options::default()).await;
+    let refused = livechat_cli::report_from_gateway(
+        &ws_url(&g, ""),
+        &livechat_cli::local_agent_token("mia").unwrap(),
+        "2026-11-01",
+        "2026-11-30",
+        "agent",
+    )
+    .await;
+    match refused {
+        Err(livechat_cli::GatewayReportError::Refused { code, .. }) => {
+            assert_eq!(code, "forbidden")
+        }
+        other => panic!("a Marketing Admin's report by agent: {other:?}"),
+    }
+    // The funnel she may see comes back.
+    let csv = livechat_cli::report_from_gateway(
+        &ws_url(&g, ""),
+        &livechat_cli::local_agent_token("mia").unwrap(),
+        "2026-11-01",
+        "2026-11-30",
+        "dialog",
+    )
+    .await
+    .unwrap();
+    assert!(csv.starts_with("dialog,dialogs_triggered"), "{csv}");
 }

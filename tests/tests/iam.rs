@@ -44,6 +44,17 @@ fn complete_recording() -> Vec<Call> {
         }
         calls.push(call(f, "sqs", "SendMessage", &["sqs:SendMessage"], "q"));
     }
+    // The analytics function: sheets, counters and zones; its stream and its
+    // on-failure queue are the platform's.
+    for op in ["GetItem", "PutItem", "UpdateItem"] {
+        calls.push(call(
+            "analytics",
+            "dynamodb",
+            op,
+            &[&format!("dynamodb:{op}")],
+            "t",
+        ));
+    }
     for f in ["card-advance", "route-to-agent", "agent-message"] {
         calls.push(call(f, "dynamodb", "Query", &["dynamodb:Query"], "t"));
         let post = "http://x/local/POST/@connections";
@@ -96,9 +107,21 @@ fn report<'a>(reports: &'a [FunctionReport], function: &str) -> &'a FunctionRepo
 fn the_template_allows_a_complete_recording_and_nothing_more() {
     let template = Template::from_value(template_value());
     let reports = check(&template, &complete_recording()).unwrap();
-    assert_eq!(reports.len(), 4);
+    assert_eq!(reports.len(), 5);
     for r in &reports {
         assert!(r.passes(true), "{r}");
+    }
+    // And the analytics function's: its stream and its on-failure queue.
+    let analytics = report(&reports, "analytics");
+    for action in [
+        "dynamodb:GetRecords",
+        "dynamodb:ListStreams",
+        "sqs:SendMessage",
+    ] {
+        assert!(
+            analytics.needed.keys().any(|(a, _)| a == action),
+            "{action}: {analytics}"
+        );
     }
     // The platform's needs are in: route-to-agent's event source mapping.
     let route = report(&reports, "route-to-agent");

@@ -864,3 +864,114 @@ async fn livechat_report_reads_the_days_counters_as_recorded() {
         Err(livechat_cli::ReportError::Range(_))
     ));
 }
+
+#[tokio::test]
+async fn livechat_explain_answers_who_would_get_a_visitor_from_the_tables_presence() {
+    let Some(endpoint) = livechat_tests::dynamodb::endpoint() else {
+        return;
+    };
+    let (store, _) = livechat_tests::dynamodb::fresh_store(&endpoint).await;
+    let config =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo-config.yaml");
+    livechat_cli::apply(&config, store.table(), Some(&endpoint))
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now();
+    let visitor =
+        livechat_cli::visitor_attributes(r#"{"email": "jo@small.example", "company_size": 12}"#)
+            .unwrap();
+    let ask = |config: Option<&'static str>| {
+        let (table, endpoint, visitor) =
+            (store.table().to_string(), endpoint.clone(), visitor.clone());
+        async move {
+            let path = config.map(|c| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(c));
+            livechat_cli::explain(
+                &table,
+                Some(&endpoint),
+                path.as_deref(),
+                &visitor,
+                None,
+                now,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let nobody = ask(None).await;
+    assert_eq!(
+        nobody.trace.outcome,
+        livechat_core::routing::Outcome::Nobody
+    );
+    assert!(livechat_cli::explain_text(&nobody).contains("offline"));
+
+    // ben connects (as his $connect records him): explain reads him as online.
+    use livechat_core::ports::{ConnectionRecord, ConnectionStore, Party};
+    let ben = livechat_core::domain::AgentId::parse("ben").unwrap();
+    store
+        .put_connection(&ConnectionRecord {
+            id: livechat_core::domain::ConnectionId::parse("ben-tab=").unwrap(),
+            party: Party::Agent { agent: ben.clone() },
+            connected_at: now,
+            expires_at: now + jiff::SignedDuration::from_hours(2),
+            authorized_until: None,
+        })
+        .await
+        .unwrap();
+    let offered = ask(None).await;
+    assert_eq!(
+        offered.trace.outcome,
+        livechat_core::routing::Outcome::Offer { agent: ben.clone() }
+    );
+    let text = livechat_cli::explain_text(&offered);
+    assert!(
+        text.contains("CHOSEN") && text.contains("Outcome: offered to ben"),
+        "{text}"
+    );
+    // The same presence against a configuration not applied, where ben lost the
+    // live chat permission: nobody.
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let folder =
+        std::env::temp_dir().join(format!("explain-{}", livechat_core::domain::new_ulid()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let demo = std::fs::read_to_string(examples.join("demo-config.yaml")).unwrap();
+    let changed = demo.replacen(
+        "    roles: [live_agent]\n    time_zone: America/New_York",
+        "    roles: [marketing_admin]\n    time_zone: America/New_York",
+        1,
+    );
+    assert_ne!(
+        changed, demo,
+        "ben's roles line is in the demo configuration"
+    );
+    std::fs::write(folder.join("demo-config.yaml"), changed).unwrap();
+    std::fs::copy(
+        examples.join("sales-dialog.yaml"),
+        folder.join("sales-dialog.yaml"),
+    )
+    .unwrap();
+    let tried = livechat_cli::explain(
+        store.table(),
+        Some(&endpoint),
+        Some(&folder.join("demo-config.yaml")),
+        &visitor,
+        None,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(tried.trace.outcome, livechat_core::routing::Outcome::Nobody);
+    // The round robin over every agent counts only those with the permission.
+    assert!(
+        tried
+            .trace
+            .pools
+            .iter()
+            .all(|p| p.candidates.iter().all(|c| c.agent != ben)),
+        "{tried:?}"
+    );
+    use livechat_core::ports::RoutingStore;
+    assert!(
+        store.agent_chats(&ben).await.unwrap().is_empty(),
+        "explain claims nothing"
+    );
+}

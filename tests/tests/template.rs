@@ -190,7 +190,7 @@ fn every_function_crate_is_deployed_once_from_the_workspace_root() {
         crates.difference(&deployed).collect::<Vec<_>>(),
         deployed.difference(&crates).collect::<Vec<_>>()
     );
-    assert_eq!(crates.len(), 4, "expected four function crates: {crates:?}");
+    assert_eq!(crates.len(), 5, "expected five function crates: {crates:?}");
 
     let globals = &template["Globals"]["Function"];
     let property = |id: &str, name: &str| -> Value {

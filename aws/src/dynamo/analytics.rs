@@ -31,6 +31,10 @@ struct SheetItem {
     sk: String,
     version: u64,
     sheet: Sheet,
+    /// Deleted as long after its last write as the counters are kept: by then
+    /// every day it counted into is gone too. (Sheets written before had none.)
+    #[serde(default)]
+    ttl: i64,
 }
 
 const SHEET: &str = "SHEET";
@@ -133,6 +137,7 @@ impl AnalyticsStore for DynamoStore {
             sk: SHEET.into(),
             version: version + 1,
             sheet: sheet.clone(),
+            ttl: jiff::Timestamp::now().as_second() + COUNTERS_KEPT_DAYS * 86_400,
         };
         let mut put = Put::builder()
             .table_name(&self.table)

@@ -32,7 +32,7 @@ pub use counters::{Bucket, Counters, Dimension, Mean, Row, Table};
 pub use day::{Day, Zones};
 pub use event::{Event, events_of_conversation, events_of_message, events_of_session, team_of};
 pub use recompute::recompute;
-pub use recorder::{Change, record, zones_of};
+pub use recorder::{Change, Unrecorded, consume, record, record_each, zones_of};
 pub use report::{DayRange, MAX_REPORT_DAYS, RangeError, Report, Scope, report, report_parts};
 
 #[cfg(test)]

@@ -88,25 +88,69 @@ pub async fn record(
     zone: Option<&TimeZoneName>,
     now: Timestamp,
 ) -> StoreResult<usize> {
-    let mut by_conversation: BTreeMap<ConversationId, Vec<Event>> = BTreeMap::new();
-    for change in changes {
+    record_each(store, changes, zone, now)
+        .await
+        .map_err(|failed| failed.error)
+}
+
+/// Why [`record_each`] stopped short: the first change whose conversation could
+/// not be recorded, so that a stream consumer asks for the batch again from there
+/// (every change before it is recorded; those after it may be, and recording them
+/// again changes nothing).
+#[derive(Debug)]
+pub struct Unrecorded {
+    /// The index in `changes` of the first change not known to be recorded.
+    pub first: usize,
+    /// The first failure met.
+    pub error: StoreError,
+}
+
+/// [`record`], conversation by conversation: one whose sheet cannot be written
+/// does not keep the others from being recorded, and the failure names the
+/// earliest change of the conversations that failed.
+pub async fn record_each(
+    store: &dyn Store,
+    changes: &[Change],
+    zone: Option<&TimeZoneName>,
+    now: Timestamp,
+) -> Result<usize, Unrecorded> {
+    // Each conversation's events, with the index of its first change.
+    let mut by_conversation: BTreeMap<ConversationId, (usize, Vec<Event>)> = BTreeMap::new();
+    for (index, change) in changes.iter().enumerate() {
         for event in change.events() {
             by_conversation
                 .entry(event.conversation().clone())
-                .or_default()
+                .or_insert_with(|| (index, Vec::new()))
+                .1
                 .push(event);
         }
     }
     if by_conversation.is_empty() {
         return Ok(0);
     }
-    let zones = current_zones(store, zone, now).await?;
+    let zones = current_zones(store, zone, now)
+        .await
+        .map_err(|error| Unrecorded { first: 0, error })?;
     let mut recorded = 0;
-    for (conversation, events) in &by_conversation {
-        record_conversation(store, conversation, events, &zones).await?;
-        recorded += events.len();
+    let mut failed: Option<Unrecorded> = None;
+    for (conversation, (first, events)) in &by_conversation {
+        match record_conversation(store, conversation, events, &zones).await {
+            Ok(()) => recorded += events.len(),
+            Err(error) => match &mut failed {
+                None => {
+                    failed = Some(Unrecorded {
+                        first: *first,
+                        error,
+                    })
+                }
+                Some(failed) => failed.first = failed.first.min(*first),
+            },
+        }
     }
-    Ok(recorded)
+    match failed {
+        None => Ok(recorded),
+        Some(failed) => Err(failed),
+    }
 }
 
 async fn current_zones(
@@ -161,4 +205,22 @@ async fn record_conversation(
     Err(StoreError::Unavailable(
         format!("the analytics sheet of {conversation} kept changing").into(),
     ))
+}
+
+/// What the `analytics` function does with a batch of changes (and the local
+/// gateway with its store's): records them ([`record_each`]) in the zone the
+/// directory names now.
+pub async fn consume(
+    store: &dyn Store,
+    changes: &[Change],
+    now: Timestamp,
+) -> Result<usize, Unrecorded> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let directory = store
+        .directory()
+        .await
+        .map_err(|error| Unrecorded { first: 0, error })?;
+    record_each(store, changes, directory.settings.time_zone.as_ref(), now).await
 }

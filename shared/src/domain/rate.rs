@@ -58,6 +58,9 @@ pub struct RateLimits {
     pub starts_per_visitor: Rate,
     /// Connections opened with one visitor token (reconnects and new pages).
     pub reconnects_per_visitor: Rate,
+    /// `report` frames from one agent connection: a report reads up to 16 items
+    /// a calendar month of its range (731 days: 400 Queries).
+    pub reports_per_connection: Rate,
 }
 
 impl Default for RateLimits {
@@ -68,6 +71,7 @@ impl Default for RateLimits {
             typing_per_connection: Rate::new(30, 10),
             starts_per_visitor: Rate::new(30, 60),
             reconnects_per_visitor: Rate::new(30, 60),
+            reports_per_connection: Rate::new(10, 60),
         }
     }
 }
@@ -85,6 +89,7 @@ struct RawRateLimits {
     typing_per_connection: Rate,
     starts_per_visitor: Rate,
     reconnects_per_visitor: Rate,
+    reports_per_connection: Rate,
 }
 
 impl Default for RawRateLimits {
@@ -96,6 +101,7 @@ impl Default for RawRateLimits {
             typing_per_connection: d.typing_per_connection,
             starts_per_visitor: d.starts_per_visitor,
             reconnects_per_visitor: d.reconnects_per_visitor,
+            reports_per_connection: d.reports_per_connection,
         }
     }
 }
@@ -109,6 +115,7 @@ impl TryFrom<RawRateLimits> for RateLimits {
             ("typing_per_connection", r.typing_per_connection),
             ("starts_per_visitor", r.starts_per_visitor),
             ("reconnects_per_visitor", r.reconnects_per_visitor),
+            ("reports_per_connection", r.reports_per_connection),
         ] {
             if !rate.is_valid() {
                 return Err(RateLimitsError(name));
@@ -120,6 +127,7 @@ impl TryFrom<RawRateLimits> for RateLimits {
             typing_per_connection: r.typing_per_connection,
             starts_per_visitor: r.starts_per_visitor,
             reconnects_per_visitor: r.reconnects_per_visitor,
+            reports_per_connection: r.reports_per_connection,
         })
     }
 }

@@ -160,6 +160,7 @@ mod tests {
                 "`$connect` with one `visitor_token`",
                 d.reconnects_per_visitor,
             ),
+            ("`report` per agent connection", d.reports_per_connection),
         ]
         .into_iter()
         .map(|(what, r)| format!("| {what} | default {} per {} s", r.count, r.per_secs))

@@ -2,7 +2,9 @@
 //!
 //! - [`Directory`]: the configuration routing reads (agents, teams, rules, account
 //!   routing, settings).
-//! - [`choose`]: the choice, a pure function of what the router read.
+//! - [`choose`]: the choice, a pure function of what the router read;
+//!   [`choose_traced`] the same with why ([`Trace`]), and [`explain()`] that
+//!   answer against what the store holds now, claiming nothing.
 //! - [`Router`] (`claim.rs`): reads what the choice needs, chooses, and claims the
 //!   offer. Account routing first, then the card's mode; only eligible agents; at
 //!   most two offers per request; round robin over every available agent when the
@@ -16,9 +18,14 @@
 mod choice;
 mod claim;
 mod directory;
+pub mod explain;
 mod writer;
 
-pub use choice::{ALL_AGENTS_POOL, Choice, Facts, Via, choose, next_in_rotation, pool_agents};
+pub use choice::{
+    ALL_AGENTS_POOL, Candidate, Choice, Facts, Outcome, PoolTrace, RuleTrace, Trace, Verdict, Via,
+    choose, choose_traced, next_in_rotation, pool_agents,
+};
 pub use claim::{OfferEnd, RouteOutcome, Router};
 pub use directory::{Directory, DirectoryError};
+pub use explain::{ExplainError, card_routing, explain};
 pub use writer::{Ending, RetryPolicy, RouteError, Writer};

@@ -107,6 +107,21 @@ impl Chat {
             reason: reason.into(),
         };
         scope.allows(by).map_err(forbidden)?;
+        // Counted before the counters are read: a report of many months is the
+        // dearest read an agent can ask for.
+        let limits = self.rate_limits().await?;
+        let key = format!("report#conn#{connection}");
+        if let Err(retry_after) = self
+            .ports
+            .store
+            .count_rate(&key, limits.reports_per_connection, self.now())
+            .await?
+        {
+            return Err(ServerError::RateLimited {
+                what: "report frames from this connection",
+                retry_after,
+            });
+        }
         let table = self.ports.store.counters(range.from, range.to).await?;
         let zone = directory
             .settings

@@ -261,3 +261,34 @@ async fn history_comes_latest_page_first_and_older_pages_on_request() {
         .await;
     assert_eq!(h.frames(&again)[0]["code"], "bad_field");
 }
+
+#[tokio::test]
+async fn reports_past_the_connections_limit_are_refused_with_retry_after_and_the_tab_keeps_working()
+{
+    let h = limited(|l| l.reports_per_connection = Rate::new(2, 60));
+    let cleo = h.agent("cleo").await;
+    let other_tab = h.agent("cleo").await;
+    h.frames(&cleo);
+    h.frames(&other_tab);
+    let report = json!({"action": "report", "from": "2026-03-01", "to": "2026-03-31", "by": "day"});
+    for _ in 0..2 {
+        h.send(&cleo, report.clone()).await;
+        assert_eq!(h.types(&cleo), ["report"]);
+    }
+    h.send(&cleo, report.clone()).await;
+    let frames = h.frames(&cleo);
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["code"], "rate_limited");
+    let wait = frames[0]["retry_after"].as_u64().unwrap();
+    assert!((1..=60).contains(&wait), "{frames:?}");
+
+    // The connection keeps working; another tab has its own counter; the window
+    // passes.
+    h.send(&cleo, json!({"action": "ping"})).await;
+    assert_eq!(h.types(&cleo), ["pong"]);
+    h.send(&other_tab, report.clone()).await;
+    assert_eq!(h.types(&other_tab), ["report"]);
+    h.clock.advance(SignedDuration::from_secs(60));
+    h.send(&cleo, report).await;
+    assert_eq!(h.types(&cleo), ["report"]);
+}
