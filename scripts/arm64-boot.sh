@@ -73,6 +73,7 @@ declare -A VALUE=(
   [AGENT_TOKEN_AUDIENCE]="localinboxclient"
   [AGENT_JWKS]="$JWKS"
   [VISITOR_TOKEN_SECRET]="local-arm64-boot-visitor-secret-0123456789"
+  [IDENTIFY_SECRET]="local-arm64-boot-identify-secret-0123456789abcdef"
   [TABLE_NAME]="$TABLE"
   [WAIT_TIME_LIMIT_SECONDS]=100
   [FALLBACK_MESSAGE]=""

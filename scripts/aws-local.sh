@@ -89,6 +89,7 @@ declare -A VALUE=(
   [AGENT_TOKEN_AUDIENCE]=livechat-inbox
   [AGENT_JWKS]=""
   [VISITOR_TOKEN_SECRET]="local-aws-run-visitor-secret-0123456789abcdef"
+  [IDENTIFY_SECRET]="local-aws-run-identify-secret-0123456789abcdef"
   [TABLE_NAME]="$TABLE"
   [WAIT_TIME_LIMIT_SECONDS]=$WAIT_TIME_LIMIT
   [FALLBACK_MESSAGE]=""

@@ -46,6 +46,10 @@ pub struct Config {
     pub agent_keys: AgentKeys,
     /// `VISITOR_TOKEN_SECRET`: signs visitor session tokens (at least 32 bytes).
     pub visitor_secret: String,
+    /// `IDENTIFY_SECRET`: the account's key for signed identify (docs/identify.md),
+    /// at least 32 bytes. Optional: unset, every signed identify is
+    /// `not_configured` and no attribute is verified.
+    pub identify_secret: Option<String>,
     /// `DIALOG_PATH`: the dialog file (JSON or YAML); the bundled demo dialog when unset.
     pub dialog_path: Option<PathBuf>,
     /// `DIRECTORY_PATH`: the configuration file (agents, teams, rules, account
@@ -201,6 +205,13 @@ impl Config {
                 reason: "must be at least 32 bytes".into(),
             });
         }
+        let identify_secret = get("IDENTIFY_SECRET");
+        if identify_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err(ConfigError::Invalid {
+                var: "IDENTIFY_SECRET",
+                reason: "must be at least 32 bytes".into(),
+            });
+        }
         let management_endpoint = required("WEBSOCKET_MANAGEMENT_ENDPOINT")?;
         if !management_endpoint.starts_with("http://")
             && !management_endpoint.starts_with("https://")
@@ -217,6 +228,7 @@ impl Config {
             agent_audience: required("AGENT_TOKEN_AUDIENCE")?,
             agent_keys,
             visitor_secret,
+            identify_secret,
             dialog_path: get("DIALOG_PATH").map(PathBuf::from),
             directory_path: get("DIRECTORY_PATH").map(PathBuf::from),
             table_name,
@@ -300,6 +312,28 @@ mod tests {
         assert_eq!(config.agent_keys, AgentKeys::Secret("s".into()));
         assert_eq!(config.table_name.as_deref(), Some("livechat-Table-1"));
         assert!(config.delay_queue_url.is_some());
+    }
+
+    #[test]
+    fn the_identify_secret_is_optional_and_a_short_one_is_refused() {
+        assert_eq!(
+            Config::from_lookup(env(&FULL)).unwrap().identify_secret,
+            None
+        );
+        let mut with = FULL.to_vec();
+        with.push(("IDENTIFY_SECRET", "0123456789abcdef0123456789abcdef"));
+        assert!(
+            Config::from_lookup(env(&with))
+                .unwrap()
+                .identify_secret
+                .is_some()
+        );
+        let mut short = FULL.to_vec();
+        short.push(("IDENTIFY_SECRET", "short"));
+        assert_eq!(
+            Config::from_lookup(env(&short)).unwrap_err().to_string(),
+            "environment variable IDENTIFY_SECRET: must be at least 32 bytes"
+        );
     }
 
     #[test]

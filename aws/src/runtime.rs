@@ -435,7 +435,16 @@ pub async fn assemble(
         notifier: Arc::new(build_notifier(sdk, config, calls)?),
     };
     let (agents, visitors) = verifiers(config)?;
-    let chat = Chat::new(ports, dialog, agents, visitors);
+    let mut chat = Chat::new(ports, dialog, agents, visitors);
+    if let Some(secret) = &config.identify_secret {
+        let key = livechat_core::identify::IdentifyKey::new(secret.as_bytes()).map_err(|e| {
+            StartError::Config(crate::config::ConfigError::Invalid {
+                var: "IDENTIFY_SECRET",
+                reason: e.to_string(),
+            })
+        })?;
+        chat = chat.with_identify_key(key);
+    }
     Ok(match &config.inbox_origins {
         Some(origins) => chat.with_inbox_origins(origins.clone()),
         None => {

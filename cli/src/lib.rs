@@ -1,7 +1,8 @@
 //! The `livechat` command line: the local gateway (`livechat dev`, from
 //! `livechat-gateway`) and the account's admin tools, which work against AWS as
 //! much as locally: `livechat validate` checks a dialog or configuration file,
-//! `livechat apply` writes a configuration to the table.
+//! `livechat apply` writes a configuration to the table, `livechat diagram` draws
+//! a dialog.
 
 /// Why `livechat apply` did not apply.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,84 @@ pub async fn apply(
             reason: livechat_core::service::cause_chain(&e),
         })?;
     Ok(directory)
+}
+
+/// Why `livechat diagram` drew nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum DiagramError {
+    /// A file could not be read.
+    #[error("{}: cannot read: {reason}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    /// The dialog file is not a dialog (its syntax or shape).
+    #[error("{}: {reason}", path.display())]
+    Format {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    /// The configuration given with `--config` has errors.
+    #[error(transparent)]
+    Config(#[from] livechat_core::config::ConfigErrors),
+    /// The configuration file given as the file holds no dialog.
+    #[error("{}: holds no dialog (neither dialog nor dialog_file)", .0.display())]
+    NoDialog(std::path::PathBuf),
+}
+
+/// The output `livechat diagram` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagramFormat {
+    /// A standalone SVG document.
+    Svg,
+    /// Mermaid flowchart text.
+    Mermaid,
+}
+
+/// Draws the dialog of `file`: a dialog file (one with `cards:`), or a
+/// configuration file, whose dialog is drawn. The fallback named under the live
+/// chat cards is that of the configuration (`file` itself, or `config`); with
+/// neither, "the account's message". Only the file's shape is checked: a dialog
+/// that `validate` refuses is drawn as written, so that its problem can be seen.
+pub fn diagram(
+    file: &std::path::Path,
+    config: Option<&std::path::Path>,
+    format: DiagramFormat,
+) -> Result<String, DiagramError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|e| DiagramError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    };
+    let text = read(file)?;
+    let is_dialog = text
+        .lines()
+        .any(|l| l.starts_with("cards:") || l.trim_start().starts_with("\"cards\""));
+    let load =
+        |path: &std::path::Path| livechat_core::config::load(path, |p| std::fs::read_to_string(p));
+    let (dialog, directory) = if is_dialog {
+        let dialog =
+            livechat_core::dialog::Dialog::from_path_contents(&file.to_string_lossy(), &text)
+                .map_err(|e| DiagramError::Format {
+                    path: file.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+        (dialog, config.map(load).transpose()?)
+    } else {
+        let directory = load(file)?;
+        let dialog = directory
+            .dialog
+            .clone()
+            .ok_or_else(|| DiagramError::NoDialog(file.to_path_buf()))?;
+        (dialog, Some(directory))
+    };
+    let fallback = directory.as_ref().map(|d| &d.settings.fallback);
+    let drawn = livechat_core::dialog::Diagram::of(&dialog, fallback);
+    Ok(match format {
+        DiagramFormat::Svg => drawn.to_svg(),
+        DiagramFormat::Mermaid => drawn.to_mermaid(),
+    })
 }
 
 /// Why `livechat report` could not answer.

@@ -1,5 +1,5 @@
 //! `livechat`: the local gateway (`livechat dev`), dialog and configuration checks
-//! (`livechat validate`) and `livechat apply`.
+//! (`livechat validate`), `livechat apply`, `livechat report` and `livechat diagram`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -130,6 +130,22 @@ enum Command {
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
     },
+    /// Draw a dialog's cards and branches: an SVG, or Mermaid text with --mermaid
+    /// (docs/dialogs.md#the-dialog-as-a-picture).
+    Diagram {
+        /// A dialog file, or a configuration file whose dialog is drawn.
+        file: std::path::PathBuf,
+        /// Mermaid flowchart text instead of SVG.
+        #[arg(long)]
+        mermaid: bool,
+        /// Write to this file instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<std::path::PathBuf>,
+        /// For a dialog file: the configuration whose fallback message the live
+        /// chat cards name.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+    },
     /// The analytics of a date range (docs/analytics.md) from the table's daily
     /// counters: one row per day, dialog, team or agent.
     Report {
@@ -218,6 +234,41 @@ async fn main() -> ExitCode {
             dev(options).await
         }
         Command::Validate { file, config } => validate(&file, config.as_deref()),
+        Command::Diagram {
+            file,
+            mermaid,
+            output,
+            config,
+        } => {
+            let format = if mermaid {
+                livechat_cli::DiagramFormat::Mermaid
+            } else {
+                livechat_cli::DiagramFormat::Svg
+            };
+            let drawn = match livechat_cli::diagram(&file, config.as_deref(), format) {
+                Ok(drawn) => drawn,
+                Err(e) => {
+                    eprintln!("livechat diagram: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match output {
+                Some(path) => match std::fs::write(&path, drawn) {
+                    Ok(()) => {
+                        eprintln!("{}: written", path.display());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("livechat diagram: {}: {e}", path.display());
+                        ExitCode::FAILURE
+                    }
+                },
+                None => {
+                    print!("{drawn}");
+                    ExitCode::SUCCESS
+                }
+            }
+        }
         Command::Apply {
             file,
             table,
@@ -412,6 +463,12 @@ async fn dev(options: Options) -> ExitCode {
         livechat_gateway::LOCAL_AUDIENCE
     );
     println!("    sub the agent id and an exp; present one as /ws?agent_token=...");
+    let identify = livechat_gateway::local_identify_secret();
+    if identify == livechat_gateway::LOCAL_IDENTIFY_SECRET {
+        println!("  Signed identify (docs/identify.md): the local-only secret {identify:?}");
+    } else {
+        println!("  Signed identify (docs/identify.md): the secret in IDENTIFY_SECRET");
+    }
     tokio::select! {
         _ = running.server => ExitCode::FAILURE,
         _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,

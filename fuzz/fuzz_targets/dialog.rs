@@ -51,6 +51,7 @@ fn check(read: Result<Dialog, FormatError>) {
                 &valid,
                 Context {
                     any_agent_available: available,
+                    blocked_email_domains: &[],
                 },
             );
         }

@@ -48,6 +48,18 @@ use crate::invoke::Invoker;
 pub const LOCAL_AGENT_SECRET: &str = "local-only-agent-token-secret-do-not-deploy";
 /// Local-only visitor token secret.
 pub const LOCAL_VISITOR_SECRET: &str = "local-only-visitor-token-secret-do-not-deploy";
+/// Local-only identify secret (docs/identify.md), used unless `IDENTIFY_SECRET` is
+/// set in the gateway's environment; `livechat dev` prints which.
+pub const LOCAL_IDENTIFY_SECRET: &str = "local-only-identify-secret-do-not-deploy";
+
+/// The identify secret of a local run: `IDENTIFY_SECRET` from the environment,
+/// else [`LOCAL_IDENTIFY_SECRET`].
+pub fn local_identify_secret() -> String {
+    std::env::var("IDENTIFY_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| LOCAL_IDENTIFY_SECRET.into())
+}
 /// The issuer of local tokens.
 pub const LOCAL_ISSUER: &str = "livechat-local";
 /// The audience of local agent tokens.
@@ -322,6 +334,7 @@ pub fn local_config(addr: SocketAddr, stage: &str) -> Config {
         agent_audience: LOCAL_AUDIENCE.into(),
         agent_keys: AgentKeys::Secret(LOCAL_AGENT_SECRET.into()),
         visitor_secret: LOCAL_VISITOR_SECRET.into(),
+        identify_secret: Some(local_identify_secret()),
         dialog_path: std::env::var_os("DIALOG_PATH").map(Into::into),
         directory_path: std::env::var_os("DIRECTORY_PATH").map(Into::into),
         table_name: None,

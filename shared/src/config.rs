@@ -101,6 +101,26 @@ fn line_of(text: &str, needle: &str) -> Option<u64> {
     at(&defines).or_else(|| at(&holds))
 }
 
+/// The line of `text` at or after the `key:` line that lists `item` (`- item`, or
+/// inline as `[item, ...]`).
+fn line_in_list(text: &str, key: &str, item: &str) -> Option<u64> {
+    let start = text
+        .lines()
+        .position(|l| l.trim_start().starts_with(&format!("{key}:")))?;
+    text.lines()
+        .enumerate()
+        .skip(start)
+        .find(|(i, l)| {
+            let l = l.trim();
+            let inline = *i == start
+                && l.split(['[', ']', ','])
+                    .skip(1)
+                    .any(|part| part.trim() == item);
+            inline || l == format!("- {item}")
+        })
+        .map(|(i, _)| i as u64 + 1)
+}
+
 fn parse<T: for<'de> Deserialize<'de>>(file: &Path, text: &str) -> Result<T, ConfigError> {
     let json = file
         .extension()
@@ -197,9 +217,17 @@ pub fn load(
                     } else {
                         (&file.to_path_buf(), &text)
                     };
+                    let line = match &e {
+                        // An attribute name also appears as a key elsewhere
+                        // (`email:` of an agent): look in the list itself.
+                        crate::routing::DirectoryError::BadVerifiedAttribute {
+                            attribute, ..
+                        } => line_in_list(body, "verified_attributes", attribute.as_str()),
+                        _ => None,
+                    };
                     ConfigError {
                         file: at.clone(),
-                        line: line_of(body, &e.subject()),
+                        line: line.or_else(|| line_of(body, &e.subject())),
                         rule: e.to_string(),
                     }
                 })
@@ -346,6 +374,60 @@ mod tests {
         let warned = warnings(&directory);
         assert_eq!(warned.len(), 1);
         assert!(warned[0].contains("allowed_origins"), "{warned:?}");
+    }
+
+    #[test]
+    fn blocked_email_domains_load_and_a_bad_one_names_its_file_and_line() {
+        let text =
+            format!("{AGENTS}settings:\n  blocked_email_domains: [gmail.com, yahoo.co.uk]\n");
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap();
+        let blocked: Vec<&str> = directory
+            .settings
+            .blocked_email_domains
+            .iter()
+            .map(|d| d.as_str())
+            .collect();
+        assert_eq!(blocked, ["gmail.com", "yahoo.co.uk"]);
+
+        for (entry, why) in [
+            ("Gmail.com", "lower case"),
+            ("\"@gmail.com\"", "without the @"),
+        ] {
+            let text = format!(
+                "{AGENTS}settings:\n  blocked_email_domains:\n    - gmail.com\n    - {entry}\n"
+            );
+            let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+            assert!(err.to_string().starts_with("c.yaml:9"), "{err}");
+            assert!(err.to_string().contains(why), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_verified_only_attribute_the_widget_or_a_card_sets_names_its_line() {
+        let text = format!("{AGENTS}settings:\n  verified_attributes: [plan, company_id]\n");
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap();
+        assert_eq!(directory.settings.verified_attributes.len(), 2);
+
+        let text = format!("{AGENTS}settings:\n  verified_attributes:\n    - plan\n    - email\n");
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.yaml:9: settings.verified_attributes lists email: the widget, the dialog or the fallback form sets it, so it cannot be verified-only"
+        );
+
+        // The demo dialog's question stores its answer in wants_sales.
+        let read = files(&[
+            ("examples/demo-config.yaml", crate::demo::CONFIG_YAML),
+            ("examples/sales-dialog.yaml", crate::demo::DIALOG_YAML),
+        ]);
+        let mut directory = load(Path::new("examples/demo-config.yaml"), read).unwrap();
+        directory.settings.verified_attributes =
+            vec![crate::domain::AttributeName::parse("wants_sales").unwrap()];
+        let errors = directory.validate().unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "settings.verified_attributes lists wants_sales: card ask stores the visitor's answer in it, and an answer is never signed"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   conditions, conversations and their state machine, messages, settings).
 //! - [`auth`]: agent tokens (JWT: HS256 locally, RS256 from a JWKS in AWS) and signed
 //!   visitor session tokens.
+//! - [`identify`]: signed identify: the canonical string and its HMAC-SHA256 check.
 //! - [`dialog`]: the dialog file format (JSON and YAML), its validator and the card
 //!   engine that walks a visitor through the cards.
 //! - [`routing`]: picks the agent for a live chat card: account routing, the card's
@@ -34,6 +35,7 @@ pub mod config;
 pub mod demo;
 pub mod dialog;
 pub mod domain;
+pub mod identify;
 pub mod limits;
 pub mod memory;
 pub mod ports;

@@ -51,6 +51,7 @@ fn claim(c: &Conversation, to: &str, limit: u32, cursor_version: Option<u64>) ->
             last: agent(to),
             served: v,
         }),
+        trace: None,
     }
 }
 
@@ -771,10 +772,18 @@ pub async fn sessions_round_trip(store: &dyn Store) {
         livechat_core::domain::AttributeName::parse("first_name").unwrap(),
         "Jo",
     );
+    // What a signed identify leaves (docs/identify.md): one attribute signed, one
+    // verified-only attribute held unsigned.
+    let name = |n: &str| livechat_core::domain::AttributeName::parse(n).unwrap();
+    attributes.set(name("user_id"), "u-42");
+    attributes.set(name("plan"), "enterprise");
+    let mut dialog = DialogState::new(attributes);
+    dialog.verified.insert(name("user_id"));
+    dialog.unverified.insert(name("plan"));
     let session = VisitorSession {
         visitor: VisitorId::parse("v-session").unwrap(),
         conversation: ConversationId::parse("c-session").unwrap(),
-        dialog: DialogState::new(attributes),
+        dialog,
         updated_at: test_now(),
         token: TokenVersion {
             current: 3,
@@ -1372,4 +1381,54 @@ pub async fn live_entries_follow_their_conversations_across_shards(store: &dyn S
         [],
         "an entry past its safety net is not read"
     );
+}
+
+fn trace_at(at: &str, outcome: livechat_core::routing::Outcome) -> livechat_core::routing::Trace {
+    livechat_core::routing::Trace {
+        at: at.parse().expect("time"),
+        owner: None,
+        rules: Vec::new(),
+        pools: Vec::new(),
+        outcome,
+    }
+}
+
+/// A routing decision's trace is stored with its claim and only then; a
+/// fallback's is stored alone; a conversation's traces come oldest first.
+pub async fn routing_traces_are_kept_with_their_decisions(store: &dyn Store) {
+    use livechat_core::routing::Outcome;
+    let a = waiting("c-trace-a");
+    let b = waiting("c-trace-b");
+    for conv in [&a, &b] {
+        store.create_conversation(conv).await.unwrap();
+    }
+    let offer = trace_at(
+        "2026-03-02T10:00:01Z",
+        Outcome::Offer {
+            agent: agent("ana"),
+        },
+    );
+    let mut first = claim(&a, "ana", 1, None);
+    first.trace = Some(offer.clone());
+    assert_eq!(
+        store.claim_offer(&first).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    // A claim that fails stores no trace.
+    let mut lost = claim(&b, "ana", 1, None);
+    lost.trace = Some(trace_at(
+        "2026-03-02T10:00:02Z",
+        Outcome::Offer {
+            agent: agent("ana"),
+        },
+    ));
+    assert_eq!(
+        store.claim_offer(&lost).await.unwrap(),
+        ClaimOutcome::AgentAtCapacity
+    );
+    assert_eq!(store.traces(b.id()).await.unwrap(), []);
+
+    let nobody = trace_at("2026-03-02T10:05:00Z", Outcome::Nobody);
+    store.put_trace(a.id(), &nobody).await.unwrap();
+    assert_eq!(store.traces(a.id()).await.unwrap(), [offer, nobody]);
 }

@@ -833,6 +833,39 @@ async fn the_echo_gateway_posts_every_message_back_to_its_sender_through_connect
     assert!(quiet.is_err(), "a got b's echo: {quiet:?}");
 }
 
+#[tokio::test]
+async fn a_signed_identify_verifies_with_the_local_secret_and_a_forged_one_does_not() {
+    use livechat_core::domain::{AttributeName, Attributes};
+    use livechat_core::identify::IdentifyKey;
+    let g = gateway(Options::default()).await;
+    let mut attributes = Attributes::new();
+    attributes.set(AttributeName::parse("user_id").unwrap(), "u-42");
+    let expires = jiff::Timestamp::now().as_second() + 600;
+    let sign = |secret: &str| {
+        IdentifyKey::new(secret.as_bytes())
+            .unwrap()
+            .sign(&attributes, expires)
+    };
+    for (signature, outcome) in [
+        // IDENTIFY_SECRET from the environment, else the local-only default that
+        // `livechat dev` prints.
+        (sign(&livechat_gateway::local_identify_secret()), "verified"),
+        (
+            sign("a-secret-that-is-not-the-gateways-one"),
+            "bad_signature",
+        ),
+    ] {
+        let mut v = Client::connect(&ws_url(&g, "")).await.unwrap();
+        v.send(json!({"action": "start", "identity": {
+            "attributes": {"user_id": "u-42"},
+            "expires": expires,
+            "signature": signature,
+        }}))
+        .await;
+        assert_eq!(v.expect("session").await["identity"], outcome);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_the_askers_role_may_not_see_is_refused_by_name_on_the_command_line() {
     let g = gateway(Options::default()).await;

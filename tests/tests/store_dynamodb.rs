@@ -88,6 +88,12 @@ async fn turn_tickets_are_numbered_per_pool_and_read_with_the_cursor() {
 }
 
 #[tokio::test]
+async fn routing_traces_are_kept_with_their_decisions() {
+    let Some(store) = store().await else { return };
+    suite::routing_traces_are_kept_with_their_decisions(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn an_offer_claim_is_all_or_nothing() {
     let Some(store) = store().await else { return };
     suite::an_offer_claim_is_all_or_nothing(store.as_ref()).await;

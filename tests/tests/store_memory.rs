@@ -56,6 +56,11 @@ async fn turn_tickets_are_numbered_per_pool_and_read_with_the_cursor() {
 }
 
 #[tokio::test]
+async fn routing_traces_are_kept_with_their_decisions() {
+    suite::routing_traces_are_kept_with_their_decisions(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn an_offer_claim_is_all_or_nothing() {
     suite::an_offer_claim_is_all_or_nothing(&MemoryStore::new()).await;
 }

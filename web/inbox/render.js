@@ -8,7 +8,7 @@ import { el } from '../shared/dom.js';
 import { clockTime, countdown, dash } from '../shared/format.js';
 import { linkify } from '../shared/links.js';
 import { transcriptText } from '../shared/thread.js';
-import { endedLabel, lists, senderLabel, unreadTotal, visitorName, visitorSummary } from './state.js';
+import { answerRows, endedLabel, lists, senderLabel, unreadTotal, visitorName, visitorSummary } from './state.js';
 
 const TITLE = 'Agent Inbox';
 const CONNECTION = { open: 'Connected', connecting: 'Connecting…', waiting: 'Reconnecting…' };
@@ -318,13 +318,18 @@ export function mountInbox(state, on, doc = document) {
   function renderVisitor(chat) {
     const v = chat?.visitor || {};
     const rows = [['Name', v.name], ['Job title', v.job_title], ['Email', v.email], ['Phone', v.phone], ['Page', v.page_url]];
-    const dl = (pairs) => pairs.flatMap(([k, val]) => {
+    const dl = (pairs) => pairs.flatMap(([k, val, unverified]) => {
       const dd = el('dd');
       dd.append(val == null || val === '' ? doc.createTextNode('-') : linkify(String(val), doc));
+      if (unverified) {
+        const mark = el('span', 'ib-unverified', 'unverified');
+        mark.title = 'Not signed by your website: routing ignored it';
+        dd.append(' ', mark);
+      }
       return [el('dt', null, k), dd];
     });
     $('ib-visitor-fields').replaceChildren(...dl(chat ? rows : []));
-    const answers = (v.answers || []).map((a) => [a.label, a.value]);
+    const answers = answerRows(v);
     $('ib-visitor-answers').replaceChildren(...(answers.length ? dl(answers) : chat ? [el('dd', null, '-')] : []));
   }
 

@@ -310,5 +310,14 @@ export function visitorSummary(v = {}) {
   return [dash(v.name), dash(v.email), dash(v.page_url)].join(' · ');
 }
 
+/**
+ * The visitor panel's answers as [label, value, unverified] rows: `unverified` when
+ * the server marked the value so (a verified-only attribute that was not signed,
+ * docs/identify.md), which routing ignored and the panel must not present as fact.
+ */
+export function answerRows(v = {}) {
+  return (v.answers || []).map((a) => [a.label, a.value, a.unverified === true]);
+}
+
 /** How a list names an ended chat. */
 export const endedLabel = (reason) => ENDED[reason] || 'ended';

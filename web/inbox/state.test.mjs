@@ -232,6 +232,12 @@ test('names: senders as the agent sees them, list names, the offer line', () => 
   assert.equal(S.visitorName({ email: 'jo@x.com' }, 'c1'), 'jo@x.com');
   assert.equal(S.visitorName(undefined, '01JQ8Z5Y0W3H7G2E6D9C4B1A0F'), 'Visitor 4B1A0F');
   assert.equal(S.visitorSummary({ name: 'Jo', page_url: 'https://acme.com/' }), 'Jo · - · https://acme.com/');
+  assert.deepEqual(
+    S.answerRows({ answers: [{ label: 'plan', value: 'enterprise', unverified: true }, { label: 'seats', value: '12' }] }),
+    [['plan', 'enterprise', true], ['seats', '12', false]],
+    'a value the server marked unverified is shown so, the others are not',
+  );
+  assert.deepEqual(S.answerRows({}), []);
   assert.equal(S.endedLabel('fallback'), 'no agent');
   assert.equal(S.endedLabel('something new'), 'ended');
 });

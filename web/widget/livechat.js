@@ -28,6 +28,7 @@ function init() {
   const store = createStorage({ prefix: 'livechat:' });
 
   let attributes = null;
+  let identity = null; // a signed identify (docs/identify.md), forwarded as is
   let thread = new Thread();
   let agentName = null;
   let joinedNote = null; // the agent whose "joined" note is shown (a reconnect repeats agent_joined)
@@ -110,6 +111,7 @@ function init() {
     onOpen() {
       const frame = { action: 'start', page_url: location.href.slice(0, 2048) };
       if (attributes) frame.attributes = attributes;
+      if (identity) frame.identity = identity;
       socket.send(frame);
     },
     onFrame: handle,
@@ -318,6 +320,11 @@ function init() {
       for (const [k, v] of Object.entries(attributes)) {
         if (!['string', 'number', 'boolean'].includes(typeof v)) delete attributes[k];
       }
+    },
+    /** Attributes signed by the company's backend; sent with the next `start`. */
+    identifySigned(signed) {
+      const { attributes: a, expires, signature } = signed || {};
+      if (a && typeof a === 'object') identity = { attributes: a, expires, signature };
     },
   });
   if (store.get('visitor_token') || store.get('open') === '1') connect();

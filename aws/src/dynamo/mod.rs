@@ -140,6 +140,24 @@ const DIRECTORY_PK: &str = "DIRECTORY";
 /// Missed requests leave the list after 90 days (the activity history's span).
 const MISSED_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 90);
 
+/// A routing decision's trace: `CONV#<conversation>` / `TRACE#<epoch ms, 15
+/// digits>#<ulid>`, oldest first, the trace as JSON text, kept 90 days.
+fn trace_item(
+    conversation: &ConversationId,
+    trace: &livechat_core::routing::Trace,
+) -> StoreResult<Item> {
+    let json = serde_json::to_string(trace).map_err(|e| corrupt("a routing trace", e))?;
+    let ms = trace.at.as_millisecond().max(0);
+    let mut item = key(
+        conv_pk(conversation),
+        &format!("TRACE#{ms:015}#{}", livechat_core::domain::new_ulid()),
+    );
+    item.insert("trace".into(), s(json));
+    let expires = trace.at.saturating_add(MISSED_TTL).unwrap_or(trace.at);
+    item.insert(table::TTL.into(), n(expires.as_second()));
+    Ok(item)
+}
+
 /// An agent's past chats: one partition per agent. The account's (Sales Admins)
 /// are write-sharded: `PASTALL#<shard>` ([`livechat_core::shards`]).
 fn past_pk(agent: &AgentId) -> String {
@@ -1135,6 +1153,48 @@ fn cursor_item(pool: &str, cursor: &Cursor) -> CursorItem {
 
 #[async_trait]
 impl RoutingStore for DynamoStore {
+    async fn put_trace(
+        &self,
+        conversation: &ConversationId,
+        trace: &livechat_core::routing::Trace,
+    ) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(trace_item(conversation, trace)?))
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn traces(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<livechat_core::routing::Trace>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :p AND begins_with(#sk, :t)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":p", s(conv_pk(conversation)))
+            .expression_attribute_values(":t", s("TRACE#"))
+            .consistent_read(true);
+        query_all(query)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let json = item
+                    .get("trace")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| corrupt("a routing trace", "no trace attribute"))?;
+                serde_json::from_str(json).map_err(|e| corrupt("a routing trace", e))
+            })
+            .collect()
+    }
+
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
         // The cursor and its ticket counter in one strongly consistent BatchGetItem:
         // one request, as a GetItem of the cursor alone would be.
@@ -1268,6 +1328,15 @@ impl RoutingStore for DynamoStore {
                 .build()
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
             request = request.transact_items(TransactWriteItem::builder().put(put_cursor).build());
+        }
+        // Last, so that the cancellation reasons keep their places; no condition.
+        if let Some(trace) = &claim.trace {
+            let put_trace = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(trace_item(claim.conversation.id(), trace)?))
+                .build()
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            request = request.transact_items(TransactWriteItem::builder().put(put_trace).build());
         }
         let Some(reasons) = transact(request).await? else {
             return Ok(ClaimOutcome::Claimed);

@@ -385,6 +385,7 @@ fn the_funnel_counts_each_walk_triggered_engaged_completed_its_goals_and_its_ema
     let dialog = crate::demo::dialog(&directory).unwrap();
     let ctx = Context {
         any_agent_available: true,
+        blocked_email_domains: &[],
     };
     let card = |s: &str| CardId::parse(s).unwrap();
     let mut h = History::new("c1", "sales", at(0));
@@ -696,6 +697,7 @@ fn generated(rng: &mut fastrand::Rng, n: usize, dialog: &crate::dialog::ValidDia
     // The dialog walk: random actions through the demo dialog.
     let ctx = Context {
         any_agent_available: rng.bool(),
+        blocked_email_domains: &[],
     };
     let mut state = DialogState::default();
     let mut requested = None;

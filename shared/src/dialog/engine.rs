@@ -12,7 +12,9 @@ use super::format::{BranchTest, CaptureCard, Card, IfKnown, QuestionCard};
 use super::tokens::render;
 use super::validate::ValidDialog;
 use super::{CardView, FieldType, VisitorAction};
-use crate::domain::{AttributeName, Attributes, CardId, Email, RoutingMode};
+use std::collections::BTreeSet;
+
+use crate::domain::{AttributeName, Attributes, CardId, Email, EmailDomain, RoutingMode};
 
 /// Where a visitor is in a dialog.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +50,15 @@ pub struct DialogState {
     /// What the visitor did in this walk, for the dialog funnel (docs/analytics.md).
     #[serde(default, skip_serializing_if = "Progress::is_empty")]
     pub progress: Progress,
+    /// Attributes of `attributes` that `settings.verified_attributes` lists but that
+    /// no valid signed identify set (docs/identify.md): kept and shown to agents as
+    /// unverified, read as unknown by branch cards and routing.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unverified: BTreeSet<AttributeName>,
+    /// Attributes whose value came from a valid signed identify. The engine does
+    /// not read it: the service counts `unverified` from it and the settings.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub verified: BTreeSet<AttributeName>,
 }
 
 impl DialogState {
@@ -57,7 +68,15 @@ impl DialogState {
             position: Position::NotStarted,
             attributes,
             progress: Progress::default(),
+            unverified: BTreeSet::new(),
+            verified: BTreeSet::new(),
         }
+    }
+
+    /// The attributes routing rules and branch cards may trust: all of them but the
+    /// unverified ones.
+    pub fn trusted_attributes(&self) -> Attributes {
+        self.attributes.without(&self.unverified)
     }
 }
 
@@ -86,10 +105,14 @@ impl Progress {
 
 /// Facts of the moment the engine needs, computed by the caller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Context {
+pub struct Context<'a> {
     /// Whether any live agent is available now. Only read by branch cards testing
     /// availability; see [`ValidDialog::needs_availability`].
     pub any_agent_available: bool,
+    /// The account's `settings.blocked_email_domains`: an email capture card
+    /// refuses an address at one of them (or a subdomain), as it refuses a
+    /// malformed one.
+    pub blocked_email_domains: &'a [EmailDomain],
 }
 
 /// Something that happened in the dialog, for the caller to record or act on.
@@ -196,6 +219,16 @@ pub enum ActionError {
 }
 
 // A refused email shows the domain's own wording (`EmailError`'s message).
+
+/// What a visitor is told when their address is at a blocked domain: the domain
+/// they typed (no more of the address), and what to do instead. The fallback form's
+/// refusal (`email_domain_blocked`) says the same.
+pub fn blocked_domain_message(email: &Email) -> String {
+    format!(
+        "we cannot accept addresses at {}: please enter your work email",
+        email.domain()
+    )
+}
 const PHONE_ERROR: &str = "enter a phone number like +1 555 123 4567";
 const PICKLIST_ERROR: &str = "choose one of the options";
 const TEXT_REQUIRED_ERROR: &str = "enter a value";
@@ -215,7 +248,7 @@ pub fn advance(
     dialog: &ValidDialog,
     state: &DialogState,
     action: &VisitorAction,
-    ctx: &Context,
+    ctx: &Context<'_>,
 ) -> Result<Step, ActionError> {
     match (&state.position, action) {
         (Position::Finished, _) => Err(ActionError::Finished),
@@ -279,7 +312,7 @@ pub fn advance(
                 walk.progress.engaged = true;
                 return walk.from(capture.next.as_ref());
             }
-            match check_value(capture, value) {
+            match check_value(capture, value, ctx.blocked_email_domains) {
                 Ok(accepted) => {
                     walk.progress.engaged = true;
                     walk.progress.email_captured |= capture.field == FieldType::Email;
@@ -309,12 +342,16 @@ fn check_current(current: &CardId, got: &CardId) -> Result<(), ActionError> {
 
 /// Validates a submitted value by field type: the value to store, or the message to
 /// show the visitor.
-fn check_value(card: &CaptureCard, raw: &str) -> Result<String, String> {
+fn check_value(card: &CaptureCard, raw: &str, blocked: &[EmailDomain]) -> Result<String, String> {
     let value = raw.trim();
     match card.field {
-        FieldType::Email => Email::parse(value)
-            .map(|e| e.as_str().to_owned())
-            .map_err(|e| e.to_string()),
+        FieldType::Email => {
+            let email = Email::parse(value).map_err(|e| e.to_string())?;
+            match crate::domain::blocked_by(blocked, &email) {
+                Some(_) => Err(blocked_domain_message(&email)),
+                None => Ok(email.as_str().to_owned()),
+            }
+        }
         FieldType::Phone => {
             let chars = value.chars().count();
             let allowed = value
@@ -373,8 +410,10 @@ fn capture_view(c: &CaptureCard, attributes: &Attributes, error: Option<String>)
 /// One walk through the cards, collecting views and events.
 struct Walk<'a> {
     dialog: &'a ValidDialog,
-    ctx: &'a Context,
+    ctx: &'a Context<'a>,
     attributes: Attributes,
+    unverified: BTreeSet<AttributeName>,
+    verified: BTreeSet<AttributeName>,
     progress: Progress,
     cards: Vec<CardView>,
     events: Vec<DialogEvent>,
@@ -382,11 +421,13 @@ struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     /// A walk on from `state`: its attributes and progress.
-    fn new(dialog: &'a ValidDialog, state: &DialogState, ctx: &'a Context) -> Self {
+    fn new(dialog: &'a ValidDialog, state: &DialogState, ctx: &'a Context<'a>) -> Self {
         Self {
             dialog,
             ctx,
             attributes: state.attributes.clone(),
+            unverified: state.unverified.clone(),
+            verified: state.verified.clone(),
             progress: state.progress.clone(),
             cards: Vec::new(),
             events: Vec::new(),
@@ -439,7 +480,11 @@ impl<'a> Walk<'a> {
                     .branches
                     .iter()
                     .find(|branch| match &branch.test {
-                        BranchTest::When(set) => set.matches(&self.attributes),
+                        // Unverified values of verified-only attributes count as
+                        // unknown here, whatever they say.
+                        BranchTest::When(set) => {
+                            set.matches(&self.attributes.without(&self.unverified))
+                        }
                         BranchTest::AgentsAvailable(wanted) => {
                             *wanted == self.ctx.any_agent_available
                         }
@@ -481,6 +526,8 @@ impl<'a> Walk<'a> {
                 position,
                 attributes: self.attributes,
                 progress: self.progress,
+                unverified: self.unverified,
+                verified: self.verified,
             },
             cards: self.cards,
             events: self.events,

@@ -31,9 +31,11 @@ fn attrs(pairs: &[(&str, &str)]) -> Attributes {
 
 const AVAILABLE: Context = Context {
     any_agent_available: true,
+    blocked_email_domains: &[],
 };
 const NOBODY: Context = Context {
     any_agent_available: false,
+    blocked_email_domains: &[],
 };
 
 fn start(d: &ValidDialog, state: &DialogState, ctx: &Context) -> Step {
@@ -577,7 +579,7 @@ fn a_saved_position_the_dialog_no_longer_has_is_reported() {
     let stale = DialogState {
         position: waiting("removed"),
         attributes: Attributes::new(),
-        progress: Default::default(),
+        ..Default::default()
     };
 
     // Act

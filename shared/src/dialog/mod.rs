@@ -7,11 +7,14 @@
 //!   returns a [`ValidDialog`] or every [`DialogError`].
 //! - [`advance`]: the card engine, a pure function of a [`ValidDialog`], the visitor's
 //!   [`DialogState`], a [`VisitorAction`] and a [`Context`], giving a [`Step`].
+//! - [`Diagram`]: the cards and their branches as a layered graph, drawn as SVG or
+//!   written as Mermaid text (`livechat diagram`).
 //! - [`render`]: `{{visitor.NAME:"default"}}` tokens in card text.
 //! - [`CardView`], [`VisitorAction`], [`FieldType`]: what the wire protocol carries.
 //!
 //! The format and the rules are described for dialog designers in `docs/dialogs.md`.
 
+mod diagram;
 mod engine;
 mod format;
 mod tokens;
@@ -25,9 +28,10 @@ mod proptests;
 #[cfg(test)]
 mod validate_tests;
 
+pub use diagram::{Diagram, Edge, Node, xml_escape};
 pub use engine::{
     ActionError, Context, DialogEvent, DialogState, MAX_TEXT_CHARS, Position, Progress, Step,
-    advance,
+    advance, blocked_domain_message,
 };
 pub use format::{
     Answer, Branch, BranchCard, BranchShapeError, BranchTest, CaptureCard, Card,

@@ -264,7 +264,7 @@ proptest! {
     ) {
         let result = validate(&d, &targets());
         if let Ok(valid) = result {
-            let ctx = Context { any_agent_available: available };
+            let ctx = Context { any_agent_available: available, blocked_email_domains: &[], };
             let mut attributes = Attributes::new();
             if known {
                 attributes.set(attribute(0), "ana@example.com");
@@ -287,7 +287,7 @@ proptest! {
         let Ok(valid) = validate(&d, &targets()) else {
             return Ok(());
         };
-        let ctx = Context { any_agent_available: available };
+        let ctx = Context { any_agent_available: available, blocked_email_domains: &[], };
         let mut attributes = Attributes::new();
         if known {
             attributes.set(attribute(1), "Ana");

@@ -5,6 +5,7 @@
 mod agent;
 mod condition;
 mod conversation;
+mod email_domain;
 mod ids;
 mod notify;
 mod origin;
@@ -23,6 +24,7 @@ pub use condition::{Combine, Condition, ConditionError, ConditionSet, ConditionV
 pub use conversation::{
     Conversation, ConversationState, EndReason, Message, Sender, TransitionError,
 };
+pub use email_domain::{EmailDomain, EmailDomainError, blocked_by};
 pub use ids::{
     AgentId, CardId, ConnectionId, ConversationId, DialogId, IdError, MAX_ID_LEN, MessageId,
     RuleId, TeamId, VisitorId, new_ulid,

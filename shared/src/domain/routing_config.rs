@@ -150,6 +150,15 @@ pub struct Settings {
     /// (docs/analytics.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<super::TimeZoneName>,
+    /// Email domains a capture card and the fallback form refuse: each domain and
+    /// its subdomains (docs/config.md#blocked-email-domains).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_email_domains: Vec<super::EmailDomain>,
+    /// Attributes only a signed identify may set (docs/identify.md): an unsigned
+    /// value of one is kept and shown to agents as unverified, but routing rules and
+    /// branch cards read it as unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified_attributes: Vec<super::AttributeName>,
 }
 
 /// Why a grace period was refused.

@@ -185,6 +185,20 @@ impl Attributes {
         self.0.iter().map(|(k, v)| k.as_str().len() + v.len()).sum()
     }
 
+    /// These attributes but `names`.
+    pub fn without(&self, names: &std::collections::BTreeSet<AttributeName>) -> Attributes {
+        if names.is_empty() {
+            return self.clone();
+        }
+        Self(
+            self.0
+                .iter()
+                .filter(|(k, _)| !names.contains(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+
     /// Iterates the attributes in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&AttributeName, &str)> {
         self.0.iter().map(|(k, v)| (k, v.as_str()))

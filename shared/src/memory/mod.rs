@@ -30,6 +30,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Default)]
 struct Inner {
     directory: Directory,
+    /// Per conversation: its routing decisions' traces, oldest first.
+    traces: HashMap<ConversationId, Vec<crate::routing::Trace>>,
     /// Per conversation: its analytics sheet and the sheet's version.
     sheets: HashMap<ConversationId, (crate::analytics::Sheet, u64)>,
     /// The analytics counters.
@@ -545,6 +547,32 @@ impl ConversationStore for MemoryStore {
 
 #[async_trait]
 impl RoutingStore for MemoryStore {
+    async fn put_trace(
+        &self,
+        conversation: &ConversationId,
+        trace: &crate::routing::Trace,
+    ) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner)
+            .traces
+            .entry(conversation.clone())
+            .or_default()
+            .push(trace.clone());
+        Ok(())
+    }
+
+    async fn traces(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<crate::routing::Trace>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner)
+            .traces
+            .get(conversation)
+            .cloned()
+            .unwrap_or_default())
+    }
+
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
         self.round_trip().await;
         let inner = lock(&self.inner);
@@ -625,6 +653,13 @@ impl RoutingStore for MemoryStore {
             .insert(claim.conversation.id().clone(), claim.conversation.clone());
         inner.conversation_changed(old, &claim.conversation);
         inner.agent_changed(&claim.agent);
+        if let Some(trace) = &claim.trace {
+            inner
+                .traces
+                .entry(claim.conversation.id().clone())
+                .or_default()
+                .push(trace.clone());
+        }
         let chats = inner.loads.entry(claim.agent.clone()).or_default();
         chats.insert(claim.conversation.id().clone());
         let now_held = chats.len() as u32;

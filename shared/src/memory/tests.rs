@@ -47,6 +47,7 @@ fn claim(c: &Conversation, agent: &str, limit: u32, cursor: Option<u64>) -> Offe
             last: AgentId::parse(agent).unwrap(),
             served: v,
         }),
+        trace: None,
     }
 }
 

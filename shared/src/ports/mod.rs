@@ -154,6 +154,8 @@ pub struct OfferClaim {
     pub limit: ChatLimit,
     /// The cursor move, for round-robin pools.
     pub cursor: Option<CursorMove>,
+    /// Why the agent was chosen, stored with the claim (nothing when it fails).
+    pub trace: Option<crate::routing::Trace>,
 }
 
 /// How a claim went. Every variant but `Claimed` left the store unchanged.
@@ -455,6 +457,18 @@ pub trait RoutingStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// The conversations holding the agent's capacity (offered or live).
     async fn agent_chats(&self, agent: &AgentId) -> StoreResult<Vec<ConversationId>>;
+    /// Stores the trace of a routing decision that made no offer (the fallback);
+    /// an offer's trace is stored by its claim.
+    async fn put_trace(
+        &self,
+        conversation: &ConversationId,
+        trace: &crate::routing::Trace,
+    ) -> StoreResult<()>;
+    /// The traces of the conversation's routing decisions, oldest first.
+    async fn traces(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<crate::routing::Trace>>;
 }
 
 /// A visitor's session: who they are, what the dialog knows, where they are in it,

@@ -20,6 +20,7 @@ use crate::domain::{
     AttributeName, Attributes, CardId, ConversationId, Email, IdError, MAX_MESSAGE_CHARS,
     MessageId, MessageText, check_attribute_value,
 };
+use crate::identify::SignedIdentity;
 use crate::ports::ListCursor;
 
 /// Longest `page_url` accepted, in characters (the de facto browser URL limit).
@@ -28,6 +29,9 @@ pub const MAX_PAGE_URL_CHARS: usize = 2_048;
 pub const MAX_ATTRIBUTES: usize = 50;
 /// Longest attribute value accepted, in characters.
 pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 500;
+/// Longest `identity.signature` read, in characters: a valid one has 64, and a
+/// longer one is refused as the frame's mistake rather than carried to the check.
+pub const MAX_SIGNATURE_CHARS: usize = 128;
 /// Longest value a `submit` may carry, in characters; the same as a chat message.
 pub const MAX_SUBMIT_CHARS: usize = MAX_MESSAGE_CHARS;
 
@@ -233,6 +237,10 @@ client_frames! {
             /// booleans and are kept as text.
             #[serde(default, skip_serializing_if = "attributes_are_empty")]
             attributes: Attributes = attributes(),
+            /// Attributes signed by the company's backend (docs/identify.md): checked
+            /// against the account's secret; refused ones count as unsigned.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            identity: Option<SignedIdentity> = identity(),
         },
         /// Click answer number `answer` (0-based) of question card `card`.
         "answer" => Answer {
@@ -654,6 +662,56 @@ impl Fields {
             .ok_or_else(|| self.invalid(field, EXPECTED, &value))
     }
 
+    /// A signed identify: an object of `attributes` (read as `attributes` are),
+    /// `expires` (whole seconds) and `signature` (a string; its digits are the
+    /// verifier's to judge). Absent is `None`.
+    fn identity(&mut self, field: &str) -> Result<Option<SignedIdentity>, FrameError> {
+        let mut map = match self.take(field) {
+            None => return Ok(None),
+            Some(Value::Object(map)) => map,
+            Some(other) => {
+                return Err(self.invalid(
+                    field,
+                    "an object of attributes, expires and signature",
+                    &other,
+                ));
+            }
+        };
+        let expires_field = format!("{field}.expires");
+        let expires = match map.remove("expires") {
+            Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64().unwrap_or_default(),
+            Some(other) => {
+                return Err(self.invalid(&expires_field, "a Unix time in whole seconds", &other));
+            }
+            None => return Err(self.bad(&expires_field, FieldError::Missing)),
+        };
+        let signature_field = format!("{field}.signature");
+        let signature = match map.remove("signature") {
+            Some(Value::String(s)) if s.chars().count() <= MAX_SIGNATURE_CHARS => s,
+            Some(Value::String(s)) => {
+                return Err(self.bad(
+                    &signature_field,
+                    FieldError::TooLong {
+                        max: MAX_SIGNATURE_CHARS,
+                        found: s.chars().count(),
+                    },
+                ));
+            }
+            Some(other) => return Err(self.invalid(&signature_field, "a string", &other)),
+            None => return Err(self.bad(&signature_field, FieldError::Missing)),
+        };
+        let attributes_field = format!("{field}.attributes");
+        if let Some(attributes) = map.remove("attributes") {
+            self.map.insert(attributes_field.clone(), attributes);
+        }
+        let attributes = self.attributes(&attributes_field)?;
+        Ok(Some(SignedIdentity {
+            attributes,
+            expires,
+            signature,
+        }))
+    }
+
     /// Host-page attributes: a JSON object of attribute name to string, number or
     /// boolean (kept as text). Absent is empty. A bad entry is reported as
     /// `attributes.<name>`.
@@ -729,11 +787,17 @@ mod tests {
         vec![
             VisitorFrame::Start {
                 page_url: Some("https://acme.com/pricing".into()),
-                attributes,
+                attributes: attributes.clone(),
+                identity: None,
             },
             VisitorFrame::Start {
                 page_url: None,
                 attributes: Attributes::new(),
+                identity: Some(SignedIdentity {
+                    attributes,
+                    expires: 1_800_000_600,
+                    signature: "ab".repeat(32),
+                }),
             },
             VisitorFrame::Answer {
                 card: CardId::parse("q1").unwrap(),
@@ -1210,9 +1274,56 @@ mod tests {
             visitor(json!({"action": "start", "page_url": null})),
             Ok(VisitorFrame::Start {
                 page_url: None,
-                attributes: Attributes::new()
+                attributes: Attributes::new(),
+                identity: None,
             })
         );
+    }
+
+    #[test]
+    fn a_signed_identify_is_read_whole_and_a_bad_part_names_its_field() {
+        let frame = visitor(json!({"action": "start", "identity": {
+            "attributes": {"user_id": "u-42", "seats": 12},
+            "expires": 1_800_000_600,
+            "signature": "ab".repeat(32),
+        }}))
+        .unwrap();
+        let VisitorFrame::Start {
+            identity: Some(identity),
+            ..
+        } = frame
+        else {
+            panic!("no identity: {frame:?}")
+        };
+        assert_eq!(identity.attributes.get("seats"), Some("12"));
+        assert_eq!(identity.expires, 1_800_000_600);
+        for (identity, field) in [
+            (json!("x"), "identity"),
+            (json!({"signature": "ab"}), "identity.expires"),
+            (
+                json!({"expires": "soon", "signature": "ab"}),
+                "identity.expires",
+            ),
+            (
+                json!({"expires": 1.5, "signature": "ab"}),
+                "identity.expires",
+            ),
+            (json!({"expires": 1}), "identity.signature"),
+            (
+                json!({"expires": 1, "signature": "a".repeat(129)}),
+                "identity.signature",
+            ),
+            (
+                json!({"expires": 1, "signature": "ab", "attributes": {"Bad Name": "x"}}),
+                "identity.attributes.Bad Name",
+            ),
+        ] {
+            let refused = visitor(json!({"action": "start", "identity": identity})).unwrap_err();
+            let FrameError::BadField { field: got, .. } = &refused else {
+                panic!("{refused:?}")
+            };
+            assert_eq!(got, field, "{identity}");
+        }
     }
 
     #[test]

@@ -48,11 +48,15 @@ pub enum ErrorCode {
     /// No email can be sent: the deployment has no sender address. Nothing was
     /// sent and nothing changed.
     EmailNotConfigured,
+    /// The fallback form's email is at a domain the account blocks
+    /// (`settings.blocked_email_domains`): nothing was stored; ask for another
+    /// address.
+    EmailDomainBlocked,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the docs' table.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::TooLarge,
         ErrorCode::NotJson,
         ErrorCode::MissingAction,
@@ -66,6 +70,7 @@ impl ErrorCode {
         ErrorCode::ConversationFull,
         ErrorCode::Internal,
         ErrorCode::EmailNotConfigured,
+        ErrorCode::EmailDomainBlocked,
     ];
 
     /// The code as it appears on the wire, e.g. `not_json`.
@@ -84,6 +89,7 @@ impl ErrorCode {
             ErrorCode::ConversationFull => "conversation_full",
             ErrorCode::Internal => "internal",
             ErrorCode::EmailNotConfigured => "email_not_configured",
+            ErrorCode::EmailDomainBlocked => "email_domain_blocked",
         }
     }
 }
@@ -237,6 +243,13 @@ pub enum ServerError {
         "email is not configured on this server (it has no sender address), so nothing was sent"
     )]
     EmailNotConfigured,
+    /// The fallback form's email is at a blocked domain; the message names the
+    /// domain only (see [`crate::dialog::blocked_domain_message`]).
+    #[error("{message}")]
+    EmailDomainBlocked {
+        /// What the visitor is told.
+        message: String,
+    },
     /// The agent token behind the connection expired: the connection is closed.
     #[error("your sign-in has expired: connect again with a new token")]
     TokenExpired,
@@ -275,6 +288,7 @@ impl ServerError {
             ServerError::NotFound { .. } => ErrorCode::NotFound,
             ServerError::InvalidState(_) | ServerError::Dialog(_) => ErrorCode::InvalidState,
             ServerError::EmailNotConfigured => ErrorCode::EmailNotConfigured,
+            ServerError::EmailDomainBlocked { .. } => ErrorCode::EmailDomainBlocked,
             ServerError::TokenExpired => ErrorCode::TokenExpired,
             ServerError::NoLongerAllowed => ErrorCode::Forbidden,
             ServerError::RateLimited { .. } => ErrorCode::RateLimited,

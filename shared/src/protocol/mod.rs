@@ -23,7 +23,7 @@ mod server;
 pub use client::json_depth;
 pub use client::{
     AgentFrame, ConversationScore, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES, MAX_PAGE_URL_CHARS,
-    MAX_SUBMIT_CHARS, RawFrame, ScoreError, VisitorFrame,
+    MAX_SIGNATURE_CHARS, MAX_SUBMIT_CHARS, RawFrame, ScoreError, VisitorFrame,
 };
 pub use error::{ErrorCode, FieldError, FrameError, INTERNAL_ERROR_MESSAGE, ServerError};
 pub use route::{RouteKey, route_key};
@@ -205,6 +205,10 @@ mod tests {
                 "| `live` answer | at most {} waiting visitors listed and {} agents |",
                 crate::analytics::live::MAX_WAITING_LISTED,
                 crate::analytics::live::MAX_AGENT_ROWS
+            ),
+            format!(
+                "`signature` a string of at most {} characters",
+                super::MAX_SIGNATURE_CHARS
             ),
         ]
         .into_iter()

@@ -40,6 +40,10 @@ pub struct CapturedAnswer {
     pub label: String,
     /// What the visitor answered.
     pub value: String,
+    /// The attribute is verified-only (`settings.verified_attributes`) and this
+    /// value was not signed (docs/identify.md): routing and branches ignored it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
 }
 
 /// A request nobody took, as the inbox lists it.
@@ -86,6 +90,19 @@ impl VisitorSummary {
     /// `last_name` (or `name`), then `job_title`, `email`, `phone`, `page_url`; every
     /// other attribute becomes an answer labelled with its name.
     pub fn from_attributes(attributes: &Attributes) -> Self {
+        Self::marking(attributes, &std::collections::BTreeSet::new())
+    }
+
+    /// [`VisitorSummary::from_attributes`] of a visitor's dialog state: its
+    /// unverified attributes are marked so.
+    pub fn from_state(state: &crate::dialog::DialogState) -> Self {
+        Self::marking(&state.attributes, &state.unverified)
+    }
+
+    fn marking(
+        attributes: &Attributes,
+        unverified: &std::collections::BTreeSet<crate::domain::AttributeName>,
+    ) -> Self {
         use panel_attributes::{JOB_TITLE, LAST_NAME, NAME, PHONE};
         let known = |name: &str| {
             attributes
@@ -118,6 +135,7 @@ impl VisitorSummary {
             .map(|(k, v)| CapturedAnswer {
                 label: k.to_string(),
                 value: clip(v, SUMMARY_ANSWER_VALUE_BYTES),
+                unverified: unverified.contains(k),
             })
             .filter(|answer| {
                 let bytes = serde_json::to_vec(answer).map_or(usize::MAX, |v| v.len()) + 1;
@@ -167,6 +185,9 @@ pub enum ServerFrame {
         visitor_token: String,
         /// The visitor's conversation.
         conversation: ConversationId,
+        /// How the `start`'s signed identify was taken, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<crate::identify::IdentityOutcome>,
     },
     /// To a visitor: cards to show, in order.
     Cards {
@@ -597,6 +618,7 @@ pub(super) mod tests {
             answers: vec![CapturedAnswer {
                 label: "company_size".into(),
                 value: "500".into(),
+                unverified: false,
             }],
             ..VisitorSummary::default()
         }
@@ -607,6 +629,12 @@ pub(super) mod tests {
             ServerFrame::Session {
                 visitor_token: "v1.sig".into(),
                 conversation: conv(),
+                identity: None,
+            },
+            ServerFrame::Session {
+                visitor_token: "v1.sig".into(),
+                conversation: conv(),
+                identity: Some(crate::identify::IdentityOutcome::Expired),
             },
             ServerFrame::Cards {
                 cards: vec![
@@ -962,7 +990,8 @@ pub(super) mod tests {
             panel.answers,
             vec![CapturedAnswer {
                 label: "company_size".into(),
-                value: "500".into()
+                value: "500".into(),
+                unverified: false,
             }]
         );
     }

@@ -1,4 +1,4 @@
-//! The claim: the router reads what routing needs, asks [`choose`] for the agent,
+//! The claim: the router reads what routing needs, asks [`choose_traced`] for the agent (and why),
 //! and claims the offer (the conversation's state, the agent's capacity and the
 //! round-robin cursor in one conditional write). See the module map in
 //! [`crate::routing`].
@@ -16,7 +16,7 @@ use crate::domain::{
 use crate::ports::{AgentState, ClaimOutcome, DelayedEvent, OfferClaim, Ports};
 
 use super::Directory;
-use super::choice::{Choice, Facts, Via, all_agents, choose};
+use super::choice::{Choice, Facts, Via, all_agents, choose_traced};
 use super::writer::{RetryPolicy, RouteError, Writer};
 
 /// What a routing request came to.
@@ -179,8 +179,8 @@ impl Router {
                     .fall_back(conversation, EndReason::Missed, directory)
                     .await;
             }
-            let choice = loop {
-                match choose(
+            let (choice, trace) = loop {
+                match choose_traced(
                     directory,
                     mode,
                     visitor,
@@ -188,7 +188,7 @@ impl Router {
                     conv.offered_to(),
                     &cursors,
                 ) {
-                    Choice::NeedsCursor(key) => {
+                    (Choice::NeedsCursor(key), _) => {
                         let cursor = store.cursor(&key).await?;
                         // Requests queued for this pool go first: queue behind them.
                         let cursor = if cursor.queued() {
@@ -198,7 +198,7 @@ impl Router {
                         };
                         cursors.insert(key, cursor);
                     }
-                    choice => break choice,
+                    decided => break decided,
                 }
             };
             let Choice::Offer {
@@ -212,6 +212,8 @@ impl Router {
                 } else {
                     EndReason::Fallback
                 };
+                // Why nobody: kept with the conversation for Sales Admins.
+                store.put_trace(conversation, &trace).await?;
                 return self.fall_back(conversation, reason, directory).await;
             };
             let limit = directory
@@ -237,6 +239,7 @@ impl Router {
                 agent: agent.clone(),
                 limit,
                 cursor: cursor.clone(),
+                trace: Some(trace),
             };
             let claim_started = tokio::time::Instant::now();
             let claimed = store.claim_offer(&claim).await?;
@@ -440,6 +443,8 @@ impl Router {
             agent: agent.clone(),
             limit,
             cursor: None,
+            // Taken by hand: no routing decision to explain.
+            trace: None,
         };
         let claimed = store.claim_offer(&claim).await? == ClaimOutcome::Claimed;
         Ok(claimed.then_some(claim.conversation))

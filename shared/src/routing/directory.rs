@@ -48,9 +48,28 @@ pub enum DirectoryError {
     UnknownOwner { domain: String, agent: AgentId },
     #[error("agent {agent}: {reason}")]
     BadAgent { agent: AgentId, reason: String },
+    #[error("settings.verified_attributes lists {attribute}: {reason}")]
+    BadVerifiedAttribute {
+        attribute: crate::domain::AttributeName,
+        reason: String,
+    },
     #[error("dialog: {0}")]
     Dialog(crate::dialog::DialogError),
 }
+
+/// Attributes the visitor panel shows in fields of their own, which the widget,
+/// the dialog or the fallback form set: never verified-only (an `unverified` mark
+/// is shown on the panel's answers only).
+const NEVER_VERIFIED_ONLY: [&str; 8] = [
+    crate::domain::well_known::FIRST_NAME,
+    crate::protocol::panel_attributes::LAST_NAME,
+    crate::protocol::panel_attributes::NAME,
+    crate::protocol::panel_attributes::JOB_TITLE,
+    crate::protocol::panel_attributes::PHONE,
+    crate::domain::well_known::EMAIL,
+    crate::domain::well_known::EMAIL_DOMAIN,
+    crate::domain::well_known::PAGE_URL,
+];
 
 impl DirectoryError {
     /// The id or domain the error is about, to point at it in a file.
@@ -64,6 +83,7 @@ impl DirectoryError {
             | DirectoryError::UnknownRuleTeam { rule, .. }
             | DirectoryError::BadRule { rule, .. } => rule.to_string(),
             DirectoryError::UnknownOwner { domain, .. } => domain.clone(),
+            DirectoryError::BadVerifiedAttribute { attribute, .. } => attribute.to_string(),
             DirectoryError::Dialog(e) => e.card().map(ToString::to_string).unwrap_or_default(),
         }
     }
@@ -155,6 +175,7 @@ impl Directory {
                 });
             }
         }
+        self.validate_verified_attributes(&mut errors);
         if let Some(Err(dialog_errors)) = self.valid_dialog() {
             errors.extend(dialog_errors.into_iter().map(DirectoryError::Dialog));
         }
@@ -162,6 +183,41 @@ impl Directory {
             Ok(())
         } else {
             Err(errors)
+        }
+    }
+
+    /// `settings.verified_attributes`: no panel field, no duplicate, and none a
+    /// dialog card stores the visitor's own answer in (an answer is never signed,
+    /// so the attribute would always be unverified).
+    fn validate_verified_attributes(&self, errors: &mut Vec<DirectoryError>) {
+        let listed = &self.settings.verified_attributes;
+        for (i, attribute) in listed.iter().enumerate() {
+            let bad = |reason: String| DirectoryError::BadVerifiedAttribute {
+                attribute: attribute.clone(),
+                reason,
+            };
+            if NEVER_VERIFIED_ONLY.contains(&attribute.as_str()) {
+                errors.push(bad(
+                    "the widget, the dialog or the fallback form sets it, so it cannot be verified-only"
+                        .into(),
+                ));
+            } else if listed[..i].contains(attribute) {
+                errors.push(bad("it is listed twice".into()));
+            }
+            let cards = self.dialog.iter().flat_map(|d| &d.cards);
+            for card in cards {
+                let stores = match card {
+                    crate::dialog::Card::Capture(c) => Some(&c.attribute),
+                    crate::dialog::Card::Question(q) => q.attribute.as_ref(),
+                    _ => None,
+                };
+                if stores == Some(attribute) {
+                    errors.push(bad(format!(
+                        "card {} stores the visitor's answer in it, and an answer is never signed",
+                        card.id()
+                    )));
+                }
+            }
         }
     }
 

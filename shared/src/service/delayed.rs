@@ -232,7 +232,10 @@ impl Chat {
             return Ok(());
         };
         let session = self.ports.store.session(conv.visitor(), self.now()).await?;
-        let attributes = session.map(|s| s.dialog.attributes).unwrap_or_default();
+        let state = session.map(|s| s.dialog).unwrap_or_default();
+        // Routing rules and notices read what may be trusted: an unsigned value of
+        // a verified-only attribute counts as unknown (docs/identify.md).
+        let attributes = state.trusted_attributes();
         // Once here for the routing, the offer and the notices alike. The cached
         // copy serves: the agents' availability toggles are not in it but in their
         // routing state, which the router reads as stored.
@@ -259,7 +262,7 @@ impl Chat {
                 info!(conversation = %conversation, agent = %agent, attempt, via = ?via, "offered");
                 let offer = ServerFrame::Offer {
                     conversation: conversation.clone(),
-                    visitor: VisitorSummary::from_attributes(&attributes),
+                    visitor: VisitorSummary::from_state(&state),
                     expires_at,
                     attempt,
                 };

@@ -124,6 +124,9 @@ pub struct Chat {
     /// The Agent Inbox's origins (which serve the chat's own pages): `None` takes
     /// any ([`Chat::with_inbox_origins`]).
     inbox_origins: Option<Vec<Origin>>,
+    /// The account's identify secret ([`Chat::with_identify_key`]); without one,
+    /// every signed identify is `not_configured` and nothing is verified.
+    identify: Option<crate::identify::IdentifyKey>,
     /// Agent connections' token expiries as this process last read them, so that
     /// the fast relay path needs no read of the connection record: an expiry only
     /// ever moves later (`renew_token`), so a remembered one that has not passed
@@ -164,6 +167,7 @@ impl Chat {
             agents,
             visitors,
             inbox_origins: None,
+            identify: None,
             authorized: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -174,6 +178,12 @@ impl Chat {
     /// open an inbox socket.
     pub fn with_inbox_origins(mut self, origins: Vec<Origin>) -> Self {
         self.inbox_origins = Some(origins);
+        self
+    }
+
+    /// Checks signed identifies (docs/identify.md) with `key`.
+    pub fn with_identify_key(mut self, key: crate::identify::IdentifyKey) -> Self {
+        self.identify = Some(key);
         self
     }
 
@@ -722,6 +732,6 @@ impl Chat {
 pub(crate) fn summary_of(session: Option<&crate::ports::VisitorSession>) -> VisitorSummary {
     session.map_or_else(
         || VisitorSummary::from_attributes(&crate::domain::Attributes::new()),
-        |s| VisitorSummary::from_attributes(&s.dialog.attributes),
+        |s| VisitorSummary::from_state(&s.dialog),
     )
 }

@@ -15,12 +15,15 @@ use crate::ports::Clock;
 
 mod analytics;
 mod caps;
+mod identify;
 mod live;
 mod origins;
 mod rate;
 mod tokens;
 
 const SECRET: &[u8] = b"service-test-secret-32-bytes-long!";
+/// The account's identify secret in these tests.
+const IDENTIFY_SECRET: &[u8] = b"service-test-identify-secret-32-bytes";
 
 struct Harness {
     chat: Chat,
@@ -96,7 +99,8 @@ impl Harness {
             dialog,
             AgentVerifier::hs256(SECRET, "test", "inbox"),
             VisitorTokens::new(SECRET, "test"),
-        );
+        )
+        .with_identify_key(crate::identify::IdentifyKey::new(IDENTIFY_SECRET).unwrap());
         Self {
             chat,
             push,

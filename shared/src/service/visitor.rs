@@ -1,7 +1,9 @@
 //! The visitor's side: start and resume, dialog steps, chat messages, typing, ending
 //! the chat, and the details left after a fallback.
 
-use tracing::info;
+use std::collections::BTreeSet;
+
+use tracing::{info, warn};
 
 use super::Chat;
 use crate::auth::VISITOR_TOKEN_OVERLAP;
@@ -10,12 +12,57 @@ use crate::domain::{
     AttributeName, Attributes, ConnectionId, Conversation, ConversationId, ConversationState,
     EndReason, MessageId, MessageText, PageUrl, Sender, VisitorId, well_known,
 };
+use crate::identify::{IdentityOutcome, SignedIdentity};
 use crate::ports::{Appended, CasOutcome, DelayedEvent, NewMessage, Party, VisitorSession};
 use crate::protocol::{FrameError, ServerError, ServerFrame, VisitorFrame, WithdrawReason};
 use crate::routing::Ending;
 
 /// The id of the message left with the fallback form: one per conversation.
 const DETAILS_MESSAGE_ID: &str = "leave_details";
+
+/// What a `start` adds to the visitor's attributes (`held`): every `signed` value,
+/// whose name joins `verified`, and the `unsigned` ones, whose names leave it;
+/// except that an unsigned value of a verified-only attribute does not replace a
+/// verified value already held (a page that signs on login and not on every page
+/// view keeps what it signed).
+fn admit(
+    held: &Attributes,
+    verified: &mut BTreeSet<AttributeName>,
+    verified_only: &[AttributeName],
+    unsigned: Attributes,
+    signed: Attributes,
+) -> Attributes {
+    let mut incoming = Attributes::new();
+    for (name, value) in unsigned.iter() {
+        let keeps_signed =
+            verified_only.contains(name) && verified.contains(name) && held.is_known(name.as_str());
+        if keeps_signed {
+            continue;
+        }
+        verified.remove(name);
+        incoming.set(name.clone(), value);
+    }
+    for (name, value) in signed.iter() {
+        verified.insert(name.clone());
+        incoming.set(name.clone(), value);
+    }
+    incoming
+}
+
+/// The verified-only attributes `attributes` holds a value of that was not signed:
+/// counted from the current settings at every `start`, so that an attribute listed
+/// after its value was stored is not taken as verified.
+fn unverified_of(
+    attributes: &Attributes,
+    verified: &BTreeSet<AttributeName>,
+    verified_only: &[AttributeName],
+) -> BTreeSet<AttributeName> {
+    verified_only
+        .iter()
+        .filter(|name| attributes.is_known(name.as_str()) && !verified.contains(*name))
+        .cloned()
+        .collect()
+}
 
 impl Chat {
     pub(super) async fn visitor_frame(
@@ -28,7 +75,11 @@ impl Chat {
             VisitorFrame::Start {
                 page_url,
                 attributes,
-            } => self.start(connection, visitor, page_url, attributes).await,
+                identity,
+            } => {
+                self.start(connection, visitor, page_url, attributes, identity)
+                    .await
+            }
             VisitorFrame::Answer { card, answer } => {
                 self.dialog_step(connection, visitor, VisitorAction::Answer { card, answer })
                     .await
@@ -139,6 +190,14 @@ impl Chat {
         email: crate::domain::Email,
         message: Option<MessageText>,
     ) -> Result<(), ServerError> {
+        let directory = self.cached_directory().await?;
+        if crate::domain::blocked_by(&directory.settings.blocked_email_domains, &email).is_some() {
+            // Refused before anything is read or written: the form stays open for
+            // another address.
+            return Err(ServerError::EmailDomainBlocked {
+                message: crate::dialog::blocked_domain_message(&email),
+            });
+        }
         let (mut session, conv) = self.visitor_conversation(visitor).await?;
         let now = self.now();
         conv.clone().leave_details(now)?;
@@ -199,6 +258,15 @@ impl Chat {
         state: &DialogState,
         action: &VisitorAction,
     ) -> Result<Step, ServerError> {
+        // Only a submit can be refused for its email's domain; the other steps
+        // need no look at the settings.
+        let directory = match action {
+            VisitorAction::Submit { .. } => Some(self.cached_directory().await?),
+            _ => None,
+        };
+        let blocked_email_domains = directory
+            .as_deref()
+            .map_or(&[][..], |d| &d.settings.blocked_email_domains);
         let assuming = |any_agent_available| {
             advance(
                 dialog,
@@ -206,6 +274,7 @@ impl Chat {
                 action,
                 &Context {
                     any_agent_available,
+                    blocked_email_domains,
                 },
             )
         };
@@ -252,6 +321,7 @@ impl Chat {
         visitor: &VisitorId,
         page_url: Option<String>,
         attributes: Attributes,
+        identity: Option<SignedIdentity>,
     ) -> Result<(), ServerError> {
         let now = self.now();
         let store = &self.ports.store;
@@ -276,16 +346,40 @@ impl Chat {
         };
         // Capped per session, not only per frame, so repeated `start`s cannot grow
         // them; checked before anything is written.
-        let mut incoming = attributes;
+        let outcome = identity.as_ref().map(|signed| match &self.identify {
+            Some(key) => key.verify(signed, now),
+            None => IdentityOutcome::NotConfigured,
+        });
+        if let Some(outcome) = outcome.filter(|o| *o != IdentityOutcome::Verified) {
+            // The reason only: the attributes are the visitor's.
+            warn!(visitor = %visitor, outcome = outcome.as_str(), "signed identify refused; its attributes count as unsigned");
+        }
+        let (signed, mut unsigned) = match (identity, outcome) {
+            (Some(id), Some(IdentityOutcome::Verified)) => (id.attributes, attributes),
+            (Some(id), _) => {
+                let mut unsigned = attributes;
+                for (name, value) in id.attributes.iter() {
+                    unsigned.set(name.clone(), value);
+                }
+                (Attributes::new(), unsigned)
+            }
+            (None, _) => (Attributes::new(), attributes),
+        };
         let page = page_url.as_deref().map(PageUrl::parse);
         if let Some(page) = &page {
             let name = AttributeName::parse(well_known::PAGE_URL).map_err(ServerError::internal)?;
-            incoming.set(name, page.url.clone());
+            unsigned.set(name, page.url.clone());
         }
+        let verified_only = &self.cached_directory().await?.settings.verified_attributes;
         let mut merged = existing
             .as_ref()
             .map(|s| s.dialog.attributes.clone())
             .unwrap_or_default();
+        let mut verified = existing
+            .as_ref()
+            .map(|s| s.dialog.verified.clone())
+            .unwrap_or_default();
+        let incoming = admit(&merged, &mut verified, verified_only, unsigned, signed);
         merged
             .merge_capped(&incoming)
             .map_err(|e| FrameError::BadField {
@@ -298,7 +392,11 @@ impl Chat {
         for (name, value) in page.iter().flat_map(|p| &p.campaign) {
             let mut one = Attributes::new();
             one.set(name.clone(), value.clone());
-            let _ = merged.merge_capped(&one);
+            let mut marked = verified.clone();
+            let one = admit(&merged, &mut marked, verified_only, one, Attributes::new());
+            if merged.merge_capped(&one).is_ok() {
+                verified = marked;
+            }
         }
         let (mut session, conv) = match (existing, current) {
             (Some(mut session), Some(conv)) => {
@@ -335,7 +433,9 @@ impl Chat {
                 (session, conv)
             }
         };
+        session.dialog.unverified = unverified_of(&merged, &verified, verified_only);
         session.dialog.attributes = merged;
+        session.dialog.verified = verified;
 
         // This page gets the conversation's pushes (messages, typing, the end).
         let me = Party::Visitor {
@@ -357,6 +457,7 @@ impl Chat {
             &ServerFrame::Session {
                 visitor_token: token,
                 conversation: conv.id().clone(),
+                identity: outcome,
             },
         )
         .await;

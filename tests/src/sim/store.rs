@@ -420,6 +420,24 @@ impl ConversationStore for SimStore {
 
 #[async_trait]
 impl RoutingStore for SimStore {
+    async fn put_trace(
+        &self,
+        conversation: &ConversationId,
+        trace: &livechat_core::routing::Trace,
+    ) -> StoreResult<()> {
+        self.call("put_trace").await?;
+        self.inner.put_trace(conversation, trace).await?;
+        self.crash("put_trace")
+    }
+
+    async fn traces(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<livechat_core::routing::Trace>> {
+        self.call("traces").await?;
+        self.inner.traces(conversation).await
+    }
+
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
         self.call("cursor").await?;
         self.inner.cursor(pool).await

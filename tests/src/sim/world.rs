@@ -920,6 +920,7 @@ impl World {
             ServerFrame::Session {
                 conversation,
                 visitor_token,
+                ..
             } => {
                 self.visitors[i].token = Some(visitor_token.clone());
                 self.check_own(i, conn, conversation).await;
