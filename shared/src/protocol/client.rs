@@ -405,6 +405,12 @@ client_frames! {
             /// The reply.
             text: MessageText = text(),
         },
+        /// Why the chat went to whom: the trace of each of its routing decisions
+        /// (docs/protocol.md). A Sales Admin's only; answered with `routing_trace`.
+        "routing_trace" => RoutingTrace {
+            /// The chat.
+            conversation: ConversationId = id(),
+        },
         /// The numbers of `docs/analytics.md` from `from` to `to` (days of the account's
         /// time zone, both included, at most 731), broken down `by` day, dialog, team
         /// or agent, as the agent's role may see them; answered with `report`.
@@ -882,6 +888,9 @@ mod tests {
                 conversation: c(),
                 id: MessageId::parse("m-2").unwrap(),
                 text: MessageText::parse("Thanks for asking: yes, we ship to Peru.").unwrap(),
+            },
+            AgentFrame::RoutingTrace {
+                conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),
             },
             AgentFrame::Report {
                 range: DayRange::new("2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap())

@@ -16,6 +16,8 @@ use crate::limits::{
 };
 use crate::ports::ListCursor;
 
+/// The most routing traces a `routing_trace` frame carries: a chat's latest.
+pub const MAX_TRACES: usize = 20;
 /// The frame [`ServerFrame::to_json`] sends if serialization ever failed. It cannot
 /// for these types (string keys, no custom serializer that errors); this keeps the
 /// promise of always sending something valid without a panic path.
@@ -375,6 +377,14 @@ pub enum ServerFrame {
         /// When the new token expires (its `exp`).
         expires_at: Timestamp,
     },
+    /// To a Sales Admin after `routing_trace`: why the chat went to whom, one trace
+    /// per routing decision, oldest first (at most [`MAX_TRACES`], the latest).
+    RoutingTrace {
+        /// The chat.
+        conversation: ConversationId,
+        /// The decisions' traces.
+        traces: Vec<crate::routing::Trace>,
+    },
     /// To an agent after `report`: the rows of the range as their role may see
     /// them, as JSON and as CSV (see [`crate::analytics::report`]).
     Report(crate::analytics::Report),
@@ -429,6 +439,7 @@ impl ServerFrame {
             ServerFrame::Error { .. } => "error",
             ServerFrame::EmailSent { .. } => "email_sent",
             ServerFrame::TokenRenewed { .. } => "token_renewed",
+            ServerFrame::RoutingTrace { .. } => "routing_trace",
             ServerFrame::Report(_) => "report",
             ServerFrame::Live(_) => "live",
             ServerFrame::ReportsOnly { .. } => "reports_only",
@@ -753,6 +764,27 @@ pub(super) mod tests {
             ServerFrame::Ack {
                 id: MessageId::parse("m1").unwrap(),
                 message: message(1, "Hi, do you ship to Canada?"),
+            },
+            ServerFrame::RoutingTrace {
+                conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),
+                traces: vec![crate::routing::Trace {
+                    at: "2026-03-02T09:30:00Z".parse().unwrap(),
+                    owner: None,
+                    rules: Vec::new(),
+                    pools: vec![crate::routing::PoolTrace {
+                        pool: Some("team:sales".into()),
+                        via: crate::routing::Via::CardPool,
+                        candidates: vec![crate::routing::Candidate {
+                            agent: AgentId::parse("ana").unwrap(),
+                            verdict: crate::routing::Verdict::Chosen,
+                        }],
+                        cursor_before: None,
+                        cursor_after: Some(AgentId::parse("ana").unwrap()),
+                    }],
+                    outcome: crate::routing::Outcome::Offer {
+                        agent: AgentId::parse("ana").unwrap(),
+                    },
+                }],
             },
             ServerFrame::Report(sample_report()),
             ServerFrame::ReportsOnly {

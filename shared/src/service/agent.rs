@@ -78,6 +78,9 @@ impl Chat {
                     .await
             }
             AgentFrame::PastChats { before } => self.past_chats(connection, agent, before).await,
+            AgentFrame::RoutingTrace { conversation } => {
+                self.routing_trace(connection, agent, conversation).await
+            }
             AgentFrame::Report { range, by } => self.report(connection, agent, range, by).await,
             AgentFrame::Ping => {
                 self.send(connection, &ServerFrame::Pong).await;
@@ -85,6 +88,35 @@ impl Chat {
             }
             AgentFrame::Live => self.live(connection, agent).await,
         }
+    }
+
+    /// `routing_trace`: the chat's routing traces, for a Sales Admin (who sees
+    /// every chat) only.
+    async fn routing_trace(
+        &self,
+        connection: &ConnectionId,
+        agent: &AgentId,
+        conversation: ConversationId,
+    ) -> Result<(), ServerError> {
+        if !self.sees_all(agent).await? {
+            return Err(ServerError::Forbidden {
+                reason: "only a Sales Admin sees why a chat went to whom".into(),
+            });
+        }
+        // Named chats only: an unknown id is refused as for every chat frame.
+        self.conversation(&conversation).await?;
+        let mut traces = self.ports.store.traces(&conversation).await?;
+        let skip = traces.len().saturating_sub(crate::protocol::MAX_TRACES);
+        traces.drain(..skip);
+        self.send(
+            connection,
+            &ServerFrame::RoutingTrace {
+                conversation,
+                traces,
+            },
+        )
+        .await;
+        Ok(())
     }
 
     /// `report`: the counters of the range, cut to what the agent's role may see

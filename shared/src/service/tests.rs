@@ -20,6 +20,7 @@ mod live;
 mod origins;
 mod rate;
 mod tokens;
+mod traces;
 
 const SECRET: &[u8] = b"service-test-secret-32-bytes-long!";
 /// The account's identify secret in these tests.
