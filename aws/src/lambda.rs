@@ -163,6 +163,8 @@ pub async fn sqs(chat: &Chat, event: SqsEvent) -> SqsBatchResponse {
 /// mapping's `ReportBatchItemFailures`): Lambda delivers the batch again from the
 /// earliest one reported (bisecting it, so that a record that always fails ends
 /// in the on-failure queue alone), and recording a change twice changes nothing.
+/// The live view's index follows the recorded changes and the view is pushed to
+/// the inboxes watching it (`analytics::live::after_changes`).
 pub async fn stream(chat: &Chat, event: StreamEvent) -> DynamoDbEventResponse {
     let mut changes = Vec::new();
     let mut change_records = Vec::new();
@@ -182,17 +184,38 @@ pub async fn stream(chat: &Chat, event: StreamEvent) -> DynamoDbEventResponse {
         }
     }
     let now = chat.ports().clock.now();
-    match livechat_core::analytics::consume(chat.ports().store.as_ref(), &changes, now).await {
-        Ok(recorded) => info!(
-            records = event.records.len(),
-            events = recorded,
-            "analytics recorded"
-        ),
+    let ports = chat.ports();
+    let recorded = match livechat_core::analytics::consume(ports.store.as_ref(), &changes, now)
+        .await
+    {
+        Ok(recorded) => {
+            info!(
+                records = event.records.len(),
+                events = recorded,
+                "analytics recorded"
+            );
+            changes.len()
+        }
         Err(failed) => {
             error!(error = %cause_chain(&failed.error), "analytics: recording failed; the batch is delivered again from its first unrecorded record");
             let index = change_records.get(failed.first).copied().unwrap_or(0);
             first_failure = Some(first_failure.map_or(index, |f| f.min(index)));
+            failed.first
         }
+    };
+    // The live view follows what was recorded (docs/analytics.md, "Live view"):
+    // a batch delivered again from a later record must not skip these. On a
+    // failure the whole batch comes again; both steps are idempotent.
+    let live = livechat_core::analytics::live::after_changes(
+        ports.store.as_ref(),
+        ports.push.as_ref(),
+        &changes[..recorded],
+        now,
+    )
+    .await;
+    if let Err(e) = live {
+        error!(error = %cause_chain(&e), "live view: the update failed; the batch is delivered again");
+        first_failure = Some(0);
     }
     let mut response = DynamoDbEventResponse::default();
     if let Some(index) = first_failure {

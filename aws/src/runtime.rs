@@ -658,6 +658,14 @@ mod tests {
             .filter(|f| f.pushes)
             .map(|f| f.name)
             .collect();
-        assert_eq!(pushing, ["card-advance", "route-to-agent", "agent-message"]);
+        assert_eq!(
+            pushing,
+            [
+                "card-advance",
+                "route-to-agent",
+                "agent-message",
+                "analytics"
+            ]
+        );
     }
 }

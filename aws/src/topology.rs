@@ -42,11 +42,11 @@ impl Function {
         name: "agent-message",
         pushes: true,
     };
-    /// The table's stream: the analytics' sheets and counters (no WebSocket
-    /// route).
+    /// The table's stream: the analytics' sheets and counters, and the live view
+    /// it pushes (no WebSocket route).
     pub const ANALYTICS: Self = Self {
         name: "analytics",
-        pushes: false,
+        pushes: true,
     };
     /// Every function the template deploys.
     pub const ALL: [Self; 5] = [

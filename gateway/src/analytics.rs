@@ -4,14 +4,17 @@
 //! this process ([`pump`]); on DynamoDB Local, the table's stream, read as the
 //! event source mapping reads it and delivered to the `analytics` function as
 //! Lambda delivers it ([`stream_pump`]): in this process, or through the Lambda
-//! API of functions running apart.
+//! API of functions running apart. After each batch is recorded, the live view's
+//! index follows it and the view is pushed to the inboxes watching it
+//! (`analytics::live::after_changes`, which the `analytics` function runs too),
+//! at most once a tick.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use livechat_core::analytics::{Change, consume};
-use livechat_core::ports::{Clock, Store};
+use livechat_core::analytics::{Change, consume, live};
+use livechat_core::ports::{Clock, Push, Store};
 use serde_json::{Value, json};
 use tracing::{error, warn};
 
@@ -27,9 +30,11 @@ pub const BATCH_SIZE: usize = 100;
 /// more is given up (on AWS, its description goes to the on-failure queue).
 pub const MAX_RETRIES: u32 = 10;
 
-/// Records the in-memory store's changes forever; a batch that fails to record is
-/// tried again with the next one.
-pub async fn pump(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+/// Records the in-memory store's changes forever, and brings the live view along
+/// for those recorded; a batch that fails to record is tried again with the next
+/// one (what was recorded before the first failure is not asked again, once the
+/// live view has followed it).
+pub async fn pump(store: Arc<dyn Store>, push: Arc<dyn Push>, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(POLL);
     let mut pending: Vec<Change> = Vec::new();
     loop {
@@ -38,13 +43,18 @@ pub async fn pump(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
         if pending.is_empty() {
             continue;
         }
-        match consume(store.as_ref(), &pending, clock.now()).await {
-            Ok(_) => pending.clear(),
+        let now = clock.now();
+        let recorded = match consume(store.as_ref(), &pending, now).await {
+            Ok(_) => pending.len(),
             Err(failed) => {
                 error!(error = %failed.error, "analytics: recording failed; trying again");
-                // What was recorded before the first failure is not asked again.
-                pending.drain(..failed.first);
+                failed.first
             }
+        };
+        // Idempotent, as recording is: on a failure, all of it again next tick.
+        match live::after_changes(store.as_ref(), push.as_ref(), &pending[..recorded], now).await {
+            Ok(()) => drop(pending.drain(..recorded)),
+            Err(e) => error!(error = %e, "live view: the update failed; trying again"),
         }
     }
 }

@@ -542,6 +542,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                 }
                 _ => tokio::spawn(analytics::pump(
                     chat.ports().store.clone(),
+                    chat.ports().push.clone(),
                     options.clock.clone(),
                 )),
             };

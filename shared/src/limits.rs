@@ -57,6 +57,11 @@ pub const HISTORY_PAGE_SIZE: usize = 50;
 /// How far back the missed list reaches.
 pub const MISSED_LIST_SPAN: SignedDuration = SignedDuration::from_hours(24 * 7);
 
+/// `live` requests per connection: the inbox asks on opening its Live tab, and
+/// the view is pushed as it moves, so a client needs few; each costs a batch read
+/// of the agents and a query per shard of the index.
+pub const LIVE_REQUESTS: crate::domain::Rate = crate::domain::Rate::new(10, 60);
+
 /// `value` without control characters, cut at a character boundary so that it takes
 /// at most `max` bytes as the content of a JSON string (`"` and `\` take two); a cut
 /// value ends with `…`. Text a visitor wrote goes through it before it is shown in a

@@ -49,6 +49,10 @@ fn shard_name(list: &str, shard: u32) -> String {
 /// The missed list's name.
 pub const MISSED: &str = "MISSED";
 
+/// The live view's index of waiting and offered conversations
+/// ([`crate::analytics::live`]).
+pub const LIVE: &str = "LIVE";
+
 /// The account's past chats' name (an agent's own list is a partition per agent,
 /// not account-wide, and is not sharded).
 pub const PAST_ALL: &str = "PASTALL";

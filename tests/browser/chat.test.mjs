@@ -8,7 +8,8 @@
 // that resume with history (nothing lost, nothing twice), the transcript download,
 // the request that nobody takes (fallback, then the missed list's Pick up), both
 // agents away, the host-page `livechat:event`s and keyboard-only use of the widget on
-// a phone-sized page. The Analytics scenario drives one chat to ana, then checks a
+// a phone-sized page. The Analytics scenario drives one chat to ana (her Live tab
+// listing the visitor while they wait), then checks a
 // chart bar of her Analytics page against its table cell and the downloaded CSV, and
 // that mia (a Marketing Admin) signs in to the funnel only. Two smaller tests cover
 // cards the demo dialog does not have
@@ -930,7 +931,7 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
   let requested = 0;
   let day;
   try {
-    await step('ana signs in, available; a visitor walks the demo dialog to her and they chat, then she ends it', async () => {
+    await step('ana signs in, available; a visitor walks the demo dialog to her, waits on her Live tab, and they chat, then she ends it', async () => {
       ana = inboxOf(await newPage(await newContext(), 'ana-analytics'), 'ana', 'Ana Lima');
       await ana.page.goto(gw.inbox.ana);
       await ana.page.locator('#ib-conn[data-state="open"]').waitFor();
@@ -949,6 +950,22 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
       await email.locator('input.lc-input').fill(jo.email);
       await email.getByRole('button', { name: 'Send' }).click();
       const offer = await shows(ana.offers, jo.email);
+
+      // While Jo waits, ana's Live tab lists them, offered to her, her load beside.
+      const { page } = ana;
+      await page.getByRole('button', { name: 'Live', exact: true }).click();
+      await page.locator('#ib-live').waitFor();
+      assert.equal(await page.locator('#ib-main').isHidden(), true, 'the chats make way for the tab');
+      const waiting = page.locator('#ib-live-waiting tr').filter({ hasText: 'offered to Ana Lima' });
+      await waiting.first().waitFor({ timeout: TIMEOUT });
+      assert.match(await waiting.first().textContent(), /waiting \d+s/);
+      assert.match(await page.locator('#ib-live-summary').textContent(), /^1 waiting, the longest for \d+s$/);
+      const mine = page.locator('#ib-live-agents tr[data-agent="ana"]');
+      await shows(mine, '1 offer out');
+      assert.match(await mine.textContent(), /Available.*0 \/ 5 chats/);
+      await page.screenshot({ path: join(SHOTS, 'live.png') });
+      await page.getByRole('button', { name: 'Chats', exact: true }).click();
+
       await offer.getByRole('button', { name: 'Accept' }).click();
       await shows(w.stream.locator('.lc-note'), 'Ana Lima joined the chat');
       await agentSays(ana, 'Hello Jo, how can I help?');

@@ -1301,6 +1301,88 @@ pub async fn analytics_sheets_move_with_their_counters(store: &dyn Store) {
     assert_eq!(zones, ["UTC", "Europe/Paris"]);
 }
 
+/// The live view's index: the consumer's puts and deletes keyed on the
+/// conversation follow it from waiting to offered to ended, across every shard;
+/// a batch applied again changes nothing; a put overwrites and a delete of no
+/// entry is harmless; an entry past its safety net is not read.
+pub async fn live_entries_follow_their_conversations_across_shards(store: &dyn Store) {
+    use livechat_core::analytics::Change;
+    use livechat_core::analytics::live::{LiveEntry, update_index};
+    let now = test_now();
+    let change = |old: Option<&Conversation>, new: &Conversation| Change::Conversation {
+        old: old.map(|c| Box::new(c.clone())),
+        new: Some(Box::new(new.clone())),
+    };
+    let sorted = |mut entries: Vec<LiveEntry>| {
+        entries.sort_by(|a, b| a.conversation.cmp(&b.conversation));
+        entries
+    };
+    assert_eq!(store.live_entries(now).await.unwrap(), []);
+
+    let waiting: Vec<Conversation> = (0..40)
+        .map(|i| requested_at(&format!("live-{i:02}"), now))
+        .collect();
+    let batch: Vec<Change> = waiting.iter().map(|c| change(None, c)).collect();
+    assert!(update_index(store, &batch).await.unwrap());
+    let entries = sorted(store.live_entries(now).await.unwrap());
+    assert_eq!(entries.len(), 40, "every shard is read");
+    assert!(entries.iter().all(|e| e.since == now && e.offer.is_none()));
+    update_index(store, &batch).await.unwrap();
+    assert_eq!(
+        sorted(store.live_entries(now).await.unwrap()),
+        entries,
+        "a batch applied again changes nothing"
+    );
+
+    let expires = now + SignedDuration::from_secs(100);
+    let mut offered = waiting[3].clone();
+    offered
+        .offer(AgentId::parse("ana").unwrap(), expires)
+        .unwrap();
+    let mut ended = waiting[7].clone();
+    ended.end(EndReason::Dropped, now).unwrap();
+    let batch = [
+        change(Some(&waiting[3]), &offered),
+        change(Some(&waiting[7]), &ended),
+    ];
+    assert!(update_index(store, &batch).await.unwrap());
+    let entries = sorted(store.live_entries(now).await.unwrap());
+    assert_eq!(entries.len(), 39, "an ended request leaves the index");
+    let entry = entries
+        .iter()
+        .find(|e| e.conversation == *offered.id())
+        .unwrap();
+    let offer = entry.offer.as_ref().unwrap();
+    assert_eq!((offer.agent.as_str(), offer.expires_at), ("ana", expires));
+    assert!(!entries.iter().any(|e| e.conversation == *ended.id()));
+    update_index(store, &batch).await.unwrap();
+    assert_eq!(sorted(store.live_entries(now).await.unwrap()), entries);
+    assert!(
+        !update_index(store, &[change(Some(&offered), &offered)])
+            .await
+            .unwrap(),
+        "a change that leaves the entry as it was writes nothing"
+    );
+
+    // A longer batch starting with one applied before (a retried batch with the
+    // next changes added): from the request to its end, the entry goes.
+    let mut gone = waiting[9].clone();
+    gone.end(EndReason::Dropped, now).unwrap();
+    let longer = [change(None, &waiting[9]), change(Some(&waiting[9]), &gone)];
+    update_index(store, &longer).await.unwrap();
+    assert_eq!(store.live_entries(now).await.unwrap().len(), 38);
+
+    store.put_live(entry).await.unwrap();
+    store.remove_live(ended.id()).await.unwrap();
+    assert_eq!(store.live_entries(now).await.unwrap().len(), 38);
+    let a_day_later = now + SignedDuration::from_hours(24);
+    assert_eq!(
+        store.live_entries(a_day_later).await.unwrap(),
+        [],
+        "an entry past its safety net is not read"
+    );
+}
+
 fn trace_at(at: &str, outcome: livechat_core::routing::Outcome) -> livechat_core::routing::Trace {
     livechat_core::routing::Trace {
         at: at.parse().expect("time"),

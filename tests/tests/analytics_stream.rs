@@ -231,6 +231,36 @@ async fn the_counters_recorded_from_the_tables_stream_equal_the_recomputation() 
         (total.triggered, total.engaged, total.emails_captured),
         (1, 1, 1)
     );
+
+    // The live view's side of the same records: the agent's state writes (her
+    // connection, the offer's and the end's capacity) are changes of her, and
+    // the index follows the conversation: offered to her up to the accept, gone
+    // at the end.
+    use livechat_core::analytics::Change;
+    use livechat_core::analytics::live::update_index;
+    let agent_changes = changes
+        .iter()
+        .filter(|c| matches!(c, Change::Agent { agent } if agent.as_str() == "ana"))
+        .count();
+    assert!(agent_changes >= 3, "{agent_changes} changes of ana's state");
+    let offered = changes
+        .iter()
+        .position(|c| {
+            matches!(c, Change::Conversation { new: Some(new), .. }
+                if new.state().name() == "offered")
+        })
+        .expect("an offered image");
+    let index = MemoryStore::new();
+    update_index(&index, &changes[..=offered]).await.unwrap();
+    let entries = index.live_entries(test_now()).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].offer.as_ref().map(|o| o.agent.as_str()),
+        Some("ana")
+    );
+    update_index(&index, &changes).await.unwrap();
+    update_index(&index, &changes).await.unwrap();
+    assert_eq!(index.live_entries(test_now()).await.unwrap(), []);
 }
 
 #[tokio::test]

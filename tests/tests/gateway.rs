@@ -90,9 +90,37 @@ async fn the_whole_chat_also_runs_on_dynamodb_local() {
     .await;
 }
 
+/// The `live` frames `client` gets, in order, until one satisfies `wanted`
+/// (pushed by the gateway's analytics pump as the view moves); panics after 40
+/// frames or a frame's wait without one.
+async fn live_until(client: &mut Client, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..40 {
+        let frame = client.expect("live").await;
+        if wanted(&frame) {
+            return frame;
+        }
+    }
+    panic!("no live frame {what}");
+}
+
+/// The row of `agent` in a `live` frame.
+fn live_row<'a>(frame: &'a Value, agent: &str) -> Option<&'a Value> {
+    frame["agents"]
+        .as_array()?
+        .iter()
+        .find(|r| r["agent"] == agent)
+}
+
 async fn chat_from_offer_to_end(options: Options) {
     let g = gateway(options).await;
     let mut ana = agent(&g, "ana").await;
+    // ana, a Sales Admin, opens the Live tab: the view now, then pushed as it moves.
+    ana.send(json!({"action": "live"})).await;
+    let first = ana.expect("live").await;
+    assert_eq!(
+        (first["scope"].as_str(), first["waiting_count"].as_u64()),
+        (Some("all"), Some(0))
+    );
 
     let (mut visitor, session) = visitor_at_live_chat(&g, "Jo").await;
     let conversation = session["conversation"].clone();
@@ -101,9 +129,47 @@ async fn chat_from_offer_to_end(options: Options) {
     assert_eq!(offer["visitor"]["name"], "Jo");
     assert_eq!(offer["visitor"]["page_url"], "https://acme.example/pricing");
 
+    // The waiting visitor is listed (the waiting and the offer may come in one
+    // batch of the pump), then with the offer out to ana holding her capacity.
+    let listed = |f: &Value| {
+        f["waiting"]
+            .as_array()
+            .and_then(|w| w.iter().find(|e| e["conversation"] == conversation))
+            .cloned()
+    };
+    let waiting = live_until(&mut ana, "listing the visitor", |f| listed(f).is_some()).await;
+    assert_eq!(waiting["waiting_count"], 1);
+    assert!(waiting["oldest_since"].is_string());
+    let offer_out = |f: &Value| listed(f).is_some_and(|e| e["offer"]["agent"] == "ana");
+    let offered = if offer_out(&waiting) {
+        waiting
+    } else {
+        live_until(&mut ana, "with the offer to ana", offer_out).await
+    };
+    let ana_row = live_row(&offered, "ana").unwrap();
+    assert_eq!(
+        (ana_row["offers"].as_u64(), ana_row["chats"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(ana_row["status"], "available");
+
     ana.send(json!({"action": "accept", "conversation": conversation}))
         .await;
     ana.expect("chat_started").await;
+    // Accepted: nobody waits, and the chat counts against ana's limit.
+    let loaded = live_until(&mut ana, "with ana's live chat", |f| {
+        f["waiting_count"] == 0 && live_row(f, "ana").is_some_and(|r| r["chats"] == 1)
+    })
+    .await;
+    let ana_row = live_row(&loaded, "ana").unwrap();
+    assert_eq!(
+        (
+            ana_row["chats"].as_u64(),
+            ana_row["offers"].as_u64(),
+            ana_row["limit"].as_u64()
+        ),
+        (Some(1), Some(0), Some(5))
+    );
     assert_eq!(
         visitor.expect("agent_joined").await["agent_name"],
         "Ana Lima"

@@ -44,9 +44,10 @@ fn complete_recording() -> Vec<Call> {
         }
         calls.push(call(f, "sqs", "SendMessage", &["sqs:SendMessage"], "q"));
     }
-    // The analytics function: sheets, counters and zones; its stream and its
-    // on-failure queue are the platform's.
-    for op in ["GetItem", "PutItem", "UpdateItem"] {
+    // The analytics function: sheets, counters, zones, the live view's index, the
+    // agents' states and the live view's pushes; its stream and its on-failure
+    // queue are the platform's.
+    for op in item.iter().chain(&["Query", "BatchGetItem"]) {
         calls.push(call(
             "analytics",
             "dynamodb",
@@ -55,6 +56,13 @@ fn complete_recording() -> Vec<Call> {
             "t",
         ));
     }
+    calls.push(call(
+        "analytics",
+        "execute-api",
+        "PostToConnection",
+        &["execute-api:ManageConnections"],
+        "http://x/local/POST/@connections",
+    ));
     for f in ["card-advance", "route-to-agent", "agent-message"] {
         calls.push(call(f, "dynamodb", "Query", &["dynamodb:Query"], "t"));
         let post = "http://x/local/POST/@connections";
@@ -316,12 +324,18 @@ impl World {
 async fn scenario(world: &World) {
     let mut ana = world.agent("ana").await;
     let mut ben = world.agent("ben").await;
+    // ana, a Sales Admin, watches the live view: the analytics function pushes it.
+    ana.send(json!({"action": "live"})).await;
+    ana.expect("live").await;
 
     // An offer that times out twice ends in the fallback; the visitor leaves details.
     // Ana has a dead connection too: the offer's push to it finds it gone.
     world.stale_connection("ana").await;
     let (mut visitor, c) = world.visitor().await;
     ana.expect("offer").await;
+    // Pushed by the analytics function once the stream shows the request.
+    ana.expect_within("live", std::time::Duration::from_secs(30))
+        .await;
     world.advance(101);
     ben.expect("offer").await;
     world.advance(101);

@@ -40,6 +40,12 @@ async fn analytics_sheets_move_with_their_counters() {
 }
 
 #[tokio::test]
+async fn live_entries_follow_their_conversations_across_shards() {
+    let Some(store) = store().await else { return };
+    suite::live_entries_follow_their_conversations_across_shards(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn messages_are_stored_once_per_id_in_sequence() {
     let Some(store) = store().await else { return };
     suite::messages_are_stored_once_per_id_in_sequence(store.as_ref()).await;
@@ -511,6 +517,134 @@ async fn livechat_apply_validates_a_configuration_file_and_writes_it_to_the_tabl
         "a refused file changes nothing"
     );
     let _ = std::fs::remove_file(broken);
+}
+
+/// The live view's requests (docs/data-model.md, "The live view"), counted
+/// exactly: a batch that moves nothing costs none; one that moves an entry with
+/// nobody watching, its write and the watchers' query; with a watcher, the view's
+/// directory, agents and 16 shards besides; an inbox's `live` request, its rate
+/// count, its watcher item, the agents and the shards (the directory is cached).
+#[tokio::test]
+async fn the_live_view_costs_the_requests_the_data_model_gives() {
+    use livechat_core::analytics::Change;
+    use livechat_core::analytics::live::after_changes;
+    use livechat_core::domain::{ConnectionId, Conversation, ConversationId, DialogId, VisitorId};
+    use livechat_tests::chat_on;
+    use std::collections::HashMap;
+
+    let Some(endpoint) = endpoint() else { return };
+    let (store, counter) = fresh_store(&endpoint).await;
+    store
+        .put_directory(&livechat_core::demo::directory().unwrap())
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let (chat, push, _scheduler) = chat_on(store.clone());
+    let now = jiff::Timestamp::now();
+    let waiting = |id: &str| {
+        let mut c = Conversation::new(
+            ConversationId::parse(id).unwrap(),
+            VisitorId::parse(format!("v-{id}")).unwrap(),
+            DialogId::parse("sales").unwrap(),
+            now,
+        );
+        c.request_live_chat(now).unwrap();
+        c
+    };
+    let created = |c: &Conversation| Change::Conversation {
+        old: None,
+        new: Some(Box::new(c.clone())),
+    };
+    let requests = |counter: &livechat_aws::dynamo::counting::RequestCounter| {
+        let counts = counter.counts();
+        counter.reset();
+        counts
+    };
+    let counts = |pairs: &[(&str, u64)]| -> std::collections::BTreeMap<String, u64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+
+    let first = waiting("live-cost-1");
+    counter.reset();
+    let steady = Change::Conversation {
+        old: Some(Box::new(first.clone())),
+        new: Some(Box::new(first.clone())),
+    };
+    after_changes(store.as_ref(), push.as_ref(), &[steady], now)
+        .await
+        .unwrap();
+    assert_eq!(
+        requests(&counter),
+        counts(&[]),
+        "a batch that moves nothing"
+    );
+
+    after_changes(store.as_ref(), push.as_ref(), &[created(&first)], now)
+        .await
+        .unwrap();
+    assert_eq!(
+        requests(&counter),
+        counts(&[("PutItem", 1), ("Query", 1)]),
+        "nobody watching"
+    );
+
+    let issuer = livechat_core::auth::AgentTokenIssuer::hs256(
+        livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
+        livechat_gateway::LOCAL_ISSUER,
+        livechat_gateway::LOCAL_AUDIENCE,
+    );
+    let ana = ConnectionId::parse("ana-live=").unwrap();
+    push.open(&ana);
+    let token = issuer.issue(
+        &livechat_core::domain::AgentId::parse("ana").unwrap(),
+        now,
+        jiff::SignedDuration::from_hours(1),
+    );
+    chat.connect(&ana, &HashMap::from([("agent_token".into(), token)]), None)
+        .await
+        .unwrap();
+    counter.reset();
+    chat.message(&ana, r#"{"action": "live"}"#).await;
+    let frames = push.take(&ana);
+    assert!(
+        frames.iter().any(|f| f.contains(r#""type":"live""#)),
+        "{frames:?}"
+    );
+    // The connection's record (as every agent frame), the rate count, the
+    // watcher, the agents, the shards.
+    assert_eq!(
+        requests(&counter),
+        counts(&[
+            ("BatchGetItem", 1),
+            ("GetItem", 1),
+            ("PutItem", 1),
+            ("Query", 16),
+            ("UpdateItem", 1)
+        ]),
+        "an inbox's live request"
+    );
+
+    after_changes(
+        store.as_ref(),
+        push.as_ref(),
+        &[created(&waiting("live-cost-2"))],
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        requests(&counter),
+        counts(&[
+            ("BatchGetItem", 1),
+            ("GetItem", 1),
+            ("PutItem", 1),
+            ("Query", 17)
+        ]),
+        "a batch pushed to a watcher: the entry, the watchers, the directory, the agents, the shards"
+    );
+    let pushed = push.take(&ana);
+    assert_eq!(pushed.len(), 1, "one frame per batch");
+    assert!(pushed[0].contains(r#""waiting_count":2"#), "{pushed:?}");
 }
 
 /// A page of the missed list costs the same requests whatever its size: one query

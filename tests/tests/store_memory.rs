@@ -26,6 +26,11 @@ async fn analytics_sheets_move_with_their_counters() {
 }
 
 #[tokio::test]
+async fn live_entries_follow_their_conversations_across_shards() {
+    suite::live_entries_follow_their_conversations_across_shards(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn messages_are_stored_once_per_id_in_sequence() {
     suite::messages_are_stored_once_per_id_in_sequence(&MemoryStore::new()).await;
 }

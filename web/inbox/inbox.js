@@ -4,13 +4,17 @@
 // `app`, and are handed to the modules that need them. Offers show as a banner with
 // sound, notification and flashing tab title; the lists are the agent's live chats,
 // missed requests and past chats, the last two from the server a page at a time. The
-// Analytics page (analytics-view.js) shows the `report` it asks for; a Marketing
-// Admin (`sync` answers `reports_only`) sees only that page.
+// Analytics page (analytics-view.js) shows the `report` it asks for; the Live tab
+// (live-view.js) the last `live` frame, pushed as the view moves, its waits ticking
+// every second. A Marketing Admin (`sync` answers `reports_only`) sees only the
+// Analytics page.
 import { tokenClaims } from '../shared/socket.js';
 import { newMessageId } from '../shared/thread.js';
 import { TYPING_SHOWN_MS, typingThrottle } from '../shared/typing.js';
 import { mountAnalytics } from './analytics-view.js';
 import { joinParts, reportFrame } from './analytics.js';
+import { LIVE_FRAME } from './live.js';
+import { mountLive } from './live-view.js';
 import { mountInbox } from './render.js';
 import { connectInbox } from './socket.js';
 import * as S from './state.js';
@@ -85,19 +89,30 @@ function start() {
 
   const analytics = mountAnalytics({ ask: (range) => send(reportFrame(range)) });
   const reportParts = new Map(); // the parts of a report still coming (analytics.js, joinParts)
+  const live = mountLive();
+  setInterval(() => { if (app.page === 'live') live.tick(); }, 1000);
   const byId = (id) => document.getElementById(id);
 
-  /** Shows the chats or the Analytics page; a Marketing Admin has only the latter. */
+  /** Shows the chats, the Live tab or the Analytics page; a Marketing Admin has only the last. */
   function showTab(page) {
     app.page = app.reportsOnly ? 'analytics' : page;
-    const onAnalytics = app.page === 'analytics';
-    byId('ib-main').hidden = onAnalytics || !session.token();
-    byId('ib-analytics').hidden = !onAnalytics || !session.token();
+    const signedIn = Boolean(session.token());
+    const pages = { chats: 'ib-main', live: 'ib-live', analytics: 'ib-analytics' };
+    for (const [name, id] of Object.entries(pages)) {
+      byId(id).hidden = app.page !== name || !signedIn;
+      byId(`ib-tab-${name}`).setAttribute('aria-pressed', String(app.page === name));
+    }
     byId('ib-tab-chats').hidden = Boolean(app.reportsOnly);
-    byId('ib-tab-chats').setAttribute('aria-pressed', String(!onAnalytics));
-    byId('ib-tab-analytics').setAttribute('aria-pressed', String(onAnalytics));
+    byId('ib-tab-live').hidden = Boolean(app.reportsOnly);
   }
   byId('ib-tab-chats').addEventListener('click', () => showTab('chats'));
+  byId('ib-tab-live').addEventListener('click', () => {
+    const first = app.page !== 'live';
+    showTab('live');
+    // The view is pushed as it moves; opening the tab asks for it now as well.
+    if (first) send(LIVE_FRAME);
+    live.tick();
+  });
   byId('ib-tab-analytics').addEventListener('click', () => {
     const first = app.page !== 'analytics';
     showTab('analytics');
@@ -150,8 +165,10 @@ function start() {
     app.reportsOnly = null;
     app.page = 'chats';
     analytics.reset();
+    live.reset();
     byId('ib-tabs').hidden = true;
     byId('ib-analytics').hidden = true;
+    byId('ib-live').hidden = true;
     view.render();
     view.renderMissed();
     view.showSignIn(failed);
@@ -260,6 +277,9 @@ function start() {
         analytics.restrict(frame.scope);
         showTab('analytics');
         analytics.ask();
+        break;
+      case 'live':
+        live.show(frame);
         break;
       case 'report': {
         const whole = joinParts(reportParts, frame);

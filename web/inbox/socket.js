@@ -7,6 +7,7 @@
 // action, which the server would refuse by closing the socket. A handshake the
 // server refuses (a bad or expired token) is told to `onRefused`.
 import { LiveSocket, handshakeRefused, socketUrl } from '../shared/socket.js';
+import { LIVE_FRAME } from './live.js';
 import { resends } from './state.js';
 
 export const MISSED_EVERY_MS = 60_000;
@@ -16,8 +17,12 @@ export function openingFrames(state) {
   return [{ action: 'sync' }, ...resends(state)];
 }
 
-/** What an inbox asks for once `sync` answered `availability` (it may chat). */
-export const LIST_FRAMES = [{ action: 'past_chats' }, { action: 'missed' }];
+/**
+ * What an inbox asks for once `sync` answered `availability` (it may chat): the
+ * lists, and the live view, which makes the socket a watcher the view is pushed to
+ * as it moves (docs/protocol.md, "live").
+ */
+export const LIST_FRAMES = [{ action: 'past_chats' }, { action: 'missed' }, LIVE_FRAME];
 
 /**
  * Connects as the agent whose token `token()` gives (read before every attempt).

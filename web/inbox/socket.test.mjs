@@ -29,22 +29,22 @@ test('on each open the inbox asks for its state, the newest past chats and misse
   assert.deepEqual(first.sent, [{ action: 'sync' }], 'the lists wait for sync to say the agent may chat');
   deliver(first, { type: 'availability', available: true });
   deliver(first, { type: 'availability', available: false });
-  assert.deepEqual(first.sent, [{ action: 'sync' }, { action: 'past_chats' }, { action: 'missed' }], 'once per open');
+  assert.deepEqual(first.sent, [{ action: 'sync' }, { action: 'past_chats' }, { action: 'missed' }, { action: 'live' }], 'once per open');
   mock.timers.tick(MISSED_EVERY_MS * 3);
-  assert.deepEqual(first.sent.slice(3), [{ action: 'missed' }, { action: 'missed' }, { action: 'missed' }], 'missed every minute');
+  assert.deepEqual(first.sent.slice(4), [{ action: 'missed' }, { action: 'missed' }, { action: 'missed' }], 'missed every minute');
 
   S.reply(state, 'not acked yet', 'r1', conn.send);
   first.drop();
   mock.timers.tick(MISSED_EVERY_MS * 5);
-  assert.equal(first.sent.length, 7, 'nothing more on the closed socket');
+  assert.equal(first.sent.length, 8, 'nothing more on the closed socket');
   const second = FakeSocket.all[1];
   second.open();
   deliver(second, { type: 'availability', available: true });
   assert.deepEqual(second.sent, [{ action: 'sync' },
-    { action: 'send_message', conversation: 'c1', id: 'r1', text: 'not acked yet' }, { action: 'past_chats' }, { action: 'missed' }]);
+    { action: 'send_message', conversation: 'c1', id: 'r1', text: 'not acked yet' }, { action: 'past_chats' }, { action: 'missed' }, { action: 'live' }]);
   conn.stop();
   mock.timers.tick(MISSED_EVERY_MS * 5);
-  assert.equal(second.sent.length, 4, 'stopped: no refresh, no reconnect');
+  assert.equal(second.sent.length, 5, 'stopped: no refresh, no reconnect');
   assert.equal(FakeSocket.all.length, 2);
   mock.timers.reset();
 });

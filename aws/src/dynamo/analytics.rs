@@ -268,6 +268,36 @@ impl AnalyticsStore for DynamoStore {
             .map_err(super::failed)?;
         Ok(())
     }
+
+    async fn put_live(&self, entry: &livechat_core::analytics::live::LiveEntry) -> StoreResult<()> {
+        self.put_live_item(entry).await
+    }
+
+    async fn remove_live(&self, conversation: &ConversationId) -> StoreResult<()> {
+        self.remove_live_item(conversation).await
+    }
+
+    async fn watch_live(
+        &self,
+        connection: &livechat_core::domain::ConnectionId,
+        until: Timestamp,
+    ) -> StoreResult<()> {
+        self.watch_live_item(connection, until).await
+    }
+
+    async fn live_watchers(
+        &self,
+        now: Timestamp,
+    ) -> StoreResult<Vec<livechat_core::domain::ConnectionId>> {
+        self.live_watcher_items(now).await
+    }
+
+    async fn live_entries(
+        &self,
+        now: Timestamp,
+    ) -> StoreResult<Vec<livechat_core::analytics::live::LiveEntry>> {
+        self.live_items(now).await
+    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -12,6 +12,7 @@
 mod analytics;
 #[cfg(feature = "test-util")]
 pub mod counting;
+mod live;
 pub mod stream;
 pub mod table;
 

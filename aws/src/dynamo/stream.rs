@@ -1,6 +1,8 @@
 //! The table's DynamoDB Streams records as the analytics' changes: a
 //! conversation's `META`, a message's `MSG#…` and a visitor's `SESSION`, each with
-//! its old and new image (the stream's view is `NEW_AND_OLD_IMAGES`). Every other
+//! its old and new image (the stream's view is `NEW_AND_OLD_IMAGES`), and an
+//! agent's `AGENT#…/STATE`, by the agent's id only (the live view reads the
+//! agents' states itself, all in one batch, when any moved). Every other
 //! item (the message count, presence, the analytics' own sheets and counters...)
 //! gives no change, so the analytics' own writes never feed themselves.
 
@@ -60,6 +62,10 @@ pub fn change_of(record: &EventRecord) -> Result<Option<Change>, StoreError> {
             old: old.map(|m| Box::new(m.message)),
             new: new.map(|m| Box::new(m.message)),
         })
+    } else if let (Some(agent), "STATE") = (pk.strip_prefix("AGENT#"), sk.as_str()) {
+        // The agent's routing state: connections, toggle, capacity. Only who.
+        let agent = livechat_core::domain::AgentId::parse(agent).map_err(|e| corrupt(&key, e))?;
+        Some(Change::Agent { agent })
     } else if pk.starts_with("VISITOR#") && sk == "SESSION" {
         let old: Option<SessionItem> = image(old, &key)?;
         let new: Option<SessionItem> = image(new, &key)?;

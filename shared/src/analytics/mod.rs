@@ -14,12 +14,15 @@
 //! - [`report`]: a report's rows as a role may see them, as JSON and CSV.
 //! - [`recorder`]: changes of stored items recorded into the store's per
 //!   conversation sheets and per-day counters.
+//! - [`live`]: the live view (who waits, offers out, agents' load and status),
+//!   its index kept from the same changes, pushed to the inboxes.
 
 pub mod aggregate;
 pub mod counters;
 pub mod csv;
 pub mod day;
 pub mod event;
+pub mod live;
 pub mod recompute;
 pub mod recorder;
 pub mod report;

@@ -44,6 +44,13 @@ pub enum Change {
         /// After.
         new: Option<Box<VisitorSession>>,
     },
+    /// An agent's routing state (`AGENT#…/STATE`: connections, availability
+    /// toggle, capacity) was written. No events: it tells the live view
+    /// ([`crate::analytics::live`]) to look at the agents again.
+    Agent {
+        /// The agent.
+        agent: crate::domain::AgentId,
+    },
 }
 
 impl Change {
@@ -55,6 +62,7 @@ impl Change {
             }
             Self::Message { old, new } => events_of_message(old.as_deref(), new.as_deref()),
             Self::Session { old, new } => events_of_session(old.as_deref(), new.as_deref()),
+            Self::Agent { .. } => Vec::new(),
         }
     }
 }

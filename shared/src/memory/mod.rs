@@ -19,7 +19,7 @@ use crate::ports::{
     Scheduler, SchedulerError, SessionStore, StoreResult, VisitorSession,
 };
 use crate::routing::Directory;
-use crate::shards::{MISSED, PAST_ALL, shard_key};
+use crate::shards::{LIVE, MISSED, PAST_ALL, shard_key};
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every
 /// critical section below leaves the data consistent before it can panic.
@@ -57,6 +57,11 @@ struct Inner {
     subscribers: HashMap<ConversationId, BTreeMap<ConnectionId, Party>>,
     /// The missed list, per shard partition ([`crate::shards`]), as DynamoDB has it.
     missed: BTreeMap<String, List<()>>,
+    /// The live view's index of waiting and offered conversations, per shard
+    /// partition (`LIVE#<shard>`), as DynamoDB has it.
+    live: BTreeMap<String, BTreeMap<ConversationId, crate::analytics::live::LiveEntry>>,
+    /// The connections watching the live view, until when.
+    live_watchers: HashMap<ConnectionId, Timestamp>,
     /// Each agent's past chats (one partition each).
     past: BTreeMap<AgentId, List<PastChat>>,
     /// The account's past chats, per shard partition.
@@ -183,7 +188,9 @@ impl DirectoryStore for MemoryStore {
         toggle: ManualToggle,
     ) -> StoreResult<()> {
         self.round_trip().await;
-        lock(&self.inner).toggles.insert(agent.clone(), toggle);
+        let mut inner = lock(&self.inner);
+        inner.toggles.insert(agent.clone(), toggle);
+        inner.agent_changed(agent);
         Ok(())
     }
 }
@@ -195,12 +202,20 @@ impl ConnectionStore for MemoryStore {
         let mut inner = lock(&self.inner);
         inner.connections.insert(record.id.clone(), record.clone());
         *inner.connects.entry(record.party.clone()).or_default() += 1;
+        if let Party::Agent { agent } = &record.party {
+            inner.agent_changed(agent);
+        }
         Ok(())
     }
 
     async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>> {
         self.round_trip().await;
-        Ok(lock(&self.inner).connections.remove(id))
+        let mut inner = lock(&self.inner);
+        let removed = inner.connections.remove(id);
+        if let Some(Party::Agent { agent }) = removed.as_ref().map(|r| &r.party) {
+            inner.agent_changed(agent);
+        }
+        Ok(removed)
     }
 
     async fn connection(
@@ -256,6 +271,14 @@ impl Inner {
         if let Some(changes) = &mut self.changes {
             changes.push(change());
         }
+    }
+
+    /// Notes a write of the agent's routing state (`AGENT#…/STATE` on DynamoDB:
+    /// a connection, the toggle, capacity).
+    fn agent_changed(&mut self, agent: &AgentId) {
+        self.changed(|| crate::analytics::Change::Agent {
+            agent: agent.clone(),
+        });
     }
 
     fn conversation_changed(&mut self, old: Option<Conversation>, new: &Conversation) {
@@ -653,6 +676,7 @@ impl RoutingStore for MemoryStore {
             .conversations
             .insert(claim.conversation.id().clone(), claim.conversation.clone());
         inner.conversation_changed(old, &claim.conversation);
+        inner.agent_changed(&claim.agent);
         if let Some(trace) = &claim.trace {
             inner
                 .traces
@@ -693,6 +717,7 @@ impl RoutingStore for MemoryStore {
         if let Some(chats) = inner.loads.get_mut(agent) {
             chats.remove(conversation);
         }
+        inner.agent_changed(agent);
         Ok(true)
     }
 
@@ -787,6 +812,55 @@ impl crate::ports::AnalyticsStore for MemoryStore {
 
     fn own_changes(&self) -> Vec<crate::analytics::Change> {
         self.take_changes()
+    }
+
+    async fn put_live(&self, entry: &crate::analytics::live::LiveEntry) -> StoreResult<()> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        let partition = shard_key(LIVE, &entry.conversation);
+        inner
+            .live
+            .entry(partition)
+            .or_default()
+            .insert(entry.conversation.clone(), entry.clone());
+        Ok(())
+    }
+
+    async fn remove_live(&self, conversation: &ConversationId) -> StoreResult<()> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        if let Some(partition) = inner.live.get_mut(&shard_key(LIVE, conversation)) {
+            partition.remove(conversation);
+        }
+        Ok(())
+    }
+
+    async fn watch_live(&self, connection: &ConnectionId, until: Timestamp) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner)
+            .live_watchers
+            .insert(connection.clone(), until);
+        Ok(())
+    }
+
+    async fn live_watchers(&self, now: Timestamp) -> StoreResult<Vec<ConnectionId>> {
+        self.round_trip().await;
+        let mut inner = lock(&self.inner);
+        // What DynamoDB's TTL does: a watcher past its connection's end goes.
+        inner.live_watchers.retain(|_, until| *until > now);
+        Ok(inner.live_watchers.keys().cloned().collect())
+    }
+
+    async fn live_entries(
+        &self,
+        now: Timestamp,
+    ) -> StoreResult<Vec<crate::analytics::live::LiveEntry>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner)
+            .live
+            .values()
+            .flat_map(|p| p.values().filter(|e| e.kept_at(now)).cloned())
+            .collect())
     }
 }
 

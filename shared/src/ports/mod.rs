@@ -611,6 +611,25 @@ pub trait AnalyticsStore: Send + Sync {
     fn own_changes(&self) -> Vec<crate::analytics::Change> {
         Vec::new()
     }
+    /// Puts the live view's entry of a waiting or offered conversation
+    /// (overwriting the conversation's entry, if any): the analytics consumer's
+    /// index ([`crate::analytics::live`]), never written on a chat's path.
+    async fn put_live(&self, entry: &crate::analytics::live::LiveEntry) -> StoreResult<()>;
+    /// Deletes the conversation's live view entry (none: nothing to do).
+    async fn remove_live(&self, conversation: &ConversationId) -> StoreResult<()>;
+    /// Notes that `connection` watches the live view until `until` (its
+    /// connection's end at the latest): the view is pushed to watching
+    /// connections only. Noting it again moves `until`.
+    async fn watch_live(&self, connection: &ConnectionId, until: Timestamp) -> StoreResult<()>;
+    /// The connections watching the live view at `now`, in any order (some may
+    /// have closed since: the caller pushes only to agents' live connections).
+    async fn live_watchers(&self, now: Timestamp) -> StoreResult<Vec<ConnectionId>>;
+    /// Every live view entry, in any order (one whose safety-net TTL passed by
+    /// `now` is skipped, where the store keeps one).
+    async fn live_entries(
+        &self,
+        now: Timestamp,
+    ) -> StoreResult<Vec<crate::analytics::live::LiveEntry>>;
 }
 
 /// Every store port, for callers that need them all.

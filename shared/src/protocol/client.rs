@@ -377,6 +377,10 @@ client_frames! {
         },
         /// Keeps the connection alive; answered with `pong`.
         "ping" => Ping,
+        /// The live view now (who waits, offers out, the agents' load and status),
+        /// as the agent's role may see it; answered with `live`. The same frame is
+        /// pushed whenever the view moves.
+        "live" => Live,
         /// Sent once the inbox's socket is open (API Gateway cannot push from inside
         /// `$connect`): answered with `availability`, then `offer` for each pending offer
         /// and `chat_started` for each live chat of the agent.
@@ -880,6 +884,7 @@ mod tests {
                 before: Some(51),
             },
             AgentFrame::Ping,
+            AgentFrame::Live,
             AgentFrame::Sync,
             AgentFrame::Missed { before: None },
             AgentFrame::Missed {

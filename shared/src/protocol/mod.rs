@@ -198,6 +198,15 @@ mod tests {
             ),
             format!("| `history` page | {HISTORY_PAGE_SIZE} messages |"),
             format!(
+                "| `live` per connection | {} per {} s |",
+                LIVE_REQUESTS.count, LIVE_REQUESTS.per_secs
+            ),
+            format!(
+                "| `live` answer | at most {} waiting visitors listed and {} agents |",
+                crate::analytics::live::MAX_WAITING_LISTED,
+                crate::analytics::live::MAX_AGENT_ROWS
+            ),
+            format!(
                 "`signature` a string of at most {} characters",
                 super::MAX_SIGNATURE_CHARS
             ),

@@ -397,6 +397,11 @@ pub enum ServerFrame {
     /// To an agent after `report`: the rows of the range as their role may see
     /// them, as JSON and as CSV (see [`crate::analytics::report`]).
     Report(crate::analytics::Report),
+    /// To an agent with the live chat permission, after `live` and whenever the
+    /// live view moved (at most once per analytics batch): who waits, the offers
+    /// out, the agents' load and status, as their role may see them (see
+    /// [`crate::analytics::live`]).
+    Live(crate::analytics::live::LiveView),
     /// To an agent without the live chat permission (a Marketing Admin) after
     /// `sync`, instead of `availability`, offers and chats: they are never
     /// routable, and their inbox shows only the reports `scope` allows.
@@ -446,6 +451,7 @@ impl ServerFrame {
             ServerFrame::Note { .. } => "note",
             ServerFrame::RoutingTrace { .. } => "routing_trace",
             ServerFrame::Report(_) => "report",
+            ServerFrame::Live(_) => "live",
             ServerFrame::ReportsOnly { .. } => "reports_only",
             ServerFrame::Pong => "pong",
             ServerFrame::Ack { .. } => "ack",
@@ -805,7 +811,46 @@ pub(super) mod tests {
             ServerFrame::ReportsOnly {
                 scope: "funnel".into(),
             },
+            ServerFrame::Live(sample_live()),
         ]
+    }
+
+    fn sample_live() -> crate::analytics::live::LiveView {
+        use crate::analytics::live::{AgentRow, AgentStatus, LiveView, OfferRow, WaitingRow};
+        use crate::domain::AgentId;
+        let ana = AgentId::parse("ana").unwrap();
+        LiveView {
+            scope: "all".into(),
+            now: "2026-03-02T10:00:00Z".parse().unwrap(),
+            waiting_count: 2,
+            oldest_since: Some("2026-03-02T09:58:40Z".parse().unwrap()),
+            waiting: vec![
+                WaitingRow {
+                    conversation: conv(),
+                    since: "2026-03-02T09:58:40Z".parse().unwrap(),
+                    offer: Some(OfferRow {
+                        agent: ana.clone(),
+                        name: "Ana".into(),
+                        since: "2026-03-02T09:59:30Z".parse().unwrap(),
+                        expires_at: "2026-03-02T10:01:10Z".parse().unwrap(),
+                    }),
+                },
+                WaitingRow {
+                    conversation: ConversationId::parse("c-2").unwrap(),
+                    since: "2026-03-02T09:59:50Z".parse().unwrap(),
+                    offer: None,
+                },
+            ],
+            agents: vec![AgentRow {
+                agent: ana,
+                name: "Ana".into(),
+                status: AgentStatus::Available,
+                chats: 2,
+                offers: 1,
+                limit: 3,
+                routable: false,
+            }],
+        }
     }
 
     fn sample_report() -> crate::analytics::Report {

@@ -358,6 +358,22 @@ impl Facts<'_> {
         Verdict::Eligible
     }
 
+    /// Has the live chat permission and is available now by routing's rule (the
+    /// manual toggle as stored with the agent's state while it holds, else their
+    /// weekly schedule), whether or not connected or at their limit: the live
+    /// view's "away" is its negation (`analytics::live`).
+    pub fn available(&self, id: &AgentId) -> bool {
+        !matches!(
+            self.verdict(id),
+            Verdict::Unknown | Verdict::NoLiveChat | Verdict::Away | Verdict::NotInSchedule
+        )
+    }
+
+    /// Has a live connection (an open inbox tab).
+    pub fn connected(&self, id: &AgentId) -> bool {
+        self.states.get(id).is_some_and(|s| s.online)
+    }
+
     fn any_eligible(&self, pool: &Pool) -> bool {
         pool.order.iter().any(|a| self.eligible(a))
     }

@@ -94,6 +94,7 @@ impl Chat {
                 self.send(connection, &ServerFrame::Pong).await;
                 Ok(())
             }
+            AgentFrame::Live => self.live(connection, agent).await,
         }
     }
 
@@ -180,6 +181,38 @@ impl Chat {
         for part in parts {
             self.send(connection, &ServerFrame::Report(part)).await;
         }
+        Ok(())
+    }
+
+    /// `live`: the live view as the agent's role may see it (a chat action: an
+    /// agent without the live chat permission was refused before). The
+    /// connection then watches the view: it is pushed to it as it moves.
+    async fn live(&self, connection: &ConnectionId, agent: &AgentId) -> Result<(), ServerError> {
+        let key = format!("live#conn#{connection}");
+        let counted = self
+            .ports
+            .store
+            .count_rate(&key, crate::limits::LIVE_REQUESTS, self.now())
+            .await?;
+        if let Err(retry_after) = counted {
+            return Err(ServerError::RateLimited {
+                what: "live requests from this connection",
+                retry_after,
+            });
+        }
+        let now = self.now();
+        let until = now.saturating_add(super::CONNECTION_TTL).unwrap_or(now);
+        self.ports.store.watch_live(connection, until).await?;
+        let directory = self.cached_directory().await?;
+        let view = crate::analytics::live::view_for(
+            self.ports.store.as_ref(),
+            &directory,
+            agent,
+            self.now(),
+        )
+        .await?
+        .ok_or(ServerError::NoLongerAllowed)?;
+        self.send(connection, &ServerFrame::Live(view)).await;
         Ok(())
     }
 

@@ -16,6 +16,7 @@ use crate::ports::Clock;
 mod analytics;
 mod caps;
 mod identify;
+mod live;
 mod notes;
 mod origins;
 mod rate;
@@ -52,19 +53,26 @@ impl Harness {
         change: impl FnOnce(&mut crate::routing::Directory),
         wrap: impl FnOnce(Arc<MemoryPush>) -> Arc<dyn crate::ports::Push>,
     ) -> Self {
-        Self::build(change, wrap, false)
+        Self::build(change, wrap, false, false)
     }
 
     /// The demo account on a store whose every request yields first, so that
     /// handlers run side by side interleave request by request.
     fn interleaved() -> Self {
-        Self::build(|_| {}, |push| push, true)
+        Self::build(|_| {}, |push| push, true, false)
+    }
+
+    /// The demo account on a store that keeps the changes of its writes, as the
+    /// local gateway's does (`AnalyticsStore::own_changes`).
+    fn recording() -> Self {
+        Self::build(|_| {}, |push| push, false, true)
     }
 
     fn build(
         change: impl FnOnce(&mut crate::routing::Directory),
         wrap: impl FnOnce(Arc<MemoryPush>) -> Arc<dyn crate::ports::Push>,
         interleave: bool,
+        record: bool,
     ) -> Self {
         let mut directory = crate::demo::directory().unwrap();
         change(&mut directory);
@@ -73,12 +81,16 @@ impl Harness {
         let push = Arc::new(MemoryPush::new());
         let scheduler = Arc::new(MemoryScheduler::new());
         let clock = Arc::new(ManualClock::new("2026-03-02T10:00:00Z".parse().unwrap()));
+        let store = if interleave {
+            MemoryStore::with_directory(directory).interleaving()
+        } else {
+            MemoryStore::with_directory(directory)
+        };
+        if record {
+            store.record_changes();
+        }
         let ports = Ports {
-            store: Arc::new(if interleave {
-                MemoryStore::with_directory(directory).interleaving()
-            } else {
-                MemoryStore::with_directory(directory)
-            }),
+            store: Arc::new(store),
             push: wrap(push.clone()),
             scheduler: scheduler.clone(),
             clock: clock.clone(),

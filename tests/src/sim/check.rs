@@ -304,7 +304,9 @@ pub async fn at_end(world: &World) {
 /// conversation, message and session write that took effect, crashes and retries
 /// included; a fifth of the batches delivered twice, as a stream may) equal the
 /// metrics recomputed from the final conversations, their transcripts and each
-/// walk's last session, without events (docs/analytics.md).
+/// walk's last session, without events (docs/analytics.md). The live view's
+/// index kept from the same batches holds exactly the final conversations that
+/// are waiting or offered (`live_index_is_the_waiting_conversations`).
 async fn analytics_equal_their_recomputation(world: &World) {
     use livechat_core::analytics::{Change, Day, Zones, recompute, record};
     use livechat_core::ports::AnalyticsStore;
@@ -340,7 +342,27 @@ async fn analytics_equal_their_recomputation(world: &World) {
                 );
                 return;
             }
+            if let Err(e) = livechat_core::analytics::live::update_index(&recorded, batch).await {
+                world.ctx.violate(
+                    "live_index_is_the_waiting_conversations",
+                    format!("update_index: {e}"),
+                );
+                return;
+            }
         }
+    }
+    let mut indexed = recorded.live_entries(at).await.unwrap_or_default();
+    indexed.sort_by(|a, b| a.conversation.cmp(&b.conversation));
+    let mut waiting: Vec<_> = finals
+        .iter()
+        .filter_map(livechat_core::analytics::live::LiveEntry::of)
+        .collect();
+    waiting.sort_by(|a, b| a.conversation.cmp(&b.conversation));
+    if indexed != waiting {
+        world.ctx.violate(
+            "live_index_is_the_waiting_conversations",
+            format!("the live index holds {indexed:?}, the waiting and offered conversations are {waiting:?}"),
+        );
     }
     let (from, to) = ("1970-01-01".parse::<Day>(), "2200-01-01".parse::<Day>());
     let (Ok(from), Ok(to)) = (from, to) else {

@@ -627,4 +627,35 @@ impl livechat_core::ports::AnalyticsStore for SimStore {
         self.call("add_zone_change").await?;
         self.inner.add_zone_change(at, zone).await
     }
+
+    async fn put_live(&self, entry: &livechat_core::analytics::live::LiveEntry) -> StoreResult<()> {
+        self.call("put_live").await?;
+        self.inner.put_live(entry).await?;
+        self.crash("put_live")
+    }
+
+    async fn remove_live(&self, conversation: &ConversationId) -> StoreResult<()> {
+        self.call("remove_live").await?;
+        self.inner.remove_live(conversation).await?;
+        self.crash("remove_live")
+    }
+
+    async fn watch_live(&self, connection: &ConnectionId, until: Timestamp) -> StoreResult<()> {
+        self.call("watch_live").await?;
+        self.inner.watch_live(connection, until).await?;
+        self.crash("watch_live")
+    }
+
+    async fn live_watchers(&self, now: Timestamp) -> StoreResult<Vec<ConnectionId>> {
+        self.call("live_watchers").await?;
+        self.inner.live_watchers(now).await
+    }
+
+    async fn live_entries(
+        &self,
+        now: Timestamp,
+    ) -> StoreResult<Vec<livechat_core::analytics::live::LiveEntry>> {
+        self.call("live_entries").await?;
+        self.inner.live_entries(now).await
+    }
 }
