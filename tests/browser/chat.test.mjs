@@ -970,6 +970,22 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
       await shows(w.stream.locator('.lc-note'), 'Ana Lima joined the chat');
       await agentSays(ana, 'Hello Jo, how can I help?');
       await shows(w.stream.locator('.lc-msg-them'), 'Hello Jo, how can I help?');
+
+      // An internal note: ana's transcript shows it, the visitor never gets it.
+      const NOTE = 'Internal: Jo asked about the enterprise tier';
+      await ana.page.locator('#ib-note-mode').check();
+      await ana.page.locator('#ib-input').fill(NOTE);
+      await ana.page.locator('#ib-input').press('Enter');
+      await shows(ana.page.locator('#ib-transcript .ib-note'), NOTE);
+      await ana.page.locator('#ib-note-mode').uncheck();
+      await agentSays(ana, 'One moment please.');
+      await shows(w.stream.locator('.lc-msg-them'), 'One moment please.');
+      assert.equal((await w.stream.textContent()).includes(NOTE), false, 'the visitor never sees the note');
+
+      // Why this agent? ana, a Sales Admin, reads the decision that chose her.
+      await ana.page.getByRole('button', { name: 'Why this agent?' }).click();
+      await shows(ana.page.locator('#ib-trace'), 'offered to ana');
+      assert.match(await ana.page.locator('#ib-trace').textContent(), /ana\s*chosen/);
       await ana.page.locator('#ib-end').click();
       await shows(w.stream.locator('.lc-note'), 'The chat has ended.');
     });

@@ -80,6 +80,12 @@ function start() {
       view.render();
       return true;
     },
+    note(text) {
+      const chat = state.chats.get(state.selected);
+      if (!chat || !text.trim()) return false;
+      return send({ action: 'add_note', conversation: chat.conversation, id: newMessageId(), text });
+    },
+    why: (conversation) => send({ action: 'routing_trace', conversation }),
     typing: () => typing.input(),
     end: (conversation) => send({ action: 'end_session', conversation }),
     seen() {
@@ -280,6 +286,15 @@ function start() {
         break;
       case 'live':
         live.show(frame);
+        // Only a Sales Admin's view is the whole account's: they may ask why a
+        // chat went to whom.
+        view.showWhy(frame.scope === 'all');
+        break;
+      case 'note':
+        if (S.noteArrived(state, frame)) view.render();
+        break;
+      case 'routing_trace':
+        view.showTrace(frame);
         break;
       case 'report': {
         const whole = joinParts(reportParts, frame);

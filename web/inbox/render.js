@@ -8,7 +8,8 @@ import { el } from '../shared/dom.js';
 import { clockTime, countdown, dash } from '../shared/format.js';
 import { linkify } from '../shared/links.js';
 import { transcriptText } from '../shared/thread.js';
-import { answerRows, endedLabel, lists, senderLabel, unreadTotal, visitorName, visitorSummary } from './state.js';
+import { answerRows, endedLabel, lists, senderLabel, timeline, unreadTotal, visitorName, visitorSummary } from './state.js';
+import { decisionView } from './trace.js';
 
 const TITLE = 'Agent Inbox';
 const CONNECTION = { open: 'Connected', connecting: 'Connecting…', waiting: 'Reconnecting…' };
@@ -256,6 +257,11 @@ export function mountInbox(state, on, doc = document) {
     $('ib-placeholder').hidden = Boolean(chat);
     $('ib-chat-inner').hidden = !chat;
     renderVisitor(chat);
+    if ($('ib-trace').dataset.conv !== state.selected) {
+      $('ib-trace').hidden = true;
+      $('ib-trace').replaceChildren();
+      $('ib-trace').dataset.conv = state.selected || '';
+    }
     if (!chat) {
       // Nothing shown (or signed out): no transcript stays behind in the page.
       $('ib-chat-title').textContent = '';
@@ -297,7 +303,14 @@ export function mountInbox(state, on, doc = document) {
       b.addEventListener('click', () => on.older(chat));
       older.push(b);
     }
-    box.replaceChildren(...older, ...chat.thread.list().map((m) => {
+    box.replaceChildren(...older, ...timeline(chat).map((m) => {
+      if (m.note) {
+        // An internal note: agents only, never sent to the visitor.
+        const div = el('div', 'ib-msg ib-note');
+        div.append(linkify(m.text, doc));
+        div.append(el('div', 'ib-meta', `Internal note · ${m.agent === state.me ? 'You' : m.agent} · ${clockTime(m.at)}`));
+        return div;
+      }
       const kind = m.pending ? 'agent' : m.sender?.kind;
       const div = el('div', `ib-msg${kind === 'agent' ? ' ib-msg-me' : ''}${kind === 'system' ? ' ib-msg-system' : ''}${m.pending && !m.acked ? ' ib-msg-pending' : ''}`);
       div.append(linkify(m.text, doc));
@@ -335,7 +348,15 @@ export function mountInbox(state, on, doc = document) {
 
   /** Saves the whole transcript of `chat` as a text file. */
   function download(chat) {
-    const text = transcriptText({ ...chat, messages: [...chat.thread.byId.values()], label: (s) => senderLabel(state.me, s) });
+    // The agent's transcript holds the chat's internal notes too, each placed
+    // after the messages before it.
+    const messages = [...chat.thread.byId.values()];
+    const notes = [...(chat.notes?.values() || [])].map((n) => {
+      const before = messages.filter((m) => m.seq != null && m.at && m.at <= n.at).map((m) => m.seq);
+      return { seq: Math.max(0, ...before) + 0.5, at: n.at, text: n.text, sender: { kind: 'note', agent: n.agent } };
+    });
+    const label = (s) => (s?.kind === 'note' ? `Internal note (${s.agent})` : senderLabel(state.me, s));
+    const text = transcriptText({ ...chat, messages: [...messages, ...notes], label });
     const a = el('a');
     a.href = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }));
     a.download = `transcript-${chat.conversation}.txt`;
@@ -364,8 +385,42 @@ export function mountInbox(state, on, doc = document) {
   });
   const sendInput = () => {
     const input = $('ib-input');
-    if (on.send(input.value)) input.value = '';
+    const asNote = $('ib-note-mode').checked;
+    if (asNote ? on.note(input.value) : on.send(input.value)) input.value = '';
   };
+  $('ib-note-mode').addEventListener('change', (e) => {
+    $('ib-input').placeholder = e.target.checked
+      ? 'Internal note for agents: the visitor never sees it (Enter adds it)'
+      : 'Reply… (Enter sends, Shift+Enter new line)';
+    $('ib-composer').classList.toggle('ib-composer-note', e.target.checked);
+  });
+  $('ib-why').addEventListener('click', () => {
+    if (state.selected) on.why(state.selected);
+  });
+
+  /** The Sales Admin's "Why this agent?" panel: each routing decision of the chat. */
+  function showTrace(frame) {
+    if (frame.conversation !== state.selected) return;
+    const box = $('ib-trace');
+    const decisions = (frame.traces || []).map(decisionView);
+    const parts = [el('h3', null, 'Routing')];
+    if (!decisions.length) parts.push(el('p', 'ib-empty', 'No routing decision is recorded for this chat.'));
+    for (const d of decisions) {
+      const section = el('section', 'ib-decision');
+      section.append(el('p', 'ib-meta', `${clockTime(d.at)}: ${d.outcome}`));
+      if (d.owner) section.append(el('p', 'ib-meta', `Account owner: ${d.owner}`));
+      for (const r of d.rules) section.append(el('p', 'ib-meta', r));
+      for (const p of d.pools) {
+        section.append(el('p', 'ib-pool', p.title));
+        const list = el('dl');
+        for (const [agent, verdict] of p.rows) list.append(el('dt', null, agent), el('dd', null, verdict));
+        section.append(list);
+      }
+      parts.push(section);
+    }
+    box.replaceChildren(...parts);
+    box.hidden = false;
+  }
   $('ib-composer').addEventListener('submit', (e) => {
     e.preventDefault();
     sendInput();
@@ -403,6 +458,10 @@ export function mountInbox(state, on, doc = document) {
     removeOffer,
     offerIdle,
     render,
+    showTrace,
+    showWhy(shown) {
+      $('ib-why').hidden = !shown;
+    },
     renderMissed,
     renderTyping,
     download,

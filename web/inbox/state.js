@@ -221,7 +221,34 @@ export function select(state, conversation, send) {
   const chat = state.chats.get(conversation);
   if (!chat) return;
   chat.unread = 0;
-  if (chat.ended && !chat.loaded && send({ action: 'history', conversation })) chat.loaded = true;
+  // The latest page brings the chat's internal notes after it (a live chat's
+  // messages came with `chat_started`; its notes come this way, once).
+  if (!chat.loaded && send({ action: 'history', conversation })) chat.loaded = true;
+}
+
+/**
+ * `note`: an internal note of a chat this inbox holds (agents only; never shown to
+ * the visitor). Returns whether it is new.
+ */
+export function noteArrived(state, frame) {
+  const chat = state.chats.get(frame.conversation);
+  if (!chat || !frame.note) return false;
+  chat.notes = chat.notes || new Map();
+  if (chat.notes.has(frame.note.id)) return false;
+  chat.notes.set(frame.note.id, frame.note);
+  return true;
+}
+
+/**
+ * The chat's messages and notes in time order, each `{ note: true }` or a message:
+ * a message still being sent (no time yet) comes last, as it was sent last.
+ */
+export function timeline(chat) {
+  const messages = chat.thread.list();
+  const notes = [...(chat.notes?.values() || [])].map((n) => ({ ...n, note: true }));
+  if (!notes.length) return messages;
+  const time = (m) => (m.at ? Date.parse(m.at) : Infinity);
+  return [...messages, ...notes].sort((a, b) => time(a) - time(b));
 }
 
 /** Asks for the page of `chat`'s messages older than those shown, once. */

@@ -241,3 +241,26 @@ test('names: senders as the agent sees them, list names, the offer line', () => 
   assert.equal(S.endedLabel('fallback'), 'no agent');
   assert.equal(S.endedLabel('something new'), 'ended');
 });
+
+test('internal notes join a chat once per id and show among its messages by time', () => {
+  const state = S.createState();
+  const chat = S.chatFor(state, 'c1', { name: 'Jo' });
+  chat.thread.merge([
+    { ...visitorMsg(1), at: '2026-03-02T09:30:00Z' },
+    { ...visitorMsg(2), at: '2026-03-02T09:32:00Z' },
+  ]);
+  const note = { id: 'n1', conversation: 'c1', agent: 'ana', text: 'VIP', at: '2026-03-02T09:31:00Z' };
+  assert.equal(S.noteArrived(state, { type: 'note', conversation: 'c1', note }), true);
+  assert.equal(S.noteArrived(state, { type: 'note', conversation: 'c1', note }), false, 'a repeat is not new');
+  assert.equal(S.noteArrived(state, { type: 'note', conversation: 'other', note }), false, 'not a chat of ours');
+  assert.deepEqual(S.timeline(chat).map((m) => (m.note ? `note:${m.id}` : m.id)), ['m1', 'note:n1', 'm2']);
+});
+
+test('opening a live chat asks once for its latest page, which brings its notes', () => {
+  const state = S.createState();
+  S.chatFor(state, 'c1', { name: 'Jo' });
+  const { sent, send } = sender();
+  S.select(state, 'c1', send);
+  S.select(state, 'c1', send);
+  assert.deepEqual(sent, [{ action: 'history', conversation: 'c1' }]);
+});
