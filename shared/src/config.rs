@@ -458,4 +458,22 @@ mod tests {
         );
         assert!(first.rule.contains("nobody"), "{err}");
     }
+
+    #[test]
+    fn a_card_missing_a_declared_language_is_named_with_its_file_and_line() {
+        let dialog = "id: d\nname: D\nlanguages: [en, de]\nstart: hello\ncards:\n  - id: hello\n    type: message\n    text: {en: Hi}\n";
+        let text = format!("{AGENTS}dialog_file: d.yaml\n");
+        let err = load(
+            Path::new("conf/c.yaml"),
+            files(&[("conf/c.yaml", &text), ("conf/d.yaml", dialog)]),
+        )
+        .unwrap_err();
+        let first = &err.0[0];
+        assert_eq!(
+            (first.file.as_path(), first.line),
+            (Path::new("conf/d.yaml"), Some(6)),
+            "{err}"
+        );
+        assert!(first.rule.contains("no de text"), "{err}");
+    }
 }

@@ -166,8 +166,8 @@ mod tests {
         assert_eq!(text.pick(&lang("ja"), &lang("de")), "Hallo");
         assert_eq!(
             text.pick(&lang("ja"), &lang("fr")),
-            "Olá",
-            "else the first entry"
+            "Hallo",
+            "else the first by tag"
         );
         let plain = Localized::from("Hi");
         assert_eq!(plain.pick(&lang("de"), &en), "Hi");
