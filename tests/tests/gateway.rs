@@ -838,13 +838,20 @@ async fn a_start_in_german_gets_the_servers_texts_in_german_and_the_widgets_germ
     v.send(json!({"action": "start", "page_url": "https://acme.example/preise", "lang": "de"}))
         .await;
     v.expect("session").await;
-    v.expect("cards").await;
+    // The demo dialog gives its texts in English and German.
+    let cards = v.expect("cards").await;
+    assert_eq!(
+        cards["cards"][1]["prompt"],
+        "Möchten Sie mit jemandem aus dem Vertrieb sprechen?"
+    );
+    assert_eq!(cards["cards"][1]["answers"], json!(["Ja", "Nein danke"]));
     v.send(json!({"action": "answer", "card": "ask", "answer": 0}))
         .await;
     v.expect("cards").await;
     v.send(json!({"action": "submit", "card": "first_name", "value": "Jo"}))
         .await;
-    v.expect("cards").await;
+    let asked = v.expect("cards").await;
+    assert_eq!(asked["cards"][0]["placeholder"], "name@firma.de");
     v.send(json!({"action": "submit", "card": "email", "value": "not-an-email"}))
         .await;
     let refused = v.expect("cards").await;
