@@ -132,6 +132,18 @@ pub fn standard_fallback(lang: UiLang) -> &'static str {
     ])
 }
 
+/// The subject of an agent's emailed answer to a missed request (the body is the
+/// agent's own words and name).
+pub fn reply_subject(lang: UiLang) -> &'static str {
+    lang.pick([
+        "Re: your chat request",
+        "Re: Ihre Chat-Anfrage",
+        "Re : votre demande de chat",
+        "Re: tu solicitud de chat",
+        "Re: sua solicitação de chat",
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +164,7 @@ mod tests {
                 email_domain_blocked(lang, "gmail.com"),
                 connecting(lang).to_string(),
                 standard_fallback(lang).to_string(),
+                reply_subject(lang).to_string(),
             ]
         };
         let english = texts(UiLang::En);

@@ -157,3 +157,28 @@ async fn an_account_fallback_text_is_shown_as_written_whatever_the_language() {
     let fallback = frames.iter().find(|f| f["type"] == "fallback").unwrap();
     assert_eq!(fallback["text"], "Write to sales@acme.example");
 }
+
+#[tokio::test]
+async fn an_emailed_answer_to_a_portuguese_visitors_missed_request_has_a_portuguese_subject() {
+    let h = Harness::new();
+    let ana = h.agent("ana").await;
+    let (_, _, conversation) = submit_email(&h, Some("pt-BR"), "jo@small.example").await;
+    h.pump().await;
+    h.send(
+        &ana,
+        json!({"action": "decline", "conversation": conversation}),
+    )
+    .await;
+    h.pump().await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    let before = h.notifier.sent().len();
+    h.send(&ben, json!({"action": "reply_by_email", "conversation": conversation, "id": "r1", "text": "Olá Jo"})).await;
+    assert_eq!(h.frames(&ben)[0]["type"], "email_sent");
+    let email = h.notifier.sent()[before].clone();
+    assert_eq!(email.subject, "Re: sua solicitação de chat");
+    assert_eq!(
+        email.body, "Olá Jo\n\nBen Okafor",
+        "the agent's words as written"
+    );
+}
