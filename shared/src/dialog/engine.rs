@@ -66,7 +66,7 @@ pub struct DialogState {
     /// The visitor's language (the widget's `start` sends it): the language of the
     /// cards' texts when the dialog has it, and of the errors the engine makes.
     /// Kept here, on the visitor's session, so that every later step has it.
-    #[serde(default, skip_serializing_if = "Lang::is_english")]
+    #[serde(default, skip_serializing_if = "Lang::is_default")]
     pub lang: Lang,
 }
 

@@ -63,9 +63,10 @@ impl Lang {
         self.0.split('-').next().unwrap_or(&self.0)
     }
 
-    /// Whether this is English (any region), the language nothing needs translating to.
-    pub fn is_english(&self) -> bool {
-        self.primary() == "en"
+    /// Whether this is the default, `en` itself (not `en-gb`, which a dialog may
+    /// give texts for): what a stored state leaves out.
+    pub fn is_default(&self) -> bool {
+        self.0 == "en"
     }
 }
 
@@ -171,6 +172,28 @@ mod tests {
         let at_limit = "de-abcdefgh-abcdefgh-abcdefgh-abcd".to_string();
         assert_eq!(at_limit.len(), MAX_LANG_CHARS - 1);
         assert!(Lang::parse(&at_limit).is_ok());
+    }
+
+    #[test]
+    fn a_state_leaves_out_plain_english_only() {
+        use crate::dialog::DialogState;
+        let english = serde_json::to_value(DialogState::default()).unwrap();
+        assert_eq!(english.get("lang"), None);
+        let british = DialogState {
+            lang: Lang::parse("en-GB").unwrap(),
+            ..DialogState::default()
+        };
+        let json = serde_json::to_string(&british).unwrap();
+        assert!(json.contains(r#""lang":"en-gb""#), "{json}");
+        let back: DialogState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, british);
+        let old: DialogState =
+            serde_json::from_str(r#"{"position": {"at": "not_started"}}"#).unwrap();
+        assert_eq!(
+            old.lang,
+            Lang::english(),
+            "a session stored before languages"
+        );
     }
 
     #[test]
