@@ -513,8 +513,25 @@ fn validate(file: &std::path::Path, config_file: Option<&std::path::Path>) -> Ex
     let mut config = livechat_gateway::local_config(SocketAddr::from(([127, 0, 0, 1], 0)), "local");
     config.dialog_path = Some(file.to_path_buf());
     config.directory_path = config_file.map(std::path::Path::to_path_buf);
-    let checked = livechat_aws::runtime::load_directory(&config)
-        .and_then(|d| livechat_aws::runtime::load_dialog(&config, &d));
+    let directory = match livechat_aws::runtime::load_directory(&config) {
+        Ok(directory) => directory,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The validator's errors with their cards' lines, one a line.
+    if let Ok(dialog) =
+        livechat_core::dialog::Dialog::from_path_contents(&file.to_string_lossy(), &text)
+        && let Err(errors) = livechat_core::dialog::validate(&dialog, &directory.targets())
+    {
+        eprintln!(
+            "{}",
+            livechat_core::config::locate_dialog_errors(file, &text, &errors)
+        );
+        return ExitCode::FAILURE;
+    }
+    let checked = livechat_aws::runtime::load_dialog(&config, &directory);
     match checked {
         Ok(valid) => {
             println!("{}: valid ({} cards)", file.display(), valid.len());

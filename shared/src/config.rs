@@ -237,6 +237,45 @@ pub fn load(
     Ok(directory)
 }
 
+/// A dialog file's validation errors, each with the line of the card it names (a
+/// dialog-wide one, `fallback_language`'s or `start`'s), as [`load`] reports the
+/// errors of a configuration's dialog: for `livechat validate DIALOG_FILE`.
+pub fn locate_dialog_errors(
+    file: &Path,
+    text: &str,
+    errors: &[crate::dialog::DialogError],
+) -> ConfigErrors {
+    use crate::dialog::DialogError;
+    ConfigErrors(
+        errors
+            .iter()
+            .map(|e| {
+                let line = match (e, e.card()) {
+                    (_, Some(card)) => line_of(text, card.as_str()),
+                    (DialogError::FallbackNotDeclared { .. }, None) => {
+                        key_line(text, "fallback_language")
+                    }
+                    (_, None) => key_line(text, "start"),
+                };
+                ConfigError {
+                    file: file.to_path_buf(),
+                    line,
+                    rule: e.to_string(),
+                }
+            })
+            .collect(),
+    )
+}
+
+/// The line of a top-level `key:` (or `"key":`).
+fn key_line(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .position(|l| {
+            l.starts_with(&format!("{key}:")) || l.trim_start().starts_with(&format!("\"{key}\""))
+        })
+        .map(|i| i as u64 + 1)
+}
+
 /// What a valid configuration leaves open, for `livechat validate` to warn about:
 /// nothing here is an error, since existing embeds must keep working.
 pub fn warnings(directory: &Directory) -> Vec<String> {
@@ -457,5 +496,36 @@ mod tests {
             "{err}"
         );
         assert!(first.rule.contains("nobody"), "{err}");
+    }
+
+    #[test]
+    fn a_dialog_files_own_errors_are_located_on_their_cards_lines() {
+        let text = "id: d\nname: D\nlanguages: [en, de]\nfallback_language: fr\nstart: hello\ncards:\n  - id: hello\n    type: message\n    text: {en: Hi}\n";
+        let dialog = Dialog::from_yaml(text).unwrap();
+        let errors = crate::dialog::validate(&dialog, &Default::default()).unwrap_err();
+        let located = locate_dialog_errors(Path::new("d.yaml"), text, &errors);
+        assert_eq!(
+            located.to_string(),
+            "d.yaml:4: dialog: the fallback language fr is not among the languages it declares (en, de)\n\
+             d.yaml:7: card \"hello\": the text has no de text (the dialog declares languages: en, de)"
+        );
+    }
+
+    #[test]
+    fn a_card_missing_a_declared_language_is_named_with_its_file_and_line() {
+        let dialog = "id: d\nname: D\nlanguages: [en, de]\nstart: hello\ncards:\n  - id: hello\n    type: message\n    text: {en: Hi}\n";
+        let text = format!("{AGENTS}dialog_file: d.yaml\n");
+        let err = load(
+            Path::new("conf/c.yaml"),
+            files(&[("conf/c.yaml", &text), ("conf/d.yaml", dialog)]),
+        )
+        .unwrap_err();
+        let first = &err.0[0];
+        assert_eq!(
+            (first.file.as_path(), first.line),
+            (Path::new("conf/d.yaml"), Some(6)),
+            "{err}"
+        );
+        assert!(first.rule.contains("no de text"), "{err}");
     }
 }

@@ -43,3 +43,4 @@ pub mod protocol;
 pub mod routing;
 pub mod service;
 pub mod shards;
+pub mod texts;

@@ -1152,6 +1152,97 @@ test('picklist and phone capture cards: shown, a bad value refused inline, the a
   }
 });
 
+test('a German page: the widget, the dialog and the server speak German; an Arabic or Hebrew message reads right to left', async (t) => {
+  // The browser says Japanese: the page's <html lang="de"> wins over it. The demo
+  // page is made German once parsed, before its module scripts run (a page served
+  // by the test's own route would count as a public page that Chromium forbids to
+  // reach the local gateway).
+  const ctx = await newContext({ locale: 'ja-JP' });
+  await ctx.addInitScript(() => document.addEventListener('readystatechange', () => {
+    document.documentElement.lang = 'de';
+  }, { once: true }));
+  const page = await newPage(ctx, 'german');
+  const w = widgetOf(page);
+  let ok = false;
+  try {
+    await page.goto(`${gw.base}/`);
+    await page.waitForFunction(() => Boolean(window.LiveChat));
+    assert.equal(await w.bubble.getAttribute('aria-label'), 'Chat öffnen');
+    await w.bubble.click();
+    await w.panel.waitFor();
+    await shows(w.panel.locator('.lc-title'), 'Chatten Sie mit uns');
+    assert.equal(await w.panel.locator('.lc-head button', { hasText: '✕' }).getAttribute('aria-label'), 'Chat schließen');
+    assert.equal(await w.composer.getAttribute('placeholder'), 'Wählen Sie oben eine Option');
+    // The demo dialog's German texts, and the server's own German capture error.
+    await w.card('Hallo zusammen! Danke, dass Sie sich unsere Preise ansehen.');
+    const ask = await w.card('Möchten Sie mit jemandem aus dem Vertrieb sprechen?');
+    await ask.getByRole('button', { name: 'Ja', exact: true }).click();
+    const name = await w.card('Wie ist Ihr Vorname?');
+    assert.equal(await name.locator('input.lc-input').getAttribute('placeholder'), 'Vorname');
+    await name.locator('input.lc-input').fill('Jonas');
+    await name.getByRole('button', { name: 'Senden' }).click();
+    const email = () => w.stream.locator('.lc-card').filter({ hasText: 'Wie lautet Ihre geschäftliche E-Mail-Adresse' });
+    await shows(email(), 'Danke, Jonas!');
+    await email().locator('input.lc-input').fill(BAD_EMAIL);
+    await email().getByRole('button', { name: 'Senden' }).click();
+    await shows(email().locator('.lc-error[role="alert"]'), 'Geben Sie eine E-Mail-Adresse wie name@example.com ein');
+    assert.equal(await w.panel.evaluate((p) => getComputedStyle(p).direction), 'ltr', 'German reads left to right');
+    await page.screenshot({ path: join(SHOTS, 'widget-de.png') });
+    ok = true;
+  } finally {
+    if (!ok) {
+      await page.screenshot({ path: join(FAILURES, 'livechat-failure-german.png') }).catch(() => {});
+      dumpLogs(t, true);
+    }
+  }
+
+  // The snippet's data-lang wins over the page's language; messages in a
+  // right-to-left script read right to left in the left-to-right panel. A scripted
+  // socket stands for the server and its agent.
+  const rtlCtx = await newContext();
+  const sent = [];
+  const ARABIC = 'مرحبا! كيف يمكنني مساعدتك اليوم؟';
+  const HEBREW = 'שלום, אני רוצה לדבר עם מכירות';
+  await rtlCtx.addInitScript(() => document.addEventListener('readystatechange', () => {
+    document.querySelector('script[data-socket-url]').dataset.lang = 'pt-BR';
+  }, { once: true }));
+  await rtlCtx.routeWebSocket((url) => url.pathname === '/ws', (ws) => {
+    ws.onMessage((m) => {
+      const f = JSON.parse(String(m));
+      sent.push(f);
+      if (f.action !== 'start') return;
+      const at = '2026-03-02T10:00:00Z';
+      ws.send(JSON.stringify({ type: 'session', visitor_token: 'scripted.token', conversation: 'scripted-rtl' }));
+      ws.send(JSON.stringify({ type: 'history', before: null, next: null, messages: [
+        { id: 'v1', seq: 1, conversation: 'scripted-rtl', sender: { kind: 'visitor' }, text: HEBREW, at },
+        { id: 'a1', seq: 2, conversation: 'scripted-rtl', sender: { kind: 'agent', agent: 'ana' }, text: ARABIC, at },
+      ] }));
+      ws.send(JSON.stringify({ type: 'agent_joined', agent_name: 'Ana' }));
+    });
+  });
+  const rtl = await newPage(rtlCtx, 'rtl');
+  const r = widgetOf(rtl);
+  ok = false;
+  try {
+    await rtl.goto(`${gw.base}/`);
+    await r.bubble.click();
+    const them = await shows(r.stream.locator('.lc-msg-them'), ARABIC);
+    const me = await shows(r.stream.locator('.lc-msg-me'), HEBREW);
+    for (const bubble of [them, me]) {
+      const text = bubble.locator('[dir="auto"]');
+      assert.equal(await text.evaluate((e) => getComputedStyle(e).direction), 'rtl');
+    }
+    assert.equal(await r.panel.evaluate((p) => getComputedStyle(p).direction), 'ltr');
+    await shows(r.stream.locator('.lc-note'), 'Ana entrou no chat');
+    assert.equal(await r.composer.getAttribute('placeholder'), 'Digite uma mensagem…');
+    assert.equal(sent.find((f) => f.action === 'start').lang, 'pt-br', 'data-lang over <html lang="en">');
+    ok = true;
+  } finally {
+    if (!ok) await rtl.screenshot({ path: join(FAILURES, 'livechat-failure-rtl.png') }).catch(() => {});
+    dumpLogs(t, !ok);
+  }
+});
+
 test('on a fake page clock the widget pings every 5 minutes and renews its connection before 2 hours, resuming in place', async (t) => {
   const ctx = await newContext();
   const page = await newPage(ctx, 'clock');

@@ -1,8 +1,12 @@
 // Measures what a visitor downloads for the widget: every module reachable from
 // web/widget/livechat.js (the CSS lives inside render.js), bundled and minified by
-// esbuild, then gzipped by node's zlib at level 9. Prints the sizes and exits non-zero
-// when the gzipped bundle is over the budget (15 KB; Rocket.Chat's widget is over
-// 150 KB gzipped). The served files stay plain modules: this bundle is only measured.
+// esbuild, then gzipped by node's zlib at level 9, plus the largest of the language
+// files (web/widget/lang/*.js, one fetched by a visitor whose language is not
+// English), minified and gzipped on its own. Prints the sizes and exits non-zero
+// when the first load, the visitor's language included, is over the budget (15 KB;
+// Rocket.Chat's widget is over 150 KB gzipped). The served files stay plain
+// modules: this bundle is only measured.
+import { readdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,19 +15,40 @@ import { build } from 'esbuild';
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const ENTRY = resolve(HERE, '../../web/widget/livechat.js');
 export const BUDGET = 15 * 1024;
+const LANG_DIR = resolve(HERE, '../../web/widget/lang');
 
-/** `{files, raw, minified, gzipped}` in bytes for the widget and everything it imports. */
+/** `{lang, gzipped}`: the largest language file, minified and gzipped, in bytes. */
+export async function largestLanguage() {
+  let largest = { lang: 'en', gzipped: 0 };
+  for (const file of readdirSync(LANG_DIR).filter((f) => f.endsWith('.js'))) {
+    const result = await build({
+      entryPoints: [resolve(LANG_DIR, file)], bundle: true, minify: true, format: 'esm', target: 'es2020', write: false, logLevel: 'silent',
+    });
+    const gzipped = gzipSync(result.outputFiles[0].contents, { level: 9 }).length;
+    if (gzipped > largest.gzipped) largest = { lang: file.replace(/\.js$/, ''), gzipped };
+  }
+  return largest;
+}
+
+/**
+ * `{files, raw, minified, gzipped, language, firstLoad}` in bytes for the widget and
+ * everything it imports; `firstLoad` adds the largest language file (`language`).
+ */
 export async function widgetSize() {
   const result = await build({
     entryPoints: [ENTRY], bundle: true, minify: true, format: 'esm', target: 'es2020', write: false, metafile: true, logLevel: 'silent',
   });
   const code = result.outputFiles[0].contents;
   const inputs = result.metafile.inputs;
+  const gzipped = gzipSync(code, { level: 9 }).length;
+  const language = await largestLanguage();
   return {
     files: Object.keys(inputs).map((f) => f.replace(/^.*web\//, 'web/')),
     raw: Object.values(inputs).reduce((n, i) => n + i.bytes, 0),
     minified: code.length,
-    gzipped: gzipSync(code, { level: 9 }).length,
+    gzipped,
+    language,
+    firstLoad: gzipped + language.gzipped,
   };
 }
 
@@ -31,8 +56,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const s = await widgetSize();
   const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
   console.log(`widget size: ${s.files.length} files (${s.files.join(', ')})`);
-  console.log(`widget size: ${kb(s.raw)} source, ${kb(s.minified)} minified, ${kb(s.gzipped)} minified + gzipped (${s.gzipped} bytes; budget ${kb(BUDGET)})`);
-  if (s.gzipped >= BUDGET) {
+  console.log(`widget size: ${kb(s.raw)} source, ${kb(s.minified)} minified, ${kb(s.gzipped)} minified + gzipped (${s.gzipped} bytes)`);
+  console.log(`widget size: first load with the largest language file (${s.language.lang}, ${s.language.gzipped} bytes): ${kb(s.firstLoad)} (${s.firstLoad} bytes; budget ${kb(BUDGET)})`);
+  if (s.firstLoad >= BUDGET) {
     console.error(`widget size: over the ${kb(BUDGET)} budget`);
     process.exit(1);
   }

@@ -895,3 +895,55 @@ async fn a_report_the_askers_role_may_not_see_is_refused_by_name_on_the_command_
     .unwrap();
     assert!(csv.starts_with("dialog,dialogs_triggered"), "{csv}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_in_german_gets_the_servers_texts_in_german_and_the_widgets_german_strings_are_served()
+ {
+    let g = gateway(Options::default()).await;
+    let mut v = Client::connect(&ws_url(&g, "")).await.unwrap();
+    v.send(json!({"action": "start", "page_url": "https://acme.example/preise", "lang": "de"}))
+        .await;
+    v.expect("session").await;
+    // The demo dialog gives its texts in English and German.
+    let cards = v.expect("cards").await;
+    assert_eq!(
+        cards["cards"][1]["prompt"],
+        "Möchten Sie mit jemandem aus dem Vertrieb sprechen?"
+    );
+    assert_eq!(cards["cards"][1]["answers"], json!(["Ja", "Nein danke"]));
+    v.send(json!({"action": "answer", "card": "ask", "answer": 0}))
+        .await;
+    v.expect("cards").await;
+    v.send(json!({"action": "submit", "card": "first_name", "value": "Jo"}))
+        .await;
+    let asked = v.expect("cards").await;
+    assert_eq!(asked["cards"][0]["placeholder"], "name@firma.de");
+    v.send(json!({"action": "submit", "card": "email", "value": "not-an-email"}))
+        .await;
+    let refused = v.expect("cards").await;
+    assert_eq!(
+        refused["cards"][0]["error"],
+        "Geben Sie eine E-Mail-Adresse wie name@example.com ein"
+    );
+
+    // A malformed language is refused by name, and the connection goes on.
+    v.send(json!({"action": "start", "lang": "de at"})).await;
+    let error = v.expect("error").await;
+    assert_eq!(error["code"], "bad_field");
+    assert!(
+        error["message"].as_str().unwrap().contains("\"lang\""),
+        "{error}"
+    );
+
+    // The widget's German strings, fetched beside it by a German page.
+    let http = reqwest::Client::new();
+    let de = http
+        .get(format!("http://{}/widget/lang/de.js", g.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(de.status(), 200);
+    let mime = de.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(mime.contains("javascript"), "{mime}");
+    assert!(de.text().await.unwrap().contains("'Senden'"));
+}

@@ -4,14 +4,16 @@ import { createStorage } from '../shared/storage.js';
 import { LiveSocket, handshakeRefused, newerToken, socketUrl } from '../shared/socket.js';
 import { Thread, newMessageId } from '../shared/thread.js';
 import { typingThrottle } from '../shared/typing.js';
+import { format, loadStrings, pickLanguage } from './i18n.js';
 import { mountWidget } from './render.js';
 
+// What each `chat_ended` reason tells the visitor (./i18n.js keys).
 const ENDED = {
-  completed: 'The chat has ended.',
-  dropped: 'The chat has ended.',
-  missed: 'Sorry, no agent could take the chat in time.',
-  fallback: 'No agent is available right now.',
-  timed_out: 'The chat ended after 10 minutes without a message.',
+  completed: 'endedCompleted',
+  dropped: 'endedCompleted',
+  missed: 'endedMissed',
+  fallback: 'endedFallback',
+  timed_out: 'endedTimedOut',
 };
 
 function scriptTag() {
@@ -20,9 +22,27 @@ function scriptTag() {
     || document.querySelector('script[data-socket-url]');
 }
 
-function init() {
-  if (window.LiveChat) return;
+// The visitor's language (docs/protocol.md, `start`'s `lang`): the snippet's
+// data-lang, else the page's <html lang>, else the browser's.
+function language(tag) {
+  return pickLanguage({
+    dataLang: tag?.dataset.lang,
+    htmlLang: document.documentElement.lang,
+    navigatorLanguages: navigator.languages?.length ? [...navigator.languages] : [navigator.language],
+  });
+}
+
+let initialised = false;
+
+async function init() {
+  if (window.LiveChat || initialised) return;
+  initialised = true;
   const tag = scriptTag();
+  const lang = language(tag);
+  // Another language than English is one small file more, fetched before the
+  // launcher shows so that nothing appears in English first.
+  const strings = await loadStrings(lang.ui);
+  const t = (key, values) => format(strings, key, values);
   const configuredUrl = tag?.dataset.socketUrl || '';
   const debug = tag?.dataset.debug === 'true';
   const store = createStorage({ prefix: 'livechat:' });
@@ -92,7 +112,7 @@ function init() {
     onEndChat() {
       send({ action: 'end_chat' });
     },
-  });
+  }, { strings, lang: lang.ui });
 
   const socketAt = () => socketUrl(configuredUrl, location, { visitor_token: store.get('visitor_token') });
   const socket = new LiveSocket({
@@ -106,10 +126,10 @@ function init() {
       if (await handshakeRefused(socketAt(), failures) && store.get('visitor_token') === token) restart();
     },
     onState(state) {
-      view.setStatus(state === 'waiting' ? 'Connection lost — reconnecting…' : null);
+      view.setStatus(state === 'waiting' ? t('reconnecting') : null);
     },
     onOpen() {
-      const frame = { action: 'start', page_url: location.href.slice(0, 2048) };
+      const frame = { action: 'start', page_url: location.href.slice(0, 2048), lang: lang.tag };
       if (attributes) frame.attributes = attributes;
       if (identity) frame.identity = identity;
       socket.send(frame);
@@ -125,13 +145,13 @@ function init() {
   }
 
   function send(frame) {
-    if (!socket.send(frame)) view.showNotice('Not connected — please try again in a moment.');
+    if (!socket.send(frame)) view.showNotice(t('notConnected'));
   }
 
   function who(m) {
     const kind = m.sender?.kind;
-    if (kind === 'visitor') return 'You';
-    if (kind === 'agent') return agentName || 'Agent';
+    if (kind === 'visitor') return t('you');
+    if (kind === 'agent') return agentName || t('agent');
     return '';
   }
 
@@ -142,10 +162,10 @@ function init() {
   function setPhase(next) {
     phase = next;
     const chatting = next === 'chat';
-    view.setComposer(chatting, { ended: 'Chat ended', waiting: 'Waiting for an agent…' }[next]);
+    view.setComposer(chatting, { ended: t('chatEnded'), waiting: t('waiting') }[next]);
     view.setEndable(chatting || next === 'waiting');
-    if (next === 'waiting') view.setHeader('Chat with us', 'Connecting you to an agent…');
-    if (chatting) view.setHeader(agentName || 'Chat with us', agentName ? 'Online' : 'Connected');
+    if (next === 'waiting') view.setHeader(t('title'), t('connecting'));
+    if (chatting) view.setHeader(agentName || t('title'), agentName ? t('online') : t('connected'));
   }
 
   // The conversation from the last `session` frame: sent with each message so the
@@ -188,7 +208,7 @@ function init() {
     joinedNote = null;
     submitted.clear();
     view.reset();
-    view.setHeader('Chat with us', 'We usually reply in a few minutes');
+    view.setHeader(t('title'), t('subtitle'));
     setPhase('dialog');
     started = true;
     emit('conversation_triggered');
@@ -247,17 +267,17 @@ function init() {
         if (frame.message) addMessages([frame.message]);
         break;
       case 'waiting':
-        view.setWaiting(frame.position ? `Waiting for an agent… you are number ${frame.position}` : 'Waiting for an agent…');
+        view.setWaiting(frame.position ? t('waitingNumber', { n: frame.position }) : t('waiting'));
         if (phase === 'dialog') setPhase('waiting');
         break;
       case 'agent_left':
         // The agent lost their connection: the chat and its history go to someone else.
-        view.note(`${frame.agent_name || 'The agent'} left the chat. Connecting you with someone else…`);
+        view.note(t('agentLeft', { name: frame.agent_name || t('theAgent') }));
         joinedNote = null;
         setPhase('waiting');
         break;
       case 'agent_joined': {
-        agentName = frame.agent_name || 'An agent';
+        agentName = frame.agent_name || t('anAgent');
         if (joinedNote === null) emit('live_chat_initiated', { agent: agentName });
         view.setWaiting(null);
         setPhase('chat');
@@ -267,10 +287,10 @@ function init() {
         if (joinedNote === null) {
           const fromAgent = thread.list().filter((m) => m.sender?.kind === 'agent');
           fromAgent.forEach(show);
-          view.note(`${agentName} joined the chat`, fromAgent[0]?.id);
+          view.note(t('agentJoined', { name: agentName }), fromAgent[0]?.id);
           view.bumpUnread();
         } else if (joinedNote !== agentName) {
-          view.note(`${agentName} joined the chat`);
+          view.note(t('agentJoined', { name: agentName }));
           view.bumpUnread();
         }
         joinedNote = agentName;
@@ -282,7 +302,7 @@ function init() {
       case 'fallback':
         emit('live_chat_request_timeout');
         setPhase('fallback');
-        view.setComposer(false, 'No agent available');
+        view.setComposer(false, t('noAgent'));
         view.showFallback(frame);
         view.bumpUnread();
         break;
@@ -296,12 +316,15 @@ function init() {
         emit(phase === 'chat' ? 'live_chat_ended' : 'conversation_completed', { reason: frame.reason });
         stopTyping();
         setPhase('ended');
-        view.showEnded(dialogOver ? '' : ENDED[frame.reason] || ENDED.completed);
+        view.showEnded(dialogOver ? '' : t(ENDED[frame.reason] || ENDED.completed));
         view.bumpUnread();
         break;
       }
       case 'error':
-        view.showNotice(frame.code === 'internal' ? 'Something went wrong on our side; please try again.' : frame.message || 'That did not work.');
+        // The server words only the blocked-domain refusal for visitors (in their
+        // language); its other messages are for developers.
+        view.showNotice(frame.code === 'email_domain_blocked' && frame.message ? frame.message
+          : t({ internal: 'errorInternal', rate_limited: 'errorRateLimited' }[frame.code] || 'errorOther'));
         view.enableCards();
         break;
       default:

@@ -5,6 +5,7 @@ import { el } from '../shared/dom.js';
 import { clockTime } from '../shared/format.js';
 import { linkify, safeHref } from '../shared/links.js';
 import { TYPING_SHOWN_MS } from '../shared/typing.js';
+import { EN, format } from './i18n.js';
 
 const CSS = `
 :host { all: initial; }
@@ -128,14 +129,21 @@ function fitToScreen(root) {
  * Mounts the widget and returns the view the controller drives. `handlers` gets
  * the visitor's actions: onToggle(open), onAnswer(card, index, label),
  * onSubmit(card, value), onSend(text), onTyping(), onLeaveDetails(email, message),
- * onRestart(), onEndChat().
+ * onRestart(), onEndChat(). `strings` are the widget's texts in the visitor's
+ * language (./i18n.js), `lang` its code: the panel's `lang` and `dir` follow it
+ * (all five are left-to-right); what people wrote gets `dir="auto"` on its own, so
+ * an Arabic or Hebrew message reads right to left whatever the panel's language.
  */
-export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
+export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr' } = {}) {
+  const t = (key, values) => format(strings, key, values);
+  const title = t('title');
   const host = el('div');
   host.id = 'lc-livechat-host';
   const shadow = host.attachShadow({ mode: 'open' });
   const style = el('style', null, CSS);
   const root = el('div', 'lc-root');
+  root.lang = lang;
+  root.dir = dir;
 
   const panel = el('section', 'lc-panel');
   panel.hidden = true;
@@ -146,15 +154,15 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
   const head = el('header', 'lc-head');
   const headText = el('div', 'lc-head-text');
   const titleEl = el('div', 'lc-title', title);
-  const subEl = el('div', 'lc-sub', 'We usually reply in a few minutes');
+  const subEl = el('div', 'lc-sub', t('subtitle'));
   headText.append(titleEl, subEl);
-  const endBtn = button('End chat', null, () => handlers.onEndChat());
+  const endBtn = button(t('endChat'), null, () => handlers.onEndChat());
   endBtn.hidden = true;
   const closeBtn = button('✕', null, () => {
     view.setOpen(false);
     bubble.focus();
   });
-  closeBtn.setAttribute('aria-label', 'Close chat');
+  closeBtn.setAttribute('aria-label', t('closeChat'));
   head.append(headText, endBtn, closeBtn);
 
   const status = el('div', 'lc-status');
@@ -162,7 +170,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
   status.setAttribute('role', 'status');
   const stream = el('div', 'lc-stream');
   stream.setAttribute('role', 'log');
-  stream.setAttribute('aria-label', 'Conversation');
+  stream.setAttribute('aria-label', t('conversation'));
   stream.setAttribute('aria-live', 'polite');
   const typing = el('div', 'lc-typing');
   typing.hidden = true;
@@ -175,10 +183,10 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
 
   const compose = el('form', 'lc-compose');
   const input = el('textarea');
-  input.placeholder = 'Type a message…';
+  input.placeholder = t('typeMessage');
   input.rows = 1;
-  input.setAttribute('aria-label', 'Message');
-  const send = el('button', null, 'Send');
+  input.setAttribute('aria-label', t('message'));
+  const send = el('button', null, t('send'));
   send.type = 'submit';
   compose.append(input, send);
   const submitMessage = () => {
@@ -202,7 +210,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
   panel.append(head, status, stream, typing, notice, compose);
 
   const bubble = button('', 'lc-bubble', () => view.setOpen(panel.hidden));
-  bubble.setAttribute('aria-label', 'Open chat');
+  bubble.setAttribute('aria-label', t('openChat'));
   bubble.setAttribute('aria-expanded', 'false');
   bubble.setAttribute('aria-controls', panel.id);
   const svg = document.createElementNS(SVG_NS, 'svg');
@@ -261,7 +269,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
     let field;
     if (card.field === 'picklist' && Array.isArray(card.options) && card.options.length) {
       field = el('select', 'lc-input');
-      field.append(Object.assign(el('option', null, card.placeholder || 'Choose…'), { value: '', disabled: true, selected: true }));
+      field.append(Object.assign(el('option', null, card.placeholder || t('choose')), { value: '', disabled: true, selected: true }));
       for (const o of card.options) field.append(Object.assign(el('option', null, o), { value: o }));
     } else {
       field = el('input', 'lc-input');
@@ -269,9 +277,9 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       field.autocomplete = { email: 'email', phone: 'tel' }[card.field] || 'on';
       if (card.placeholder) field.placeholder = card.placeholder;
     }
-    field.setAttribute('aria-label', card.prompt || 'Answer');
+    field.setAttribute('aria-label', card.prompt || t('answer'));
     if (prefill != null) field.value = prefill;
-    const ok = el('button', 'lc-btn lc-btn-solid', 'Send');
+    const ok = el('button', 'lc-btn lc-btn-solid', t('send'));
     ok.type = 'submit';
     row.append(field, ok);
     form.append(row);
@@ -282,7 +290,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       handlers.onSubmit(card.card, value);
     };
     if (card.optional) {
-      const skip = button('Skip', 'lc-btn', () => go(''));
+      const skip = button(t('skip'), 'lc-btn', () => go(''));
       skip.style.alignSelf = 'flex-start';
       form.append(skip);
     }
@@ -308,7 +316,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
     setOpen(open) {
       panel.hidden = !open;
       root.classList.toggle('lc-open', open);
-      bubble.setAttribute('aria-label', open ? 'Close chat' : 'Open chat');
+      bubble.setAttribute('aria-label', open ? t('closeChat') : t('openChat'));
       bubble.setAttribute('aria-expanded', String(open));
       if (open) {
         unread = 0;
@@ -328,7 +336,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       unread += 1;
       badge.textContent = String(unread);
       badge.hidden = false;
-      bubble.setAttribute('aria-label', `Open chat, ${unread} unread`);
+      bubble.setAttribute('aria-label', t('openChatUnread', { n: unread }));
     },
     setHeader(titleText, sub) {
       titleEl.textContent = titleText;
@@ -343,12 +351,13 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
     },
     setComposer(enabled, placeholder) {
       input.disabled = send.disabled = !enabled;
-      input.placeholder = placeholder || (enabled ? 'Type a message…' : 'Choose an option above');
+      input.placeholder = placeholder || (enabled ? t('typeMessage') : t('chooseAbove'));
       keepFocus();
     },
     /** Shows a card, replacing an earlier copy with the same id in place. */
     showCard(card, { prefill } = {}) {
       const box = el('div', 'lc-card');
+      box.dir = 'auto'; // a dialog written in a right-to-left language reads so
       let entry = { box, enable: () => {} };
       if (card.type === 'message') {
         box.append(linkify(card.text));
@@ -356,7 +365,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
         box.append(linkify(card.prompt));
         const answers = el('div', 'lc-answers');
         answers.setAttribute('role', 'group');
-        answers.setAttribute('aria-label', card.prompt || 'Answers');
+        answers.setAttribute('aria-label', card.prompt || t('answers'));
         const buttons = (card.answers || []).map((label, index) => button(label, 'lc-btn', () => {
           const had = buttons.includes(focused());
           for (const b of buttons) b.disabled = true;
@@ -377,7 +386,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       } else if (card.type === 'live_chat') {
         if (card.text) box.append(linkify(card.text));
         waitingEl = el('div', 'lc-waiting');
-        waitingEl.append(dots(), el('span', null, 'Waiting for an agent…'));
+        waitingEl.append(dots(), el('span', null, t('waiting')));
         box.append(waitingEl);
       } else {
         return;
@@ -410,9 +419,14 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
         : el('div', `lc-msg ${mine ? 'lc-msg-me' : 'lc-msg-them'}${m.pending && !m.acked ? ' lc-msg-pending' : ''}`);
       bubbleEl.dataset.id = id;
       if (m.seq != null) bubbleEl.dataset.seq = String(m.seq);
-      bubbleEl.append(linkify(m.text));
+      // The text's own direction (an Arabic or Hebrew message reads right to left);
+      // the time under it keeps the panel's.
+      const body = el('div');
+      body.dir = 'auto';
+      body.append(linkify(m.text));
+      bubbleEl.append(body);
       if (m.sender?.kind !== 'system') {
-        const meta = [who, m.pending ? (m.acked ? 'Sent' : 'Sending…') : clockTime(m.at)].filter(Boolean).join(' · ');
+        const meta = [who, m.pending ? (m.acked ? t('sent') : t('sending')) : clockTime(m.at)].filter(Boolean).join(' · ');
         bubbleEl.append(el('div', 'lc-meta', meta));
       }
       const old = [...stream.children].find((n) => n.dataset.id === id);
@@ -428,7 +442,7 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       let b = stream.querySelector('.lc-older');
       if (!shown) return void b?.remove();
       if (!b) {
-        b = button('Show older messages', 'lc-btn lc-older', () => { b.disabled = true; handlers.onOlder(); });
+        b = button(t('showOlder'), 'lc-btn lc-older', () => { b.disabled = true; handlers.onOlder(); });
         stream.insertBefore(b, stream.firstChild);
       }
       b.disabled = false;
@@ -436,12 +450,14 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
     /** A centred note; before the message with id `beforeId` when it is shown. */
     note(text, beforeId) {
       const before = beforeId == null ? null : [...stream.children].find((n) => n.dataset.id === `lc-m-${beforeId}`);
-      put(el('div', 'lc-note', text), before || null);
+      const n = el('div', 'lc-note', text);
+      n.dir = 'auto'; // it may hold an agent's name
+      put(n, before || null);
     },
     setTyping(on, who) {
       clearTimeout(typingTimer);
       typing.hidden = !on;
-      typingLabel.textContent = `${who || 'Agent'} is typing…`;
+      typingLabel.textContent = t('typing', { name: who || t('agent') });
       if (on) typingTimer = setTimeout(() => { typing.hidden = true; }, TYPING_SHOWN_MS);
     },
     showNotice(text) {
@@ -453,10 +469,11 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
     showFallback(frame) {
       view.setWaiting(null);
       const box = el('div', 'lc-card');
+      box.dir = 'auto';
       box.append(linkify(frame.text));
       const href = safeHref(frame.meeting_link);
       if (href) {
-        const a = el('a', 'lc-btn lc-btn-solid', 'Book a meeting');
+        const a = el('a', 'lc-btn lc-btn-solid', t('bookMeeting'));
         Object.assign(a, { href, target: '_blank', rel: 'noopener noreferrer' });
         a.style.cssText = 'display:inline-block;margin-top:8px;text-decoration:none';
         box.append(el('br'), a);
@@ -464,9 +481,9 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       if (frame.can_leave_details) {
         const form = el('form', 'lc-form');
         form.noValidate = true;
-        const email = Object.assign(el('input', 'lc-input'), { type: 'email', placeholder: 'Your email', autocomplete: 'email' });
-        const msg = Object.assign(el('textarea', 'lc-input'), { rows: 3, placeholder: 'Your message (optional)' });
-        const ok = Object.assign(el('button', 'lc-btn lc-btn-solid', 'Send'), { type: 'submit' });
+        const email = Object.assign(el('input', 'lc-input'), { type: 'email', placeholder: t('yourEmail'), autocomplete: 'email' });
+        const msg = Object.assign(el('textarea', 'lc-input'), { rows: 3, placeholder: t('yourMessage') });
+        const ok = Object.assign(el('button', 'lc-btn lc-btn-solid', t('send')), { type: 'submit' });
         form.append(email, msg, ok);
         form.addEventListener('submit', (e) => {
           e.preventDefault();
@@ -483,14 +500,14 @@ export function mountWidget(handlers, { title = 'Chat with us' } = {}) {
       const d = cards.get('lc-details');
       d?.box.querySelector('form')?.remove();
       cards.delete('lc-details');
-      view.note('Thanks! We received your details and will get back to you.');
+      view.note(t('detailsReceived'));
     },
     showEnded(text) {
       view.setWaiting(null);
       view.setTyping(false);
       const box = el('div', 'lc-note');
       if (text) box.append(el('div', null, text));
-      box.append(button('Start a new chat', 'lc-btn', () => handlers.onRestart()));
+      box.append(button(t('newChat'), 'lc-btn', () => handlers.onRestart()));
       box.lastChild.style.marginTop = '6px';
       put(box);
     },

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use super::format::{BranchTest, Card, Dialog, Link};
 use crate::domain::{
-    CardId, Combine, Condition, ConditionSet, ConditionValue, FallbackMessage, Operator,
+    CardId, Combine, Condition, ConditionSet, ConditionValue, FallbackMessage, Lang, Operator,
     RoutingMode,
 };
 
@@ -65,7 +65,9 @@ pub struct Diagram {
 impl Diagram {
     /// The diagram of `dialog`. `fallback` is the account's fallback message, named
     /// under each live chat card; `None` when the account is not known.
+    /// Texts given per language are drawn in the dialog's fallback language.
     pub fn of(dialog: &Dialog, fallback: Option<&FallbackMessage>) -> Self {
+        let lang = dialog.fallback_language();
         let index: BTreeMap<&CardId, usize> = dialog
             .cards
             .iter()
@@ -78,7 +80,9 @@ impl Diagram {
             .map(|card| {
                 card.links()
                     .into_iter()
-                    .filter_map(|(link, to)| index.get(to).map(|&t| (t, link_label(card, link))))
+                    .filter_map(|(link, to)| {
+                        index.get(to).map(|&t| (t, link_label(card, link, &lang)))
+                    })
                     .collect()
             })
             .collect();
@@ -103,7 +107,7 @@ impl Diagram {
                 Node {
                     id: card.id().clone(),
                     kind: card.type_name(),
-                    title: title(card),
+                    title: title(card, &lang),
                     routing: match card {
                         Card::LiveChat(l) => {
                             Some(format!("{} · {fallback_text}", routing_text(&l.routing)))
@@ -277,12 +281,12 @@ impl Diagram {
 }
 
 /// What the arrow of `link` out of `card` says.
-fn link_label(card: &Card, link: Link) -> String {
+fn link_label(card: &Card, link: Link, lang: &Lang) -> String {
     match (card, link) {
         (Card::Question(q), Link::Answer(i)) => q
             .answers
             .get(i)
-            .map_or_else(|| link.to_string(), |a| a.label.clone()),
+            .map_or_else(|| link.to_string(), |a| a.label.pick(lang, lang).to_owned()),
         (Card::Branch(b), Link::Branch(i)) => b.branches.get(i).map_or_else(
             || link.to_string(),
             |branch| match &branch.test {
@@ -331,10 +335,10 @@ fn one_condition(c: &Condition) -> String {
 }
 
 /// The card's text in one line.
-fn title(card: &Card) -> String {
+fn title(card: &Card, lang: &Lang) -> String {
     let text = match card {
-        Card::Message(m) => m.text.clone(),
-        Card::Question(q) => q.prompt.clone(),
+        Card::Message(m) => m.text.pick(lang, lang).to_owned(),
+        Card::Question(q) => q.prompt.pick(lang, lang).to_owned(),
         Card::Capture(c) => {
             let field = match c.field {
                 super::FieldType::Email => "email",
@@ -342,14 +346,14 @@ fn title(card: &Card) -> String {
                 super::FieldType::Text => "text",
                 super::FieldType::Picklist => "picklist",
             };
-            format!("{} ({field} → {})", c.prompt, c.attribute)
+            format!("{} ({field} → {})", c.prompt.pick(lang, lang), c.attribute)
         }
         Card::Goal(g) => match g.score {
             Some(score) => format!("goal: {} (score {score})", g.name),
             None => format!("goal: {}", g.name),
         },
         Card::Branch(_) => "branch".into(),
-        Card::LiveChat(l) => l.connecting_text().to_string(),
+        Card::LiveChat(l) => l.connecting_text(lang, lang).to_string(),
     };
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -9,12 +9,16 @@
 use serde::{Deserialize, Serialize};
 
 use super::format::{BranchTest, CaptureCard, Card, IfKnown, QuestionCard};
+use super::localized::Localized;
 use super::tokens::render;
 use super::validate::ValidDialog;
 use super::{CardView, FieldType, VisitorAction};
 use std::collections::BTreeSet;
 
-use crate::domain::{AttributeName, Attributes, CardId, Email, EmailDomain, RoutingMode};
+use crate::domain::{
+    AttributeName, Attributes, CardId, Email, EmailDomain, Lang, RoutingMode, UiLang,
+};
+use crate::texts;
 
 /// Where a visitor is in a dialog.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +63,11 @@ pub struct DialogState {
     /// not read it: the service counts `unverified` from it and the settings.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub verified: BTreeSet<AttributeName>,
+    /// The visitor's language (the widget's `start` sends it): the language of the
+    /// cards' texts when the dialog has it, and of the errors the engine makes.
+    /// Kept here, on the visitor's session, so that every later step has it.
+    #[serde(default, skip_serializing_if = "Lang::is_default")]
+    pub lang: Lang,
 }
 
 impl DialogState {
@@ -70,6 +79,7 @@ impl DialogState {
             progress: Progress::default(),
             unverified: BTreeSet::new(),
             verified: BTreeSet::new(),
+            lang: Lang::english(),
         }
     }
 
@@ -218,20 +228,12 @@ pub enum ActionError {
     },
 }
 
-// A refused email shows the domain's own wording (`EmailError`'s message).
-
-/// What a visitor is told when their address is at a blocked domain: the domain
-/// they typed (no more of the address), and what to do instead. The fallback form's
-/// refusal (`email_domain_blocked`) says the same.
-pub fn blocked_domain_message(email: &Email) -> String {
-    format!(
-        "we cannot accept addresses at {}: please enter your work email",
-        email.domain()
-    )
+/// What a visitor is told, in their language, when their address is at a blocked
+/// domain: the domain they typed (no more of the address), and what to do instead.
+/// The fallback form's refusal (`email_domain_blocked`) says the same.
+pub fn blocked_domain_message(email: &Email, lang: &Lang) -> String {
+    texts::email_domain_blocked(UiLang::of(lang), email.domain())
 }
-const PHONE_ERROR: &str = "enter a phone number like +1 555 123 4567";
-const PICKLIST_ERROR: &str = "choose one of the options";
-const TEXT_REQUIRED_ERROR: &str = "enter a value";
 /// Longest text a text capture accepts, in characters.
 pub const MAX_TEXT_CHARS: usize = 500;
 
@@ -257,16 +259,20 @@ pub fn advance(
         }
         (Position::NotStarted, _) => Err(ActionError::NotStarted),
         (Position::Waiting { card } | Position::LiveChat { card }, VisitorAction::Start) => {
+            let voice = Voice::of(dialog, state);
             let view = match (&state.position, dialog.card(card)) {
                 (Position::Waiting { .. }, Some(Card::Question(q))) => {
-                    question_view(q, &state.attributes)
+                    question_view(q, &state.attributes, &voice)
                 }
                 (Position::Waiting { .. }, Some(Card::Capture(c))) => {
-                    capture_view(c, &state.attributes, None)
+                    capture_view(c, &state.attributes, &voice, None)
                 }
                 (Position::LiveChat { .. }, Some(Card::LiveChat(l))) => CardView::LiveChat {
                     card: l.id.clone(),
-                    text: render(l.connecting_text(), &state.attributes),
+                    text: render(
+                        l.connecting_text(&voice.lang, &voice.fallback),
+                        &state.attributes,
+                    ),
                 },
                 _ => return Err(ActionError::StaleState { card: card.clone() }),
             };
@@ -296,7 +302,10 @@ pub fn advance(
             let mut walk = Walk::new(dialog, state, ctx);
             walk.progress.engaged = true;
             if let Some(attribute) = &question.attribute {
-                walk.store(attribute, chosen.stored_value().to_owned());
+                walk.store(
+                    attribute,
+                    chosen.stored_value(&walk.voice.fallback).to_owned(),
+                );
             }
             walk.from(chosen.next.as_ref())
         }
@@ -312,7 +321,7 @@ pub fn advance(
                 walk.progress.engaged = true;
                 return walk.from(capture.next.as_ref());
             }
-            match check_value(capture, value, ctx.blocked_email_domains) {
+            match check_value(capture, value, ctx.blocked_email_domains, &state.lang) {
                 Ok(accepted) => {
                     walk.progress.engaged = true;
                     walk.progress.email_captured |= capture.field == FieldType::Email;
@@ -321,7 +330,12 @@ pub fn advance(
                 }
                 Err(message) => Ok(Step {
                     state: state.clone(),
-                    cards: vec![capture_view(capture, &state.attributes, Some(message))],
+                    cards: vec![capture_view(
+                        capture,
+                        &state.attributes,
+                        &walk.voice,
+                        Some(message),
+                    )],
                     events: Vec::new(),
                 }),
             }
@@ -342,13 +356,20 @@ fn check_current(current: &CardId, got: &CardId) -> Result<(), ActionError> {
 
 /// Validates a submitted value by field type: the value to store, or the message to
 /// show the visitor.
-fn check_value(card: &CaptureCard, raw: &str, blocked: &[EmailDomain]) -> Result<String, String> {
+/// The message is in the visitor's language (`lang`).
+fn check_value(
+    card: &CaptureCard,
+    raw: &str,
+    blocked: &[EmailDomain],
+    lang: &Lang,
+) -> Result<String, String> {
     let value = raw.trim();
+    let ui = UiLang::of(lang);
     match card.field {
         FieldType::Email => {
-            let email = Email::parse(value).map_err(|e| e.to_string())?;
+            let email = Email::parse(value).map_err(|e| texts::email_error(&e, ui).to_owned())?;
             match crate::domain::blocked_by(blocked, &email) {
-                Some(_) => Err(blocked_domain_message(&email)),
+                Some(_) => Err(blocked_domain_message(&email, lang)),
                 None => Ok(email.as_str().to_owned()),
             }
         }
@@ -361,7 +382,7 @@ fn check_value(card: &CaptureCard, raw: &str, blocked: &[EmailDomain]) -> Result
             if (6..=20).contains(&chars) && allowed && digits >= 6 {
                 Ok(value.to_owned())
             } else {
-                Err(PHONE_ERROR.to_owned())
+                Err(texts::phone_invalid(ui).to_owned())
             }
         }
         FieldType::Picklist => card
@@ -371,15 +392,15 @@ fn check_value(card: &CaptureCard, raw: &str, blocked: &[EmailDomain]) -> Result
             // that a typed answer matches too, and the option's own spelling is stored.
             .find(|o| o.trim().to_lowercase() == value.to_lowercase())
             .map(|o| o.trim().to_owned())
-            .ok_or_else(|| PICKLIST_ERROR.to_owned()),
+            .ok_or_else(|| texts::picklist_invalid(ui).to_owned()),
         FieldType::Text => {
             if value.is_empty() {
-                Err(TEXT_REQUIRED_ERROR.to_owned())
+                Err(texts::text_required(ui).to_owned())
             } else if value.chars().count() > MAX_TEXT_CHARS {
-                Err(format!("enter at most {MAX_TEXT_CHARS} characters"))
-            } else if let Err(e) = crate::domain::check_attribute_value(value) {
+                Err(texts::text_too_long(ui, MAX_TEXT_CHARS))
+            } else if crate::domain::check_attribute_value(value).is_err() {
                 // Stored as an attribute, so held to the same rule as the host page's.
-                Err(e.to_string())
+                Err(texts::text_control_characters(ui).to_owned())
             } else {
                 Ok(value.to_owned())
             }
@@ -387,20 +408,49 @@ fn check_value(card: &CaptureCard, raw: &str, blocked: &[EmailDomain]) -> Result
     }
 }
 
-fn question_view(q: &QuestionCard, attributes: &Attributes) -> CardView {
-    CardView::Question {
-        card: q.id.clone(),
-        prompt: render(&q.prompt, attributes),
-        answers: q.answers.iter().map(|a| a.label.clone()).collect(),
+/// The language the cards speak to this visitor in: theirs, and the dialog's
+/// fallback for a text that lacks it.
+struct Voice {
+    lang: Lang,
+    fallback: Lang,
+}
+
+impl Voice {
+    fn of(dialog: &ValidDialog, state: &DialogState) -> Self {
+        Self {
+            lang: state.lang.clone(),
+            fallback: dialog.dialog().fallback_language(),
+        }
+    }
+
+    fn say<'a>(&self, text: &'a Localized) -> &'a str {
+        text.pick(&self.lang, &self.fallback)
     }
 }
 
-fn capture_view(c: &CaptureCard, attributes: &Attributes, error: Option<String>) -> CardView {
+fn question_view(q: &QuestionCard, attributes: &Attributes, voice: &Voice) -> CardView {
+    CardView::Question {
+        card: q.id.clone(),
+        prompt: render(voice.say(&q.prompt), attributes),
+        answers: q
+            .answers
+            .iter()
+            .map(|a| voice.say(&a.label).to_owned())
+            .collect(),
+    }
+}
+
+fn capture_view(
+    c: &CaptureCard,
+    attributes: &Attributes,
+    voice: &Voice,
+    error: Option<String>,
+) -> CardView {
     CardView::Capture {
         card: c.id.clone(),
         field: c.field,
-        prompt: render(&c.prompt, attributes),
-        placeholder: c.placeholder.clone(),
+        prompt: render(voice.say(&c.prompt), attributes),
+        placeholder: c.placeholder.as_ref().map(|p| voice.say(p).to_owned()),
         options: c.options.clone(),
         optional: !c.required,
         error,
@@ -411,6 +461,7 @@ fn capture_view(c: &CaptureCard, attributes: &Attributes, error: Option<String>)
 struct Walk<'a> {
     dialog: &'a ValidDialog,
     ctx: &'a Context<'a>,
+    voice: Voice,
     attributes: Attributes,
     unverified: BTreeSet<AttributeName>,
     verified: BTreeSet<AttributeName>,
@@ -425,6 +476,7 @@ impl<'a> Walk<'a> {
         Self {
             dialog,
             ctx,
+            voice: Voice::of(dialog, state),
             attributes: state.attributes.clone(),
             unverified: state.unverified.clone(),
             verified: state.verified.clone(),
@@ -461,7 +513,7 @@ impl<'a> Walk<'a> {
                 Card::Message(m) => {
                     self.cards.push(CardView::Message {
                         card: m.id.clone(),
-                        text: render(&m.text, &self.attributes),
+                        text: render(self.voice.say(&m.text), &self.attributes),
                     });
                     m.next.as_ref()
                 }
@@ -492,7 +544,8 @@ impl<'a> Walk<'a> {
                     .map(|branch| &branch.next)
                     .or(b.otherwise.as_ref()),
                 Card::Question(q) => {
-                    self.cards.push(question_view(q, &self.attributes));
+                    self.cards
+                        .push(question_view(q, &self.attributes, &self.voice));
                     return Ok(self.finish(Position::Waiting { card: q.id.clone() }));
                 }
                 Card::Capture(c) => {
@@ -500,14 +553,18 @@ impl<'a> Walk<'a> {
                     {
                         c.next.as_ref()
                     } else {
-                        self.cards.push(capture_view(c, &self.attributes, None));
+                        self.cards
+                            .push(capture_view(c, &self.attributes, &self.voice, None));
                         return Ok(self.finish(Position::Waiting { card: c.id.clone() }));
                     }
                 }
                 Card::LiveChat(l) => {
                     self.cards.push(CardView::LiveChat {
                         card: l.id.clone(),
-                        text: render(l.connecting_text(), &self.attributes),
+                        text: render(
+                            l.connecting_text(&self.voice.lang, &self.voice.fallback),
+                            &self.attributes,
+                        ),
                     });
                     self.events.push(DialogEvent::LiveChatRequested {
                         card: l.id.clone(),
@@ -528,6 +585,7 @@ impl<'a> Walk<'a> {
                 progress: self.progress,
                 unverified: self.unverified,
                 verified: self.verified,
+                lang: self.voice.lang,
             },
             cards: self.cards,
             events: self.events,

@@ -613,3 +613,108 @@ fn the_state_round_trips_through_json_for_storage() {
     assert_eq!(back, state);
     assert!(json.contains(r#""at":"waiting""#), "{json}");
 }
+
+/// A dialog in English and German with a Portuguese greeting too, falling back to
+/// German: a greeting, a question, a capture card and a live chat card.
+fn multilingual() -> ValidDialog {
+    let yaml = concat!(
+        "id: d\nname: D\nlanguages: [en, de]\nfallback_language: de\nstart: hello\ncards:\n",
+        "  - {id: hello, type: message, text: {en: Hi, de: Hallo, pt: Olá}, next: ask}\n",
+        "  - id: ask\n    type: question\n    prompt: {en: Talk to sales?, de: Mit dem Vertrieb sprechen?}\n",
+        "    attribute: wants\n",
+        "    answers:\n      - {label: {en: 'Yes', de: Ja}, next: email}\n",
+        "      - {label: {en: 'No', de: Nein}, value: 'no'}\n",
+        "  - id: email\n    type: capture\n    field: email\n    attribute: email\n",
+        "    prompt: {en: Your email?, de: Ihre E-Mail?}\n    placeholder: {en: you@work, de: sie@arbeit}\n",
+        "    next: talk\n",
+        "  - {id: talk, type: live_chat, routing: {mode: round_robin}}\n",
+    );
+    validate(&Dialog::from_yaml(yaml).unwrap(), &targets()).unwrap_or_else(|e| panic!("{e:#?}"))
+}
+
+fn speaking(tag: &str) -> DialogState {
+    DialogState {
+        lang: crate::domain::Lang::parse(tag).unwrap(),
+        ..DialogState::default()
+    }
+}
+
+#[test]
+fn per_language_texts_come_in_the_visitors_language_else_the_fallback() {
+    let d = multilingual();
+    for (tag, greeting, prompt, yes) in [
+        ("de-AT", "Hallo", "Mit dem Vertrieb sprechen?", "Ja"),
+        ("en", "Hi", "Talk to sales?", "Yes"),
+        ("pt-BR", "Olá", "Mit dem Vertrieb sprechen?", "Ja"),
+        ("ja", "Hallo", "Mit dem Vertrieb sprechen?", "Ja"),
+    ] {
+        let step = start(&d, &speaking(tag), &AVAILABLE);
+        assert_eq!(
+            step.cards[..2],
+            [
+                CardView::Message {
+                    card: id("hello"),
+                    text: greeting.into()
+                },
+                CardView::Question {
+                    card: id("ask"),
+                    prompt: prompt.into(),
+                    answers: vec![yes.into(), if yes == "Yes" { "No" } else { "Nein" }.into()],
+                },
+            ],
+            "{tag}"
+        );
+    }
+}
+
+#[test]
+fn an_answer_with_a_per_language_label_stores_the_fallback_languages_label() {
+    let d = multilingual();
+    let asked = start(&d, &speaking("en"), &AVAILABLE).state;
+    let step = answer(&d, &asked, "ask", 0);
+    assert_eq!(
+        step.state.attributes.get("wants"),
+        Some("Ja"),
+        "the same for everyone"
+    );
+    let CardView::Capture {
+        prompt,
+        placeholder,
+        ..
+    } = &step.cards[0]
+    else {
+        panic!("{:?}", step.cards)
+    };
+    assert_eq!(
+        (prompt.as_str(), placeholder.as_deref()),
+        ("Your email?", Some("you@work"))
+    );
+}
+
+#[test]
+fn capture_errors_and_the_default_connecting_text_come_in_the_visitors_language() {
+    let d = multilingual();
+    let asked = start(&d, &speaking("es"), &AVAILABLE).state;
+    let at_email = answer(&d, &asked, "ask", 0).state;
+    let refused = submit(&d, &at_email, "email", "jo@", &AVAILABLE);
+    let CardView::Capture { error, .. } = &refused.cards[0] else {
+        panic!("{:?}", refused.cards)
+    };
+    assert_eq!(
+        error.as_deref(),
+        Some("introduce una dirección de correo como nombre@example.com")
+    );
+    let accepted = submit(&d, &at_email, "email", "jo@acme.example", &AVAILABLE);
+    assert_eq!(
+        accepted.cards,
+        [CardView::LiveChat {
+            card: id("talk"),
+            text: "Te estamos conectando con alguien de nuestro equipo…".into()
+        }]
+    );
+    assert_eq!(
+        accepted.state.lang.as_str(),
+        "es",
+        "the state keeps the language"
+    );
+}

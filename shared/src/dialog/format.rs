@@ -12,7 +12,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::FieldType;
-use crate::domain::{AttributeName, CardId, ConditionSet, DialogId, RoutingMode};
+use super::localized::Localized;
+use crate::domain::{AttributeName, CardId, ConditionSet, DialogId, Lang, RoutingMode};
 
 /// The text a live chat card shows while the visitor is being connected, unless the
 /// card sets its own.
@@ -31,6 +32,24 @@ pub struct Dialog {
     /// The cards, in the order the designer wrote them (the order carries no meaning
     /// for the visitor: `next` links do).
     pub cards: Vec<Card>,
+    /// The languages every per-language text of the dialog must give (the
+    /// validator reports a card that lacks one); empty: no such check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<Lang>,
+    /// The language a visitor gets when a text is not in theirs; default the first
+    /// of `languages`, else English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_language: Option<Lang>,
+}
+
+impl Dialog {
+    /// The language of the texts a visitor whose own language a text lacks gets.
+    pub fn fallback_language(&self) -> Lang {
+        self.fallback_language
+            .clone()
+            .or_else(|| self.languages.first().cloned())
+            .unwrap_or_default()
+    }
 }
 
 /// One card of a dialog, tagged by `type`.
@@ -58,7 +77,7 @@ pub struct MessageCard {
     /// Unique within the dialog.
     pub id: CardId,
     /// The message, with tokens such as `{{visitor.first_name:"there"}}`.
-    pub text: String,
+    pub text: Localized,
     /// The following card; `None` ends the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<CardId>,
@@ -71,7 +90,7 @@ pub struct QuestionCard {
     /// Unique within the dialog.
     pub id: CardId,
     /// The question, with tokens.
-    pub prompt: String,
+    pub prompt: Localized,
     /// Two or more answers with distinct labels, in the order shown.
     pub answers: Vec<Answer>,
     /// Where the chosen answer's value is stored, if anywhere.
@@ -84,10 +103,10 @@ pub struct QuestionCard {
 #[serde(deny_unknown_fields)]
 pub struct Answer {
     /// The button's text.
-    #[serde(deserialize_with = "lenient::string")]
-    pub label: String,
+    pub label: Localized,
     /// Stored in the question's attribute instead of the label (e.g. `yes` for
-    /// "Yes please!").
+    /// "Yes please!"). Give one when the label is per language, so that the value
+    /// stored does not depend on the visitor's language.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -100,9 +119,13 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The value stored when this answer is chosen: `value`, or else the label.
-    pub fn stored_value(&self) -> &str {
-        self.value.as_deref().unwrap_or(&self.label)
+    /// The value stored when this answer is chosen: `value`, or else the label
+    /// (a per-language label: the one in `fallback`, the dialog's fallback
+    /// language, whatever the visitor's).
+    pub fn stored_value(&self, fallback: &Lang) -> &str {
+        self.value
+            .as_deref()
+            .unwrap_or_else(|| self.label.pick(fallback, fallback))
     }
 }
 
@@ -138,10 +161,10 @@ pub struct CaptureCard {
     /// The kind of value asked for.
     pub field: FieldType,
     /// The question shown above the input, with tokens.
-    pub prompt: String,
+    pub prompt: Localized,
     /// Hint text inside the empty input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placeholder: Option<String>,
+    pub placeholder: Option<Localized>,
     /// Where the value is stored (e.g. `email`).
     pub attribute: AttributeName,
     /// What to do when the attribute is already known; default `skip`.
@@ -269,9 +292,10 @@ pub struct LiveChatCard {
     pub id: CardId,
     /// How the agent is picked.
     pub routing: RoutingMode,
-    /// Shown while connecting; default [`DEFAULT_CONNECTING_TEXT`]. Tokens allowed.
+    /// Shown while connecting; default [`DEFAULT_CONNECTING_TEXT`] (in the
+    /// visitor's language). Tokens allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub text: Option<Localized>,
     /// Always refused by the validator: a live chat card ends its branch. Read so that
     /// the mistake is reported with the card's id rather than as a syntax error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,9 +303,13 @@ pub struct LiveChatCard {
 }
 
 impl LiveChatCard {
-    /// The text shown while connecting, before tokens are rendered.
-    pub fn connecting_text(&self) -> &str {
-        self.text.as_deref().unwrap_or(DEFAULT_CONNECTING_TEXT)
+    /// The text shown while connecting to a visitor speaking `lang`, before tokens
+    /// are rendered: the card's own, else the product's in their language.
+    pub fn connecting_text(&self, lang: &Lang, fallback: &Lang) -> &str {
+        match &self.text {
+            Some(text) => text.pick(lang, fallback),
+            None => crate::texts::connecting(crate::domain::UiLang::of(lang)),
+        }
     }
 }
 
@@ -476,10 +504,6 @@ mod lenient {
         }
     }
 
-    pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        d.deserialize_any(Text)
-    }
-
     pub(super) fn optional_string<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<String>, D::Error> {
@@ -620,7 +644,7 @@ cards:
             if b.branches[0].test == BranchTest::AgentsAvailable(true)));
         assert!(matches!(&dialog.cards[2], Card::LiveChat(l)
             if l.routing == RoutingMode::Team { team: TeamId::parse("sales").unwrap() }
-            && l.connecting_text() == DEFAULT_CONNECTING_TEXT));
+            && l.connecting_text(&Lang::english(), &Lang::english()) == DEFAULT_CONNECTING_TEXT));
     }
 
     #[test]
@@ -734,8 +758,8 @@ cards:
             panic!("not a question")
         };
         assert_eq!(q.answers[0].label, "Yes");
-        assert_eq!(q.answers[0].stored_value(), "y");
-        assert_eq!(q.answers[1].stored_value(), "500");
+        assert_eq!(q.answers[0].stored_value(&Lang::english()), "y");
+        assert_eq!(q.answers[1].stored_value(&Lang::english()), "500");
         assert!(matches!(&dialog.cards[1], Card::Capture(c) if c.options == ["10", "50", "off"]));
     }
 }

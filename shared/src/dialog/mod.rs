@@ -17,6 +17,7 @@
 mod diagram;
 mod engine;
 mod format;
+mod localized;
 mod tokens;
 mod validate;
 mod view;
@@ -38,6 +39,7 @@ pub use format::{
     DEFAULT_CONNECTING_TEXT, Dialog, Format, FormatError, GoalCard, IfKnown, Link, LiveChatCard,
     MessageCard, QuestionCard,
 };
+pub use localized::Localized;
 pub use tokens::{TokenProblem, render};
 pub use validate::{DialogError, Targets, ValidDialog, validate};
 pub use view::{CardView, FieldType, VisitorAction};

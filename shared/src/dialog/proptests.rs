@@ -132,7 +132,7 @@ fn card(i: usize, n: usize, acyclic: bool) -> BoxedStrategy<Card> {
             move |(text, next)| {
                 Card::Message(MessageCard {
                     id: id.clone(),
-                    text,
+                    text: text.into(),
                     next,
                 })
             }
@@ -142,7 +142,7 @@ fn card(i: usize, n: usize, acyclic: bool) -> BoxedStrategy<Card> {
             move |(prompt, answers, store)| {
                 Card::Question(QuestionCard {
                     id: id.clone(),
-                    prompt,
+                    prompt: prompt.into(),
                     answers,
                     attribute: store.map(|_| attribute(2)),
                 })
@@ -221,6 +221,8 @@ fn dialog(acyclic: bool) -> impl Strategy<Value = Dialog> {
             name: "D".into(),
             start: if acyclic { card_id(0) } else { card_id(start) },
             cards,
+            languages: Vec::new(),
+            fallback_language: None,
         })
 }
 

@@ -6,8 +6,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::FieldType;
 use super::format::{Branch, BranchTest, Card, Dialog};
+use super::localized::Localized;
 use super::tokens::{TokenProblem, bad_tokens};
-use crate::domain::{AgentId, CardId, ConditionError, RoutingMode, RuleId, TeamId};
+use crate::domain::{AgentId, CardId, ConditionError, Lang, RoutingMode, RuleId, TeamId};
 
 /// What a live chat card may route to. The routing layer builds it from the agents,
 /// teams and custom rules that exist when the dialog is saved.
@@ -182,6 +183,26 @@ pub enum DialogError {
         /// The live chat card.
         card: CardId,
     },
+    /// A text given per language lacks a language the dialog's `languages` declares.
+    #[error("card \"{card}\": the {what} has no {lang} text (the dialog declares languages: {})", langs_text(.declared))]
+    MissingLanguage {
+        /// The card.
+        card: CardId,
+        /// Which text (`text`, `prompt`, `label of answer 2`, ...).
+        what: String,
+        /// The language it lacks.
+        lang: Lang,
+        /// The dialog's `languages`.
+        declared: Vec<Lang>,
+    },
+    /// The dialog's `fallback_language` is not among its `languages`.
+    #[error("dialog: the fallback language {fallback} is not among the languages it declares ({})", langs_text(.declared))]
+    FallbackNotDeclared {
+        /// The dialog's `fallback_language`.
+        fallback: Lang,
+        /// The dialog's `languages`.
+        declared: Vec<Lang>,
+    },
     /// A `{{visitor.…}}` token in a card's text cannot be read.
     #[error("card \"{card}\": the token {token} in the {what} is not valid: {problem}")]
     BadToken {
@@ -196,6 +217,14 @@ pub enum DialogError {
     },
 }
 
+fn langs_text(langs: &[Lang]) -> String {
+    langs
+        .iter()
+        .map(Lang::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn path_text(path: &[CardId]) -> String {
     path.iter()
         .map(CardId::as_str)
@@ -207,7 +236,7 @@ impl DialogError {
     /// The card at fault; `None` for errors of the whole dialog.
     pub fn card(&self) -> Option<&CardId> {
         match self {
-            Self::StartMissing { .. } => None,
+            Self::StartMissing { .. } | Self::FallbackNotDeclared { .. } => None,
             Self::DuplicateId { card, .. }
             | Self::MissingTarget { card, .. }
             | Self::Unreachable { card }
@@ -227,6 +256,7 @@ impl DialogError {
             | Self::UnknownTeam { card, .. }
             | Self::UnknownRule { card, .. }
             | Self::NoRules { card }
+            | Self::MissingLanguage { card, .. }
             | Self::BadToken { card, .. } => Some(card),
         }
     }
@@ -308,6 +338,15 @@ pub fn validate(dialog: &Dialog, targets: &Targets) -> Result<ValidDialog, Vec<D
             start: dialog.start.clone(),
         });
     }
+    if let Some(fallback) = &dialog.fallback_language
+        && !dialog.languages.is_empty()
+        && !dialog.languages.contains(fallback)
+    {
+        errors.push(DialogError::FallbackNotDeclared {
+            fallback: fallback.clone(),
+            declared: dialog.languages.clone(),
+        });
+    }
 
     for card in &dialog.cards {
         for (link, target) in card.links() {
@@ -320,6 +359,7 @@ pub fn validate(dialog: &Dialog, targets: &Targets) -> Result<ValidDialog, Vec<D
             }
         }
         check_card(card, targets, &mut errors);
+        check_languages(card, &dialog.languages, &mut errors);
     }
 
     check_graph(dialog, &index, &mut errors);
@@ -339,8 +379,9 @@ pub fn validate(dialog: &Dialog, targets: &Targets) -> Result<ValidDialog, Vec<D
     }
 }
 
-fn blank(card: &CardId, what: impl Into<String>, text: &str, errors: &mut Vec<DialogError>) {
-    if text.trim().is_empty() {
+/// A blank text (any of its languages: one blank is reported once).
+fn blank(card: &CardId, what: impl Into<String>, text: &Localized, errors: &mut Vec<DialogError>) {
+    if text.texts().iter().any(|(_, t)| t.trim().is_empty()) {
         errors.push(DialogError::Blank {
             card: card.clone(),
             what: what.into(),
@@ -348,14 +389,54 @@ fn blank(card: &CardId, what: impl Into<String>, text: &str, errors: &mut Vec<Di
     }
 }
 
-fn tokens(card: &CardId, what: &'static str, text: &str, errors: &mut Vec<DialogError>) {
-    for bad in bad_tokens(text) {
-        errors.push(DialogError::BadToken {
-            card: card.clone(),
-            what,
-            token: bad.written,
-            problem: bad.problem,
-        });
+/// A blank plain string (an option, a goal's name).
+fn blank_str(card: &CardId, what: impl Into<String>, text: &str, errors: &mut Vec<DialogError>) {
+    blank(card, what, &Localized::from(text), errors);
+}
+
+fn tokens(card: &CardId, what: &'static str, text: &Localized, errors: &mut Vec<DialogError>) {
+    for (_, text) in text.texts() {
+        for bad in bad_tokens(text) {
+            errors.push(DialogError::BadToken {
+                card: card.clone(),
+                what,
+                token: bad.written,
+                problem: bad.problem,
+            });
+        }
+    }
+}
+
+/// Every per-language text of `card` gives every language of `declared`.
+fn check_languages(card: &Card, declared: &[Lang], errors: &mut Vec<DialogError>) {
+    if declared.is_empty() {
+        return;
+    }
+    let mut texts: Vec<(String, &Localized)> = Vec::new();
+    match card {
+        Card::Message(m) => texts.push(("text".into(), &m.text)),
+        Card::Question(q) => {
+            texts.push(("prompt".into(), &q.prompt));
+            for (i, a) in q.answers.iter().enumerate() {
+                texts.push((format!("label of answer {}", i + 1), &a.label));
+            }
+        }
+        Card::Capture(c) => {
+            texts.push(("prompt".into(), &c.prompt));
+            texts.extend(c.placeholder.iter().map(|p| ("placeholder".to_string(), p)));
+        }
+        Card::LiveChat(l) => texts.extend(l.text.iter().map(|t| ("text".to_string(), t))),
+        Card::Goal(_) | Card::Branch(_) => {}
+    }
+    for (what, text) in texts {
+        for lang in text.missing(declared) {
+            errors.push(DialogError::MissingLanguage {
+                card: card.id().clone(),
+                what: what.clone(),
+                lang: lang.clone(),
+                declared: declared.to_vec(),
+            });
+        }
     }
 }
 
@@ -384,11 +465,15 @@ fn check_card(card: &Card, targets: &Targets, errors: &mut Vec<DialogError>) {
                     &answer.label,
                     errors,
                 );
-                if !seen.insert(answer.label.trim()) {
-                    errors.push(DialogError::DuplicateAnswer {
-                        card: id.clone(),
-                        label: answer.label.clone(),
-                    });
+                // Labels must differ within each language (a plain label counts in
+                // every one).
+                for (lang, label) in answer.label.texts() {
+                    if !seen.insert((lang, label.trim())) {
+                        errors.push(DialogError::DuplicateAnswer {
+                            card: id.clone(),
+                            label: label.to_owned(),
+                        });
+                    }
                 }
             }
         }
@@ -404,7 +489,7 @@ fn check_card(card: &Card, targets: &Targets, errors: &mut Vec<DialogError>) {
                 }
                 let mut seen = HashSet::new();
                 for (i, option) in c.options.iter().enumerate() {
-                    blank(id, format!("option {}", i + 1), option, errors);
+                    blank_str(id, format!("option {}", i + 1), option, errors);
                     if !seen.insert(option.trim().to_lowercase()) {
                         errors.push(DialogError::DuplicateOption {
                             card: id.clone(),
@@ -420,7 +505,7 @@ fn check_card(card: &Card, targets: &Targets, errors: &mut Vec<DialogError>) {
             }
         }
         Card::Goal(g) => {
-            blank(id, "goal name", &g.name, errors);
+            blank_str(id, "goal name", &g.name, errors);
             if let Some(score) = g.score.filter(|s| *s > 3) {
                 errors.push(DialogError::BadScore {
                     card: id.clone(),

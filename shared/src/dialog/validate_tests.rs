@@ -381,3 +381,53 @@ fn every_error_is_reported_at_once() {
     assert!(errors.len() >= 3, "{errors:#?}");
     assert!(errors.iter().any(|e| e.card().is_none()));
 }
+
+/// A two-language dialog (`languages: [en, de]`) from the YAML of its cards.
+fn bilingual(cards: &str) -> Dialog {
+    let yaml = format!(
+        "id: d\nname: D\nlanguages: [en, de]\nfallback_language: en\nstart: hello\ncards:\n{cards}"
+    );
+    Dialog::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+#[test]
+fn a_card_missing_a_declared_language_is_named_with_the_text_and_the_language() {
+    let d = bilingual(concat!(
+        "  - {id: hello, type: message, text: {en: Hi, de: Hallo}, next: ask}\n",
+        "  - id: ask\n    type: question\n    prompt: {en: Talk to sales?}\n",
+        "    answers:\n      - {label: {en: 'Yes', de: Ja}, value: 'yes', next: bye}\n",
+        "      - {label: {en: 'No'}, value: 'no'}\n",
+        "  - {id: bye, type: message, text: Bye}\n",
+    ));
+    let errors = errors(&d);
+    assert_eq!(
+        errors,
+        [
+            "card \"ask\": the prompt has no de text (the dialog declares languages: en, de)",
+            "card \"ask\": the label of answer 2 has no de text (the dialog declares languages: en, de)",
+        ],
+        "a plain text serves every language"
+    );
+}
+
+#[test]
+fn a_fallback_language_the_dialog_does_not_declare_is_refused() {
+    let yaml = "id: d\nname: D\nlanguages: [en, de]\nfallback_language: fr\nstart: bye\ncards:\n  - {id: bye, type: message, text: Bye}\n";
+    assert_refused(
+        &Dialog::from_yaml(yaml).unwrap(),
+        "dialog: the fallback language fr is not among the languages it declares (en, de)",
+    );
+}
+
+#[test]
+fn answer_labels_must_differ_within_each_language_only() {
+    let d = bilingual(concat!(
+        "  - id: hello\n    type: question\n    prompt: {en: Size?, de: Größe?}\n",
+        "    answers:\n      - {label: {en: Small, de: Klein}, value: s}\n",
+        "      - {label: {en: Big, de: Klein}, value: b}\n",
+    ));
+    assert_eq!(
+        errors(&d),
+        ["card \"hello\": two answers are labelled \"Klein\"; labels must differ"]
+    );
+}

@@ -7,6 +7,7 @@ mod condition;
 mod conversation;
 mod email_domain;
 mod ids;
+mod lang;
 mod notify;
 mod origin;
 mod rate;
@@ -29,6 +30,7 @@ pub use ids::{
     AgentId, CardId, ConnectionId, ConversationId, DialogId, IdError, MAX_ID_LEN, MessageId,
     RuleId, TeamId, VisitorId, new_ulid,
 };
+pub use lang::{Lang, LangError, MAX_LANG_CHARS, UiLang};
 pub use notify::{
     NoticeKind, Notifications, NotifyOn, WebhookSettings, WebhookUrl, WebhookUrlError,
 };

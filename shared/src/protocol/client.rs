@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::{FieldError, FrameError, MAX_FRAME_BYTES, MAX_JSON_DEPTH};
 use crate::analytics::{DayRange, Dimension, RangeError};
 use crate::domain::{
-    AttributeName, Attributes, CardId, ConversationId, Email, IdError, MAX_MESSAGE_CHARS,
+    AttributeName, Attributes, CardId, ConversationId, Email, IdError, Lang, MAX_MESSAGE_CHARS,
     MessageId, MessageText, check_attribute_value,
 };
 use crate::identify::SignedIdentity;
@@ -241,6 +241,13 @@ client_frames! {
             /// against the account's secret; refused ones count as unsigned.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             identity: Option<SignedIdentity> = identity(),
+            /// The visitor's language, a BCP 47 tag such as `de` or `pt-BR` (the
+            /// widget's): the server's own texts and the dialog's come in it, for
+            /// this `start` and every later frame of the session. Absent keeps the
+            /// session's (English at first); a language the product has no texts in
+            /// is English.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            lang: Option<Lang> = optional_lang(),
         },
         /// Click answer number `answer` (0-based) of question card `card`.
         "answer" => Answer {
@@ -539,6 +546,28 @@ impl Fields {
         Ok(value)
     }
 
+    /// An optional language tag ([`Lang`]).
+    fn optional_lang(&mut self, field: &str) -> Result<Option<Lang>, FrameError> {
+        const EXPECTED: &str = "a language tag such as \"de\" or \"pt-BR\" (at most 35 characters)";
+        match self.take(field) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.chars().count() > crate::domain::MAX_LANG_CHARS => {
+                let found = s.chars().count();
+                Err(self.bad(
+                    field,
+                    FieldError::TooLong {
+                        max: crate::domain::MAX_LANG_CHARS,
+                        found,
+                    },
+                ))
+            }
+            Some(value) => match value.as_str().map(Lang::parse) {
+                Some(Ok(lang)) => Ok(Some(lang)),
+                _ => Err(self.invalid(field, EXPECTED, &value)),
+            },
+        }
+    }
+
     fn id<T: TryFrom<String, Error = IdError>>(&mut self, field: &str) -> Result<T, FrameError> {
         match self.required(field)? {
             Value::String(s) => T::try_from(s).map_err(|e| self.bad(field, e)),
@@ -807,6 +836,7 @@ mod tests {
                 page_url: Some("https://acme.com/pricing".into()),
                 attributes: attributes.clone(),
                 identity: None,
+                lang: Some(Lang::parse("pt-BR").unwrap()),
             },
             VisitorFrame::Start {
                 page_url: None,
@@ -816,6 +846,7 @@ mod tests {
                     expires: 1_800_000_600,
                     signature: "ab".repeat(32),
                 }),
+                lang: None,
             },
             VisitorFrame::Answer {
                 card: CardId::parse("q1").unwrap(),
@@ -1302,8 +1333,22 @@ mod tests {
                 page_url: None,
                 attributes: Attributes::new(),
                 identity: None,
+                lang: None,
             })
         );
+    }
+
+    #[test]
+    fn a_start_language_is_read_lower_cased_and_a_malformed_or_overlong_one_names_lang() {
+        let frame = visitor(json!({"action": "start", "lang": "pt-BR"})).unwrap();
+        let VisitorFrame::Start { lang, .. } = frame else {
+            panic!("not a start: {frame:?}")
+        };
+        assert_eq!(lang.map(String::from).as_deref(), Some("pt-br"));
+        for bad in [json!("de at"), json!(7), json!("x".repeat(36))] {
+            let (action, field, _) = bad_field(visitor(json!({"action": "start", "lang": bad})));
+            assert_eq!((action.as_str(), field.as_str()), ("start", "lang"));
+        }
     }
 
     #[test]

@@ -559,15 +559,18 @@ impl Chat {
                 reason: "this request was answered already".into(),
             });
         }
-        let Some(to) = self.visitor_summary(&conv).await?.email else {
+        // One read of the session: the visitor's address and their language.
+        let session = self.ports.store.session(conv.visitor(), self.now()).await?;
+        let Some(to) = super::summary_of(session.as_ref()).email else {
             return Err(ServerError::Forbidden {
                 reason: "the visitor left no email address; pick the request up instead".into(),
             });
         };
+        let lang = session.map(|s| s.dialog.lang).unwrap_or_default();
         let profile = self.profile(agent).await?;
         let notice = crate::ports::Notice {
             to: crate::ports::Recipient::Email(to.clone()),
-            subject: "Re: your chat request".into(),
+            subject: crate::texts::reply_subject(crate::domain::UiLang::of(&lang)).into(),
             body: format!("{}\n\n{}", text.as_str(), profile.name),
             reply_to: Some(profile.email.clone()),
         };

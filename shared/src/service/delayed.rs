@@ -295,6 +295,15 @@ impl Chat {
                 meeting_link,
             } => {
                 info!(conversation = %conversation, reason = ?reason, "fallback");
+                // The standard text in the visitor's language; an account's own
+                // text as the account wrote it.
+                let text = match directory.settings.fallback {
+                    crate::domain::FallbackMessage::Standard => {
+                        crate::texts::standard_fallback(crate::domain::UiLang::of(&state.lang))
+                            .to_string()
+                    }
+                    crate::domain::FallbackMessage::Custom(_) => text,
+                };
                 let fallback = ServerFrame::Fallback {
                     text,
                     meeting_link,

@@ -16,6 +16,7 @@ use crate::ports::Clock;
 mod analytics;
 mod caps;
 mod identify;
+mod languages;
 mod live;
 mod notes;
 mod origins;

@@ -10,7 +10,7 @@ use crate::auth::VISITOR_TOKEN_OVERLAP;
 use crate::dialog::{Context, DialogEvent, DialogState, Step, ValidDialog, VisitorAction, advance};
 use crate::domain::{
     AttributeName, Attributes, ConnectionId, Conversation, ConversationId, ConversationState,
-    EndReason, MessageId, MessageText, PageUrl, Sender, VisitorId, well_known,
+    EndReason, Lang, MessageId, MessageText, PageUrl, Sender, VisitorId, well_known,
 };
 use crate::identify::{IdentityOutcome, SignedIdentity};
 use crate::ports::{Appended, CasOutcome, DelayedEvent, NewMessage, Party, VisitorSession};
@@ -19,6 +19,14 @@ use crate::routing::Ending;
 
 /// The id of the message left with the fallback form: one per conversation.
 const DETAILS_MESSAGE_ID: &str = "leave_details";
+
+/// What a `start` frame brings, as parsed.
+struct Opening {
+    page_url: Option<String>,
+    attributes: Attributes,
+    identity: Option<SignedIdentity>,
+    lang: Option<Lang>,
+}
 
 /// What a `start` adds to the visitor's attributes (`held`): every `signed` value,
 /// whose name joins `verified`, and the `unsigned` ones, whose names leave it;
@@ -76,9 +84,15 @@ impl Chat {
                 page_url,
                 attributes,
                 identity,
+                lang,
             } => {
-                self.start(connection, visitor, page_url, attributes, identity)
-                    .await
+                let opening = Opening {
+                    page_url,
+                    attributes,
+                    identity,
+                    lang,
+                };
+                self.start(connection, visitor, opening).await
             }
             VisitorFrame::Answer { card, answer } => {
                 self.dialog_step(connection, visitor, VisitorAction::Answer { card, answer })
@@ -191,14 +205,14 @@ impl Chat {
         message: Option<MessageText>,
     ) -> Result<(), ServerError> {
         let directory = self.cached_directory().await?;
+        let (mut session, conv) = self.visitor_conversation(visitor).await?;
         if crate::domain::blocked_by(&directory.settings.blocked_email_domains, &email).is_some() {
-            // Refused before anything is read or written: the form stays open for
-            // another address.
+            // Refused before anything is written: the form stays open for another
+            // address. The session is read first for the visitor's language.
             return Err(ServerError::EmailDomainBlocked {
-                message: crate::dialog::blocked_domain_message(&email),
+                message: crate::dialog::blocked_domain_message(&email, &session.dialog.lang),
             });
         }
-        let (mut session, conv) = self.visitor_conversation(visitor).await?;
         let now = self.now();
         conv.clone().leave_details(now)?;
         let email_attr = AttributeName::parse(well_known::EMAIL).map_err(ServerError::internal)?;
@@ -319,10 +333,14 @@ impl Chat {
         &self,
         connection: &ConnectionId,
         visitor: &VisitorId,
-        page_url: Option<String>,
-        attributes: Attributes,
-        identity: Option<SignedIdentity>,
+        opening: Opening,
     ) -> Result<(), ServerError> {
+        let Opening {
+            page_url,
+            attributes,
+            identity,
+            lang,
+        } = opening;
         let now = self.now();
         let store = &self.ports.store;
         let limits = self.rate_limits().await?;
@@ -436,6 +454,9 @@ impl Chat {
         session.dialog.unverified = unverified_of(&merged, &verified, verified_only);
         session.dialog.attributes = merged;
         session.dialog.verified = verified;
+        if let Some(lang) = lang {
+            session.dialog.lang = lang;
+        }
 
         // This page gets the conversation's pushes (messages, typing, the end).
         let me = Party::Visitor {
