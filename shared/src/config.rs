@@ -69,6 +69,8 @@ struct ConfigFile {
     dialog: Option<Dialog>,
     #[serde(default)]
     dialog_file: Option<String>,
+    #[serde(default)]
+    canned_responses: Vec<crate::domain::CannedResponse>,
 }
 
 /// The line of `text` that defines `needle` (`id: x`, `- id: x`), else the first
@@ -205,6 +207,7 @@ pub fn load(
         account_routing: config.account_routing,
         settings: config.settings,
         dialog,
+        canned_responses: config.canned_responses,
     };
     directory.validate().map_err(|errors| {
         ConfigErrors(
@@ -328,6 +331,30 @@ mod tests {
         assert_eq!(err.0.len(), 1);
         assert_eq!(err.0[0].file, PathBuf::from("c.yaml"));
         assert!(err.0[0].line.is_some_and(|l| l >= 7), "{err}");
+    }
+
+    #[test]
+    fn canned_responses_load_and_a_repeated_shortcut_or_bad_token_names_its_line() {
+        let ok = format!(
+            "{AGENTS}canned_responses:\n  - shortcut: pricing\n    text: \"Hi {{{{visitor.first_name:\\\"there\\\"}}}}, our plans\"\n"
+        );
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", &ok)])).unwrap();
+        assert_eq!(directory.canned_responses.len(), 1);
+        assert_eq!(directory.canned_responses[0].shortcut.as_str(), "pricing");
+
+        let twice = format!(
+            "{AGENTS}canned_responses:\n  - shortcut: pricing\n    text: one\n  - shortcut: pricing\n    text: two\n"
+        );
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &twice)])).unwrap_err();
+        assert!(err.to_string().contains("pricing is used twice"), "{err}");
+        assert!(err.0[0].line.is_some(), "{err}");
+
+        let bad = format!(
+            "{AGENTS}canned_responses:\n  - shortcut: pricing\n    text: \"Hi {{{{name}}}}\"\n"
+        );
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &bad)])).unwrap_err();
+        assert!(err.to_string().contains("token"), "{err}");
+        assert!(err.0[0].line.is_some(), "{err}");
     }
 
     #[test]

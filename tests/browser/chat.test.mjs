@@ -982,6 +982,16 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
       await shows(w.stream.locator('.lc-msg-them'), 'One moment please.');
       assert.equal((await w.stream.textContent()).includes(NOTE), false, 'the visitor never sees the note');
 
+      // A canned response, by keyboard only: "/pri", Enter picks it (its token
+      // filled in with the visitor's name), Enter sends it.
+      await ana.page.locator('#ib-input').focus();
+      await ana.page.keyboard.type('/pri');
+      await shows(ana.page.locator('#ib-canned-list [role="option"]'), '/pricing');
+      await ana.page.keyboard.press('Enter');
+      assert.equal(await ana.page.locator('#ib-input').inputValue(), 'Hi Jo, our plans and prices: https://acme-analytics.example/plans');
+      await ana.page.keyboard.press('Enter');
+      await shows(w.stream.locator('.lc-msg-them'), 'Hi Jo, our plans and prices');
+
       // Why this agent? ana, a Sales Admin, reads the decision that chose her.
       await ana.page.getByRole('button', { name: 'Why this agent?' }).click();
       await shows(ana.page.locator('#ib-trace'), 'offered to ana');

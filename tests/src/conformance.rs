@@ -1456,3 +1456,31 @@ pub async fn notes_are_stored_once_per_id_apart_from_the_messages(store: &dyn St
     assert_eq!(store.messages(c.id()).await.unwrap(), []);
     assert_eq!(store.notes(waiting("c-none").id()).await.unwrap(), []);
 }
+
+/// An agent's own canned responses are theirs, replaced whole, and outlive a new
+/// directory.
+pub async fn agents_keep_their_canned_responses_across_a_new_directory(store: &dyn Store) {
+    use livechat_core::domain::{CannedResponse, Shortcut};
+    let canned =
+        |s: &str| CannedResponse::new(Shortcut::parse(s).unwrap(), format!("text {s}")).unwrap();
+    assert_eq!(store.agent_canned(&agent("ana")).await.unwrap(), []);
+    store
+        .put_agent_canned(&agent("ana"), &[canned("bye"), canned("hi")])
+        .await
+        .unwrap();
+    let directory = store.directory().await.unwrap();
+    store.put_directory(&directory).await.unwrap();
+    assert_eq!(
+        store.agent_canned(&agent("ana")).await.unwrap(),
+        [canned("bye"), canned("hi")]
+    );
+    assert_eq!(store.agent_canned(&agent("ben")).await.unwrap(), []);
+    store
+        .put_agent_canned(&agent("ana"), &[canned("hi")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.agent_canned(&agent("ana")).await.unwrap(),
+        [canned("hi")]
+    );
+}

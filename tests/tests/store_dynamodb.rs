@@ -88,6 +88,12 @@ async fn turn_tickets_are_numbered_per_pool_and_read_with_the_cursor() {
 }
 
 #[tokio::test]
+async fn agents_keep_their_canned_responses_across_a_new_directory() {
+    let Some(store) = store().await else { return };
+    suite::agents_keep_their_canned_responses_across_a_new_directory(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn notes_are_stored_once_per_id_apart_from_the_messages() {
     let Some(store) = store().await else { return };
     suite::notes_are_stored_once_per_id_apart_from_the_messages(store.as_ref()).await;

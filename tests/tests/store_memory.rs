@@ -56,6 +56,11 @@ async fn turn_tickets_are_numbered_per_pool_and_read_with_the_cursor() {
 }
 
 #[tokio::test]
+async fn agents_keep_their_canned_responses_across_a_new_directory() {
+    suite::agents_keep_their_canned_responses_across_a_new_directory(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn notes_are_stored_once_per_id_apart_from_the_messages() {
     suite::notes_are_stored_once_per_id_apart_from_the_messages(&MemoryStore::new()).await;
 }

@@ -21,7 +21,7 @@ import * as S from './state.js';
 import { agentSession, forgetOldPastChats, tokenInHash } from './storage.js';
 
 function start() {
-  const app = { state: S.createState(), session: agentSession(), connection: null, page: 'chats', reportsOnly: null };
+  const app = { state: S.createState(), session: agentSession(), connection: null, page: 'chats', reportsOnly: null, canned: { account: [], own: [] }, cannedAsked: false };
   const { state, session } = app;
   const typingShown = new Map(); // conversation -> the timer that hides its indicator
   const send = (frame) => Boolean(app.connection?.send(frame));
@@ -86,6 +86,9 @@ function start() {
       return send({ action: 'add_note', conversation: chat.conversation, id: newMessageId(), text });
     },
     why: (conversation) => send({ action: 'routing_trace', conversation }),
+    cannedLists: () => app.canned,
+    saveCanned: (shortcut, text) => send({ action: 'save_canned', shortcut, text }),
+    deleteCanned: (shortcut) => send({ action: 'delete_canned', shortcut }),
     typing: () => typing.input(),
     end: (conversation) => send({ action: 'end_session', conversation }),
     seen() {
@@ -207,6 +210,12 @@ function start() {
     switch (frame.type) {
       case 'availability':
         view.setAvailability(frame);
+        // An agent who chats: the canned responses, once a page.
+        if (!app.cannedAsked && send({ action: 'canned' })) app.cannedAsked = true;
+        break;
+      case 'canned':
+        app.canned = { account: frame.account || [], own: frame.own || [] };
+        view.renderCannedOwn(app.canned.own);
         break;
       case 'offer':
         removeOffer(frame.conversation);

@@ -10,6 +10,7 @@ import { linkify } from '../shared/links.js';
 import { transcriptText } from '../shared/thread.js';
 import { answerRows, endedLabel, lists, senderLabel, timeline, unreadTotal, visitorName, visitorSummary } from './state.js';
 import { decisionView } from './trace.js';
+import { insert as insertCanned, matches as cannedMatches, slashQuery } from './canned.js';
 
 const TITLE = 'Agent Inbox';
 const CONNECTION = { open: 'Connected', connecting: 'Connecting…', waiting: 'Reconnecting…' };
@@ -425,7 +426,63 @@ export function mountInbox(state, on, doc = document) {
     e.preventDefault();
     sendInput();
   });
+  // "/" and a few letters list the canned responses; arrows move, Enter or Tab
+  // inserts, Escape closes.
+  const canned = { shown: [], index: 0 };
+  function renderCannedList() {
+    const list = $('ib-canned-list');
+    list.replaceChildren(...canned.shown.map((c, i) => {
+      const li = el('li');
+      li.id = `ib-canned-${i}`;
+      li.setAttribute('role', 'option');
+      li.setAttribute('aria-selected', String(i === canned.index));
+      li.append(el('strong', null, `/${c.shortcut}`), el('span', 'ib-meta', c.text.slice(0, 80)));
+      li.addEventListener('mousedown', (e) => {
+        e.preventDefault();
+        pickCanned(i);
+      });
+      return li;
+    }));
+    list.hidden = canned.shown.length === 0;
+    if (canned.shown.length) $('ib-input').setAttribute('aria-activedescendant', `ib-canned-${canned.index}`);
+    else $('ib-input').removeAttribute('aria-activedescendant');
+  }
+  function updateCanned() {
+    const query = slashQuery($('ib-input').value);
+    canned.shown = query == null ? [] : cannedMatches(on.cannedLists(), query);
+    canned.index = 0;
+    renderCannedList();
+  }
+  function pickCanned(i) {
+    const chosen = canned.shown[i];
+    if (!chosen) return;
+    const chat = state.chats.get(state.selected);
+    $('ib-input').value = insertCanned($('ib-input').value, chosen, chat?.visitor || {});
+    canned.shown = [];
+    renderCannedList();
+    $('ib-input').focus();
+  }
   $('ib-input').addEventListener('keydown', (e) => {
+    if (canned.shown.length) {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        const n = canned.shown.length;
+        canned.index = (canned.index + (e.key === 'ArrowDown' ? 1 : n - 1)) % n;
+        renderCannedList();
+        return;
+      }
+      if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        pickCanned(canned.index);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        canned.shown = [];
+        renderCannedList();
+        return;
+      }
+    }
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       sendInput();
@@ -433,6 +490,33 @@ export function mountInbox(state, on, doc = document) {
   });
   $('ib-input').addEventListener('input', () => {
     if ($('ib-input').value.trim()) on.typing();
+    updateCanned();
+  });
+  $('ib-input').addEventListener('blur', () => {
+    canned.shown = [];
+    renderCannedList();
+  });
+
+  /** The agent's own canned responses, each with a Delete button. */
+  function renderCannedOwn(own) {
+    $('ib-canned-own').replaceChildren(...own.map((c) => {
+      const li = el('li');
+      const del = el('button', 'ib-link', 'Delete');
+      del.type = 'button';
+      del.setAttribute('aria-label', `Delete /${c.shortcut}`);
+      del.addEventListener('click', () => on.deleteCanned(c.shortcut));
+      li.append(el('strong', null, `/${c.shortcut}`), ' ', el('span', 'ib-meta', c.text.slice(0, 80)), ' ', del);
+      return li;
+    }));
+  }
+  $('ib-canned-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const shortcut = $('ib-canned-shortcut').value.trim();
+    const text = $('ib-canned-text').value;
+    if (on.saveCanned(shortcut, text)) {
+      $('ib-canned-shortcut').value = '';
+      $('ib-canned-text').value = '';
+    }
   });
   $('ib-end').addEventListener('click', () => {
     if (state.selected && window.confirm('End this chat for the visitor?')) on.end(state.selected);
@@ -458,6 +542,7 @@ export function mountInbox(state, on, doc = document) {
     removeOffer,
     offerIdle,
     render,
+    renderCannedOwn,
     showTrace,
     showWhy(shown) {
       $('ib-why').hidden = !shown;

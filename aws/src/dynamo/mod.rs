@@ -533,6 +533,39 @@ fn reason_code(reasons: &[CancellationReason], i: usize) -> Option<&str> {
 
 #[async_trait]
 impl DirectoryStore for DynamoStore {
+    async fn agent_canned(
+        &self,
+        agent: &AgentId,
+    ) -> StoreResult<Vec<livechat_core::domain::CannedResponse>> {
+        let Some(item) = self.get(key(agent_pk(agent), "CANNED")).await? else {
+            return Ok(Vec::new());
+        };
+        let json = item
+            .get("list")
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| corrupt("an agent's canned responses", "no list attribute"))?;
+        serde_json::from_str(json).map_err(|e| corrupt("an agent's canned responses", e))
+    }
+
+    async fn put_agent_canned(
+        &self,
+        agent: &AgentId,
+        canned: &[livechat_core::domain::CannedResponse],
+    ) -> StoreResult<()> {
+        let json =
+            serde_json::to_string(canned).map_err(|e| corrupt("an agent's canned responses", e))?;
+        let mut item = key(agent_pk(agent), "CANNED");
+        item.insert("list".into(), s(json));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
     async fn directory(&self) -> StoreResult<Directory> {
         let Some(item) = self.get(key(DIRECTORY_PK.into(), CURRENT)).await? else {
             return Ok(Directory::default());

@@ -3,6 +3,7 @@
 //! conversations and messages. Pure data and rules: no I/O, no AWS.
 
 mod agent;
+mod canned;
 mod condition;
 mod conversation;
 mod email_domain;
@@ -20,6 +21,9 @@ mod visitor;
 pub use agent::{
     Agent, AvailabilityBlock, ChatLimit, ChatLimitError, ClockTime, ManualToggle, Permission, Role,
     ScheduleError, Team, TimeZoneName, WeeklySchedule, next_local_midnight,
+};
+pub use canned::{
+    CannedError, CannedResponse, MAX_ACCOUNT_CANNED, MAX_CANNED_CHARS, MAX_OWN_CANNED, Shortcut,
 };
 pub use condition::{Combine, Condition, ConditionError, ConditionSet, ConditionValue, Operator};
 pub use conversation::{

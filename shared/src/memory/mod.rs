@@ -34,6 +34,8 @@ struct Inner {
     traces: HashMap<ConversationId, Vec<crate::routing::Trace>>,
     /// Per conversation: its internal notes, in the order stored.
     notes: HashMap<ConversationId, Vec<crate::domain::Note>>,
+    /// Per agent: their own canned responses.
+    canned: HashMap<AgentId, Vec<crate::domain::CannedResponse>>,
     /// Per conversation: its analytics sheet and the sheet's version.
     sheets: HashMap<ConversationId, (crate::analytics::Sheet, u64)>,
     /// The analytics counters.
@@ -171,6 +173,30 @@ impl MemoryStore {
 
 #[async_trait]
 impl DirectoryStore for MemoryStore {
+    async fn agent_canned(
+        &self,
+        agent: &AgentId,
+    ) -> StoreResult<Vec<crate::domain::CannedResponse>> {
+        self.round_trip().await;
+        Ok(lock(&self.inner)
+            .canned
+            .get(agent)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn put_agent_canned(
+        &self,
+        agent: &AgentId,
+        canned: &[crate::domain::CannedResponse],
+    ) -> StoreResult<()> {
+        self.round_trip().await;
+        lock(&self.inner)
+            .canned
+            .insert(agent.clone(), canned.to_vec());
+        Ok(())
+    }
+
     async fn directory(&self) -> StoreResult<Directory> {
         self.round_trip().await;
         Ok(lock(&self.inner).directory.clone())

@@ -227,6 +227,18 @@ pub trait DirectoryStore: Send + Sync {
         agent: &AgentId,
         toggle: crate::domain::ManualToggle,
     ) -> StoreResult<()>;
+    /// The agent's own canned responses (none yet: empty). Kept apart from the
+    /// directory, so that applying the configuration again keeps them.
+    async fn agent_canned(
+        &self,
+        agent: &AgentId,
+    ) -> StoreResult<Vec<crate::domain::CannedResponse>>;
+    /// Replaces the agent's own canned responses (the caller checked the list).
+    async fn put_agent_canned(
+        &self,
+        agent: &AgentId,
+        canned: &[crate::domain::CannedResponse],
+    ) -> StoreResult<()>;
 }
 
 /// WebSocket connections: who is online.

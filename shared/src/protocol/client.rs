@@ -18,7 +18,7 @@ use super::{FieldError, FrameError, MAX_FRAME_BYTES, MAX_JSON_DEPTH};
 use crate::analytics::{DayRange, Dimension, RangeError};
 use crate::domain::{
     AttributeName, Attributes, CardId, ConversationId, Email, IdError, Lang, MAX_MESSAGE_CHARS,
-    MessageId, MessageText, check_attribute_value,
+    MessageId, MessageText, Shortcut, check_attribute_value,
 };
 use crate::identify::SignedIdentity;
 use crate::ports::ListCursor;
@@ -440,6 +440,22 @@ client_frames! {
             /// `day`, `dialog`, `team` or `agent`.
             by: Dimension = dimension(),
         },
+        /// The account's canned responses and the agent's own; answered with
+        /// `canned`.
+        "canned" => Canned {},
+        /// Adds one of the agent's own canned responses, or replaces the one with
+        /// its shortcut; answered with `canned`.
+        "save_canned" => SaveCanned {
+            /// What follows the `/`.
+            shortcut: Shortcut = shortcut(),
+            /// The text, tokens allowed.
+            text: String = canned_text(),
+        },
+        /// Removes one of the agent's own canned responses; answered with `canned`.
+        "delete_canned" => DeleteCanned {
+            /// Its shortcut.
+            shortcut: Shortcut = shortcut(),
+        },
         /// A new agent token for the open connection, verified as at `$connect` (it
         /// must name the same agent): the connection is then held to its expiry
         /// instead of the old token's. Answered with `token_renewed`.
@@ -655,6 +671,22 @@ impl Fields {
             Some("agent") => Ok(Dimension::Agent),
             _ => Err(self.invalid(field, EXPECTED, &value)),
         }
+    }
+
+    fn shortcut(&mut self, field: &str) -> Result<Shortcut, FrameError> {
+        match self.required(field)? {
+            Value::String(s) => Shortcut::parse(s).map_err(|e| self.bad(field, e)),
+            other => Err(self.invalid(field, "a shortcut (a string)", &other)),
+        }
+    }
+
+    /// A canned response's text: its length and tokens checked.
+    fn canned_text(&mut self, field: &str) -> Result<String, FrameError> {
+        let text = self.string(field, crate::domain::MAX_CANNED_CHARS)?;
+        let probe = Shortcut::parse("probe").map_err(|e| self.bad(field, e))?;
+        crate::domain::CannedResponse::new(probe, text.clone())
+            .map(|_| text)
+            .map_err(|e| self.bad(field, e))
     }
 
     fn text(&mut self, field: &str) -> Result<MessageText, FrameError> {
@@ -944,6 +976,15 @@ mod tests {
                 range: DayRange::new("2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap())
                     .unwrap(),
                 by: Dimension::Day,
+            },
+            AgentFrame::Canned {},
+            AgentFrame::SaveCanned {
+                shortcut: Shortcut::parse("pricing").unwrap(),
+                text: "Hi {{visitor.first_name:\"there\"}}, our plans: https://acme.example/plans"
+                    .into(),
+            },
+            AgentFrame::DeleteCanned {
+                shortcut: Shortcut::parse("pricing").unwrap(),
             },
             AgentFrame::RenewToken {
                 token: "eyJhbGciOiJIUzI1NiJ9.e30.sig".into(),

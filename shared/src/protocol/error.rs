@@ -152,6 +152,9 @@ pub enum FieldError {
     /// Not a list cursor.
     #[error(transparent)]
     Cursor(#[from] crate::ports::ListCursorError),
+    /// Not a valid canned response shortcut or text.
+    #[error(transparent)]
+    Canned(#[from] crate::domain::CannedError),
 }
 
 /// Why a client frame was refused before any handler logic ran. Always the client's

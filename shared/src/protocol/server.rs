@@ -386,6 +386,14 @@ pub enum ServerFrame {
         /// The note.
         note: crate::domain::Note,
     },
+    /// To an agent after `canned`, `save_canned` or `delete_canned`: the
+    /// account's canned responses (from the configuration) and the agent's own.
+    Canned {
+        /// The account's, in the configuration's order.
+        account: Vec<crate::domain::CannedResponse>,
+        /// The agent's own, by shortcut.
+        own: Vec<crate::domain::CannedResponse>,
+    },
     /// To a Sales Admin after `routing_trace`: why the chat went to whom, one trace
     /// per routing decision, oldest first (at most [`MAX_TRACES`], the latest).
     RoutingTrace {
@@ -449,6 +457,7 @@ impl ServerFrame {
             ServerFrame::EmailSent { .. } => "email_sent",
             ServerFrame::TokenRenewed { .. } => "token_renewed",
             ServerFrame::Note { .. } => "note",
+            ServerFrame::Canned { .. } => "canned",
             ServerFrame::RoutingTrace { .. } => "routing_trace",
             ServerFrame::Report(_) => "report",
             ServerFrame::Live(_) => "live",
@@ -774,6 +783,16 @@ pub(super) mod tests {
             ServerFrame::Ack {
                 id: MessageId::parse("m1").unwrap(),
                 message: message(1, "Hi, do you ship to Canada?"),
+            },
+            ServerFrame::Canned {
+                account: vec![
+                    crate::domain::CannedResponse::new(
+                        crate::domain::Shortcut::parse("pricing").unwrap(),
+                        "Our plans: https://acme.example/plans".into(),
+                    )
+                    .unwrap(),
+                ],
+                own: Vec::new(),
             },
             ServerFrame::Note {
                 conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),

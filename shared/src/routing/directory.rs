@@ -29,6 +29,9 @@ pub struct Directory {
     /// (otherwise the functions' bundled or `DIALOG_PATH` dialog).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialog: Option<crate::dialog::Dialog>,
+    /// The account's canned responses (each agent's own are stored apart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canned_responses: Vec<crate::domain::CannedResponse>,
 }
 
 /// A reference in the directory that points nowhere, or a duplicate id.
@@ -36,6 +39,10 @@ pub struct Directory {
 pub enum DirectoryError {
     #[error("agent id {0} is used twice")]
     DuplicateAgent(AgentId),
+    #[error("canned response shortcut {0} is used twice")]
+    DuplicateCanned(crate::domain::Shortcut),
+    #[error("at most 200 canned responses ({0} given)")]
+    TooManyCanned(usize),
     #[error("team {team} lists unknown agent {agent}")]
     UnknownTeamMember { team: TeamId, agent: AgentId },
     #[error("rule {rule} targets unknown agent {agent}")]
@@ -78,6 +85,8 @@ impl DirectoryError {
             DirectoryError::DuplicateAgent(agent) | DirectoryError::BadAgent { agent, .. } => {
                 agent.to_string()
             }
+            DirectoryError::DuplicateCanned(shortcut) => shortcut.to_string(),
+            DirectoryError::TooManyCanned(_) => "canned_responses".into(),
             DirectoryError::UnknownTeamMember { team, .. } => team.to_string(),
             DirectoryError::UnknownRuleAgent { rule, .. }
             | DirectoryError::UnknownRuleTeam { rule, .. }
@@ -117,6 +126,15 @@ impl Directory {
     /// Checks that ids are unique and every reference resolves, collecting every error.
     pub fn validate(&self) -> Result<(), Vec<DirectoryError>> {
         let mut errors = Vec::new();
+        let canned = &self.canned_responses;
+        if canned.len() > crate::domain::MAX_ACCOUNT_CANNED {
+            errors.push(DirectoryError::TooManyCanned(canned.len()));
+        }
+        for (i, c) in canned.iter().enumerate() {
+            if canned[..i].iter().any(|d| d.shortcut == c.shortcut) {
+                errors.push(DirectoryError::DuplicateCanned(c.shortcut.clone()));
+            }
+        }
         for (i, a) in self.agents.iter().enumerate() {
             if self.agents[..i].iter().any(|b| b.id == a.id) {
                 errors.push(DirectoryError::DuplicateAgent(a.id.clone()));

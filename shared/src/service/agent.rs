@@ -86,6 +86,13 @@ impl Chat {
                 self.add_note(connection, agent, conversation, id, text)
                     .await
             }
+            AgentFrame::Canned {} => self.send_canned(connection, agent).await,
+            AgentFrame::SaveCanned { shortcut, text } => {
+                self.save_canned(connection, agent, shortcut, text).await
+            }
+            AgentFrame::DeleteCanned { shortcut } => {
+                self.delete_canned(connection, agent, shortcut).await
+            }
             AgentFrame::RoutingTrace { conversation } => {
                 self.routing_trace(connection, agent, conversation).await
             }

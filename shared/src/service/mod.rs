@@ -10,6 +10,7 @@
 //! - `relay`: chat messages through the conversation's hub.
 
 mod agent;
+mod canned;
 mod delayed;
 mod notes;
 mod notices;

@@ -14,6 +14,7 @@ use crate::memory::{ManualClock, MemoryNotifier, MemoryPush, MemoryScheduler, Me
 use crate::ports::Clock;
 
 mod analytics;
+mod canned;
 mod caps;
 mod identify;
 mod languages;

@@ -216,6 +216,24 @@ pub fn pool_order(directory: &Directory, pool: &str) -> Vec<AgentId> {
 
 #[async_trait]
 impl DirectoryStore for SimStore {
+    async fn agent_canned(
+        &self,
+        agent: &AgentId,
+    ) -> StoreResult<Vec<livechat_core::domain::CannedResponse>> {
+        self.call("agent_canned").await?;
+        self.inner.agent_canned(agent).await
+    }
+
+    async fn put_agent_canned(
+        &self,
+        agent: &AgentId,
+        canned: &[livechat_core::domain::CannedResponse],
+    ) -> StoreResult<()> {
+        self.call("put_agent_canned").await?;
+        self.inner.put_agent_canned(agent, canned).await?;
+        self.crash("put_agent_canned")
+    }
+
     async fn directory(&self) -> StoreResult<Directory> {
         self.call("directory").await?;
         let directory = self.inner.directory().await?;
