@@ -540,11 +540,7 @@ impl DirectoryStore for DynamoStore {
         let Some(item) = self.get(key(agent_pk(agent), "CANNED")).await? else {
             return Ok(Vec::new());
         };
-        let json = item
-            .get("list")
-            .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| corrupt("an agent's canned responses", "no list attribute"))?;
-        serde_json::from_str(json).map_err(|e| corrupt("an agent's canned responses", e))
+        json_text(&item, "list", "an agent's canned responses")
     }
 
     async fn put_agent_canned(
@@ -716,28 +712,9 @@ impl ConversationStore for DynamoStore {
         &self,
         conversation: &ConversationId,
     ) -> StoreResult<Vec<livechat_core::domain::Note>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :p AND begins_with(#sk, :n)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":p", s(conv_pk(conversation)))
-            .expression_attribute_values(":n", s("NOTE#"))
-            .consistent_read(true);
-        let mut notes = query_all(query)
-            .await?
-            .into_iter()
-            .map(|item| {
-                let json = item
-                    .get("note")
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| corrupt("a note", "no note attribute"))?;
-                serde_json::from_str::<livechat_core::domain::Note>(json)
-                    .map_err(|e| corrupt("a note", e))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut notes: Vec<livechat_core::domain::Note> = self
+            .conversation_json(conversation, "NOTE#", "note", "a note")
+            .await?;
         notes.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok(notes)
     }
@@ -1093,6 +1070,48 @@ impl ConversationStore for DynamoStore {
     }
 }
 
+/// The value kept as JSON text in an item's `attribute` (notes, traces, an agent's
+/// canned responses); `what` names it in the error.
+fn json_text<T: serde::de::DeserializeOwned>(
+    item: &Item,
+    attribute: &str,
+    what: &str,
+) -> StoreResult<T> {
+    let json = item
+        .get(attribute)
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| corrupt(what, format!("no {attribute} attribute")))?;
+    serde_json::from_str(json).map_err(|e| corrupt(what, e))
+}
+
+impl DynamoStore {
+    /// Every item of `conversation`'s partition whose sort key starts with `prefix`,
+    /// each read from its JSON text `attribute` ([`json_text`]), in sort-key order.
+    async fn conversation_json<T: serde::de::DeserializeOwned>(
+        &self,
+        conversation: &ConversationId,
+        prefix: &str,
+        attribute: &str,
+        what: &str,
+    ) -> StoreResult<Vec<T>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :p AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":p", s(conv_pk(conversation)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        query_all(query)
+            .await?
+            .iter()
+            .map(|item| json_text(item, attribute, what))
+            .collect()
+    }
+}
+
 /// Every item a query matches, following its pages.
 async fn query_all(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
@@ -1261,27 +1280,8 @@ impl RoutingStore for DynamoStore {
         &self,
         conversation: &ConversationId,
     ) -> StoreResult<Vec<livechat_core::routing::Trace>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :p AND begins_with(#sk, :t)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":p", s(conv_pk(conversation)))
-            .expression_attribute_values(":t", s("TRACE#"))
-            .consistent_read(true);
-        query_all(query)
-            .await?
-            .into_iter()
-            .map(|item| {
-                let json = item
-                    .get("trace")
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| corrupt("a routing trace", "no trace attribute"))?;
-                serde_json::from_str(json).map_err(|e| corrupt("a routing trace", e))
-            })
-            .collect()
+        self.conversation_json(conversation, "TRACE#", "trace", "a routing trace")
+            .await
     }
 
     async fn cursor(&self, pool: &str) -> StoreResult<Cursor> {
