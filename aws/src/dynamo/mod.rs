@@ -1113,7 +1113,7 @@ impl DynamoStore {
 }
 
 /// Every item a query matches, following its pages.
-async fn query_all(
+pub(super) async fn query_all(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
 ) -> StoreResult<Vec<Item>> {
     let mut items = Vec::new();
