@@ -1078,6 +1078,30 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
       assert.deepEqual([...new Set(sent)].filter((a) => !['sync', 'report', 'ping'].includes(a)), [], 'never a chat action');
     });
 
+    await step('mia opens the Dialogs page: the demo\'s two dialogs, highest priority first, each valid, and one\'s diagram as an image', async () => {
+      const page = await newPage(await newContext(), 'mia');
+      await page.goto(gw.inbox.mia);
+      await page.locator('#ib-analytics').waitFor();
+      await page.locator('#ib-tab-dialogs').click();
+      await page.locator('#ib-dialogs').waitFor();
+      await page.locator('#ib-dlg-table tr th[scope="row"]').first().waitFor();
+      const names = await page.locator('#ib-dlg-table tr th[scope="row"]').allTextContents();
+      assert.deepEqual(names, ['Pricing questions', 'Talk to sales']);
+      const first = page.locator('#ib-dlg-table tr').nth(1);
+      assert.match(await first.textContent(), /Pages: \*\/pricing\.html/);
+      assert.match(await first.textContent(), /After 5 s on the page/);
+      assert.match(await first.textContent(), /Shows a teaser/);
+      assert.match(await page.locator('#ib-dlg-table tr').nth(2).textContent(), /Not on: \*\/pricing\.html/);
+      await first.getByRole('button', { name: 'Diagram' }).click();
+      const img = page.locator('#ib-dlg-diagram');
+      await img.waitFor();
+      assert.equal(await page.locator('#ib-dlg-diagram-title').textContent(), 'Pricing questions');
+      assert.match(await img.getAttribute('src'), /^data:image\/svg\+xml/);
+      await page.waitForFunction(() => document.getElementById('ib-dlg-diagram').naturalWidth > 0);
+      assert.equal(await page.locator('#ib-dialogs svg').count(), 0, 'the SVG is an image, never markup in the page');
+      await page.screenshot({ path: join(SHOTS, 'inbox-dialogs.png') });
+    });
+
     await step('no page errors, console errors, failed requests or alerts', async () => {
       const mine = log.filter((l) => /^\[(ana-analytics|jo|mia)\]/.test(l));
       assert.deepEqual(mine.filter((l) => / page error: | console\.error: | HTTP \d{3} /.test(l)), []);

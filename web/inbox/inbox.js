@@ -15,6 +15,8 @@ import { mountAnalytics } from './analytics-view.js';
 import { joinParts, reportFrame } from './analytics.js';
 import { LIVE_FRAME } from './live.js';
 import { mountLive } from './live-view.js';
+import { dialogsFrame } from './dialogs.js';
+import { mountDialogs } from './dialogs-view.js';
 import { mountInbox } from './render.js';
 import { connectInbox } from './socket.js';
 import * as S from './state.js';
@@ -99,14 +101,15 @@ function start() {
   const analytics = mountAnalytics({ ask: (range) => send(reportFrame(range)) });
   const reportParts = new Map(); // the parts of a report still coming (analytics.js, joinParts)
   const live = mountLive();
+  const dialogs = mountDialogs({ ask: (id) => send(dialogsFrame(id)) });
   setInterval(() => { if (app.page === 'live') live.tick(); }, 1000);
   const byId = (id) => document.getElementById(id);
 
-  /** Shows the chats, the Live tab or the Analytics page; a Marketing Admin has only the last. */
+  /** Shows the chats, the Live tab, the Analytics or the Dialogs page; a Marketing Admin has only the last two. */
   function showTab(page) {
-    app.page = app.reportsOnly ? 'analytics' : page;
+    app.page = app.reportsOnly && (page === 'chats' || page === 'live') ? 'analytics' : page;
     const signedIn = Boolean(session.token());
-    const pages = { chats: 'ib-main', live: 'ib-live', analytics: 'ib-analytics' };
+    const pages = { chats: 'ib-main', live: 'ib-live', analytics: 'ib-analytics', dialogs: 'ib-dialogs' };
     for (const [name, id] of Object.entries(pages)) {
       byId(id).hidden = app.page !== name || !signedIn;
       byId(`ib-tab-${name}`).setAttribute('aria-pressed', String(app.page === name));
@@ -126,6 +129,11 @@ function start() {
     const first = app.page !== 'analytics';
     showTab('analytics');
     if (first) analytics.ask();
+  });
+  byId('ib-tab-dialogs').addEventListener('click', () => {
+    const first = app.page !== 'dialogs';
+    showTab('dialogs');
+    if (first) send(dialogsFrame());
   });
 
   function select(conversation) {
@@ -175,9 +183,11 @@ function start() {
     app.page = 'chats';
     analytics.reset();
     live.reset();
+    dialogs.reset();
     byId('ib-tabs').hidden = true;
     byId('ib-analytics').hidden = true;
     byId('ib-live').hidden = true;
+    byId('ib-dialogs').hidden = true;
     view.render();
     view.renderMissed();
     view.showSignIn(failed);
@@ -305,6 +315,12 @@ function start() {
       case 'routing_trace':
         view.showTrace(frame);
         break;
+      case 'dialogs':
+        dialogs.show(frame);
+        break;
+      case 'dialog':
+        dialogs.showOne(frame);
+        break;
       case 'report': {
         const whole = joinParts(reportParts, frame);
         if (whole) analytics.show(whole);
@@ -315,6 +331,11 @@ function start() {
         view.toast('Sign-in renewed.');
         break;
       case 'error':
+        // A Live Agent on the Dialogs page: the page says why, no toast.
+        if (frame.code === 'forbidden' && app.page === 'dialogs') {
+          dialogs.refuse();
+          break;
+        }
         view.toast(frame.code === 'internal' ? 'Something went wrong on our side; please try again.' : frame.message || frame.code, true);
         for (const c of S.errorArrived(state)) view.offerIdle(c);
         break;

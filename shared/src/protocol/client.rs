@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 use super::{FieldError, FrameError, MAX_FRAME_BYTES, MAX_JSON_DEPTH};
 use crate::analytics::{DayRange, Dimension, RangeError};
 use crate::domain::{
-    AttributeName, Attributes, CardId, ConversationId, Email, IdError, Lang, MAX_MESSAGE_CHARS,
-    MessageId, MessageText, Shortcut, check_attribute_value,
+    AttributeName, Attributes, CardId, ConversationId, DialogId, Email, IdError, Lang,
+    MAX_MESSAGE_CHARS, MessageId, MessageText, Shortcut, check_attribute_value,
 };
 use crate::identify::SignedIdentity;
 use crate::ports::ListCursor;
@@ -443,6 +443,14 @@ client_frames! {
         /// The account's canned responses and the agent's own; answered with
         /// `canned`.
         "canned" => Canned {},
+        /// The account's dialogs with their audiences, priority and validation
+        /// (answered with `dialogs`), or, with `dialog`, that one with its diagram
+        /// (answered with `dialog`). A Marketing or Sales Admin's only.
+        "dialogs" => Dialogs {
+            /// Absent for the list; a dialog's id for that one.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            dialog: Option<DialogId> = optional_id(),
+        },
         /// Adds one of the agent's own canned responses, or replaces the one with
         /// its shortcut; answered with `canned`.
         "save_canned" => SaveCanned {
@@ -978,6 +986,10 @@ mod tests {
                 by: Dimension::Day,
             },
             AgentFrame::Canned {},
+            AgentFrame::Dialogs { dialog: None },
+            AgentFrame::Dialogs {
+                dialog: Some(DialogId::parse("pricing").unwrap()),
+            },
             AgentFrame::SaveCanned {
                 shortcut: Shortcut::parse("pricing").unwrap(),
                 text: "Hi {{visitor.first_name:\"there\"}}, our plans: https://acme.example/plans"

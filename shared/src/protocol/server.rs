@@ -402,6 +402,18 @@ pub enum ServerFrame {
         /// The decisions' traces.
         traces: Vec<crate::routing::Trace>,
     },
+    /// To a Marketing or Sales Admin after `dialogs`: the account's dialogs in file
+    /// order, without diagrams.
+    Dialogs {
+        /// The dialogs.
+        dialogs: Vec<crate::service::DialogSummary>,
+    },
+    /// To a Marketing or Sales Admin after `dialogs` naming one: it, with its
+    /// diagram.
+    Dialog {
+        /// The dialog.
+        dialog: crate::service::DialogSummary,
+    },
     /// To an agent after `report`: the rows of the range as their role may see
     /// them, as JSON and as CSV (see [`crate::analytics::report`]).
     Report(crate::analytics::Report),
@@ -459,6 +471,8 @@ impl ServerFrame {
             ServerFrame::Note { .. } => "note",
             ServerFrame::Canned { .. } => "canned",
             ServerFrame::RoutingTrace { .. } => "routing_trace",
+            ServerFrame::Dialogs { .. } => "dialogs",
+            ServerFrame::Dialog { .. } => "dialog",
             ServerFrame::Report(_) => "report",
             ServerFrame::Live(_) => "live",
             ServerFrame::ReportsOnly { .. } => "reports_only",
@@ -803,6 +817,34 @@ pub(super) mod tests {
                     text: crate::domain::MessageText::parse("Asked for the enterprise price list")
                         .unwrap(),
                     at: "2026-03-02T09:31:00Z".parse().unwrap(),
+                },
+            },
+            ServerFrame::Dialogs {
+                dialogs: vec![crate::service::DialogSummary {
+                    id: crate::domain::DialogId::parse("pricing").unwrap(),
+                    name: "Pricing page".into(),
+                    priority: 10,
+                    audience: serde_json::json!({"include": ["*/pricing*"]}),
+                    teaser: true,
+                    languages: Vec::new(),
+                    cards: 4,
+                    problems: Vec::new(),
+                    warnings: Vec::new(),
+                    svg: None,
+                }],
+            },
+            ServerFrame::Dialog {
+                dialog: crate::service::DialogSummary {
+                    id: crate::domain::DialogId::parse("pricing").unwrap(),
+                    name: "Pricing page".into(),
+                    priority: 10,
+                    audience: serde_json::json!({}),
+                    teaser: false,
+                    languages: Vec::new(),
+                    cards: 4,
+                    problems: Vec::new(),
+                    warnings: Vec::new(),
+                    svg: Some("<svg></svg>".into()),
                 },
             },
             ServerFrame::RoutingTrace {

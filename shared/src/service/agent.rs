@@ -87,6 +87,7 @@ impl Chat {
                     .await
             }
             AgentFrame::Canned {} => self.send_canned(connection, agent).await,
+            AgentFrame::Dialogs { dialog } => self.dialogs(connection, agent, dialog).await,
             AgentFrame::SaveCanned { shortcut, text } => {
                 self.save_canned(connection, agent, shortcut, text).await
             }
@@ -942,7 +943,7 @@ impl Chat {
 }
 
 /// Whether a frame acts on chats or lists them (everything but `ping`, `sync`,
-/// `report` and `renew_token`): only an agent with the live chat permission may
+/// `report`, `dialogs` and `renew_token`): only an agent with the live chat permission may
 /// send it ([`Chat::may_chat`]).
 fn is_chat_action(frame: &AgentFrame) -> bool {
     !matches!(
@@ -950,6 +951,7 @@ fn is_chat_action(frame: &AgentFrame) -> bool {
         AgentFrame::Ping
             | AgentFrame::Sync
             | AgentFrame::Report { .. }
+            | AgentFrame::Dialogs { .. }
             | AgentFrame::RenewToken { .. }
     )
 }

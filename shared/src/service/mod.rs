@@ -8,10 +8,12 @@
 //! - `agent`: sync, accept/decline, messages, typing, end, availability, score, history.
 //! - `delayed`: routing and its timers.
 //! - `relay`: chat messages through the conversation's hub.
+//! - `dialogs`: the inbox's Dialogs page.
 
 mod agent;
 mod canned;
 mod delayed;
+mod dialogs;
 mod notes;
 mod notices;
 mod origins;
@@ -20,6 +22,8 @@ mod visitor;
 
 #[cfg(test)]
 mod tests;
+
+pub use dialogs::{DialogSummary, summaries as dialog_summaries};
 
 use std::collections::HashMap;
 use std::error::Error;
