@@ -3,6 +3,7 @@
 //! conversations and messages. Pure data and rules: no I/O, no AWS.
 
 mod agent;
+mod branding;
 mod canned;
 mod condition;
 mod conversation;
@@ -21,6 +22,10 @@ mod visitor;
 pub use agent::{
     Agent, AvailabilityBlock, ChatLimit, ChatLimitError, ClockTime, ManualToggle, Permission, Role,
     ScheduleError, Team, TimeZoneName, WeeklySchedule, next_local_midnight,
+};
+pub use branding::{
+    AvatarUrl, AvatarUrlError, Branding, BrandingError, HexColour, HexColourError, MAX_OFFSET_PX,
+    MIN_CONTRAST, Offset, Pixels, PixelsError, Position,
 };
 pub use canned::{
     CannedError, CannedResponse, MAX_ACCOUNT_CANNED, MAX_CANNED_CHARS, MAX_OWN_CANNED, Shortcut,

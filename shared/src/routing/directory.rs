@@ -32,6 +32,10 @@ pub struct Directory {
     /// The account's canned responses (each agent's own are stored apart).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub canned_responses: Vec<crate::domain::CannedResponse>,
+    /// The widget's branding (`site.json` carries it to the widget); the widget's
+    /// own look when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widget: Option<crate::domain::Branding>,
 }
 
 /// A reference in the directory that points nowhere, or a duplicate id.
@@ -62,6 +66,8 @@ pub enum DirectoryError {
     },
     #[error("dialog: {0}")]
     Dialog(crate::dialog::DialogError),
+    #[error(transparent)]
+    Branding(crate::domain::BrandingError),
 }
 
 /// Attributes the visitor panel shows in fields of their own, which the widget,
@@ -94,6 +100,7 @@ impl DirectoryError {
             DirectoryError::UnknownOwner { domain, .. } => domain.clone(),
             DirectoryError::BadVerifiedAttribute { attribute, .. } => attribute.to_string(),
             DirectoryError::Dialog(e) => e.card().map(ToString::to_string).unwrap_or_default(),
+            DirectoryError::Branding(e) => e.field.into(),
         }
     }
 }
@@ -194,6 +201,8 @@ impl Directory {
             }
         }
         self.validate_verified_attributes(&mut errors);
+        let branding = self.widget.iter().flat_map(crate::domain::Branding::check);
+        errors.extend(branding.map(DirectoryError::Branding));
         if let Some(Err(dialog_errors)) = self.valid_dialog() {
             errors.extend(dialog_errors.into_iter().map(DirectoryError::Dialog));
         }
