@@ -419,6 +419,9 @@ pub enum ExplainCommandError {
     /// The table could not be read.
     #[error("could not read table {table}: {reason}")]
     Store { table: String, reason: String },
+    /// The gateway did not answer, or refused.
+    #[error(transparent)]
+    Gateway(livechat_gateway::explain::AskError),
 }
 
 /// The visitor attributes of `--visitor`: a JSON object whose values are text (a
@@ -489,6 +492,42 @@ pub async fn explain(
         .await
         .map_err(unreadable)?;
     Ok(Explained { card, mode, trace })
+}
+
+/// Who would get `visitor` on the live chat card `card`, and why, asked of a running
+/// local gateway (`livechat dev`, whose in-memory store no other process reads) at
+/// `gateway` as the agent `token` names (a Sales Admin): the same engine over the
+/// gateway's stored directory, or the configuration file `config` (loaded and
+/// validated here, then sent), and the presence, loads, toggles and cursors it
+/// holds; at `at`, else the gateway's now. Claims nothing.
+pub async fn explain_from_gateway(
+    gateway: &str,
+    token: &str,
+    config: Option<&std::path::Path>,
+    visitor: &livechat_core::domain::Attributes,
+    card: Option<&livechat_core::domain::CardId>,
+    at: Option<jiff::Timestamp>,
+) -> Result<Explained, ExplainCommandError> {
+    let config = match config {
+        Some(file) => Some(livechat_core::config::load(file, |p| {
+            std::fs::read_to_string(p)
+        })?),
+        None => None,
+    };
+    let request = livechat_gateway::explain::ExplainRequest {
+        visitor: visitor.clone(),
+        at,
+        card: card.cloned(),
+        config,
+    };
+    let answer = livechat_gateway::explain::ask(gateway, token, &request)
+        .await
+        .map_err(ExplainCommandError::Gateway)?;
+    Ok(Explained {
+        card: answer.card,
+        mode: answer.mode,
+        trace: answer.trace,
+    })
 }
 
 /// A trace in words: each pool tried, each agent's verdict, and the outcome.
