@@ -1316,6 +1316,7 @@ test('a branded widget: the configured accent, data- overrides (colour, left, of
       await page.waitForFunction(() => Boolean(window.LiveChat));
       assert.equal((await colours(page)).bubble, 'rgb(11, 114, 133)');
       await shows(w.bubble.locator('.lc-label'), 'Chat with us');
+      assert.equal(await w.bubble.getAttribute('aria-label'), 'Chat with us, Open chat', 'its name starts with what it shows');
       const launcher = await w.bubble.boundingBox();
       assert.ok(launcher.x < viewport.width - launcher.x - launcher.width, `the launcher is on the left: ${JSON.stringify(launcher)}`);
       assert.ok(launcher.x + launcher.width <= viewport.width && launcher.y + launcher.height <= viewport.height, 'and on screen');

@@ -233,7 +233,9 @@ export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr', 
   panel.append(head, status, stream, typing, notice, compose);
 
   const bubble = button('', 'lc-bubble', () => view.setOpen(panel.hidden));
-  bubble.setAttribute('aria-label', t('openChat'));
+  // A visible launcher label starts the launcher's name, so that it can be called by what it shows.
+  const nameBubble = (text) => bubble.setAttribute('aria-label', brand.launcherLabel ? `${brand.launcherLabel}, ${text}` : text);
+  nameBubble(t('openChat'));
   bubble.setAttribute('aria-expanded', 'false');
   bubble.setAttribute('aria-controls', panel.id);
   const svg = document.createElementNS(SVG_NS, 'svg');
@@ -343,7 +345,7 @@ export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr', 
     setOpen(open) {
       panel.hidden = !open;
       root.classList.toggle('lc-open', open);
-      bubble.setAttribute('aria-label', open ? t('closeChat') : t('openChat'));
+      nameBubble(open ? t('closeChat') : t('openChat'));
       bubble.setAttribute('aria-expanded', String(open));
       if (open) {
         unread = 0;
@@ -363,7 +365,7 @@ export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr', 
       unread += 1;
       badge.textContent = String(unread);
       badge.hidden = false;
-      bubble.setAttribute('aria-label', t('openChatUnread', { n: unread }));
+      nameBubble(t('openChatUnread', { n: unread }));
     },
     setHeader(titleText, sub) {
       titleEl.textContent = titleText;
