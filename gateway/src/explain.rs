@@ -66,9 +66,15 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "message": message.into() }))).into_response()
 }
 
-/// The caller's refusal, if any: Host, Origin, then the token and its agent's
-/// permission in `directory` (the stored one).
-fn refusal(gw: &Gateway, headers: &HeaderMap, directory: &Directory) -> Option<Response> {
+/// The caller's refusal, if any: Host, Origin, then the token (at `now`, the
+/// functions' clock, as at `$connect`) and its agent's permission in `directory`
+/// (the stored one).
+fn refusal(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    directory: &Directory,
+    now: jiff::Timestamp,
+) -> Option<Response> {
     let text = |name| headers.get(name).and_then(|h| h.to_str().ok());
     if !crate::management::is_own_host(gw.listen_addr(), text(header::HOST).unwrap_or("")) {
         return Some(refuse(
@@ -96,7 +102,7 @@ fn refusal(gw: &Gateway, headers: &HeaderMap, directory: &Directory) -> Option<R
         crate::LOCAL_ISSUER,
         crate::LOCAL_AUDIENCE,
     );
-    let agent = match verifier.verify(token, jiff::Timestamp::now()) {
+    let agent = match verifier.verify(token, now) {
         Ok(agent) => agent,
         Err(e) => return Some(refuse(StatusCode::UNAUTHORIZED, e.to_string())),
     };
@@ -134,7 +140,7 @@ pub async fn explain(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: B
             return refuse(StatusCode::INTERNAL_SERVER_ERROR, "the store failed");
         }
     };
-    if let Some(refused) = refusal(&gw, &headers, &stored) {
+    if let Some(refused) = refusal(&gw, &headers, &stored, ports.clock.now()) {
         return refused;
     }
     let request: ExplainRequest = match serde_json::from_slice(&body) {

@@ -1058,4 +1058,32 @@ async fn explain_against_a_running_gateway_sees_an_agent_connect_and_tries_a_con
             other => panic!("{token}: {other:?}"),
         }
     }
+    // A Sales Admin's token from another site's page, or under another host name (a
+    // DNS rebinding), is refused too; and a question with a field it does not know.
+    let url = livechat_gateway::explain::explain_url(&base);
+    let http = reqwest::Client::new();
+    let body = serde_json::to_string(&request).unwrap();
+    for (header, value, status) in [
+        ("origin", "https://evil.example".to_string(), 403),
+        ("host", format!("rebind.example:{}", g.addr.port()), 403),
+        ("origin", base.clone(), 200),
+    ] {
+        let answer = http
+            .post(&url)
+            .bearer_auth(&ana)
+            .header(header, value.as_str())
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{header}: {value}");
+    }
+    let unknown = http
+        .post(&url)
+        .bearer_auth(&ana)
+        .body(r#"{"visitor": {}, "tables": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 400);
 }
