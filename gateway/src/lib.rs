@@ -431,6 +431,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         config.table_name = Some(options.table.clone());
     }
     let directory = livechat_aws::runtime::load_directory(&config)?;
+    let site = assets::site_json(&directory);
     let issuer =
         AgentTokenIssuer::hs256(LOCAL_AGENT_SECRET.as_bytes(), LOCAL_ISSUER, LOCAL_AUDIENCE);
     let now = Timestamp::now();
@@ -561,6 +562,10 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     let state = gateway.clone();
     let app = Router::new()
         .route("/ws", get(ws::upgrade))
+        .route(
+            "/widget/site.json",
+            get(move || std::future::ready(assets::serve_site(&site))),
+        )
         .route(
             "/@connections/{id}",
             get(management::info)

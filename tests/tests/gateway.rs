@@ -947,3 +947,38 @@ async fn a_start_in_german_gets_the_servers_texts_in_german_and_the_widgets_germ
     assert!(mime.contains("javascript"), "{mime}");
     assert!(de.text().await.unwrap().contains("'Senden'"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_json_is_served_cacheable_and_cross_origin_with_each_dialogs_audience_only() {
+    let g = gateway(Options::default()).await;
+    let response = reqwest::get(format!("http://{}/widget/site.json", g.addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["cache-control"], "public, max-age=60");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let site: Value = response.json().await.unwrap();
+    let expected = serde_json::to_value(livechat_core::site::site(
+        &livechat_core::demo::directory().unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(site, expected);
+    assert_eq!(site["v"], 1);
+    let ids: Vec<&str> = site["dialogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["sales", "pricing"]);
+    assert_eq!(site["dialogs"][1]["min_seconds"], 5);
+    assert_eq!(
+        site["dialogs"][1]["teaser"]["de"],
+        "Sie vergleichen Tarife? Wir helfen Ihnen bei der Auswahl."
+    );
+    // Audiences and teasers only: no card of any dialog.
+    assert!(!site.to_string().contains("cards"), "{site}");
+    assert!(!site.to_string().contains("wants_sales"), "{site}");
+}

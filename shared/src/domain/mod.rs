@@ -3,6 +3,7 @@
 //! conversations and messages. Pure data and rules: no I/O, no AWS.
 
 mod agent;
+mod audience;
 mod canned;
 mod condition;
 mod conversation;
@@ -21,6 +22,10 @@ mod visitor;
 pub use agent::{
     Agent, AvailabilityBlock, ChatLimit, ChatLimitError, ClockTime, ManualToggle, Permission, Role,
     ScheduleError, Team, TimeZoneName, WeeklySchedule, next_local_midnight,
+};
+pub use audience::{
+    Audience, AudienceError, MAX_AUDIENCE_CONDITIONS, MAX_PATTERN_CHARS, MAX_PATTERNS,
+    MAX_SECONDS_ON_PAGE, PatternError, UrlPattern, page_key,
 };
 pub use canned::{
     CannedError, CannedResponse, MAX_ACCOUNT_CANNED, MAX_CANNED_CHARS, MAX_OWN_CANNED, Shortcut,
