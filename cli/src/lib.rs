@@ -16,6 +16,9 @@ pub enum ApplyError {
     /// The configuration does not fit in one DynamoDB item.
     #[error(transparent)]
     TooLarge(#[from] TooLarge),
+    /// A dialog does not fit in one DynamoDB item.
+    #[error(transparent)]
+    DialogTooLarge(#[from] DialogTooLarge),
 }
 
 /// A configuration whose stored item would exceed DynamoDB's item limit.
@@ -31,7 +34,22 @@ pub struct TooLarge {
     pub max: usize,
 }
 
-/// Checks that `directory` fits in its DynamoDB item.
+/// A dialog whose stored item would exceed DynamoDB's item limit.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "dialog {dialog} takes {bytes} bytes as stored, and one DynamoDB item holds at most {max} \
+     (each dialog is an item of its own): shorten its cards or split it in two"
+)]
+pub struct DialogTooLarge {
+    /// The dialog.
+    pub dialog: String,
+    /// The item's size.
+    pub bytes: usize,
+    /// The limit.
+    pub max: usize,
+}
+
+/// Checks that `directory` fits in its DynamoDB item, and each dialog in its own.
 pub fn check_size(directory: &livechat_core::routing::Directory) -> Result<usize, TooLarge> {
     let max = livechat_aws::dynamo::MAX_ITEM_BYTES;
     // A directory that does not serialise is refused by the store with its reason.
@@ -40,6 +58,21 @@ pub fn check_size(directory: &livechat_core::routing::Directory) -> Result<usize
         Err(TooLarge { bytes, max })
     } else {
         Ok(bytes)
+    }
+}
+
+/// Checks that each dialog fits in its DynamoDB item.
+pub fn check_dialog_sizes(
+    directory: &livechat_core::routing::Directory,
+) -> Result<(), DialogTooLarge> {
+    let max = livechat_aws::dynamo::MAX_ITEM_BYTES;
+    match livechat_aws::dynamo::largest_dialog_item_bytes(directory) {
+        Ok((bytes, Some(dialog))) if bytes > max => Err(DialogTooLarge {
+            dialog: dialog.to_string(),
+            bytes,
+            max,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -53,6 +86,7 @@ pub async fn apply(
     use livechat_core::ports::DirectoryStore;
     let directory = livechat_core::config::load(file, |p| std::fs::read_to_string(p))?;
     check_size(&directory)?;
+    check_dialog_sizes(&directory)?;
     let store = livechat_aws::dynamo::DynamoStore::new(client(endpoint).await, table);
     store
         .put_directory(&directory)
@@ -129,8 +163,9 @@ pub fn diagram(
     } else {
         let directory = load(file)?;
         let dialog = directory
-            .dialog
-            .clone()
+            .dialogs
+            .first()
+            .map(|d| d.dialog.clone())
             .ok_or_else(|| DiagramError::NoDialog(file.to_path_buf()))?;
         (dialog, Some(directory))
     };

@@ -556,13 +556,18 @@ fn validate(file: &std::path::Path, config_file: Option<&std::path::Path>) -> Ex
                     eprintln!("{}: {e}", file.display());
                     return ExitCode::FAILURE;
                 }
-                let cards = directory.dialog.as_ref().map_or(0, |d| d.cards.len());
+                if let Err(e) = livechat_cli::check_dialog_sizes(&directory) {
+                    eprintln!("{}: {e}", file.display());
+                    return ExitCode::FAILURE;
+                }
+                let cards: usize = directory.dialogs.iter().map(|d| d.dialog.cards.len()).sum();
                 println!(
-                    "{}: valid ({} agents, {} teams, {} rules, dialog of {cards} cards)",
+                    "{}: valid ({} agents, {} teams, {} rules, {} dialogs of {cards} cards)",
                     file.display(),
                     directory.agents.len(),
                     directory.teams.len(),
-                    directory.rules.len()
+                    directory.rules.len(),
+                    directory.dialogs.len()
                 );
                 for warning in livechat_core::config::warnings(&directory) {
                     eprintln!("{}: warning: {warning}", file.display());

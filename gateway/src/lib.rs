@@ -434,6 +434,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         config.table_name = Some(options.table.clone());
     }
     let directory = livechat_aws::runtime::load_directory(&config)?;
+    let site = assets::site_json(&directory);
     let issuer =
         AgentTokenIssuer::hs256(LOCAL_AGENT_SECRET.as_bytes(), LOCAL_ISSUER, LOCAL_AUDIENCE);
     let now = Timestamp::now();
@@ -569,6 +570,10 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
             axum::routing::post(explain::explain).layer(axum::extract::DefaultBodyLimit::max(
                 explain::MAX_REQUEST_BYTES,
             )),
+        )
+        .route(
+            "/widget/site.json",
+            get(move || std::future::ready(assets::serve_site(&site))),
         )
         .route(
             "/@connections/{id}",

@@ -100,6 +100,32 @@ pub async fn directory_round_trips_and_keeps_toggles_across_edits(store: &dyn St
     assert_eq!(states[&agent("agent-01")].manual, None);
 }
 
+/// Several dialogs, each with its audience, round-trip in their order (the tie
+/// breaker); a dialog left out of the next save is gone, and one put back is whole.
+pub async fn dialogs_round_trip_in_order_and_a_removed_one_is_gone(store: &dyn Store) {
+    let demo = livechat_core::demo::directory().expect("the demo loads");
+    assert_eq!(demo.dialogs.len(), 2, "the demo has two dialogs");
+    store.put_directory(&demo).await.unwrap();
+    let stored = store.directory().await.unwrap();
+    assert_eq!(stored, demo);
+    let ids: Vec<&str> = stored.dialogs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["sales", "pricing"]);
+
+    let only_pricing = Directory {
+        dialogs: demo.dialogs[1..].to_vec(),
+        ..demo.clone()
+    };
+    store.put_directory(&only_pricing).await.unwrap();
+    assert_eq!(store.directory().await.unwrap(), only_pricing);
+
+    let reversed = Directory {
+        dialogs: demo.dialogs.iter().rev().cloned().collect(),
+        ..demo.clone()
+    };
+    store.put_directory(&reversed).await.unwrap();
+    assert_eq!(store.directory().await.unwrap(), reversed);
+}
+
 /// Creating twice conflicts; a replace at a stale version loses and changes nothing.
 pub async fn conversations_are_written_by_compare_and_set(store: &dyn Store) {
     let c = waiting("c-cas");

@@ -1029,6 +1029,11 @@ async fn explain_against_a_running_gateway_sees_an_agent_connect_and_tries_a_con
         livechat_core::demo::DIALOG_YAML,
     )
     .unwrap();
+    std::fs::write(
+        dir.join("pricing-dialog.yaml"),
+        livechat_core::demo::PRICING_DIALOG_YAML,
+    )
+    .unwrap();
     let tried = ask(Some(dir.join("demo-config.yaml"))).await;
     assert_eq!(
         first_pool(&tried),
@@ -1086,4 +1091,39 @@ async fn explain_against_a_running_gateway_sees_an_agent_connect_and_tries_a_con
         .await
         .unwrap();
     assert_eq!(unknown.status().as_u16(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_json_is_served_cacheable_and_cross_origin_with_each_dialogs_audience_only() {
+    let g = gateway(Options::default()).await;
+    let response = reqwest::get(format!("http://{}/widget/site.json", g.addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["cache-control"], "public, max-age=60");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let site: Value = response.json().await.unwrap();
+    let expected = serde_json::to_value(livechat_core::site::site(
+        &livechat_core::demo::directory().unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(site, expected);
+    assert_eq!(site["v"], 1);
+    let ids: Vec<&str> = site["dialogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["sales", "pricing"]);
+    assert_eq!(site["dialogs"][1]["min_seconds"], 5);
+    assert_eq!(
+        site["dialogs"][1]["teaser"]["de"],
+        "Sie vergleichen Tarife? Wir helfen Ihnen bei der Auswahl."
+    );
+    // Audiences and teasers only: no card of any dialog.
+    assert!(!site.to_string().contains("cards"), "{site}");
+    assert!(!site.to_string().contains("wants_sales"), "{site}");
 }

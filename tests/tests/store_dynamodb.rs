@@ -16,6 +16,12 @@ async fn store() -> Option<Arc<dyn Store>> {
 }
 
 #[tokio::test]
+async fn dialogs_round_trip_in_order_and_a_removed_one_is_gone() {
+    let Some(store) = store().await else { return };
+    suite::dialogs_round_trip_in_order_and_a_removed_one_is_gone(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn directory_round_trips_and_keeps_toggles_across_edits() {
     let Some(store) = store().await else { return };
     suite::directory_round_trips_and_keeps_toggles_across_edits(store.as_ref()).await;
@@ -172,11 +178,13 @@ async fn throttled_requests_are_retried_with_backoff_and_succeed() {
         .unwrap();
 
     assert_eq!(counter.throttles_injected(), 2);
+    // The first request of the write, the read of the dialogs it replaces.
     assert_eq!(
-        counter.counts().get("UpdateItem"),
+        counter.counts().get("GetItem"),
         Some(&3),
         "two throttled attempts, then success"
     );
+    assert_eq!(counter.counts().get("TransactWriteItems"), Some(&1));
 }
 
 #[tokio::test]
@@ -374,8 +382,9 @@ async fn request_counts_per_use_case_are_measured() {
     // new conversation, its subscription, the session written, the history page.
     assert_eq!(cost("visitor start"), 7, "{operations:?}");
     // The directory for the agent's permission (the process's first read, which
-    // fills its cache), the connection record and the presence item's UpdateItem.
-    assert_eq!(cost("agent $connect"), 3, "{operations:?}");
+    // fills its cache: its item and its dialogs' in one BatchGetItem), the
+    // connection record and the presence item's UpdateItem.
+    assert_eq!(cost("agent $connect"), 4, "{operations:?}");
     // The connection and the presence item.
     assert_eq!(cost("visitor $connect"), 2, "{operations:?}");
     // The hub (the conversation with its subscribers), the session, agent states
@@ -500,7 +509,7 @@ async fn livechat_apply_validates_a_configuration_file_and_writes_it_to_the_tabl
 
     let stored = store.directory().await.unwrap();
     assert_eq!(stored, applied);
-    assert_eq!(stored.dialog.as_ref().map(|d| d.id.as_str()), Some("sales"));
+    assert_eq!(stored.dialogs.first().map(|d| d.id.as_str()), Some("sales"));
     let broken = std::env::temp_dir().join(format!(
         "livechat-broken-{}.yaml",
         livechat_core::domain::new_ulid()
@@ -641,12 +650,12 @@ async fn the_live_view_costs_the_requests_the_data_model_gives() {
     assert_eq!(
         requests(&counter),
         counts(&[
-            ("BatchGetItem", 1),
+            ("BatchGetItem", 2),
             ("GetItem", 1),
             ("PutItem", 1),
             ("Query", 17)
         ]),
-        "a batch pushed to a watcher: the entry, the watchers, the directory, the agents, the shards"
+        "a batch pushed to a watcher: the entry, the watchers, the directory and its dialogs, the agents, the shards"
     );
     let pushed = push.take(&ana);
     assert_eq!(pushed.len(), 1, "one frame per batch");
@@ -962,11 +971,9 @@ async fn livechat_explain_answers_who_would_get_a_visitor_from_the_tables_presen
         "ben's roles line is in the demo configuration"
     );
     std::fs::write(folder.join("demo-config.yaml"), changed).unwrap();
-    std::fs::copy(
-        examples.join("sales-dialog.yaml"),
-        folder.join("sales-dialog.yaml"),
-    )
-    .unwrap();
+    for dialog in ["sales-dialog.yaml", "pricing-dialog.yaml"] {
+        std::fs::copy(examples.join(dialog), folder.join(dialog)).unwrap();
+    }
     let tried = livechat_cli::explain(
         store.table(),
         Some(&endpoint),
@@ -992,4 +999,23 @@ async fn livechat_explain_answers_who_would_get_a_visitor_from_the_tables_presen
         store.agent_chats(&ben).await.unwrap().is_empty(),
         "explain claims nothing"
     );
+}
+
+/// The directory item keeps each dialog's header only: its cards are items of
+/// their own, so an account's dialogs never bring the directory near 400 KB.
+#[test]
+fn the_directory_item_holds_no_dialogs_cards() {
+    let demo = livechat_core::demo::directory().unwrap();
+    let without = livechat_core::routing::Directory {
+        dialogs: Vec::new(),
+        ..demo.clone()
+    };
+    let with = livechat_aws::dynamo::directory_item_bytes(&demo).unwrap();
+    let bare = livechat_aws::dynamo::directory_item_bytes(&without).unwrap();
+    let (largest, id) = livechat_aws::dynamo::largest_dialog_item_bytes(&demo).unwrap();
+    assert_eq!(id.as_ref().map(|d| d.as_str()), Some("sales"));
+    // Two headers (ids, priorities, audiences) add a few hundred bytes, where the
+    // sales dialog's cards alone take thousands.
+    assert!(with - bare < 400, "{with} - {bare}");
+    assert!(largest > 2_000, "{largest}");
 }

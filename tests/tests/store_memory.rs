@@ -6,6 +6,11 @@ use livechat_core::memory::MemoryStore;
 use livechat_tests::conformance as suite;
 
 #[tokio::test]
+async fn dialogs_round_trip_in_order_and_a_removed_one_is_gone() {
+    suite::dialogs_round_trip_in_order_and_a_removed_one_is_gone(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn directory_round_trips_and_keeps_toggles_across_edits() {
     suite::directory_round_trips_and_keeps_toggles_across_edits(&MemoryStore::new()).await;
 }

@@ -5,6 +5,7 @@ import { LiveSocket, handshakeRefused, newerToken, socketUrl } from '../shared/s
 import { Thread, newMessageId } from '../shared/thread.js';
 import { typingThrottle } from '../shared/typing.js';
 import { resolveBranding } from './branding.js';
+import { loadSite } from './site.js';
 import { format, loadStrings, pickLanguage } from './i18n.js';
 import { mountWidget } from './render.js';
 
@@ -54,9 +55,10 @@ async function init() {
   const lang = language(tag);
   // Another language than English is one small file more, fetched before the
   // launcher shows so that nothing appears in English first.
-  const strings = await loadStrings(lang.ui);
+  // site.json (the account's branding) comes in the same wait.
+  const [strings, site] = await Promise.all([loadStrings(lang.ui), loadSite(import.meta.url)]);
   const t = (key, values) => format(strings, key, values);
-  const brand = branding(tag, null, lang.tag);
+  const brand = branding(tag, site?.widget, lang.tag);
   const title = () => brand.title || t('title');
   const configuredUrl = tag?.dataset.socketUrl || '';
   const debug = tag?.dataset.debug === 'true';

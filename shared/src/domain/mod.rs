@@ -3,6 +3,7 @@
 //! conversations and messages. Pure data and rules: no I/O, no AWS.
 
 mod agent;
+mod audience;
 mod branding;
 mod canned;
 mod condition;
@@ -22,6 +23,10 @@ mod visitor;
 pub use agent::{
     Agent, AvailabilityBlock, ChatLimit, ChatLimitError, ClockTime, ManualToggle, Permission, Role,
     ScheduleError, Team, TimeZoneName, WeeklySchedule, next_local_midnight,
+};
+pub use audience::{
+    Audience, AudienceError, MAX_AUDIENCE_CONDITIONS, MAX_PATTERN_CHARS, MAX_PATTERNS,
+    MAX_SECONDS_ON_PAGE, PatternError, UrlPattern, page_key,
 };
 pub use branding::{
     AvatarUrl, AvatarUrlError, Branding, BrandingError, HexColour, HexColourError, MAX_OFFSET_PX,

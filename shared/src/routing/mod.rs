@@ -26,6 +26,6 @@ pub use choice::{
     choose, choose_traced, next_in_rotation, pool_agents,
 };
 pub use claim::{OfferEnd, RouteOutcome, Router};
-pub use directory::{Directory, DirectoryError};
+pub use directory::{Directory, DirectoryError, MAX_DIALOGS, TargetedDialog};
 pub use explain::{ExplainError, card_routing, explain};
 pub use writer::{Ending, RetryPolicy, RouteError, Writer};
