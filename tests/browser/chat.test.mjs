@@ -1253,7 +1253,7 @@ test('a German page: the widget, the dialog and the server speak German; an Arab
   }
 });
 
-test('a branded widget: the configured accent, data- overrides (colour, left, offset, texts, avatar), a low-contrast override refused with a warning', async (t) => {
+test('a branded widget: the configured accent from site.json, data- overrides (colour, left, offset, texts, avatar), a low-contrast override refused with a warning', async (t) => {
   const colours = (page) => page.evaluate(() => {
     const s = document.querySelector('#lc-livechat-host').shadowRoot;
     return { bubble: getComputedStyle(s.querySelector('.lc-bubble')).backgroundColor, head: getComputedStyle(s.querySelector('.lc-head')).backgroundColor };
@@ -1268,14 +1268,23 @@ test('a branded widget: the configured accent, data- overrides (colour, left, of
     Object.assign(document.querySelector('script[data-socket-url]').dataset, a);
   }, { once: true }), attrs);
 
-  // The demo account's configured accent (examples/demo-config.yaml's widget:).
-  const plain = await newPage(await newContext(), 'brand-plain');
+  // The account's configured branding, as the gateway's site.json carries it, with
+  // its accent changed to a purple: the widget applies it.
+  const configured = async (ctx) => ctx.route('**/widget/site.json', async (route) => {
+    const site = await (await route.fetch()).json();
+    assert.equal(site.widget.accent, '#3b5bdb', "the demo configuration's widget: section is served");
+    site.widget.accent = '#5f3dc4';
+    await route.fulfill({ json: site });
+  });
+  const plainCtx = await newContext();
+  await configured(plainCtx);
+  const plain = await newPage(plainCtx, 'brand-plain');
   const plainWarnings = warnings(plain);
   let ok = false;
   try {
     await plain.goto(`${gw.base}/`);
     await plain.waitForFunction(() => Boolean(window.LiveChat));
-    assert.deepEqual(await colours(plain), { bubble: 'rgb(59, 91, 219)', head: 'rgb(59, 91, 219)' });
+    assert.deepEqual(await colours(plain), { bubble: 'rgb(95, 61, 196)', head: 'rgb(95, 61, 196)' });
     assert.deepEqual(plainWarnings, []);
     ok = true;
   } finally {
@@ -1283,8 +1292,9 @@ test('a branded widget: the configured accent, data- overrides (colour, left, of
     dumpLogs(t, !ok);
   }
 
-  // A yellow with white text reads at 1.51:1: refused, the configured blue kept, warned.
+  // A yellow with white text reads at 1.51:1: refused, the configured purple kept, warned.
   const lowCtx = await newContext();
+  await configured(lowCtx);
   await withAttributes(lowCtx, { accent: '#ffcc00' });
   const low = await newPage(lowCtx, 'brand-low');
   const lowWarnings = warnings(low);
@@ -1292,7 +1302,7 @@ test('a branded widget: the configured accent, data- overrides (colour, left, of
   try {
     await low.goto(`${gw.base}/`);
     await low.waitForFunction(() => Boolean(window.LiveChat));
-    assert.deepEqual(await colours(low), { bubble: 'rgb(59, 91, 219)', head: 'rgb(59, 91, 219)' });
+    assert.deepEqual(await colours(low), { bubble: 'rgb(95, 61, 196)', head: 'rgb(95, 61, 196)' });
     assert.deepEqual(lowWarnings, ["livechat: data-accent ignored: accent #ffcc00 on #ffffff text has contrast 1.51:1, below WCAG's 4.5:1; the configured value is kept"]);
     ok = true;
   } finally {
@@ -1306,6 +1316,7 @@ test('a branded widget: the configured accent, data- overrides (colour, left, of
     subtitle: 'We answer in minutes', launcherLabel: 'Chat with us', avatar: '/demo-avatar.svg' };
   for (const [name, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 375, height: 740 }]]) {
     const ctx = await newContext(name === 'phone' ? { viewport, isMobile: true, hasTouch: true } : { viewport });
+    await configured(ctx);
     await withAttributes(ctx, brand);
     const page = await newPage(ctx, `brand-${name}`);
     const seen = warnings(page);
