@@ -499,8 +499,8 @@ pub struct Explained {
     pub trace: livechat_core::routing::Trace,
 }
 
-/// Who would get `visitor` at `at` on the live chat card `card` (the dialog's
-/// first when `None`), and why: the router's own choice, over the directory in
+/// Who would get `visitor` at `at` on the live chat card `card` (the first when
+/// `None`) of the dialog `dialog` (the first when `None`), and why: the router's own choice, over the directory in
 /// `table` (or the configuration file `config`, not yet applied) and the loads,
 /// connections, toggles and cursors the table holds. Reads only.
 pub async fn explain(
@@ -508,6 +508,7 @@ pub async fn explain(
     endpoint: Option<&str>,
     config: Option<&std::path::Path>,
     visitor: &livechat_core::domain::Attributes,
+    dialog: Option<&livechat_core::domain::DialogId>,
     card: Option<&livechat_core::domain::CardId>,
     at: jiff::Timestamp,
 ) -> Result<Explained, ExplainCommandError> {
@@ -521,7 +522,7 @@ pub async fn explain(
         Some(file) => livechat_core::config::load(file, |p| std::fs::read_to_string(p))?,
         None => store.directory().await.map_err(unreadable)?,
     };
-    let (card, mode) = livechat_core::routing::card_routing(&directory, card)
+    let (card, mode) = livechat_core::routing::card_routing(&directory, dialog, card)
         .map_err(ExplainCommandError::Card)?;
     let trace = livechat_core::routing::explain(&store, &directory, &mode, visitor, at)
         .await
@@ -540,6 +541,7 @@ pub async fn explain_from_gateway(
     token: &str,
     config: Option<&std::path::Path>,
     visitor: &livechat_core::domain::Attributes,
+    dialog: Option<&livechat_core::domain::DialogId>,
     card: Option<&livechat_core::domain::CardId>,
     at: Option<jiff::Timestamp>,
 ) -> Result<Explained, ExplainCommandError> {
@@ -552,6 +554,7 @@ pub async fn explain_from_gateway(
     let request = livechat_gateway::explain::ExplainRequest {
         visitor: visitor.clone(),
         at,
+        dialog: dialog.cloned(),
         card: card.cloned(),
         config,
     };

@@ -114,6 +114,9 @@ enum Command {
         /// The moment to judge availability at (RFC 3339); now by default.
         #[arg(long)]
         at: Option<String>,
+        /// The dialog whose live chat card to route by (the first by default).
+        #[arg(long)]
+        dialog: Option<String>,
         /// The live chat card to route by (the dialog's first by default).
         #[arg(long)]
         card: Option<String>,
@@ -289,6 +292,7 @@ async fn main() -> ExitCode {
         Command::Explain {
             visitor,
             at,
+            dialog,
             card,
             config,
             json,
@@ -311,6 +315,7 @@ async fn main() -> ExitCode {
             explain(
                 &visitor,
                 at.as_deref(),
+                dialog.as_deref(),
                 card.as_deref(),
                 config.as_deref(),
                 json,
@@ -394,6 +399,7 @@ fn gateway_token(
 async fn explain(
     visitor: &str,
     at: Option<&str>,
+    dialog: Option<&str>,
     card: Option<&str>,
     config: Option<&std::path::Path>,
     json: bool,
@@ -412,6 +418,11 @@ async fn explain(
         Some(Ok(at)) => Some(at),
         Some(Err(e)) => return fail(&format!("--at: {e}")),
     };
+    let dialog = match dialog.map(|d| livechat_core::domain::DialogId::parse(d.to_string())) {
+        None => None,
+        Some(Ok(dialog)) => Some(dialog),
+        Some(Err(e)) => return fail(&format!("--dialog: {e}")),
+    };
     let card = match card.map(|c| livechat_core::domain::CardId::parse(c.to_string())) {
         None => None,
         Some(Ok(card)) => Some(card),
@@ -425,14 +436,23 @@ async fn explain(
                 endpoint.as_deref(),
                 config,
                 &visitor,
+                dialog.as_ref(),
                 card.as_ref(),
                 at,
             )
             .await
         }
         Source::Gateway { url, token } => {
-            livechat_cli::explain_from_gateway(&url, &token, config, &visitor, card.as_ref(), at)
-                .await
+            livechat_cli::explain_from_gateway(
+                &url,
+                &token,
+                config,
+                &visitor,
+                dialog.as_ref(),
+                card.as_ref(),
+                at,
+            )
+            .await
         }
     };
     match explained {

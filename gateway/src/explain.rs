@@ -18,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use livechat_core::domain::{Attributes, CardId, Permission, RoutingMode};
+use livechat_core::domain::{Attributes, CardId, DialogId, Permission, RoutingMode};
 use livechat_core::routing::{Directory, Trace};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -43,6 +43,9 @@ pub struct ExplainRequest {
     /// The moment to judge availability at; the gateway's clock's now when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<jiff::Timestamp>,
+    /// The dialog whose card to route by; the first when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialog: Option<DialogId>,
     /// The live chat card to route by; the dialog's first when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<CardId>,
@@ -163,8 +166,11 @@ pub async fn explain(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: B
         },
         None => stored,
     };
-    let (card, mode) = match livechat_core::routing::card_routing(&directory, request.card.as_ref())
-    {
+    let (card, mode) = match livechat_core::routing::card_routing(
+        &directory,
+        request.dialog.as_ref(),
+        request.card.as_ref(),
+    ) {
         Ok(found) => found,
         Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     };

@@ -981,6 +981,7 @@ async fn explain_against_a_running_gateway_sees_an_agent_connect_and_tries_a_con
                 &ana,
                 config.as_deref(),
                 &visitor,
+                None,
                 Some(&talk),
                 None,
             )
@@ -1047,6 +1048,7 @@ async fn explain_against_a_running_gateway_sees_an_agent_connect_and_tries_a_con
     let request = livechat_gateway::explain::ExplainRequest {
         visitor: visitor.clone(),
         at: None,
+        dialog: None,
         card: None,
         config: None,
     };
