@@ -454,6 +454,9 @@ pub enum ExplainCommandError {
     /// The table could not be read.
     #[error("could not read table {table}: {reason}")]
     Store { table: String, reason: String },
+    /// The gateway did not answer, or refused.
+    #[error(transparent)]
+    Gateway(livechat_gateway::explain::AskError),
 }
 
 /// The visitor attributes of `--visitor`: a JSON object whose values are text (a
@@ -496,8 +499,8 @@ pub struct Explained {
     pub trace: livechat_core::routing::Trace,
 }
 
-/// Who would get `visitor` at `at` on the live chat card `card` (the dialog's
-/// first when `None`), and why: the router's own choice, over the directory in
+/// Who would get `visitor` at `at` on the live chat card `card` (the first when
+/// `None`) of the dialog `dialog` (the first when `None`), and why: the router's own choice, over the directory in
 /// `table` (or the configuration file `config`, not yet applied) and the loads,
 /// connections, toggles and cursors the table holds. Reads only.
 pub async fn explain(
@@ -505,6 +508,7 @@ pub async fn explain(
     endpoint: Option<&str>,
     config: Option<&std::path::Path>,
     visitor: &livechat_core::domain::Attributes,
+    dialog: Option<&livechat_core::domain::DialogId>,
     card: Option<&livechat_core::domain::CardId>,
     at: jiff::Timestamp,
 ) -> Result<Explained, ExplainCommandError> {
@@ -518,12 +522,50 @@ pub async fn explain(
         Some(file) => livechat_core::config::load(file, |p| std::fs::read_to_string(p))?,
         None => store.directory().await.map_err(unreadable)?,
     };
-    let (card, mode) = livechat_core::routing::card_routing(&directory, card)
+    let (card, mode) = livechat_core::routing::card_routing(&directory, dialog, card)
         .map_err(ExplainCommandError::Card)?;
     let trace = livechat_core::routing::explain(&store, &directory, &mode, visitor, at)
         .await
         .map_err(unreadable)?;
     Ok(Explained { card, mode, trace })
+}
+
+/// Who would get `visitor` on the live chat card `card`, and why, asked of a running
+/// local gateway (`livechat dev`, whose in-memory store no other process reads) at
+/// `gateway` as the agent `token` names (a Sales Admin): the same engine over the
+/// gateway's stored directory, or the configuration file `config` (loaded and
+/// validated here, then sent), and the presence, loads, toggles and cursors it
+/// holds; at `at`, else the gateway's now. Claims nothing.
+pub async fn explain_from_gateway(
+    gateway: &str,
+    token: &str,
+    config: Option<&std::path::Path>,
+    visitor: &livechat_core::domain::Attributes,
+    dialog: Option<&livechat_core::domain::DialogId>,
+    card: Option<&livechat_core::domain::CardId>,
+    at: Option<jiff::Timestamp>,
+) -> Result<Explained, ExplainCommandError> {
+    let config = match config {
+        Some(file) => Some(livechat_core::config::load(file, |p| {
+            std::fs::read_to_string(p)
+        })?),
+        None => None,
+    };
+    let request = livechat_gateway::explain::ExplainRequest {
+        visitor: visitor.clone(),
+        at,
+        dialog: dialog.cloned(),
+        card: card.cloned(),
+        config,
+    };
+    let answer = livechat_gateway::explain::ask(gateway, token, &request)
+        .await
+        .map_err(ExplainCommandError::Gateway)?;
+    Ok(Explained {
+        card: answer.card,
+        mode: answer.mode,
+        trace: answer.trace,
+    })
 }
 
 /// A trace in words: each pool tried, each agent's verdict, and the outcome.

@@ -73,6 +73,8 @@ struct ConfigFile {
     dialogs: Option<Vec<DialogEntry>>,
     #[serde(default)]
     canned_responses: Vec<crate::domain::CannedResponse>,
+    #[serde(default)]
+    widget: Option<crate::domain::Branding>,
 }
 
 /// One of `dialogs:`: the dialog inline or as a file, and who it is for.
@@ -364,6 +366,7 @@ pub fn load(
         settings: config.settings,
         dialogs,
         canned_responses: config.canned_responses,
+        widget: config.widget,
     };
     directory.validate().map_err(|errors| {
         ConfigErrors(
@@ -427,6 +430,7 @@ fn locate(
             "verified_attributes",
             attribute.as_str(),
         )),
+        DirectoryError::Branding(error) => in_config(key_line_under(text, "widget", error.field)),
         _ => in_config(None),
     };
     ConfigError {
@@ -464,6 +468,23 @@ pub fn locate_dialog_errors(
             })
             .collect(),
     )
+}
+
+/// The line of `key:` (or `"key":`) inside the top-level `section:` (the first
+/// after it), else the section's own line.
+fn key_line_under(text: &str, section: &str, key: &str) -> Option<u64> {
+    let start = key_line(text, section)?;
+    let inside = text
+        .lines()
+        .enumerate()
+        .skip(start as usize)
+        .take_while(|(_, l)| l.is_empty() || l.starts_with([' ', '\t', '#']))
+        .find(|(_, l)| {
+            let l = l.trim_start();
+            l.starts_with(&format!("{key}:")) || l.starts_with(&format!("\"{key}\""))
+        })
+        .map(|(i, _)| i as u64 + 1);
+    inside.or(Some(start))
 }
 
 /// The line of a top-level `key:` (or `"key":`).
@@ -719,6 +740,38 @@ mod tests {
             errors[0].to_string(),
             "settings.verified_attributes lists wants_sales: card ask stores the visitor's answer in it, and an answer is never signed"
         );
+    }
+
+    #[test]
+    fn a_low_contrast_accent_is_refused_with_its_ratio_file_and_line() {
+        let text =
+            format!("{AGENTS}widget:\n  title: Sales\n  accent: \"#ffcc00\"\n  position: left\n");
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.yaml:8: widget.accent: accent #ffcc00 on #ffffff text has contrast 1.51:1, below WCAG's 4.5:1 (choose a darker or lighter accent, or set accent_text)"
+        );
+
+        let text = format!(
+            "{AGENTS}widget:\n  accent: \"#ffcc00\"\n  accent_text: \"#1f2430\"\n  launcher_label: {{ en: Chat, de: \"  \" }}\n"
+        );
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.yaml:9: widget.launcher_label: the text (de) is blank"
+        );
+
+        let text = format!("{AGENTS}widget:\n  accent: \"#767676\"\n  offset: {{ x: 0, y: 80 }}\n");
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap();
+        let widget = directory.widget.unwrap();
+        assert_eq!(widget.accent.to_string(), "#767676");
+        assert_eq!(widget.offset.y.get(), 80);
+
+        let text =
+            format!("{AGENTS}widget:\n  accent: \"#767676\"\n  offset: {{ x: 0, y: 280 }}\n");
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert!(err.to_string().starts_with("c.yaml:8"), "{err}");
+        assert!(err.to_string().contains("0 to 200 pixels"), "{err}");
     }
 
     #[test]

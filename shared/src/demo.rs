@@ -57,5 +57,8 @@ mod tests {
         let directory = super::directory().unwrap();
         assert_eq!(directory.agents.len(), 4);
         assert!(super::dialog(&directory).is_ok());
+        let widget = directory.widget.expect("the demo brands its widget");
+        assert_eq!(widget.accent.to_string(), "#3b5bdb", "today's blue");
+        assert_eq!(widget.position, crate::domain::Position::Right);
     }
 }

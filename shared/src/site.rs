@@ -28,9 +28,10 @@ pub const CACHE_CONTROL: &str = "public, max-age=60";
 pub struct Site {
     /// The format's version, [`SITE_VERSION`].
     pub v: u8,
-    /// The widget's look (branding); none yet.
+    /// The widget's look: the configuration's `widget:` branding, checked
+    /// (contrast included) when it was loaded; absent, the widget's own look.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub widget: Option<serde_json::Value>,
+    pub widget: Option<crate::domain::Branding>,
     /// The dialogs, in the configuration's order (which breaks priority ties).
     pub dialogs: Vec<SiteDialog>,
 }
@@ -64,7 +65,7 @@ pub struct SiteDialog {
 pub fn site(directory: &Directory) -> Site {
     Site {
         v: SITE_VERSION,
-        widget: None,
+        widget: directory.widget.clone(),
         dialogs: directory.dialogs.iter().map(site_dialog).collect(),
     }
 }

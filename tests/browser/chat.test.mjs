@@ -1277,6 +1277,111 @@ test('a German page: the widget, the dialog and the server speak German; an Arab
   }
 });
 
+test('a branded widget: the configured accent from site.json, data- overrides (colour, left, offset, texts, avatar), a low-contrast override refused with a warning', async (t) => {
+  const colours = (page) => page.evaluate(() => {
+    const s = document.querySelector('#lc-livechat-host').shadowRoot;
+    return { bubble: getComputedStyle(s.querySelector('.lc-bubble')).backgroundColor, head: getComputedStyle(s.querySelector('.lc-head')).backgroundColor };
+  });
+  const warnings = (page) => {
+    const seen = [];
+    page.on('console', (m) => { if (m.type() === 'warning') seen.push(m.text()); });
+    return seen;
+  };
+  // The snippet's attributes are set once the page is parsed, before its module scripts run.
+  const withAttributes = async (ctx, attrs) => ctx.addInitScript((a) => document.addEventListener('readystatechange', () => {
+    Object.assign(document.querySelector('script[data-socket-url]').dataset, a);
+  }, { once: true }), attrs);
+
+  // The account's configured branding, as the gateway's site.json carries it, with
+  // its accent changed to a purple: the widget applies it.
+  const configured = async (ctx) => ctx.route('**/widget/site.json', async (route) => {
+    const site = await (await route.fetch()).json();
+    assert.equal(site.widget.accent, '#3b5bdb', "the demo configuration's widget: section is served");
+    site.widget.accent = '#5f3dc4';
+    await route.fulfill({ json: site });
+  });
+  const plainCtx = await newContext();
+  await configured(plainCtx);
+  const plain = await newPage(plainCtx, 'brand-plain');
+  const plainWarnings = warnings(plain);
+  let ok = false;
+  try {
+    await plain.goto(`${gw.base}/`);
+    await plain.waitForFunction(() => Boolean(window.LiveChat));
+    assert.deepEqual(await colours(plain), { bubble: 'rgb(95, 61, 196)', head: 'rgb(95, 61, 196)' });
+    assert.deepEqual(plainWarnings, []);
+    ok = true;
+  } finally {
+    if (!ok) await plain.screenshot({ path: join(FAILURES, 'livechat-failure-brand-plain.png') }).catch(() => {});
+    dumpLogs(t, !ok);
+  }
+
+  // A yellow with white text reads at 1.51:1: refused, the configured purple kept, warned.
+  const lowCtx = await newContext();
+  await configured(lowCtx);
+  await withAttributes(lowCtx, { accent: '#ffcc00' });
+  const low = await newPage(lowCtx, 'brand-low');
+  const lowWarnings = warnings(low);
+  ok = false;
+  try {
+    await low.goto(`${gw.base}/`);
+    await low.waitForFunction(() => Boolean(window.LiveChat));
+    assert.deepEqual(await colours(low), { bubble: 'rgb(95, 61, 196)', head: 'rgb(95, 61, 196)' });
+    assert.deepEqual(lowWarnings, ["livechat: data-accent ignored: accent #ffcc00 on #ffffff text has contrast 1.51:1, below WCAG's 4.5:1; the configured value is kept"]);
+    ok = true;
+  } finally {
+    if (!ok) await low.screenshot({ path: join(FAILURES, 'livechat-failure-brand-low.png') }).catch(() => {});
+    dumpLogs(t, !ok);
+  }
+
+  // Overrides that pass: a teal accent, bottom left lifted above a cookie bar, the
+  // texts and a same-origin avatar; an avatar with markup in it would be text in a src.
+  const brand = { accent: '#0b7285', position: 'left', offsetX: '24', offsetY: '96', title: 'Talk to sales <b>now</b>',
+    subtitle: 'We answer in minutes', launcherLabel: 'Chat with us', avatar: '/demo-avatar.svg' };
+  for (const [name, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 375, height: 740 }]]) {
+    const ctx = await newContext(name === 'phone' ? { viewport, isMobile: true, hasTouch: true } : { viewport });
+    await configured(ctx);
+    await withAttributes(ctx, brand);
+    const page = await newPage(ctx, `brand-${name}`);
+    const seen = warnings(page);
+    const w = widgetOf(page);
+    ok = false;
+    try {
+      await page.goto(`${gw.base}/`);
+      await page.waitForFunction(() => Boolean(window.LiveChat));
+      assert.equal((await colours(page)).bubble, 'rgb(11, 114, 133)');
+      await shows(w.bubble.locator('.lc-label'), 'Chat with us');
+      assert.equal(await w.bubble.getAttribute('aria-label'), 'Chat with us, Open chat', 'its name starts with what it shows');
+      const launcher = await w.bubble.boundingBox();
+      assert.ok(launcher.x < viewport.width - launcher.x - launcher.width, `the launcher is on the left: ${JSON.stringify(launcher)}`);
+      assert.ok(launcher.x + launcher.width <= viewport.width && launcher.y + launcher.height <= viewport.height, 'and on screen');
+      await w.bubble.click();
+      await w.panel.waitFor();
+      await w.card('Would you like to talk to someone from sales?');
+      assert.equal((await colours(page)).head, 'rgb(11, 114, 133)');
+      await shows(w.panel.locator('.lc-title'), 'Talk to sales <b>now</b>');
+      assert.equal(await w.panel.locator('.lc-title b').count(), 0, 'the title is text, not markup');
+      await shows(w.panel.locator('.lc-sub'), 'We answer in minutes');
+      const avatar = w.panel.locator('img.lc-avatar');
+      assert.equal(await avatar.getAttribute('src'), `${gw.base}/demo-avatar.svg`);
+      await page.waitForFunction(() => document.querySelector('#lc-livechat-host').shadowRoot.querySelector('img.lc-avatar').naturalWidth > 0);
+      const panel = await w.panel.boundingBox();
+      assert.ok(panel.x >= 0 && panel.y >= 0 && panel.x + panel.width <= viewport.width && panel.y + panel.height <= viewport.height,
+        `the panel fits the screen: ${JSON.stringify(panel)} in ${JSON.stringify(viewport)}`);
+      if (name === 'phone') await fitsScreen(page);
+      else {
+        assert.ok(panel.x < viewport.width / 2, 'the panel opens on the left');
+        await page.screenshot({ path: join(SHOTS, 'widget-branded.png') });
+      }
+      assert.deepEqual(seen, []);
+      ok = true;
+    } finally {
+      if (!ok) await page.screenshot({ path: join(FAILURES, `livechat-failure-brand-${name}.png`) }).catch(() => {});
+      dumpLogs(t, !ok);
+    }
+  }
+});
+
 test('on a fake page clock the widget pings every 5 minutes and renews its connection before 2 hours, resuming in place', async (t) => {
   const ctx = await newContext();
   const page = await newPage(ctx, 'clock');

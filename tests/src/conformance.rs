@@ -74,8 +74,12 @@ pub async fn directory_round_trips_and_keeps_toggles_across_edits(store: &dyn St
         Directory::default(),
         "an empty store has an empty directory"
     );
+    // The widget's branding is kept with the rest (site.json is made from it).
+    let widget = livechat_core::demo::directory().unwrap().widget;
+    assert!(widget.is_some());
     let directory = Directory {
         agents: agents(3, 5),
+        widget,
         ..Directory::default()
     };
     store.put_directory(&directory).await.unwrap();

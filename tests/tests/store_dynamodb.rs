@@ -918,6 +918,7 @@ async fn livechat_explain_answers_who_would_get_a_visitor_from_the_tables_presen
                 path.as_deref(),
                 &visitor,
                 None,
+                None,
                 now,
             )
             .await
@@ -979,6 +980,7 @@ async fn livechat_explain_answers_who_would_get_a_visitor_from_the_tables_presen
         Some(&endpoint),
         Some(&folder.join("demo-config.yaml")),
         &visitor,
+        None,
         None,
         now,
     )

@@ -4,6 +4,7 @@
 
 mod agent;
 mod audience;
+mod branding;
 mod canned;
 mod condition;
 mod conversation;
@@ -26,6 +27,10 @@ pub use agent::{
 pub use audience::{
     Audience, AudienceError, MAX_AUDIENCE_CONDITIONS, MAX_PATTERN_CHARS, MAX_PATTERNS,
     MAX_SECONDS_ON_PAGE, PatternError, UrlPattern, page_key,
+};
+pub use branding::{
+    AvatarUrl, AvatarUrlError, Branding, BrandingError, HexColour, HexColourError, MAX_OFFSET_PX,
+    MIN_CONTRAST, Offset, Pixels, PixelsError, Position,
 };
 pub use canned::{
     CannedError, CannedResponse, MAX_ACCOUNT_CANNED, MAX_CANNED_CHARS, MAX_OWN_CANNED, Shortcut,

@@ -34,6 +34,10 @@ pub struct Directory {
     /// The account's canned responses (each agent's own are stored apart).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub canned_responses: Vec<crate::domain::CannedResponse>,
+    /// The widget's branding (`site.json` carries it to the widget); the widget's
+    /// own look when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widget: Option<crate::domain::Branding>,
 }
 
 /// Most dialogs in one configuration.
@@ -98,6 +102,8 @@ pub enum DirectoryError {
     },
     #[error("dialog: {0}")]
     Dialog(crate::dialog::DialogError),
+    #[error(transparent)]
+    Branding(crate::domain::BrandingError),
     #[error("dialog {entry}: the dialog's own id is {own}; give both the same id")]
     DialogIdMismatch {
         /// The dialog's place in `dialogs`.
@@ -165,6 +171,7 @@ impl DirectoryError {
             | DirectoryError::BadAudience { dialog, .. } => dialog.to_string(),
             DirectoryError::TooManyDialogs(_) => "dialogs".into(),
             DirectoryError::DialogIdMismatch { entry, .. } => entry.to_string(),
+            DirectoryError::Branding(e) => e.field.into(),
         }
     }
 }
@@ -265,6 +272,8 @@ impl Directory {
             }
         }
         self.validate_verified_attributes(&mut errors);
+        let branding = self.widget.iter().flat_map(crate::domain::Branding::check);
+        errors.extend(branding.map(DirectoryError::Branding));
         self.validate_dialogs(&mut errors);
         if errors.is_empty() {
             Ok(())
