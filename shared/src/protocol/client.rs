@@ -1015,6 +1015,16 @@ mod tests {
                 id: MessageId::parse("m-2").unwrap(),
                 text: MessageText::parse("Thanks for asking: yes, we ship to Peru.").unwrap(),
             },
+            AgentFrame::Transfer {
+                conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),
+                to: TransferTarget::Agent(AgentId::parse("ben").unwrap()),
+                note: TransferNote::parse("Wants the enterprise plan").unwrap(),
+            },
+            AgentFrame::Transfer {
+                conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),
+                to: TransferTarget::Team(TeamId::parse("sales").unwrap()),
+                note: TransferNote::default(),
+            },
             AgentFrame::RoutingTrace {
                 conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),
             },
