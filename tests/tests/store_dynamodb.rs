@@ -993,3 +993,9 @@ async fn livechat_explain_answers_who_would_get_a_visitor_from_the_tables_presen
         "explain claims nothing"
     );
 }
+
+#[tokio::test]
+async fn a_transfer_is_claimed_once_and_moves_capacity_when_accepted() {
+    let Some(store) = store().await else { return };
+    suite::a_transfer_is_claimed_once_and_moves_capacity_when_accepted(store.as_ref()).await;
+}
