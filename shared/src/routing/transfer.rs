@@ -160,7 +160,7 @@ fn failure(
 pub enum TransferResult {
     /// The receiver is offered the chat until the pending transfer's expiry; its
     /// timeout is scheduled. The conversation as stored.
-    Offered(Conversation),
+    Offered(Box<Conversation>),
     /// Nobody could be offered it; the chat stays the sender's.
     Failed(TransferFailure),
     /// The chat is not live with the sender (any more).
@@ -249,7 +249,7 @@ impl Router {
                         version: offered.version(),
                     };
                     self.ports().scheduler.schedule(timeout, expires_at).await?;
-                    return Ok(TransferResult::Offered(offered));
+                    return Ok(TransferResult::Offered(Box::new(offered)));
                 }
                 ClaimOutcome::CursorMoved { current } => {
                     cursor = match (current, &pool) {

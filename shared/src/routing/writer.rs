@@ -293,7 +293,7 @@ impl Writer {
         let ended = self
             .update_from(conversation, read, |c| {
                 let before = c.clone();
-                if !expected_version.is_none_or(|v| v == c.version()) {
+                if expected_version.is_some_and(|v| v != c.version()) {
                     return false;
                 }
                 match c.end_transfer(agent, now) {
