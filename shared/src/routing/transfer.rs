@@ -171,24 +171,25 @@ impl Router {
     /// `from` hands their live chat `conversation` on to `target` with `note`.
     /// Retries a lost race (the cursor moved, the receiver filled up, the chat
     /// changed) from a fresh read, as routing does.
+    ///
+    /// `conv` is the caller's read of the conversation and `directory` theirs (a
+    /// cached copy serves: availability toggles are read with the agents' states);
+    /// the claim is made at the version read, and a lost race reads it again.
     pub async fn transfer(
         &self,
-        conversation: &ConversationId,
+        mut conv: Conversation,
+        directory: &Directory,
         from: &AgentId,
         target: &TransferTarget,
         note: &TransferNote,
     ) -> Result<TransferResult, RouteError> {
         let store = &self.ports().store;
-        let directory = store.directory().await?;
         let now = self.ports().clock.now();
-        let mut conv = store
-            .conversation(conversation)
-            .await?
-            .ok_or_else(|| RouteError::UnknownConversation(conversation.clone()))?;
+        let conversation = &conv.id().clone();
         let mut facts = Facts {
-            directory: &directory,
+            directory,
             now,
-            states: store.agent_states(&all_agents(&directory), now).await?,
+            states: store.agent_states(&all_agents(directory), now).await?,
         };
         let pool = match target {
             TransferTarget::Team(team) => Some(team_pool(team)),
@@ -215,7 +216,7 @@ impl Router {
                 }
                 TransferChoice::Offer { agent, cursor } => (agent, cursor),
             };
-            let expires_at = expiry(now, &directory);
+            let expires_at = expiry(now, directory);
             let mut offered = conv.clone();
             let pending = PendingTransfer {
                 from: from.clone(),
@@ -259,7 +260,7 @@ impl Router {
                     };
                 }
                 ClaimOutcome::AgentAtCapacity => {
-                    facts.states = store.agent_states(&all_agents(&directory), now).await?;
+                    facts.states = store.agent_states(&all_agents(directory), now).await?;
                 }
                 ClaimOutcome::ConversationChanged => {
                     conv = store

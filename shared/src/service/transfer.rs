@@ -25,13 +25,16 @@ impl Chat {
         note: TransferNote,
     ) -> Result<(), ServerError> {
         // Refused as for any chat frame when it is not theirs, before any timer.
-        self.live_chat_of(agent, &conversation, "transfer").await?;
+        let conv = self.live_chat_of(agent, &conversation, "transfer").await?;
         // A claim that lands and a handler that dies before its pushes leave a
         // pending transfer the settle and its timeout repair.
         self.settle_later(&conversation).await?;
+        // The cached directory: the receiver's availability toggle is read with
+        // their state, as routing reads it.
+        let directory = self.cached_directory().await?;
         match self
             .router
-            .transfer(&conversation, agent, &to, &note)
+            .transfer(conv, &directory, agent, &to, &note)
             .await?
         {
             TransferResult::Offered(conv) => self.transfer_offered(agent, &conv).await,
@@ -118,12 +121,20 @@ impl Chat {
                 outcome: TransferOutcome::Accepted,
                 to_name: self.name_of(agent).await?,
             };
-            self.send_to(&self::agent(sender), &ended).await?;
             let moved = ServerFrame::ChatMoved {
                 conversation: live.id().clone(),
                 version: live.version(),
             };
-            self.send_to(&self::agent(sender), &moved).await?;
+            // Both frames to each tab of the sender, their connections read once.
+            let tabs = self
+                .ports
+                .store
+                .connections_of(&self::agent(sender), self.now())
+                .await?;
+            for tab in &tabs {
+                self.send(tab, &ended).await;
+                self.send(tab, &moved).await;
+            }
         }
         self.agent_joins(&self::agent(agent), agent, &live).await
     }
