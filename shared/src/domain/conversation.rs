@@ -879,6 +879,127 @@ mod tests {
         assert!(bot_only.timeline().is_empty(), "never requested");
     }
 
+    fn pending_to(to: &str, expires: i64) -> super::super::PendingTransfer {
+        super::super::PendingTransfer {
+            from: ana(),
+            to: AgentId::parse(to).unwrap(),
+            team: None,
+            note: super::super::TransferNote::parse("vip").unwrap(),
+            expires_at: at(expires),
+        }
+    }
+
+    fn live_with_ana() -> Conversation {
+        let mut c = conv();
+        c.request_live_chat(at(0)).unwrap();
+        c.offer(ana(), at(100)).unwrap();
+        c.accept(&ana(), at(10)).unwrap();
+        c
+    }
+
+    #[test]
+    fn a_pending_transfer_keeps_the_chat_live_with_the_sender_and_lets_the_receiver_read_it() {
+        let ben = AgentId::parse("ben").unwrap();
+        let mut c = live_with_ana();
+        let version = c.version;
+        assert!(!c.readable_by(&ben));
+        c.start_transfer(pending_to("ben", 200)).unwrap();
+        assert_eq!(c.version, version + 1);
+        assert_eq!(c.agent(), Some(&ana()), "still the sender's");
+        assert!(c.holds(&ana()) && c.holds(&ben), "both hold capacity");
+        assert!(c.readable_by(&ben), "the receiver reads the history");
+        assert!(!c.scorable_by(&ben));
+        assert_eq!(
+            c.start_transfer(pending_to("cleo", 200))
+                .unwrap_err()
+                .to_string(),
+            "cannot transfer again a conversation that is live"
+        );
+        assert!(
+            c.accept_transfer(&AgentId::parse("cleo").unwrap(), at(20))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn only_the_live_agent_transfers_and_never_to_themselves() {
+        let mut c = live_with_ana();
+        assert!(c.start_transfer(pending_to("ana", 200)).is_err());
+        let mut offered = conv();
+        offered.request_live_chat(at(0)).unwrap();
+        offered.offer(ana(), at(100)).unwrap();
+        assert!(offered.start_transfer(pending_to("ben", 200)).is_err());
+        let mut ben_sends = pending_to("cleo", 200);
+        ben_sends.from = AgentId::parse("ben").unwrap();
+        assert!(c.start_transfer(ben_sends).is_err());
+    }
+
+    #[test]
+    fn an_accepted_transfer_ends_the_senders_stint_and_starts_the_receivers() {
+        use crate::domain::{StintStart, TransferOutcome};
+        let ben = AgentId::parse("ben").unwrap();
+        let mut c = live_with_ana();
+        c.start_transfer(pending_to("ben", 200)).unwrap();
+        c.accept_transfer(&ben, at(50)).unwrap();
+        assert_eq!(c.agent(), Some(&ben));
+        assert!(c.transfer().is_none() && !c.holds(&ana()));
+        assert_eq!(c.held_by, [ana(), ben.clone()]);
+        assert!(c.scorable_by(&ben) && c.readable_by(&ana()));
+        let stints: Vec<_> = c
+            .timeline()
+            .stints
+            .iter()
+            .map(|s| (s.agent.as_str(), s.via, s.from, s.until))
+            .collect();
+        assert_eq!(
+            stints,
+            [
+                ("ana", StintStart::Accepted, at(10), Some(at(50))),
+                ("ben", StintStart::Transferred, at(50), None),
+            ]
+        );
+        assert_eq!(
+            c.timeline().transfers[0].outcome,
+            Some(TransferOutcome::Accepted)
+        );
+    }
+
+    #[test]
+    fn a_transfer_ends_declined_before_its_expiry_and_timed_out_at_it_and_the_chat_stays() {
+        use crate::domain::TransferOutcome;
+        let ben = AgentId::parse("ben").unwrap();
+        let mut c = live_with_ana();
+        c.start_transfer(pending_to("ben", 200)).unwrap();
+        assert_eq!(c.end_transfer(&ben, at(199)), Ok(TransferOutcome::Declined));
+        c.start_transfer(pending_to("ben", 200)).unwrap();
+        assert_eq!(c.end_transfer(&ben, at(200)), Ok(TransferOutcome::TimedOut));
+        assert!(c.end_transfer(&ben, at(300)).is_err(), "nothing pending");
+        assert_eq!(c.agent(), Some(&ana()));
+        assert_eq!(c.timeline().stints.len(), 1, "the chat never left ana");
+        assert!(c.timeline().offers.len() == 1, "a transfer is not an offer");
+    }
+
+    #[test]
+    fn ending_or_requeueing_the_chat_cancels_its_pending_transfer() {
+        use crate::domain::TransferOutcome;
+        let ben = AgentId::parse("ben").unwrap();
+        for requeue in [false, true] {
+            let mut c = live_with_ana();
+            c.start_transfer(pending_to("ben", 200)).unwrap();
+            if requeue {
+                c.requeue(at(30)).unwrap();
+            } else {
+                c.end(EndReason::Completed, at(30)).unwrap();
+            }
+            assert!(c.transfer().is_none() && !c.holds(&ben));
+            assert_eq!(
+                c.timeline().transfers[0].outcome,
+                Some(TransferOutcome::Cancelled)
+            );
+            assert!(c.accept_transfer(&ben, at(40)).is_err());
+        }
+    }
+
     #[test]
     fn an_ended_conversation_cannot_be_ended_or_offered_again() {
         let mut c = conv();
