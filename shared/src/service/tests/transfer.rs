@@ -28,7 +28,7 @@ fn types(frames: &[Value]) -> Vec<&str> {
 }
 
 /// ana live with a visitor, ben online: ana transfers the chat to ben.
-async fn transferred_toben_tab(
+async fn transferred_to_ben(
     h: &Harness,
 ) -> (
     super::ConnectionId,
@@ -51,7 +51,7 @@ async fn transferred_toben_tab(
 async fn a_pending_transfer_keeps_the_chat_with_the_sender_and_offers_it_to_the_receiver_with_the_note()
  {
     let h = Harness::new();
-    let (ana, ben, visitor, conversation) = transferred_toben_tab(&h).await;
+    let (ana, ben, visitor, conversation) = transferred_to_ben(&h).await;
 
     let offers = h.frames(&ben);
     assert_eq!(types(&offers), ["offer"]);
@@ -94,7 +94,7 @@ async fn a_pending_transfer_keeps_the_chat_with_the_sender_and_offers_it_to_the_
 #[tokio::test]
 async fn an_accepted_transfer_moves_the_chat_and_its_capacity_and_the_visitor_sees_who_joined() {
     let h = Harness::new();
-    let (ana, ben, visitor, conversation) = transferred_toben_tab(&h).await;
+    let (ana, ben, visitor, conversation) = transferred_to_ben(&h).await;
     h.frames(&ana);
     h.frames(&ben);
     h.clock.advance(SignedDuration::from_secs(30));
@@ -153,7 +153,7 @@ async fn an_accepted_transfer_moves_the_chat_and_its_capacity_and_the_visitor_se
 #[tokio::test]
 async fn a_declined_transfer_returns_to_the_sender_with_the_reason_and_frees_the_receiver() {
     let h = Harness::new();
-    let (ana, ben, visitor, conversation) = transferred_toben_tab(&h).await;
+    let (ana, ben, visitor, conversation) = transferred_to_ben(&h).await;
     h.frames(&ana);
     h.frames(&ben);
     h.send(
@@ -180,7 +180,7 @@ async fn a_declined_transfer_returns_to_the_sender_with_the_reason_and_frees_the
 async fn an_unanswered_transfer_times_out_at_the_wait_time_limit_and_the_chat_never_left_the_sender()
  {
     let h = Harness::new();
-    let (ana, ben, _visitor, conversation) = transferred_toben_tab(&h).await;
+    let (ana, ben, _visitor, conversation) = transferred_to_ben(&h).await;
     h.frames(&ana);
     h.frames(&ben);
     // The demo account's wait time limit is 100 seconds.
@@ -212,7 +212,7 @@ async fn an_unanswered_transfer_times_out_at_the_wait_time_limit_and_the_chat_ne
 #[tokio::test]
 async fn ending_the_chat_while_a_transfer_is_pending_cancels_it_and_frees_both_agents() {
     let h = Harness::new();
-    let (ana, ben, _visitor, conversation) = transferred_toben_tab(&h).await;
+    let (ana, ben, _visitor, conversation) = transferred_to_ben(&h).await;
     h.frames(&ana);
     h.frames(&ben);
     h.send(
@@ -408,7 +408,7 @@ async fn only_the_agent_live_with_the_chat_transfers_it_and_a_bad_target_is_refu
 async fn two_tabs_accepting_one_transfer_take_it_once() {
     for starts in staggered(12) {
         let h = Harness::interleaved();
-        let (ana, ben_tab, _visitor, conversation) = transferred_toben_tab(&h).await;
+        let (ana, ben_tab, _visitor, conversation) = transferred_to_ben(&h).await;
         let second_tab = h.agent("ben").await;
         h.frames(&ana);
         h.frames(&second_tab);
@@ -438,7 +438,7 @@ async fn an_accept_racing_the_end_of_the_chat_is_exactly_once_and_leaves_no_capa
     let (mut accepted, mut ended) = (false, false);
     for starts in staggered(16) {
         let h = Harness::interleaved();
-        let (ana, ben, _visitor, conversation) = transferred_toben_tab(&h).await;
+        let (ana, ben, _visitor, conversation) = transferred_to_ben(&h).await;
         h.frames(&ana);
         h.frames(&ben);
         let accept = h.send(
@@ -471,4 +471,82 @@ async fn an_accept_racing_the_end_of_the_chat_is_exactly_once_and_leaves_no_capa
         assert!(conv.transfer().is_none());
     }
     assert!(accepted && ended, "both orders happened");
+}
+
+#[tokio::test]
+async fn tabs_opened_while_a_transfer_is_pending_show_it_on_both_sides() {
+    let h = Harness::new();
+    let (_ana, _ben, _visitor, conversation) = transferred_to_ben(&h).await;
+    let ben_again = h.agent("ben").await;
+    let frames = h.frames(&ben_again);
+    let offers = of_type(&frames, "offer");
+    assert_eq!(offers.len(), 1, "{frames:?}");
+    assert_eq!(offers[0]["conversation"], conversation.as_str());
+    assert_eq!(
+        offers[0]["transfer"]["note"],
+        "Wants <b>enterprise</b> pricing"
+    );
+    let ana_again = h.agent("ana").await;
+    let frames = h.frames(&ana_again);
+    assert_eq!(of_type(&frames, "chat_started").len(), 1);
+    assert_eq!(of_type(&frames, "transfer_pending")[0]["to"], "ben");
+}
+
+#[tokio::test]
+async fn a_receiver_gone_for_the_grace_declines_the_transfer_and_the_chat_stays_with_the_sender() {
+    let h = Harness::new();
+    let (ana, ben, _visitor, conversation) = transferred_to_ben(&h).await;
+    h.frames(&ana);
+    h.chat.disconnect(&ben).await.unwrap();
+    h.clock.advance(SignedDuration::from_secs(61));
+    h.pump().await;
+    let told = h.frames(&ana);
+    assert_eq!(types(&told), ["transfer_ended"], "{told:?}");
+    assert_eq!(told[0]["outcome"], "declined");
+    assert!(held(&h, "ben").await.is_empty());
+    assert!(
+        matches!(h.stored(&conversation).await.state(), ConversationState::Live { agent, .. } if agent == &id("ana"))
+    );
+}
+
+#[tokio::test]
+async fn a_sender_gone_for_the_grace_cancels_the_transfer_and_the_chat_is_routed_again() {
+    let h = Harness::new();
+    let (ana, ben, _visitor, conversation) = transferred_to_ben(&h).await;
+    h.frames(&ben);
+    h.chat.disconnect(&ana).await.unwrap();
+    h.clock.advance(SignedDuration::from_secs(61));
+    h.pump().await;
+    let frames = h.frames(&ben);
+    assert_eq!(types(&frames), ["offer_withdrawn", "offer"], "{frames:?}");
+    assert_eq!(frames[0]["reason"], "cancelled");
+    assert!(frames[1].get("transfer").is_none(), "a plain offer now");
+    assert!(held(&h, "ana").await.is_empty());
+    assert_eq!(held(&h, "ben").await.len(), 1, "the new offer's slot only");
+    let conv = h.stored(&conversation).await;
+    assert_eq!(
+        conv.timeline().transfers[0].outcome,
+        Some(TransferOutcome::Cancelled)
+    );
+}
+
+#[tokio::test]
+async fn a_decline_that_died_before_its_release_is_repaired_by_the_settle() {
+    let h = Harness::new();
+    let (_ana, _ben, _visitor, conversation) = transferred_to_ben(&h).await;
+    // The decline wrote the conversation, then its handler died: ben holds it still.
+    let store = &h.chat.ports().store;
+    let mut conv = h.stored(&conversation).await;
+    let version = conv.version();
+    conv.end_transfer(&id("ben"), h.clock.now()).unwrap();
+    store.replace_conversation(&conv, version).await.unwrap();
+    assert_eq!(held(&h, "ben").await.len(), 1);
+    h.chat
+        .delayed(crate::ports::DelayedEvent::Settle {
+            conversation: conv.id().clone(),
+        })
+        .await
+        .unwrap();
+    assert!(held(&h, "ben").await.is_empty());
+    assert_eq!(held(&h, "ana").await.len(), 1, "the sender keeps the chat");
 }
