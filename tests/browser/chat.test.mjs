@@ -830,6 +830,9 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       await agentSays(first, 'Hi, I have your notes here.');
       await shows(v3.stream.locator('.lc-msg-them'), 'I have your notes here');
       await shows(first.active.locator('.ib-name'), XSS);
+      // The receiver ends it: their load is back to none for the tests after this one.
+      await first.page.locator('#ib-end').click();
+      await shows(v3.stream.locator('.lc-note'), 'The chat has ended.');
     });
 
     await step('with both agents away the demo dialog ends with its away message', async () => {
@@ -848,7 +851,7 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       assert.deepEqual(await v2.events(), ['conversation_triggered', 'conversation_engaged', 'live_chat_requested',
         'live_chat_initiated', 'conversation_closed']);
       assert.deepEqual(await v3.events(), ['conversation_triggered', 'conversation_engaged', 'live_chat_requested',
-        'live_chat_request_timeout', 'live_chat_initiated']);
+        'live_chat_request_timeout', 'live_chat_initiated', 'live_chat_ended']);
       assert.deepEqual(await v4.events(), ['conversation_triggered', 'conversation_engaged', 'conversation_completed']);
     });
 
