@@ -16,8 +16,7 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use crate::domain::{
-    AgentId, Conversation, ConversationId, ConversationState, PendingTransfer, TeamId,
-    TransferNote, TransferTarget,
+    AgentId, Conversation, ConversationState, PendingTransfer, TeamId, TransferNote, TransferTarget,
 };
 use crate::ports::{ClaimOutcome, Cursor, CursorMove, DelayedEvent, OfferClaim};
 use crate::protocol::TransferFailure;
