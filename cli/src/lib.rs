@@ -600,6 +600,7 @@ pub fn explain_text(explained: &Explained) -> String {
             Via::AccountOwner => "the account owner",
             Via::CardPool => "the card's pool",
             Via::AnyAvailable => "every available agent, as the card's pool had nobody",
+            Via::Transfer => "a transfer by the agent holding the chat",
         };
         let name = pool.pool.as_deref().unwrap_or("one agent");
         let _ = write!(out, "  pool {name} ({why})");
@@ -622,6 +623,7 @@ pub fn explain_text(explained: &Explained) -> String {
                     format!("at their limit ({load} of {limit} chats)")
                 }
                 Verdict::AlreadyOffered => "offered this request already".into(),
+                Verdict::Sender => "handing the chat on".into(),
             };
             let _ = writeln!(out, "    {:<16} {verdict}", c.agent.to_string());
         }

@@ -804,6 +804,37 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       await shows(second.transcript.locator('.ib-msg'), 'picking this up');
     });
 
+    await step('a transfer with a note: the other agent is offered the chat, accepts it, and the visitor sees who joined', async () => {
+      const NOTE = 'Wants the <b>annual</b> plan, call back Monday';
+      await second.page.getByRole('button', { name: 'Transfer', exact: true }).click();
+      await second.page.locator('#ib-transfer-kind').selectOption('agent');
+      await second.page.locator('#ib-transfer-to').fill(first.id);
+      await second.page.locator('#ib-transfer-note').fill(NOTE);
+      await second.page.getByRole('button', { name: 'Send transfer' }).click();
+      await shows(second.page.locator('#ib-transfer-status'), `Transfer to ${first.name}: waiting for them to accept`);
+      // The receiver's banner names the sender and shows the note as text.
+      const offer = await shows(first.offers, `Transfer from ${second.name}: ${NOTE}`);
+      await shows(offer.locator('.ib-offer-who'), xss.email);
+      assert.equal(await offer.locator('b').count(), 0, 'the note is text, not markup');
+      assert.ok(await first.page.evaluate(() => window.__notes.some((n) => n.title === 'Chat transfer request')));
+      // Until the accept, the chat stays with the sender; the visitor notices nothing.
+      await agentSays(second, 'One moment, a colleague will take over.');
+      await shows(v3.stream.locator('.lc-msg-them'), 'a colleague will take over');
+      await offer.getByRole('button', { name: 'Accept' }).click();
+      await gone(first.offers);
+      await shows(first.page.locator('#ib-chat-title'), XSS);
+      await shows(first.transcript.locator('.ib-msg'), 'a colleague will take over');
+      await shows(v3.stream.locator('.lc-note'), `${first.name} joined the chat`);
+      await hidden(second.active.filter({ hasText: XSS }));
+      assert.equal(await second.active.count(), 1, 'the sender keeps their other chat');
+      await agentSays(first, 'Hi, I have your notes here.');
+      await shows(v3.stream.locator('.lc-msg-them'), 'I have your notes here');
+      await shows(first.active.locator('.ib-name'), XSS);
+      // The receiver ends it: their load is back to none for the tests after this one.
+      await first.page.locator('#ib-end').click();
+      await shows(v3.stream.locator('.lc-note'), 'The chat has ended.');
+    });
+
     await step('with both agents away the demo dialog ends with its away message', async () => {
       await setAvailable(first, false);
       await setAvailable(second, false);
@@ -820,7 +851,7 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       assert.deepEqual(await v2.events(), ['conversation_triggered', 'conversation_engaged', 'live_chat_requested',
         'live_chat_initiated', 'conversation_closed']);
       assert.deepEqual(await v3.events(), ['conversation_triggered', 'conversation_engaged', 'live_chat_requested',
-        'live_chat_request_timeout', 'live_chat_initiated']);
+        'live_chat_request_timeout', 'live_chat_initiated', 'live_chat_ended']);
       assert.deepEqual(await v4.events(), ['conversation_triggered', 'conversation_engaged', 'conversation_completed']);
     });
 

@@ -582,6 +582,26 @@ fn rows() -> Vec<Row> {
         },
         Row {
             side: Agent,
+            action: "transfer",
+            scene: Live,
+            // cleo has no open inbox in ben's world: his transfer finds nobody.
+            frame: |x| json!({"action": "transfer", "conversation": x, "to": {"agent": "cleo"}, "note": "VIP"}),
+            answers: [
+                UNKNOWN,
+                UNKNOWN,
+                UNKNOWN,
+                R401,
+                R401,
+                "transfer_failed",
+                "error:forbidden",
+                "error:forbidden",
+                "error:forbidden",
+                R401,
+                R401,
+            ],
+        },
+        Row {
+            side: Agent,
             action: "canned",
             scene: Live,
             frame: |_| json!({"action": "canned"}),

@@ -1021,3 +1021,120 @@ fn the_directory_item_holds_no_dialogs_cards() {
     assert!(with - bare < 400, "{with} - {bare}");
     assert!(largest > 2_000, "{largest}");
 }
+
+#[tokio::test]
+async fn a_transfer_is_claimed_once_and_moves_capacity_when_accepted() {
+    let Some(store) = store().await else { return };
+    suite::a_transfer_is_claimed_once_and_moves_capacity_when_accepted(store.as_ref()).await;
+}
+
+/// What a transfer costs on DynamoDB, measured by the request counter; the numbers
+/// `docs/data-model.md` states.
+#[tokio::test]
+async fn a_transfer_costs_the_requests_the_data_model_gives() {
+    use livechat_core::domain::{AgentId, ConnectionId};
+    use livechat_tests::chat_on;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    let Some(endpoint) = endpoint() else { return };
+    let (store, counter) = fresh_store(&endpoint).await;
+    store
+        .put_directory(&livechat_core::demo::directory().unwrap())
+        .await
+        .unwrap();
+    let (chat, push, scheduler) = chat_on(Arc::new(store));
+    let now = || jiff::Timestamp::now();
+    let issuer = livechat_core::auth::AgentTokenIssuer::hs256(
+        livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
+        livechat_gateway::LOCAL_ISSUER,
+        livechat_gateway::LOCAL_AUDIENCE,
+    );
+    let tab = |id: &str| {
+        let conn = ConnectionId::parse(format!("{id}-tab=")).unwrap();
+        push.open(&conn);
+        conn
+    };
+    let (ana, ben, visitor) = (tab("ana"), tab("ben"), tab("visitor"));
+    for (conn, agent) in [(&ana, "ana"), (&ben, "ben")] {
+        let token = issuer.issue(
+            &AgentId::parse(agent).unwrap(),
+            now(),
+            jiff::SignedDuration::from_hours(1),
+        );
+        let query = HashMap::from([("agent_token".to_string(), token)]);
+        chat.connect(conn, &query, None).await.unwrap();
+    }
+    // ben away for the first request: ana is offered it, and accepts.
+    chat.message(
+        &ben,
+        &json!({"action": "set_availability", "available": false}).to_string(),
+    )
+    .await;
+    chat.connect(&visitor, &HashMap::new(), None).await.unwrap();
+    for frame in [
+        json!({"action": "start"}),
+        json!({"action": "answer", "card": "ask", "answer": 0}),
+        json!({"action": "submit", "card": "first_name", "value": "Jo"}),
+        json!({"action": "submit", "card": "email", "value": "jo@x.example"}),
+    ] {
+        chat.message(&visitor, &frame.to_string()).await;
+    }
+    for event in scheduler.take_due(now()) {
+        chat.delayed(event).await.unwrap();
+    }
+    let offer = push
+        .take(&ana)
+        .into_iter()
+        .find(|f| f.contains("\"offer\""))
+        .expect("offered to ana");
+    let conversation =
+        serde_json::from_str::<serde_json::Value>(&offer).unwrap()["conversation"].clone();
+    let accept = json!({"action": "accept", "conversation": conversation}).to_string();
+    chat.message(&ana, &accept).await;
+    chat.message(
+        &ben,
+        &json!({"action": "set_availability", "available": true}).to_string(),
+    )
+    .await;
+    push.take(&ana);
+    push.take(&ben);
+
+    let transfer = json!({"action": "transfer", "conversation": conversation, "to": {"team": "sales"}, "note": "VIP"}).to_string();
+    let mut measured = Vec::new();
+    counter.reset();
+    chat.message(&ana, &transfer).await;
+    measured.push(("transfer to a team", counter.total(), counter.counts()));
+    assert!(push.take(&ben).iter().any(|f| f.contains("\"transfer\"")));
+    counter.reset();
+    chat.message(
+        &ben,
+        &json!({"action": "decline", "conversation": conversation}).to_string(),
+    )
+    .await;
+    measured.push(("decline a transfer", counter.total(), counter.counts()));
+    chat.message(&ana, &transfer).await;
+    counter.reset();
+    chat.message(&ben, &accept).await;
+    measured.push(("accept a transfer", counter.total(), counter.counts()));
+    assert!(
+        push.take(&ben)
+            .iter()
+            .any(|f| f.contains("\"chat_started\""))
+    );
+    for (name, requests, ops) in &measured {
+        println!("DynamoDB requests: {name}: {requests} {ops:?}");
+    }
+    let cost = |name: &str| measured.iter().find(|(n, ..)| *n == name).unwrap().1;
+    // Who the connection is, the conversation, the agents' states (the directory
+    // from the process's cache), the team's cursor, the claim; then the receiver's
+    // tabs, the visitor's session (the offer's summary) and the sender's tabs.
+    assert_eq!(cost("transfer to a team"), 8, "{measured:?}");
+    // Who the connection is, the conversation, its compare-and-set, the receiver's
+    // release, and the receiver's and the sender's tabs.
+    assert_eq!(cost("decline a transfer"), 6, "{measured:?}");
+    // Who the connection is, the conversation, its compare-and-set, the sender's
+    // release, the sender's tabs (both frames), then as an accept: the receiver's
+    // tabs, their subscription, the session, the history and the visitor's tabs.
+    assert_eq!(cost("accept a transfer"), 10, "{measured:?}");
+}

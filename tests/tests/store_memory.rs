@@ -136,3 +136,8 @@ async fn sharded_lists_spread_their_writes() {
 async fn batched_reads_find_what_exists() {
     suite::batched_reads_find_what_exists(&MemoryStore::new()).await;
 }
+
+#[tokio::test]
+async fn a_transfer_is_claimed_once_and_moves_capacity_when_accepted() {
+    suite::a_transfer_is_claimed_once_and_moves_capacity_when_accepted(&MemoryStore::new()).await;
+}

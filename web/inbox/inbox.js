@@ -20,12 +20,14 @@ import { mountDialogs } from './dialogs-view.js';
 import { mountInbox } from './render.js';
 import { connectInbox } from './socket.js';
 import * as S from './state.js';
+import { agentChoices, statusLine } from './transfer.js';
 import { agentSession, forgetOldPastChats, tokenInHash } from './storage.js';
 
 function start() {
   const app = { state: S.createState(), session: agentSession(), connection: null, page: 'chats', reportsOnly: null, canned: { account: [], own: [] }, cannedAsked: false };
   const { state, session } = app;
   const typingShown = new Map(); // conversation -> the timer that hides its indicator
+  const transferredAway = new Set(); // chats whose transfer was just accepted: their `chat_moved` follows
   const send = (frame) => Boolean(app.connection?.send(frame));
   const typing = typingThrottle((on) => { if (state.selected) send({ action: 'typing', conversation: state.selected, typing: on }); });
 
@@ -88,6 +90,7 @@ function start() {
       return send({ action: 'add_note', conversation: chat.conversation, id: newMessageId(), text });
     },
     why: (conversation) => send({ action: 'routing_trace', conversation }),
+    transfer: (frame) => send(frame),
     cannedLists: () => app.canned,
     saveCanned: (shortcut, text) => send({ action: 'save_canned', shortcut, text }),
     deleteCanned: (shortcut) => send({ action: 'delete_canned', shortcut }),
@@ -285,12 +288,28 @@ function start() {
         view.renderTyping();
         break;
       }
-      case 'chat_moved':
+      case 'chat_moved': {
+        const handedOn = transferredAway.delete(frame.conversation);
         if (S.chatMoved(state, frame)) {
-          view.toast('A chat went to another agent: you were offline past the grace period.');
+          view.toast(handedOn ? 'The chat you transferred is with its new agent now.' : 'A chat went to another agent: you were offline past the grace period.');
           view.render();
         }
         break;
+      }
+      case 'transfer_pending':
+      case 'transfer_ended':
+      case 'transfer_failed': {
+        // The sender's news of their transfer, shown in the chat's head.
+        const chat = state.chats.get(frame.conversation);
+        const line = statusLine(frame);
+        if (frame.type === 'transfer_ended' && frame.outcome === 'accepted') transferredAway.add(frame.conversation);
+        if (chat && line) {
+          chat.transferStatus = line;
+          view.render();
+        }
+        if (line && frame.type !== 'transfer_pending') view.toast(line, frame.type === 'transfer_failed');
+        break;
+      }
       case 'chat_ended':
         removeOffer(frame.conversation);
         if (S.chatEnded(state, frame, new Date().toISOString())) view.render();
@@ -305,6 +324,7 @@ function start() {
         break;
       case 'live':
         live.show(frame);
+        view.setTransferAgents(agentChoices(frame, state.me));
         // Only a Sales Admin's view is the whole account's: they may ask why a
         // chat went to whom.
         view.showWhy(frame.scope === 'all');

@@ -10,12 +10,14 @@ const VERDICTS = {
   not_in_schedule: 'outside their schedule',
   offline: 'offline',
   already_offered: 'offered this request already',
+  sender: 'handing the chat on',
 };
 
 const VIA = {
   account_owner: 'the account owner of the visitor’s email domain',
   card_pool: 'the live chat card’s pool',
   any_available: 'every available agent (the card’s pool had nobody)',
+  transfer: 'a transfer by the agent holding the chat',
 };
 
 /** A candidate's verdict in words. */

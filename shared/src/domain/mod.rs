@@ -18,6 +18,7 @@ mod recent;
 mod routing_config;
 mod text;
 mod timeline;
+mod transfer;
 mod visitor;
 
 pub use agent::{
@@ -60,7 +61,13 @@ pub(crate) use text::Quoted;
 pub use text::{
     Email, EmailError, MAX_MESSAGE_CHARS, MAX_QUOTED_CHARS, MessageText, MessageTextError,
 };
-pub use timeline::{OfferOutcome, OfferRecord, Stint, StintStart, Timeline, Unanswered};
+pub use timeline::{
+    OfferOutcome, OfferRecord, Stint, StintStart, Timeline, TransferRecord, Unanswered,
+};
+pub use transfer::{
+    MAX_TRANSFER_NOTE_CHARS, PendingTransfer, TransferNote, TransferNoteError, TransferOutcome,
+    TransferTarget,
+};
 pub use visitor::{
     AttributeLimitError, AttributeName, AttributeNameError, AttributeValueError, Attributes,
     PageUrl, Visitor, check_attribute_value, well_known,

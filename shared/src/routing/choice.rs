@@ -26,6 +26,9 @@ pub enum Via {
     CardPool,
     /// Round robin over every available agent, because the card's pool had nobody.
     AnyAvailable,
+    /// An agent transferred the chat: to this agent, or to this team's next
+    /// eligible member (`routing::transfer`).
+    Transfer,
 }
 
 /// What choosing decided.
@@ -250,6 +253,8 @@ pub enum Verdict {
     },
     /// Offered this request already (declined it, or let it time out).
     AlreadyOffered,
+    /// The agent handing the chat on: a transfer skips them.
+    Sender,
 }
 
 /// What the choice decided, in the trace.

@@ -19,6 +19,7 @@ mod choice;
 mod claim;
 mod directory;
 pub mod explain;
+pub mod transfer;
 mod writer;
 
 pub use choice::{
@@ -28,4 +29,5 @@ pub use choice::{
 pub use claim::{OfferEnd, RouteOutcome, Router};
 pub use directory::{Directory, DirectoryError, MAX_DIALOGS, TargetedDialog};
 pub use explain::{ExplainError, card_routing, explain};
+pub use transfer::{TransferChoice, TransferResult, choose_transfer, team_pool};
 pub use writer::{Ending, RetryPolicy, RouteError, Writer};

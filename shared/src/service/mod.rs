@@ -18,6 +18,7 @@ mod notes;
 mod notices;
 mod origins;
 mod relay;
+mod transfer;
 mod visitor;
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ mod origins;
 mod rate;
 mod tokens;
 mod traces;
+mod transfer;
 
 const SECRET: &[u8] = b"service-test-secret-32-bytes-long!";
 /// The account's identify secret in these tests.
