@@ -51,10 +51,16 @@ export function mountDialogs({ ask }, doc = document) {
   function showOne(frame) {
     const d = frame.dialog || {};
     $('ib-dlg-diagram-title').textContent = d.name || d.id || '';
-    const img = $('ib-dlg-diagram');
+    if (!d.svg) {
+      $('ib-dlg-diagram-wrap').replaceChildren();
+      return;
+    }
+    // Made when there is a diagram: the page holds no image until then.
+    const img = el('img', 'ib-dlg-diagram');
+    img.id = 'ib-dlg-diagram';
     img.alt = `The cards of ${d.name || d.id} and their branches`;
-    img.src = diagramSrc(d.svg || '');
-    img.hidden = !d.svg;
+    img.src = diagramSrc(d.svg);
+    $('ib-dlg-diagram-wrap').replaceChildren(img);
   }
 
   function refuse() {
@@ -66,7 +72,7 @@ export function mountDialogs({ ask }, doc = document) {
     $('ib-dlg-status').textContent = 'Loading…';
     $('ib-dlg-table').replaceChildren();
     $('ib-dlg-diagram-title').textContent = '';
-    $('ib-dlg-diagram').hidden = true;
+    $('ib-dlg-diagram-wrap').replaceChildren();
   }
 
   return { show, showOne, refuse, reset };
