@@ -98,6 +98,13 @@ pub async fn apply(
     Ok(directory)
 }
 
+/// The `site.json` of `directory` (docs/protocol.md), as `livechat apply
+/// --site-file` writes it: what the widget reads beside itself.
+pub fn site_json(directory: &livechat_core::routing::Directory) -> String {
+    // A Site is plain data: it always serialises.
+    serde_json::to_string_pretty(&livechat_core::site::site(directory)).unwrap_or_default()
+}
+
 /// Why `livechat diagram` drew nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum DiagramError {

@@ -102,6 +102,11 @@ enum Command {
         /// DynamoDB Local's endpoint, e.g. http://127.0.0.1:8000.
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
+        /// Also write the configuration's site.json (the dialogs' audiences the
+        /// widget reads, docs/protocol.md) to this file, to upload beside the
+        /// widget as `widget/site.json`.
+        #[arg(long)]
+        site_file: Option<std::path::PathBuf>,
     },
     /// Who would get this visitor right now, and why: the router's own choice over
     /// the stored directory (or --config, not yet applied) and the agents'
@@ -273,7 +278,8 @@ async fn main() -> ExitCode {
             file,
             table,
             dynamodb_endpoint,
-        } => apply(&file, &table, dynamodb_endpoint).await,
+            site_file,
+        } => apply(&file, &table, dynamodb_endpoint, site_file.as_deref()).await,
         Command::Explain {
             visitor,
             at,
@@ -549,9 +555,25 @@ fn validate(file: &std::path::Path, config_file: Option<&std::path::Path>) -> Ex
     }
 }
 
-async fn apply(file: &std::path::Path, table: &str, endpoint: Option<String>) -> ExitCode {
+async fn apply(
+    file: &std::path::Path,
+    table: &str,
+    endpoint: Option<String>,
+    site_file: Option<&std::path::Path>,
+) -> ExitCode {
     match livechat_cli::apply(file, table, endpoint.as_deref()).await {
         Ok(directory) => {
+            if let Some(path) = site_file {
+                if let Err(e) = std::fs::write(path, livechat_cli::site_json(&directory)) {
+                    eprintln!("{}: cannot write site.json: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+                println!(
+                    "{}: site.json of {} dialogs written; upload it as widget/site.json",
+                    path.display(),
+                    directory.dialogs.len()
+                );
+            }
             println!(
                 "{}: applied to table {table} ({} agents, {} teams, {} rules); functions pick it up within {} s",
                 file.display(),
