@@ -107,6 +107,10 @@ enum Command {
         /// widget as `widget/site.json`.
         #[arg(long)]
         site_file: Option<std::path::PathBuf>,
+        /// Also put site.json into this S3 bucket (the stack's WebBucketName) as
+        /// widget/site.json, with the environment's credentials and region.
+        #[arg(long)]
+        web_bucket: Option<String>,
     },
     /// Who would get this visitor right now, and why: the router's own choice over
     /// the stored directory (or --config, not yet applied) and the agents'
@@ -279,7 +283,14 @@ async fn main() -> ExitCode {
             table,
             dynamodb_endpoint,
             site_file,
-        } => apply(&file, &table, dynamodb_endpoint, site_file.as_deref()).await,
+            web_bucket,
+        } => {
+            let publish = Publish {
+                site_file: site_file.as_deref(),
+                web_bucket: web_bucket.as_deref(),
+            };
+            apply(&file, &table, dynamodb_endpoint, publish).await
+        }
         Command::Explain {
             visitor,
             at,
@@ -555,15 +566,32 @@ fn validate(file: &std::path::Path, config_file: Option<&std::path::Path>) -> Ex
     }
 }
 
+/// Where `livechat apply` publishes site.json besides the table.
+struct Publish<'a> {
+    site_file: Option<&'a std::path::Path>,
+    web_bucket: Option<&'a str>,
+}
+
 async fn apply(
     file: &std::path::Path,
     table: &str,
     endpoint: Option<String>,
-    site_file: Option<&std::path::Path>,
+    publish: Publish<'_>,
 ) -> ExitCode {
     match livechat_cli::apply(file, table, endpoint.as_deref()).await {
         Ok(directory) => {
-            if let Some(path) = site_file {
+            if let Some(bucket) = publish.web_bucket {
+                if let Err(e) = livechat_cli::publish_site(&directory, bucket).await {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+                println!(
+                    "s3://{bucket}/{}: site.json of {} dialogs put",
+                    livechat_cli::SITE_KEY,
+                    directory.dialogs.len()
+                );
+            }
+            if let Some(path) = publish.site_file {
                 if let Err(e) = std::fs::write(path, livechat_cli::site_json(&directory)) {
                     eprintln!("{}: cannot write site.json: {e}", path.display());
                     return ExitCode::FAILURE;
