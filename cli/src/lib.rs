@@ -98,6 +98,52 @@ pub async fn apply(
     Ok(directory)
 }
 
+/// The `site.json` of `directory` (docs/protocol.md), as `livechat apply
+/// --site-file` writes it: what the widget reads beside itself.
+pub fn site_json(directory: &livechat_core::routing::Directory) -> String {
+    // A Site is plain data: it always serialises.
+    serde_json::to_string_pretty(&livechat_core::site::site(directory)).unwrap_or_default()
+}
+
+/// The key `site.json` takes in the deploy's web bucket: beside the widget, which
+/// fetches it relative to itself.
+pub const SITE_KEY: &str = "widget/site.json";
+
+/// `site.json` could not be put into the web bucket.
+#[derive(Debug, thiserror::Error)]
+#[error("could not put {SITE_KEY} into bucket {bucket}: {reason}")]
+pub struct PublishError {
+    /// The bucket.
+    pub bucket: String,
+    /// The SDK's cause chain.
+    pub reason: String,
+}
+
+/// Puts `directory`'s site.json into the web bucket (the stack's WebBucketName) as
+/// [`SITE_KEY`], JSON cacheable for a minute as the widget files are served, with
+/// the environment's credentials and region. CloudFront may keep its old copy for
+/// up to its own TTL: docs/deploy.md invalidates it.
+pub async fn publish_site(
+    directory: &livechat_core::routing::Directory,
+    bucket: &str,
+) -> Result<(), PublishError> {
+    let client = aws_sdk_s3::Client::new(&livechat_aws::runtime::sdk_config().await);
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(SITE_KEY)
+        .content_type("application/json")
+        .cache_control(livechat_core::site::CACHE_CONTROL)
+        .body(site_json(directory).into_bytes().into())
+        .send()
+        .await
+        .map_err(|e| PublishError {
+            bucket: bucket.into(),
+            reason: livechat_core::service::cause_chain(&e),
+        })?;
+    Ok(())
+}
+
 /// Why `livechat diagram` drew nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum DiagramError {

@@ -102,6 +102,15 @@ enum Command {
         /// DynamoDB Local's endpoint, e.g. http://127.0.0.1:8000.
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
+        /// Also write the configuration's site.json (the dialogs' audiences the
+        /// widget reads, docs/protocol.md) to this file, to upload beside the
+        /// widget as `widget/site.json`.
+        #[arg(long)]
+        site_file: Option<std::path::PathBuf>,
+        /// Also put site.json into this S3 bucket (the stack's WebBucketName) as
+        /// widget/site.json, with the environment's credentials and region.
+        #[arg(long)]
+        web_bucket: Option<String>,
     },
     /// Who would get this visitor right now, and why: the router's own choice over
     /// the stored directory (or --config, not yet applied) and the agents'
@@ -288,7 +297,15 @@ async fn main() -> ExitCode {
             file,
             table,
             dynamodb_endpoint,
-        } => apply(&file, &table, dynamodb_endpoint).await,
+            site_file,
+            web_bucket,
+        } => {
+            let publish = Publish {
+                site_file: site_file.as_deref(),
+                web_bucket: web_bucket.as_deref(),
+            };
+            apply(&file, &table, dynamodb_endpoint, publish).await
+        }
         Command::Explain {
             visitor,
             at,
@@ -631,9 +648,42 @@ fn validate(file: &std::path::Path, config_file: Option<&std::path::Path>) -> Ex
     }
 }
 
-async fn apply(file: &std::path::Path, table: &str, endpoint: Option<String>) -> ExitCode {
+/// Where `livechat apply` publishes site.json besides the table.
+struct Publish<'a> {
+    site_file: Option<&'a std::path::Path>,
+    web_bucket: Option<&'a str>,
+}
+
+async fn apply(
+    file: &std::path::Path,
+    table: &str,
+    endpoint: Option<String>,
+    publish: Publish<'_>,
+) -> ExitCode {
     match livechat_cli::apply(file, table, endpoint.as_deref()).await {
         Ok(directory) => {
+            if let Some(bucket) = publish.web_bucket {
+                if let Err(e) = livechat_cli::publish_site(&directory, bucket).await {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+                println!(
+                    "s3://{bucket}/{}: site.json of {} dialogs put",
+                    livechat_cli::SITE_KEY,
+                    directory.dialogs.len()
+                );
+            }
+            if let Some(path) = publish.site_file {
+                if let Err(e) = std::fs::write(path, livechat_cli::site_json(&directory)) {
+                    eprintln!("{}: cannot write site.json: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+                println!(
+                    "{}: site.json of {} dialogs written; upload it as widget/site.json",
+                    path.display(),
+                    directory.dialogs.len()
+                );
+            }
             println!(
                 "{}: applied to table {table} ({} agents, {} teams, {} rules); functions pick it up within {} s",
                 file.display(),

@@ -14,7 +14,8 @@
 // that mia (a Marketing Admin) signs in to the funnel only. Two smaller tests cover
 // cards the demo dialog does not have
 // (picklist, phone) on a scripted socket, and the heartbeat and the renewal before the
-// 2-hour limit on a fake page clock.
+// 2-hour limit on a fake page clock; one the demo's two targeted dialogs (the pricing
+// page's time-on-page trigger on a fake clock, its teaser, a completed dialog).
 //
 // Run: tests/browser/run.sh (installs and builds what is missing), or, with the
 // gateway built and node_modules installed, `node --test tests/browser/`.
@@ -1457,6 +1458,73 @@ test('on a fake page clock the widget pings every 5 minutes and renews its conne
     ok = true;
   } finally {
     if (!ok) await page.screenshot({ path: join(FAILURES, 'livechat-failure-clock.png') }).catch(() => {});
+    dumpLogs(t, !ok);
+  }
+});
+
+test('targeted dialogs: two pages get two dialogs, the time on page trigger fires on a fake clock, the teaser is dismissed and remembered, a completed dialog is not offered again', async (t) => {
+  const ctx = await newContext();
+  const page = await newPage(ctx, 'dialogs');
+  const w = widgetOf(page);
+  const starts = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => {
+    const frame = JSON.parse(f.payload);
+    if (frame.action === 'start') starts.push(frame);
+  }));
+  const teaser = page.locator('.lc-teaser');
+  const TEASER = 'Comparing plans? We can help you pick one.';
+  let ok = false;
+  try {
+    await page.clock.install();
+    await page.goto(`${gw.base}/pricing.html`);
+    await page.waitForFunction(() => Boolean(window.LiveChat));
+    // Nothing shows and no socket opens before the pricing dialog's 5 seconds.
+    await page.clock.runFor('00:04');
+    assert.equal(await w.bubble.isVisible(), false, 'no launcher before the trigger');
+    assert.equal(starts.length, 0);
+    await page.clock.runFor('00:01');
+    await w.bubble.waitFor({ state: 'visible' });
+    await shows(teaser, TEASER);
+    assert.equal(await teaser.locator('.lc-teaser-text').getAttribute('dir'), 'auto');
+    await page.screenshot({ path: join(SHOTS, 'widget-teaser.png') });
+    // Dismissed from the keyboard, and remembered across a reload.
+    await teaser.getByRole('button', { name: 'Dismiss' }).focus();
+    await page.keyboard.press('Enter');
+    await teaser.waitFor({ state: 'detached' });
+    await page.reload();
+    await page.waitForFunction(() => Boolean(window.LiveChat));
+    await page.clock.runFor('00:06');
+    await w.bubble.waitFor({ state: 'visible' });
+    assert.equal(await teaser.count(), 0, 'a dismissed teaser is not shown again');
+
+    // Opened: the start names the fired dialog, and the pricing dialog runs.
+    await w.bubble.click();
+    await w.card(TEASER);
+    await eventually(() => starts.length === 1, 'a start');
+    assert.deepEqual(starts[0].dialogs, ['pricing']);
+    const ask = await w.card('Would you like to talk to someone about pricing?');
+    await ask.getByRole('button', { name: 'No thanks', exact: true }).click();
+    await w.card('Enjoy the tour!');
+    await page.waitForFunction(() => JSON.parse(localStorage.getItem('livechat:done') || '[]').includes('pricing'));
+
+    // Completed: on the pricing page nothing is offered again, on the home page the
+    // sales dialog is.
+    await w.bubble.click(); // closed
+    await page.goto(`${gw.base}/pricing.html`);
+    await page.waitForFunction(() => Boolean(window.LiveChat));
+    await page.waitForFunction(() => !localStorage.getItem('livechat:visitor_token'));
+    await page.clock.runFor('00:10');
+    assert.equal(await w.bubble.isVisible(), false, 'a completed dialog is not offered again');
+    assert.equal(await teaser.count(), 0);
+    const before = starts.length;
+    await page.goto(`${gw.base}/`);
+    await w.bubble.click();
+    await w.card('Would you like to talk to someone from sales?');
+    await eventually(() => starts.length === before + 1, 'a start on the home page');
+    assert.deepEqual(starts[before].dialogs, ['sales']);
+    ok = true;
+  } finally {
+    if (!ok) await page.screenshot({ path: join(FAILURES, 'livechat-failure-dialogs.png') }).catch(() => {});
     dumpLogs(t, !ok);
   }
 });

@@ -819,6 +819,8 @@ pub async fn sessions_round_trip(store: &dyn Store) {
             current: 3,
             previous_until: Some(test_now() + SignedDuration::from_mins(2)),
         },
+        dialog_id: Some(livechat_core::domain::DialogId::parse("pricing").unwrap()),
+        completed: vec![livechat_core::domain::DialogId::parse("sales").unwrap()],
     };
     assert_eq!(
         store.session(&session.visitor, test_now()).await.unwrap(),
@@ -1184,6 +1186,8 @@ pub async fn batched_reads_find_what_exists(store: &dyn Store) {
         dialog: DialogState::new(Attributes::new()),
         updated_at,
         token: TokenVersion::default(),
+        dialog_id: None,
+        completed: Vec::new(),
     };
     let fresh = session("v-fresh", test_now());
     let idle = session(

@@ -738,6 +738,8 @@ async fn a_missed_page_costs_the_same_requests_whatever_its_size() {
                     dialog: DialogState::new(attributes),
                     updated_at: at,
                     token: TokenVersion::default(),
+                    dialog_id: None,
+                    completed: Vec::new(),
                 })
                 .await
                 .unwrap();

@@ -14,6 +14,7 @@ export const EN = {
   openChat: 'Open chat',
   openChatUnread: 'Open chat, {n} unread',
   closeChat: 'Close chat',
+  dismissTeaser: 'Dismiss',
   conversation: 'Conversation',
   message: 'Message',
   typeMessage: 'Type a message…',

@@ -8,6 +8,7 @@ import { resolveBranding } from './branding.js';
 import { loadSite } from './site.js';
 import { format, loadStrings, pickLanguage } from './i18n.js';
 import { mountWidget } from './render.js';
+import { readSite, teaserText, watchTriggers } from './triggers.js';
 
 // What each `chat_ended` reason tells the visitor (./i18n.js keys).
 const ENDED = {
@@ -46,6 +47,12 @@ function branding(tag, site, lang) {
   return resolveBranding(site, data, { lang, base: location.href, warn: (why) => console.warn(why) });
 }
 
+// How far down the page the visitor scrolled, 0 to 100 (a page that fits: 100).
+function scrollDepth() {
+  const room = document.documentElement.scrollHeight - window.innerHeight;
+  return room <= 0 ? 100 : Math.min(100, (window.scrollY / room) * 100);
+}
+
 let initialised = false;
 
 async function init() {
@@ -55,7 +62,7 @@ async function init() {
   const lang = language(tag);
   // Another language than English is one small file more, fetched before the
   // launcher shows so that nothing appears in English first.
-  // site.json (the account's branding) comes in the same wait.
+  // site.json (the account's branding and its dialogs' audiences) comes in the same wait.
   const [strings, site] = await Promise.all([loadStrings(lang.ui), loadSite(import.meta.url)]);
   const t = (key, values) => format(strings, key, values);
   const brand = branding(tag, site?.widget, lang.tag);
@@ -100,6 +107,33 @@ async function init() {
   }
   const engage = () => emit('conversation_engaged');
 
+  // Per-dialog records (ids): completed dialogs are never offered again, and a
+  // teaser dismissed or followed is not shown again.
+  const ids = (key) => {
+    try {
+      const list = JSON.parse(store.get(key) || '[]');
+      return new Set(Array.isArray(list) ? list.slice(-50) : []);
+    } catch {
+      return new Set();
+    }
+  };
+  const remember = (key, set, id) => {
+    set.add(id);
+    store.set(key, JSON.stringify([...set].slice(-50)));
+  };
+  const completed = ids('done');
+  const teased = ids('teased');
+  let siteDialogs = null; // site.json's dialogs (readSite); null: no site.json
+  let triggers = null; // watchTriggers() of this page, while the visitor has no conversation
+  let anyDialog = false; // the next start names no dialogs
+  let teaser = null; // {id, remove()} while a teaser shows
+  function dropTeaser(rememberIt) {
+    if (!teaser) return;
+    if (rememberIt) remember('teased', teased, teaser.id);
+    teaser.remove();
+    teaser = null;
+  }
+
   // The `before` of the chat's next older page of history, `null` when all is shown.
   let older = null;
   const view = mountWidget({
@@ -107,6 +141,7 @@ async function init() {
     onToggle(open) {
       store.set('open', open ? '1' : '0');
       if (open) {
+        dropTeaser(true);
         emit('conversation_triggered');
         connect();
       } else {
@@ -140,13 +175,21 @@ async function init() {
     async onClose({ opened, failures }) {
       const token = store.get('visitor_token');
       if (opened || !token) return;
-      if (await handshakeRefused(socketAt(), failures) && store.get('visitor_token') === token) restart();
+      if (!(await handshakeRefused(socketAt(), failures)) || store.get('visitor_token') !== token) return;
+      // The conversation is over: a visitor who is not looking at it goes back to
+      // the page's triggers, as a new one.
+      if (siteDialogs && !view.isOpen()) backToTriggers();
+      else restart();
     },
     onState(state) {
       view.setStatus(state === 'waiting' ? t('reconnecting') : null);
     },
     onOpen() {
       const frame = { action: 'start', page_url: location.href.slice(0, 2048), lang: lang.tag };
+      // The dialogs whose triggers fired (a resume continues its own, whatever
+      // they are); none named (no site.json, "Start a new chat", LiveChat.open())
+      // lets the server pick any of the page's.
+      if (siteDialogs && !anyDialog) frame.dialogs = triggers?.fired() || [];
       if (attributes) frame.attributes = attributes;
       if (identity) frame.identity = identity;
       socket.send(frame);
@@ -154,9 +197,14 @@ async function init() {
     onFrame: handle,
   });
 
+  let parked = false; // stopped after a refused token, until the visitor opens the chat
   function connect() {
-    if (!started) {
-      started = true;
+    if (started) return;
+    started = true;
+    if (parked) {
+      parked = false;
+      socket.reconnectNow();
+    } else {
       socket.start();
     }
   }
@@ -215,9 +263,26 @@ async function init() {
     typing.stop();
   }
 
-  function restart() {
+  function forget() {
     store.remove('visitor_token');
     store.remove('conversation');
+    store.remove('dialog');
+  }
+
+  // Nothing to show after all (no dialog for this visitor, or the conversation is
+  // over): the socket parks and the launcher waits for the page's triggers again.
+  function backToTriggers() {
+    forget();
+    started = false;
+    parked = true;
+    socket.stop();
+    view.setOpen(false);
+    watch(siteDialogs);
+  }
+
+  function restart() {
+    forget();
+    anyDialog = true;
     forgetEvents();
     thread = new Thread();
     older = null;
@@ -252,6 +317,7 @@ async function init() {
           if (view.isOpen()) emit('conversation_triggered');
         }
         if (conversation) store.set('conversation', conversation);
+        if (typeof frame.dialog === 'string') store.set('dialog', frame.dialog);
         thread.resendAll();
         flush();
         break;
@@ -328,6 +394,7 @@ async function init() {
         break;
       case 'chat_ended': {
         if (phase === 'ended') break;
+        if (store.get('dialog')) remember('done', completed, store.get('dialog'));
         // A dialog that ended without a live chat: its last card said goodbye.
         const dialogOver = phase === 'dialog';
         emit(phase === 'chat' ? 'live_chat_ended' : 'conversation_completed', { reason: frame.reason });
@@ -338,6 +405,10 @@ async function init() {
         break;
       }
       case 'error':
+        if (frame.code === 'no_dialog' && siteDialogs) {
+          backToTriggers();
+          break;
+        }
         // The server words only the blocked-domain refusal for visitors (in their
         // language); its other messages are for developers.
         view.showNotice(frame.code === 'email_domain_blocked' && frame.message ? frame.message
@@ -351,7 +422,12 @@ async function init() {
 
   setPhase('dialog');
   window.LiveChat = Object.freeze({
-    open: () => view.setOpen(true),
+    open() {
+      // The host page's own call: any dialog of the page, if no trigger fired.
+      if (!triggers?.fired().length) anyDialog = true;
+      view.setShown(true);
+      view.setOpen(true);
+    },
     close: () => view.setOpen(false),
     /** Host-page facts about the visitor; sent with the next `start`. */
     identify(attrs) {
@@ -367,8 +443,51 @@ async function init() {
       if (a && typeof a === 'object') identity = { attributes: a, expires, signature };
     },
   });
-  if (store.get('visitor_token') || store.get('open') === '1') connect();
-  if (store.get('open') === '1') view.setOpen(true);
+  // Watches the page's triggers: the launcher (and a teaser) shows once one fired.
+  let scrollWatched = false;
+  let watchGen = 0; // a later watch() silences the timers of the one before
+  function watch(dialogs) {
+    view.setShown(false);
+    const gen = ++watchGen;
+    triggers = watchTriggers({
+      dialogs,
+      href: location.href,
+      completed,
+      clock: { now: () => Date.now(), setTimeout: (f, ms) => setTimeout(f, ms) },
+      scroll: scrollDepth,
+      onFire(d) {
+        if (gen !== watchGen) return;
+        view.setShown(true);
+        const text = teaserText(d.teaser, lang.tag);
+        if (!text || teaser || teased.has(d.id) || view.isOpen()) return;
+        teaser = { id: d.id, remove() {} };
+        const mine = teaser;
+        import('./teaser.js').then(({ showTeaser }) => {
+          if (teaser !== mine) return;
+          const shown = showTeaser(view, text, {
+            closeLabel: t('dismissTeaser'),
+            onOpen: () => view.setOpen(true),
+            onDismiss: () => dropTeaser(true),
+          });
+          mine.remove = shown.remove;
+        });
+      },
+    });
+    if (!scrollWatched) window.addEventListener('scroll', () => triggers?.scrolled(), { passive: true });
+    scrollWatched = true;
+  }
+
+  // A visitor with a conversation keeps the launcher and continues it on every
+  // page; any other waits for a trigger (no socket opens before).
+  siteDialogs = site ? readSite(site) : null;
+  if (store.get('visitor_token') || !siteDialogs) {
+    view.setShown(true);
+    if (store.get('visitor_token') || store.get('open') === '1') connect();
+    if (store.get('open') === '1') view.setOpen(true);
+  } else {
+    watch(siteDialogs);
+    if (store.get('open') === '1' && triggers.fired().length) view.setOpen(true);
+  }
   window.dispatchEvent(new CustomEvent('livechat:ready'));
 }
 

@@ -342,6 +342,14 @@ export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr', 
 
   const view = {
     isOpen: () => !panel.hidden,
+    /** Shows or hides the launcher (and the panel): hidden until a dialog's trigger fired. */
+    setShown(shown) {
+      root.hidden = !shown;
+    },
+    /** Puts `node` (the teaser, ./teaser.js) inside the widget's root, beside the launcher. */
+    addBeside(node) {
+      root.prepend(node);
+    },
     setOpen(open) {
       panel.hidden = !open;
       root.classList.toggle('lc-open', open);

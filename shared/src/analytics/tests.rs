@@ -127,6 +127,8 @@ impl History {
             dialog,
             updated_at: now,
             token: Default::default(),
+            dialog_id: None,
+            completed: Vec::new(),
         };
         self.changes
             .push(Change::Session(self.session.replace(new.clone()), new));

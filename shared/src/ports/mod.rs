@@ -503,6 +503,29 @@ pub struct VisitorSession {
     /// Which visitor tokens still open a connection for this visitor.
     #[serde(default)]
     pub token: TokenVersion,
+    /// The dialog the current conversation walks; `None`: the account's first
+    /// (or the built-in) dialog, as for sessions from before targeted dialogs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialog_id: Option<crate::domain::DialogId>,
+    /// The dialogs the visitor completed (walked to their end, or whose chat
+    /// ended), oldest first, at most [`crate::routing::MAX_DIALOGS`]: a widget
+    /// naming one is not offered it again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub completed: Vec<crate::domain::DialogId>,
+}
+
+/// Adds `dialog` to a session's `completed`, once, forgetting the oldest past
+/// [`crate::routing::MAX_DIALOGS`].
+pub fn remember_completed(
+    completed: &mut Vec<crate::domain::DialogId>,
+    dialog: crate::domain::DialogId,
+) {
+    if completed.contains(&dialog) {
+        return;
+    }
+    completed.push(dialog);
+    let over = completed.len().saturating_sub(crate::routing::MAX_DIALOGS);
+    completed.drain(..over);
 }
 
 /// The server-side state of a visitor's tokens: each token carries the version it

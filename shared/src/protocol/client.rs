@@ -249,6 +249,12 @@ client_frames! {
             /// is English.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             lang: Option<Lang> = optional_lang(),
+            /// The dialogs whose page triggers fired in the widget (site.json), at
+            /// most [`crate::routing::MAX_DIALOGS`] ids: the server starts the
+            /// highest priority of those whose audience it confirms. Absent: any
+            /// dialog whose page and conditions match (a widget without triggers).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            dialogs: Option<Vec<DialogId>> = optional_dialog_ids(),
         },
         /// Click answer number `answer` (0-based) of question card `card`.
         "answer" => Answer {
@@ -580,6 +586,24 @@ impl Fields {
             check_attribute_value(v).map_err(|e| self.bad(field, e))?;
         }
         Ok(value)
+    }
+
+    /// An optional list of dialog ids, at most [`crate::routing::MAX_DIALOGS`].
+    fn optional_dialog_ids(&mut self, field: &str) -> Result<Option<Vec<DialogId>>, FrameError> {
+        const EXPECTED: &str = "a list of at most 50 dialog ids";
+        let max = crate::routing::MAX_DIALOGS;
+        match self.take(field) {
+            None => Ok(None),
+            Some(Value::Array(items)) if items.len() <= max => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(s) => DialogId::try_from(s).map_err(|e| self.bad(field, e)),
+                    other => Err(self.invalid(field, EXPECTED, &other)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(other) => Err(self.invalid(field, EXPECTED, &other)),
+        }
     }
 
     /// An optional language tag ([`Lang`]).
@@ -923,6 +947,7 @@ mod tests {
                 attributes: attributes.clone(),
                 identity: None,
                 lang: Some(Lang::parse("pt-BR").unwrap()),
+                dialogs: Some(vec![DialogId::parse("pricing").unwrap()]),
             },
             VisitorFrame::Start {
                 page_url: None,
@@ -933,6 +958,7 @@ mod tests {
                     signature: "ab".repeat(32),
                 }),
                 lang: None,
+                dialogs: None,
             },
             VisitorFrame::Answer {
                 card: CardId::parse("q1").unwrap(),
@@ -1443,8 +1469,31 @@ mod tests {
                 attributes: Attributes::new(),
                 identity: None,
                 lang: None,
+                dialogs: None,
             })
         );
+    }
+
+    #[test]
+    fn a_starts_dialogs_are_a_bounded_list_of_ids_and_a_bad_one_names_dialogs() {
+        let frame = visitor(json!({"action": "start", "dialogs": ["pricing", "sales"]})).unwrap();
+        let VisitorFrame::Start { dialogs, .. } = frame else {
+            panic!("not a start: {frame:?}")
+        };
+        let ids: Vec<String> = dialogs.unwrap().into_iter().map(String::from).collect();
+        assert_eq!(ids, ["pricing", "sales"]);
+        let too_many: Vec<String> = (0..=crate::routing::MAX_DIALOGS)
+            .map(|i| format!("d{i}"))
+            .collect();
+        for bad in [
+            json!("pricing"),
+            json!([7]),
+            json!(["has space"]),
+            json!(too_many),
+        ] {
+            let (action, field, _) = bad_field(visitor(json!({"action": "start", "dialogs": bad})));
+            assert_eq!((action.as_str(), field.as_str()), ("start", "dialogs"));
+        }
     }
 
     #[test]

@@ -52,11 +52,15 @@ pub enum ErrorCode {
     /// (`settings.blocked_email_domains`): nothing was stored; ask for another
     /// address.
     EmailDomainBlocked,
+    /// A `start` that would open a new conversation, but no dialog it names (or,
+    /// naming none, no dialog at all) is for this visitor on this page: nothing
+    /// was stored; the connection stays open.
+    NoDialog,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the docs' table.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::TooLarge,
         ErrorCode::NotJson,
         ErrorCode::MissingAction,
@@ -71,6 +75,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::EmailNotConfigured,
         ErrorCode::EmailDomainBlocked,
+        ErrorCode::NoDialog,
     ];
 
     /// The code as it appears on the wire, e.g. `not_json`.
@@ -90,6 +95,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::EmailNotConfigured => "email_not_configured",
             ErrorCode::EmailDomainBlocked => "email_domain_blocked",
+            ErrorCode::NoDialog => "no_dialog",
         }
     }
 }
@@ -269,6 +275,11 @@ pub enum ServerError {
         /// Seconds until the window that refused it ends.
         retry_after: u32,
     },
+    /// No dialog of the `start` is for this visitor on this page.
+    #[error(
+        "no dialog is for this visitor on this page (none named matches its audience, or all were completed)"
+    )]
+    NoDialog,
     /// The conversation holds the most messages a conversation may.
     #[error("this conversation holds {max} messages, the most it may; start a new chat", max = crate::limits::MAX_CONVERSATION_MESSAGES)]
     ConversationFull,
@@ -296,6 +307,7 @@ impl ServerError {
             ServerError::NoLongerAllowed => ErrorCode::Forbidden,
             ServerError::RateLimited { .. } => ErrorCode::RateLimited,
             ServerError::ConversationFull => ErrorCode::ConversationFull,
+            ServerError::NoDialog => ErrorCode::NoDialog,
             ServerError::Internal(_) => ErrorCode::Internal,
         }
     }

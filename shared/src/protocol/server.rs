@@ -228,6 +228,10 @@ pub enum ServerFrame {
         visitor_token: String,
         /// The visitor's conversation.
         conversation: ConversationId,
+        /// The dialog the conversation walks, when the account has dialogs of its
+        /// own: the widget remembers it completed once the chat ends.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dialog: Option<crate::domain::DialogId>,
         /// How the `start`'s signed identify was taken, when it had one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         identity: Option<crate::identify::IdentityOutcome>,
@@ -752,11 +756,13 @@ pub(super) mod tests {
             ServerFrame::Session {
                 visitor_token: "v1.sig".into(),
                 conversation: conv(),
+                dialog: Some(crate::domain::DialogId::parse("pricing").unwrap()),
                 identity: None,
             },
             ServerFrame::Session {
                 visitor_token: "v1.sig".into(),
                 conversation: conv(),
+                dialog: None,
                 identity: Some(crate::identify::IdentityOutcome::Expired),
             },
             ServerFrame::Cards {

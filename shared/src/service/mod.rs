@@ -18,6 +18,7 @@ mod notes;
 mod notices;
 mod origins;
 mod relay;
+mod targeting;
 mod transfer;
 mod visitor;
 
@@ -149,11 +150,26 @@ const AUTHORIZED_REMEMBERED: usize = 10_000;
 /// agent frame may be.
 pub const DIRECTORY_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The directory as last read, with its dialog.
+/// The directory as last read, with its dialogs.
 struct Applied {
     at: std::time::Instant,
     directory: Arc<Directory>,
+    /// The dialog of sessions that name none: the directory's first, else the
+    /// built-in one.
     dialog: Arc<ValidDialog>,
+    /// The directory's dialogs that validate, by id.
+    dialogs: Arc<HashMap<crate::domain::DialogId, Arc<ValidDialog>>>,
+}
+
+impl Applied {
+    fn copy(&self) -> Self {
+        Applied {
+            at: self.at,
+            directory: self.directory.clone(),
+            dialog: self.dialog.clone(),
+            dialogs: self.dialogs.clone(),
+        }
+    }
 }
 
 impl Chat {
@@ -211,12 +227,6 @@ impl Chat {
         &self.router
     }
 
-    /// The dialog visitors walk: the directory's (refreshed every
-    /// [`DIRECTORY_REFRESH`]) or, when it holds none or an invalid one, the built-in one.
-    pub(crate) async fn current_dialog(&self) -> Result<Arc<ValidDialog>, ServerError> {
-        Ok(self.applied().await?.dialog)
-    }
-
     /// The account's rate limits (`settings.rate_limits`), as current as the dialog:
     /// read with it, so that the message path makes no read of its own for them.
     pub(crate) async fn rate_limits(&self) -> Result<crate::domain::RateLimits, ServerError> {
@@ -238,13 +248,50 @@ impl Chat {
         if let Some(applied) = self.applied.read().await.as_ref()
             && applied.at.elapsed() < DIRECTORY_REFRESH
         {
-            return Ok(Applied {
-                at: applied.at,
-                directory: applied.directory.clone(),
-                dialog: applied.dialog.clone(),
-            });
+            return Ok(applied.copy());
         }
         self.refresh().await
+    }
+
+    /// The dialog a new conversation starts with ([`targeting::pick`]): `None`
+    /// for the default one when the directory has no dialogs of its own;
+    /// [`ServerError::NoDialog`] when it has, and none is for this visitor.
+    pub(crate) async fn pick_dialog(
+        &self,
+        named: Option<&[crate::domain::DialogId]>,
+        page: Option<&str>,
+        attributes: &crate::domain::Attributes,
+        completed: &[crate::domain::DialogId],
+    ) -> Result<Option<crate::domain::DialogId>, ServerError> {
+        let applied = self.applied().await?;
+        if applied.directory.dialogs.is_empty() {
+            return Ok(None);
+        }
+        let asking = targeting::Asking {
+            named,
+            page: page.unwrap_or_default(),
+            attributes,
+            completed,
+        };
+        targeting::pick(
+            &applied.directory,
+            |id| applied.dialogs.contains_key(id),
+            &asking,
+        )
+        .map(Some)
+        .ok_or(ServerError::NoDialog)
+    }
+
+    /// The dialog `id` names (a session's), else the default one: a dialog removed
+    /// or broken by a later apply leaves its walkers on the default.
+    pub(crate) async fn dialog_for(
+        &self,
+        id: Option<&crate::domain::DialogId>,
+    ) -> Result<Arc<ValidDialog>, ServerError> {
+        let applied = self.applied().await?;
+        Ok(id
+            .and_then(|id| applied.dialogs.get(id).cloned())
+            .unwrap_or(applied.dialog))
     }
 
     /// Reads the directory and keeps it, with its dialog, as the cache.
@@ -258,16 +305,25 @@ impl Chat {
             }
             None => self.dialog.clone(),
         };
+        let targets = directory.targets();
+        let mut dialogs = HashMap::new();
+        for entry in &directory.dialogs {
+            match crate::dialog::validate(&entry.dialog, &targets) {
+                Ok(valid) => {
+                    dialogs.insert(entry.id.clone(), Arc::new(valid));
+                }
+                Err(errors) => {
+                    error!(dialog = %entry.id, errors = ?errors, "a stored dialog does not validate; it is not offered");
+                }
+            }
+        }
         let applied = Applied {
             at: std::time::Instant::now(),
             directory: Arc::new(directory),
             dialog,
+            dialogs: Arc::new(dialogs),
         };
-        *self.applied.write().await = Some(Applied {
-            at: applied.at,
-            directory: applied.directory.clone(),
-            dialog: applied.dialog.clone(),
-        });
+        *self.applied.write().await = Some(applied.copy());
         Ok(applied)
     }
 

@@ -16,6 +16,7 @@ use crate::ports::Clock;
 mod analytics;
 mod canned;
 mod caps;
+mod dialogs;
 mod dialogs_page;
 mod identify;
 mod languages;

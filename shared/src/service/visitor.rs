@@ -26,6 +26,7 @@ struct Opening {
     attributes: Attributes,
     identity: Option<SignedIdentity>,
     lang: Option<Lang>,
+    dialogs: Option<Vec<crate::domain::DialogId>>,
 }
 
 /// What a `start` adds to the visitor's attributes (`held`): every `signed` value,
@@ -85,12 +86,14 @@ impl Chat {
                 attributes,
                 identity,
                 lang,
+                dialogs,
             } => {
                 let opening = Opening {
                     page_url,
                     attributes,
                     identity,
                     lang,
+                    dialogs,
                 };
                 self.start(connection, visitor, opening).await
             }
@@ -340,6 +343,7 @@ impl Chat {
             attributes,
             identity,
             lang,
+            dialogs,
         } = opening;
         let now = self.now();
         let store = &self.ports.store;
@@ -427,13 +431,34 @@ impl Chat {
                 // A first visit, or the last conversation ended: start a new one,
                 // keeping what we know of the visitor.
                 // Tokens of the ended chat are refused from now on.
+                // The dialog of the conversation that ended is completed.
+                let mut completed = previous
+                    .as_ref()
+                    .map(|s| s.completed.clone())
+                    .unwrap_or_default();
+                if let Some(done) = previous.as_ref().and_then(|s| s.dialog_id.clone()) {
+                    crate::ports::remember_completed(&mut completed, done);
+                }
+                let unverified = unverified_of(&merged, &verified, verified_only);
+                let dialog_id = self
+                    .pick_dialog(
+                        dialogs.as_deref(),
+                        page_url.as_deref(),
+                        &merged.without(&unverified),
+                        &completed,
+                    )
+                    .await?;
                 let mut token = previous.as_ref().map(|s| s.token).unwrap_or_default();
                 token.revoke();
                 let known = previous.map(|s| s.dialog.attributes).unwrap_or_default();
                 let conv = Conversation::new(
                     ConversationId::generate(),
                     visitor.clone(),
-                    self.current_dialog().await?.dialog().id.clone(),
+                    self.dialog_for(dialog_id.as_ref())
+                        .await?
+                        .dialog()
+                        .id
+                        .clone(),
                     now,
                 );
                 if store.create_conversation(&conv).await? == CasOutcome::Conflict {
@@ -447,6 +472,8 @@ impl Chat {
                     dialog: DialogState::new(known),
                     updated_at: now,
                     token,
+                    dialog_id,
+                    completed,
                 };
                 (session, conv)
             }
@@ -463,7 +490,7 @@ impl Chat {
             visitor: visitor.clone(),
         };
         store.subscribe(conv.id(), connection, &me).await?;
-        let dialog = self.current_dialog().await?;
+        let dialog = self.dialog_for(session.dialog_id.as_ref()).await?;
         let step = self
             .advance_dialog(&dialog, &session.dialog, &VisitorAction::Start)
             .await?;
@@ -478,6 +505,7 @@ impl Chat {
             &ServerFrame::Session {
                 visitor_token: token,
                 conversation: conv.id().clone(),
+                dialog: session.dialog_id.clone(),
                 identity: outcome,
             },
         )
@@ -540,7 +568,7 @@ impl Chat {
         // requested, the dialog finished) reads it there, and the others need no
         // read of it.
         let mut session = self.visitor_session(visitor).await?;
-        let dialog = self.current_dialog().await?;
+        let dialog = self.dialog_for(session.dialog_id.as_ref()).await?;
         let step = self
             .advance_dialog(&dialog, &session.dialog, &action)
             .await?;

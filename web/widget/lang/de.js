@@ -6,6 +6,7 @@ export default {
   openChat: 'Chat öffnen',
   openChatUnread: 'Chat öffnen, {n} ungelesen',
   closeChat: 'Chat schließen',
+  dismissTeaser: 'Hinweis schließen',
   conversation: 'Unterhaltung',
   message: 'Nachricht',
   typeMessage: 'Nachricht eingeben…',

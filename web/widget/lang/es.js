@@ -6,6 +6,7 @@ export default {
   openChat: 'Abrir chat',
   openChatUnread: 'Abrir chat, {n} sin leer',
   closeChat: 'Cerrar chat',
+  dismissTeaser: 'Cerrar aviso',
   conversation: 'Conversación',
   message: 'Mensaje',
   typeMessage: 'Escribe un mensaje…',

@@ -6,6 +6,7 @@ export default {
   openChat: 'Ouvrir le chat',
   openChatUnread: 'Ouvrir le chat, {n} non lus',
   closeChat: 'Fermer le chat',
+  dismissTeaser: 'Fermer l’aperçu',
   conversation: 'Conversation',
   message: 'Message',
   typeMessage: 'Écrivez un message…',

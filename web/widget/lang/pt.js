@@ -6,6 +6,7 @@ export default {
   openChat: 'Abrir chat',
   openChatUnread: 'Abrir chat, {n} não lidas',
   closeChat: 'Fechar chat',
+  dismissTeaser: 'Fechar aviso',
   conversation: 'Conversa',
   message: 'Mensagem',
   typeMessage: 'Digite uma mensagem…',

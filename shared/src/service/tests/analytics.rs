@@ -252,3 +252,34 @@ async fn the_visitors_walk_through_the_demo_dialog_is_engaged_completed_with_a_g
         (1, 1, 1, 1, 1, 1)
     );
 }
+
+#[tokio::test]
+async fn each_targeted_dialog_counts_in_its_own_dialog_bucket() {
+    let h = Harness::new();
+    let v = h.connect(&[]).await.unwrap();
+    h.send(
+        &v,
+        json!({"action": "start", "page_url": "https://acme.example/pricing.html", "dialogs": ["sales", "pricing"]}),
+    )
+    .await;
+    let mut rec = Recorder::new(&conversation_of(&h.frames(&v)));
+    rec.snap(&h).await;
+    h.send(&v, json!({"action": "answer", "card": "ask", "answer": 1}))
+        .await;
+    rec.snap(&h).await;
+    let rows = rec
+        .checked()
+        .table()
+        .report(the_day(), the_day(), Dimension::Dialog);
+    let counted: Vec<(Option<&str>, i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.value.as_deref(),
+                r.counters.triggered,
+                r.counters.completed,
+            )
+        })
+        .collect();
+    assert_eq!(counted, [(Some("pricing"), 1, 1)]);
+}
