@@ -553,6 +553,7 @@ pub fn explain_text(explained: &Explained) -> String {
         Outcome::Offer { agent } => format!("offered to {agent}"),
         Outcome::Nobody => "nobody eligible: the fallback".into(),
         Outcome::NeedsCursor => "incomplete (a cursor was not read)".into(),
+        Outcome::Queued { pool } => format!("everyone at their limit: queued in {pool}"),
     };
     let _ = writeln!(out, "Outcome: {outcome}");
     out

@@ -13,6 +13,7 @@ mod analytics;
 #[cfg(feature = "test-util")]
 pub mod counting;
 mod live;
+mod queue;
 pub mod stream;
 pub mod table;
 

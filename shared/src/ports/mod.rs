@@ -22,6 +22,9 @@ use crate::domain::{
 };
 use crate::routing::Directory;
 
+mod queue;
+pub use queue::{Joined, QueueEntry, QueueStore};
+
 /// A failure of the store itself (not a lost race).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -646,7 +649,13 @@ pub trait AnalyticsStore: Send + Sync {
 
 /// Every store port, for callers that need them all.
 pub trait Store:
-    DirectoryStore + ConnectionStore + ConversationStore + RoutingStore + SessionStore + AnalyticsStore
+    DirectoryStore
+    + ConnectionStore
+    + ConversationStore
+    + RoutingStore
+    + SessionStore
+    + AnalyticsStore
+    + QueueStore
 {
 }
 impl<
@@ -655,7 +664,8 @@ impl<
         + ConversationStore
         + RoutingStore
         + SessionStore
-        + AnalyticsStore,
+        + AnalyticsStore
+        + QueueStore,
 > Store for T
 {
 }
@@ -738,6 +748,9 @@ pub enum DelayedEvent {
     /// what a handler that died part-way left (a routing, an offer timeout, a
     /// missed-list entry, an agent's capacity), and is a no-op otherwise.
     Settle { conversation: ConversationId },
+    /// A queued request's `settings.queue_wait_limit` passed: if it is still queued
+    /// and waiting, it gets the fallback (docs/protocol.md, "waiting").
+    QueueExpired { conversation: ConversationId },
 }
 
 /// How long after a change of several writes its [`DelayedEvent::Settle`] runs:

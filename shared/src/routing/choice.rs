@@ -265,6 +265,12 @@ pub enum Outcome {
     NeedsCursor,
     /// Nobody eligible in any pool tried: the fallback.
     Nobody,
+    /// Nobody eligible only because everyone available is at their chat limit: the
+    /// request waits in `pool`'s live queue (`settings.queue_wait_limit`).
+    Queued {
+        /// The queue's pool.
+        pool: String,
+    },
 }
 
 /// The agent after `last` in `order` who is in `candidates`, wrapping around. With no

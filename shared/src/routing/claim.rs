@@ -42,6 +42,15 @@ pub enum RouteOutcome {
         text: String,
         meeting_link: Option<String>,
     },
+    /// Every available agent is at their chat limit (or others queued first): the
+    /// request waits in the live queue, in `entry`'s place (`new`: it joined now;
+    /// `behind_others`: it joined behind requests queued before it, without a
+    /// choice, so the queue's head should be offered). See [`super::queue`].
+    Queued {
+        entry: crate::ports::QueueEntry,
+        new: bool,
+        behind_others: bool,
+    },
     /// The conversation is not waiting (a repeated or stale request): nothing changed.
     NotWaiting,
 }
@@ -167,6 +176,9 @@ impl Router {
         if self.repair(&conv).await? {
             return Ok(RouteOutcome::NotWaiting);
         }
+        if let Some(queued) = self.queue_first(&conv, directory, now).await? {
+            return Ok(queued);
+        }
 
         for attempt in 1..=self.writer.max_attempts() {
             self.writer.wait_before(attempt).await;
@@ -207,6 +219,13 @@ impl Router {
                 via,
             } = choice
             else {
+                let mut trace = trace;
+                if let Some(queued) = self
+                    .queue_instead(&conv, directory, &mut trace, now)
+                    .await?
+                {
+                    return Ok(queued);
+                }
                 let reason = if offers_made > 0 {
                     EndReason::Missed
                 } else {
@@ -452,7 +471,7 @@ impl Router {
 
     /// Ends the conversation with `reason`, tells the admin, and returns the fallback
     /// the visitor sees. Repeats are harmless: an already ended conversation is left.
-    async fn fall_back(
+    pub(super) async fn fall_back(
         &self,
         conversation: &ConversationId,
         reason: EndReason,

@@ -19,6 +19,7 @@ mod choice;
 mod claim;
 mod directory;
 pub mod explain;
+mod queue;
 mod writer;
 
 pub use choice::{
@@ -28,4 +29,5 @@ pub use choice::{
 pub use claim::{OfferEnd, RouteOutcome, Router};
 pub use directory::{Directory, DirectoryError};
 pub use explain::{ExplainError, card_routing, explain};
+pub use queue::{QUEUE_POOL, agents_at_limit, still_queued, waits_for_a_slot};
 pub use writer::{Ending, RetryPolicy, RouteError, Writer};

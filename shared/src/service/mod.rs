@@ -15,6 +15,7 @@ mod delayed;
 mod notes;
 mod notices;
 mod origins;
+mod queue;
 mod relay;
 mod visitor;
 

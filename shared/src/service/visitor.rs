@@ -522,8 +522,14 @@ impl Chat {
                     .schedule(route, now)
                     .await
                     .map_err(ServerError::internal)?;
-                self.send(connection, &ServerFrame::Waiting { position: None })
-                    .await;
+                self.send(
+                    connection,
+                    &ServerFrame::Waiting {
+                        position: None,
+                        estimated_wait_seconds: None,
+                    },
+                )
+                .await;
             }
             ConversationState::Bot | ConversationState::Ended { .. } => {}
         }
@@ -724,6 +730,20 @@ impl Chat {
                 .await?;
             }
             _ => {}
+        }
+        // The agent's slot is free: the live queue's head may have it. The chat
+        // has ended either way: a failure here is logged, not answered.
+        if let ConversationState::Live { since, .. } = before.state() {
+            let secs = self.now().duration_since(*since).as_secs().max(0);
+            if let Err(e) = self.chat_length(secs.unsigned_abs()).await {
+                tracing::warn!(error = %super::cause_chain(&e), "could not measure a chat's length");
+            }
+        }
+        if matches!(
+            before.state(),
+            ConversationState::Live { .. } | ConversationState::Offered { .. }
+        ) {
+            self.slot_freed_or_log().await;
         }
         Ok(ending)
     }

@@ -298,6 +298,9 @@ impl Ctx {
         match event {
             E::Route { conversation } => format!("route {}", self.alias(conversation)),
             E::Settle { conversation } => format!("settle {}", self.alias(conversation)),
+            E::QueueExpired { conversation } => {
+                format!("queue_expired {}", self.alias(conversation))
+            }
             E::OfferTimeout {
                 conversation,
                 agent,

@@ -677,3 +677,41 @@ impl livechat_core::ports::AnalyticsStore for SimStore {
         self.inner.live_entries(now).await
     }
 }
+
+#[async_trait]
+impl livechat_core::ports::QueueStore for SimStore {
+    async fn enqueue(
+        &self,
+        pool: &str,
+        conversation: &ConversationId,
+        at: Timestamp,
+    ) -> StoreResult<livechat_core::ports::Joined> {
+        self.call("enqueue").await?;
+        let joined = self.inner.enqueue(pool, conversation, at).await?;
+        self.crash("enqueue")?;
+        Ok(joined)
+    }
+
+    async fn queue(&self, pool: &str) -> StoreResult<Vec<livechat_core::ports::QueueEntry>> {
+        self.call("queue").await?;
+        self.inner.queue(pool).await
+    }
+
+    async fn dequeue(&self, pool: &str, conversation: &ConversationId) -> StoreResult<bool> {
+        self.call("dequeue").await?;
+        let removed = self.inner.dequeue(pool, conversation).await?;
+        self.crash("dequeue")?;
+        Ok(removed)
+    }
+
+    async fn record_chat_length(&self, pool: &str, secs: u64) -> StoreResult<()> {
+        self.call("record_chat_length").await?;
+        self.inner.record_chat_length(pool, secs).await?;
+        self.crash("record_chat_length")
+    }
+
+    async fn chat_lengths(&self, pool: &str) -> StoreResult<livechat_core::domain::ChatLengths> {
+        self.call("chat_lengths").await?;
+        self.inner.chat_lengths(pool).await
+    }
+}

@@ -1,0 +1,144 @@
+//! The live queue's routing side: who joins it, and that nobody jumps it.
+//!
+//! A request joins the queue (when the account sets `settings.queue_wait_limit`)
+//! only when no agent could take it now *only* because every available, connected
+//! agent of the pools tried is at their chat limit: a slot will free. With nobody
+//! available and connected at all there is nothing to wait for, and the fallback
+//! comes at once, as without a queue.
+//!
+//! There is one queue, the all-agents pool's ([`QUEUE_POOL`]): a request reaches it
+//! only after the all-agents round robin (tried whenever the card's own pool has
+//! nobody eligible) found everyone at their limit, so any agent's freed slot can
+//! serve any queued request, and one first-come order across the account is the
+//! fair one. The store keys queues by pool, so that routing can keep one per pool
+//! should a pool ever stop falling back to every agent.
+
+use jiff::Timestamp;
+
+use crate::domain::{Conversation, ConversationState, EndReason, MAX_QUEUE_LEN, Permission};
+use crate::ports::{Joined, QueueEntry};
+
+use super::choice::{ALL_AGENTS_POOL, Facts, Outcome, Trace, Verdict};
+use super::writer::RouteError;
+use super::{Directory, RouteOutcome, Router};
+
+/// The pool whose queue requests join: see the module's doc.
+pub const QUEUE_POOL: &str = ALL_AGENTS_POOL;
+
+/// Whether a choice that found nobody did so only because everyone available and
+/// connected is at their limit: at least one agent at their limit, and nobody
+/// eligible. Agents offered this request already do not count either way (one who
+/// declined it does not make it wait, nor end the wait of one who lets it lapse).
+pub fn waits_for_a_slot(trace: &Trace) -> bool {
+    let candidates = || trace.pools.iter().flat_map(|p| p.candidates.iter());
+    trace.outcome == Outcome::Nobody
+        && candidates().any(|c| matches!(c.verdict, Verdict::AtLimit { .. }))
+        && !candidates().any(|c| matches!(c.verdict, Verdict::Eligible | Verdict::Chosen))
+}
+
+/// Whether `conversation`'s state is one a queue entry stands for: still waiting
+/// for an agent, or offered to one (whose offer may lapse, and the request then
+/// keeps its place). Any other state (live, ended) leaves the entry stale.
+pub fn still_queued(conversation: &Conversation) -> bool {
+    matches!(
+        conversation.state(),
+        ConversationState::Waiting { .. } | ConversationState::Offered { .. }
+    )
+}
+
+impl Router {
+    /// Before any choice, with the queue on: a queued request past
+    /// `settings.queue_wait_limit` (counted from when it joined) gets the fallback;
+    /// and first come, first served: a request that is not queued, routed while
+    /// others are, joins the queue behind them instead of taking a slot one of
+    /// them is owed (the caller then offers the queue's head, which is served at
+    /// once if a slot is free), or gets the fallback when the queue is full.
+    /// `None`: the queue is off, empty, or holds this request in time (its turn
+    /// came: route it).
+    pub(super) async fn queue_first(
+        &self,
+        conv: &Conversation,
+        directory: &Directory,
+        now: Timestamp,
+    ) -> Result<Option<RouteOutcome>, RouteError> {
+        let Some(limit) = directory.settings.queue_wait_limit else {
+            return Ok(None);
+        };
+        let store = &self.ports().store;
+        let queue = store.queue(QUEUE_POOL).await?;
+        if let Some(entry) = queue.iter().find(|e| &e.conversation == conv.id()) {
+            if entry.since.saturating_add(limit.span()).unwrap_or(now) > now {
+                return Ok(None);
+            }
+            // Waited as long as the account allows: the fallback, as without a
+            // queue. Out of the queue first, so that nobody is offered it meanwhile
+            // (an offer claimed since fails the fallback's compare-and-set instead).
+            store.dequeue(QUEUE_POOL, conv.id()).await?;
+            return self
+                .fall_back(conv.id(), EndReason::Fallback, directory)
+                .await
+                .map(Some);
+        }
+        if queue.is_empty() {
+            return Ok(None);
+        }
+        if queue.len() >= MAX_QUEUE_LEN {
+            return self
+                .fall_back(conv.id(), EndReason::Fallback, directory)
+                .await
+                .map(Some);
+        }
+        let joined = store.enqueue(QUEUE_POOL, conv.id(), now).await?;
+        Ok(Some(queued(joined, true)))
+    }
+
+    /// The choice found nobody: the request joins the queue when the account has
+    /// one and nobody could take it only because all are at their limit (the trace,
+    /// stored, says so); otherwise `None`, the fallback.
+    pub(super) async fn queue_instead(
+        &self,
+        conv: &Conversation,
+        directory: &Directory,
+        trace: &mut Trace,
+        now: Timestamp,
+    ) -> Result<Option<RouteOutcome>, RouteError> {
+        if directory.settings.queue_wait_limit.is_none() || !waits_for_a_slot(trace) {
+            return Ok(None);
+        }
+        let store = &self.ports().store;
+        let queue = store.queue(QUEUE_POOL).await?;
+        if queue.len() >= MAX_QUEUE_LEN && !queue.iter().any(|e| &e.conversation == conv.id()) {
+            // Full: the fallback, as without a queue.
+            return Ok(None);
+        }
+        trace.outcome = Outcome::Queued {
+            pool: QUEUE_POOL.to_string(),
+        };
+        store.put_trace(conv.id(), trace).await?;
+        let joined = store.enqueue(QUEUE_POOL, conv.id(), now).await?;
+        Ok(Some(queued(joined, false)))
+    }
+}
+
+fn queued(joined: Joined, behind_others: bool) -> RouteOutcome {
+    let new = matches!(joined, Joined::New(_));
+    let entry: QueueEntry = joined.entry().clone();
+    RouteOutcome::Queued {
+        entry,
+        new,
+        behind_others,
+    }
+}
+
+/// How many live chat agents are available, connected and at their limit: the
+/// slots that will free, for the estimate.
+pub fn agents_at_limit(facts: &Facts<'_>) -> u32 {
+    let count = facts
+        .directory
+        .agents
+        .iter()
+        .filter(|a| a.has_permission(Permission::LiveChat))
+        .filter(|a| matches!(facts.verdict(&a.id), Verdict::AtLimit { .. }))
+        .count();
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
