@@ -307,8 +307,8 @@ impl Chat {
         })
     }
 
-    /// Whether any agent is eligible now, for the dialog's "is any agent
-    /// available" branch: the agents' load, connections and availability toggles
+    /// Whether any agent is eligible now (or, with a live queue, at their limit),
+    /// for the dialog's "is any agent available" branch: the agents' load, connections and availability toggles
     /// as stored (one BatchGetItem), the rest from the cached directory.
     async fn any_agent_eligible(&self) -> Result<bool, ServerError> {
         let directory = self.cached_directory().await?;
@@ -324,7 +324,14 @@ impl Chat {
             now,
             states: self.ports.store.agent_states(&agents, now).await?,
         };
-        Ok(agents.iter().any(|a| facts.eligible(a)))
+        // With a live queue, an agent at their limit will free a slot: the visitor
+        // is queued for it rather than sent past the live chat.
+        let queue = directory.settings.queue_wait_limit.is_some();
+        Ok(agents.iter().any(|a| match facts.verdict(a) {
+            crate::routing::Verdict::Eligible => true,
+            crate::routing::Verdict::AtLimit { .. } => queue,
+            _ => false,
+        }))
     }
 
     /// Opens or resumes the visitor's conversation: `session`, the history if any,
