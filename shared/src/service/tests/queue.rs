@@ -248,3 +248,87 @@ async fn a_lapsed_offer_puts_the_request_back_at_the_head_and_the_slot_goes_to_t
     assert_eq!(queue[0], second_conv, "kept its ticket: {queue:?}");
     assert_eq!(h.stored(&second_conv).await.state().name(), "waiting");
 }
+
+/// The demo account with one chat each and a queue, on a store whose every request
+/// yields first (handlers side by side interleave request by request); ana and ben
+/// each in a chat, two visitors queued behind them: the harness, ana's and ben's
+/// connections and conversations, and the queued conversations.
+async fn two_busy_two_queued() -> (Harness, [(ConnectionId, String); 2], [String; 2]) {
+    let h = Harness::build(
+        |d| {
+            for agent in &mut d.agents {
+                agent.chat_limit = ChatLimit::new(1).unwrap();
+            }
+            d.settings.queue_wait_limit = Some(QueueWaitLimit::from_secs(3600).unwrap());
+        },
+        |push| push,
+        true,
+        false,
+    );
+    let ben = h.agent("ben").await;
+    let (ana, _first, ana_conv) = ana_busy(&h).await;
+    let (_b, ben_conv, _) = routed_visitor(&h).await;
+    accept(&h, &ben, &ben_conv).await;
+    h.frames(&ben);
+    let (_third, third, _) = routed_visitor(&h).await;
+    let (_fourth, fourth, _) = routed_visitor(&h).await;
+    assert_eq!(queued(&h).await, [third.clone(), fourth.clone()]);
+    (h, [(ana, ana_conv), (ben, ben_conv)], [third, fourth])
+}
+
+async fn end(h: &Harness, (agent, conversation): &(ConnectionId, String)) {
+    h.send(
+        agent,
+        json!({"action": "end_session", "conversation": conversation}),
+    )
+    .await;
+}
+
+/// How many agents each conversation was offered to, as stored.
+async fn offered_counts(h: &Harness, conversations: &[String]) -> Vec<usize> {
+    let mut counts = Vec::new();
+    for c in conversations {
+        counts.push(h.stored(c).await.offered_to().len());
+    }
+    counts
+}
+
+#[tokio::test]
+async fn two_slots_freeing_at_once_offer_two_different_heads_in_every_interleaving() {
+    for starts in super::staggered(12) {
+        let (h, [ana, ben], queued_convs) = two_busy_two_queued().await;
+        super::side_by_side(starts, end(&h, &ana), end(&h, &ben)).await;
+        let mut offered = offers(&h.frames(&ana.0));
+        offered.extend(offers(&h.frames(&ben.0)));
+        offered.sort();
+        let mut expected = queued_convs.to_vec();
+        expected.sort();
+        assert_eq!(offered, expected, "{starts:?}: each head once");
+        assert_eq!(
+            offered_counts(&h, &queued_convs).await,
+            [1, 1],
+            "{starts:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_slot_walked_twice_at_once_offers_one_head_in_every_interleaving() {
+    for starts in super::staggered(12) {
+        let (h, [ana, ben], [third, fourth]) = two_busy_two_queued().await;
+        // The chat's end and a second walk of the queue (an agent's inbox opening,
+        // a redelivered event) for the one slot it frees.
+        let walk = async {
+            h.chat.slot_freed().await.unwrap();
+        };
+        super::side_by_side(starts, end(&h, &ana), walk).await;
+        assert_eq!(offers(&h.frames(&ana.0)), [third.clone()], "{starts:?}");
+        assert_eq!(offers(&h.frames(&ben.0)), Vec::<String>::new());
+        assert_eq!(
+            offered_counts(&h, &[third.clone(), fourth.clone()]).await,
+            [1, 0],
+            "{starts:?}: the second waits on"
+        );
+        assert_eq!(h.stored(&fourth).await.state().name(), "waiting");
+    }
+}
