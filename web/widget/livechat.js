@@ -4,7 +4,7 @@ import { createStorage } from '../shared/storage.js';
 import { LiveSocket, handshakeRefused, newerToken, socketUrl } from '../shared/socket.js';
 import { Thread, newMessageId } from '../shared/thread.js';
 import { typingThrottle } from '../shared/typing.js';
-import { format, loadStrings, pickLanguage } from './i18n.js';
+import { format, loadStrings, pickLanguage, waitingText } from './i18n.js';
 import { mountWidget } from './render.js';
 
 // What each `chat_ended` reason tells the visitor (./i18n.js keys).
@@ -267,7 +267,7 @@ async function init() {
         if (frame.message) addMessages([frame.message]);
         break;
       case 'waiting':
-        view.setWaiting(frame.position ? t('waitingNumber', { n: frame.position }) : t('waiting'));
+        view.setWaiting(waitingText(strings, frame));
         if (phase === 'dialog') setPhase('waiting');
         break;
       case 'agent_left':
