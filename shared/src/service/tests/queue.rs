@@ -104,7 +104,7 @@ async fn a_request_is_queued_only_when_every_available_connected_agent_is_at_the
         !frames.iter().any(|f| f["type"] == "fallback"),
         "{frames:?}"
     );
-    assert_eq!(queued(&h).await, [conversation.clone()]);
+    assert_eq!(queued(&h).await, std::slice::from_ref(&conversation));
     let stored = h.stored(&conversation).await;
     assert_eq!(stored.state().name(), "waiting");
 }
@@ -159,7 +159,7 @@ async fn the_head_is_offered_when_a_chat_ends_and_the_next_moves_up() {
         json!({"action": "end_session", "conversation": conversation}),
     )
     .await;
-    assert_eq!(offers(&h.frames(&ana)), [second_conv.clone()]);
+    assert_eq!(offers(&h.frames(&ana)), std::slice::from_ref(&second_conv));
     assert_eq!(waiting(&h.frames(&third)).last().unwrap().0, json!(1));
     // The offered request keeps its entry (a lapsed offer finds its place).
     assert_eq!(queued(&h).await, [second_conv, third_conv]);
@@ -236,7 +236,7 @@ async fn a_lapsed_offer_puts_the_request_back_at_the_head_and_the_slot_goes_to_t
         json!({"action": "end_session", "conversation": conversation}),
     )
     .await;
-    assert_eq!(offers(&h.frames(&ana)), [second_conv.clone()]);
+    assert_eq!(offers(&h.frames(&ana)), std::slice::from_ref(&second_conv));
     h.frames(&second);
     // ana lets it lapse: ben is at his limit, so the request waits again, at the
     // head; ana's slot goes to the next, who was never offered to her.
@@ -322,7 +322,11 @@ async fn one_slot_walked_twice_at_once_offers_one_head_in_every_interleaving() {
             h.chat.slot_freed().await.unwrap();
         };
         super::side_by_side(starts, end(&h, &ana), walk).await;
-        assert_eq!(offers(&h.frames(&ana.0)), [third.clone()], "{starts:?}");
+        assert_eq!(
+            offers(&h.frames(&ana.0)),
+            std::slice::from_ref(&third),
+            "{starts:?}"
+        );
         assert_eq!(offers(&h.frames(&ben.0)), Vec::<String>::new());
         assert_eq!(
             offered_counts(&h, &[third.clone(), fourth.clone()]).await,
