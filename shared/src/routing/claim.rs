@@ -155,10 +155,25 @@ impl Router {
     /// offer is claimed only at the version read, and a lost race reads it again.
     pub async fn route_from(
         &self,
+        conv: Conversation,
+        directory: &Directory,
+        mode: &RoutingMode,
+        visitor: &Attributes,
+    ) -> Result<RouteOutcome, RouteError> {
+        self.route_queued(conv, directory, mode, visitor, false)
+            .await
+    }
+
+    /// [`Router::route_from`]; `its_turn`: the live queue's walk routes this
+    /// request as its head (see [`super::queue`]), so requests ahead of it in the
+    /// queue have had theirs.
+    pub async fn route_queued(
+        &self,
         mut conv: Conversation,
         directory: &Directory,
         mode: &RoutingMode,
         visitor: &Attributes,
+        its_turn: bool,
     ) -> Result<RouteOutcome, RouteError> {
         let store = &self.ports.store;
         let now = self.ports.clock.now();
@@ -176,7 +191,7 @@ impl Router {
         if self.repair(&conv).await? {
             return Ok(RouteOutcome::NotWaiting);
         }
-        if let Some(queued) = self.queue_first(&conv, directory, now).await? {
+        if let Some(queued) = self.queue_first(&conv, directory, now, its_turn).await? {
             return Ok(queued);
         }
 

@@ -60,14 +60,26 @@ impl Router {
         conv: &Conversation,
         directory: &Directory,
         now: Timestamp,
+        its_turn: bool,
     ) -> Result<Option<RouteOutcome>, RouteError> {
         let Some(limit) = directory.settings.queue_wait_limit else {
             return Ok(None);
         };
         let store = &self.ports().store;
         let queue = store.queue(QUEUE_POOL).await?;
-        if let Some(entry) = queue.iter().find(|e| &e.conversation == conv.id()) {
+        if let Some(index) = queue.iter().position(|e| &e.conversation == conv.id()) {
+            let entry = &queue[index];
             if entry.since.saturating_add(limit.span()).unwrap_or(now) > now {
+                // Routed by its own timer (a lapsed offer, a reload, a settle) with
+                // requests still waiting ahead of it: their turn first, which the
+                // caller's walk of the queue gives them.
+                if !its_turn && index > 0 && self.waiting_ahead(&queue[..index]).await? {
+                    return Ok(Some(RouteOutcome::Queued {
+                        entry: entry.clone(),
+                        new: false,
+                        behind_others: true,
+                    }));
+                }
                 return Ok(None);
             }
             // Waited as long as the account allows: the fallback, as without a
@@ -90,6 +102,15 @@ impl Router {
         }
         let joined = store.enqueue(QUEUE_POOL, conv.id(), now).await?;
         Ok(Some(queued(joined, true)))
+    }
+
+    /// Whether any of `ahead` (queue entries) is a request still waiting.
+    async fn waiting_ahead(&self, ahead: &[QueueEntry]) -> Result<bool, RouteError> {
+        let ids: Vec<_> = ahead.iter().map(|e| e.conversation.clone()).collect();
+        let convs = self.ports().store.conversations(&ids).await?;
+        Ok(convs
+            .iter()
+            .any(|c| matches!(c.state(), ConversationState::Waiting { .. })))
     }
 
     /// The choice found nobody: the request joins the queue when the account has

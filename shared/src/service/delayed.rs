@@ -222,13 +222,15 @@ impl Chat {
 
     /// Routes a waiting conversation and tells both sides how it went.
     async fn route(&self, conversation: &ConversationId) -> Result<(), ServerError> {
-        self.route_reporting(conversation).await.map(|_| ())
+        self.route_reporting(conversation, false).await.map(|_| ())
     }
 
-    /// [`Chat::route`], saying what came of it (for the live queue's walk).
+    /// [`Chat::route`], saying what came of it (for the live queue's walk, which
+    /// routes each head as `its_turn`).
     pub(super) async fn route_reporting(
         &self,
         conversation: &ConversationId,
+        its_turn: bool,
     ) -> Result<Routed, ServerError> {
         // The hub: the conversation with its subscribers, in the same read, so that
         // the visitor's pages are told without reading their presence.
@@ -262,7 +264,7 @@ impl Chat {
             && matches!(conv.state(), ConversationState::Waiting { .. });
         let outcome = self
             .router
-            .route_from(conv.clone(), &directory, mode, &attributes)
+            .route_queued(conv.clone(), &directory, mode, &attributes, its_turn)
             .await?;
         let routed = super::queue::routed(&outcome);
         match outcome {

@@ -81,7 +81,7 @@ impl Chat {
             if !matches!(conv.state(), ConversationState::Waiting { .. }) {
                 continue;
             }
-            let routed = Box::pin(self.route_reporting(&entry.conversation)).await?;
+            let routed = Box::pin(self.route_reporting(&entry.conversation, true)).await?;
             match routed {
                 Routed::Offered => break,
                 // No slot for it; one for the next only if this request cannot use
@@ -201,7 +201,7 @@ impl Chat {
         if !matches!(conv.state(), ConversationState::Waiting { .. }) {
             return Ok(());
         }
-        self.route_reporting(conversation).await?;
+        self.route_reporting(conversation, false).await?;
         // Those behind it moved up.
         self.tell_queue(None).await
     }

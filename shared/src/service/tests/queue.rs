@@ -6,7 +6,7 @@ use jiff::SignedDuration;
 use serde_json::{Value, json};
 
 use super::{Harness, conversation_of};
-use crate::domain::{ChatLimit, ConnectionId, QueueWaitLimit};
+use crate::domain::{ChatLimit, ConnectionId, ConversationId, QueueWaitLimit};
 use crate::routing::QUEUE_POOL;
 
 /// The demo account with every agent at one chat at most, and a queue of
@@ -335,4 +335,29 @@ async fn one_slot_walked_twice_at_once_offers_one_head_in_every_interleaving() {
         );
         assert_eq!(h.stored(&fourth).await.state().name(), "waiting");
     }
+}
+
+#[tokio::test]
+async fn a_queued_request_routed_by_its_own_timer_leaves_a_free_slot_to_the_one_ahead() {
+    let h = one_chat_each(Some(3600));
+    let (ana, _first, conversation) = ana_busy(&h).await;
+    let (_second, second_conv, _) = routed_visitor(&h).await;
+    let (_third, third_conv, _) = routed_visitor(&h).await;
+    // ana's slot frees behind the queue's back (a handler that died before its
+    // walk), then the second in line is routed by a timer of its own (a reload).
+    let id = |c: &str| ConversationId::parse(c.to_string()).unwrap();
+    h.chat
+        .writer
+        .end(&id(&conversation), crate::domain::EndReason::Completed)
+        .await
+        .unwrap();
+    h.frames(&ana);
+    h.chat
+        .delayed(crate::ports::DelayedEvent::Route {
+            conversation: id(&third_conv),
+        })
+        .await
+        .unwrap();
+    assert_eq!(offers(&h.frames(&ana)), std::slice::from_ref(&second_conv));
+    assert_eq!(h.stored(&third_conv).await.state().name(), "waiting");
 }
