@@ -545,6 +545,7 @@ pub fn explain_text(explained: &Explained) -> String {
                     format!("at their limit ({load} of {limit} chats)")
                 }
                 Verdict::AlreadyOffered => "offered this request already".into(),
+                Verdict::KeptForQueue => "kept for a request ahead in the queue".into(),
             };
             let _ = writeln!(out, "    {:<16} {verdict}", c.agent.to_string());
         }

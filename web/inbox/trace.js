@@ -10,6 +10,7 @@ const VERDICTS = {
   not_in_schedule: 'outside their schedule',
   offline: 'offline',
   already_offered: 'offered this request already',
+  kept_for_queue: 'kept for a request ahead in the queue',
 };
 
 const VIA = {

@@ -250,6 +250,9 @@ pub enum Verdict {
     },
     /// Offered this request already (declined it, or let it time out).
     AlreadyOffered,
+    /// Kept for a request ahead in the live queue, which can take them and this
+    /// one was not to pass.
+    KeptForQueue,
 }
 
 /// What the choice decided, in the trace.

@@ -160,20 +160,20 @@ impl Router {
         mode: &RoutingMode,
         visitor: &Attributes,
     ) -> Result<RouteOutcome, RouteError> {
-        self.route_queued(conv, directory, mode, visitor, false)
+        self.route_queued(conv, directory, mode, visitor, None)
             .await
     }
 
-    /// [`Router::route_from`]; `its_turn`: the live queue's walk routes this
-    /// request as its head (see [`super::queue`]), so requests ahead of it in the
-    /// queue have had theirs.
+    /// [`Router::route_from`]; `turn`: the live queue's walk routes this request
+    /// as its head (see [`super::queue`]): requests ahead of it in the queue have
+    /// had theirs, and it may take only the agents `turn` leaves it.
     pub async fn route_queued(
         &self,
         mut conv: Conversation,
         directory: &Directory,
         mode: &RoutingMode,
         visitor: &Attributes,
-        its_turn: bool,
+        turn: Option<&super::queue::Turn>,
     ) -> Result<RouteOutcome, RouteError> {
         let store = &self.ports.store;
         let now = self.ports.clock.now();
@@ -191,7 +191,10 @@ impl Router {
         if self.repair(&conv).await? {
             return Ok(RouteOutcome::NotWaiting);
         }
-        if let Some(queued) = self.queue_first(&conv, directory, now, its_turn).await? {
+        if let Some(queued) = self
+            .queue_first(&conv, directory, now, turn.is_some())
+            .await?
+        {
             return Ok(queued);
         }
 
@@ -206,15 +209,10 @@ impl Router {
                     .fall_back(conversation, EndReason::Missed, directory)
                     .await;
             }
-            let (choice, trace) = loop {
-                match choose_traced(
-                    directory,
-                    mode,
-                    visitor,
-                    &facts,
-                    conv.offered_to(),
-                    &cursors,
-                ) {
+            // Agents kept for requests queued ahead are left out as if offered.
+            let excluded = super::queue::excluded(&conv, turn, &live_chat_agents);
+            let (choice, mut trace) = loop {
+                match choose_traced(directory, mode, visitor, &facts, &excluded, &cursors) {
                     (Choice::NeedsCursor(key), _) => {
                         let cursor = store.cursor(&key).await?;
                         // Requests queued for this pool go first: queue behind them.
@@ -228,13 +226,13 @@ impl Router {
                     decided => break decided,
                 }
             };
+            super::queue::mark_kept(&mut trace, &conv);
             let Choice::Offer {
                 agent,
                 mut cursor,
                 via,
             } = choice
             else {
-                let mut trace = trace;
                 if let Some(queued) = self
                     .queue_instead(&conv, directory, &mut trace, now)
                     .await?

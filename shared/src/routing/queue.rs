@@ -13,9 +13,13 @@
 //! fair one. The store keys queues by pool, so that routing can keep one per pool
 //! should a pool ever stop falling back to every agent.
 
+use std::collections::BTreeSet;
+
 use jiff::Timestamp;
 
-use crate::domain::{Conversation, ConversationState, EndReason, MAX_QUEUE_LEN, Permission};
+use crate::domain::{
+    AgentId, Conversation, ConversationState, EndReason, MAX_QUEUE_LEN, Permission,
+};
 use crate::ports::{Joined, QueueEntry};
 
 use super::choice::{ALL_AGENTS_POOL, Facts, Outcome, Trace, Verdict};
@@ -24,6 +28,60 @@ use super::{Directory, RouteOutcome, Router};
 
 /// The pool whose queue requests join: see the module's doc.
 pub const QUEUE_POOL: &str = ALL_AGENTS_POOL;
+
+/// A request's turn in the queue's walk of a freed slot. `only`: the agents it may
+/// take, when the walk passed over earlier requests still waiting that could not
+/// use the slot (each was offered its agent already): the agents none of them can
+/// take, so that the slot one of them could use is kept for it (for the walk of
+/// that slot, which may be running at the same moment). `None`: any agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Turn {
+    /// The agents it may take, if not any.
+    pub only: Option<BTreeSet<AgentId>>,
+}
+
+impl Turn {
+    /// The next turn after passing over a waiting request that was offered to
+    /// `offered` already: only agents it cannot take stay open.
+    pub fn passing(&self, offered: &[AgentId]) -> Turn {
+        let theirs: BTreeSet<AgentId> = offered.iter().cloned().collect();
+        Turn {
+            only: Some(match &self.only {
+                Some(only) => only.intersection(&theirs).cloned().collect(),
+                None => theirs,
+            }),
+        }
+    }
+
+    /// Whether no agent is left for this turn.
+    pub fn closed(&self) -> bool {
+        self.only.as_ref().is_some_and(BTreeSet::is_empty)
+    }
+}
+
+/// The agents a choice leaves out: those offered the request already, and, in a
+/// turn of the queue's walk, those kept for requests ahead.
+pub(super) fn excluded(
+    conv: &Conversation,
+    turn: Option<&Turn>,
+    agents: &[AgentId],
+) -> Vec<AgentId> {
+    let mut excluded = conv.offered_to().to_vec();
+    if let Some(only) = turn.and_then(|t| t.only.as_ref()) {
+        excluded.extend(agents.iter().filter(|a| !only.contains(*a)).cloned());
+    }
+    excluded
+}
+
+/// In a trace made with [`excluded`], the agents left out for requests ahead (the
+/// choice saw them as offered) are told apart from those offered it.
+pub(super) fn mark_kept(trace: &mut Trace, conv: &Conversation) {
+    for c in trace.pools.iter_mut().flat_map(|p| p.candidates.iter_mut()) {
+        if c.verdict == Verdict::AlreadyOffered && !conv.offered_to().contains(&c.agent) {
+            c.verdict = Verdict::KeptForQueue;
+        }
+    }
+}
 
 /// Whether a choice that found nobody did so only because everyone available and
 /// connected is at their limit: at least one agent at their limit, and nobody
@@ -100,7 +158,7 @@ impl Router {
                 .await
                 .map(Some);
         }
-        let joined = store.enqueue(QUEUE_POOL, conv.id(), now).await?;
+        let joined = self.join(conv, limit, now).await?;
         Ok(Some(queued(joined, true)))
     }
 
@@ -123,12 +181,16 @@ impl Router {
         trace: &mut Trace,
         now: Timestamp,
     ) -> Result<Option<RouteOutcome>, RouteError> {
-        if directory.settings.queue_wait_limit.is_none() || !waits_for_a_slot(trace) {
+        let Some(limit) = directory.settings.queue_wait_limit else {
+            return Ok(None);
+        };
+        if !waits_for_a_slot(trace) {
             return Ok(None);
         }
         let store = &self.ports().store;
         let queue = store.queue(QUEUE_POOL).await?;
-        if queue.len() >= MAX_QUEUE_LEN && !queue.iter().any(|e| &e.conversation == conv.id()) {
+        let entry = queue.iter().find(|e| &e.conversation == conv.id());
+        if queue.len() >= MAX_QUEUE_LEN && entry.is_none() {
             // Full: the fallback, as without a queue.
             return Ok(None);
         }
@@ -136,8 +198,32 @@ impl Router {
             pool: QUEUE_POOL.to_string(),
         };
         store.put_trace(conv.id(), trace).await?;
-        let joined = store.enqueue(QUEUE_POOL, conv.id(), now).await?;
+        let joined = match entry {
+            Some(entry) => Joined::Already(entry.clone()),
+            None => self.join(conv, limit, now).await?,
+        };
         Ok(Some(queued(joined, false)))
+    }
+
+    /// Puts the request in the queue, its expiry queued first: a handler that dies
+    /// after the entry's write is retried into a routing that finds the entry there
+    /// and would not know to time it.
+    async fn join(
+        &self,
+        conv: &Conversation,
+        limit: crate::domain::QueueWaitLimit,
+        now: Timestamp,
+    ) -> Result<Joined, RouteError> {
+        let expiry = crate::ports::DelayedEvent::QueueExpired {
+            conversation: conv.id().clone(),
+        };
+        let due = now.saturating_add(limit.span()).unwrap_or(now);
+        self.ports().scheduler.schedule(expiry, due).await?;
+        Ok(self
+            .ports()
+            .store
+            .enqueue(QUEUE_POOL, conv.id(), now)
+            .await?)
     }
 }
 

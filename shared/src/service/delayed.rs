@@ -222,15 +222,15 @@ impl Chat {
 
     /// Routes a waiting conversation and tells both sides how it went.
     async fn route(&self, conversation: &ConversationId) -> Result<(), ServerError> {
-        self.route_reporting(conversation, false).await.map(|_| ())
+        self.route_reporting(conversation, None).await.map(|_| ())
     }
 
     /// [`Chat::route`], saying what came of it (for the live queue's walk, which
-    /// routes each head as `its_turn`).
+    /// routes each head in its `turn`).
     pub(super) async fn route_reporting(
         &self,
         conversation: &ConversationId,
-        its_turn: bool,
+        turn: Option<&crate::routing::Turn>,
     ) -> Result<Routed, ServerError> {
         // The hub: the conversation with its subscribers, in the same read, so that
         // the visitor's pages are told without reading their presence.
@@ -264,7 +264,7 @@ impl Chat {
             && matches!(conv.state(), ConversationState::Waiting { .. });
         let outcome = self
             .router
-            .route_queued(conv.clone(), &directory, mode, &attributes, its_turn)
+            .route_queued(conv.clone(), &directory, mode, &attributes, turn)
             .await?;
         let routed = super::queue::routed(&outcome);
         match outcome {

@@ -12,9 +12,9 @@ use super::Chat;
 use crate::domain::{
     Conversation, ConversationId, ConversationState, MAX_QUEUE_LEN, Permission, estimated_wait_secs,
 };
-use crate::ports::{DelayedEvent, Party, QueueEntry};
+use crate::ports::{Party, QueueEntry};
 use crate::protocol::{ServerError, ServerFrame};
-use crate::routing::{Facts, QUEUE_POOL, RouteOutcome, agents_at_limit, still_queued};
+use crate::routing::{Facts, QUEUE_POOL, RouteOutcome, Turn, agents_at_limit, still_queued};
 
 /// What routing one conversation came to, as the queue's walk needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +28,8 @@ pub(super) enum Routed {
 }
 
 impl Chat {
-    /// A request joined (or kept its place in) the queue: its wait limit is timed
-    /// when it joined now, it is told its place, and, when it joined behind others
+    /// A request joined (or kept its place in) the queue (its expiry was queued
+    /// as it joined, `Router::route`): it is told its place, and, when it joined behind others
     /// without a choice, the head is offered (a slot may be free).
     pub(super) async fn queued(
         &self,
@@ -38,21 +38,8 @@ impl Chat {
         new: bool,
         behind_others: bool,
     ) -> Result<(), ServerError> {
-        let directory = self.cached_directory().await?;
-        if new && let Some(limit) = directory.settings.queue_wait_limit {
+        if new {
             info!(conversation = %conversation, ticket = entry.ticket, "queued: every agent is at their limit");
-            let due = entry
-                .since
-                .saturating_add(limit.span())
-                .unwrap_or(entry.since);
-            let expiry = DelayedEvent::QueueExpired {
-                conversation: conversation.clone(),
-            };
-            self.ports
-                .scheduler
-                .schedule(expiry, due)
-                .await
-                .map_err(ServerError::internal)?;
         }
         if behind_others {
             // Boxed: offering the head routes it, and routing may queue.
@@ -77,17 +64,25 @@ impl Chat {
             return Ok(());
         }
         let queue = self.live_queue().await?;
+        let mut turn = Turn::default();
         for (entry, conv) in &queue {
             if !matches!(conv.state(), ConversationState::Waiting { .. }) {
                 continue;
             }
-            let routed = Box::pin(self.route_reporting(&entry.conversation, true)).await?;
+            let routed = Box::pin(self.route_reporting(&entry.conversation, Some(&turn))).await?;
             match routed {
                 Routed::Offered => break,
                 // No slot for it; one for the next only if this request cannot use
-                // the agent's (it was offered to them already).
+                // the agent's (it was offered to them already), and then only an
+                // agent it cannot take either.
                 Routed::Queued if conv.offered_to().is_empty() => break,
-                Routed::Queued | Routed::Other => {}
+                Routed::Queued => {
+                    turn = turn.passing(conv.offered_to());
+                    if turn.closed() {
+                        break;
+                    }
+                }
+                Routed::Other => {}
             }
         }
         self.tell_queue(None).await
@@ -192,16 +187,15 @@ impl Chat {
 
     /// A queued request's wait limit passed: routed again, which gives it the
     /// fallback if it is still queued and waiting (`Router::route`); a request
-    /// offered meanwhile is left to its offer.
+    /// offered meanwhile is left to its offer, whose lapse routes it again.
     pub(super) async fn queue_expired(
         &self,
         conversation: &ConversationId,
     ) -> Result<(), ServerError> {
-        let conv = self.conversation(conversation).await?;
-        if !matches!(conv.state(), ConversationState::Waiting { .. }) {
-            return Ok(());
-        }
-        self.route_reporting(conversation, false).await?;
+        // Whatever its state: routing repairs what a handler that died part-way
+        // through the fallback left (the missed-list entry), leaves an offer to
+        // its timeout, and gives a request still queued and waiting the fallback.
+        self.route_reporting(conversation, None).await?;
         // Those behind it moved up.
         self.tell_queue(None).await
     }

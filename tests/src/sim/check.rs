@@ -74,6 +74,18 @@ pub async fn after_step(world: &World) {
         .map(|(_, e)| e)
         .collect();
     let queued = |wanted: &dyn Fn(&DelayedEvent) -> bool| pending.iter().any(wanted);
+    // The live queue's requests: a queued request waits on its expiry (or the next
+    // freed slot), not on a routing request.
+    let in_queue: BTreeSet<ConversationId> = {
+        use livechat_core::ports::QueueStore;
+        truth
+            .queue(livechat_core::routing::QUEUE_POOL)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.conversation)
+            .collect()
+    };
     let missed: BTreeSet<ConversationId> = truth
         .missed_since(jiff::Timestamp::UNIX_EPOCH, None, usize::MAX)
         .await
@@ -121,8 +133,9 @@ pub async fn after_step(world: &World) {
         );
         // A routing request delivered again re-issues what a routing that died
         // after its write left undone (the offer timeout, the missed-list entry).
+        // A queued request's expiry routes it the same way.
         let routing = queued(
-            &|e| matches!(e, DelayedEvent::Route { conversation } if conversation == conv.id()),
+            &|e| matches!(e, DelayedEvent::Route { conversation } | DelayedEvent::QueueExpired { conversation } if conversation == conv.id()),
         );
         if let Some(agent) = named
             && !holders.contains(agent)
@@ -150,10 +163,12 @@ pub async fn after_step(world: &World) {
         }
         let problem = match &conv.state() {
             ConversationState::Bot => None,
-            ConversationState::Waiting { .. } => (!queued(
-                &|e| matches!(e, DelayedEvent::Route { conversation } if conversation == conv.id()),
-            ))
-            .then(|| "waits with no routing request queued".to_string()),
+            ConversationState::Waiting { .. } => (!routing
+                && !(in_queue.contains(conv.id())
+                    && queued(&|e| {
+                        matches!(e, DelayedEvent::QueueExpired { conversation } if conversation == conv.id())
+                    })))
+            .then(|| "waits with no routing request (nor, queued, its expiry) queued".to_string()),
             ConversationState::Offered { agent, .. } => (!routing
                 && !queued(&|e| {
                     matches!(e, DelayedEvent::OfferTimeout { conversation, agent: to, version }
