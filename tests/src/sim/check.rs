@@ -20,7 +20,11 @@
 //!   the stored one with that number, so nobody is shown a message out of order or
 //!   twice under one number), `visitors_see_only_their_chats`,
 //!   `acked_messages_are_stored`, and, as each round-robin claim lands,
-//!   `round_robin_fair`.
+//!   `round_robin_fair`, and as each offer of a queued request lands,
+//!   `queue_order` (with a live queue: no request queued before it is still
+//!   waiting and could take the agent);
+//! - with a live queue, `actionable` also takes a queued request waiting on its
+//!   expiry (`QueueExpired`) for one someone can act on.
 //!
 //! At the end, after every client resynced: `acked_messages_reach_the_other_side`:
 //! each live chat's visitor page and agent tabs show exactly the stored messages,
@@ -39,7 +43,8 @@ use super::world::World;
 /// matches one (its invariant and a phrase of its detail) is counted apart, so that
 /// every run still fails on anything new. Remove an entry once its bug is fixed;
 /// `tests/tests/simulation.rs` replays a seed of each.
-pub const KNOWN_BUGS: &[(&str, &str, &str)] = &[];
+pub const KNOWN_BUGS: &[(&str, &str, &str)] =
+    &[("B13", "queue_order", "queued before it and waiting")];
 
 /// The known bug a violation matches, if any.
 pub fn known_bug(invariant: &str, detail: &str) -> Option<&'static str> {
