@@ -751,6 +751,9 @@ pub enum DelayedEvent {
     /// A queued request's `settings.queue_wait_limit` passed: if it is still queued
     /// and waiting, it gets the fallback (docs/protocol.md, "waiting").
     QueueExpired { conversation: ConversationId },
+    /// An agent's schedule starts (or their away toggle lapses) while requests are
+    /// queued: the queue's head is offered if a slot is free, as when one frees.
+    QueueCheck,
 }
 
 /// How long after a change of several writes its [`DelayedEvent::Settle`] runs:

@@ -29,5 +29,7 @@ pub use choice::{
 pub use claim::{OfferEnd, RouteOutcome, Router};
 pub use directory::{Directory, DirectoryError};
 pub use explain::{ExplainError, card_routing, explain};
-pub use queue::{QUEUE_POOL, Turn, agents_at_limit, still_queued, waits_for_a_slot};
+pub use queue::{
+    QUEUE_POOL, Turn, agents_at_limit, next_availability, still_queued, waits_for_a_slot,
+};
 pub use writer::{Ending, RetryPolicy, RouteError, Writer};

@@ -249,3 +249,39 @@ pub fn agents_at_limit(facts: &Facts<'_>) -> u32 {
         .count();
     u32::try_from(count).unwrap_or(u32::MAX)
 }
+
+/// The first whole minute after `now`, within `horizon`, at which a live chat agent
+/// not available at `now` (outside their schedule, or away by a toggle that lapses)
+/// becomes available: when the queue's head may be offered without any slot
+/// freeing, since a schedule starting is no event of its own. Schedules are in whole
+/// minutes, so looking minute by minute misses none; `None` when nobody becomes
+/// available within `horizon`.
+pub fn next_availability(facts: &Facts<'_>, horizon: jiff::SignedDuration) -> Option<Timestamp> {
+    let minute = jiff::SignedDuration::from_secs(60);
+    let start = facts.now.as_second().div_euclid(60).saturating_mul(60);
+    let minutes = horizon.as_secs().div_euclid(60).saturating_add(1);
+    let waiting: Vec<_> = facts
+        .directory
+        .agents
+        .iter()
+        .filter(|a| a.has_permission(Permission::LiveChat) && !facts.available(&a.id))
+        .map(|a| {
+            (
+                a,
+                facts.states.get(&a.id).and_then(|s| s.manual).or(a.manual),
+            )
+        })
+        .collect();
+    (1..=minutes)
+        .filter_map(|k| {
+            Timestamp::from_second(start)
+                .ok()?
+                .checked_add(minute.checked_mul(i32::try_from(k).ok()?)?)
+                .ok()
+        })
+        .find(|t| {
+            waiting
+                .iter()
+                .any(|(a, manual)| a.is_available_with(*manual, *t))
+        })
+}

@@ -61,6 +61,7 @@ impl Chat {
             }
             DelayedEvent::CheckGone { party, connects } => self.check_gone(party, connects).await,
             DelayedEvent::QueueExpired { conversation } => self.queue_expired(&conversation).await,
+            DelayedEvent::QueueCheck => self.slot_freed().await,
         }
     }
 

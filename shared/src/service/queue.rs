@@ -12,9 +12,11 @@ use super::Chat;
 use crate::domain::{
     Conversation, ConversationId, ConversationState, MAX_QUEUE_LEN, Permission, estimated_wait_secs,
 };
-use crate::ports::{Party, QueueEntry};
+use crate::ports::{DelayedEvent, Party, QueueEntry};
 use crate::protocol::{ServerError, ServerFrame};
-use crate::routing::{Facts, QUEUE_POOL, RouteOutcome, Turn, agents_at_limit, still_queued};
+use crate::routing::{
+    Facts, QUEUE_POOL, RouteOutcome, Turn, agents_at_limit, next_availability, still_queued,
+};
 
 /// What routing one conversation came to, as the queue's walk needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,7 @@ impl Chat {
     ) -> Result<(), ServerError> {
         if new {
             info!(conversation = %conversation, ticket = entry.ticket, "queued: every agent is at their limit");
+            self.check_queue_when_someone_starts().await?;
         }
         if behind_others {
             // Boxed: offering the head routes it, and routing may queue.
@@ -86,6 +89,36 @@ impl Chat {
             }
         }
         self.tell_queue(None).await
+    }
+
+    /// A schedule starting is no event of its own: when a request joins the queue,
+    /// a [`DelayedEvent::QueueCheck`] is queued for the first minute, within the
+    /// queue's wait limit, at which an agent not available now becomes so.
+    async fn check_queue_when_someone_starts(&self) -> Result<(), ServerError> {
+        let directory = self.cached_directory().await?;
+        let Some(limit) = directory.settings.queue_wait_limit else {
+            return Ok(());
+        };
+        let now = self.now();
+        let agents: Vec<_> = directory
+            .agents
+            .iter()
+            .filter(|a| a.has_permission(Permission::LiveChat))
+            .map(|a| a.id.clone())
+            .collect();
+        let facts = Facts {
+            directory: &directory,
+            now,
+            states: self.ports.store.agent_states(&agents, now).await?,
+        };
+        let Some(at) = next_availability(&facts, limit.span()) else {
+            return Ok(());
+        };
+        self.ports
+            .scheduler
+            .schedule(DelayedEvent::QueueCheck, at)
+            .await
+            .map_err(ServerError::internal)
     }
 
     /// [`Chat::slot_freed`] after an agent's own action (a decline, a toggle, an

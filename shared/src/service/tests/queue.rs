@@ -361,3 +361,32 @@ async fn a_queued_request_routed_by_its_own_timer_leaves_a_free_slot_to_the_one_
     assert_eq!(offers(&h.frames(&ana)), std::slice::from_ref(&second_conv));
     assert_eq!(h.stored(&third_conv).await.state().name(), "waiting");
 }
+
+#[tokio::test]
+async fn the_head_is_offered_when_an_agents_schedule_starts() {
+    // ben (New York) starts at 05:05 local, five minutes after the harness's
+    // 10:00 UTC; he is online before, outside his schedule.
+    let h = Harness::with(|d| {
+        for agent in &mut d.agents {
+            agent.chat_limit = ChatLimit::new(1).unwrap();
+            if agent.id.as_str() == "ben" {
+                agent.schedule = serde_json::from_value(
+                    json!([{"day": "mon", "start": "05:05", "end": "24:00"}]),
+                )
+                .unwrap();
+            }
+        }
+        d.settings.queue_wait_limit = Some(QueueWaitLimit::from_secs(600).unwrap());
+    });
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    let (_ana, _first, _) = ana_busy(&h).await;
+    let (_second, second_conv, frames) = routed_visitor(&h).await;
+    assert_eq!(waiting(&frames).last().unwrap().0, json!(1), "{frames:?}");
+    h.clock.advance(SignedDuration::from_secs(4 * 60));
+    h.pump().await;
+    assert_eq!(offers(&h.frames(&ben)), Vec::<String>::new(), "not yet");
+    h.clock.advance(SignedDuration::from_secs(60));
+    h.pump().await;
+    assert_eq!(offers(&h.frames(&ben)), [second_conv]);
+}
