@@ -11,7 +11,9 @@
 // a phone-sized page. The Analytics scenario drives one chat to ana (her Live tab
 // listing the visitor while they wait), then checks a
 // chart bar of her Analytics page against its table cell and the downloaded CSV, and
-// that mia (a Marketing Admin) signs in to the funnel only. Two smaller tests cover
+// that mia (a Marketing Admin) signs in to the funnel only. The live queue scenario
+// runs its own gateway (queue-config.yaml: one chat per agent, a queue): a visitor
+// queued at number 2 moves to 1 and is offered as chats end. Two smaller tests cover
 // cards the demo dialog does not have
 // (picklist, phone) on a scripted socket, and the heartbeat and the renewal before the
 // 2-hour limit on a fake page clock.

@@ -23,8 +23,8 @@
 //!   `round_robin_fair`, and as each offer of a queued request lands,
 //!   `queue_order` (with a live queue: no request queued before it is still
 //!   waiting and could take the agent);
-//! - with a live queue, `actionable` also takes a queued request waiting on its
-//!   expiry (`QueueExpired`) for one someone can act on.
+//! - with a live queue, `actionable` also takes a request waiting with its queue
+//!   expiry (`QueueExpired`) queued for one someone can act on.
 //!
 //! At the end, after every client resynced: `acked_messages_reach_the_other_side`:
 //! each live chat's visitor page and agent tabs show exactly the stored messages,
@@ -79,18 +79,6 @@ pub async fn after_step(world: &World) {
         .map(|(_, e)| e)
         .collect();
     let queued = |wanted: &dyn Fn(&DelayedEvent) -> bool| pending.iter().any(wanted);
-    // The live queue's requests: a queued request waits on its expiry (or the next
-    // freed slot), not on a routing request.
-    let in_queue: BTreeSet<ConversationId> = {
-        use livechat_core::ports::QueueStore;
-        truth
-            .queue(livechat_core::routing::QUEUE_POOL)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| e.conversation)
-            .collect()
-    };
     let missed: BTreeSet<ConversationId> = truth
         .missed_since(jiff::Timestamp::UNIX_EPOCH, None, usize::MAX)
         .await
@@ -168,12 +156,11 @@ pub async fn after_step(world: &World) {
         }
         let problem = match &conv.state() {
             ConversationState::Bot => None,
-            ConversationState::Waiting { .. } => (!routing
-                && !(in_queue.contains(conv.id())
-                    && queued(&|e| {
-                        matches!(e, DelayedEvent::QueueExpired { conversation } if conversation == conv.id())
-                    })))
-            .then(|| "waits with no routing request (nor, queued, its expiry) queued".to_string()),
+            // A queued request waits on its expiry (or the next freed slot),
+            // which `routing` counts.
+            ConversationState::Waiting { .. } => (!routing).then(|| {
+                "waits with no routing request (nor, queued, its expiry) queued".to_string()
+            }),
             ConversationState::Offered { agent, .. } => (!routing
                 && !queued(&|e| {
                     matches!(e, DelayedEvent::OfferTimeout { conversation, agent: to, version }
