@@ -131,6 +131,24 @@ impl Chat {
         }
     }
 
+    /// A request ended while waiting: out of the queue, and those behind it told
+    /// their new place. The request has ended either way: a failure is logged.
+    pub(super) async fn left_queue_or_log(&self, conversation: &ConversationId) {
+        let left = async {
+            let directory = self.cached_directory().await?;
+            if directory.settings.queue_wait_limit.is_none() {
+                return Ok(());
+            }
+            if self.ports.store.dequeue(QUEUE_POOL, conversation).await? {
+                self.tell_queue(None).await?;
+            }
+            Ok::<(), ServerError>(())
+        };
+        if let Err(e) = left.await {
+            tracing::warn!(error = %super::cause_chain(&e), "could not tell the live queue a request left");
+        }
+    }
+
     /// The queue's entries with their conversations, first ticket first; stale
     /// entries (live or ended conversations, or missing ones) are taken out.
     async fn live_queue(&self) -> Result<Vec<(QueueEntry, Conversation)>, ServerError> {

@@ -746,11 +746,13 @@ impl Chat {
                 tracing::warn!(error = %super::cause_chain(&e), "could not measure a chat's length");
             }
         }
-        if matches!(
-            before.state(),
-            ConversationState::Live { .. } | ConversationState::Offered { .. }
-        ) {
-            self.slot_freed_or_log().await;
+        match before.state() {
+            ConversationState::Live { .. } | ConversationState::Offered { .. } => {
+                self.slot_freed_or_log().await;
+            }
+            // A queued request that ended (its visitor left): those behind it move up.
+            ConversationState::Waiting { .. } => self.left_queue_or_log(conv.id()).await,
+            _ => {}
         }
         Ok(ending)
     }

@@ -390,3 +390,16 @@ async fn the_head_is_offered_when_an_agents_schedule_starts() {
     h.pump().await;
     assert_eq!(offers(&h.frames(&ben)), [second_conv]);
 }
+
+#[tokio::test]
+async fn a_queued_visitor_who_ends_the_request_moves_those_behind_up() {
+    let h = one_chat_each(Some(600));
+    let (_ana, _first, _) = ana_busy(&h).await;
+    let (second, second_conv, _) = routed_visitor(&h).await;
+    let (third, third_conv, frames) = routed_visitor(&h).await;
+    assert_eq!(waiting(&frames).last().unwrap().0, json!(2));
+    h.send(&second, json!({"action": "end_chat"})).await;
+    assert_eq!(h.stored(&second_conv).await.state().name(), "ended");
+    assert_eq!(waiting(&h.frames(&third)).last().unwrap().0, json!(1));
+    assert_eq!(queued(&h).await, std::slice::from_ref(&third_conv));
+}
