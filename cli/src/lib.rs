@@ -16,6 +16,9 @@ pub enum ApplyError {
     /// The configuration does not fit in one DynamoDB item.
     #[error(transparent)]
     TooLarge(#[from] TooLarge),
+    /// A dialog does not fit in one DynamoDB item.
+    #[error(transparent)]
+    DialogTooLarge(#[from] DialogTooLarge),
 }
 
 /// A configuration whose stored item would exceed DynamoDB's item limit.
@@ -31,7 +34,22 @@ pub struct TooLarge {
     pub max: usize,
 }
 
-/// Checks that `directory` fits in its DynamoDB item.
+/// A dialog whose stored item would exceed DynamoDB's item limit.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "dialog {dialog} takes {bytes} bytes as stored, and one DynamoDB item holds at most {max} \
+     (each dialog is an item of its own): shorten its cards or split it in two"
+)]
+pub struct DialogTooLarge {
+    /// The dialog.
+    pub dialog: String,
+    /// The item's size.
+    pub bytes: usize,
+    /// The limit.
+    pub max: usize,
+}
+
+/// Checks that `directory` fits in its DynamoDB item, and each dialog in its own.
 pub fn check_size(directory: &livechat_core::routing::Directory) -> Result<usize, TooLarge> {
     let max = livechat_aws::dynamo::MAX_ITEM_BYTES;
     // A directory that does not serialise is refused by the store with its reason.
@@ -40,6 +58,21 @@ pub fn check_size(directory: &livechat_core::routing::Directory) -> Result<usize
         Err(TooLarge { bytes, max })
     } else {
         Ok(bytes)
+    }
+}
+
+/// Checks that each dialog fits in its DynamoDB item.
+pub fn check_dialog_sizes(
+    directory: &livechat_core::routing::Directory,
+) -> Result<(), DialogTooLarge> {
+    let max = livechat_aws::dynamo::MAX_ITEM_BYTES;
+    match livechat_aws::dynamo::largest_dialog_item_bytes(directory) {
+        Ok((bytes, Some(dialog))) if bytes > max => Err(DialogTooLarge {
+            dialog: dialog.to_string(),
+            bytes,
+            max,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -53,6 +86,7 @@ pub async fn apply(
     use livechat_core::ports::DirectoryStore;
     let directory = livechat_core::config::load(file, |p| std::fs::read_to_string(p))?;
     check_size(&directory)?;
+    check_dialog_sizes(&directory)?;
     let store = livechat_aws::dynamo::DynamoStore::new(client(endpoint).await, table);
     store
         .put_directory(&directory)
@@ -129,8 +163,9 @@ pub fn diagram(
     } else {
         let directory = load(file)?;
         let dialog = directory
-            .dialog
-            .clone()
+            .dialogs
+            .first()
+            .map(|d| d.dialog.clone())
             .ok_or_else(|| DiagramError::NoDialog(file.to_path_buf()))?;
         (dialog, Some(directory))
     };
@@ -419,6 +454,9 @@ pub enum ExplainCommandError {
     /// The table could not be read.
     #[error("could not read table {table}: {reason}")]
     Store { table: String, reason: String },
+    /// The gateway did not answer, or refused.
+    #[error(transparent)]
+    Gateway(livechat_gateway::explain::AskError),
 }
 
 /// The visitor attributes of `--visitor`: a JSON object whose values are text (a
@@ -461,8 +499,8 @@ pub struct Explained {
     pub trace: livechat_core::routing::Trace,
 }
 
-/// Who would get `visitor` at `at` on the live chat card `card` (the dialog's
-/// first when `None`), and why: the router's own choice, over the directory in
+/// Who would get `visitor` at `at` on the live chat card `card` (the first when
+/// `None`) of the dialog `dialog` (the first when `None`), and why: the router's own choice, over the directory in
 /// `table` (or the configuration file `config`, not yet applied) and the loads,
 /// connections, toggles and cursors the table holds. Reads only.
 pub async fn explain(
@@ -470,6 +508,7 @@ pub async fn explain(
     endpoint: Option<&str>,
     config: Option<&std::path::Path>,
     visitor: &livechat_core::domain::Attributes,
+    dialog: Option<&livechat_core::domain::DialogId>,
     card: Option<&livechat_core::domain::CardId>,
     at: jiff::Timestamp,
 ) -> Result<Explained, ExplainCommandError> {
@@ -483,12 +522,50 @@ pub async fn explain(
         Some(file) => livechat_core::config::load(file, |p| std::fs::read_to_string(p))?,
         None => store.directory().await.map_err(unreadable)?,
     };
-    let (card, mode) = livechat_core::routing::card_routing(&directory, card)
+    let (card, mode) = livechat_core::routing::card_routing(&directory, dialog, card)
         .map_err(ExplainCommandError::Card)?;
     let trace = livechat_core::routing::explain(&store, &directory, &mode, visitor, at)
         .await
         .map_err(unreadable)?;
     Ok(Explained { card, mode, trace })
+}
+
+/// Who would get `visitor` on the live chat card `card`, and why, asked of a running
+/// local gateway (`livechat dev`, whose in-memory store no other process reads) at
+/// `gateway` as the agent `token` names (a Sales Admin): the same engine over the
+/// gateway's stored directory, or the configuration file `config` (loaded and
+/// validated here, then sent), and the presence, loads, toggles and cursors it
+/// holds; at `at`, else the gateway's now. Claims nothing.
+pub async fn explain_from_gateway(
+    gateway: &str,
+    token: &str,
+    config: Option<&std::path::Path>,
+    visitor: &livechat_core::domain::Attributes,
+    dialog: Option<&livechat_core::domain::DialogId>,
+    card: Option<&livechat_core::domain::CardId>,
+    at: Option<jiff::Timestamp>,
+) -> Result<Explained, ExplainCommandError> {
+    let config = match config {
+        Some(file) => Some(livechat_core::config::load(file, |p| {
+            std::fs::read_to_string(p)
+        })?),
+        None => None,
+    };
+    let request = livechat_gateway::explain::ExplainRequest {
+        visitor: visitor.clone(),
+        at,
+        dialog: dialog.cloned(),
+        card: card.cloned(),
+        config,
+    };
+    let answer = livechat_gateway::explain::ask(gateway, token, &request)
+        .await
+        .map_err(ExplainCommandError::Gateway)?;
+    Ok(Explained {
+        card: answer.card,
+        mode: answer.mode,
+        trace: answer.trace,
+    })
 }
 
 /// A trace in words: each pool tried, each agent's verdict, and the outcome.
@@ -523,6 +600,7 @@ pub fn explain_text(explained: &Explained) -> String {
             Via::AccountOwner => "the account owner",
             Via::CardPool => "the card's pool",
             Via::AnyAvailable => "every available agent, as the card's pool had nobody",
+            Via::Transfer => "a transfer by the agent holding the chat",
         };
         let name = pool.pool.as_deref().unwrap_or("one agent");
         let _ = write!(out, "  pool {name} ({why})");
@@ -546,6 +624,7 @@ pub fn explain_text(explained: &Explained) -> String {
                 }
                 Verdict::AlreadyOffered => "offered this request already".into(),
                 Verdict::KeptForQueue => "kept for a request ahead in the queue".into(),
+                Verdict::Sender => "handing the chat on".into(),
             };
             let _ = writeln!(out, "    {:<16} {verdict}", c.agent.to_string());
         }

@@ -114,6 +114,9 @@ enum Command {
         /// The moment to judge availability at (RFC 3339); now by default.
         #[arg(long)]
         at: Option<String>,
+        /// The dialog whose live chat card to route by (the first by default).
+        #[arg(long)]
+        dialog: Option<String>,
         /// The live chat card to route by (the dialog's first by default).
         #[arg(long)]
         card: Option<String>,
@@ -129,6 +132,18 @@ enum Command {
         /// DynamoDB Local's endpoint, e.g. http://127.0.0.1:8000.
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
+        /// Ask a running local gateway (`livechat dev`) instead of reading a table:
+        /// its address, e.g. http://127.0.0.1:8080 (or its ws://.../ws URL). The
+        /// answer is its in-memory store's, asked as a Sales Admin.
+        #[arg(long, conflicts_with = "dynamodb_endpoint")]
+        gateway: Option<String>,
+        /// With --gateway: the agent token to present.
+        #[arg(long, env = "LIVECHAT_AGENT_TOKEN", requires = "gateway")]
+        token: Option<String>,
+        /// With --gateway and no --token: ask as this agent with a token signed by
+        /// the local gateway's own key.
+        #[arg(long, requires = "gateway", conflicts_with = "token")]
+        agent: Option<String>,
     },
     /// Draw a dialog's cards and branches: an SVG, or Mermaid text with --mermaid
     /// (docs/dialogs.md#the-dialog-as-a-picture).
@@ -277,20 +292,34 @@ async fn main() -> ExitCode {
         Command::Explain {
             visitor,
             at,
+            dialog,
             card,
             config,
             json,
             table,
             dynamodb_endpoint,
+            gateway,
+            token,
+            agent,
         } => {
+            let source = match gateway {
+                Some(url) => match gateway_token("explain", token, agent) {
+                    Ok(token) => Source::Gateway { url, token },
+                    Err(code) => return code,
+                },
+                None => Source::Table {
+                    table,
+                    endpoint: dynamodb_endpoint,
+                },
+            };
             explain(
                 &visitor,
                 at.as_deref(),
+                dialog.as_deref(),
                 card.as_deref(),
                 config.as_deref(),
                 json,
-                &table,
-                dynamodb_endpoint.as_deref(),
+                source,
             )
             .await
         }
@@ -333,15 +362,48 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Where `livechat explain` asks.
+enum Source {
+    /// A DynamoDB table.
+    Table {
+        table: String,
+        endpoint: Option<String>,
+    },
+    /// A running local gateway, as an agent.
+    Gateway { url: String, token: String },
+}
+
+/// The agent token `--gateway` presents: `--token`, else one the local gateway's
+/// key signs for `--agent`.
+fn gateway_token(
+    command: &str,
+    token: Option<String>,
+    agent: Option<String>,
+) -> Result<String, ExitCode> {
+    match (token, agent) {
+        (Some(token), _) => Ok(token),
+        (None, Some(agent)) => livechat_cli::local_agent_token(&agent).map_err(|e| {
+            eprintln!("livechat {command}: --agent {agent:?}: {e}");
+            ExitCode::FAILURE
+        }),
+        (None, None) => {
+            eprintln!(
+                "livechat {command}: --gateway needs --token (or LIVECHAT_AGENT_TOKEN), or --agent for a local gateway"
+            );
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
 /// `livechat explain`.
 async fn explain(
     visitor: &str,
     at: Option<&str>,
+    dialog: Option<&str>,
     card: Option<&str>,
     config: Option<&std::path::Path>,
     json: bool,
-    table: &str,
-    endpoint: Option<&str>,
+    source: Source,
 ) -> ExitCode {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("livechat explain: {e}");
@@ -352,16 +414,48 @@ async fn explain(
         Err(e) => return fail(&e),
     };
     let at = match at.map(str::parse::<jiff::Timestamp>) {
-        None => jiff::Timestamp::now(),
-        Some(Ok(at)) => at,
+        None => None,
+        Some(Ok(at)) => Some(at),
         Some(Err(e)) => return fail(&format!("--at: {e}")),
+    };
+    let dialog = match dialog.map(|d| livechat_core::domain::DialogId::parse(d.to_string())) {
+        None => None,
+        Some(Ok(dialog)) => Some(dialog),
+        Some(Err(e)) => return fail(&format!("--dialog: {e}")),
     };
     let card = match card.map(|c| livechat_core::domain::CardId::parse(c.to_string())) {
         None => None,
         Some(Ok(card)) => Some(card),
         Some(Err(e)) => return fail(&format!("--card: {e}")),
     };
-    match livechat_cli::explain(table, endpoint, config, &visitor, card.as_ref(), at).await {
+    let explained = match source {
+        Source::Table { table, endpoint } => {
+            let at = at.unwrap_or_else(jiff::Timestamp::now);
+            livechat_cli::explain(
+                &table,
+                endpoint.as_deref(),
+                config,
+                &visitor,
+                dialog.as_ref(),
+                card.as_ref(),
+                at,
+            )
+            .await
+        }
+        Source::Gateway { url, token } => {
+            livechat_cli::explain_from_gateway(
+                &url,
+                &token,
+                config,
+                &visitor,
+                dialog.as_ref(),
+                card.as_ref(),
+                at,
+            )
+            .await
+        }
+    };
+    match explained {
         Ok(explained) if json => match serde_json::to_string_pretty(&explained.trace) {
             Ok(text) => {
                 println!("{text}");
@@ -387,21 +481,9 @@ async fn report_from_gateway(
     by: By,
     csv: bool,
 ) -> ExitCode {
-    let token = match (token, agent) {
-        (Some(token), _) => token,
-        (None, Some(agent)) => match livechat_cli::local_agent_token(&agent) {
-            Ok(token) => token,
-            Err(e) => {
-                eprintln!("livechat report: --agent {agent:?}: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        (None, None) => {
-            eprintln!(
-                "livechat report: --gateway needs --token (or LIVECHAT_AGENT_TOKEN), or --agent for a local gateway"
-            );
-            return ExitCode::FAILURE;
-        }
+    let token = match gateway_token("report", token, agent) {
+        Ok(token) => token,
+        Err(code) => return code,
     };
     let by = match by {
         By::Day => "day",
@@ -494,13 +576,18 @@ fn validate(file: &std::path::Path, config_file: Option<&std::path::Path>) -> Ex
                     eprintln!("{}: {e}", file.display());
                     return ExitCode::FAILURE;
                 }
-                let cards = directory.dialog.as_ref().map_or(0, |d| d.cards.len());
+                if let Err(e) = livechat_cli::check_dialog_sizes(&directory) {
+                    eprintln!("{}: {e}", file.display());
+                    return ExitCode::FAILURE;
+                }
+                let cards: usize = directory.dialogs.iter().map(|d| d.dialog.cards.len()).sum();
                 println!(
-                    "{}: valid ({} agents, {} teams, {} rules, dialog of {cards} cards)",
+                    "{}: valid ({} agents, {} teams, {} rules, {} dialogs of {cards} cards)",
                     file.display(),
                     directory.agents.len(),
                     directory.teams.len(),
-                    directory.rules.len()
+                    directory.rules.len(),
+                    directory.dialogs.len()
                 );
                 for warning in livechat_core::config::warnings(&directory) {
                     eprintln!("{}: warning: {warning}", file.display());

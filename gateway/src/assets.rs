@@ -76,3 +76,25 @@ fn file(path: &str) -> Response {
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }
+
+/// The `site.json` of the configuration the gateway runs (docs/protocol.md).
+pub fn site_json(directory: &livechat_core::routing::Directory) -> Vec<u8> {
+    // A Site is plain data: it always serialises.
+    serde_json::to_vec(&livechat_core::site::site(directory)).unwrap_or_default()
+}
+
+/// Serves `site.json` as the S3 web bucket does: JSON, cacheable for a minute (a
+/// page view costs no request to the chat), readable by the pages of any site
+/// that embeds the widget.
+pub fn serve_site(json: &[u8]) -> Response {
+    let response = (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, livechat_core::site::CACHE_CONTROL),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        json.to_vec(),
+    )
+        .into_response();
+    secure("widget/site.json", response)
+}

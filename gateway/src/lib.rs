@@ -16,11 +16,14 @@
 //! - [`event_source`]: or, with functions out of process, the SQS event source
 //!   mapping on a real SQS API (`--sqs-queue-url`).
 //! - [`assets`]: the widget demo page and the Agent Inbox, embedded in the binary.
+//! - [`explain`]: `POST /explain`, `livechat explain --gateway`'s question answered
+//!   against the in-memory store.
 
 pub mod analytics;
 pub mod assets;
 pub mod event_source;
 pub mod events;
+pub mod explain;
 pub mod invoke;
 pub mod management;
 pub mod queue;
@@ -431,6 +434,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         config.table_name = Some(options.table.clone());
     }
     let directory = livechat_aws::runtime::load_directory(&config)?;
+    let site = assets::site_json(&directory);
     let issuer =
         AgentTokenIssuer::hs256(LOCAL_AGENT_SECRET.as_bytes(), LOCAL_ISSUER, LOCAL_AUDIENCE);
     let now = Timestamp::now();
@@ -561,6 +565,16 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     let state = gateway.clone();
     let app = Router::new()
         .route("/ws", get(ws::upgrade))
+        .route(
+            "/explain",
+            axum::routing::post(explain::explain).layer(axum::extract::DefaultBodyLimit::max(
+                explain::MAX_REQUEST_BYTES,
+            )),
+        )
+        .route(
+            "/widget/site.json",
+            get(move || std::future::ready(assets::serve_site(&site))),
+        )
         .route(
             "/@connections/{id}",
             get(management::info)

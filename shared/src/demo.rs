@@ -1,5 +1,5 @@
-//! The demo account: `examples/demo-config.yaml` and the dialog it names,
-//! `examples/sales-dialog.yaml`, compiled in so that the local gateway runs with
+//! The demo account: `examples/demo-config.yaml` and the dialogs it names,
+//! `examples/sales-dialog.yaml` and `examples/pricing-dialog.yaml`, compiled in so that the local gateway runs with
 //! nothing but its binary, and tests share them.
 
 use std::path::Path;
@@ -9,7 +9,9 @@ use crate::routing::Directory;
 
 /// `examples/sales-dialog.yaml`.
 pub const DIALOG_YAML: &str = include_str!("../../examples/sales-dialog.yaml");
-/// `examples/demo-config.yaml` (its `dialog_file` is the dialog above).
+/// `examples/pricing-dialog.yaml`, the demo site's pricing page's dialog.
+pub const PRICING_DIALOG_YAML: &str = include_str!("../../examples/pricing-dialog.yaml");
+/// `examples/demo-config.yaml` (its `dialogs` are the two above).
 pub const CONFIG_YAML: &str = include_str!("../../examples/demo-config.yaml");
 
 /// The demo configuration's path, as errors name it.
@@ -26,13 +28,14 @@ pub fn directory() -> Result<Directory, DemoError> {
         match path.file_name().and_then(|n| n.to_str()) {
             Some("demo-config.yaml") => Ok(CONFIG_YAML.to_string()),
             Some("sales-dialog.yaml") => Ok(DIALOG_YAML.to_string()),
+            Some("pricing-dialog.yaml") => Ok(PRICING_DIALOG_YAML.to_string()),
             _ => Err(std::io::ErrorKind::NotFound.into()),
         }
     };
     crate::config::load(Path::new(CONFIG_PATH), read).map_err(|e| DemoError(e.to_string()))
 }
 
-/// The demo dialog, validated against `directory`.
+/// The demo's first dialog (sales), validated against `directory`.
 pub fn dialog(directory: &Directory) -> Result<ValidDialog, DemoError> {
     match directory.valid_dialog() {
         Some(Ok(dialog)) => Ok(dialog),
@@ -54,5 +57,8 @@ mod tests {
         let directory = super::directory().unwrap();
         assert_eq!(directory.agents.len(), 4);
         assert!(super::dialog(&directory).is_ok());
+        let widget = directory.widget.expect("the demo brands its widget");
+        assert_eq!(widget.accent.to_string(), "#3b5bdb", "today's blue");
+        assert_eq!(widget.position, crate::domain::Position::Right);
     }
 }

@@ -15,6 +15,8 @@
 //! - [`protocol`]: every JSON frame the widget and the inbox send and receive.
 //! - [`limits`]: the caps on what visitors make the service keep and send.
 //! - [`shards`]: the partitions the account-wide lists are write-sharded over.
+//! - [`site`]: `site.json`, the dialogs' audiences and teasers the widget reads
+//!   without opening a socket.
 //! - [`service`]: the use cases the handlers call: connect, messages from either
 //!   side, delayed events.
 //! - [`ports`]: the narrow async traits the core needs from the world (store, push,
@@ -43,4 +45,5 @@ pub mod protocol;
 pub mod routing;
 pub mod service;
 pub mod shards;
+pub mod site;
 pub mod texts;

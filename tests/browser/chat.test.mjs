@@ -809,6 +809,37 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       await shows(second.transcript.locator('.ib-msg'), 'picking this up');
     });
 
+    await step('a transfer with a note: the other agent is offered the chat, accepts it, and the visitor sees who joined', async () => {
+      const NOTE = 'Wants the <b>annual</b> plan, call back Monday';
+      await second.page.getByRole('button', { name: 'Transfer', exact: true }).click();
+      await second.page.locator('#ib-transfer-kind').selectOption('agent');
+      await second.page.locator('#ib-transfer-to').fill(first.id);
+      await second.page.locator('#ib-transfer-note').fill(NOTE);
+      await second.page.getByRole('button', { name: 'Send transfer' }).click();
+      await shows(second.page.locator('#ib-transfer-status'), `Transfer to ${first.name}: waiting for them to accept`);
+      // The receiver's banner names the sender and shows the note as text.
+      const offer = await shows(first.offers, `Transfer from ${second.name}: ${NOTE}`);
+      await shows(offer.locator('.ib-offer-who'), xss.email);
+      assert.equal(await offer.locator('b').count(), 0, 'the note is text, not markup');
+      assert.ok(await first.page.evaluate(() => window.__notes.some((n) => n.title === 'Chat transfer request')));
+      // Until the accept, the chat stays with the sender; the visitor notices nothing.
+      await agentSays(second, 'One moment, a colleague will take over.');
+      await shows(v3.stream.locator('.lc-msg-them'), 'a colleague will take over');
+      await offer.getByRole('button', { name: 'Accept' }).click();
+      await gone(first.offers);
+      await shows(first.page.locator('#ib-chat-title'), XSS);
+      await shows(first.transcript.locator('.ib-msg'), 'a colleague will take over');
+      await shows(v3.stream.locator('.lc-note'), `${first.name} joined the chat`);
+      await hidden(second.active.filter({ hasText: XSS }));
+      assert.equal(await second.active.count(), 1, 'the sender keeps their other chat');
+      await agentSays(first, 'Hi, I have your notes here.');
+      await shows(v3.stream.locator('.lc-msg-them'), 'I have your notes here');
+      await shows(first.active.locator('.ib-name'), XSS);
+      // The receiver ends it: their load is back to none for the tests after this one.
+      await first.page.locator('#ib-end').click();
+      await shows(v3.stream.locator('.lc-note'), 'The chat has ended.');
+    });
+
     await step('with both agents away the demo dialog ends with its away message', async () => {
       await setAvailable(first, false);
       await setAvailable(second, false);
@@ -825,7 +856,7 @@ test('two agents and four visitors: the demo dialog, round robin, chat, reload, 
       assert.deepEqual(await v2.events(), ['conversation_triggered', 'conversation_engaged', 'live_chat_requested',
         'live_chat_initiated', 'conversation_closed']);
       assert.deepEqual(await v3.events(), ['conversation_triggered', 'conversation_engaged', 'live_chat_requested',
-        'live_chat_request_timeout', 'live_chat_initiated']);
+        'live_chat_request_timeout', 'live_chat_initiated', 'live_chat_ended']);
       assert.deepEqual(await v4.events(), ['conversation_triggered', 'conversation_engaged', 'conversation_completed']);
     });
 
@@ -1083,6 +1114,30 @@ test('analytics: after one chat, a bar of the Sales Admin\'s chart equals its ta
       assert.deepEqual([...new Set(sent)].filter((a) => !['sync', 'report', 'ping'].includes(a)), [], 'never a chat action');
     });
 
+    await step('mia opens the Dialogs page: the demo\'s two dialogs, highest priority first, each valid, and one\'s diagram as an image', async () => {
+      const page = await newPage(await newContext(), 'mia');
+      await page.goto(gw.inbox.mia);
+      await page.locator('#ib-analytics').waitFor();
+      await page.locator('#ib-tab-dialogs').click();
+      await page.locator('#ib-dialogs').waitFor();
+      await page.locator('#ib-dlg-table tr th[scope="row"]').first().waitFor();
+      const names = await page.locator('#ib-dlg-table tr th[scope="row"]').allTextContents();
+      assert.deepEqual(names, ['Pricing questions', 'Talk to sales']);
+      const first = page.locator('#ib-dlg-table tr').nth(1);
+      assert.match(await first.textContent(), /Pages: \*\/pricing\.html/);
+      assert.match(await first.textContent(), /After 5 s on the page/);
+      assert.match(await first.textContent(), /Shows a teaser/);
+      assert.match(await page.locator('#ib-dlg-table tr').nth(2).textContent(), /Not on: \*\/pricing\.html/);
+      await first.getByRole('button', { name: 'Diagram' }).click();
+      const img = page.locator('#ib-dlg-diagram');
+      await img.waitFor();
+      assert.equal(await page.locator('#ib-dlg-diagram-title').textContent(), 'Pricing questions');
+      assert.match(await img.getAttribute('src'), /^data:image\/svg\+xml/);
+      await page.waitForFunction(() => document.getElementById('ib-dlg-diagram').naturalWidth > 0);
+      assert.equal(await page.locator('#ib-dialogs svg').count(), 0, 'the SVG is an image, never markup in the page');
+      await page.screenshot({ path: join(SHOTS, 'inbox-dialogs.png') });
+    });
+
     await step('no page errors, console errors, failed requests or alerts', async () => {
       const mine = log.filter((l) => /^\[(ana-analytics|jo|mia)\]/.test(l));
       assert.deepEqual(mine.filter((l) => / page error: | console\.error: | HTTP \d{3} /.test(l)), []);
@@ -1255,6 +1310,111 @@ test('a German page: the widget, the dialog and the server speak German; an Arab
   } finally {
     if (!ok) await rtl.screenshot({ path: join(FAILURES, 'livechat-failure-rtl.png') }).catch(() => {});
     dumpLogs(t, !ok);
+  }
+});
+
+test('a branded widget: the configured accent from site.json, data- overrides (colour, left, offset, texts, avatar), a low-contrast override refused with a warning', async (t) => {
+  const colours = (page) => page.evaluate(() => {
+    const s = document.querySelector('#lc-livechat-host').shadowRoot;
+    return { bubble: getComputedStyle(s.querySelector('.lc-bubble')).backgroundColor, head: getComputedStyle(s.querySelector('.lc-head')).backgroundColor };
+  });
+  const warnings = (page) => {
+    const seen = [];
+    page.on('console', (m) => { if (m.type() === 'warning') seen.push(m.text()); });
+    return seen;
+  };
+  // The snippet's attributes are set once the page is parsed, before its module scripts run.
+  const withAttributes = async (ctx, attrs) => ctx.addInitScript((a) => document.addEventListener('readystatechange', () => {
+    Object.assign(document.querySelector('script[data-socket-url]').dataset, a);
+  }, { once: true }), attrs);
+
+  // The account's configured branding, as the gateway's site.json carries it, with
+  // its accent changed to a purple: the widget applies it.
+  const configured = async (ctx) => ctx.route('**/widget/site.json', async (route) => {
+    const site = await (await route.fetch()).json();
+    assert.equal(site.widget.accent, '#3b5bdb', "the demo configuration's widget: section is served");
+    site.widget.accent = '#5f3dc4';
+    await route.fulfill({ json: site });
+  });
+  const plainCtx = await newContext();
+  await configured(plainCtx);
+  const plain = await newPage(plainCtx, 'brand-plain');
+  const plainWarnings = warnings(plain);
+  let ok = false;
+  try {
+    await plain.goto(`${gw.base}/`);
+    await plain.waitForFunction(() => Boolean(window.LiveChat));
+    assert.deepEqual(await colours(plain), { bubble: 'rgb(95, 61, 196)', head: 'rgb(95, 61, 196)' });
+    assert.deepEqual(plainWarnings, []);
+    ok = true;
+  } finally {
+    if (!ok) await plain.screenshot({ path: join(FAILURES, 'livechat-failure-brand-plain.png') }).catch(() => {});
+    dumpLogs(t, !ok);
+  }
+
+  // A yellow with white text reads at 1.51:1: refused, the configured purple kept, warned.
+  const lowCtx = await newContext();
+  await configured(lowCtx);
+  await withAttributes(lowCtx, { accent: '#ffcc00' });
+  const low = await newPage(lowCtx, 'brand-low');
+  const lowWarnings = warnings(low);
+  ok = false;
+  try {
+    await low.goto(`${gw.base}/`);
+    await low.waitForFunction(() => Boolean(window.LiveChat));
+    assert.deepEqual(await colours(low), { bubble: 'rgb(95, 61, 196)', head: 'rgb(95, 61, 196)' });
+    assert.deepEqual(lowWarnings, ["livechat: data-accent ignored: accent #ffcc00 on #ffffff text has contrast 1.51:1, below WCAG's 4.5:1; the configured value is kept"]);
+    ok = true;
+  } finally {
+    if (!ok) await low.screenshot({ path: join(FAILURES, 'livechat-failure-brand-low.png') }).catch(() => {});
+    dumpLogs(t, !ok);
+  }
+
+  // Overrides that pass: a teal accent, bottom left lifted above a cookie bar, the
+  // texts and a same-origin avatar; an avatar with markup in it would be text in a src.
+  const brand = { accent: '#0b7285', position: 'left', offsetX: '24', offsetY: '96', title: 'Talk to sales <b>now</b>',
+    subtitle: 'We answer in minutes', launcherLabel: 'Chat with us', avatar: '/demo-avatar.svg' };
+  for (const [name, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 375, height: 740 }]]) {
+    const ctx = await newContext(name === 'phone' ? { viewport, isMobile: true, hasTouch: true } : { viewport });
+    await configured(ctx);
+    await withAttributes(ctx, brand);
+    const page = await newPage(ctx, `brand-${name}`);
+    const seen = warnings(page);
+    const w = widgetOf(page);
+    ok = false;
+    try {
+      await page.goto(`${gw.base}/`);
+      await page.waitForFunction(() => Boolean(window.LiveChat));
+      assert.equal((await colours(page)).bubble, 'rgb(11, 114, 133)');
+      await shows(w.bubble.locator('.lc-label'), 'Chat with us');
+      assert.equal(await w.bubble.getAttribute('aria-label'), 'Chat with us, Open chat', 'its name starts with what it shows');
+      const launcher = await w.bubble.boundingBox();
+      assert.ok(launcher.x < viewport.width - launcher.x - launcher.width, `the launcher is on the left: ${JSON.stringify(launcher)}`);
+      assert.ok(launcher.x + launcher.width <= viewport.width && launcher.y + launcher.height <= viewport.height, 'and on screen');
+      await w.bubble.click();
+      await w.panel.waitFor();
+      await w.card('Would you like to talk to someone from sales?');
+      assert.equal((await colours(page)).head, 'rgb(11, 114, 133)');
+      await shows(w.panel.locator('.lc-title'), 'Talk to sales <b>now</b>');
+      assert.equal(await w.panel.locator('.lc-title b').count(), 0, 'the title is text, not markup');
+      await shows(w.panel.locator('.lc-sub'), 'We answer in minutes');
+      const avatar = w.panel.locator('img.lc-avatar');
+      assert.equal(await avatar.getAttribute('src'), `${gw.base}/demo-avatar.svg`);
+      await page.waitForFunction(() => document.querySelector('#lc-livechat-host').shadowRoot.querySelector('img.lc-avatar').naturalWidth > 0);
+      const panel = await w.panel.boundingBox();
+      assert.ok(panel.x >= 0 && panel.y >= 0 && panel.x + panel.width <= viewport.width && panel.y + panel.height <= viewport.height,
+        `the panel fits the screen: ${JSON.stringify(panel)} in ${JSON.stringify(viewport)}`);
+      if (name === 'phone') await fitsScreen(page);
+      else {
+        assert.ok(panel.x < viewport.width / 2, 'the panel opens on the left');
+        await page.screenshot({ path: join(SHOTS, 'widget-branded.png') });
+      }
+      assert.deepEqual(seen, []);
+      ok = true;
+    } finally {
+      if (!ok) await page.screenshot({ path: join(FAILURES, `livechat-failure-brand-${name}.png`) }).catch(() => {});
+      dumpLogs(t, !ok);
+    }
   }
 });
 

@@ -74,8 +74,12 @@ pub async fn directory_round_trips_and_keeps_toggles_across_edits(store: &dyn St
         Directory::default(),
         "an empty store has an empty directory"
     );
+    // The widget's branding is kept with the rest (site.json is made from it).
+    let widget = livechat_core::demo::directory().unwrap().widget;
+    assert!(widget.is_some());
     let directory = Directory {
         agents: agents(3, 5),
+        widget,
         ..Directory::default()
     };
     store.put_directory(&directory).await.unwrap();
@@ -98,6 +102,32 @@ pub async fn directory_round_trips_and_keeps_toggles_across_edits(store: &dyn St
     let states = store.agent_states(&ids, test_now()).await.unwrap();
     assert_eq!(states[&agent("agent-02")].manual, Some(toggle));
     assert_eq!(states[&agent("agent-01")].manual, None);
+}
+
+/// Several dialogs, each with its audience, round-trip in their order (the tie
+/// breaker); a dialog left out of the next save is gone, and one put back is whole.
+pub async fn dialogs_round_trip_in_order_and_a_removed_one_is_gone(store: &dyn Store) {
+    let demo = livechat_core::demo::directory().expect("the demo loads");
+    assert_eq!(demo.dialogs.len(), 2, "the demo has two dialogs");
+    store.put_directory(&demo).await.unwrap();
+    let stored = store.directory().await.unwrap();
+    assert_eq!(stored, demo);
+    let ids: Vec<&str> = stored.dialogs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["sales", "pricing"]);
+
+    let only_pricing = Directory {
+        dialogs: demo.dialogs[1..].to_vec(),
+        ..demo.clone()
+    };
+    store.put_directory(&only_pricing).await.unwrap();
+    assert_eq!(store.directory().await.unwrap(), only_pricing);
+
+    let reversed = Directory {
+        dialogs: demo.dialogs.iter().rev().cloned().collect(),
+        ..demo.clone()
+    };
+    store.put_directory(&reversed).await.unwrap();
+    assert_eq!(store.directory().await.unwrap(), reversed);
 }
 
 /// Creating twice conflicts; a replace at a stale version loses and changes nothing.
@@ -1482,5 +1512,117 @@ pub async fn agents_keep_their_canned_responses_across_a_new_directory(store: &d
     assert_eq!(
         store.agent_canned(&agent("ana")).await.unwrap(),
         [canned("hi")]
+    );
+}
+
+/// A transfer of a live chat: offered with the routing claim (the conversation at
+/// the version read, the receiver's capacity under their limit, the team's cursor),
+/// so of two transfers raced at one version only one lands; the pending transfer is
+/// stored with the conversation; the accept is a compare-and-set, and the capacity
+/// moves: the receiver's slot was taken by the claim, the sender's is released.
+pub async fn a_transfer_is_claimed_once_and_moves_capacity_when_accepted(store: &dyn Store) {
+    use livechat_core::domain::{PendingTransfer, TeamId, TransferNote};
+    let waiting = waiting("c-t");
+    store.create_conversation(&waiting).await.unwrap();
+    let offer = claim(&waiting, "ana", 5, None);
+    assert_eq!(
+        store.claim_offer(&offer).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    let mut live = offer.conversation.clone();
+    live.accept(&agent("ana"), test_now()).unwrap();
+    assert_eq!(
+        store
+            .replace_conversation(&live, offer.conversation.version())
+            .await
+            .unwrap(),
+        CasOutcome::Written
+    );
+    let team_cursor = store.cursor("team:sales").await.unwrap();
+    let transfer_to = |to: &str, limit: u32| {
+        let mut pending = live.clone();
+        pending
+            .start_transfer(PendingTransfer {
+                from: agent("ana"),
+                to: agent(to),
+                team: Some(TeamId::parse("sales").unwrap()),
+                note: TransferNote::parse("Wants the <b>annual</b> plan").unwrap(),
+                expires_at: test_now(),
+            })
+            .unwrap();
+        OfferClaim {
+            conversation: pending,
+            expected_version: live.version(),
+            agent: agent(to),
+            limit: ChatLimit::new(limit).expect("limit"),
+            cursor: Some(CursorMove {
+                pool: "team:sales".into(),
+                expected_version: team_cursor.version,
+                last: agent(to),
+                served: team_cursor.served,
+            }),
+            trace: None,
+        }
+    };
+    let to_ben = transfer_to("ben", 1);
+    assert_eq!(
+        store.claim_offer(&to_ben).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    // A second transfer raced at the same version loses, whatever it names.
+    let to_cleo = transfer_to("cleo", 5);
+    assert!(matches!(
+        store.claim_offer(&to_cleo).await.unwrap(),
+        ClaimOutcome::ConversationChanged | ClaimOutcome::CursorMoved { .. }
+    ));
+    assert_eq!(store.agent_chats(&agent("cleo")).await.unwrap(), []);
+    let stored = store.conversation(live.id()).await.unwrap().unwrap();
+    assert_eq!(
+        stored, to_ben.conversation,
+        "the pending transfer is stored"
+    );
+    assert_eq!(
+        store.cursor("team:sales").await.unwrap().last,
+        Some(agent("ben"))
+    );
+    // Both hold it while it is pending: the sender chats, the receiver's slot waits.
+    assert_eq!(
+        store.agent_chats(&agent("ana")).await.unwrap(),
+        vec![live.id().clone()]
+    );
+    assert_eq!(
+        store.agent_chats(&agent("ben")).await.unwrap(),
+        vec![live.id().clone()]
+    );
+
+    let mut accepted = stored.clone();
+    accepted.accept_transfer(&agent("ben"), test_now()).unwrap();
+    let mut ended = stored.clone();
+    ended.end(EndReason::Completed, test_now()).unwrap();
+    assert_eq!(
+        store
+            .replace_conversation(&accepted, stored.version())
+            .await
+            .unwrap(),
+        CasOutcome::Written
+    );
+    assert_eq!(
+        store
+            .replace_conversation(&ended, stored.version())
+            .await
+            .unwrap(),
+        CasOutcome::Conflict,
+        "an end raced against the accept loses"
+    );
+    assert!(
+        store
+            .release_capacity_if(&agent("ana"), live.id(), accepted.version())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.agent_chats(&agent("ana")).await.unwrap(), []);
+    assert_eq!(
+        store.agent_chats(&agent("ben")).await.unwrap(),
+        vec![live.id().clone()]
     );
 }

@@ -947,3 +947,185 @@ async fn a_start_in_german_gets_the_servers_texts_in_german_and_the_widgets_germ
     assert!(mime.contains("javascript"), "{mime}");
     assert!(de.text().await.unwrap().contains("'Senden'"));
 }
+
+/// The agents of the explanation's first pool, each with their verdict's name.
+fn first_pool(
+    explained: &livechat_cli::Explained,
+) -> (
+    Option<String>,
+    Vec<(String, livechat_core::routing::Verdict)>,
+) {
+    let pool = &explained.trace.pools[0];
+    let verdicts = pool
+        .candidates
+        .iter()
+        .map(|c| (c.agent.to_string(), c.verdict))
+        .collect();
+    (pool.pool.clone(), verdicts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_against_a_running_gateway_sees_an_agent_connect_and_tries_a_configuration_not_applied()
+ {
+    use livechat_core::routing::{Outcome, Verdict};
+    let g = gateway(Options::default()).await;
+    let base = format!("http://{}", g.addr);
+    let ana = livechat_cli::local_agent_token("ana").unwrap();
+    let talk = livechat_core::domain::CardId::parse("talk").unwrap();
+    let visitor = livechat_cli::visitor_attributes(r#"{"email": "jo@visitor.example"}"#).unwrap();
+    let ask = |config: Option<std::path::PathBuf>| {
+        let (base, ana, visitor, talk) = (base.clone(), ana.clone(), visitor.clone(), talk.clone());
+        async move {
+            livechat_cli::explain_from_gateway(
+                &base,
+                &ana,
+                config.as_deref(),
+                &visitor,
+                None,
+                Some(&talk),
+                None,
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    let nobody = ask(None).await;
+    assert_eq!(nobody.trace.outcome, Outcome::Nobody);
+    let offline = Verdict::Offline;
+    assert_eq!(
+        first_pool(&nobody),
+        (
+            Some("team:sales".into()),
+            vec![
+                ("ana".into(), offline),
+                ("ben".into(), offline),
+                ("cleo".into(), offline),
+            ]
+        )
+    );
+
+    // Ben opens the inbox: the gateway's store sees him, and so does the answer.
+    let _ben = agent(&g, "ben").await;
+    let ben_id = livechat_core::domain::AgentId::parse("ben").unwrap();
+    let with_ben = ask(None).await;
+    assert_eq!(
+        with_ben.trace.outcome,
+        Outcome::Offer {
+            agent: ben_id.clone()
+        }
+    );
+    assert_eq!(first_pool(&with_ben).1[1], ("ben".into(), Verdict::Chosen));
+
+    // A configuration not applied, whose team is cleo alone: her pool is tried, and
+    // the live presence is the same (ben, online, gets it as any available agent).
+    let dir = std::env::temp_dir().join(format!("livechat-explain-{}", g.addr.port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config =
+        livechat_core::demo::CONFIG_YAML.replace("members: [ana, ben, cleo]", "members: [cleo]");
+    assert_ne!(config, livechat_core::demo::CONFIG_YAML);
+    std::fs::write(dir.join("demo-config.yaml"), config).unwrap();
+    std::fs::write(
+        dir.join("sales-dialog.yaml"),
+        livechat_core::demo::DIALOG_YAML,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("pricing-dialog.yaml"),
+        livechat_core::demo::PRICING_DIALOG_YAML,
+    )
+    .unwrap();
+    let tried = ask(Some(dir.join("demo-config.yaml"))).await;
+    assert_eq!(
+        first_pool(&tried),
+        (Some("team:sales".into()), vec![("cleo".into(), offline)])
+    );
+    assert_eq!(tried.trace.outcome, Outcome::Offer { agent: ben_id });
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Only a Sales Admin may ask; a Live Agent, a Marketing Admin and a forged or
+    // missing token are refused by name.
+    let request = livechat_gateway::explain::ExplainRequest {
+        visitor: visitor.clone(),
+        at: None,
+        dialog: None,
+        card: None,
+        config: None,
+    };
+    for (token, status) in [
+        (livechat_cli::local_agent_token("ben").unwrap(), 403),
+        (livechat_cli::local_agent_token("mia").unwrap(), 403),
+        (format!("{ana}x"), 401),
+        (String::new(), 401),
+    ] {
+        match livechat_gateway::explain::ask(&base, &token, &request).await {
+            Err(livechat_gateway::explain::AskError::Refused { status: s, .. }) => {
+                assert_eq!(s, status, "{token}")
+            }
+            other => panic!("{token}: {other:?}"),
+        }
+    }
+    // A Sales Admin's token from another site's page, or under another host name (a
+    // DNS rebinding), is refused too; and a question with a field it does not know.
+    let url = livechat_gateway::explain::explain_url(&base);
+    let http = reqwest::Client::new();
+    let body = serde_json::to_string(&request).unwrap();
+    for (header, value, status) in [
+        ("origin", "https://evil.example".to_string(), 403),
+        ("host", format!("rebind.example:{}", g.addr.port()), 403),
+        ("origin", base.clone(), 200),
+    ] {
+        let answer = http
+            .post(&url)
+            .bearer_auth(&ana)
+            .header(header, value.as_str())
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{header}: {value}");
+    }
+    let unknown = http
+        .post(&url)
+        .bearer_auth(&ana)
+        .body(r#"{"visitor": {}, "tables": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_json_is_served_cacheable_and_cross_origin_with_each_dialogs_audience_only() {
+    let g = gateway(Options::default()).await;
+    let response = reqwest::get(format!("http://{}/widget/site.json", g.addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["cache-control"], "public, max-age=60");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let site: Value = response.json().await.unwrap();
+    let expected = serde_json::to_value(livechat_core::site::site(
+        &livechat_core::demo::directory().unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(site, expected);
+    assert_eq!(site["v"], 1);
+    let ids: Vec<&str> = site["dialogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["sales", "pricing"]);
+    assert_eq!(site["dialogs"][1]["min_seconds"], 5);
+    assert_eq!(
+        site["dialogs"][1]["teaser"]["de"],
+        "Sie vergleichen Tarife? Wir helfen Ihnen bei der Auswahl."
+    );
+    // Audiences and teasers only: no card of any dialog.
+    assert!(!site.to_string().contains("cards"), "{site}");
+    assert!(!site.to_string().contains("wants_sales"), "{site}");
+}

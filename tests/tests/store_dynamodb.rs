@@ -17,6 +17,12 @@ async fn store() -> Option<Arc<dyn Store>> {
 }
 
 #[tokio::test]
+async fn dialogs_round_trip_in_order_and_a_removed_one_is_gone() {
+    let Some(store) = store().await else { return };
+    suite::dialogs_round_trip_in_order_and_a_removed_one_is_gone(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn directory_round_trips_and_keeps_toggles_across_edits() {
     let Some(store) = store().await else { return };
     suite::directory_round_trips_and_keeps_toggles_across_edits(store.as_ref()).await;
@@ -173,11 +179,13 @@ async fn throttled_requests_are_retried_with_backoff_and_succeed() {
         .unwrap();
 
     assert_eq!(counter.throttles_injected(), 2);
+    // The first request of the write, the read of the dialogs it replaces.
     assert_eq!(
-        counter.counts().get("UpdateItem"),
+        counter.counts().get("GetItem"),
         Some(&3),
         "two throttled attempts, then success"
     );
+    assert_eq!(counter.counts().get("TransactWriteItems"), Some(&1));
 }
 
 #[tokio::test]
@@ -375,8 +383,9 @@ async fn request_counts_per_use_case_are_measured() {
     // new conversation, its subscription, the session written, the history page.
     assert_eq!(cost("visitor start"), 7, "{operations:?}");
     // The directory for the agent's permission (the process's first read, which
-    // fills its cache), the connection record and the presence item's UpdateItem.
-    assert_eq!(cost("agent $connect"), 3, "{operations:?}");
+    // fills its cache: its item and its dialogs' in one BatchGetItem), the
+    // connection record and the presence item's UpdateItem.
+    assert_eq!(cost("agent $connect"), 4, "{operations:?}");
     // The connection and the presence item.
     assert_eq!(cost("visitor $connect"), 2, "{operations:?}");
     // The hub (the conversation with its subscribers), the session, agent states
@@ -501,7 +510,7 @@ async fn livechat_apply_validates_a_configuration_file_and_writes_it_to_the_tabl
 
     let stored = store.directory().await.unwrap();
     assert_eq!(stored, applied);
-    assert_eq!(stored.dialog.as_ref().map(|d| d.id.as_str()), Some("sales"));
+    assert_eq!(stored.dialogs.first().map(|d| d.id.as_str()), Some("sales"));
     let broken = std::env::temp_dir().join(format!(
         "livechat-broken-{}.yaml",
         livechat_core::domain::new_ulid()
@@ -642,12 +651,12 @@ async fn the_live_view_costs_the_requests_the_data_model_gives() {
     assert_eq!(
         requests(&counter),
         counts(&[
-            ("BatchGetItem", 1),
+            ("BatchGetItem", 2),
             ("GetItem", 1),
             ("PutItem", 1),
             ("Query", 17)
         ]),
-        "a batch pushed to a watcher: the entry, the watchers, the directory, the agents, the shards"
+        "a batch pushed to a watcher: the entry, the watchers, the directory and its dialogs, the agents, the shards"
     );
     let pushed = push.take(&ana);
     assert_eq!(pushed.len(), 1, "one frame per batch");
@@ -910,6 +919,7 @@ async fn livechat_explain_answers_who_would_get_a_visitor_from_the_tables_presen
                 path.as_deref(),
                 &visitor,
                 None,
+                None,
                 now,
             )
             .await
@@ -963,16 +973,15 @@ async fn livechat_explain_answers_who_would_get_a_visitor_from_the_tables_presen
         "ben's roles line is in the demo configuration"
     );
     std::fs::write(folder.join("demo-config.yaml"), changed).unwrap();
-    std::fs::copy(
-        examples.join("sales-dialog.yaml"),
-        folder.join("sales-dialog.yaml"),
-    )
-    .unwrap();
+    for dialog in ["sales-dialog.yaml", "pricing-dialog.yaml"] {
+        std::fs::copy(examples.join(dialog), folder.join(dialog)).unwrap();
+    }
     let tried = livechat_cli::explain(
         store.table(),
         Some(&endpoint),
         Some(&folder.join("demo-config.yaml")),
         &visitor,
+        None,
         None,
         now,
     )
@@ -1042,4 +1051,140 @@ async fn the_queue_takes_the_documented_requests() {
     assert_eq!(taken(), counts(&[("Query", 1)]));
     store.dequeue("all", &c).await.unwrap();
     assert_eq!(taken(), counts(&[("DeleteItem", 1)]));
+}
+
+/// The directory item keeps each dialog's header only: its cards are items of
+/// their own, so an account's dialogs never bring the directory near 400 KB.
+#[test]
+fn the_directory_item_holds_no_dialogs_cards() {
+    let demo = livechat_core::demo::directory().unwrap();
+    let without = livechat_core::routing::Directory {
+        dialogs: Vec::new(),
+        ..demo.clone()
+    };
+    let with = livechat_aws::dynamo::directory_item_bytes(&demo).unwrap();
+    let bare = livechat_aws::dynamo::directory_item_bytes(&without).unwrap();
+    let (largest, id) = livechat_aws::dynamo::largest_dialog_item_bytes(&demo).unwrap();
+    assert_eq!(id.as_ref().map(|d| d.as_str()), Some("sales"));
+    // Two headers (ids, priorities, audiences) add a few hundred bytes, where the
+    // sales dialog's cards alone take thousands.
+    assert!(with - bare < 400, "{with} - {bare}");
+    assert!(largest > 2_000, "{largest}");
+}
+
+#[tokio::test]
+async fn a_transfer_is_claimed_once_and_moves_capacity_when_accepted() {
+    let Some(store) = store().await else { return };
+    suite::a_transfer_is_claimed_once_and_moves_capacity_when_accepted(store.as_ref()).await;
+}
+
+/// What a transfer costs on DynamoDB, measured by the request counter; the numbers
+/// `docs/data-model.md` states.
+#[tokio::test]
+async fn a_transfer_costs_the_requests_the_data_model_gives() {
+    use livechat_core::domain::{AgentId, ConnectionId};
+    use livechat_tests::chat_on;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    let Some(endpoint) = endpoint() else { return };
+    let (store, counter) = fresh_store(&endpoint).await;
+    store
+        .put_directory(&livechat_core::demo::directory().unwrap())
+        .await
+        .unwrap();
+    let (chat, push, scheduler) = chat_on(Arc::new(store));
+    let now = || jiff::Timestamp::now();
+    let issuer = livechat_core::auth::AgentTokenIssuer::hs256(
+        livechat_gateway::LOCAL_AGENT_SECRET.as_bytes(),
+        livechat_gateway::LOCAL_ISSUER,
+        livechat_gateway::LOCAL_AUDIENCE,
+    );
+    let tab = |id: &str| {
+        let conn = ConnectionId::parse(format!("{id}-tab=")).unwrap();
+        push.open(&conn);
+        conn
+    };
+    let (ana, ben, visitor) = (tab("ana"), tab("ben"), tab("visitor"));
+    for (conn, agent) in [(&ana, "ana"), (&ben, "ben")] {
+        let token = issuer.issue(
+            &AgentId::parse(agent).unwrap(),
+            now(),
+            jiff::SignedDuration::from_hours(1),
+        );
+        let query = HashMap::from([("agent_token".to_string(), token)]);
+        chat.connect(conn, &query, None).await.unwrap();
+    }
+    // ben away for the first request: ana is offered it, and accepts.
+    chat.message(
+        &ben,
+        &json!({"action": "set_availability", "available": false}).to_string(),
+    )
+    .await;
+    chat.connect(&visitor, &HashMap::new(), None).await.unwrap();
+    for frame in [
+        json!({"action": "start"}),
+        json!({"action": "answer", "card": "ask", "answer": 0}),
+        json!({"action": "submit", "card": "first_name", "value": "Jo"}),
+        json!({"action": "submit", "card": "email", "value": "jo@x.example"}),
+    ] {
+        chat.message(&visitor, &frame.to_string()).await;
+    }
+    for event in scheduler.take_due(now()) {
+        chat.delayed(event).await.unwrap();
+    }
+    let offer = push
+        .take(&ana)
+        .into_iter()
+        .find(|f| f.contains("\"offer\""))
+        .expect("offered to ana");
+    let conversation =
+        serde_json::from_str::<serde_json::Value>(&offer).unwrap()["conversation"].clone();
+    let accept = json!({"action": "accept", "conversation": conversation}).to_string();
+    chat.message(&ana, &accept).await;
+    chat.message(
+        &ben,
+        &json!({"action": "set_availability", "available": true}).to_string(),
+    )
+    .await;
+    push.take(&ana);
+    push.take(&ben);
+
+    let transfer = json!({"action": "transfer", "conversation": conversation, "to": {"team": "sales"}, "note": "VIP"}).to_string();
+    let mut measured = Vec::new();
+    counter.reset();
+    chat.message(&ana, &transfer).await;
+    measured.push(("transfer to a team", counter.total(), counter.counts()));
+    assert!(push.take(&ben).iter().any(|f| f.contains("\"transfer\"")));
+    counter.reset();
+    chat.message(
+        &ben,
+        &json!({"action": "decline", "conversation": conversation}).to_string(),
+    )
+    .await;
+    measured.push(("decline a transfer", counter.total(), counter.counts()));
+    chat.message(&ana, &transfer).await;
+    counter.reset();
+    chat.message(&ben, &accept).await;
+    measured.push(("accept a transfer", counter.total(), counter.counts()));
+    assert!(
+        push.take(&ben)
+            .iter()
+            .any(|f| f.contains("\"chat_started\""))
+    );
+    for (name, requests, ops) in &measured {
+        println!("DynamoDB requests: {name}: {requests} {ops:?}");
+    }
+    let cost = |name: &str| measured.iter().find(|(n, ..)| *n == name).unwrap().1;
+    // Who the connection is, the conversation, the agents' states (the directory
+    // from the process's cache), the team's cursor, the claim; then the receiver's
+    // tabs, the visitor's session (the offer's summary) and the sender's tabs.
+    assert_eq!(cost("transfer to a team"), 8, "{measured:?}");
+    // Who the connection is, the conversation, its compare-and-set, the receiver's
+    // release, and the receiver's and the sender's tabs.
+    assert_eq!(cost("decline a transfer"), 6, "{measured:?}");
+    // Who the connection is, the conversation, its compare-and-set, the sender's
+    // release, the sender's tabs (both frames), then as an accept: the receiver's
+    // tabs, their subscription, the session, the history and the visitor's tabs.
+    assert_eq!(cost("accept a transfer"), 10, "{measured:?}");
 }

@@ -7,6 +7,11 @@ use livechat_tests::conformance as suite;
 use livechat_tests::queue_conformance as queue_suite;
 
 #[tokio::test]
+async fn dialogs_round_trip_in_order_and_a_removed_one_is_gone() {
+    suite::dialogs_round_trip_in_order_and_a_removed_one_is_gone(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn directory_round_trips_and_keeps_toggles_across_edits() {
     suite::directory_round_trips_and_keeps_toggles_across_edits(&MemoryStore::new()).await;
 }
@@ -150,4 +155,9 @@ async fn concurrent_enqueues_leave_one_entry_per_conversation() {
 #[tokio::test]
 async fn chat_lengths_add_up_per_pool() {
     queue_suite::chat_lengths_add_up_per_pool(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn a_transfer_is_claimed_once_and_moves_capacity_when_accepted() {
+    suite::a_transfer_is_claimed_once_and_moves_capacity_when_accepted(&MemoryStore::new()).await;
 }

@@ -26,6 +26,8 @@ export const COLUMNS = [
   ['chats_abandoned', 'Abandoned'],
   ['offers_declined', 'Offers declined'],
   ['offers_timed_out', 'Offers timed out'],
+  ['transfers_given', 'Transfers given'],
+  ['transfers_received', 'Transfers received'],
   ['avg_time_to_accept_s', 'Avg time to accept (s)'],
   ['time_to_accept_n', 'n'],
   ['avg_first_response_s', 'Avg first response (s)'],

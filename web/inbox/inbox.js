@@ -15,15 +15,19 @@ import { mountAnalytics } from './analytics-view.js';
 import { joinParts, reportFrame } from './analytics.js';
 import { LIVE_FRAME } from './live.js';
 import { mountLive } from './live-view.js';
+import { dialogsFrame } from './dialogs.js';
+import { mountDialogs } from './dialogs-view.js';
 import { mountInbox } from './render.js';
 import { connectInbox } from './socket.js';
 import * as S from './state.js';
+import { agentChoices, statusLine } from './transfer.js';
 import { agentSession, forgetOldPastChats, tokenInHash } from './storage.js';
 
 function start() {
   const app = { state: S.createState(), session: agentSession(), connection: null, page: 'chats', reportsOnly: null, canned: { account: [], own: [] }, cannedAsked: false };
   const { state, session } = app;
   const typingShown = new Map(); // conversation -> the timer that hides its indicator
+  const transferredAway = new Set(); // chats whose transfer was just accepted: their `chat_moved` follows
   const send = (frame) => Boolean(app.connection?.send(frame));
   const typing = typingThrottle((on) => { if (state.selected) send({ action: 'typing', conversation: state.selected, typing: on }); });
 
@@ -86,6 +90,7 @@ function start() {
       return send({ action: 'add_note', conversation: chat.conversation, id: newMessageId(), text });
     },
     why: (conversation) => send({ action: 'routing_trace', conversation }),
+    transfer: (frame) => send(frame),
     cannedLists: () => app.canned,
     saveCanned: (shortcut, text) => send({ action: 'save_canned', shortcut, text }),
     deleteCanned: (shortcut) => send({ action: 'delete_canned', shortcut }),
@@ -99,14 +104,15 @@ function start() {
   const analytics = mountAnalytics({ ask: (range) => send(reportFrame(range)) });
   const reportParts = new Map(); // the parts of a report still coming (analytics.js, joinParts)
   const live = mountLive();
+  const dialogs = mountDialogs({ ask: (id) => send(dialogsFrame(id)) });
   setInterval(() => { if (app.page === 'live') live.tick(); }, 1000);
   const byId = (id) => document.getElementById(id);
 
-  /** Shows the chats, the Live tab or the Analytics page; a Marketing Admin has only the last. */
+  /** Shows the chats, the Live tab, the Analytics or the Dialogs page; a Marketing Admin has only the last two. */
   function showTab(page) {
-    app.page = app.reportsOnly ? 'analytics' : page;
+    app.page = app.reportsOnly && (page === 'chats' || page === 'live') ? 'analytics' : page;
     const signedIn = Boolean(session.token());
-    const pages = { chats: 'ib-main', live: 'ib-live', analytics: 'ib-analytics' };
+    const pages = { chats: 'ib-main', live: 'ib-live', analytics: 'ib-analytics', dialogs: 'ib-dialogs' };
     for (const [name, id] of Object.entries(pages)) {
       byId(id).hidden = app.page !== name || !signedIn;
       byId(`ib-tab-${name}`).setAttribute('aria-pressed', String(app.page === name));
@@ -126,6 +132,11 @@ function start() {
     const first = app.page !== 'analytics';
     showTab('analytics');
     if (first) analytics.ask();
+  });
+  byId('ib-tab-dialogs').addEventListener('click', () => {
+    const first = app.page !== 'dialogs';
+    showTab('dialogs');
+    if (first) send(dialogsFrame());
   });
 
   function select(conversation) {
@@ -175,9 +186,11 @@ function start() {
     app.page = 'chats';
     analytics.reset();
     live.reset();
+    dialogs.reset();
     byId('ib-tabs').hidden = true;
     byId('ib-analytics').hidden = true;
     byId('ib-live').hidden = true;
+    byId('ib-dialogs').hidden = true;
     view.render();
     view.renderMissed();
     view.showSignIn(failed);
@@ -275,12 +288,28 @@ function start() {
         view.renderTyping();
         break;
       }
-      case 'chat_moved':
+      case 'chat_moved': {
+        const handedOn = transferredAway.delete(frame.conversation);
         if (S.chatMoved(state, frame)) {
-          view.toast('A chat went to another agent: you were offline past the grace period.');
+          view.toast(handedOn ? 'The chat you transferred is with its new agent now.' : 'A chat went to another agent: you were offline past the grace period.');
           view.render();
         }
         break;
+      }
+      case 'transfer_pending':
+      case 'transfer_ended':
+      case 'transfer_failed': {
+        // The sender's news of their transfer, shown in the chat's head.
+        const chat = state.chats.get(frame.conversation);
+        const line = statusLine(frame);
+        if (frame.type === 'transfer_ended' && frame.outcome === 'accepted') transferredAway.add(frame.conversation);
+        if (chat && line) {
+          chat.transferStatus = line;
+          view.render();
+        }
+        if (line && frame.type !== 'transfer_pending') view.toast(line, frame.type === 'transfer_failed');
+        break;
+      }
       case 'chat_ended':
         removeOffer(frame.conversation);
         if (S.chatEnded(state, frame, new Date().toISOString())) view.render();
@@ -295,6 +324,7 @@ function start() {
         break;
       case 'live':
         live.show(frame);
+        view.setTransferAgents(agentChoices(frame, state.me));
         // Only a Sales Admin's view is the whole account's: they may ask why a
         // chat went to whom.
         view.showWhy(frame.scope === 'all');
@@ -304,6 +334,12 @@ function start() {
         break;
       case 'routing_trace':
         view.showTrace(frame);
+        break;
+      case 'dialogs':
+        dialogs.show(frame);
+        break;
+      case 'dialog':
+        dialogs.showOne(frame);
         break;
       case 'report': {
         const whole = joinParts(reportParts, frame);
@@ -315,6 +351,11 @@ function start() {
         view.toast('Sign-in renewed.');
         break;
       case 'error':
+        // A Live Agent on the Dialogs page: the page says why, no toast.
+        if (frame.code === 'forbidden' && app.page === 'dialogs') {
+          dialogs.refuse();
+          break;
+        }
         view.toast(frame.code === 'internal' ? 'Something went wrong on our side; please try again.' : frame.message || frame.code, true);
         for (const c of S.errorArrived(state)) view.offerIdle(c);
         break;

@@ -10,6 +10,7 @@ import { linkify } from '../shared/links.js';
 import { transcriptText } from '../shared/thread.js';
 import { answerRows, endedLabel, lists, senderLabel, timeline, unreadTotal, visitorName, visitorSummary } from './state.js';
 import { decisionView } from './trace.js';
+import { offerHeading, transferFrame } from './transfer.js';
 import { insert as insertCanned, matches as cannedMatches, slashQuery } from './canned.js';
 
 const TITLE = 'Agent Inbox';
@@ -20,7 +21,8 @@ const CONNECTION = { open: 'Connected', connecting: 'Connecting…', waiting: 'R
  * `signOut()`, `select(conversation)`, `accept(conversation)` (true when sent),
  * `decline(conversation)`, `pickUp(conversation)`, `replyByEmail(conversation, text)`,
  * `score(chat, score)`, `older(chat)`, `download(chat)`, `missedMore()`, `pastMore()`,
- * `setAvailable(available)`, `send(text)`, `typing()`, `end(conversation)`, `seen()`.
+ * `setAvailable(available)`, `send(text)`, `typing()`, `end(conversation)`, `seen()`,
+ * `transfer(frame)` (true when sent).
  */
 export function mountInbox(state, on, doc = document) {
   const $ = (id) => doc.getElementById(id);
@@ -90,7 +92,8 @@ export function mountInbox(state, on, doc = document) {
     const offer = state.offers.get(frame.conversation);
     const box = el('div', 'ib-offer');
     const who = el('div', 'ib-offer-who');
-    who.append(el('strong', null, `New chat${frame.attempt > 1 ? ' (re-offered)' : ''}: `), doc.createTextNode(visitorSummary(frame.visitor)));
+    // A transfer's heading carries the sender's note: text, never markup.
+    who.append(el('strong', null, offerHeading(frame)), doc.createTextNode(visitorSummary(frame.visitor)));
     who.title = who.textContent;
     const count = el('span', 'ib-offer-count');
     const accept = el('button', 'ib-primary', 'Accept');
@@ -122,7 +125,7 @@ export function mountInbox(state, on, doc = document) {
     updateTitle();
     beep();
     if ('Notification' in window && Notification.permission === 'granted') {
-      const n = new Notification('New chat request', { body: visitorSummary(frame.visitor), tag: `lc-${frame.conversation}` });
+      const n = new Notification(frame.transfer ? 'Chat transfer request' : 'New chat request', { body: visitorSummary(frame.visitor), tag: `lc-${frame.conversation}` });
       n.onclick = () => { window.focus(); n.close(); };
       view.notification = n;
     }
@@ -272,6 +275,13 @@ export function mountInbox(state, on, doc = document) {
     }
     $('ib-chat-title').textContent = `${dash(chat.visitor.name)}${chat.ended ? ` — ${endedLabel(chat.reason)}` : ''}`;
     $('ib-end').hidden = chat.ended;
+    $('ib-transfer').hidden = chat.ended;
+    if (chat.ended || $('ib-transfer-form').dataset.conv !== chat.conversation) {
+      $('ib-transfer-form').hidden = true;
+      $('ib-transfer').setAttribute('aria-expanded', 'false');
+    }
+    $('ib-transfer-status').textContent = chat.transferStatus || '';
+    $('ib-transfer-status').hidden = !chat.transferStatus;
     $('ib-input').disabled = chat.ended;
     $('ib-composer').querySelector('button').disabled = chat.ended;
     $('ib-input').placeholder = chat.ended ? 'This chat has ended.' : 'Reply… (Enter sends, Shift+Enter new line)';
@@ -398,6 +408,31 @@ export function mountInbox(state, on, doc = document) {
   $('ib-why').addEventListener('click', () => {
     if (state.selected) on.why(state.selected);
   });
+  $('ib-transfer').addEventListener('click', () => {
+    const form = $('ib-transfer-form');
+    form.hidden = !form.hidden;
+    form.dataset.conv = state.selected || '';
+    $('ib-transfer').setAttribute('aria-expanded', String(!form.hidden));
+    if (!form.hidden) $('ib-transfer-to').focus();
+  });
+  $('ib-transfer-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const frame = transferFrame(state.selected, $('ib-transfer-kind').value, $('ib-transfer-to').value, $('ib-transfer-note').value);
+    if (!frame) return toast('Pick an agent or a team (and keep the note under 1,000 characters).', true);
+    if (!on.transfer(frame)) return toast('Not connected.', true);
+    $('ib-transfer-form').hidden = true;
+    $('ib-transfer').setAttribute('aria-expanded', 'false');
+    $('ib-transfer-to').value = $('ib-transfer-note').value = '';
+  });
+
+  /** The agents the Transfer form offers (`{id, label}`), from the live view. */
+  function setTransferAgents(choices) {
+    $('ib-transfer-agents').replaceChildren(...choices.map((c) => {
+      const option = el('option', null, c.label);
+      option.value = c.id;
+      return option;
+    }));
+  }
 
   /** The Sales Admin's "Why this agent?" panel: each routing decision of the chat. */
   function showTrace(frame) {
@@ -544,6 +579,7 @@ export function mountInbox(state, on, doc = document) {
     render,
     renderCannedOwn,
     showTrace,
+    setTransferAgents,
     showWhy(shown) {
       $('ib-why').hidden = !shown;
     },

@@ -11,12 +11,14 @@ const VERDICTS = {
   offline: 'offline',
   already_offered: 'offered this request already',
   kept_for_queue: 'kept for a request ahead in the queue',
+  sender: 'handing the chat on',
 };
 
 const VIA = {
   account_owner: 'the account owner of the visitor’s email domain',
   card_pool: 'the live chat card’s pool',
   any_available: 'every available agent (the card’s pool had nobody)',
+  transfer: 'a transfer by the agent holding the chat',
 };
 
 /** A candidate's verdict in words. */

@@ -4,6 +4,8 @@ import { createStorage } from '../shared/storage.js';
 import { LiveSocket, handshakeRefused, newerToken, socketUrl } from '../shared/socket.js';
 import { Thread, newMessageId } from '../shared/thread.js';
 import { typingThrottle } from '../shared/typing.js';
+import { resolveBranding } from './branding.js';
+import { loadSite } from './site.js';
 import { format, loadStrings, pickLanguage, waitingText } from './i18n.js';
 import { mountWidget } from './render.js';
 
@@ -32,6 +34,18 @@ function language(tag) {
   });
 }
 
+// The snippet's branding overrides (web/README.md): data-accent, data-accent-text,
+// data-position, data-offset-x/-y, data-title, data-subtitle, data-launcher-label,
+// data-avatar, as `dataset` names them.
+const BRAND_ATTRIBUTES = ['accent', 'accentText', 'position', 'offsetX', 'offsetY', 'title', 'subtitle', 'launcherLabel', 'avatar'];
+
+/** The branding: `site` (site.json's `widget` member, or null) under the snippet's overrides. */
+function branding(tag, site, lang) {
+  const data = {};
+  for (const k of BRAND_ATTRIBUTES) if (tag?.dataset[k] != null) data[k] = tag.dataset[k];
+  return resolveBranding(site, data, { lang, base: location.href, warn: (why) => console.warn(why) });
+}
+
 let initialised = false;
 
 async function init() {
@@ -41,8 +55,11 @@ async function init() {
   const lang = language(tag);
   // Another language than English is one small file more, fetched before the
   // launcher shows so that nothing appears in English first.
-  const strings = await loadStrings(lang.ui);
+  // site.json (the account's branding) comes in the same wait.
+  const [strings, site] = await Promise.all([loadStrings(lang.ui), loadSite(import.meta.url)]);
   const t = (key, values) => format(strings, key, values);
+  const brand = branding(tag, site?.widget, lang.tag);
+  const title = () => brand.title || t('title');
   const configuredUrl = tag?.dataset.socketUrl || '';
   const debug = tag?.dataset.debug === 'true';
   const store = createStorage({ prefix: 'livechat:' });
@@ -112,7 +129,7 @@ async function init() {
     onEndChat() {
       send({ action: 'end_chat' });
     },
-  }, { strings, lang: lang.ui });
+  }, { strings, lang: lang.ui, brand });
 
   const socketAt = () => socketUrl(configuredUrl, location, { visitor_token: store.get('visitor_token') });
   const socket = new LiveSocket({
@@ -164,8 +181,8 @@ async function init() {
     const chatting = next === 'chat';
     view.setComposer(chatting, { ended: t('chatEnded'), waiting: t('waiting') }[next]);
     view.setEndable(chatting || next === 'waiting');
-    if (next === 'waiting') view.setHeader(t('title'), t('connecting'));
-    if (chatting) view.setHeader(agentName || t('title'), agentName ? t('online') : t('connected'));
+    if (next === 'waiting') view.setHeader(title(), t('connecting'));
+    if (chatting) view.setHeader(agentName || title(), agentName ? t('online') : t('connected'));
   }
 
   // The conversation from the last `session` frame: sent with each message so the
@@ -208,7 +225,7 @@ async function init() {
     joinedNote = null;
     submitted.clear();
     view.reset();
-    view.setHeader(t('title'), t('subtitle'));
+    view.setHeader(title(), brand.subtitle || t('subtitle'));
     setPhase('dialog');
     started = true;
     emit('conversation_triggered');

@@ -5,6 +5,7 @@ import { el } from '../shared/dom.js';
 import { clockTime } from '../shared/format.js';
 import { linkify, safeHref } from '../shared/links.js';
 import { TYPING_SHOWN_MS } from '../shared/typing.js';
+import { DEFAULT_BRANDING } from './branding.js';
 import { EN, format } from './i18n.js';
 
 const CSS = `
@@ -14,44 +15,54 @@ const CSS = `
    makes wider and taller than the screen. The launcher and the phone panel follow the
    visual viewport instead (the screen the visitor sees, above the keyboard too):
    fitToScreen() sets --lc-x/-y/-w/-h from window.visualViewport; the fallbacks are the
-   layout viewport. right/bottom percentages are of the layout viewport. */
-.lc-root { --lc-gap: 20px; position: fixed; z-index: 2147483000; color: #1f2430; font-size: 14px; line-height: 1.4;
-  right: calc(100% - var(--lc-x, 0px) - var(--lc-w, 100%) + var(--lc-gap));
-  bottom: calc(100% - var(--lc-y, 0px) - var(--lc-h, 100%) + var(--lc-gap)); }
-.lc-bubble { width: 56px; height: 56px; border-radius: 50%; border: 0; background: #3b5bdb; color: #fff; cursor: pointer;
-  box-shadow: 0 6px 18px rgba(0,0,0,.25); display: grid; place-items: center; position: relative; }
-.lc-bubble:hover { background: #364fc7; }
-.lc-bubble svg { width: 26px; height: 26px; fill: currentColor; }
+   layout viewport. right/bottom percentages are of the layout viewport.
+   Branding (./branding.js) sets the accent (--lc-accent), the text on it (--lc-on), the
+   accent as text on white (--lc-ink), and the offset from the corner (--lc-bx/-by);
+   a phone gets 60% of the offset, so the default 20 px is the 12 px it always was. */
+.lc-root { --lc-accent: #3b5bdb; --lc-on: #fff; --lc-ink: #3b5bdb; --lc-ox: var(--lc-bx, 20px); --lc-oy: var(--lc-by, 20px);
+  position: fixed; z-index: 2147483000; color: #1f2430; font-size: 14px; line-height: 1.4;
+  right: calc(100% - var(--lc-x, 0px) - var(--lc-w, 100%) + var(--lc-ox));
+  bottom: calc(100% - var(--lc-y, 0px) - var(--lc-h, 100%) + var(--lc-oy)); }
+.lc-root.lc-left { right: auto; left: calc(var(--lc-x, 0px) + var(--lc-ox)); }
+.lc-bubble { min-width: 56px; height: 56px; border-radius: 28px; border: 0; background: var(--lc-accent); color: var(--lc-on); cursor: pointer;
+  box-shadow: 0 6px 18px rgba(0,0,0,.25); display: flex; align-items: center; justify-content: center; gap: 8px; position: relative;
+  font-size: 15px; font-weight: 600; }
+.lc-bubble:hover { filter: brightness(.92); }
+.lc-bubble svg { width: 26px; height: 26px; fill: currentColor; flex: none; }
+.lc-label { padding-right: 6px; }
+.lc-bubble.lc-labelled { padding: 0 14px 0 16px; }
 .lc-badge { position: absolute; top: -2px; right: -2px; min-width: 20px; height: 20px; border-radius: 10px; background: #e03131;
   color: #fff; font-size: 12px; font-weight: 600; display: grid; place-items: center; padding: 0 5px; }
-.lc-panel { position: absolute; right: 0; bottom: 72px; width: 360px; height: 520px; max-width: calc(var(--lc-w, 100vw) - 40px);
-  max-height: calc(var(--lc-h, 100vh) - 110px); background: #fff; border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.22);
+.lc-panel { position: absolute; right: 0; bottom: 72px; width: 360px; height: 520px; max-width: calc(var(--lc-w, 100vw) - var(--lc-ox) - 20px);
+  max-height: calc(var(--lc-h, 100vh) - var(--lc-oy) - 90px); background: #fff; border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.22);
   display: flex; flex-direction: column; overflow: hidden; }
+.lc-left .lc-panel { right: auto; left: 0; }
 .lc-panel[hidden], [hidden] { display: none !important; }
-.lc-head { background: #3b5bdb; color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 8px; }
+.lc-head { background: var(--lc-accent); color: var(--lc-on); padding: 12px 14px; display: flex; align-items: center; gap: 8px; }
 .lc-head-text { flex: 1; min-width: 0; }
+.lc-avatar { width: 32px; height: 32px; border-radius: 50%; object-fit: cover; flex: none; }
 .lc-title { font-weight: 600; font-size: 15px; }
 .lc-sub { font-size: 12px; opacity: .85; }
-.lc-head button { background: rgba(255,255,255,.16); color: #fff; border: 0; border-radius: 6px; padding: 4px 8px; cursor: pointer; font-size: 12px; }
-.lc-head button:hover { background: rgba(255,255,255,.28); }
+.lc-head button { background: rgba(127,127,127,.22); color: inherit; border: 0; border-radius: 6px; padding: 4px 8px; cursor: pointer; font-size: 12px; }
+.lc-head button:hover { background: rgba(127,127,127,.36); }
 .lc-status { background: #fff3bf; color: #5c4400; font-size: 12px; padding: 4px 12px; }
 .lc-stream { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px; background: #f7f8fa; }
 .lc-card, .lc-msg { max-width: 85%; padding: 8px 11px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .lc-card { background: #fff; border: 1px solid #e3e6ec; align-self: flex-start; }
 .lc-msg-them { background: #fff; border: 1px solid #e3e6ec; align-self: flex-start; }
-.lc-msg-me { background: #3b5bdb; color: #fff; align-self: flex-end; }
-.lc-msg-me a { color: #fff; }
+.lc-msg-me { background: var(--lc-accent); color: var(--lc-on); align-self: flex-end; }
+.lc-msg-me a { color: inherit; }
 .lc-msg-pending { opacity: .6; }
 .lc-meta { font-size: 11px; opacity: .7; margin-top: 2px; }
 .lc-note { align-self: center; font-size: 12px; color: #667; text-align: center; white-space: pre-wrap; }
 .lc-answers { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
-.lc-btn { border: 1px solid #3b5bdb; color: #3b5bdb; background: #fff; border-radius: 16px; padding: 5px 12px; cursor: pointer; font-size: 13px; }
-.lc-btn:hover:not(:disabled) { background: #edf2ff; }
+.lc-btn { border: 1px solid var(--lc-accent); color: var(--lc-ink); background: #fff; border-radius: 16px; padding: 5px 12px; cursor: pointer; font-size: 13px; }
+.lc-btn:hover:not(:disabled) { background: #edf2ff; background: color-mix(in srgb, var(--lc-accent) 10%, #fff); }
 .lc-btn:disabled { cursor: default; opacity: .55; }
 .lc-older { align-self: center; margin-bottom: 6px; }
-.lc-btn-chosen:disabled { background: #3b5bdb; color: #fff; opacity: 1; }
-.lc-btn-solid { background: #3b5bdb; color: #fff; }
-.lc-btn-solid:hover:not(:disabled) { background: #364fc7; }
+.lc-btn-chosen:disabled { background: var(--lc-accent); color: var(--lc-on); opacity: 1; }
+.lc-btn-solid, .lc-btn-solid:hover:not(:disabled) { background: var(--lc-accent); color: var(--lc-on); }
+.lc-btn-solid:hover:not(:disabled) { filter: brightness(.92); }
 .lc-form { display: flex; flex-direction: column; gap: 6px; margin-top: 8px; }
 .lc-row { display: flex; gap: 6px; }
 .lc-input { flex: 1; min-width: 0; border: 1px solid #ced4da; border-radius: 8px; padding: 7px 9px; font-size: 14px; background: #fff; color: inherit; }
@@ -66,14 +77,14 @@ const CSS = `
 .lc-notice { margin: 0 12px 6px; background: #fff5f5; color: #c92a2a; border: 1px solid #ffc9c9; border-radius: 8px; padding: 6px 9px; font-size: 12px; }
 .lc-compose { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e9ecef; background: #fff; }
 .lc-compose textarea { flex: 1; resize: none; border: 1px solid #ced4da; border-radius: 8px; padding: 8px 9px; font-size: 14px; height: 40px; max-height: 110px; color: inherit; }
-.lc-compose button { border: 0; background: #3b5bdb; color: #fff; border-radius: 8px; padding: 0 14px; cursor: pointer; }
+.lc-compose button { border: 0; background: var(--lc-accent); color: var(--lc-on); border-radius: 8px; padding: 0 14px; cursor: pointer; }
 .lc-compose button:disabled, .lc-compose textarea:disabled { opacity: .5; cursor: default; }
 .lc-panel:focus { outline: none; }
 button:focus-visible, a:focus-visible, select:focus-visible { outline: 2px solid #91a7ff; outline-offset: 2px; }
 .lc-bubble:focus-visible { outline: 3px solid #91a7ff; outline-offset: 3px; }
 /* Phones: the panel takes the whole screen, above the page and the launcher. */
 @media (max-width: 480px) {
-  .lc-root { --lc-gap: 12px; }
+  .lc-root { --lc-ox: calc(var(--lc-bx, 20px) * .6); --lc-oy: calc(var(--lc-by, 20px) * .6); }
   .lc-panel { position: fixed; left: var(--lc-x, 0px); top: var(--lc-y, 0px); right: auto; bottom: auto;
     width: var(--lc-w, 100%); height: var(--lc-h, 100%); max-width: none; max-height: none; border-radius: 0; }
   .lc-open .lc-bubble { display: none; }
@@ -133,10 +144,11 @@ function fitToScreen(root) {
  * language (./i18n.js), `lang` its code: the panel's `lang` and `dir` follow it
  * (all five are left-to-right); what people wrote gets `dir="auto"` on its own, so
  * an Arabic or Hebrew message reads right to left whatever the panel's language.
+ * `brand` is the branding to show (./branding.js `resolveBranding`, already checked).
  */
-export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr' } = {}) {
+export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr', brand = DEFAULT_BRANDING } = {}) {
   const t = (key, values) => format(strings, key, values);
-  const title = t('title');
+  const title = brand.title || t('title');
   const host = el('div');
   host.id = 'lc-livechat-host';
   const shadow = host.attachShadow({ mode: 'open' });
@@ -144,6 +156,10 @@ export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr' }
   const root = el('div', 'lc-root');
   root.lang = lang;
   root.dir = dir;
+  // Checked colours and whole pixels only (./branding.js), so no value can break out of its property.
+  for (const [name, value] of [['--lc-accent', brand.accent], ['--lc-on', brand.accentText], ['--lc-ink', brand.ink || brand.accent],
+    ['--lc-bx', `${brand.x}px`], ['--lc-by', `${brand.y}px`]]) root.style.setProperty(name, value);
+  if (brand.position === 'left') root.classList.add('lc-left');
 
   const panel = el('section', 'lc-panel');
   panel.hidden = true;
@@ -154,8 +170,15 @@ export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr' }
   const head = el('header', 'lc-head');
   const headText = el('div', 'lc-head-text');
   const titleEl = el('div', 'lc-title', title);
-  const subEl = el('div', 'lc-sub', t('subtitle'));
+  const subEl = el('div', 'lc-sub', brand.subtitle || t('subtitle'));
   headText.append(titleEl, subEl);
+  if (brand.avatar) {
+    // An image address only (https or the page's own origin), never markup.
+    const avatar = Object.assign(el('img', 'lc-avatar'), { alt: '', referrerPolicy: 'no-referrer', decoding: 'async' });
+    avatar.addEventListener('error', () => { avatar.hidden = true; });
+    avatar.src = brand.avatar;
+    head.append(avatar);
+  }
   const endBtn = button(t('endChat'), null, () => handlers.onEndChat());
   endBtn.hidden = true;
   const closeBtn = button('✕', null, () => {
@@ -210,7 +233,9 @@ export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr' }
   panel.append(head, status, stream, typing, notice, compose);
 
   const bubble = button('', 'lc-bubble', () => view.setOpen(panel.hidden));
-  bubble.setAttribute('aria-label', t('openChat'));
+  // A visible launcher label starts the launcher's name, so that it can be called by what it shows.
+  const nameBubble = (text) => bubble.setAttribute('aria-label', brand.launcherLabel ? `${brand.launcherLabel}, ${text}` : text);
+  nameBubble(t('openChat'));
   bubble.setAttribute('aria-expanded', 'false');
   bubble.setAttribute('aria-controls', panel.id);
   const svg = document.createElementNS(SVG_NS, 'svg');
@@ -220,6 +245,10 @@ export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr' }
   path.setAttribute('d', ICON);
   svg.append(path);
   bubble.append(svg);
+  if (brand.launcherLabel) {
+    bubble.append(el('span', 'lc-label', brand.launcherLabel));
+    bubble.classList.add('lc-labelled');
+  }
   const badge = el('span', 'lc-badge');
   badge.hidden = true;
   bubble.append(badge);
@@ -316,7 +345,7 @@ export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr' }
     setOpen(open) {
       panel.hidden = !open;
       root.classList.toggle('lc-open', open);
-      bubble.setAttribute('aria-label', open ? t('closeChat') : t('openChat'));
+      nameBubble(open ? t('closeChat') : t('openChat'));
       bubble.setAttribute('aria-expanded', String(open));
       if (open) {
         unread = 0;
@@ -336,7 +365,7 @@ export function mountWidget(handlers, { strings = EN, lang = 'en', dir = 'ltr' }
       unread += 1;
       badge.textContent = String(unread);
       badge.hidden = false;
-      bubble.setAttribute('aria-label', t('openChatUnread', { n: unread }));
+      nameBubble(t('openChatUnread', { n: unread }));
     },
     setHeader(titleText, sub) {
       titleEl.textContent = titleText;

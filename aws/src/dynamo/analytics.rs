@@ -316,43 +316,33 @@ impl DynamoStore {
         hi: i8,
     ) -> StoreResult<Vec<(Day, Bucket, Counters)>> {
         let pk = stats_pk(month, shard);
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":lo", s(format!("{lo:02}#")))
+            .expression_attribute_values(":hi", s(format!("{hi:02}#~")))
+            .consistent_read(true);
         let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":lo", s(format!("{lo:02}#")))
-                .expression_attribute_values(":hi", s(format!("{hi:02}#~")))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(super::failed)?;
-            for item in page.items() {
-                let sk = item
-                    .get("sk")
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| corrupt(&pk, "a counters item without sk"))?;
-                let (dd, bucket) = sk
-                    .split_once('#')
-                    .ok_or_else(|| corrupt(&pk, format!("counters sort key {sk}")))?;
-                let day = dd
-                    .parse::<i8>()
-                    .ok()
-                    .and_then(|d| month.0.with().day(d).build().ok())
-                    .ok_or_else(|| corrupt(&pk, format!("counters sort key {sk}")))?;
-                let bucket =
-                    parse_bucket(bucket).ok_or_else(|| corrupt(&pk, format!("bucket {bucket}")))?;
-                out.push((Day(day), bucket, unflat(item)?));
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
+        for item in super::query_all(query).await? {
+            let sk = item
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .ok_or_else(|| corrupt(&pk, "a counters item without sk"))?;
+            let (dd, bucket) = sk
+                .split_once('#')
+                .ok_or_else(|| corrupt(&pk, format!("counters sort key {sk}")))?;
+            let day = dd
+                .parse::<i8>()
+                .ok()
+                .and_then(|d| month.0.with().day(d).build().ok())
+                .ok_or_else(|| corrupt(&pk, format!("counters sort key {sk}")))?;
+            let bucket =
+                parse_bucket(bucket).ok_or_else(|| corrupt(&pk, format!("bucket {bucket}")))?;
+            out.push((Day(day), bucket, unflat(&item)?));
         }
+        Ok(out)
     }
 }

@@ -87,65 +87,45 @@ impl DynamoStore {
         &self,
         now: Timestamp,
     ) -> StoreResult<Vec<ConnectionId>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :p")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":p", s(WATCH))
+            .consistent_read(true);
         let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :p")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":p", s(WATCH))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(failed)?;
-            for item in page.items.unwrap_or_default() {
-                let until = item
-                    .get("until")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .unwrap_or(0);
-                let connection = item
-                    .get(super::table::SK)
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|c| ConnectionId::parse(c.clone()).ok());
-                if let Some(connection) = connection.filter(|_| until > now.as_second()) {
-                    out.push(connection);
-                }
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
+        for item in super::query_all(query).await? {
+            let until = item
+                .get("until")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
+            let connection = item
+                .get(super::table::SK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|c| ConnectionId::parse(c.clone()).ok());
+            if let Some(connection) = connection.filter(|_| until > now.as_second()) {
+                out.push(connection);
             }
         }
+        Ok(out)
     }
 
     async fn live_shard(&self, pk: String) -> StoreResult<Vec<LiveItem>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :p")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":p", s(pk.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(failed)?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item::<LiveItem>(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :p")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":p", s(pk))
+            .consistent_read(true);
+        super::query_all(query)
+            .await?
+            .into_iter()
+            .map(from_item::<LiveItem>)
+            .collect()
     }
 }

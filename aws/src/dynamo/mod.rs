@@ -12,6 +12,7 @@
 mod analytics;
 #[cfg(feature = "test-util")]
 pub mod counting;
+mod dialogs;
 mod live;
 mod queue;
 pub mod stream;
@@ -195,12 +196,22 @@ pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// `apply` refuse a configuration above [`MAX_ITEM_BYTES`] with that reason, before
 /// DynamoDB would.
 pub fn directory_item_bytes(directory: &Directory) -> StoreResult<usize> {
-    let item = to_item(&DirectoryItem {
-        pk: DIRECTORY_PK.into(),
-        sk: CURRENT.into(),
-        config: directory.clone(),
-    })?;
-    Ok(item_bytes(&item))
+    let (item, _) = dialogs::split(directory)?;
+    Ok(item_bytes(&to_item(&item)?))
+}
+
+/// The size of the largest of the directory's dialog items (each dialog's cards
+/// are an item of their own), with the dialog's id: 0 and `None` without dialogs.
+pub fn largest_dialog_item_bytes(
+    directory: &Directory,
+) -> StoreResult<(usize, Option<livechat_core::domain::DialogId>)> {
+    let (_, items) = dialogs::split(directory)?;
+    Ok(items
+        .iter()
+        .map(item_bytes)
+        .zip(directory.dialogs.iter().map(|d| d.id.clone()))
+        .max_by_key(|(bytes, _)| *bytes)
+        .map_or((0, None), |(bytes, id)| (bytes, Some(id))))
 }
 
 /// DynamoDB's size of a stored item, as it bills writes (a write unit per KB) and
@@ -232,13 +243,6 @@ fn value_bytes(value: &AttributeValue) -> usize {
         }
         _ => 0,
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct DirectoryItem {
-    pk: String,
-    sk: String,
-    config: Directory,
 }
 
 /// Field names match [`table`]'s constants (`gsi1pk`, `gsi1sk`, `ttl`).
@@ -564,25 +568,11 @@ impl DirectoryStore for DynamoStore {
     }
 
     async fn directory(&self) -> StoreResult<Directory> {
-        let Some(item) = self.get(key(DIRECTORY_PK.into(), CURRENT)).await? else {
-            return Ok(Directory::default());
-        };
-        let stored: DirectoryItem = from_item(item)?;
-        Ok(stored.config)
+        self.read_directory().await
     }
 
     async fn put_directory(&self, directory: &Directory) -> StoreResult<()> {
-        // An update of `config` alone: the item's other attributes stay.
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(DIRECTORY_PK.into(), CURRENT)))
-            .update_expression("SET config = :c")
-            .expression_attribute_values(":c", to_attribute(directory)?)
-            .send()
-            .await
-            .map_err(failed)?;
-        Ok(())
+        self.write_directory(directory).await
     }
 
     async fn set_manual_availability(
@@ -1114,7 +1104,7 @@ impl DynamoStore {
 }
 
 /// Every item a query matches, following its pages.
-async fn query_all(
+pub(super) async fn query_all(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
 ) -> StoreResult<Vec<Item>> {
     let mut items = Vec::new();

@@ -170,10 +170,26 @@ impl Sheet {
             };
             count(Some(agent), counters);
         }
-        for stint in self.stints.values() {
+        for (index, stint) in &self.stints {
             let Some((agent, via, from)) = &stint.start else {
                 continue;
             };
+            // A transfer: given by the agent of the stint before, once it is known.
+            let giver = (*via == StintStart::Transferred)
+                .then(|| index.checked_sub(1))
+                .flatten()
+                .and_then(|before| self.stints.get(&before))
+                .and_then(|s| s.start.as_ref())
+                .map(|(giver, ..)| giver.clone());
+            if let Some(giver) = giver {
+                count(
+                    Some(&giver),
+                    Counters {
+                        transfers_given: 1,
+                        ..Counters::default()
+                    },
+                );
+            }
             let reply = self
                 .agent_messages
                 .values()
@@ -186,6 +202,7 @@ impl Sheet {
                 Some(agent),
                 Counters {
                     picked_up: i64::from(*via == StintStart::PickedUp),
+                    transfers_received: i64::from(*via == StintStart::Transferred),
                     first_response: reply
                         .map_or_else(Mean::default, |at| Mean::of(millis(at, *from))),
                     chat_length: stint

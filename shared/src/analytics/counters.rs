@@ -69,6 +69,12 @@ pub struct Counters {
     pub offers_declined: i64,
     /// Offers timed out.
     pub offers_timed_out: i64,
+    /// Transfers given: the chat's agent handed it on and the receiver accepted.
+    #[serde(default)]
+    pub transfers_given: i64,
+    /// Transfers received: the agent accepted a chat another agent handed on.
+    #[serde(default)]
+    pub transfers_received: i64,
     /// Time to accept, ms.
     pub time_to_accept: Mean,
     /// First response time, ms.
@@ -99,6 +105,8 @@ impl Counters {
         self.abandoned += sign * other.abandoned;
         self.offers_declined += sign * other.offers_declined;
         self.offers_timed_out += sign * other.offers_timed_out;
+        self.transfers_given += sign * other.transfers_given;
+        self.transfers_received += sign * other.transfers_received;
         self.time_to_accept.add(&other.time_to_accept, sign);
         self.first_response.add(&other.first_response, sign);
         self.chat_length.add(&other.chat_length, sign);

@@ -75,7 +75,7 @@ pub fn cells(rows: &[Row]) -> Vec<Vec<String>> {
 /// A column: its name and its cell.
 type Column = (&'static str, fn(&Counters) -> String);
 
-const COLUMNS: [Column; 20] = [
+const COLUMNS: [Column; 22] = [
     ("chats_requested", |c| c.requested.to_string()),
     ("chats_connected", |c| c.connected.to_string()),
     ("chats_missed", |c| c.missed.to_string()),
@@ -83,6 +83,8 @@ const COLUMNS: [Column; 20] = [
     ("chats_abandoned", |c| c.abandoned.to_string()),
     ("offers_declined", |c| c.offers_declined.to_string()),
     ("offers_timed_out", |c| c.offers_timed_out.to_string()),
+    ("transfers_given", |c| c.transfers_given.to_string()),
+    ("transfers_received", |c| c.transfers_received.to_string()),
     ("avg_time_to_accept_s", |c| seconds(&c.time_to_accept)),
     ("time_to_accept_n", |c| c.time_to_accept.count.to_string()),
     ("avg_first_response_s", |c| seconds(&c.first_response)),

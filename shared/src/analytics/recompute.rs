@@ -133,7 +133,27 @@ pub fn recompute(
             }
         }
         let transcript = replies.get(c.id()).map_or(&[][..], Vec::as_slice);
-        for stint in &t.stints {
+        for (index, stint) in t.stints.iter().enumerate() {
+            if stint.via == StintStart::Transferred {
+                put(
+                    day,
+                    Some(&stint.agent),
+                    Counters {
+                        transfers_received: 1,
+                        ..Counters::default()
+                    },
+                );
+                if let Some(giver) = index.checked_sub(1).and_then(|i| t.stints.get(i)) {
+                    put(
+                        day,
+                        Some(&giver.agent),
+                        Counters {
+                            transfers_given: 1,
+                            ..Counters::default()
+                        },
+                    );
+                }
+            }
             if stint.via == StintStart::PickedUp {
                 put(
                     day,

@@ -282,7 +282,7 @@ enum Cell {
 
 /// The JSON columns, in the CSV's order and with its names, but for the chat
 /// length, given in minutes (`avg_chat_length_min`; the CSV has it in seconds).
-const JSON_COLUMNS: [(&str, Cell); 20] = [
+const JSON_COLUMNS: [(&str, Cell); 22] = [
     ("chats_requested", Cell::Count(|c| c.requested)),
     ("chats_connected", Cell::Count(|c| c.connected)),
     ("chats_missed", Cell::Count(|c| c.missed)),
@@ -290,6 +290,8 @@ const JSON_COLUMNS: [(&str, Cell); 20] = [
     ("chats_abandoned", Cell::Count(|c| c.abandoned)),
     ("offers_declined", Cell::Count(|c| c.offers_declined)),
     ("offers_timed_out", Cell::Count(|c| c.offers_timed_out)),
+    ("transfers_given", Cell::Count(|c| c.transfers_given)),
+    ("transfers_received", Cell::Count(|c| c.transfers_received)),
     ("avg_time_to_accept_s", Cell::Seconds(|c| c.time_to_accept)),
     ("time_to_accept_n", Cell::Count(|c| c.time_to_accept.count)),
     ("avg_first_response_s", Cell::Seconds(|c| c.first_response)),
@@ -470,7 +472,7 @@ mod tests {
         );
         assert_eq!(r.rows[2]["avg_score"], 2.0);
         assert_eq!(r.rows[1]["avg_score"], Value::Null, "no score: no average");
-        assert_eq!(r.rows[0].len(), 21, "value and the 20 columns");
+        assert_eq!(r.rows[0].len(), 23, "value and the 22 columns");
         let csv = csv_cells(&r.csv);
         assert_eq!(csv.len(), r.rows.len());
         for (row, cells) in r.rows.iter().zip(&csv) {

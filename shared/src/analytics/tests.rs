@@ -353,6 +353,47 @@ fn first_response_time_runs_from_each_agents_take_over_never_from_the_request() 
 }
 
 #[test]
+fn an_accepted_transfer_counts_given_and_received_and_splits_the_stints_a_declined_one_counts_nothing()
+ {
+    use crate::domain::{PendingTransfer, TransferNote};
+    let transfer = |to: &str, expires: i64| PendingTransfer {
+        from: agent("ana"),
+        to: agent(to),
+        team: None,
+        note: TransferNote::default(),
+        expires_at: at(expires),
+    };
+    // Live with ana, who answers; a transfer to cleo she declines; one to ben, who
+    // accepts at 100 s and answers 4 s later; the chat ends at 400 s.
+    let mut h = History::new("c1", "sales", at(0));
+    h.request(at(0));
+    h.offer("ana", at(100));
+    h.step(|c| c.accept(&agent("ana"), at(10)));
+    h.agent_says("ana", at(15));
+    h.step(|c| c.start_transfer(transfer("cleo", 200)));
+    h.step(|c| c.end_transfer(&agent("cleo"), at(50)).map(|_| ()));
+    h.step(|c| c.start_transfer(transfer("ben", 300)));
+    h.step(|c| c.accept_transfer(&agent("ben"), at(100)));
+    h.agent_says("ben", at(104));
+    h.step(|c| c.end(EndReason::Completed, at(400)));
+
+    let agents = by(&[&h], Dimension::Agent);
+    let (ana, ben) = (&agents[&key("ana")], &agents[&key("ben")]);
+    assert_eq!((ana.transfers_given, ana.transfers_received), (1, 0));
+    assert_eq!((ben.transfers_given, ben.transfers_received), (0, 1));
+    assert_eq!(ana.chat_length, Mean::of(90_000), "until ben accepted");
+    assert_eq!(ben.first_response, Mean::of(4_000), "from the accept");
+    assert_eq!(ben.chat_length, Mean::of(300_000));
+    assert!(
+        !agents.contains_key(&key("cleo")),
+        "a declined transfer counts nothing"
+    );
+    let day = total(&[&h], "2026-03-02");
+    assert_eq!((day.requested, day.connected), (1, 1), "not a new request");
+    assert_eq!((day.offers_declined, day.transfers_given), (0, 1));
+}
+
+#[test]
 fn a_stint_without_a_reply_has_no_first_response_and_a_live_one_no_length_yet() {
     let mut h = History::new("c1", "sales", at(0));
     h.request(at(0));
@@ -676,7 +717,7 @@ fn csv_quotes_per_rfc_4180_and_neutralises_formulas() {
     assert_eq!(lines.len(), 4, "header, two rows, and the last line end");
     assert!(lines[0].starts_with("agent,chats_requested,chats_connected,"));
     assert!(lines[1].starts_with("(none),2,0,"));
-    assert!(lines[2].starts_with("'=ana,0,1,0,0,0,0,0,4.500,1,"));
+    assert!(lines[2].starts_with("'=ana,0,1,0,0,0,0,0,0,0,4.500,1,"));
     assert_eq!(lines[3], "");
 }
 

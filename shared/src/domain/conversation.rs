@@ -5,12 +5,18 @@
 //!                    ▲                   │                  │
 //!                    └──decline/timeout──┘ (next attempt)   └──agent lost──▶ waiting
 //! any state but ended ──end(reason)──▶ ended
+//! live(sender) ──transfer──▶ live(sender) + pending transfer ──accept──▶ live(receiver)
+//!                                   └──decline/timeout/end/requeue──▶ no transfer
 //! ```
+//!
+//! A pending transfer is not a state of its own: the chat stays live with the
+//! sender, who keeps chatting, and the visitor notices nothing until the accept.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::timeline::{OfferOutcome, StintStart, Timeline};
+use super::transfer::{PendingTransfer, TransferOutcome};
 use super::{AgentId, ConversationId, DialogId, MessageId, MessageText, RoutingMode, VisitorId};
 
 /// Why a conversation ended.
@@ -126,6 +132,10 @@ pub struct Conversation {
     /// transition: what analytics counts (docs/analytics.md).
     #[serde(default, skip_serializing_if = "Timeline::is_empty")]
     timeline: Timeline,
+    /// A transfer of the live chat offered to another agent and not yet answered:
+    /// the receiver holds capacity for it, the sender still holds the chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    transfer: Option<PendingTransfer>,
 }
 
 impl Conversation {
@@ -145,6 +155,7 @@ impl Conversation {
             score: None,
             details_left_at: None,
             timeline: Timeline::default(),
+            transfer: None,
         }
     }
 
@@ -213,6 +224,17 @@ impl Conversation {
         &self.timeline
     }
 
+    /// The transfer offered and not yet answered, if any.
+    pub fn transfer(&self) -> Option<&PendingTransfer> {
+        self.transfer.as_ref()
+    }
+
+    /// Whether the conversation holds capacity on `agent` now: the agent it is
+    /// offered to or live with, or the receiver of its pending transfer.
+    pub fn holds(&self, agent: &AgentId) -> bool {
+        self.agent() == Some(agent) || self.transfer.as_ref().is_some_and(|t| &t.to == agent)
+    }
+
     fn refuse(&self, action: &'static str) -> TransitionError {
         TransitionError {
             action,
@@ -243,6 +265,7 @@ impl Conversation {
         self.held_by.contains(agent)
             || self.assigned.as_ref() == Some(agent)
             || self.offered_to.last() == Some(agent)
+            || self.transfer.as_ref().is_some_and(|t| &t.to == agent)
     }
 
     /// Whether `agent` may score the conversation (besides admins): the agent it is
@@ -345,6 +368,7 @@ impl Conversation {
         match &self.state {
             ConversationState::Live { agent, .. } => {
                 self.offered_to = vec![agent.clone()];
+                self.cancel_transfer();
                 self.timeline.stint_ended(now);
                 self.go(ConversationState::Waiting { since: now });
                 Ok(())
@@ -387,13 +411,88 @@ impl Conversation {
                         let missed = matches!(reason, EndReason::Missed | EndReason::Fallback);
                         self.timeline.ended_unanswered(missed, now);
                     }
-                    ConversationState::Live { .. } => self.timeline.stint_ended(now),
+                    ConversationState::Live { .. } => {
+                        self.cancel_transfer();
+                        self.timeline.stint_ended(now);
+                    }
                     ConversationState::Bot | ConversationState::Ended { .. } => {}
                 }
                 self.go(ConversationState::Ended { reason, at: now });
                 Ok(())
             }
         }
+    }
+
+    /// The pending transfer, if any, ends cancelled (the chat ends or its sender
+    /// is lost): its receiver's capacity is the caller's to free.
+    fn cancel_transfer(&mut self) {
+        if self.transfer.take().is_some() {
+            self.timeline.transfer_ended(TransferOutcome::Cancelled);
+        }
+    }
+
+    /// `from`, live with the chat, offers it to `transfer.to` until
+    /// `transfer.expires_at`. The chat stays live with `from`; one transfer at a time,
+    /// never to oneself.
+    pub fn start_transfer(&mut self, transfer: PendingTransfer) -> Result<(), TransitionError> {
+        match &self.state {
+            ConversationState::Live { agent, .. }
+                if agent == &transfer.from && transfer.to != transfer.from =>
+            {
+                if self.transfer.is_some() {
+                    return Err(self.refuse("transfer again"));
+                }
+                self.timeline
+                    .transfer_offered(transfer.from.clone(), transfer.to.clone());
+                self.transfer = Some(transfer);
+                self.version += 1;
+                Ok(())
+            }
+            _ => Err(self.refuse("transfer")),
+        }
+    }
+
+    /// The receiver of the pending transfer accepts: the sender's stint ends and
+    /// theirs begins; the chat is live with them.
+    pub fn accept_transfer(&mut self, by: &AgentId, now: Timestamp) -> Result<(), TransitionError> {
+        let pending_to_them = matches!(self.state, ConversationState::Live { .. })
+            && self.transfer.as_ref().is_some_and(|t| &t.to == by);
+        if !pending_to_them {
+            return Err(self.refuse("accept a transfer of"));
+        }
+        self.transfer = None;
+        self.timeline.transfer_ended(TransferOutcome::Accepted);
+        self.timeline.stint_ended(now);
+        self.taken_by(by);
+        self.timeline
+            .stint_started(by.clone(), StintStart::Transferred, now);
+        self.go(ConversationState::Live {
+            agent: by.clone(),
+            since: now,
+        });
+        Ok(())
+    }
+
+    /// The pending transfer to `to` ends without a move: declined before its
+    /// expiry, timed out at or after it. The chat never left the sender. The
+    /// outcome, or an error when no transfer to `to` is pending.
+    pub fn end_transfer(
+        &mut self,
+        to: &AgentId,
+        now: Timestamp,
+    ) -> Result<TransferOutcome, TransitionError> {
+        let Some(pending) = self.transfer.as_ref().filter(|t| &t.to == to) else {
+            return Err(self.refuse("end a transfer of"));
+        };
+        let outcome = if now < pending.expires_at {
+            TransferOutcome::Declined
+        } else {
+            TransferOutcome::TimedOut
+        };
+        self.transfer = None;
+        self.timeline.transfer_ended(outcome);
+        self.version += 1;
+        Ok(outcome)
     }
 
     /// The visitor leaves their details (the fallback form): only for a request
@@ -778,6 +877,127 @@ mod tests {
         let mut bot_only = conv();
         bot_only.end(EndReason::Completed, at(3)).unwrap();
         assert!(bot_only.timeline().is_empty(), "never requested");
+    }
+
+    fn pending_to(to: &str, expires: i64) -> super::super::PendingTransfer {
+        super::super::PendingTransfer {
+            from: ana(),
+            to: AgentId::parse(to).unwrap(),
+            team: None,
+            note: super::super::TransferNote::parse("vip").unwrap(),
+            expires_at: at(expires),
+        }
+    }
+
+    fn live_with_ana() -> Conversation {
+        let mut c = conv();
+        c.request_live_chat(at(0)).unwrap();
+        c.offer(ana(), at(100)).unwrap();
+        c.accept(&ana(), at(10)).unwrap();
+        c
+    }
+
+    #[test]
+    fn a_pending_transfer_keeps_the_chat_live_with_the_sender_and_lets_the_receiver_read_it() {
+        let ben = AgentId::parse("ben").unwrap();
+        let mut c = live_with_ana();
+        let version = c.version;
+        assert!(!c.readable_by(&ben));
+        c.start_transfer(pending_to("ben", 200)).unwrap();
+        assert_eq!(c.version, version + 1);
+        assert_eq!(c.agent(), Some(&ana()), "still the sender's");
+        assert!(c.holds(&ana()) && c.holds(&ben), "both hold capacity");
+        assert!(c.readable_by(&ben), "the receiver reads the history");
+        assert!(!c.scorable_by(&ben));
+        assert_eq!(
+            c.start_transfer(pending_to("cleo", 200))
+                .unwrap_err()
+                .to_string(),
+            "cannot transfer again a conversation that is live"
+        );
+        assert!(
+            c.accept_transfer(&AgentId::parse("cleo").unwrap(), at(20))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn only_the_live_agent_transfers_and_never_to_themselves() {
+        let mut c = live_with_ana();
+        assert!(c.start_transfer(pending_to("ana", 200)).is_err());
+        let mut offered = conv();
+        offered.request_live_chat(at(0)).unwrap();
+        offered.offer(ana(), at(100)).unwrap();
+        assert!(offered.start_transfer(pending_to("ben", 200)).is_err());
+        let mut ben_sends = pending_to("cleo", 200);
+        ben_sends.from = AgentId::parse("ben").unwrap();
+        assert!(c.start_transfer(ben_sends).is_err());
+    }
+
+    #[test]
+    fn an_accepted_transfer_ends_the_senders_stint_and_starts_the_receivers() {
+        use crate::domain::{StintStart, TransferOutcome};
+        let ben = AgentId::parse("ben").unwrap();
+        let mut c = live_with_ana();
+        c.start_transfer(pending_to("ben", 200)).unwrap();
+        c.accept_transfer(&ben, at(50)).unwrap();
+        assert_eq!(c.agent(), Some(&ben));
+        assert!(c.transfer().is_none() && !c.holds(&ana()));
+        assert_eq!(c.held_by, [ana(), ben.clone()]);
+        assert!(c.scorable_by(&ben) && c.readable_by(&ana()));
+        let stints: Vec<_> = c
+            .timeline()
+            .stints
+            .iter()
+            .map(|s| (s.agent.as_str(), s.via, s.from, s.until))
+            .collect();
+        assert_eq!(
+            stints,
+            [
+                ("ana", StintStart::Accepted, at(10), Some(at(50))),
+                ("ben", StintStart::Transferred, at(50), None),
+            ]
+        );
+        assert_eq!(
+            c.timeline().transfers[0].outcome,
+            Some(TransferOutcome::Accepted)
+        );
+    }
+
+    #[test]
+    fn a_transfer_ends_declined_before_its_expiry_and_timed_out_at_it_and_the_chat_stays() {
+        use crate::domain::TransferOutcome;
+        let ben = AgentId::parse("ben").unwrap();
+        let mut c = live_with_ana();
+        c.start_transfer(pending_to("ben", 200)).unwrap();
+        assert_eq!(c.end_transfer(&ben, at(199)), Ok(TransferOutcome::Declined));
+        c.start_transfer(pending_to("ben", 200)).unwrap();
+        assert_eq!(c.end_transfer(&ben, at(200)), Ok(TransferOutcome::TimedOut));
+        assert!(c.end_transfer(&ben, at(300)).is_err(), "nothing pending");
+        assert_eq!(c.agent(), Some(&ana()));
+        assert_eq!(c.timeline().stints.len(), 1, "the chat never left ana");
+        assert!(c.timeline().offers.len() == 1, "a transfer is not an offer");
+    }
+
+    #[test]
+    fn ending_or_requeueing_the_chat_cancels_its_pending_transfer() {
+        use crate::domain::TransferOutcome;
+        let ben = AgentId::parse("ben").unwrap();
+        for requeue in [false, true] {
+            let mut c = live_with_ana();
+            c.start_transfer(pending_to("ben", 200)).unwrap();
+            if requeue {
+                c.requeue(at(30)).unwrap();
+            } else {
+                c.end(EndReason::Completed, at(30)).unwrap();
+            }
+            assert!(c.transfer().is_none() && !c.holds(&ben));
+            assert_eq!(
+                c.timeline().transfers[0].outcome,
+                Some(TransferOutcome::Cancelled)
+            );
+            assert!(c.accept_transfer(&ben, at(40)).is_err());
+        }
     }
 
     #[test]

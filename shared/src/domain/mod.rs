@@ -3,6 +3,8 @@
 //! conversations and messages. Pure data and rules: no I/O, no AWS.
 
 mod agent;
+mod audience;
+mod branding;
 mod canned;
 mod condition;
 mod conversation;
@@ -17,11 +19,20 @@ mod recent;
 mod routing_config;
 mod text;
 mod timeline;
+mod transfer;
 mod visitor;
 
 pub use agent::{
     Agent, AvailabilityBlock, ChatLimit, ChatLimitError, ClockTime, ManualToggle, Permission, Role,
     ScheduleError, Team, TimeZoneName, WeeklySchedule, next_local_midnight,
+};
+pub use audience::{
+    Audience, AudienceError, MAX_AUDIENCE_CONDITIONS, MAX_PATTERN_CHARS, MAX_PATTERNS,
+    MAX_SECONDS_ON_PAGE, PatternError, UrlPattern, page_key,
+};
+pub use branding::{
+    AvatarUrl, AvatarUrlError, Branding, BrandingError, HexColour, HexColourError, MAX_OFFSET_PX,
+    MIN_CONTRAST, Offset, Pixels, PixelsError, Position,
 };
 pub use canned::{
     CannedError, CannedResponse, MAX_ACCOUNT_CANNED, MAX_CANNED_CHARS, MAX_OWN_CANNED, Shortcut,
@@ -54,7 +65,13 @@ pub(crate) use text::Quoted;
 pub use text::{
     Email, EmailError, MAX_MESSAGE_CHARS, MAX_QUOTED_CHARS, MessageText, MessageTextError,
 };
-pub use timeline::{OfferOutcome, OfferRecord, Stint, StintStart, Timeline, Unanswered};
+pub use timeline::{
+    OfferOutcome, OfferRecord, Stint, StintStart, Timeline, TransferRecord, Unanswered,
+};
+pub use transfer::{
+    MAX_TRANSFER_NOTE_CHARS, PendingTransfer, TransferNote, TransferNoteError, TransferOutcome,
+    TransferTarget,
+};
 pub use visitor::{
     AttributeLimitError, AttributeName, AttributeNameError, AttributeValueError, Attributes,
     PageUrl, Visitor, check_attribute_value, well_known,

@@ -114,7 +114,7 @@ const PDI: char = '\u{2069}';
 
 /// `raw` with control characters removed and bidi controls made balanced
 /// isolates, line by line; see [`MessageText`].
-fn neutralise(raw: &str) -> String {
+pub(super) fn neutralise(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut open = 0usize;
     for c in raw.chars() {

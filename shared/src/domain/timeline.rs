@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::AgentId;
+use super::transfer::TransferOutcome;
 
 /// How an offer ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -54,6 +55,20 @@ pub enum StintStart {
     Accepted,
     /// The agent picked up a request nobody took.
     PickedUp,
+    /// The agent accepted a transfer from the agent who held the chat before.
+    Transferred,
+}
+
+/// One transfer of the live chat from an agent to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    /// The agent who handed it on.
+    pub from: AgentId,
+    /// The agent offered it.
+    pub to: AgentId,
+    /// How it ended; `None` while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<TransferOutcome>,
 }
 
 /// A period the chat was live with one agent.
@@ -94,6 +109,9 @@ pub struct Timeline {
     /// How the request ended, when it ended before any agent took it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unanswered: Option<Unanswered>,
+    /// Every transfer of the live chat, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<TransferRecord>,
 }
 
 impl Timeline {
@@ -133,6 +151,21 @@ impl Timeline {
     pub(super) fn stint_ended(&mut self, now: Timestamp) {
         if let Some(stint) = self.stints.last_mut().filter(|s| s.until.is_none()) {
             stint.until = Some(now);
+        }
+    }
+
+    pub(super) fn transfer_offered(&mut self, from: AgentId, to: AgentId) {
+        self.transfers.push(TransferRecord {
+            from,
+            to,
+            outcome: None,
+        });
+    }
+
+    /// Ends the pending transfer, if any.
+    pub(super) fn transfer_ended(&mut self, outcome: TransferOutcome) {
+        if let Some(t) = self.transfers.last_mut().filter(|t| t.outcome.is_none()) {
+            t.outcome = Some(outcome);
         }
     }
 

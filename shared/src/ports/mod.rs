@@ -712,6 +712,13 @@ pub enum DelayedEvent {
         agent: AgentId,
         version: u64,
     },
+    /// The transfer of a live chat to `agent` lapses if still not accepted
+    /// (`version`: the conversation's once the transfer was offered).
+    TransferTimeout {
+        conversation: ConversationId,
+        agent: AgentId,
+        version: u64,
+    },
     /// End a live chat if nobody wrote for [`crate::domain::INACTIVITY_TIMEOUT`]
     /// (the time of its last stored message decides).
     InactivityCheck { conversation: ConversationId },

@@ -17,8 +17,9 @@ use serde_json::{Map, Value};
 use super::{FieldError, FrameError, MAX_FRAME_BYTES, MAX_JSON_DEPTH};
 use crate::analytics::{DayRange, Dimension, RangeError};
 use crate::domain::{
-    AttributeName, Attributes, CardId, ConversationId, Email, IdError, Lang, MAX_MESSAGE_CHARS,
-    MessageId, MessageText, Shortcut, check_attribute_value,
+    AgentId, AttributeName, Attributes, CardId, ConversationId, DialogId, Email, IdError, Lang,
+    MAX_MESSAGE_CHARS, MAX_TRANSFER_NOTE_CHARS, MessageId, MessageText, Shortcut, TeamId,
+    TransferNote, TransferTarget, check_attribute_value,
 };
 use crate::identify::SignedIdentity;
 use crate::ports::ListCursor;
@@ -424,6 +425,17 @@ client_frames! {
             /// The reply.
             text: MessageText = text(),
         },
+        /// Hands a live chat of the agent's to another agent or to a team (its
+        /// next eligible member by round robin), with a note for the receiver;
+        /// answered with `transfer_pending` or `transfer_failed`.
+        "transfer" => Transfer {
+            /// The chat.
+            conversation: ConversationId = id(),
+            /// `{"agent": id}` or `{"team": id}`.
+            to: TransferTarget = transfer_target(),
+            /// For the receiver; at most 1,000 characters, absent for none.
+            note: TransferNote = transfer_note(),
+        },
         /// Why the chat went to whom: the trace of each of its routing decisions
         /// (docs/protocol.md). A Sales Admin's only; answered with `routing_trace`.
         "routing_trace" => RoutingTrace {
@@ -443,6 +455,14 @@ client_frames! {
         /// The account's canned responses and the agent's own; answered with
         /// `canned`.
         "canned" => Canned {},
+        /// The account's dialogs with their audiences, priority and validation
+        /// (answered with `dialogs`), or, with `dialog`, that one with its diagram
+        /// (answered with `dialog`). A Marketing or Sales Admin's only.
+        "dialogs" => Dialogs {
+            /// Absent for the list; a dialog's id for that one.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            dialog: Option<DialogId> = optional_id(),
+        },
         /// Adds one of the agent's own canned responses, or replaces the one with
         /// its shortcut; answered with `canned`.
         "save_canned" => SaveCanned {
@@ -677,6 +697,40 @@ impl Fields {
         match self.required(field)? {
             Value::String(s) => Shortcut::parse(s).map_err(|e| self.bad(field, e)),
             other => Err(self.invalid(field, "a shortcut (a string)", &other)),
+        }
+    }
+
+    /// A transfer's receiver: an object with exactly one of `agent` and `team`.
+    fn transfer_target(&mut self, field: &str) -> Result<TransferTarget, FrameError> {
+        const EXPECTED: &str = "{\"agent\": id} or {\"team\": id}";
+        let value = self.required(field)?;
+        let Value::Object(map) = &value else {
+            return Err(self.invalid(field, EXPECTED, &value));
+        };
+        match (map.get("agent"), map.get("team"), map.len()) {
+            (Some(Value::String(id)), None, 1) => AgentId::try_from(id.clone())
+                .map(TransferTarget::Agent)
+                .map_err(|e| self.bad(field, e)),
+            (None, Some(Value::String(id)), 1) => TeamId::try_from(id.clone())
+                .map(TransferTarget::Team)
+                .map_err(|e| self.bad(field, e)),
+            _ => Err(self.invalid(field, EXPECTED, &value)),
+        }
+    }
+
+    /// A transfer note: optional, at most [`MAX_TRANSFER_NOTE_CHARS`].
+    fn transfer_note(&mut self, field: &str) -> Result<TransferNote, FrameError> {
+        match self.optional_string(field, MAX_TRANSFER_NOTE_CHARS)? {
+            None => Ok(TransferNote::default()),
+            Some(s) => TransferNote::parse(s).map_err(|e| {
+                self.bad(
+                    field,
+                    FieldError::TooLong {
+                        max: MAX_TRANSFER_NOTE_CHARS,
+                        found: e.0,
+                    },
+                )
+            }),
         }
     }
 
@@ -969,6 +1023,16 @@ mod tests {
                 id: MessageId::parse("m-2").unwrap(),
                 text: MessageText::parse("Thanks for asking: yes, we ship to Peru.").unwrap(),
             },
+            AgentFrame::Transfer {
+                conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),
+                to: TransferTarget::Agent(AgentId::parse("ben").unwrap()),
+                note: TransferNote::parse("Wants the enterprise plan").unwrap(),
+            },
+            AgentFrame::Transfer {
+                conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),
+                to: TransferTarget::Team(TeamId::parse("sales").unwrap()),
+                note: TransferNote::default(),
+            },
             AgentFrame::RoutingTrace {
                 conversation: ConversationId::parse("01JQ8Z5Y0W3H7G2E6D9C4B1A0F").unwrap(),
             },
@@ -978,6 +1042,10 @@ mod tests {
                 by: Dimension::Day,
             },
             AgentFrame::Canned {},
+            AgentFrame::Dialogs { dialog: None },
+            AgentFrame::Dialogs {
+                dialog: Some(DialogId::parse("pricing").unwrap()),
+            },
             AgentFrame::SaveCanned {
                 shortcut: Shortcut::parse("pricing").unwrap(),
                 text: "Hi {{visitor.first_name:\"there\"}}, our plans: https://acme.example/plans"

@@ -28,8 +28,8 @@ pub use client::{
 pub use error::{ErrorCode, FieldError, FrameError, INTERNAL_ERROR_MESSAGE, ServerError};
 pub use route::{RouteKey, route_key};
 pub use server::{
-    CapturedAnswer, FALLBACK_ERROR_JSON, MAX_TRACES, MissedChat, ServerFrame, VisitorSummary,
-    WithdrawReason, panel_attributes,
+    CapturedAnswer, FALLBACK_ERROR_JSON, MAX_TRACES, MissedChat, ServerFrame, TransferFailure,
+    TransferSummary, VisitorSummary, WithdrawReason, panel_attributes,
 };
 
 /// Largest body accepted, in bytes: API Gateway's WebSocket message limit (128 KB).

@@ -174,6 +174,47 @@ pub enum WithdrawReason {
     /// The agent had no connection for longer than the grace period, so the
     /// request went on to someone else.
     Away,
+    /// A transfer offered to the agent was cancelled: the chat ended, or its
+    /// sender was lost, before they accepted.
+    Cancelled,
+}
+
+/// A transfer, as its receiver's offer shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferSummary {
+    /// The sender.
+    pub from: crate::domain::AgentId,
+    /// The sender's name.
+    pub from_name: String,
+    /// The sender's note (possibly empty), at most 1,000 characters.
+    pub note: crate::domain::TransferNote,
+}
+
+/// Why a `transfer` offered the chat to nobody: the receiver's verdict for a
+/// transfer to an agent, `nobody_eligible` for a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferFailure {
+    /// No such agent in the directory.
+    UnknownAgent,
+    /// No such team.
+    UnknownTeam,
+    /// The sender named themselves.
+    Yourself,
+    /// The agent has no live chat permission.
+    NoLiveChat,
+    /// The agent is away by their availability toggle.
+    Away,
+    /// The agent is outside their schedule.
+    NotInSchedule,
+    /// The agent has no open inbox.
+    Offline,
+    /// The agent holds as many chats as their limit.
+    AtLimit,
+    /// Nobody of the team but the sender could take it now.
+    NobodyEligible,
+    /// A transfer of this chat is pending already.
+    Pending,
 }
 
 /// A frame the server pushes. `type` selects the variant (`snake_case`).
@@ -274,8 +315,12 @@ pub enum ServerFrame {
         visitor: VisitorSummary,
         /// When the offer lapses.
         expires_at: Timestamp,
-        /// 1 for the first agent tried, 2 for the second.
+        /// 1 for the first agent tried, 2 for the second (a transfer's: 1).
         attempt: u32,
+        /// Set when the offer is a transfer from the agent holding the chat: who
+        /// sends it and their note. The chat stays theirs until this is accepted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transfer: Option<TransferSummary>,
     },
     /// To an agent: an offer is no longer open.
     OfferWithdrawn {
@@ -406,6 +451,49 @@ pub enum ServerFrame {
         /// The decisions' traces.
         traces: Vec<crate::routing::Trace>,
     },
+    /// To a Marketing or Sales Admin after `dialogs`: the account's dialogs in file
+    /// order, without diagrams.
+    Dialogs {
+        /// The dialogs.
+        dialogs: Vec<crate::service::DialogSummary>,
+    },
+    /// To a Marketing or Sales Admin after `dialogs` naming one: it, with its
+    /// diagram.
+    Dialog {
+        /// The dialog.
+        dialog: crate::service::DialogSummary,
+    },
+    /// To every tab of the sender after a `transfer` found a receiver: the chat is
+    /// offered to them until `expires_at`, and stays the sender's until they accept.
+    TransferPending {
+        /// The chat.
+        conversation: ConversationId,
+        /// The receiver.
+        to: crate::domain::AgentId,
+        /// The receiver's name.
+        to_name: String,
+        /// When the offer lapses.
+        expires_at: Timestamp,
+    },
+    /// To every tab of the sender: the pending transfer ended. `accepted`: the chat
+    /// is the receiver's now (a `chat_moved` follows); otherwise it never left the
+    /// sender.
+    TransferEnded {
+        /// The chat.
+        conversation: ConversationId,
+        /// `accepted`, `declined`, `timed_out` or `cancelled`.
+        outcome: crate::domain::TransferOutcome,
+        /// The receiver's name.
+        to_name: String,
+    },
+    /// To the connection that sent `transfer`: nobody could be offered the chat,
+    /// and why; the chat stays the sender's.
+    TransferFailed {
+        /// The chat.
+        conversation: ConversationId,
+        /// Why (see [`TransferFailure`]).
+        reason: TransferFailure,
+    },
     /// To an agent after `report`: the rows of the range as their role may see
     /// them, as JSON and as CSV (see [`crate::analytics::report`]).
     Report(crate::analytics::Report),
@@ -463,6 +551,11 @@ impl ServerFrame {
             ServerFrame::Note { .. } => "note",
             ServerFrame::Canned { .. } => "canned",
             ServerFrame::RoutingTrace { .. } => "routing_trace",
+            ServerFrame::Dialogs { .. } => "dialogs",
+            ServerFrame::Dialog { .. } => "dialog",
+            ServerFrame::TransferPending { .. } => "transfer_pending",
+            ServerFrame::TransferEnded { .. } => "transfer_ended",
+            ServerFrame::TransferFailed { .. } => "transfer_failed",
             ServerFrame::Report(_) => "report",
             ServerFrame::Live(_) => "live",
             ServerFrame::ReportsOnly { .. } => "reports_only",
@@ -723,6 +816,33 @@ pub(super) mod tests {
                 visitor: summary(),
                 expires_at: at(),
                 attempt: 1,
+                transfer: None,
+            },
+            ServerFrame::Offer {
+                conversation: conv(),
+                visitor: summary(),
+                expires_at: at(),
+                attempt: 1,
+                transfer: Some(TransferSummary {
+                    from: AgentId::parse("ana").unwrap(),
+                    from_name: "Ana".into(),
+                    note: crate::domain::TransferNote::parse("Wants the enterprise plan").unwrap(),
+                }),
+            },
+            ServerFrame::TransferPending {
+                conversation: conv(),
+                to: AgentId::parse("ben").unwrap(),
+                to_name: "Ben".into(),
+                expires_at: at(),
+            },
+            ServerFrame::TransferEnded {
+                conversation: conv(),
+                outcome: crate::domain::TransferOutcome::TimedOut,
+                to_name: "Ben".into(),
+            },
+            ServerFrame::TransferFailed {
+                conversation: conv(),
+                reason: TransferFailure::AtLimit,
             },
             ServerFrame::OfferWithdrawn {
                 conversation: conv(),
@@ -813,6 +933,34 @@ pub(super) mod tests {
                     text: crate::domain::MessageText::parse("Asked for the enterprise price list")
                         .unwrap(),
                     at: "2026-03-02T09:31:00Z".parse().unwrap(),
+                },
+            },
+            ServerFrame::Dialogs {
+                dialogs: vec![crate::service::DialogSummary {
+                    id: crate::domain::DialogId::parse("pricing").unwrap(),
+                    name: "Pricing page".into(),
+                    priority: 10,
+                    audience: serde_json::json!({"include": ["*/pricing*"]}),
+                    teaser: true,
+                    languages: Vec::new(),
+                    cards: 4,
+                    problems: Vec::new(),
+                    warnings: Vec::new(),
+                    svg: None,
+                }],
+            },
+            ServerFrame::Dialog {
+                dialog: crate::service::DialogSummary {
+                    id: crate::domain::DialogId::parse("pricing").unwrap(),
+                    name: "Pricing page".into(),
+                    priority: 10,
+                    audience: serde_json::json!({}),
+                    teaser: false,
+                    languages: Vec::new(),
+                    cards: 4,
+                    problems: Vec::new(),
+                    warnings: Vec::new(),
+                    svg: Some("<svg></svg>".into()),
                 },
             },
             ServerFrame::RoutingTrace {

@@ -26,6 +26,9 @@ pub enum Via {
     CardPool,
     /// Round robin over every available agent, because the card's pool had nobody.
     AnyAvailable,
+    /// An agent transferred the chat: to this agent, or to this team's next
+    /// eligible member (`routing::transfer`).
+    Transfer,
 }
 
 /// What choosing decided.
@@ -253,6 +256,8 @@ pub enum Verdict {
     /// Kept for a request ahead in the live queue, which can take them and this
     /// one was not to pass.
     KeptForQueue,
+    /// The agent handing the chat on: a transfer skips them.
+    Sender,
 }
 
 /// What the choice decided, in the trace.

@@ -25,13 +25,53 @@ pub struct Directory {
     /// Account settings.
     #[serde(default)]
     pub settings: Settings,
-    /// The dialog visitors walk, when one was applied with the configuration
-    /// (otherwise the functions' bundled or `DIALOG_PATH` dialog).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dialog: Option<crate::dialog::Dialog>,
+    /// The dialogs visitors walk, each with its audience, in file order (which
+    /// breaks priority ties), when applied with the configuration (otherwise the
+    /// functions' bundled or `DIALOG_PATH` dialog, on every page). A single
+    /// `dialog:` in the file is one of them whose audience is every page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dialogs: Vec<TargetedDialog>,
     /// The account's canned responses (each agent's own are stored apart).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub canned_responses: Vec<crate::domain::CannedResponse>,
+    /// The widget's branding (`site.json` carries it to the widget); the widget's
+    /// own look when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widget: Option<crate::domain::Branding>,
+}
+
+/// Most dialogs in one configuration.
+pub const MAX_DIALOGS: usize = 50;
+
+/// One of the account's dialogs and who it is shown to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetedDialog {
+    /// The dialog's id (the dialog's own `id`): conversations and analytics name it.
+    pub id: crate::domain::DialogId,
+    /// Higher wins when several audiences match; ties go to the first in the file.
+    #[serde(default)]
+    pub priority: i64,
+    /// Who it is for.
+    #[serde(default)]
+    pub audience: crate::domain::Audience,
+    /// Whether its start message card shows as a teaser beside the launcher.
+    #[serde(default)]
+    pub teaser: bool,
+    /// The cards (in DynamoDB, an item of its own: docs/data-model.md).
+    pub dialog: crate::dialog::Dialog,
+}
+
+impl TargetedDialog {
+    /// A dialog on every page, as a single `dialog:` of the configuration is.
+    pub fn everywhere(dialog: crate::dialog::Dialog) -> Self {
+        Self {
+            id: dialog.id.clone(),
+            priority: 0,
+            audience: crate::domain::Audience::default(),
+            teaser: false,
+            dialog,
+        }
+    }
 }
 
 /// A reference in the directory that points nowhere, or a duplicate id.
@@ -62,6 +102,37 @@ pub enum DirectoryError {
     },
     #[error("dialog: {0}")]
     Dialog(crate::dialog::DialogError),
+    #[error(transparent)]
+    Branding(crate::domain::BrandingError),
+    #[error("dialog {entry}: the dialog's own id is {own}; give both the same id")]
+    DialogIdMismatch {
+        /// The dialog's place in `dialogs`.
+        at: usize,
+        entry: crate::domain::DialogId,
+        own: crate::domain::DialogId,
+    },
+    #[error("dialog {dialog}: {error}")]
+    InDialog {
+        /// The dialog's place in `dialogs`.
+        at: usize,
+        dialog: crate::domain::DialogId,
+        error: crate::dialog::DialogError,
+    },
+    #[error("dialog id {dialog} is used twice")]
+    DuplicateDialog {
+        /// The second one's place in `dialogs`.
+        at: usize,
+        dialog: crate::domain::DialogId,
+    },
+    #[error("at most {MAX_DIALOGS} dialogs ({0} given)")]
+    TooManyDialogs(usize),
+    #[error("dialog {dialog}: {error}")]
+    BadAudience {
+        /// The dialog's place in `dialogs`.
+        at: usize,
+        dialog: crate::domain::DialogId,
+        error: crate::domain::AudienceError,
+    },
 }
 
 /// Attributes the visitor panel shows in fields of their own, which the widget,
@@ -93,7 +164,14 @@ impl DirectoryError {
             | DirectoryError::BadRule { rule, .. } => rule.to_string(),
             DirectoryError::UnknownOwner { domain, .. } => domain.clone(),
             DirectoryError::BadVerifiedAttribute { attribute, .. } => attribute.to_string(),
-            DirectoryError::Dialog(e) => e.card().map(ToString::to_string).unwrap_or_default(),
+            DirectoryError::Dialog(e) | DirectoryError::InDialog { error: e, .. } => {
+                e.card().map(ToString::to_string).unwrap_or_default()
+            }
+            DirectoryError::DuplicateDialog { dialog, .. }
+            | DirectoryError::BadAudience { dialog, .. } => dialog.to_string(),
+            DirectoryError::TooManyDialogs(_) => "dialogs".into(),
+            DirectoryError::DialogIdMismatch { entry, .. } => entry.to_string(),
+            DirectoryError::Branding(e) => e.field.into(),
         }
     }
 }
@@ -194,9 +272,9 @@ impl Directory {
             }
         }
         self.validate_verified_attributes(&mut errors);
-        if let Some(Err(dialog_errors)) = self.valid_dialog() {
-            errors.extend(dialog_errors.into_iter().map(DirectoryError::Dialog));
-        }
+        let branding = self.widget.iter().flat_map(crate::domain::Branding::check);
+        errors.extend(branding.map(DirectoryError::Branding));
+        self.validate_dialogs(&mut errors);
         if errors.is_empty() {
             Ok(())
         } else {
@@ -222,7 +300,7 @@ impl Directory {
             } else if listed[..i].contains(attribute) {
                 errors.push(bad("it is listed twice".into()));
             }
-            let cards = self.dialog.iter().flat_map(|d| &d.cards);
+            let cards = self.dialogs.iter().flat_map(|d| &d.dialog.cards);
             for card in cards {
                 let stores = match card {
                     crate::dialog::Card::Capture(c) => Some(&c.attribute),
@@ -239,12 +317,63 @@ impl Directory {
         }
     }
 
-    /// The applied dialog, validated against this directory.
+    /// The dialogs: at most [`MAX_DIALOGS`], unique ids, the dialog's own id the
+    /// entry's, valid audiences and cards. A lone dialog's errors read as a dialog
+    /// file's (`card "x": ...`); with several, each names its dialog.
+    fn validate_dialogs(&self, errors: &mut Vec<DirectoryError>) {
+        if self.dialogs.len() > MAX_DIALOGS {
+            errors.push(DirectoryError::TooManyDialogs(self.dialogs.len()));
+        }
+        let several = self.dialogs.len() > 1;
+        for (i, entry) in self.dialogs.iter().enumerate() {
+            if self.dialogs[..i].iter().any(|d| d.id == entry.id) {
+                errors.push(DirectoryError::DuplicateDialog {
+                    at: i,
+                    dialog: entry.id.clone(),
+                });
+            }
+            if entry.dialog.id != entry.id {
+                errors.push(DirectoryError::DialogIdMismatch {
+                    at: i,
+                    entry: entry.id.clone(),
+                    own: entry.dialog.id.clone(),
+                });
+            }
+            errors.extend(entry.audience.validate().into_iter().map(|error| {
+                DirectoryError::BadAudience {
+                    at: i,
+                    dialog: entry.id.clone(),
+                    error,
+                }
+            }));
+            if let Err(dialog_errors) = crate::dialog::validate(&entry.dialog, &self.targets()) {
+                errors.extend(dialog_errors.into_iter().map(|error| {
+                    if several {
+                        DirectoryError::InDialog {
+                            at: i,
+                            dialog: entry.id.clone(),
+                            error,
+                        }
+                    } else {
+                        DirectoryError::Dialog(error)
+                    }
+                }));
+            }
+        }
+    }
+
+    /// The first dialog (the only one of a single-`dialog` configuration),
+    /// validated against this directory.
     pub fn valid_dialog(
         &self,
     ) -> Option<Result<crate::dialog::ValidDialog, Vec<crate::dialog::DialogError>>> {
-        self.dialog
-            .as_ref()
-            .map(|d| crate::dialog::validate(d, &self.targets()))
+        self.dialogs
+            .first()
+            .map(|d| crate::dialog::validate(&d.dialog, &self.targets()))
+    }
+
+    /// The dialog with this id.
+    pub fn targeted(&self, id: &crate::domain::DialogId) -> Option<&TargetedDialog> {
+        self.dialogs.iter().find(|d| &d.id == id)
     }
 }

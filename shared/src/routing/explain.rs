@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use super::Directory;
 use super::choice::{Choice, Facts, Trace, all_agents, choose_traced};
 use crate::dialog::Card;
-use crate::domain::{Attributes, CardId, RoutingMode};
+use crate::domain::{Attributes, CardId, DialogId, RoutingMode};
 use crate::ports::{Store, StoreResult};
 
 /// Why a request cannot be explained.
@@ -24,27 +24,31 @@ pub enum ExplainError {
     Store(#[from] crate::ports::StoreError),
 }
 
-/// The routing of the live chat card `card` of the directory's dialog (the first
-/// live chat card when `None`), with the card's id.
+/// The routing of the live chat card `card` (the first live chat card when `None`)
+/// of the directory's dialog `dialog` (the first when `None`: a one-dialog
+/// account's), with the card's id. Card ids are a dialog's own: two dialogs may
+/// both have a `talk` card.
 pub fn card_routing(
     directory: &Directory,
+    dialog: Option<&DialogId>,
     card: Option<&CardId>,
 ) -> Result<(CardId, RoutingMode), ExplainError> {
-    let dialog = match directory.valid_dialog() {
-        Some(Ok(dialog)) => dialog,
-        Some(Err(_)) => {
-            return Err(ExplainError::NoCard(
-                "the configuration's dialog is not valid (livechat validate names the problems)"
-                    .into(),
-            ));
-        }
-        None => {
-            return Err(ExplainError::NoCard(
-                "the configuration has no dialog".into(),
-            ));
-        }
+    let targeted = match dialog {
+        Some(id) => directory
+            .targeted(id)
+            .ok_or_else(|| ExplainError::NoCard(format!("the configuration has no dialog {id}")))?,
+        None => directory
+            .dialogs
+            .first()
+            .ok_or_else(|| ExplainError::NoCard("the configuration has no dialog".into()))?,
     };
-    let found = dialog.dialog().cards.iter().find_map(|c| match c {
+    let Ok(valid) = crate::dialog::validate(&targeted.dialog, &directory.targets()) else {
+        return Err(ExplainError::NoCard(format!(
+            "dialog {} is not valid (livechat validate names the problems)",
+            targeted.id
+        )));
+    };
+    let found = valid.dialog().cards.iter().find_map(|c| match c {
         Card::LiveChat(live) if card.is_none_or(|id| id == &live.id) => {
             Some((live.id.clone(), live.routing.clone()))
         }
@@ -52,8 +56,8 @@ pub fn card_routing(
     });
     found.ok_or_else(|| {
         ExplainError::NoCard(match card {
-            Some(id) => format!("the dialog has no live chat card {id}"),
-            None => "the dialog has no live chat card".into(),
+            Some(id) => format!("dialog {} has no live chat card {id}", targeted.id),
+            None => format!("dialog {} has no live chat card", targeted.id),
         })
     })
 }
@@ -99,7 +103,7 @@ mod tests {
         let directory = crate::demo::directory().unwrap();
         let store = MemoryStore::with_directory(directory.clone());
         let now: Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
-        let (card, mode) = card_routing(&directory, None).unwrap();
+        let (card, mode) = card_routing(&directory, None, None).unwrap();
         assert!(!card.as_str().is_empty());
 
         let trace = explain(&store, &directory, &mode, &Attributes::default(), now)
@@ -131,10 +135,38 @@ mod tests {
     }
 
     #[test]
+    fn a_dialog_is_picked_by_id_and_without_one_the_first_is_used() {
+        let mut directory = crate::demo::directory().unwrap();
+        let pricing = DialogId::parse("pricing").unwrap();
+        // Both demo dialogs have a `talk` card: route the pricing one elsewhere.
+        let talk = CardId::parse("talk").unwrap();
+        let dialog = &mut directory
+            .dialogs
+            .iter_mut()
+            .find(|d| d.id == pricing)
+            .unwrap()
+            .dialog;
+        for c in &mut dialog.cards {
+            if let Card::LiveChat(live) = c {
+                live.routing = RoutingMode::Agent {
+                    agent: crate::domain::AgentId::parse("cleo").unwrap(),
+                };
+            }
+        }
+        let team = card_routing(&directory, None, Some(&talk)).unwrap();
+        assert!(matches!(team.1, RoutingMode::Team { .. }), "{team:?}");
+        let cleo = card_routing(&directory, Some(&pricing), Some(&talk)).unwrap();
+        assert!(matches!(cleo.1, RoutingMode::Agent { .. }), "{cleo:?}");
+        let nope = DialogId::parse("nope").unwrap();
+        let e = card_routing(&directory, Some(&nope), None).unwrap_err();
+        assert!(e.to_string().contains("no dialog nope"), "{e}");
+    }
+
+    #[test]
     fn a_card_that_is_not_there_is_named() {
         let directory = crate::demo::directory().unwrap();
         let missing = CardId::parse("no_such_card").unwrap();
-        let e = card_routing(&directory, Some(&missing)).unwrap_err();
+        let e = card_routing(&directory, None, Some(&missing)).unwrap_err();
         assert!(e.to_string().contains("no_such_card"), "{e}");
     }
 }

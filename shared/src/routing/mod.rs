@@ -20,6 +20,7 @@ mod claim;
 mod directory;
 pub mod explain;
 mod queue;
+pub mod transfer;
 mod writer;
 
 pub use choice::{
@@ -27,9 +28,10 @@ pub use choice::{
     choose, choose_traced, next_in_rotation, pool_agents,
 };
 pub use claim::{OfferEnd, RouteOutcome, Router};
-pub use directory::{Directory, DirectoryError};
+pub use directory::{Directory, DirectoryError, MAX_DIALOGS, TargetedDialog};
 pub use explain::{ExplainError, card_routing, explain};
 pub use queue::{
     QUEUE_POOL, Turn, agents_at_limit, next_availability, still_queued, waits_for_a_slot,
 };
+pub use transfer::{TransferChoice, TransferResult, choose_transfer, team_pool};
 pub use writer::{Ending, RetryPolicy, RouteError, Writer};

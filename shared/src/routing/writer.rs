@@ -230,11 +230,87 @@ impl Writer {
         agent: &AgentId,
     ) -> Result<Option<u64>, RouteError> {
         let now = self.ports.clock.now();
-        self.update_releasing(conversation, agent, |c| {
-            c.agent() == Some(agent) && c.requeue(now).is_ok()
-        })
-        .await
-        .map(|moved| moved.map(|c| c.version()))
+        let mut receiver = None;
+        let moved = self
+            .update_releasing(conversation, agent, |c| {
+                receiver = c.transfer().map(|t| t.to.clone());
+                c.agent() == Some(agent) && c.requeue(now).is_ok()
+            })
+            .await?;
+        // A transfer pending when the sender was lost is cancelled: its receiver
+        // holds the chat no more.
+        if let (Some(moved), Some(receiver)) = (&moved, receiver) {
+            self.release_unless_theirs(&receiver, conversation, moved.version())
+                .await?;
+        }
+        Ok(moved.map(|c| c.version()))
+    }
+
+    /// The receiver of the pending transfer accepts: the chat goes live with them
+    /// (their capacity was taken with the offer), and the sender's is freed. The
+    /// conversation as it was before (whose sender to tell) and as stored; `None`
+    /// when no transfer to `agent` is pending any more (it lapsed, was declined,
+    /// the chat ended, or another tab accepted first).
+    pub async fn accept_transfer(
+        &self,
+        conversation: &ConversationId,
+        read: Option<Conversation>,
+        agent: &AgentId,
+    ) -> Result<Option<(Conversation, Conversation)>, RouteError> {
+        let now = self.ports.clock.now();
+        let mut before = None;
+        let taken = self
+            .update_from(conversation, read, |c| {
+                before = Some(c.clone());
+                c.accept_transfer(agent, now).is_ok()
+            })
+            .await?;
+        let (Some(taken), Some(before)) = (taken, before) else {
+            return Ok(None);
+        };
+        if let Some(sender) = before.agent() {
+            self.release_unless_theirs(sender, conversation, taken.version())
+                .await?;
+        }
+        Ok(Some((before, taken)))
+    }
+
+    /// The pending transfer to `agent` ends without a move (declined, or timed out
+    /// at or after its expiry), and the receiver's capacity is freed; the chat
+    /// never left its sender. `expected_version` guards a delayed timeout. The
+    /// conversation as it was before and the outcome (`read`: the caller's fresh
+    /// read, if any); `None` when no transfer to
+    /// `agent` was pending at that version.
+    pub async fn end_transfer(
+        &self,
+        conversation: &ConversationId,
+        read: Option<Conversation>,
+        agent: &AgentId,
+        expected_version: Option<u64>,
+    ) -> Result<Option<(Conversation, crate::domain::TransferOutcome)>, RouteError> {
+        let now = self.ports.clock.now();
+        let mut found = None;
+        let ended = self
+            .update_from(conversation, read, |c| {
+                let before = c.clone();
+                if expected_version.is_some_and(|v| v != c.version()) {
+                    return false;
+                }
+                match c.end_transfer(agent, now) {
+                    Ok(outcome) => {
+                        found = Some((before, outcome));
+                        true
+                    }
+                    Err(_) => false,
+                }
+            })
+            .await?;
+        let Some(ended) = ended else {
+            return Ok(None);
+        };
+        self.release_unless_theirs(agent, conversation, ended.version())
+            .await?;
+        Ok(found)
     }
 
     /// Applies `change` as [`Writer::update`] does and, when it took effect, frees
@@ -290,7 +366,7 @@ impl Writer {
                 return Ok(());
             }
             match store.conversation(conversation).await? {
-                Some(now) if now.agent() != Some(agent) => version = now.version(),
+                Some(now) if !now.holds(agent) => version = now.version(),
                 _ => return Ok(()),
             }
         }
@@ -339,7 +415,9 @@ impl Writer {
             }
             return Ok(Ending::Kept(before));
         };
-        if let Some(agent) = before.agent() {
+        // The agent it was with, and the receiver of a transfer it cancelled.
+        let receiver = before.transfer().map(|t| &t.to);
+        for agent in before.agent().into_iter().chain(receiver) {
             self.ports
                 .store
                 .release_capacity_if(agent, conversation, ended.version())
@@ -367,7 +445,13 @@ impl Writer {
     /// with (assigned or offered), at the version read: a conversation taken up
     /// again since keeps its holder.
     pub(crate) async fn release_held(&self, ended: &Conversation) -> Result<(), RouteError> {
-        for agent in ended.assigned().into_iter().chain(ended.offered_to()) {
+        let receivers = ended.timeline().transfers.iter().map(|t| &t.to);
+        for agent in ended
+            .assigned()
+            .into_iter()
+            .chain(ended.offered_to())
+            .chain(receivers)
+        {
             self.ports
                 .store
                 .release_capacity_if(agent, ended.id(), ended.version())

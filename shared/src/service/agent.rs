@@ -87,11 +87,20 @@ impl Chat {
                     .await
             }
             AgentFrame::Canned {} => self.send_canned(connection, agent).await,
+            AgentFrame::Dialogs { dialog } => self.dialogs(connection, agent, dialog).await,
             AgentFrame::SaveCanned { shortcut, text } => {
                 self.save_canned(connection, agent, shortcut, text).await
             }
             AgentFrame::DeleteCanned { shortcut } => {
                 self.delete_canned(connection, agent, shortcut).await
+            }
+            AgentFrame::Transfer {
+                conversation,
+                to,
+                note,
+            } => {
+                self.transfer(connection, agent, conversation, to, note)
+                    .await
             }
             AgentFrame::RoutingTrace { conversation } => {
                 self.routing_trace(connection, agent, conversation).await
@@ -254,7 +263,11 @@ impl Chat {
         agent: &AgentId,
         conversation: ConversationId,
     ) -> Result<(), ServerError> {
-        let offered = self.offered_to(agent, &conversation).await?;
+        let read = self.conversation(&conversation).await?;
+        if read.transfer().is_some_and(|t| &t.to == agent) {
+            return self.accept_transfer(agent, read).await;
+        }
+        let offered = offered(agent, read)?;
         self.schedule_inactivity_check(&conversation).await?;
         let Some(live) = self
             .writer
@@ -274,7 +287,11 @@ impl Chat {
         agent: &AgentId,
         conversation: ConversationId,
     ) -> Result<(), ServerError> {
-        self.offered_to(agent, &conversation).await?;
+        let read = self.conversation(&conversation).await?;
+        if read.transfer().is_some_and(|t| &t.to == agent) {
+            return self.decline_transfer(agent, read).await;
+        }
+        offered(agent, read)?;
         self.settle_later(&conversation).await?;
         if !self.writer.withdraw(&conversation, agent, None).await? {
             return Err(ServerError::Forbidden {
@@ -704,7 +721,7 @@ impl Chat {
     /// The chat is now `agent`'s: every tab of theirs subscribes and gets
     /// `chat_started` with the history, and the visitor (when this is still their
     /// conversation) sees them join. The inactivity check was scheduled before.
-    async fn agent_joins(
+    pub(super) async fn agent_joins(
         &self,
         me: &Party,
         agent: &AgentId,
@@ -795,6 +812,7 @@ impl Chat {
                         visitor: self.visitor_summary(&conv).await?,
                         expires_at: *expires_at,
                         attempt: u32::try_from(conv.offered_to().len()).unwrap_or(u32::MAX),
+                        transfer: None,
                     };
                     self.send(connection, &offer).await;
                     self.still_offered(connection, agent, &id).await?;
@@ -817,7 +835,26 @@ impl Chat {
                         version: conv.version(),
                     };
                     self.send(connection, &started).await;
+                    if let Some(pending) = conv.transfer() {
+                        let pending = ServerFrame::TransferPending {
+                            conversation: id.clone(),
+                            to: pending.to.clone(),
+                            to_name: directory
+                                .agent(&pending.to)
+                                .map_or_else(|| pending.to.to_string(), |a| a.name.clone()),
+                            expires_at: pending.expires_at,
+                        };
+                        self.send(connection, &pending).await;
+                    }
                     self.still_theirs(connection, agent, &id).await?;
+                }
+                // A transfer offered to this agent: the chat is the sender's still.
+                ConversationState::Live { .. }
+                    if conv.transfer().is_some_and(|t| &t.to == agent) =>
+                {
+                    if let Some(offer) = self.transfer_offer(&conv).await? {
+                        self.send(connection, &offer).await;
+                    }
                 }
                 _ => {}
             }
@@ -886,26 +923,8 @@ impl Chat {
         Ok(())
     }
 
-    /// Checks the conversation exists (`not_found`) and is offered to `agent` now
-    /// (`forbidden`), before an `accept` or `decline` queues any timer: a frame that
-    /// names someone else's offer, or a made-up id, leaves nothing behind.
-    /// The conversation as read, for the claim to start from.
-    async fn offered_to(
-        &self,
-        agent: &AgentId,
-        id: &ConversationId,
-    ) -> Result<Conversation, ServerError> {
-        let conversation = self.conversation(id).await?;
-        match &conversation.state() {
-            ConversationState::Offered { agent: to, .. } if to == agent => Ok(conversation),
-            _ => Err(ServerError::Forbidden {
-                reason: "this offer is no longer open to you".into(),
-            }),
-        }
-    }
-
     /// The conversation, if it is a live chat of `agent`.
-    async fn live_chat_of(
+    pub(super) async fn live_chat_of(
         &self,
         agent: &AgentId,
         id: &ConversationId,
@@ -953,7 +972,7 @@ impl Chat {
 }
 
 /// Whether a frame acts on chats or lists them (everything but `ping`, `sync`,
-/// `report` and `renew_token`): only an agent with the live chat permission may
+/// `report`, `dialogs` and `renew_token`): only an agent with the live chat permission may
 /// send it ([`Chat::may_chat`]).
 fn is_chat_action(frame: &AgentFrame) -> bool {
     !matches!(
@@ -961,8 +980,22 @@ fn is_chat_action(frame: &AgentFrame) -> bool {
         AgentFrame::Ping
             | AgentFrame::Sync
             | AgentFrame::Report { .. }
+            | AgentFrame::Dialogs { .. }
             | AgentFrame::RenewToken { .. }
     )
+}
+
+/// Checks the conversation (read, so it exists: `not_found` otherwise) is offered
+/// to `agent` now (`forbidden`), before an `accept` or `decline` queues any timer: a
+/// frame that names someone else's offer, or a made-up id, leaves nothing behind.
+/// The conversation as read, for the claim to start from.
+fn offered(agent: &AgentId, conversation: Conversation) -> Result<Conversation, ServerError> {
+    match &conversation.state() {
+        ConversationState::Offered { agent: to, .. } if to == agent => Ok(conversation),
+        _ => Err(ServerError::Forbidden {
+            reason: "this offer is no longer open to you".into(),
+        }),
+    }
 }
 
 /// The party an agent's pushes go to: every tab of theirs.

@@ -8,7 +8,7 @@ use super::Chat;
 use super::queue::Routed;
 use crate::domain::{
     AgentId, Conversation, ConversationId, ConversationState, EndReason, INACTIVITY_TIMEOUT,
-    NoticeKind, VisitorId,
+    NoticeKind, TransferOutcome, VisitorId,
 };
 use crate::ports::{DelayedEvent, Party, SETTLE_AFTER};
 use crate::protocol::{ServerError, ServerFrame, VisitorSummary, WithdrawReason};
@@ -51,6 +51,14 @@ impl Chat {
                     self.route(&conversation).await?;
                 }
                 Ok(())
+            }
+            DelayedEvent::TransferTimeout {
+                conversation,
+                agent,
+                version,
+            } => {
+                self.transfer_timed_out(&conversation, &agent, version)
+                    .await
             }
             DelayedEvent::InactivityCheck { conversation } => {
                 self.check_inactivity(&conversation).await
@@ -108,10 +116,32 @@ impl Chat {
                         )
                         .await?;
                     }
+                    if requeued.is_some()
+                        && let Some(pending) = conv.transfer()
+                    {
+                        // The transfer the lost sender had offered is cancelled.
+                        let receiver = pending.to.clone();
+                        self.transfer_ended(&conv, &receiver, TransferOutcome::Cancelled)
+                            .await?;
+                    }
                     requeued.map(|version| ServerFrame::ChatMoved {
                         conversation: conversation.clone(),
                         version,
                     })
+                }
+                // A transfer offered to the lost agent: declined for them; the
+                // chat stays its sender's, so nothing to route.
+                ConversationState::Live { .. }
+                    if conv.transfer().is_some_and(|t| &t.to == agent) =>
+                {
+                    if let Some((before, outcome)) = self
+                        .writer
+                        .end_transfer(&conversation, None, agent, None)
+                        .await?
+                    {
+                        self.transfer_ended(&before, agent, outcome).await?;
+                    }
+                    None
                 }
                 _ => None,
             };
@@ -197,9 +227,16 @@ impl Chat {
     /// its agents and, when nobody took it, is on the missed list.
     async fn settle(&self, conversation: &ConversationId) -> Result<(), ServerError> {
         let conv = self.conversation(conversation).await?;
-        let holder = conv.agent().cloned();
-        for agent in conv.offered_to().iter().chain(conv.assigned()) {
-            if Some(agent) != holder.as_ref() {
+        // Receivers of past transfers too: a decline that died between its write
+        // and its release left the receiver holding the chat.
+        let receivers = conv.timeline().transfers.iter().map(|t| &t.to);
+        for agent in conv
+            .offered_to()
+            .iter()
+            .chain(conv.assigned())
+            .chain(receivers)
+        {
+            if !conv.holds(agent) {
                 // Again at the version stored should a write land first (an accept):
                 // nothing after this settle would free them.
                 self.writer
@@ -282,6 +319,7 @@ impl Chat {
                     visitor: VisitorSummary::from_state(&state),
                     expires_at,
                     attempt,
+                    transfer: None,
                 };
                 // To the agent's connections the decision read with their load, and
                 // to the visitor's subscribed pages: no read of either's presence. A

@@ -8,19 +8,24 @@
 //! - `agent`: sync, accept/decline, messages, typing, end, availability, score, history.
 //! - `delayed`: routing and its timers.
 //! - `relay`: chat messages through the conversation's hub.
+//! - `dialogs`: the inbox's Dialogs page.
 
 mod agent;
 mod canned;
 mod delayed;
+mod dialogs;
 mod notes;
 mod notices;
 mod origins;
 mod queue;
 mod relay;
+mod transfer;
 mod visitor;
 
 #[cfg(test)]
 mod tests;
+
+pub use dialogs::{DialogSummary, summaries as dialog_summaries};
 
 use std::collections::HashMap;
 use std::error::Error;

@@ -16,6 +16,7 @@ use crate::ports::Clock;
 mod analytics;
 mod canned;
 mod caps;
+mod dialogs_page;
 mod identify;
 mod languages;
 mod live;
@@ -25,6 +26,7 @@ mod queue;
 mod rate;
 mod tokens;
 mod traces;
+mod transfer;
 
 const SECRET: &[u8] = b"service-test-secret-32-bytes-long!";
 /// The account's identify secret in these tests.

@@ -722,6 +722,16 @@ impl Chat {
                     &ended,
                 )
                 .await?;
+                // Ending the chat cancels the transfer pending on it.
+                if let Some(pending) = before.transfer() {
+                    let receiver = pending.to.clone();
+                    self.transfer_ended(
+                        before,
+                        &receiver,
+                        crate::domain::TransferOutcome::Cancelled,
+                    )
+                    .await?;
+                }
             }
             ConversationState::Offered { agent, .. } => {
                 let withdrawn = ServerFrame::OfferWithdrawn {

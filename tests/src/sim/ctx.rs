@@ -310,6 +310,14 @@ impl Ctx {
                 "offer_timeout {} {agent} v{version}",
                 self.alias(conversation)
             ),
+            E::TransferTimeout {
+                conversation,
+                agent,
+                version,
+            } => format!(
+                "transfer_timeout {} {agent} v{version}",
+                self.alias(conversation)
+            ),
             E::InactivityCheck { conversation } => {
                 format!("inactivity_check {}", self.alias(conversation))
             }

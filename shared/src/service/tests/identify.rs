@@ -229,7 +229,7 @@ async fn an_unsigned_verified_only_attribute_is_ignored_by_routing_and_shown_unv
         verified_company_size(d);
         d.rules[0].target =
             crate::domain::RuleTarget::Agents(vec![crate::domain::AgentId::parse("cleo").unwrap()]);
-        for card in d.dialog.iter_mut().flat_map(|d| d.cards.iter_mut()) {
+        for card in d.dialogs.iter_mut().flat_map(|d| d.dialog.cards.iter_mut()) {
             if let Card::LiveChat(l) = card {
                 l.routing = RoutingMode::CustomRules {
                     rules: vec![RuleId::parse("enterprise").unwrap()],
