@@ -669,6 +669,7 @@ pub fn explain_text(explained: &Explained) -> String {
                     format!("at their limit ({load} of {limit} chats)")
                 }
                 Verdict::AlreadyOffered => "offered this request already".into(),
+                Verdict::KeptForQueue => "kept for a request ahead in the queue".into(),
                 Verdict::Sender => "handing the chat on".into(),
             };
             let _ = writeln!(out, "    {:<16} {verdict}", c.agent.to_string());
@@ -678,6 +679,7 @@ pub fn explain_text(explained: &Explained) -> String {
         Outcome::Offer { agent } => format!("offered to {agent}"),
         Outcome::Nobody => "nobody eligible: the fallback".into(),
         Outcome::NeedsCursor => "incomplete (a cursor was not read)".into(),
+        Outcome::Queued { pool } => format!("everyone at their limit: queued in {pool}"),
     };
     let _ = writeln!(out, "Outcome: {outcome}");
     out

@@ -637,6 +637,27 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_wait_limit_is_off_unless_set_and_a_bad_one_names_its_line() {
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", AGENTS)])).unwrap();
+        assert_eq!(
+            directory.settings.queue_wait_limit, None,
+            "no queue by default"
+        );
+
+        let text = format!("{AGENTS}settings:\n  queue_wait_limit: 300\n");
+        let directory = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap();
+        assert_eq!(
+            directory.settings.queue_wait_limit,
+            Some(crate::domain::QueueWaitLimit::from_secs(300).unwrap())
+        );
+
+        let text = format!("{AGENTS}settings:\n  queue_wait_limit: 5\n");
+        let err = load(Path::new("c.yaml"), files(&[("c.yaml", &text)])).unwrap_err();
+        assert!(err.to_string().starts_with("c.yaml:7"), "{err}");
+        assert!(err.to_string().contains("10 to 3600 seconds"), "{err}");
+    }
+
+    #[test]
     fn the_analytics_time_zone_is_utc_unless_set_and_an_unknown_one_names_its_line() {
         let directory = load(Path::new("c.yaml"), files(&[("c.yaml", AGENTS)])).unwrap();
         assert_eq!(directory.settings.time_zone, None);

@@ -11,7 +11,9 @@
 // a phone-sized page. The Analytics scenario drives one chat to ana (her Live tab
 // listing the visitor while they wait), then checks a
 // chart bar of her Analytics page against its table cell and the downloaded CSV, and
-// that mia (a Marketing Admin) signs in to the funnel only. Two smaller tests cover
+// that mia (a Marketing Admin) signs in to the funnel only. The live queue scenario
+// runs its own gateway (queue-config.yaml: one chat per agent, a queue): a visitor
+// queued at number 2 moves to 1 and is offered as chats end. Two smaller tests cover
 // cards the demo dialog does not have
 // (picklist, phone) on a scripted socket, and the heartbeat and the renewal before the
 // 2-hour limit on a fake page clock; one the demo's two targeted dialogs (the pricing
@@ -66,12 +68,15 @@ function freePort() {
   });
 }
 
-/** Starts `livechat dev` and resolves once every demo agent's inbox URL is printed. */
-async function startGateway() {
+/**
+ * Starts `livechat dev` (with `env` added to its environment, e.g. a DIRECTORY_PATH)
+ * and resolves once every demo agent's inbox URL is printed.
+ */
+async function startGateway(env = {}) {
   assert.ok(existsSync(BIN), `gateway binary ${BIN} is missing: run \`cargo build -p livechat-cli\` (or tests/browser/run.sh)`);
   const port = await freePort();
   const child = spawn(BIN, ['dev', '--listen', `127.0.0.1:${port}`], {
-    cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+    cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', ...env },
   });
   const gw = { child, port, base: null, inbox: {}, stdout: '', stderr: '' };
   child.stderr.setEncoding('utf8').on('data', (d) => { gw.stderr = (gw.stderr + d).slice(-200_000); });
@@ -1531,3 +1536,95 @@ test('targeted dialogs: two pages get two dialogs, the time on page trigger fire
 
 // If the runner is interrupted, do not leave the gateway behind.
 process.once('exit', () => { if (gw && gw.child.exitCode === null) gw.child.kill('SIGKILL'); });
+
+test('a live queue: with both agents at their limit, a visitor queued at number 2 moves to 1 and is offered when a chat ends', async (t) => {
+  const { step, failed } = stepper(t);
+  for (const ctx of contexts.splice(0)) await ctx.close().catch(() => {});
+  // Its own gateway: the demo account with one chat per agent and a queue
+  // (tests/browser/queue-config.yaml).
+  const qgw = await startGateway({ DIRECTORY_PATH: join(HERE, 'queue-config.yaml') });
+  const agents = {};
+  const visitors = [];
+  /** A visitor walks the demo dialog to the live chat card on the queue's gateway. */
+  const reachLiveChat = async (n) => {
+    const person = { name: `Q${n}`, email: `queue-${n}@example.com` };
+    const w = widgetOf(await newPage(await newContext(), `queue-visitor-${n}`));
+    await w.page.goto(`${qgw.base}/`);
+    await w.page.waitForFunction(() => Boolean(window.LiveChat));
+    await w.bubble.click();
+    const ask = await w.card('Would you like to talk to someone from sales?');
+    await ask.getByRole('button', { name: 'Yes', exact: true }).click();
+    const name = await w.card("What's your first name?");
+    await name.locator('input.lc-input').fill(person.name);
+    await name.getByRole('button', { name: 'Send' }).click();
+    const email = await w.card('What is your work email');
+    await email.locator('input.lc-input').fill(person.email);
+    await email.getByRole('button', { name: 'Send' }).click();
+    const v = { ...person, w };
+    visitors.push(v);
+    return v;
+  };
+  /** The agent whose inbox shows an offer for `v`, once one does. */
+  const offeredTo = async (v) => {
+    const found = await Promise.any(Object.values(agents).map(async (a) => {
+      await shows(a.offers, v.email);
+      return a;
+    }));
+    return found;
+  };
+  const waitingText = (v) => v.w.panel.locator('.lc-waiting');
+  try {
+    await step('ana and ben sign in, available, and each takes a chat: both are at their limit of one', async () => {
+      for (const id of ['ana', 'ben']) {
+        const a = inboxOf(await newPage(await newContext(), `queue-${id}`), id, AGENT_NAMES[id]);
+        await a.page.goto(qgw.inbox[id]);
+        await a.page.locator('#ib-conn[data-state="open"]').waitFor();
+        await a.page.locator('#ib-avail-wrap').waitFor();
+        await setAvailable(a, true);
+        agents[id] = a;
+      }
+      for (const n of [1, 2]) {
+        const v = await reachLiveChat(n);
+        const a = await offeredTo(v);
+        await a.offers.filter({ hasText: v.email }).getByRole('button', { name: 'Accept' }).click();
+        await shows(v.w.stream.locator('.lc-note'), `${a.name} joined the chat`);
+        v.agent = a;
+      }
+      assert.notEqual(visitors[0].agent.id, visitors[1].agent.id, 'one chat each');
+    });
+
+    await step('a third visitor is number 1 in the queue and a fourth number 2; nobody is offered them', async () => {
+      const third = await reachLiveChat(3);
+      await shows(waitingText(third), 'You are number 1 in the queue');
+      const fourth = await reachLiveChat(4);
+      await shows(waitingText(fourth), 'You are number 2 in the queue');
+      for (const a of Object.values(agents)) assert.equal(await a.offers.count(), 0, `${a.id} is offered nothing`);
+      assert.equal((await fourth.w.stream.textContent()).includes('nobody is available'), false, 'no fallback');
+    });
+
+    await step('the first chat ends: its agent is offered the third visitor, and the fourth moves up to number 1', async () => {
+      const [first, , third, fourth] = visitors;
+      await first.agent.page.locator('#ib-end').click();
+      await shows(first.w.stream.locator('.lc-note'), 'The chat has ended.');
+      await shows(first.agent.offers, third.email);
+      await shows(waitingText(fourth), 'You are number 1 in the queue');
+      // One chat ended: the wait comes from its length, at least a minute.
+      assert.match(await waitingText(fourth).textContent(), /You are number 1 in the queue, about 1 minute/);
+      await first.agent.offers.filter({ hasText: third.email }).getByRole('button', { name: 'Accept' }).click();
+      await shows(third.w.stream.locator('.lc-note'), `${first.agent.name} joined the chat`);
+    });
+
+    await step('the second chat ends: its agent is offered the fourth visitor', async () => {
+      const [, second, , fourth] = visitors;
+      await second.agent.page.locator('#ib-end').click();
+      await shows(second.w.stream.locator('.lc-note'), 'The chat has ended.');
+      await shows(second.agent.offers, fourth.email);
+      await second.agent.offers.filter({ hasText: fourth.email }).getByRole('button', { name: 'Accept' }).click();
+      await shows(fourth.w.stream.locator('.lc-note'), `${second.agent.name} joined the chat`);
+    });
+  } finally {
+    dumpLogs(t, failed());
+    for (const ctx of contexts.splice(0)) await ctx.close().catch(() => {});
+    await stopGateway(qgw);
+  }
+});

@@ -343,6 +343,8 @@ pub fn chat_with(
 
 pub mod conformance;
 
+pub mod queue_conformance;
+
 pub mod iam;
 
 pub mod sim;

@@ -43,6 +43,29 @@ fn a_few_seeds_of_the_chat_under_faults_keep_every_invariant() {
 }
 
 #[test]
+fn a_few_seeds_with_a_live_queue_keep_every_invariant_and_its_order() {
+    // The same world with a queue of two minutes: agents reach their limits, so
+    // requests queue, are offered as slots free, lapse back to their place and
+    // expire, under the same faults (`queue_order` is checked at every claim).
+    let config = Config {
+        queue_wait_limit: Some(120),
+        ..Config::default()
+    };
+    let mut failures = Vec::new();
+    let mut queued = 0;
+    for seed in 1..=4 {
+        let report = run(seed, &config);
+        eprintln!("{} queued {}", summary(&report), report.queued);
+        queued += report.queued;
+        if !report.new_violations().is_empty() {
+            failures.push(report.failure());
+        }
+    }
+    assert!(queued > 0, "requests were queued");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn one_seed_always_gives_the_same_run() {
     let config = Config {
         steps: 150,

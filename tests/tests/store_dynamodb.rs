@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use livechat_core::ports::{ConversationStore, DirectoryStore, Store};
 use livechat_tests::conformance as suite;
 use livechat_tests::dynamodb::{endpoint, fresh_store};
+use livechat_tests::queue_conformance as queue_suite;
 
 async fn store() -> Option<Arc<dyn Store>> {
     let endpoint = endpoint()?;
@@ -1003,6 +1004,55 @@ async fn livechat_explain_answers_who_would_get_a_visitor_from_the_tables_presen
         store.agent_chats(&ben).await.unwrap().is_empty(),
         "explain claims nothing"
     );
+}
+
+#[tokio::test]
+async fn queue_entries_are_one_per_conversation_first_ticket_first() {
+    let Some(store) = store().await else { return };
+    queue_suite::queue_entries_are_one_per_conversation_first_ticket_first(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn concurrent_enqueues_leave_one_entry_per_conversation() {
+    let Some(store) = store().await else { return };
+    queue_suite::concurrent_enqueues_leave_one_entry_per_conversation(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn chat_lengths_add_up_per_pool() {
+    let Some(store) = store().await else { return };
+    queue_suite::chat_lengths_add_up_per_pool(store.as_ref()).await;
+}
+
+/// What the queue costs in requests: a new entry is a read, the ticket and a
+/// conditional put; a request routed again while queued, one read; the queue one
+/// query; a dequeue one delete.
+#[tokio::test]
+async fn the_queue_takes_the_documented_requests() {
+    use livechat_core::ports::QueueStore;
+    let Some(endpoint) = endpoint() else { return };
+    let (store, counter) = fresh_store(&endpoint).await;
+    let c = livechat_core::domain::ConversationId::parse("q-cost").unwrap();
+    let now = livechat_tests::test_now();
+    let counts = |pairs: &[(&str, u64)]| -> std::collections::BTreeMap<String, u64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    let taken = || {
+        let counts = counter.counts();
+        counter.reset();
+        counts
+    };
+    store.enqueue("all", &c, now).await.unwrap();
+    assert_eq!(
+        taken(),
+        counts(&[("GetItem", 1), ("UpdateItem", 1), ("PutItem", 1)])
+    );
+    store.enqueue("all", &c, now).await.unwrap();
+    assert_eq!(taken(), counts(&[("GetItem", 1)]));
+    store.queue("all").await.unwrap();
+    assert_eq!(taken(), counts(&[("Query", 1)]));
+    store.dequeue("all", &c).await.unwrap();
+    assert_eq!(taken(), counts(&[("DeleteItem", 1)]));
 }
 
 /// The directory item keeps each dialog's header only: its cards are items of

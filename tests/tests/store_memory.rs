@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use livechat_core::memory::MemoryStore;
 use livechat_tests::conformance as suite;
+use livechat_tests::queue_conformance as queue_suite;
 
 #[tokio::test]
 async fn dialogs_round_trip_in_order_and_a_removed_one_is_gone() {
@@ -135,6 +136,25 @@ async fn sharded_lists_spread_their_writes() {
 #[tokio::test]
 async fn batched_reads_find_what_exists() {
     suite::batched_reads_find_what_exists(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn queue_entries_are_one_per_conversation_first_ticket_first() {
+    queue_suite::queue_entries_are_one_per_conversation_first_ticket_first(&MemoryStore::new())
+        .await;
+}
+
+#[tokio::test]
+async fn concurrent_enqueues_leave_one_entry_per_conversation() {
+    queue_suite::concurrent_enqueues_leave_one_entry_per_conversation(
+        &MemoryStore::new().interleaving(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn chat_lengths_add_up_per_pool() {
+    queue_suite::chat_lengths_add_up_per_pool(&MemoryStore::new()).await;
 }
 
 #[tokio::test]

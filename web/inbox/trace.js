@@ -10,6 +10,7 @@ const VERDICTS = {
   not_in_schedule: 'outside their schedule',
   offline: 'offline',
   already_offered: 'offered this request already',
+  kept_for_queue: 'kept for a request ahead in the queue',
   sender: 'handing the chat on',
 };
 
@@ -31,9 +32,12 @@ export function verdictText(candidate) {
  * read, and each pool tried with its agents' verdicts.
  */
 export function decisionView(trace) {
-  const outcome = trace.outcome?.outcome === 'offer'
+  const kind = trace.outcome?.outcome;
+  const outcome = kind === 'offer'
     ? `offered to ${trace.outcome.agent}`
-    : 'nobody eligible: the fallback';
+    : kind === 'queued'
+      ? 'everyone at their limit: queued'
+      : 'nobody eligible: the fallback';
   const rules = (trace.rules || []).map((r) => `rule ${r.rule}: ${r.matched ? (r.used ? 'matched, used' : 'matched, not used') : 'did not match'}`);
   const pools = (trace.pools || []).map((p) => {
     const name = p.pool || 'one agent';

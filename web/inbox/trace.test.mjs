@@ -33,3 +33,16 @@ test('a fallback reads as nobody eligible, and an unknown verdict is shown as se
   assert.equal(verdictText({ verdict: 'something_new' }), 'something_new');
   assert.equal(verdictText({ verdict: 'away' }), 'away (availability toggle)');
 });
+
+test('a queued decision reads as queued, and an agent kept for a request ahead says so', () => {
+  const view = decisionView({
+    at: '2026-03-02T10:00:00Z',
+    pools: [{ pool: 'all', via: 'card_pool', candidates: [
+      { agent: 'ana', verdict: 'at_limit', load: 1, limit: 1 },
+      { agent: 'ben', verdict: 'kept_for_queue' },
+    ] }],
+    outcome: { outcome: 'queued', pool: 'all' },
+  });
+  assert.equal(view.outcome, 'everyone at their limit: queued');
+  assert.deepEqual(view.pools[0].rows, [['ana', 'at their limit (1 of 1 chats)'], ['ben', 'kept for a request ahead in the queue']]);
+});

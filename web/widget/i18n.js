@@ -25,7 +25,9 @@ export const EN = {
   answers: 'Answers',
   skip: 'Skip',
   waiting: 'Waiting for an agent…',
-  waitingNumber: 'Waiting for an agent… you are number {n}',
+  queueNumber: 'You are number {n} in the queue',
+  queueNumberWait: 'You are number {n} in the queue, about {m} minutes',
+  queueNumberWaitOne: 'You are number {n} in the queue, about 1 minute',
   connecting: 'Connecting you to an agent…',
   online: 'Online',
   connected: 'Connected',
@@ -90,6 +92,21 @@ export function pickLanguage({ dataLang, htmlLang, navigatorLanguages = [] } = {
 export function format(strings, key, values = {}) {
   const text = strings[key] ?? EN[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m));
+}
+
+/**
+ * What a `waiting` frame says: the place in the live queue and, when the server
+ * estimates one, the wait in whole minutes (at least one); without a place, just
+ * waiting. The frame is the server's, but read as hostile: a place is a positive
+ * whole number, a wait a finite number of seconds.
+ */
+export function waitingText(strings, frame) {
+  const n = frame?.position;
+  if (!Number.isSafeInteger(n) || n < 1) return format(strings, 'waiting');
+  const secs = frame.estimated_wait_seconds;
+  if (typeof secs !== 'number' || !Number.isFinite(secs) || secs < 0) return format(strings, 'queueNumber', { n });
+  const m = Math.max(1, Math.ceil(secs / 60));
+  return m === 1 ? format(strings, 'queueNumberWaitOne', { n }) : format(strings, 'queueNumberWait', { n, m });
 }
 
 /**

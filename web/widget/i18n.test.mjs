@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { EN, LANGUAGES, format, loadStrings, normalTag, pickLanguage, uiLanguage } from './i18n.js';
+import { EN, LANGUAGES, format, loadStrings, normalTag, pickLanguage, uiLanguage, waitingText } from './i18n.js';
 
 test('data-lang comes before the page language, which comes before the browser', () => {
   const all = { dataLang: 'fr', htmlLang: 'de', navigatorLanguages: ['es-ES', 'en'] };
@@ -57,4 +57,23 @@ test('loadStrings fetches the language file and falls back to English', async ()
   assert.equal(de.send, 'Senden');
   assert.equal(await loadStrings('de', 'file:///nowhere/i18n.js'), EN);
   assert.equal(await loadStrings('xx'), EN);
+});
+
+test('a queued visitor reads their place and the wait in whole minutes, at least one', async () => {
+  assert.equal(waitingText(EN, { position: null }), 'Waiting for an agent…');
+  assert.equal(waitingText(EN, { position: 2 }), 'You are number 2 in the queue');
+  assert.equal(waitingText(EN, { position: 2, estimated_wait_seconds: 480 }), 'You are number 2 in the queue, about 8 minutes');
+  assert.equal(waitingText(EN, { position: 1, estimated_wait_seconds: 61 }), 'You are number 1 in the queue, about 2 minutes');
+  assert.equal(waitingText(EN, { position: 1, estimated_wait_seconds: 0 }), 'You are number 1 in the queue, about 1 minute');
+  const de = await loadStrings('de');
+  assert.equal(waitingText(de, { position: 3, estimated_wait_seconds: 600 }), 'Sie sind Nummer 3 in der Warteschlange, etwa 10 Minuten');
+});
+
+test('a waiting frame with a made-up place or wait says no more than waiting', () => {
+  for (const position of [0, -1, 1.5, '2', '<b>1</b>', {}, Number.NaN, 2 ** 60]) {
+    assert.equal(waitingText(EN, { position }), 'Waiting for an agent…', String(position));
+  }
+  for (const secs of ['600', -5, Number.POSITIVE_INFINITY, null, {}]) {
+    assert.equal(waitingText(EN, { position: 1, estimated_wait_seconds: secs }), 'You are number 1 in the queue', String(secs));
+  }
 });

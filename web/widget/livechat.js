@@ -6,7 +6,7 @@ import { Thread, newMessageId } from '../shared/thread.js';
 import { typingThrottle } from '../shared/typing.js';
 import { resolveBranding } from './branding.js';
 import { loadSite } from './site.js';
-import { format, loadStrings, pickLanguage } from './i18n.js';
+import { format, loadStrings, pickLanguage, waitingText } from './i18n.js';
 import { mountWidget } from './render.js';
 import { readSite, teaserText, watchTriggers } from './triggers.js';
 
@@ -350,7 +350,7 @@ async function init() {
         if (frame.message) addMessages([frame.message]);
         break;
       case 'waiting':
-        view.setWaiting(frame.position ? t('waitingNumber', { n: frame.position }) : t('waiting'));
+        view.setWaiting(waitingText(strings, frame));
         if (phase === 'dialog') setPhase('waiting');
         break;
       case 'agent_left':

@@ -14,6 +14,7 @@ mod analytics;
 pub mod counting;
 mod dialogs;
 mod live;
+mod queue;
 pub mod stream;
 pub mod table;
 

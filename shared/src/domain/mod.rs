@@ -13,6 +13,7 @@ mod ids;
 mod lang;
 mod notify;
 mod origin;
+mod queue;
 mod rate;
 mod recent;
 mod routing_config;
@@ -50,6 +51,9 @@ pub use notify::{
     NoticeKind, Notifications, NotifyOn, WebhookSettings, WebhookUrl, WebhookUrlError,
 };
 pub use origin::{Origin, OriginError};
+pub use queue::{
+    ChatLengths, MAX_QUEUE_LEN, QueueWaitLimit, QueueWaitLimitError, estimated_wait_secs,
+};
 pub use rate::{Rate, RateLimits, RateLimitsError, Window, Windows, count_in};
 pub use recent::{MAX_UNACKED, RECENT_PER_SIDE, RecentMessages};
 pub use routing_config::{

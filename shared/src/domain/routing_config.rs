@@ -125,6 +125,10 @@ pub struct Settings {
     /// How long an offered agent has to accept.
     #[serde(default)]
     pub wait_time_limit: WaitTimeLimit,
+    /// How long a request may wait in the live queue when every available agent is
+    /// at their chat limit; unset, no queue: the fallback at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_wait_limit: Option<super::QueueWaitLimit>,
     /// What the visitor sees when nobody can take the chat.
     #[serde(default)]
     pub fallback: FallbackMessage,

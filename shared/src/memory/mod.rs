@@ -52,6 +52,12 @@ struct Inner {
     messages: HashMap<ConversationId, Vec<Message>>,
     cursors: HashMap<String, Cursor>,
     tickets: HashMap<String, u64>,
+    /// The live queues, per pool: each queued conversation with its entry.
+    queues: HashMap<String, BTreeMap<ConversationId, crate::ports::QueueEntry>>,
+    /// Per pool: the last queue ticket handed out.
+    queue_tickets: HashMap<String, u64>,
+    /// Per pool: the measured lengths of its ended chats.
+    chat_lengths: HashMap<String, crate::domain::ChatLengths>,
     loads: HashMap<AgentId, BTreeSet<ConversationId>>,
     peak_loads: HashMap<AgentId, u32>,
     sessions: HashMap<crate::domain::VisitorId, VisitorSession>,
@@ -1151,5 +1157,6 @@ impl Notifier for MemoryNotifier {
     }
 }
 
+mod queue;
 #[cfg(test)]
 mod tests;

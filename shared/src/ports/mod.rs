@@ -22,6 +22,9 @@ use crate::domain::{
 };
 use crate::routing::Directory;
 
+mod queue;
+pub use queue::{Joined, QueueEntry, QueueStore};
+
 /// A failure of the store itself (not a lost race).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -669,7 +672,13 @@ pub trait AnalyticsStore: Send + Sync {
 
 /// Every store port, for callers that need them all.
 pub trait Store:
-    DirectoryStore + ConnectionStore + ConversationStore + RoutingStore + SessionStore + AnalyticsStore
+    DirectoryStore
+    + ConnectionStore
+    + ConversationStore
+    + RoutingStore
+    + SessionStore
+    + AnalyticsStore
+    + QueueStore
 {
 }
 impl<
@@ -678,7 +687,8 @@ impl<
         + ConversationStore
         + RoutingStore
         + SessionStore
-        + AnalyticsStore,
+        + AnalyticsStore
+        + QueueStore,
 > Store for T
 {
 }
@@ -768,6 +778,12 @@ pub enum DelayedEvent {
     /// what a handler that died part-way left (a routing, an offer timeout, a
     /// missed-list entry, an agent's capacity), and is a no-op otherwise.
     Settle { conversation: ConversationId },
+    /// A queued request's `settings.queue_wait_limit` passed: if it is still queued
+    /// and waiting, it gets the fallback (docs/protocol.md, "waiting").
+    QueueExpired { conversation: ConversationId },
+    /// An agent's schedule starts (or their away toggle lapses) while requests are
+    /// queued: the queue's head is offered if a slot is free, as when one frees.
+    QueueCheck,
 }
 
 /// How long after a change of several writes its [`DelayedEvent::Settle`] runs:

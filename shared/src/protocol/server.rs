@@ -286,8 +286,12 @@ pub enum ServerFrame {
     },
     /// To a visitor: routing is looking for an agent.
     Waiting {
-        /// Place in the queue, when known.
+        /// Place in the live queue (1 is next), when queued.
         position: Option<u32>,
+        /// The wait the queue's place suggests, in seconds, once the pool measured a
+        /// chat's length (docs/protocol.md, "waiting"); left out otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimated_wait_seconds: Option<u64>,
     },
     /// To a visitor: nobody can take the chat now.
     Fallback {
@@ -795,8 +799,14 @@ pub(super) mod tests {
             ServerFrame::AgentLeft {
                 agent_name: "Ana".into(),
             },
-            ServerFrame::Waiting { position: Some(2) },
-            ServerFrame::Waiting { position: None },
+            ServerFrame::Waiting {
+                position: Some(2),
+                estimated_wait_seconds: Some(240),
+            },
+            ServerFrame::Waiting {
+                position: None,
+                estimated_wait_seconds: None,
+            },
             ServerFrame::Fallback {
                 text: "Nobody is free right now.".into(),
                 meeting_link: Some("https://cal.example/ana".into()),

@@ -253,6 +253,9 @@ pub enum Verdict {
     },
     /// Offered this request already (declined it, or let it time out).
     AlreadyOffered,
+    /// Kept for a request ahead in the live queue, which can take them and this
+    /// one was not to pass.
+    KeptForQueue,
     /// The agent handing the chat on: a transfer skips them.
     Sender,
 }
@@ -270,6 +273,12 @@ pub enum Outcome {
     NeedsCursor,
     /// Nobody eligible in any pool tried: the fallback.
     Nobody,
+    /// Nobody eligible only because everyone available is at their chat limit: the
+    /// request waits in `pool`'s live queue (`settings.queue_wait_limit`).
+    Queued {
+        /// The queue's pool.
+        pool: String,
+    },
 }
 
 /// The agent after `last` in `order` who is in `candidates`, wrapping around. With no

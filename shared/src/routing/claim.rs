@@ -42,6 +42,15 @@ pub enum RouteOutcome {
         text: String,
         meeting_link: Option<String>,
     },
+    /// Every available agent is at their chat limit (or others queued first): the
+    /// request waits in the live queue, in `entry`'s place (`new`: it joined now;
+    /// `behind_others`: it joined behind requests queued before it, without a
+    /// choice, so the queue's head should be offered). See [`super::queue`].
+    Queued {
+        entry: crate::ports::QueueEntry,
+        new: bool,
+        behind_others: bool,
+    },
     /// The conversation is not waiting (a repeated or stale request): nothing changed.
     NotWaiting,
 }
@@ -146,10 +155,25 @@ impl Router {
     /// offer is claimed only at the version read, and a lost race reads it again.
     pub async fn route_from(
         &self,
+        conv: Conversation,
+        directory: &Directory,
+        mode: &RoutingMode,
+        visitor: &Attributes,
+    ) -> Result<RouteOutcome, RouteError> {
+        self.route_queued(conv, directory, mode, visitor, None)
+            .await
+    }
+
+    /// [`Router::route_from`]; `turn`: the live queue's walk routes this request
+    /// as its head (see [`super::queue`]): requests ahead of it in the queue have
+    /// had theirs, and it may take only the agents `turn` leaves it.
+    pub async fn route_queued(
+        &self,
         mut conv: Conversation,
         directory: &Directory,
         mode: &RoutingMode,
         visitor: &Attributes,
+        turn: Option<&super::queue::Turn>,
     ) -> Result<RouteOutcome, RouteError> {
         let store = &self.ports.store;
         let now = self.ports.clock.now();
@@ -167,6 +191,12 @@ impl Router {
         if self.repair(&conv).await? {
             return Ok(RouteOutcome::NotWaiting);
         }
+        if let Some(queued) = self
+            .queue_first(&conv, directory, now, turn.is_some())
+            .await?
+        {
+            return Ok(queued);
+        }
 
         for attempt in 1..=self.writer.max_attempts() {
             self.writer.wait_before(attempt).await;
@@ -179,15 +209,10 @@ impl Router {
                     .fall_back(conversation, EndReason::Missed, directory)
                     .await;
             }
-            let (choice, trace) = loop {
-                match choose_traced(
-                    directory,
-                    mode,
-                    visitor,
-                    &facts,
-                    conv.offered_to(),
-                    &cursors,
-                ) {
+            // Agents kept for requests queued ahead are left out as if offered.
+            let excluded = super::queue::excluded(&conv, turn, &live_chat_agents);
+            let (choice, mut trace) = loop {
+                match choose_traced(directory, mode, visitor, &facts, &excluded, &cursors) {
                     (Choice::NeedsCursor(key), _) => {
                         let cursor = store.cursor(&key).await?;
                         // Requests queued for this pool go first: queue behind them.
@@ -201,12 +226,19 @@ impl Router {
                     decided => break decided,
                 }
             };
+            super::queue::mark_kept(&mut trace, &conv);
             let Choice::Offer {
                 agent,
                 mut cursor,
                 via,
             } = choice
             else {
+                if let Some(queued) = self
+                    .queue_instead(&conv, directory, &mut trace, now)
+                    .await?
+                {
+                    return Ok(queued);
+                }
                 let reason = if offers_made > 0 {
                     EndReason::Missed
                 } else {
@@ -452,7 +484,7 @@ impl Router {
 
     /// Ends the conversation with `reason`, tells the admin, and returns the fallback
     /// the visitor sees. Repeats are harmless: an already ended conversation is left.
-    async fn fall_back(
+    pub(super) async fn fall_back(
         &self,
         conversation: &ConversationId,
         reason: EndReason,

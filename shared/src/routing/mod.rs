@@ -19,6 +19,7 @@ mod choice;
 mod claim;
 mod directory;
 pub mod explain;
+mod queue;
 pub mod transfer;
 mod writer;
 
@@ -29,5 +30,8 @@ pub use choice::{
 pub use claim::{OfferEnd, RouteOutcome, Router};
 pub use directory::{Directory, DirectoryError, MAX_DIALOGS, TargetedDialog};
 pub use explain::{ExplainError, card_routing, explain};
+pub use queue::{
+    QUEUE_POOL, Turn, agents_at_limit, next_availability, still_queued, waits_for_a_slot,
+};
 pub use transfer::{TransferChoice, TransferResult, choose_transfer, team_pool};
 pub use writer::{Ending, RetryPolicy, RouteError, Writer};

@@ -312,7 +312,10 @@ impl Chat {
             conversation,
             reason: WithdrawReason::Declined,
         };
-        self.send_to(&agent_party(agent), &withdrawn).await
+        self.send_to(&agent_party(agent), &withdrawn).await?;
+        // Their slot is free again: the live queue's head may have it.
+        self.slot_freed_or_log().await;
+        Ok(())
     }
 
     /// `typing` in a live chat of `agent`'s, relayed to the visitor.
@@ -375,7 +378,12 @@ impl Chat {
                 until: Some(toggle.until),
             },
         )
-        .await
+        .await?;
+        if available {
+            // An agent back with free slots: the live queue's head may have one.
+            self.slot_freed_or_log().await;
+        }
+        Ok(())
     }
 
     /// `score`: by the agent who holds or last held the chat, or an admin.
@@ -851,6 +859,9 @@ impl Chat {
                 _ => {}
             }
         }
+        // An agent online again may have free slots: the live queue's head may
+        // have one.
+        self.slot_freed_or_log().await;
         Ok(())
     }
 

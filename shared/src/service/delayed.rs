@@ -5,6 +5,7 @@
 use tracing::info;
 
 use super::Chat;
+use super::queue::Routed;
 use crate::domain::{
     AgentId, Conversation, ConversationId, ConversationState, EndReason, INACTIVITY_TIMEOUT,
     NoticeKind, TransferOutcome, VisitorId,
@@ -38,6 +39,9 @@ impl Chat {
                         reason: WithdrawReason::TimedOut,
                     };
                     self.send_to(&Party::Agent { agent }, &withdrawn).await?;
+                    // The agent's slot is free again: the live queue's head may
+                    // have it.
+                    self.slot_freed().await?;
                 } else if matches!(
                     self.conversation(&conversation).await?.state(),
                     ConversationState::Waiting { .. }
@@ -64,6 +68,8 @@ impl Chat {
                 self.visitor_gone(&visitor, connects).await
             }
             DelayedEvent::CheckGone { party, connects } => self.check_gone(party, connects).await,
+            DelayedEvent::QueueExpired { conversation } => self.queue_expired(&conversation).await,
+            DelayedEvent::QueueCheck => self.slot_freed().await,
         }
     }
 
@@ -254,6 +260,16 @@ impl Chat {
 
     /// Routes a waiting conversation and tells both sides how it went.
     async fn route(&self, conversation: &ConversationId) -> Result<(), ServerError> {
+        self.route_reporting(conversation, None).await.map(|_| ())
+    }
+
+    /// [`Chat::route`], saying what came of it (for the live queue's walk, which
+    /// routes each head in its `turn`).
+    pub(super) async fn route_reporting(
+        &self,
+        conversation: &ConversationId,
+        turn: Option<&crate::routing::Turn>,
+    ) -> Result<Routed, ServerError> {
         // The hub: the conversation with its subscribers, in the same read, so that
         // the visitor's pages are told without reading their presence.
         let hub =
@@ -266,7 +282,7 @@ impl Chat {
                 })?;
         let conv = hub.conversation.clone();
         let Some(mode) = conv.routing() else {
-            return Ok(());
+            return Ok(Routed::Other);
         };
         let session = self.ports.store.session(conv.visitor(), self.now()).await?;
         let state = session.map(|s| s.dialog).unwrap_or_default();
@@ -286,8 +302,9 @@ impl Chat {
             && matches!(conv.state(), ConversationState::Waiting { .. });
         let outcome = self
             .router
-            .route_from(conv.clone(), &directory, mode, &attributes)
+            .route_queued(conv.clone(), &directory, mode, &attributes, turn)
             .await?;
+        let routed = super::queue::routed(&outcome);
         match outcome {
             RouteOutcome::Offered {
                 agent,
@@ -312,8 +329,15 @@ impl Chat {
                     .map(|s| s.connections.as_slice())
                     .unwrap_or_default();
                 futures_util::future::join_all(tabs.iter().map(|c| self.send(c, &offer))).await;
-                self.push_to_hub(&hub, &ServerFrame::Waiting { position: None }, None)
-                    .await;
+                self.push_to_hub(
+                    &hub,
+                    &ServerFrame::Waiting {
+                        position: None,
+                        estimated_wait_seconds: None,
+                    },
+                    None,
+                )
+                .await;
                 if new_request {
                     self.notify_request(
                         NoticeKind::NewRequest,
@@ -325,7 +349,17 @@ impl Chat {
                     )
                     .await;
                 }
-                Ok(())
+                Ok(routed)
+            }
+            RouteOutcome::Queued {
+                entry,
+                new,
+                behind_others,
+            } => {
+                // Agents hear of it when it is offered, as of any request.
+                self.queued(conversation, &entry, new, behind_others)
+                    .await?;
+                Ok(routed)
             }
             RouteOutcome::Fallback {
                 reason,
@@ -363,9 +397,9 @@ impl Chat {
                     None,
                 )
                 .await;
-                Ok(())
+                Ok(routed)
             }
-            RouteOutcome::NotWaiting => Ok(()),
+            RouteOutcome::NotWaiting => Ok(routed),
         }
     }
 

@@ -17,6 +17,7 @@ mod dialogs;
 mod notes;
 mod notices;
 mod origins;
+mod queue;
 mod relay;
 mod targeting;
 mod transfer;

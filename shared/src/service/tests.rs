@@ -23,6 +23,7 @@ mod languages;
 mod live;
 mod notes;
 mod origins;
+mod queue;
 mod rate;
 mod tokens;
 mod traces;

@@ -310,8 +310,8 @@ impl Chat {
         })
     }
 
-    /// Whether any agent is eligible now, for the dialog's "is any agent
-    /// available" branch: the agents' load, connections and availability toggles
+    /// Whether any agent is eligible now (or, with a live queue, at their limit),
+    /// for the dialog's "is any agent available" branch: the agents' load, connections and availability toggles
     /// as stored (one BatchGetItem), the rest from the cached directory.
     async fn any_agent_eligible(&self) -> Result<bool, ServerError> {
         let directory = self.cached_directory().await?;
@@ -327,7 +327,14 @@ impl Chat {
             now,
             states: self.ports.store.agent_states(&agents, now).await?,
         };
-        Ok(agents.iter().any(|a| facts.eligible(a)))
+        // With a live queue, an agent at their limit will free a slot: the visitor
+        // is queued for it rather than sent past the live chat.
+        let queue = directory.settings.queue_wait_limit.is_some();
+        Ok(agents.iter().any(|a| match facts.verdict(a) {
+            crate::routing::Verdict::Eligible => true,
+            crate::routing::Verdict::AtLimit { .. } => queue,
+            _ => false,
+        }))
     }
 
     /// Opens or resumes the visitor's conversation: `session`, the history if any,
@@ -550,8 +557,14 @@ impl Chat {
                     .schedule(route, now)
                     .await
                     .map_err(ServerError::internal)?;
-                self.send(connection, &ServerFrame::Waiting { position: None })
-                    .await;
+                self.send(
+                    connection,
+                    &ServerFrame::Waiting {
+                        position: None,
+                        estimated_wait_seconds: None,
+                    },
+                )
+                .await;
             }
             ConversationState::Bot | ConversationState::Ended { .. } => {}
         }
@@ -761,6 +774,22 @@ impl Chat {
                 )
                 .await?;
             }
+            _ => {}
+        }
+        // The agent's slot is free: the live queue's head may have it. The chat
+        // has ended either way: a failure here is logged, not answered.
+        if let ConversationState::Live { since, .. } = before.state() {
+            let secs = self.now().duration_since(*since).as_secs().max(0);
+            if let Err(e) = self.chat_length(secs.unsigned_abs()).await {
+                tracing::warn!(error = %super::cause_chain(&e), "could not measure a chat's length");
+            }
+        }
+        match before.state() {
+            ConversationState::Live { .. } | ConversationState::Offered { .. } => {
+                self.slot_freed_or_log().await;
+            }
+            // A queued request that ended (its visitor left): those behind it move up.
+            ConversationState::Waiting { .. } => self.left_queue_or_log(conv.id()).await,
             _ => {}
         }
         Ok(ending)

@@ -11,13 +11,14 @@ use std::time::Instant;
 
 use livechat_tests::sim::{Config, FaultRates, run};
 
-const USAGE: &str = "usage: simulate [--seeds N] [--first N] [--seed N] [--steps N] [--visitors N] [--batch N] [--faults X] [--broken-cursor] [--trace]
+const USAGE: &str = "usage: simulate [--seeds N] [--first N] [--seed N] [--steps N] [--visitors N] [--batch N] [--faults X] [--queue SECS] [--broken-cursor] [--trace]
   --seeds N        run N seeds (default 100), starting at --first (default 1)
   --seed N         run only seed N
   --steps N        steps per seed (default 300)
   --visitors N     visitors per run (default 24)
   --batch N        at most N people act at once in a step (default 6)
   --faults X       multiply every fault rate by X (default 1; 0 turns faults off)
+  --queue SECS     the account has a live queue of SECS (settings.queue_wait_limit)
   --broken-cursor  the self-test's deliberate bug: round robin ignores the cursor's version
   --trace          print the whole trace of each run (use with --seed)";
 
@@ -77,6 +78,13 @@ fn parse() -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("{arg}: {e}"))?;
                 args.config.rates = FaultRates::scaled(FaultRates::standard(), factor);
+            }
+            "--queue" => {
+                args.config.queue_wait_limit = Some(
+                    number(&mut it, &arg)?
+                        .parse()
+                        .map_err(|e| format!("{arg}: {e}"))?,
+                )
             }
             "--broken-cursor" => args.config.broken_cursor = true,
             "--trace" => args.trace = true,

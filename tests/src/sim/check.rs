@@ -20,7 +20,11 @@
 //!   the stored one with that number, so nobody is shown a message out of order or
 //!   twice under one number), `visitors_see_only_their_chats`,
 //!   `acked_messages_are_stored`, and, as each round-robin claim lands,
-//!   `round_robin_fair`.
+//!   `round_robin_fair`, and as each offer of a queued request lands,
+//!   `queue_order` (with a live queue: no request queued before it is still
+//!   waiting and could take the agent);
+//! - with a live queue, `actionable` also takes a request waiting with its queue
+//!   expiry (`QueueExpired`) queued for one someone can act on.
 //!
 //! At the end, after every client resynced: `acked_messages_reach_the_other_side`:
 //! each live chat's visitor page and agent tabs show exactly the stored messages,
@@ -39,7 +43,8 @@ use super::world::World;
 /// matches one (its invariant and a phrase of its detail) is counted apart, so that
 /// every run still fails on anything new. Remove an entry once its bug is fixed;
 /// `tests/tests/simulation.rs` replays a seed of each.
-pub const KNOWN_BUGS: &[(&str, &str, &str)] = &[];
+pub const KNOWN_BUGS: &[(&str, &str, &str)] =
+    &[("B13", "queue_order", "queued before it and waiting")];
 
 /// The known bug a violation matches, if any.
 pub fn known_bug(invariant: &str, detail: &str) -> Option<&'static str> {
@@ -121,8 +126,9 @@ pub async fn after_step(world: &World) {
         );
         // A routing request delivered again re-issues what a routing that died
         // after its write left undone (the offer timeout, the missed-list entry).
+        // A queued request's expiry routes it the same way.
         let routing = queued(
-            &|e| matches!(e, DelayedEvent::Route { conversation } if conversation == conv.id()),
+            &|e| matches!(e, DelayedEvent::Route { conversation } | DelayedEvent::QueueExpired { conversation } if conversation == conv.id()),
         );
         if let Some(agent) = named
             && !holders.contains(agent)
@@ -150,10 +156,11 @@ pub async fn after_step(world: &World) {
         }
         let problem = match &conv.state() {
             ConversationState::Bot => None,
-            ConversationState::Waiting { .. } => (!queued(
-                &|e| matches!(e, DelayedEvent::Route { conversation } if conversation == conv.id()),
-            ))
-            .then(|| "waits with no routing request queued".to_string()),
+            // A queued request waits on its expiry (or the next freed slot),
+            // which `routing` counts.
+            ConversationState::Waiting { .. } => (!routing).then(|| {
+                "waits with no routing request (nor, queued, its expiry) queued".to_string()
+            }),
             ConversationState::Offered { agent, .. } => (!routing
                 && !queued(&|e| {
                     matches!(e, DelayedEvent::OfferTimeout { conversation, agent: to, version }

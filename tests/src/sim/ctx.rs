@@ -298,6 +298,10 @@ impl Ctx {
         match event {
             E::Route { conversation } => format!("route {}", self.alias(conversation)),
             E::Settle { conversation } => format!("settle {}", self.alias(conversation)),
+            E::QueueCheck => "queue_check".to_string(),
+            E::QueueExpired { conversation } => {
+                format!("queue_expired {}", self.alias(conversation))
+            }
             E::OfferTimeout {
                 conversation,
                 agent,

@@ -52,6 +52,9 @@ pub struct Config {
     pub broken_cursor: bool,
     /// Trace lines kept to print.
     pub keep_trace: usize,
+    /// The account's `settings.queue_wait_limit`, in seconds (none: no live queue,
+    /// as in the demo account).
+    pub queue_wait_limit: Option<u32>,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             rates: FaultRates::standard(),
             broken_cursor: false,
             keep_trace: 80,
+            queue_wait_limit: None,
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct Report {
     pub faults: BTreeMap<&'static str, u64>,
     /// Round-robin offers per pool and agent.
     pub offers: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Requests that joined the live queue.
+    pub queued: u64,
     /// Broken invariants.
     pub violations: Vec<Violation>,
     /// The last trace lines.
@@ -109,6 +115,9 @@ impl Config {
         );
         if FaultRates::scaled(standard, scale) == self.rates && scale != 1.0 {
             flags.push_str(&format!(" --faults {scale}"));
+        }
+        if let Some(secs) = self.queue_wait_limit {
+            flags.push_str(&format!(" --queue {secs}"));
         }
         if self.broken_cursor {
             flags.push_str(" --broken-cursor");
@@ -187,9 +196,10 @@ pub fn run(seed: u64, config: &Config) -> Report {
                     )
                 })
                 .collect(),
+            world.store.queued(),
         )
     });
-    let (calls, acked, offers) = report;
+    let (calls, acked, offers, queued) = report;
     Report {
         seed,
         steps: config.steps,
@@ -198,6 +208,7 @@ pub fn run(seed: u64, config: &Config) -> Report {
         acked,
         faults: ctx.faults(),
         offers,
+        queued,
         violations: ctx.violations(),
         trace: ctx.trace_tail(),
         trace_hash: ctx.trace_hash(),

@@ -49,6 +49,8 @@ pub struct SimStore {
     /// none (processes serve it from their cache), since the simulation saves it
     /// once, before the run.
     saved: Mutex<Directory>,
+    /// Requests that joined the live queue anew.
+    queued: Mutex<u64>,
 }
 
 fn crashed() -> StoreError {
@@ -75,6 +77,7 @@ impl SimStore {
             broken_cursor,
             seen: Mutex::new(HashMap::new()),
             offers: Mutex::new(BTreeMap::new()),
+            queued: Mutex::new(0),
         }
     }
 
@@ -125,6 +128,49 @@ impl SimStore {
             return Err(crashed());
         }
         Ok(())
+    }
+
+    /// The live queue's order, as an offer of a queued request is claimed: no
+    /// request with an earlier ticket is still waiting and could have had this
+    /// agent (not offered to them already). Read in the same step as the claim
+    /// (the memory store answers without yielding), so what it reads is what the
+    /// claim lands on.
+    async fn queue_skipped(&self, claim: &OfferClaim) -> StoreResult<Option<String>> {
+        use livechat_core::ports::QueueStore;
+        let id = claim.conversation.id();
+        let queue = self.inner.queue(livechat_core::routing::QUEUE_POOL).await?;
+        let Some(index) = queue.iter().position(|e| &e.conversation == id) else {
+            return Ok(None);
+        };
+        let ahead: Vec<ConversationId> = queue[..index]
+            .iter()
+            .map(|e| e.conversation.clone())
+            .collect();
+        let skipped = self
+            .inner
+            .conversations(&ahead)
+            .await?
+            .into_iter()
+            .filter(|c| {
+                matches!(
+                    c.state(),
+                    livechat_core::domain::ConversationState::Waiting { .. }
+                ) && !c.offered_to().contains(&claim.agent)
+            })
+            .map(|c| self.ctx.alias(c.id()))
+            .collect::<Vec<_>>();
+        Ok((!skipped.is_empty()).then(|| {
+            format!(
+                "{} offered to {} ahead of {skipped:?}, queued before it and waiting",
+                self.ctx.alias(id),
+                claim.agent
+            )
+        }))
+    }
+
+    /// Requests that joined the live queue anew so far.
+    pub fn queued(&self) -> u64 {
+        *lock(&self.queued)
     }
 
     fn remember(&self, f: impl FnOnce(&mut Seen)) {
@@ -510,6 +556,7 @@ impl RoutingStore for SimStore {
             Some(mv) => Some(self.inner.cursor(&mv.pool).await?),
             None => None,
         };
+        let skipped = self.queue_skipped(claim).await?;
         let outcome = match (&claim.cursor, &before) {
             (Some(mv), Some(current)) if self.broken_cursor => {
                 // The deliberate bug: the cursor is written whatever its version.
@@ -525,6 +572,9 @@ impl RoutingStore for SimStore {
         if outcome == ClaimOutcome::Claimed {
             if let (Some(mv), Some(before)) = (&claim.cursor, &before) {
                 self.check_rotation(claim, &mv.pool, before);
+            }
+            if let Some(skipped) = skipped {
+                self.ctx.violate("queue_order", skipped);
             }
             self.crash("claim_offer")?;
         }
@@ -675,5 +725,46 @@ impl livechat_core::ports::AnalyticsStore for SimStore {
     ) -> StoreResult<Vec<livechat_core::analytics::live::LiveEntry>> {
         self.call("live_entries").await?;
         self.inner.live_entries(now).await
+    }
+}
+
+#[async_trait]
+impl livechat_core::ports::QueueStore for SimStore {
+    async fn enqueue(
+        &self,
+        pool: &str,
+        conversation: &ConversationId,
+        at: Timestamp,
+    ) -> StoreResult<livechat_core::ports::Joined> {
+        self.call("enqueue").await?;
+        let joined = self.inner.enqueue(pool, conversation, at).await?;
+        if matches!(joined, livechat_core::ports::Joined::New(_)) {
+            *lock(&self.queued) += 1;
+        }
+        self.crash("enqueue")?;
+        Ok(joined)
+    }
+
+    async fn queue(&self, pool: &str) -> StoreResult<Vec<livechat_core::ports::QueueEntry>> {
+        self.call("queue").await?;
+        self.inner.queue(pool).await
+    }
+
+    async fn dequeue(&self, pool: &str, conversation: &ConversationId) -> StoreResult<bool> {
+        self.call("dequeue").await?;
+        let removed = self.inner.dequeue(pool, conversation).await?;
+        self.crash("dequeue")?;
+        Ok(removed)
+    }
+
+    async fn record_chat_length(&self, pool: &str, secs: u64) -> StoreResult<()> {
+        self.call("record_chat_length").await?;
+        self.inner.record_chat_length(pool, secs).await?;
+        self.crash("record_chat_length")
+    }
+
+    async fn chat_lengths(&self, pool: &str) -> StoreResult<livechat_core::domain::ChatLengths> {
+        self.call("chat_lengths").await?;
+        self.inner.chat_lengths(pool).await
     }
 }

@@ -150,7 +150,11 @@ impl World {
     pub fn new(ctx: Arc<Ctx>, config: Config) -> Self {
         let start: Timestamp = START.parse().expect("a valid start time");
         let clock = Arc::new(ManualClock::new(start));
-        let directory = directory();
+        let mut directory = directory();
+        directory.settings.queue_wait_limit = config.queue_wait_limit.map(|secs| {
+            livechat_core::domain::QueueWaitLimit::from_secs(secs)
+                .expect("a queue wait limit in range")
+        });
         let store = Arc::new(SimStore::new(
             directory.clone(),
             ctx.clone(),
