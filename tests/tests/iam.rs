@@ -74,7 +74,8 @@ fn complete_recording() -> Vec<Call> {
             post,
         ));
     }
-    for f in ["card-advance", "route-to-agent", "agent-message"] {
+    // Every function that reads the directory reads the dialogs' own items with it.
+    for f in ["connect", "card-advance", "route-to-agent", "agent-message"] {
         calls.push(call(
             f,
             "dynamodb",

@@ -8,17 +8,21 @@ import { TYPING_SHOWN_MS } from '../shared/typing.js';
 import { DEFAULT_BRANDING } from './branding.js';
 import { EN, format } from './i18n.js';
 
+// The stylesheet (in the shadow root). Its notes are here, not in the string, so
+// that visitors do not download them.
+// Fixed boxes follow the layout viewport, which a host page that overflows on a phone
+// makes wider and taller than the screen. The launcher and the phone panel follow the
+// visual viewport instead (the screen the visitor sees, above the keyboard too):
+// fitToScreen() sets --lc-x/-y/-w/-h from window.visualViewport; the fallbacks are the
+// layout viewport. right/bottom percentages are of the layout viewport.
+// Branding (./branding.js) sets the accent (--lc-accent), the text on it (--lc-on), the
+// accent as text on white (--lc-ink), and the offset from the corner (--lc-bx/-by);
+// a phone gets 60% of the offset, so the default 20 px is the 12 px it always was.
+// The @media block at the end: on phones the panel takes the whole screen, above the
+// page and the launcher.
 const CSS = `
 :host { all: initial; }
 * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-/* Fixed boxes follow the layout viewport, which a host page that overflows on a phone
-   makes wider and taller than the screen. The launcher and the phone panel follow the
-   visual viewport instead (the screen the visitor sees, above the keyboard too):
-   fitToScreen() sets --lc-x/-y/-w/-h from window.visualViewport; the fallbacks are the
-   layout viewport. right/bottom percentages are of the layout viewport.
-   Branding (./branding.js) sets the accent (--lc-accent), the text on it (--lc-on), the
-   accent as text on white (--lc-ink), and the offset from the corner (--lc-bx/-by);
-   a phone gets 60% of the offset, so the default 20 px is the 12 px it always was. */
 .lc-root { --lc-accent: #3b5bdb; --lc-on: #fff; --lc-ink: #3b5bdb; --lc-ox: var(--lc-bx, 20px); --lc-oy: var(--lc-by, 20px);
   position: fixed; z-index: 2147483000; color: #1f2430; font-size: 14px; line-height: 1.4;
   right: calc(100% - var(--lc-x, 0px) - var(--lc-w, 100%) + var(--lc-ox));
@@ -82,7 +86,6 @@ const CSS = `
 .lc-panel:focus { outline: none; }
 button:focus-visible, a:focus-visible, select:focus-visible { outline: 2px solid #91a7ff; outline-offset: 2px; }
 .lc-bubble:focus-visible { outline: 3px solid #91a7ff; outline-offset: 3px; }
-/* Phones: the panel takes the whole screen, above the page and the launcher. */
 @media (max-width: 480px) {
   .lc-root { --lc-ox: calc(var(--lc-bx, 20px) * .6); --lc-oy: calc(var(--lc-by, 20px) * .6); }
   .lc-panel { position: fixed; left: var(--lc-x, 0px); top: var(--lc-y, 0px); right: auto; bottom: auto;

@@ -2,7 +2,16 @@
 // its trigger fired (site.json's `teaser`). Dismissed with its ×, or gone once the
 // chat is opened; the widget remembers either per dialog. Its text goes in as
 // textContent with dir="auto" (it is the account's, shown as text, never markup).
-import { el } from '../shared/dom.js';
+
+// Its own element maker, not ../shared/dom.js's: a module the first load and this
+// lazy one shared would be split into a chunk of its own, one more request and more
+// bytes on every first load.
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
 
 const CSS = `
 .lc-teaser { position: absolute; right: 0; bottom: 68px; width: max-content; max-width: min(280px, calc(var(--lc-w, 100vw) - 40px));
