@@ -136,7 +136,10 @@ impl Chat {
                 self.send(tab, &moved).await;
             }
         }
-        self.agent_joins(&self::agent(agent), agent, &live).await
+        self.agent_joins(&self::agent(agent), agent, &live).await?;
+        // The sender's slot is free: the live queue's head may take it.
+        self.slot_freed_or_log().await;
+        Ok(())
     }
 
     /// `decline` of a transfer offered to `agent`: the chat stays the sender's.
@@ -203,6 +206,8 @@ impl Chat {
             };
             self.send_to(&agent(&pending.from), &ended).await?;
         }
+        // The receiver's held slot is free: the live queue's head may take it.
+        self.slot_freed_or_log().await;
         Ok(())
     }
 

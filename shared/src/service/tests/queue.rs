@@ -403,3 +403,43 @@ async fn a_queued_visitor_who_ends_the_request_moves_those_behind_up() {
     assert_eq!(waiting(&h.frames(&third)).last().unwrap().0, json!(1));
     assert_eq!(queued(&h).await, std::slice::from_ref(&third_conv));
 }
+
+/// ana live with a first visitor and transferring it to ben (whose slot the
+/// offer holds), and a second visitor queued behind them both.
+async fn transfer_pending_and_one_queued(
+    h: &Harness,
+) -> (ConnectionId, ConnectionId, String, String) {
+    let (ana, _first, conversation) = ana_busy(h).await;
+    let ben = h.agent("ben").await;
+    h.frames(&ben);
+    h.send(
+        &ana,
+        json!({"action": "transfer", "conversation": conversation, "to": {"agent": "ben"}}),
+    )
+    .await;
+    h.frames(&ana);
+    h.frames(&ben);
+    let (_second, second_conv, frames) = routed_visitor(h).await;
+    assert_eq!(waiting(&frames).last().unwrap().0, json!(1), "{frames:?}");
+    (ana, ben, conversation, second_conv)
+}
+
+#[tokio::test]
+async fn an_accepted_transfer_frees_the_senders_slot_for_the_queues_head() {
+    let h = one_chat_each(Some(600));
+    let (ana, ben, conversation, second_conv) = transfer_pending_and_one_queued(&h).await;
+    accept(&h, &ben, &conversation).await;
+    assert_eq!(offers(&h.frames(&ana)), [second_conv]);
+}
+
+#[tokio::test]
+async fn a_declined_transfer_frees_the_receivers_slot_for_the_queues_head() {
+    let h = one_chat_each(Some(600));
+    let (_ana, ben, conversation, second_conv) = transfer_pending_and_one_queued(&h).await;
+    h.send(
+        &ben,
+        json!({"action": "decline", "conversation": conversation}),
+    )
+    .await;
+    assert_eq!(offers(&h.frames(&ben)), [second_conv]);
+}
