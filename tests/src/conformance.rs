@@ -52,6 +52,7 @@ fn claim(c: &Conversation, to: &str, limit: u32, cursor_version: Option<u64>) ->
             served: v,
         }),
         trace: None,
+        ahead: Vec::new(),
     }
 }
 
@@ -1566,6 +1567,7 @@ pub async fn a_transfer_is_claimed_once_and_moves_capacity_when_accepted(store: 
                 served: team_cursor.served,
             }),
             trace: None,
+            ahead: Vec::new(),
         }
     };
     let to_ben = transfer_to("ben", 1);
@@ -1628,5 +1630,54 @@ pub async fn a_transfer_is_claimed_once_and_moves_capacity_when_accepted(store: 
     assert_eq!(
         store.agent_chats(&agent("ben")).await.unwrap(),
         vec![live.id().clone()]
+    );
+}
+
+/// A walk of the live queue claims an offer only while the requests it passed over
+/// are as it read them: one whose offer lapsed meanwhile (its version moved) makes
+/// the claim fail whole, with nothing written, and the walk reads the queue again.
+pub async fn a_queue_walks_claim_holds_only_while_the_requests_ahead_are_unchanged(
+    store: &dyn Store,
+) {
+    let ahead = waiting("c-ahead");
+    let behind = waiting("c-behind");
+    for conv in [&ahead, &behind] {
+        store.create_conversation(conv).await.unwrap();
+    }
+    // The walk read `ahead` offered elsewhere (version v); it is changed since.
+    let read_at = ahead.version();
+    let mut moved = ahead.clone();
+    moved.offer(agent("cleo"), test_now()).expect("offered");
+    assert_eq!(
+        store.replace_conversation(&moved, read_at).await.unwrap(),
+        CasOutcome::Written
+    );
+
+    let mut stale = claim(&behind, "ben", 5, None);
+    stale.ahead = vec![(ahead.id().clone(), read_at)];
+    assert_eq!(
+        store.claim_offer(&stale).await.unwrap(),
+        ClaimOutcome::QueueMoved
+    );
+    assert_eq!(
+        store.conversation(behind.id()).await.unwrap(),
+        Some(behind.clone())
+    );
+    assert_eq!(
+        store
+            .agent_states(&[agent("ben")], test_now())
+            .await
+            .unwrap()
+            .get(&agent("ben"))
+            .map_or(0, |s| s.load),
+        0,
+        "no capacity taken"
+    );
+
+    let mut fresh = claim(&behind, "ben", 5, None);
+    fresh.ahead = vec![(ahead.id().clone(), moved.version())];
+    assert_eq!(
+        store.claim_offer(&fresh).await.unwrap(),
+        ClaimOutcome::Claimed
     );
 }

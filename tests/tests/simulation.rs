@@ -47,6 +47,8 @@ fn a_few_seeds_with_a_live_queue_keep_every_invariant_and_its_order() {
     // The same world with a queue of two minutes: agents reach their limits, so
     // requests queue, are offered as slots free, lapse back to their place and
     // expire, under the same faults (`queue_order` is checked at every claim).
+    // Not even a known bug's finding: seeds 2 and 4 found B13 (docs/simulation.md),
+    // fixed, and B14's phrase would match a return of it.
     let config = Config {
         queue_wait_limit: Some(120),
         ..Config::default()
@@ -57,7 +59,7 @@ fn a_few_seeds_with_a_live_queue_keep_every_invariant_and_its_order() {
         let report = run(seed, &config);
         eprintln!("{} queued {}", summary(&report), report.queued);
         queued += report.queued;
-        if !report.new_violations().is_empty() {
+        if !report.violations.is_empty() {
             failures.push(report.failure());
         }
     }

@@ -1190,3 +1190,10 @@ async fn a_transfer_costs_the_requests_the_data_model_gives() {
     // tabs, their subscription, the session, the history and the visitor's tabs.
     assert_eq!(cost("accept a transfer"), 10, "{measured:?}");
 }
+
+#[tokio::test]
+async fn a_queue_walks_claim_holds_only_while_the_requests_ahead_are_unchanged() {
+    let Some(store) = store().await else { return };
+    suite::a_queue_walks_claim_holds_only_while_the_requests_ahead_are_unchanged(store.as_ref())
+        .await;
+}

@@ -161,3 +161,11 @@ async fn chat_lengths_add_up_per_pool() {
 async fn a_transfer_is_claimed_once_and_moves_capacity_when_accepted() {
     suite::a_transfer_is_claimed_once_and_moves_capacity_when_accepted(&MemoryStore::new()).await;
 }
+
+#[tokio::test]
+async fn a_queue_walks_claim_holds_only_while_the_requests_ahead_are_unchanged() {
+    suite::a_queue_walks_claim_holds_only_while_the_requests_ahead_are_unchanged(
+        &MemoryStore::new(),
+    )
+    .await;
+}

@@ -59,6 +59,7 @@ async fn thirty_simultaneous_team_transfers_fill_the_team_once_and_each_accept_r
                 limit: sender.chat_limit,
                 cursor: None,
                 trace: None,
+                ahead: Vec::new(),
             };
             assert_eq!(
                 store.claim_offer(&claim).await.unwrap(),

@@ -1418,6 +1418,25 @@ impl RoutingStore for DynamoStore {
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
             request = request.transact_items(TransactWriteItem::builder().put(put_trace).build());
         }
+        // The requests ahead in the live queue, each still at the version the walk
+        // read (at most the queue's 50, so the transaction stays under its 100
+        // items), after every other item.
+        let first_ahead =
+            2 + usize::from(claim.cursor.is_some()) + usize::from(claim.trace.is_some());
+        for (id, version) in &claim.ahead {
+            let unchanged = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(conv_pk(id), "META")))
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(*version))
+                .build()
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            request = request.transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(unchanged)
+                    .build(),
+            );
+        }
         let Some(reasons) = transact(request).await? else {
             return Ok(ClaimOutcome::Claimed);
         };
@@ -1425,7 +1444,10 @@ impl RoutingStore for DynamoStore {
         if failed_check(0) {
             return Ok(ClaimOutcome::ConversationChanged);
         }
-        if failed_check(2) {
+        if (first_ahead..first_ahead + claim.ahead.len()).any(failed_check) {
+            return Ok(ClaimOutcome::QueueMoved);
+        }
+        if claim.cursor.is_some() && failed_check(2) {
             let current = reasons
                 .get(2)
                 .and_then(|r| r.item())

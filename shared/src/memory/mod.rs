@@ -692,6 +692,15 @@ impl RoutingStore for MemoryStore {
         if !conversation_ok {
             return Ok(self.conflict(ClaimOutcome::ConversationChanged));
         }
+        let ahead_moved = claim.ahead.iter().any(|(id, version)| {
+            inner
+                .conversations
+                .get(id)
+                .is_none_or(|c| c.version() != *version)
+        });
+        if ahead_moved {
+            return Ok(self.conflict(ClaimOutcome::QueueMoved));
+        }
         if let Some(mv) = &claim.cursor {
             let current = inner.cursors.get(&mv.pool).cloned().unwrap_or_default();
             if current.version != mv.expected_version {

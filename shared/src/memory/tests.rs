@@ -48,6 +48,7 @@ fn claim(c: &Conversation, agent: &str, limit: u32, cursor: Option<u64>) -> Offe
             served: v,
         }),
         trace: None,
+        ahead: Vec::new(),
     }
 }
 

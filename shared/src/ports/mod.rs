@@ -159,6 +159,11 @@ pub struct OfferClaim {
     pub cursor: Option<CursorMove>,
     /// Why the agent was chosen, stored with the claim (nothing when it fails).
     pub trace: Option<crate::routing::Trace>,
+    /// In a walk of the live queue: the requests ahead of this one, each at the
+    /// version the walk read it at. The claim holds only if none has changed since
+    /// (one lapsed offer puts a request back in line ahead of this one): a walk
+    /// whose reading went stale loses and walks again, so the queue's order holds.
+    pub ahead: Vec<(ConversationId, u64)>,
 }
 
 /// How a claim went. Every variant but `Claimed` left the store unchanged.
@@ -174,6 +179,9 @@ pub enum ClaimOutcome {
     AgentAtCapacity,
     /// The conversation changed meanwhile (a duplicate request, or the visitor left).
     ConversationChanged,
+    /// A request ahead of this one in the live queue changed since the walk read it
+    /// ([`OfferClaim::ahead`]): walk the queue again.
+    QueueMoved,
 }
 
 /// Result of storing a message.

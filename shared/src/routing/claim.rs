@@ -53,6 +53,10 @@ pub enum RouteOutcome {
     },
     /// The conversation is not waiting (a repeated or stale request): nothing changed.
     NotWaiting,
+    /// In a walk of the live queue, a request ahead changed since the walk read the
+    /// queue (see [`crate::ports::OfferClaim::ahead`]): nothing changed; the walk
+    /// reads the queue again.
+    QueueMoved,
 }
 
 /// Why an offer ended without a chat.
@@ -191,12 +195,18 @@ impl Router {
         if self.repair(&conv).await? {
             return Ok(RouteOutcome::NotWaiting);
         }
-        if let Some(queued) = self
+        let (queued, ahead_read) = self
             .queue_first(&conv, directory, now, turn.is_some())
-            .await?
-        {
+            .await?;
+        if let Some(queued) = queued {
             return Ok(queued);
         }
+        // The requests ahead in the queue the offer's claim holds on: the walk's,
+        // or those this request's own routing read as offered elsewhere.
+        let ahead = match turn {
+            Some(t) => t.ahead.clone(),
+            None => ahead_read,
+        };
 
         for attempt in 1..=self.writer.max_attempts() {
             self.writer.wait_before(attempt).await;
@@ -272,6 +282,7 @@ impl Router {
                 limit,
                 cursor: cursor.clone(),
                 trace: Some(trace),
+                ahead: ahead.clone(),
             };
             let claim_started = tokio::time::Instant::now();
             let claimed = store.claim_offer(&claim).await?;
@@ -308,6 +319,8 @@ impl Router {
                 ClaimOutcome::AgentAtCapacity => {
                     facts.states = store.agent_states(&live_chat_agents, now).await?;
                 }
+                // The walk's reading of the queue went stale: it walks again.
+                ClaimOutcome::QueueMoved => return Ok(RouteOutcome::QueueMoved),
                 ClaimOutcome::ConversationChanged => {
                     conv = store
                         .conversation(conversation)
@@ -477,6 +490,7 @@ impl Router {
             cursor: None,
             // Taken by hand: no routing decision to explain.
             trace: None,
+            ahead: Vec::new(),
         };
         let claimed = store.claim_offer(&claim).await? == ClaimOutcome::Claimed;
         Ok(claimed.then_some(claim.conversation))

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use crate::domain::{
-    AgentId, Conversation, ConversationState, EndReason, MAX_QUEUE_LEN, Permission,
+    AgentId, Conversation, ConversationId, ConversationState, EndReason, MAX_QUEUE_LEN, Permission,
 };
 use crate::ports::{Joined, QueueEntry};
 
@@ -38,6 +38,9 @@ pub const QUEUE_POOL: &str = ALL_AGENTS_POOL;
 pub struct Turn {
     /// The agents it may take, if not any.
     pub only: Option<BTreeSet<AgentId>>,
+    /// The requests ahead of it in the queue, each at the version the walk read:
+    /// its offer's claim holds only while none of them changed.
+    pub ahead: Vec<(crate::domain::ConversationId, u64)>,
 }
 
 impl Turn {
@@ -50,6 +53,7 @@ impl Turn {
                 Some(only) => only.intersection(&theirs).cloned().collect(),
                 None => theirs,
             }),
+            ahead: self.ahead.clone(),
         }
     }
 
@@ -112,16 +116,17 @@ impl Router {
     /// them is owed (the caller then offers the queue's head, which is served at
     /// once if a slot is free), or gets the fallback when the queue is full.
     /// `None`: the queue is off, empty, or holds this request in time (its turn
-    /// came: route it).
+    /// came: route it), with the requests ahead of it as read (each offered
+    /// elsewhere), which its offer's claim holds on ([`crate::ports::OfferClaim::ahead`]).
     pub(super) async fn queue_first(
         &self,
         conv: &Conversation,
         directory: &Directory,
         now: Timestamp,
         its_turn: bool,
-    ) -> Result<Option<RouteOutcome>, RouteError> {
+    ) -> Result<(Option<RouteOutcome>, Vec<(ConversationId, u64)>), RouteError> {
         let Some(limit) = directory.settings.queue_wait_limit else {
-            return Ok(None);
+            return Ok((None, Vec::new()));
         };
         let store = &self.ports().store;
         let queue = store.queue(QUEUE_POOL).await?;
@@ -131,14 +136,20 @@ impl Router {
                 // Routed by its own timer (a lapsed offer, a reload, a settle) with
                 // requests still waiting ahead of it: their turn first, which the
                 // caller's walk of the queue gives them.
-                if !its_turn && index > 0 && self.waiting_ahead(&queue[..index]).await? {
-                    return Ok(Some(RouteOutcome::Queued {
-                        entry: entry.clone(),
-                        new: false,
-                        behind_others: true,
-                    }));
+                if !its_turn && index > 0 {
+                    let Some(ahead) = self.ahead_if_none_waits(&queue[..index]).await? else {
+                        return Ok((
+                            Some(RouteOutcome::Queued {
+                                entry: entry.clone(),
+                                new: false,
+                                behind_others: true,
+                            }),
+                            Vec::new(),
+                        ));
+                    };
+                    return Ok((None, ahead));
                 }
-                return Ok(None);
+                return Ok((None, Vec::new()));
             }
             // Waited as long as the account allows: the fallback, as without a
             // queue. Out of the queue first, so that nobody is offered it meanwhile
@@ -147,28 +158,41 @@ impl Router {
             return self
                 .fall_back(conv.id(), EndReason::Fallback, directory)
                 .await
-                .map(Some);
+                .map(|o| (Some(o), Vec::new()));
         }
         if queue.is_empty() {
-            return Ok(None);
+            return Ok((None, Vec::new()));
         }
         if queue.len() >= MAX_QUEUE_LEN {
             return self
                 .fall_back(conv.id(), EndReason::Fallback, directory)
                 .await
-                .map(Some);
+                .map(|o| (Some(o), Vec::new()));
         }
         let joined = self.join(conv, limit, now).await?;
-        Ok(Some(queued(joined, true)))
+        Ok((Some(queued(joined, true)), Vec::new()))
     }
 
-    /// Whether any of `ahead` (queue entries) is a request still waiting.
-    async fn waiting_ahead(&self, ahead: &[QueueEntry]) -> Result<bool, RouteError> {
+    /// `ahead` (queue entries) as read, each with its version, when none of them
+    /// is a request still waiting; `None` when one is.
+    async fn ahead_if_none_waits(
+        &self,
+        ahead: &[QueueEntry],
+    ) -> Result<Option<Vec<(ConversationId, u64)>>, RouteError> {
         let ids: Vec<_> = ahead.iter().map(|e| e.conversation.clone()).collect();
         let convs = self.ports().store.conversations(&ids).await?;
-        Ok(convs
+        if convs
             .iter()
-            .any(|c| matches!(c.state(), ConversationState::Waiting { .. })))
+            .any(|c| matches!(c.state(), ConversationState::Waiting { .. }))
+        {
+            return Ok(None);
+        }
+        Ok(Some(
+            convs
+                .iter()
+                .map(|c| (c.id().clone(), c.version()))
+                .collect(),
+        ))
     }
 
     /// The choice found nobody: the request joins the queue when the account has

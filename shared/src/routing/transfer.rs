@@ -240,6 +240,7 @@ impl Router {
                     .unwrap_or_default(),
                 cursor: mv,
                 trace: Some(trace),
+                ahead: Vec::new(),
             };
             match store.claim_offer(&claim).await? {
                 ClaimOutcome::Claimed => {
@@ -261,7 +262,8 @@ impl Router {
                 ClaimOutcome::AgentAtCapacity => {
                     facts.states = store.agent_states(&all_agents(directory), now).await?;
                 }
-                ClaimOutcome::ConversationChanged => {
+                // A transfer names no requests ahead: never, but re-read as for a change.
+                ClaimOutcome::ConversationChanged | ClaimOutcome::QueueMoved => {
                     conv = store
                         .conversation(conversation)
                         .await?

@@ -399,7 +399,7 @@ impl Chat {
                 .await;
                 Ok(routed)
             }
-            RouteOutcome::NotWaiting => Ok(routed),
+            RouteOutcome::NotWaiting | RouteOutcome::QueueMoved => Ok(routed),
         }
     }
 

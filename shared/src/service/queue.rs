@@ -27,7 +27,15 @@ pub(super) enum Routed {
     Queued,
     /// Anything else (not waiting, the fallback).
     Other,
+    /// A request ahead changed since the walk read the queue: nothing was written,
+    /// and the walk reads the queue again.
+    Stale,
 }
+
+/// Walks of the queue one freed slot makes at most, each after the last found its
+/// reading of the queue stale (a request ahead changed meanwhile). Past them the
+/// slot waits for the next event that frees one, or a request's expiry.
+const MAX_WALKS: usize = 5;
 
 impl Chat {
     /// A request joined (or kept its place in) the queue (its expiry was queued
@@ -66,27 +74,37 @@ impl Chat {
         if directory.settings.queue_wait_limit.is_none() {
             return Ok(());
         }
-        let queue = self.live_queue().await?;
-        let mut turn = Turn::default();
-        for (entry, conv) in &queue {
-            if !matches!(conv.state(), ConversationState::Waiting { .. }) {
-                continue;
-            }
-            let routed = Box::pin(self.route_reporting(&entry.conversation, Some(&turn))).await?;
-            match routed {
-                Routed::Offered => break,
-                // No slot for it; one for the next only if this request cannot use
-                // the agent's (it was offered to them already), and then only an
-                // agent it cannot take either.
-                Routed::Queued if conv.offered_to().is_empty() => break,
-                Routed::Queued => {
-                    turn = turn.passing(conv.offered_to());
-                    if turn.closed() {
-                        break;
-                    }
+        'walks: for _ in 0..MAX_WALKS {
+            let queue = self.live_queue().await?;
+            let mut turn = Turn::default();
+            for (entry, conv) in &queue {
+                // Passed over as it was read (offered elsewhere): the offers this
+                // walk makes hold only while it stays so (its offer may lapse and
+                // put it back in line ahead of them).
+                if !matches!(conv.state(), ConversationState::Waiting { .. }) {
+                    turn.ahead.push((conv.id().clone(), conv.version()));
+                    continue;
                 }
-                Routed::Other => {}
+                let routed =
+                    Box::pin(self.route_reporting(&entry.conversation, Some(&turn))).await?;
+                match routed {
+                    Routed::Offered => break 'walks,
+                    // No slot for it; one for the next only if this request cannot
+                    // use the agent's (it was offered to them already), and then
+                    // only an agent it cannot take either.
+                    Routed::Queued if conv.offered_to().is_empty() => break 'walks,
+                    Routed::Queued => {
+                        turn = turn.passing(conv.offered_to());
+                        if turn.closed() {
+                            break 'walks;
+                        }
+                    }
+                    Routed::Other => {}
+                    // What the walk read of the requests ahead changed: read again.
+                    Routed::Stale => continue 'walks,
+                }
             }
+            break;
         }
         self.tell_queue(None).await
     }
@@ -258,5 +276,6 @@ pub(super) fn routed(outcome: &RouteOutcome) -> Routed {
         RouteOutcome::Offered { .. } => Routed::Offered,
         RouteOutcome::Queued { .. } => Routed::Queued,
         RouteOutcome::Fallback { .. } | RouteOutcome::NotWaiting => Routed::Other,
+        RouteOutcome::QueueMoved => Routed::Stale,
     }
 }

@@ -44,7 +44,7 @@ use super::world::World;
 /// every run still fails on anything new. Remove an entry once its bug is fixed;
 /// `tests/tests/simulation.rs` replays a seed of each.
 pub const KNOWN_BUGS: &[(&str, &str, &str)] =
-    &[("B13", "queue_order", "queued before it and waiting")];
+    &[("B14", "queue_order", "queued before it and waiting")];
 
 /// The known bug a violation matches, if any.
 pub fn known_bug(invariant: &str, detail: &str) -> Option<&'static str> {

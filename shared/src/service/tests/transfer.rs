@@ -319,6 +319,7 @@ async fn move_cursor(h: &Harness, mv: crate::ports::CursorMove) {
         limit: ChatLimit::new(9).unwrap(),
         cursor: Some(mv),
         trace: None,
+        ahead: Vec::new(),
     };
     assert_eq!(
         store.claim_offer(&claim).await.unwrap(),
