@@ -1541,8 +1541,14 @@ test('a live queue: with both agents at their limit, a visitor queued at number 
   const { step, failed } = stepper(t);
   for (const ctx of contexts.splice(0)) await ctx.close().catch(() => {});
   // Its own gateway: the demo account with one chat per agent and a queue
-  // (tests/browser/queue-config.yaml).
-  const qgw = await startGateway({ DIRECTORY_PATH: join(HERE, 'queue-config.yaml') });
+  // (tests/browser/queue-config.yaml), and a table of its own when the gateways
+  // keep state in DynamoDB Local (the test command sets DYNAMODB_ENDPOINT): the
+  // other gateway's table already holds the demo account, which a first start
+  // would keep.
+  const qgw = await startGateway({
+    DIRECTORY_PATH: join(HERE, 'queue-config.yaml'),
+    TABLE_NAME: `livechat-browser-queue-${Date.now()}`,
+  });
   const agents = {};
   const visitors = [];
   /** A visitor walks the demo dialog to the live chat card on the queue's gateway. */
